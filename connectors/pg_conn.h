@@ -1,0 +1,48 @@
+/*
+ * pg_conn: opening libpq connections the way syncline needs them (session
+ * settings that make text values portable, timeouts, keepalives) and small
+ * helpers shared by the PostgreSQL source and target connectors. Messages
+ * never include the conninfo string: it may hold a password.
+ */
+#ifndef SYNCLINE_PG_CONN_H
+#define SYNCLINE_PG_CONN_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "err.h"
+
+typedef enum pg_conn_kind {
+    PG_CONN_SQL,         /* ordinary session */
+    PG_CONN_REPLICATION, /* replication=database (walsender) */
+} pg_conn_kind_t;
+
+/*
+ * Connects; `what` ("source", "target") prefixes error messages. Returns NULL
+ * with ERR_CONNECT (or ERR_CONFIG for a malformed conninfo) in *err.
+ * Caller frees with PQfinish.
+ */
+PGconn *pg_conn_open(const char *conninfo, pg_conn_kind_t kind, const char *what, err_t *err,
+                     char *errbuf, size_t errsize);
+
+/* PQexec that expects `expect` (PGRES_COMMAND_OK or PGRES_TUPLES_OK). On
+ * failure returns NULL with errbuf "<what>: <server message>". Caller PQclears. */
+PGresult *pg_conn_exec(PGconn *conn, const char *sql, ExecStatusType expect, const char *what,
+                       char *errbuf, size_t errsize);
+
+/* PQexecParams with text parameters; as pg_conn_exec. */
+PGresult *pg_conn_execp(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                        ExecStatusType expect, const char *what, char *errbuf, size_t errsize);
+
+/* Error class of a failed result or connection: ERR_CONNECT when the
+ * connection is gone, else ERR_RUNTIME. */
+err_t pg_conn_classify(PGconn *conn);
+
+/* "schema"."name" quoted with PQescapeIdentifier into a malloc'd string
+ * (caller frees), NULL on failure. */
+char *pg_conn_qualified(PGconn *conn, const char *schema, const char *name);
+
+/* The server message of conn without the trailing newline, into buf. */
+const char *pg_conn_message(PGconn *conn, char *buf, size_t size);
+
+#endif

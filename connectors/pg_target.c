@@ -1,0 +1,872 @@
+/*
+ * pg_target: the PostgreSQL applier. Maps source relations to target tables,
+ * builds one prepared statement per (table, operation, column set) and sends
+ * rows through pg_pipe; keeps the progress row in the same transaction as the
+ * rows it covers. Knows nothing of the replication protocol.
+ */
+#include "pg_target.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pg_conn.h"
+#include "pg_pipe.h"
+
+#define PG_TARGET_WINDOW 1000
+#define PG_TARGET_PROGRESS_STMT "syncline_progress"
+
+/* One prepared statement shape. */
+typedef struct pg_target_stmt {
+    char *shape; /* op + one flag char per column; owned */
+    char name[24];
+    int nparams;
+    int *param_col; /* source column index per parameter; owned */
+    int *param_old; /* 1: parameter comes from the old tuple */
+    struct pg_target_stmt *next;
+} pg_target_stmt_t;
+
+/* What the applier knows about one source relation. */
+typedef struct pg_target_rel {
+    uint32_t relid;
+    change_relation_t *rel; /* owned copy */
+    char *display;          /* source "schema.name", for messages */
+    char *target;           /* quoted target "schema"."name" */
+    char **qcols;           /* quoted target column per source column */
+    int skip;
+    int full; /* REPLICA IDENTITY FULL: match all columns, one row at a time */
+    pg_target_stmt_t *stmts;
+    struct pg_target_rel *next;
+} pg_target_rel_t;
+
+struct pg_target {
+    const config_t *cfg;
+    PGconn *conn;
+    pg_pipe_t *pipe;
+    pg_target_rel_t *rels;
+    int stmt_counter;
+    int progress_prepared;
+    /* per-row scratch */
+    const char **values;
+    int *lengths;
+    int *formats;
+    char *text;
+    size_t text_cap;
+    int params_cap;
+};
+
+pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = calloc(1, sizeof(*pt));
+    if (pt == NULL) {
+        *err = ERR_RUNTIME;
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    pt->cfg = cfg;
+    pt->conn = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", err, errbuf, errsize);
+    if (pt->conn == NULL) {
+        free(pt);
+        return NULL;
+    }
+    /* Replayed rows must not fire ordinary triggers or FK checks a second time.
+     * Needs superuser (or the right grant); without it, say so and go on. */
+    PGresult *res = PQexec(pt->conn, "SET session_replication_role = replica");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        log_warn("target: cannot set session_replication_role=replica (needs superuser); "
+                 "triggers and foreign keys on the target will fire on replayed rows");
+    PQclear(res);
+    /* a commit must be durable before its LSN is confirmed to the source */
+    res = pg_conn_exec(pt->conn, "SET synchronous_commit = on", PGRES_COMMAND_OK, "target", errbuf,
+                       errsize);
+    if (res == NULL) {
+        *err = pg_conn_classify(pt->conn);
+        pg_target_free(pt);
+        return NULL;
+    }
+    PQclear(res);
+    pt->pipe = pg_pipe_new(pt->conn, PG_TARGET_WINDOW, cfg->on_missing_row_skip);
+    if (pt->pipe == NULL) {
+        pg_target_free(pt);
+        *err = ERR_RUNTIME;
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    return pt;
+}
+
+static void pg_target_stmts_free(pg_target_stmt_t *s)
+{
+    while (s != NULL) {
+        pg_target_stmt_t *next = s->next;
+        free(s->shape);
+        free(s->param_col);
+        free(s->param_old);
+        free(s);
+        s = next;
+    }
+}
+
+static void pg_target_rel_free(pg_target_rel_t *r)
+{
+    if (r == NULL)
+        return;
+    for (int i = 0; r->qcols && r->rel && i < r->rel->ncols; i++)
+        PQfreemem(r->qcols[i]);
+    free(r->qcols);
+    change_relation_free(r->rel);
+    free(r->display);
+    free(r->target);
+    pg_target_stmts_free(r->stmts);
+    free(r);
+}
+
+void pg_target_free(pg_target_t *pt)
+{
+    if (pt == NULL)
+        return;
+    while (pt->rels != NULL) {
+        pg_target_rel_t *next = pt->rels->next;
+        pg_target_rel_free(pt->rels);
+        pt->rels = next;
+    }
+    pg_pipe_free(pt->pipe);
+    PQfinish(pt->conn);
+    free(pt->values);
+    free(pt->lengths);
+    free(pt->formats);
+    free(pt->text);
+    free(pt);
+}
+
+/* ---- progress table ---------------------------------------------------- */
+
+err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errsize)
+{
+    static const char *const ddl = "CREATE SCHEMA IF NOT EXISTS syncline;"
+                                   "CREATE TABLE IF NOT EXISTS syncline.progress ("
+                                   " name text PRIMARY KEY,"
+                                   " applied_lsn pg_lsn NOT NULL,"
+                                   " source_commit_time timestamptz,"
+                                   " updated_at timestamptz NOT NULL DEFAULT now(),"
+                                   " publication_created boolean NOT NULL DEFAULT false)";
+    PGresult *res = pg_conn_exec(pt->conn, ddl, PGRES_COMMAND_OK, "target: create progress table",
+                                 errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+err_t pg_target_read_progress(pg_target_t *pt, pg_target_progress_t *out, char *errbuf,
+                              size_t errsize)
+{
+    memset(out, 0, sizeof(*out));
+    PGresult *res = pg_conn_exec(pt->conn, "SELECT to_regclass('syncline.progress') IS NOT NULL",
+                                 PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    int has_table = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!has_table)
+        return ERR_OK;
+    const char *params[1] = {pt->cfg->name};
+    res = pg_conn_execp(pt->conn,
+                        "SELECT applied_lsn, publication_created, updated_at, "
+                        "coalesce(source_commit_time::text, '') "
+                        "FROM syncline.progress WHERE name = $1",
+                        1, params, PGRES_TUPLES_OK, "target: read progress", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    if (PQntuples(res) > 0) {
+        out->exists = 1;
+        lsn_parse(PQgetvalue(res, 0, 0), &out->applied_lsn);
+        out->publication_created = PQgetvalue(res, 0, 1)[0] == 't';
+        snprintf(out->updated_at, sizeof(out->updated_at), "%s", PQgetvalue(res, 0, 2));
+        snprintf(out->commit_time, sizeof(out->commit_time), "%s", PQgetvalue(res, 0, 3));
+    }
+    PQclear(res);
+    return ERR_OK;
+}
+
+err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_created, char *errbuf,
+                              size_t errsize)
+{
+    char l[LSN_STRLEN];
+    const char *params[3] = {pt->cfg->name, lsn_format(applied, l, sizeof(l)),
+                             publication_created ? "true" : "false"};
+    PGresult *res =
+        pg_conn_execp(pt->conn,
+                      "INSERT INTO syncline.progress (name, applied_lsn, "
+                      "publication_created) VALUES ($1, $2, $3) "
+                      "ON CONFLICT (name) DO NOTHING",
+                      3, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+err_t pg_target_delete_progress(pg_target_t *pt, char *errbuf, size_t errsize)
+{
+    pg_target_progress_t p;
+    err_t err = pg_target_read_progress(pt, &p, errbuf, errsize);
+    if (err != ERR_OK || !p.exists)
+        return err;
+    const char *params[1] = {pt->cfg->name};
+    PGresult *res =
+        pg_conn_execp(pt->conn, "DELETE FROM syncline.progress WHERE name = $1", 1, params,
+                      PGRES_COMMAND_OK, "target: delete progress", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* ---- relation mapping -------------------------------------------------- */
+
+/* Target schema and name for a source table; *skip for skipped tables.
+ * Returns 0, or -1 when a tables list exists and does not mention it. */
+static int pg_target_map(const config_t *cfg, const char *schema, const char *name,
+                         const char **tschema, const char **tname, int *skip)
+{
+    const config_table_t *t = config_find_table(cfg, schema, name);
+    *tschema = schema;
+    *tname = name;
+    *skip = 0;
+    if (t == NULL)
+        return cfg->has_tables ? -1 : 0;
+    *skip = t->skip;
+    *tschema = t->target.schema;
+    if (strcmp(t->target.name, "*") != 0)
+        *tname = t->target.name;
+    return 0;
+}
+
+/* 1 when the target table exists, 0 when not, -1 on error. */
+static int pg_target_table_exists(pg_target_t *pt, const char *qualified, char *errbuf,
+                                  size_t errsize)
+{
+    const char *params[1] = {qualified};
+    PGresult *res = pg_conn_execp(pt->conn, "SELECT to_regclass($1) IS NOT NULL", 1, params,
+                                  PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return -1;
+    int exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return exists;
+}
+
+err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *name, char *errbuf,
+                            size_t errsize)
+{
+    const char *ts, *tn;
+    int skip;
+    if (pg_target_map(pt->cfg, schema, name, &ts, &tn, &skip) != 0) {
+        snprintf(errbuf, errsize,
+                 "source table %s.%s is published but not listed in tables (add it, or an "
+                 "entry with \"skip\": true)",
+                 schema, name);
+        return ERR_CONFIG;
+    }
+    if (skip)
+        return ERR_OK;
+    char *q = pg_conn_qualified(pt->conn, ts, tn);
+    int exists = q ? pg_target_table_exists(pt, q, errbuf, errsize) : -1;
+    free(q);
+    if (exists < 0)
+        return pg_conn_classify(pt->conn);
+    if (!exists) {
+        snprintf(errbuf, errsize, "target table %s.%s does not exist (source table %s.%s)", ts, tn,
+                 schema, name);
+        return ERR_SCHEMA;
+    }
+    return ERR_OK;
+}
+
+static pg_target_rel_t *pg_target_find_rel(pg_target_t *pt, uint32_t relid)
+{
+    for (pg_target_rel_t *r = pt->rels; r != NULL; r = r->next) {
+        if (r->relid == relid)
+            return r;
+    }
+    return NULL;
+}
+
+static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
+{
+    for (pg_target_rel_t **p = &pt->rels; *p != NULL; p = &(*p)->next) {
+        if ((*p)->relid == relid) {
+            pg_target_rel_t *r = *p;
+            *p = r->next;
+            pg_target_rel_free(r);
+            return;
+        }
+    }
+}
+
+/* Checks every source column against the target's columns. */
+static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const char *tdisplay,
+                                     lsn_t lsn, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {r->target};
+    PGresult *res = pg_conn_execp(pt->conn,
+                                  "SELECT attname, attgenerated <> '' FROM pg_attribute "
+                                  "WHERE attrelid = $1::regclass AND attnum > 0 "
+                                  "AND NOT attisdropped",
+                                  1, params, PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    err_t err = ERR_OK;
+    for (int c = 0; c < r->rel->ncols && err == ERR_OK; c++) {
+        int found = 0, generated = 0;
+        for (int i = 0; i < PQntuples(res) && !found; i++) {
+            found = strcmp(PQgetvalue(res, i, 0), r->rel->cols[c].name) == 0;
+            generated = found && PQgetvalue(res, i, 1)[0] == 't';
+        }
+        if (!found || generated) {
+            char l[LSN_STRLEN];
+            snprintf(errbuf, errsize,
+                     "target table %s %s column \"%s\" that source table %s sends (lsn=%s); "
+                     "add the column on the target and run again",
+                     tdisplay, found ? "has a generated" : "has no", r->rel->cols[c].name,
+                     r->display, lsn_format(lsn, l, sizeof(l)));
+            err = ERR_SCHEMA;
+        }
+    }
+    PQclear(res);
+    return err;
+}
+
+static pg_target_rel_t *pg_target_rel_new(pg_target_t *pt, const change_relation_t *rel)
+{
+    pg_target_rel_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->relid = rel->relid;
+    r->rel = change_relation_dup(rel);
+    size_t len = strlen(rel->nspname) + strlen(rel->relname) + 2;
+    r->display = malloc(len);
+    r->qcols = calloc((size_t)rel->ncols + 1, sizeof(char *));
+    if (r->rel == NULL || r->display == NULL || r->qcols == NULL) {
+        pg_target_rel_free(r);
+        return NULL;
+    }
+    snprintf(r->display, len, "%s.%s", rel->nspname, rel->relname);
+    r->full = rel->replident == 'f';
+    for (int i = 0; i < rel->ncols; i++) {
+        r->qcols[i] = PQescapeIdentifier(pt->conn, rel->cols[i].name, strlen(rel->cols[i].name));
+        if (r->qcols[i] == NULL) {
+            pg_target_rel_free(r);
+            return NULL;
+        }
+    }
+    return r;
+}
+
+static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, char *errbuf,
+                                size_t errsize)
+{
+    const char *ts, *tn;
+    if (pg_target_map(pt->cfg, r->rel->nspname, r->rel->relname, &ts, &tn, &r->skip) != 0) {
+        snprintf(errbuf, errsize,
+                 "source table %s is published but not listed in tables (add it, or an entry "
+                 "with \"skip\": true)",
+                 r->display);
+        return ERR_SCHEMA;
+    }
+    if (r->skip)
+        return ERR_OK;
+    r->target = pg_conn_qualified(pt->conn, ts, tn);
+    if (r->target == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    int exists = pg_target_table_exists(pt, r->target, errbuf, errsize);
+    if (exists < 0)
+        return pg_conn_classify(pt->conn);
+    char tdisplay[512];
+    snprintf(tdisplay, sizeof(tdisplay), "%s.%s", ts, tn);
+    if (!exists) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize, "target table %s does not exist (source table %s, lsn=%s)",
+                 tdisplay, r->display, lsn_format(lsn, l, sizeof(l)));
+        return ERR_SCHEMA;
+    }
+    return pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
+}
+
+static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
+                                size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    /* statements of the old shape may still be in flight: finish them first */
+    err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    pg_target_forget_rel(pt, rel->relid);
+    pg_target_rel_t *r = pg_target_rel_new(pt, rel);
+    if (r == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    err = pg_target_describe(pt, r, lsn, errbuf, errsize);
+    if (err != ERR_OK) {
+        pg_target_rel_free(r);
+        return err;
+    }
+    r->next = pt->rels;
+    pt->rels = r;
+    return pg_pipe_enter(pt->pipe, errbuf, errsize);
+}
+
+/* ---- statements -------------------------------------------------------- */
+
+/* Columns without an equality operator are compared as text under FULL identity. */
+static int pg_target_text_compare(uint32_t type_oid)
+{
+    switch (type_oid) {
+    case 114: /* json */
+    case 142: /* xml */
+    case 600: /* point */
+    case 601: /* lseg */
+    case 602: /* path */
+    case 603: /* box */
+    case 604: /* polygon */
+    case 628: /* line */
+    case 718: /* circle */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+typedef struct pg_target_sql {
+    char *buf;
+    size_t len, cap;
+    int oom;
+} pg_target_sql_t;
+
+static void pg_target_sql_add(pg_target_sql_t *s, const char *text)
+{
+    size_t n = strlen(text);
+    if (s->oom)
+        return;
+    if (s->len + n + 1 > s->cap) {
+        size_t cap = (s->cap ? s->cap * 2 : 256) + n;
+        char *b = realloc(s->buf, cap);
+        if (b == NULL) {
+            s->oom = 1;
+            return;
+        }
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, text, n + 1);
+    s->len += n;
+}
+
+static void pg_target_sql_param(pg_target_sql_t *s, pg_target_stmt_t *st, int col, int old)
+{
+    char p[16];
+    st->param_col[st->nparams] = col;
+    st->param_old[st->nparams] = old;
+    snprintf(p, sizeof(p), "$%d", ++st->nparams);
+    pg_target_sql_add(s, p);
+}
+
+/* WHERE clause locating the row by its identity columns. */
+static void pg_target_sql_where(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                int old)
+{
+    int first = 1;
+    for (int c = 0; c < r->rel->ncols; c++) {
+        if (!r->rel->cols[c].is_key)
+            continue;
+        int as_text = r->full && pg_target_text_compare(r->rel->cols[c].type_oid);
+        pg_target_sql_add(s, first ? "" : " AND ");
+        pg_target_sql_add(s, r->qcols[c]);
+        pg_target_sql_add(s, as_text ? "::text" : "");
+        pg_target_sql_add(s, r->full ? " IS NOT DISTINCT FROM " : " = ");
+        pg_target_sql_param(s, st, c, old);
+        pg_target_sql_add(s, as_text ? "::text" : "");
+        first = 0;
+    }
+}
+
+static void pg_target_sql_insert(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+{
+    pg_target_sql_add(s, "INSERT INTO ");
+    pg_target_sql_add(s, r->target);
+    pg_target_sql_add(s, " (");
+    int n = 0;
+    for (int c = 0; c < r->rel->ncols; c++) {
+        if (st->shape[c + 1] == '1') {
+            pg_target_sql_add(s, n++ ? ", " : "");
+            pg_target_sql_add(s, r->qcols[c]);
+        }
+    }
+    pg_target_sql_add(s, ") VALUES (");
+    for (int c = 0, k = 0; c < r->rel->ncols; c++) {
+        if (st->shape[c + 1] == '1') {
+            pg_target_sql_add(s, k++ ? ", " : "");
+            pg_target_sql_param(s, st, c, 0);
+        }
+    }
+    pg_target_sql_add(s, ")");
+}
+
+/* Under FULL identity duplicates are possible: touch exactly one row. */
+static void pg_target_sql_locate(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                 int old)
+{
+    pg_target_sql_add(s, " WHERE ");
+    if (r->full) {
+        pg_target_sql_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
+        pg_target_sql_add(s, r->target);
+        pg_target_sql_add(s, " WHERE ");
+    }
+    pg_target_sql_where(s, r, st, old);
+    if (r->full)
+        pg_target_sql_add(s, " LIMIT 1)");
+}
+
+static void pg_target_sql_update(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+{
+    pg_target_sql_add(s, "UPDATE ");
+    pg_target_sql_add(s, r->target);
+    pg_target_sql_add(s, " SET ");
+    int n = 0;
+    for (int c = 0; c < r->rel->ncols; c++) {
+        if (st->shape[c + 1] == '1') {
+            pg_target_sql_add(s, n++ ? ", " : "");
+            pg_target_sql_add(s, r->qcols[c]);
+            pg_target_sql_add(s, " = ");
+            pg_target_sql_param(s, st, c, 0);
+        }
+    }
+    pg_target_sql_locate(s, r, st, st->shape[0] == 'u');
+}
+
+static void pg_target_sql_delete(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+{
+    pg_target_sql_add(s, "DELETE FROM ");
+    pg_target_sql_add(s, r->target);
+    pg_target_sql_locate(s, r, st, 1);
+}
+
+/*
+ * Shape of a row change: op letter ('I', 'U' new-tuple key, 'u' old-tuple
+ * key, 'D') then per column '1' when the new tuple carries a value for it.
+ */
+static void pg_target_shape(const sink_row_t *row, char *shape)
+{
+    int ncols = row->rel->ncols;
+    shape[0] = (char)row->op;
+    if (row->op == SINK_UPDATE && row->old_kind != 0)
+        shape[0] = 'u';
+    for (int c = 0; c < ncols; c++) {
+        int has = row->new_tuple && c < row->new_tuple->ncols &&
+                  row->new_tuple->values[c].kind != CHANGE_UNCHANGED;
+        shape[c + 1] = has ? '1' : '0';
+    }
+    shape[ncols + 1] = '\0';
+}
+
+static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *r,
+                                              const char *shape, char *errbuf, size_t errsize,
+                                              err_t *err)
+{
+    pg_target_stmt_t *st = calloc(1, sizeof(*st));
+    pg_target_sql_t s = {0};
+    size_t n = (size_t)r->rel->ncols * 2 + 1;
+    *err = ERR_RUNTIME;
+    if (st == NULL || (st->shape = strdup(shape)) == NULL ||
+        (st->param_col = calloc(n, sizeof(int))) == NULL ||
+        (st->param_old = calloc(n, sizeof(int))) == NULL) {
+        pg_target_stmts_free(st);
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    snprintf(st->name, sizeof(st->name), "sl_%d", ++pt->stmt_counter);
+    if (shape[0] == 'I')
+        pg_target_sql_insert(&s, r, st);
+    else if (shape[0] == 'D')
+        pg_target_sql_delete(&s, r, st);
+    else
+        pg_target_sql_update(&s, r, st);
+    pg_pipe_tag_t tag = {.table = r->display};
+    *err = s.oom ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, s.buf, &tag, errbuf, errsize);
+    free(s.buf);
+    if (*err != ERR_OK) {
+        pg_target_stmts_free(st);
+        return NULL;
+    }
+    st->next = r->stmts;
+    r->stmts = st;
+    return st;
+}
+
+static pg_target_stmt_t *pg_target_stmt(pg_target_t *pt, pg_target_rel_t *r, const sink_row_t *row,
+                                        char *errbuf, size_t errsize, err_t *err)
+{
+    char stack[256];
+    char *shape =
+        r->rel->ncols + 2 <= (int)sizeof(stack) ? stack : malloc((size_t)r->rel->ncols + 2);
+    if (shape == NULL) {
+        *err = ERR_RUNTIME;
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    pg_target_shape(row, shape);
+    pg_target_stmt_t *st = r->stmts;
+    while (st != NULL && strcmp(st->shape, shape) != 0)
+        st = st->next;
+    *err = ERR_OK;
+    if (st == NULL)
+        st = pg_target_stmt_build(pt, r, shape, errbuf, errsize, err);
+    if (shape != stack)
+        free(shape);
+    return st;
+}
+
+/* Grows the per-row parameter arrays and text scratch. */
+static int pg_target_scratch(pg_target_t *pt, int nparams, size_t text)
+{
+    if (nparams > pt->params_cap) {
+        int cap = nparams * 2;
+        const char **v = realloc(pt->values, (size_t)cap * sizeof(*v));
+        if (v != NULL)
+            pt->values = v;
+        int *l = realloc(pt->lengths, (size_t)cap * sizeof(*l));
+        if (l != NULL)
+            pt->lengths = l;
+        int *f = realloc(pt->formats, (size_t)cap * sizeof(*f));
+        if (f != NULL)
+            pt->formats = f;
+        if (v == NULL || l == NULL || f == NULL)
+            return -1;
+        pt->params_cap = cap;
+    }
+    if (text > pt->text_cap) {
+        char *t = realloc(pt->text, text * 2);
+        if (t == NULL)
+            return -1;
+        pt->text = t;
+        pt->text_cap = text * 2;
+    }
+    return 0;
+}
+
+static const change_value_t *pg_target_param_value(const sink_row_t *row,
+                                                   const pg_target_stmt_t *st, int i)
+{
+    const change_tuple_t *t = st->param_old[i] ? row->old_tuple : row->new_tuple;
+    int col = st->param_col[i];
+    return (t != NULL && col < t->ncols) ? &t->values[col] : NULL;
+}
+
+/* "(a, b)=(1, x)" from the identity columns, for error messages. */
+static void pg_target_key_text(const pg_target_rel_t *r, const sink_row_t *row, char *buf,
+                               size_t size)
+{
+    const change_tuple_t *t = row->old_tuple ? row->old_tuple : row->new_tuple;
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int pass = 0; pass < 2 && t != NULL; pass++) {
+        int first = 1;
+        n += (size_t)snprintf(buf + n, n < size ? size - n : 0, pass ? ")=(" : "(");
+        for (int c = 0; c < r->rel->ncols && c < t->ncols && n < size; c++) {
+            if (!r->rel->cols[c].is_key)
+                continue;
+            const change_value_t *v = &t->values[c];
+            const char *sep = first ? "" : ", ";
+            first = 0;
+            if (pass == 0)
+                n += (size_t)snprintf(buf + n, size - n, "%s%s", sep, r->rel->cols[c].name);
+            else if (v->kind == CHANGE_TEXT)
+                n += (size_t)snprintf(buf + n, size - n, "%s%.*s", sep,
+                                      (int)(v->len > 64 ? 64 : v->len), v->data);
+            else
+                n += (size_t)snprintf(buf + n, size - n, "%s%s", sep,
+                                      v->kind == CHANGE_NULL ? "NULL" : "?");
+        }
+    }
+    if (t != NULL && n < size)
+        snprintf(buf + n, size - n, ")");
+}
+
+/* Fills values/lengths/formats for one row; text values get a NUL in scratch. */
+static err_t pg_target_bind(pg_target_t *pt, const pg_target_rel_t *r, const sink_row_t *row,
+                            const pg_target_stmt_t *st, char *errbuf, size_t errsize)
+{
+    size_t text = 1;
+    for (int i = 0; i < st->nparams; i++) {
+        const change_value_t *v = pg_target_param_value(row, st, i);
+        if (v == NULL || v->kind == CHANGE_UNCHANGED) {
+            char l[LSN_STRLEN];
+            snprintf(errbuf, errsize,
+                     "table %s column \"%s\": identity value %s (lsn=%s); the row cannot be "
+                     "located",
+                     r->display, r->rel->cols[st->param_col[i]].name,
+                     v ? "is an unchanged TOAST value without a stored copy" : "is missing",
+                     lsn_format(row->lsn, l, sizeof(l)));
+            return ERR_RUNTIME;
+        }
+        text += v->len + 1;
+    }
+    if (pg_target_scratch(pt, st->nparams, text) != 0) {
+        snprintf(errbuf, errsize, "out of memory binding a row of %s", r->display);
+        return ERR_RUNTIME;
+    }
+    char *p = pt->text;
+    for (int i = 0; i < st->nparams; i++) {
+        const change_value_t *v = pg_target_param_value(row, st, i);
+        pt->formats[i] = v->kind == CHANGE_BINARY;
+        pt->lengths[i] = (int)v->len;
+        if (v->kind == CHANGE_NULL) {
+            pt->values[i] = NULL;
+        } else if (v->kind == CHANGE_BINARY) {
+            pt->values[i] = v->data;
+        } else {
+            memcpy(p, v->data, v->len);
+            p[v->len] = '\0';
+            pt->values[i] = p;
+            p += v->len + 1;
+        }
+    }
+    return ERR_OK;
+}
+
+static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    pg_target_rel_t *r = pg_target_find_rel(pt, row->rel->relid);
+    if (r == NULL) {
+        snprintf(errbuf, errsize, "relation %u was never described", row->rel->relid);
+        return ERR_RUNTIME;
+    }
+    if (r->skip)
+        return ERR_OK;
+    err_t err;
+    pg_target_stmt_t *st = pg_target_stmt(pt, r, row, errbuf, errsize, &err);
+    if (st == NULL)
+        return err;
+    err = pg_target_bind(pt, r, row, st, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    char key[256];
+    pg_target_key_text(r, row, key, sizeof(key));
+    pg_pipe_tag_t tag = {.op = (char)row->op,
+                         .check_rows = row->op != SINK_INSERT,
+                         .table = r->display,
+                         .lsn = row->lsn};
+    return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
+                                 pt->lengths, pt->formats, &tag, key, errbuf, errsize);
+}
+
+static err_t pg_target_truncate(void *ctx, const change_relation_t *const *rels, int nrels,
+                                uint8_t options, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    pg_target_sql_t s = {0};
+    int n = 0;
+    const char *first = NULL;
+    pg_target_sql_add(&s, "TRUNCATE ");
+    for (int i = 0; i < nrels; i++) {
+        pg_target_rel_t *r = pg_target_find_rel(pt, rels[i]->relid);
+        if (r == NULL || r->skip)
+            continue;
+        pg_target_sql_add(&s, n++ ? ", " : "");
+        pg_target_sql_add(&s, r->target);
+        first = first ? first : r->display;
+    }
+    if (options & 2) /* RESTART IDENTITY */
+        pg_target_sql_add(&s, " RESTART IDENTITY");
+    if (options & 1) /* CASCADE */
+        pg_target_sql_add(&s, " CASCADE");
+    err_t err = ERR_OK;
+    if (s.oom) {
+        snprintf(errbuf, errsize, "out of memory");
+        err = ERR_RUNTIME;
+    } else if (n > 0) {
+        pg_pipe_tag_t tag = {.op = 'T', .table = first, .lsn = lsn};
+        err = pg_pipe_exec(pt->pipe, s.buf, &tag, errbuf, errsize);
+    }
+    free(s.buf);
+    return err;
+}
+
+static err_t pg_target_begin(void *ctx, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    pg_pipe_tag_t tag = {.op = 'X', .table = "BEGIN"};
+    err_t err = pg_pipe_enter(pt->pipe, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_exec(pt->pipe, "BEGIN", &tag, errbuf, errsize);
+}
+
+/* Queues the progress row update for lsn (and the commit time, 0 = keep). */
+static err_t pg_target_queue_progress(pg_target_t *pt, lsn_t lsn, int64_t commit_time, char *errbuf,
+                                      size_t errsize)
+{
+    pg_pipe_tag_t tag = {.op = 'U', .check_rows = 1, .table = "syncline.progress", .lsn = lsn};
+    err_t err = pg_pipe_enter(pt->pipe, errbuf, errsize);
+    if (err == ERR_OK && !pt->progress_prepared) {
+        err = pg_pipe_prepare(
+            pt->pipe, PG_TARGET_PROGRESS_STMT,
+            "UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, updated_at = now(), "
+            "source_commit_time = CASE WHEN $3::bigint = 0 THEN source_commit_time ELSE "
+            "'2000-01-01 00:00:00+00'::timestamptz + $3::bigint * interval '1 microsecond' END "
+            "WHERE name = $1",
+            &tag, errbuf, errsize);
+        pt->progress_prepared = err == ERR_OK;
+    }
+    if (err != ERR_OK)
+        return err;
+    char l[LSN_STRLEN], ts[32];
+    snprintf(ts, sizeof(ts), "%lld", (long long)commit_time);
+    const char *values[3] = {pt->cfg->name, lsn_format(lsn, l, sizeof(l)), ts};
+    return pg_pipe_exec_prepared(pt->pipe, PG_TARGET_PROGRESS_STMT, 3, values, NULL, NULL, &tag,
+                                 NULL, errbuf, errsize);
+}
+
+static err_t pg_target_commit(void *ctx, lsn_t end_lsn, int64_t commit_time, char *errbuf,
+                              size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    pg_pipe_tag_t tag = {.op = 'X', .table = "COMMIT", .lsn = end_lsn};
+    err_t err = pg_target_queue_progress(pt, end_lsn, commit_time, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
+}
+
+static void pg_target_rollback(void *ctx)
+{
+    pg_target_t *pt = ctx;
+    pg_pipe_abort(pt->pipe);
+}
+
+static err_t pg_target_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    err_t err = pg_target_queue_progress(pt, lsn, 0, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
+}
+
+static const sink_ops_t pg_target_ops = {
+    .relation = pg_target_relation,
+    .begin = pg_target_begin,
+    .row = pg_target_row,
+    .truncate = pg_target_truncate,
+    .commit = pg_target_commit,
+    .rollback = pg_target_rollback,
+    .advance = pg_target_advance,
+};
+
+sink_t pg_target_sink(pg_target_t *pt)
+{
+    sink_t s = {.ops = &pg_target_ops, .ctx = pt};
+    return s;
+}

@@ -1,0 +1,336 @@
+/*
+ * pipeline: the apply loop between a source and a sink.
+ *
+ * Design. Each XLogData payload is decoded in place and dispatched by one
+ * switch on the message byte. A target transaction (a "batch") is opened at
+ * the first Begin and closed after a source Commit once it holds batch_rows
+ * rows, has been open batch_ms, the stream has gone quiet, or a stop was
+ * asked for; a source transaction is never split because batches only end
+ * at a Commit. Only after the sink's commit returns (durable, progress row
+ * included) does the confirmed position move, and it moves to the Commit's
+ * end LSN. With nothing pending, keepalive positions are confirmed too, so an
+ * idle or filtered source does not pin WAL. Transactions whose commit LSN is
+ * below the applied position were applied before a restart: skipped.
+ */
+#include "pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "pgoutput.h"
+#include "relcache.h"
+
+typedef struct pipeline_state {
+    const source_t *src;
+    const sink_t *snk;
+    const pipeline_opts_t *opts;
+    pipeline_stats_t *stats;
+    relcache_t *rels;
+    pgoutput_msg_t msg;
+
+    lsn_t received;       /* newest WAL position seen */
+    lsn_t applied;        /* durable on the target and confirmable */
+    lsn_t progress_saved; /* newest position written to the progress row */
+    lsn_t txn_lsn;        /* commit LSN of the source transaction in hand */
+    int64_t txn_commit_time;
+    int in_txn;   /* between Begin and Commit */
+    int skipping; /* the transaction in hand was applied before */
+    int batch_open;
+    lsn_t batch_end_lsn; /* end LSN of the newest Commit in the open batch */
+    int64_t batch_commit_time;
+    uint64_t batch_rows;
+    uint64_t batch_txns;
+    int64_t batch_started_ms;
+    int64_t last_status_ms;
+    int64_t last_progress_ms;
+    lsn_t last_status_flush;
+    lsn_t keepalive_end; /* newest keepalive position, confirmable when idle */
+} pipeline_state_t;
+
+static int64_t pipeline_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static err_t pipeline_send_status(pipeline_state_t *st, int reply, char *errbuf, size_t errsize)
+{
+    err_t err = st->src->ops->send_status(st->src->ctx, st->received, st->applied, st->applied,
+                                          reply, errbuf, errsize);
+    st->last_status_ms = pipeline_now_ms();
+    st->last_status_flush = st->applied;
+    return err;
+}
+
+/* Commits the open batch and confirms its end LSN. */
+static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    if (!st->batch_open)
+        return ERR_OK;
+    err_t err = st->snk->ops->commit(st->snk->ctx, st->batch_end_lsn, st->batch_commit_time, errbuf,
+                                     errsize);
+    if (err != ERR_OK)
+        return err;
+    st->batch_open = 0;
+    st->applied = st->batch_end_lsn;
+    st->progress_saved = st->applied;
+    st->stats->batches++;
+    st->stats->applied_lsn = st->applied;
+    return pipeline_send_status(st, 0, errbuf, errsize);
+}
+
+static int pipeline_batch_full(const pipeline_state_t *st)
+{
+    return st->batch_rows >= (uint64_t)st->opts->batch_rows ||
+           pipeline_now_ms() - st->batch_started_ms >= st->opts->batch_ms;
+}
+
+static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_begin_t *b = &st->msg.u.begin;
+    st->in_txn = 1;
+    st->txn_lsn = b->final_lsn;
+    st->txn_commit_time = b->commit_time;
+    st->skipping = b->final_lsn < st->applied;
+    if (st->skipping || st->batch_open)
+        return ERR_OK;
+    err_t err = st->snk->ops->begin(st->snk->ctx, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    st->batch_open = 1;
+    st->batch_rows = 0;
+    st->batch_txns = 0;
+    st->batch_started_ms = pipeline_now_ms();
+    return ERR_OK;
+}
+
+static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_commit_t *c = &st->msg.u.commit;
+    st->in_txn = 0;
+    if (c->end_lsn > st->received)
+        st->received = c->end_lsn;
+    if (st->skipping) {
+        st->skipping = 0;
+        return ERR_OK;
+    }
+    st->batch_end_lsn = c->end_lsn;
+    st->batch_commit_time = c->commit_time;
+    st->batch_txns++;
+    st->stats->txns++;
+    if (pipeline_batch_full(st) || *st->opts->stop)
+        return pipeline_flush_batch(st, errbuf, errsize);
+    return ERR_OK;
+}
+
+static err_t pipeline_handle_relation(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    change_relation_t *rel = st->msg.relation;
+    st->msg.relation = NULL;
+    uint32_t relid = rel->relid;
+    if (relcache_put(st->rels, rel) != 0) {
+        snprintf(errbuf, errsize, "out of memory caching relation %u", relid);
+        return ERR_RUNTIME;
+    }
+    return st->snk->ops->relation(st->snk->ctx, relcache_get(st->rels, relid), st->txn_lsn, errbuf,
+                                  errsize);
+}
+
+static const change_relation_t *pipeline_relation(pipeline_state_t *st, uint32_t relid,
+                                                  char *errbuf, size_t errsize)
+{
+    const change_relation_t *rel = relcache_get(st->rels, relid);
+    if (rel == NULL) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize, "change for relation %u before its Relation message (lsn=%s)",
+                 relid, lsn_format(st->txn_lsn, l, sizeof(l)));
+    }
+    return rel;
+}
+
+static err_t pipeline_handle_row(pipeline_state_t *st, sink_op_t op, char *errbuf, size_t errsize)
+{
+    const pgoutput_row_t *r = &st->msg.u.row;
+    if (st->skipping)
+        return ERR_OK;
+    sink_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn_lsn};
+    row.rel = pipeline_relation(st, r->relid, errbuf, errsize);
+    if (row.rel == NULL)
+        return ERR_RUNTIME;
+    if (r->old_kind != 0)
+        row.old_tuple = &r->old_tuple;
+    if (op != SINK_DELETE)
+        row.new_tuple = &r->new_tuple;
+    st->batch_rows++;
+    st->stats->rows++;
+    return st->snk->ops->row(st->snk->ctx, &row, errbuf, errsize);
+}
+
+static err_t pipeline_handle_truncate(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_truncate_t *t = &st->msg.u.truncate;
+    const change_relation_t *rels[t->nrelids > 0 ? t->nrelids : 1];
+    if (st->skipping)
+        return ERR_OK;
+    for (int i = 0; i < t->nrelids; i++) {
+        rels[i] = pipeline_relation(st, t->relids[i], errbuf, errsize);
+        if (rels[i] == NULL)
+            return ERR_RUNTIME;
+    }
+    st->batch_rows++;
+    return st->snk->ops->truncate(st->snk->ctx, rels, t->nrelids, t->options, st->txn_lsn, errbuf,
+                                  errsize);
+}
+
+static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    switch (st->msg.kind) {
+    case PGOUTPUT_BEGIN:
+        return pipeline_handle_begin(st, errbuf, errsize);
+    case PGOUTPUT_COMMIT:
+        return pipeline_handle_commit(st, errbuf, errsize);
+    case PGOUTPUT_RELATION:
+        return pipeline_handle_relation(st, errbuf, errsize);
+    case PGOUTPUT_INSERT:
+        return pipeline_handle_row(st, SINK_INSERT, errbuf, errsize);
+    case PGOUTPUT_UPDATE:
+        return pipeline_handle_row(st, SINK_UPDATE, errbuf, errsize);
+    case PGOUTPUT_DELETE:
+        return pipeline_handle_row(st, SINK_DELETE, errbuf, errsize);
+    case PGOUTPUT_TRUNCATE:
+        return pipeline_handle_truncate(st, errbuf, errsize);
+    case PGOUTPUT_ORIGIN:
+    case PGOUTPUT_TYPE:
+    case PGOUTPUT_MESSAGE:
+        return ERR_OK; /* types travel as text; origins and messages carry no rows */
+    }
+    snprintf(errbuf, errsize, "unexpected pgoutput message '%c'", (char)st->msg.kind);
+    return ERR_RUNTIME;
+}
+
+/* Nothing pending: the keepalive position is as good as applied. */
+static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *errbuf,
+                                   size_t errsize)
+{
+    if (st->in_txn || st->batch_open || wal_end <= st->applied)
+        return ERR_OK;
+    /* confirm only what the progress row says, so that a target behind the
+     * slot always means a target that lost data */
+    int64_t now = pipeline_now_ms();
+    if (now - st->last_progress_ms < st->opts->progress_interval_ms)
+        return ERR_OK;
+    st->last_progress_ms = now;
+    err_t err = st->snk->ops->advance(st->snk->ctx, wal_end, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    st->applied = st->progress_saved = wal_end;
+    st->stats->applied_lsn = wal_end;
+    return ERR_OK;
+}
+
+static err_t pipeline_handle_frame(pipeline_state_t *st, const char *buf, size_t len, char *errbuf,
+                                   size_t errsize)
+{
+    pgoutput_frame_t f;
+    if (pgoutput_read_frame(buf, len, &f, errbuf, errsize) != PGOUTPUT_OK)
+        return ERR_RUNTIME;
+    if (f.wal_end > st->received && !st->in_txn)
+        st->received = f.wal_end;
+    if (f.kind == PGOUTPUT_FRAME_KEEPALIVE) {
+        if (f.wal_end > st->keepalive_end)
+            st->keepalive_end = f.wal_end;
+        err_t err = pipeline_idle_advance(st, f.wal_end, errbuf, errsize);
+        if (err == ERR_OK && (f.reply_requested || st->applied != st->last_status_flush))
+            err = pipeline_send_status(st, 0, errbuf, errsize);
+        return err;
+    }
+    if (pgoutput_read_msg(f.payload, f.payload_len, &st->msg, errbuf, errsize) != PGOUTPUT_OK)
+        return ERR_RUNTIME;
+    return pipeline_dispatch(st, errbuf, errsize);
+}
+
+/* How long the next read may wait: until the batch is due or a status is. */
+static int pipeline_wait_ms(const pipeline_state_t *st)
+{
+    int64_t now = pipeline_now_ms();
+    int64_t due = st->last_status_ms + st->opts->status_interval_ms;
+    if (st->batch_open && !st->in_txn) {
+        int64_t batch_due = st->batch_started_ms + st->opts->batch_ms;
+        if (batch_due < due)
+            due = batch_due;
+    }
+    if (st->keepalive_end > st->applied && !st->in_txn && !st->batch_open) {
+        int64_t progress_due = st->last_progress_ms + st->opts->progress_interval_ms;
+        if (progress_due < due)
+            due = progress_due;
+    }
+    if (*st->opts->stop)
+        due = now + 100;
+    return due <= now ? 0 : (int)(due - now);
+}
+
+static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    int64_t now = pipeline_now_ms();
+    if (st->batch_open && !st->in_txn &&
+        (now - st->batch_started_ms >= st->opts->batch_ms || *st->opts->stop)) {
+        err_t err = pipeline_flush_batch(st, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    lsn_t before = st->applied;
+    err_t err = pipeline_idle_advance(st, st->keepalive_end, errbuf, errsize);
+    if (err == ERR_OK &&
+        (st->applied != before || now - st->last_status_ms >= st->opts->status_interval_ms))
+        err = pipeline_send_status(st, 0, errbuf, errsize);
+    return err;
+}
+
+static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    for (;;) {
+        if (*st->opts->stop && !st->in_txn && !st->batch_open)
+            return ERR_OK;
+        const char *buf;
+        size_t len;
+        err_t err = ERR_OK;
+        int r = st->src->ops->read(st->src->ctx, pipeline_wait_ms(st), &buf, &len, &err, errbuf,
+                                   errsize);
+        if (r < 0)
+            return err;
+        if (r > 0)
+            err = pipeline_handle_frame(st, buf, len, errbuf, errsize);
+        if (err == ERR_OK)
+            err = pipeline_tick(st, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+}
+
+err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t *opts,
+                   pipeline_stats_t *stats, char *errbuf, size_t errsize)
+{
+    pipeline_state_t st = {.src = src, .snk = snk, .opts = opts, .stats = stats};
+    memset(stats, 0, sizeof(*stats));
+    st.applied = st.received = st.progress_saved = opts->applied_lsn;
+    stats->applied_lsn = opts->applied_lsn;
+    st.rels = relcache_new();
+    if (st.rels == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    st.last_status_ms = st.last_progress_ms = pipeline_now_ms();
+    err_t err = pipeline_loop(&st, errbuf, errsize);
+    if (err != ERR_OK && st.batch_open)
+        snk->ops->rollback(snk->ctx);
+    if (err == ERR_OK) {
+        char eb[256];
+        pipeline_send_status(&st, 0, eb, sizeof(eb)); /* last word: what is durable */
+    }
+    pgoutput_msg_clear(&st.msg);
+    relcache_free(st.rels);
+    return err;
+}

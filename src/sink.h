@@ -1,0 +1,56 @@
+/*
+ * sink: the interface the pipeline applies changes through. A connector
+ * (connectors/pg_target.c) implements it on a PostgreSQL target. The sink
+ * owns target transactions; the pipeline decides where they end.
+ */
+#ifndef SYNCLINE_SINK_H
+#define SYNCLINE_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "change.h"
+#include "err.h"
+#include "lsn.h"
+
+typedef enum sink_op {
+    SINK_INSERT = 'I',
+    SINK_UPDATE = 'U',
+    SINK_DELETE = 'D',
+} sink_op_t;
+
+/* One row change. Pointers are borrowed for the duration of the call. */
+typedef struct sink_row {
+    sink_op_t op;
+    const change_relation_t *rel;
+    char old_kind;                   /* 0, 'K' (old key) or 'O' (old row) */
+    const change_tuple_t *old_tuple; /* NULL when old_kind == 0 */
+    const change_tuple_t *new_tuple; /* NULL for deletes */
+    lsn_t lsn;                       /* the source transaction's commit LSN, for errors */
+} sink_row_t;
+
+typedef struct sink_ops {
+    /* A source relation was (re)described: check the target can take it.
+     * ERR_SCHEMA names table and column when it cannot. */
+    err_t (*relation)(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
+                      size_t errsize);
+    /* Opens a target transaction (the pipeline calls it once per batch). */
+    err_t (*begin)(void *ctx, char *errbuf, size_t errsize);
+    err_t (*row)(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize);
+    err_t (*truncate)(void *ctx, const change_relation_t *const *rels, int nrels, uint8_t options,
+                      lsn_t lsn, char *errbuf, size_t errsize);
+    /* Writes progress (end_lsn, commit_time) into the open transaction and
+     * commits it; returns only once the commit is durable on the target. */
+    err_t (*commit)(void *ctx, lsn_t end_lsn, int64_t commit_time, char *errbuf, size_t errsize);
+    /* Abandons the open transaction, if any. */
+    void (*rollback)(void *ctx);
+    /* Records progress with no data (idle source), in its own transaction. */
+    err_t (*advance)(void *ctx, lsn_t lsn, char *errbuf, size_t errsize);
+} sink_ops_t;
+
+typedef struct sink {
+    const sink_ops_t *ops;
+    void *ctx; /* owned by whoever built the sink */
+} sink_t;
+
+#endif
