@@ -149,11 +149,25 @@ static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t 
     return err;
 }
 
+err_t pg_source_end_publication(pg_source_t *ps, int commit, char *errbuf, size_t errsize)
+{
+    PGresult *res = pg_conn_exec(ps->sql, commit ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
+                                 "source", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(ps->sql);
+    PQclear(res);
+    return ERR_OK;
+}
+
 err_t pg_source_ensure_publication(pg_source_t *ps, int *created, char *errbuf, size_t errsize)
 {
     const char *params[1] = {ps->cfg->publication};
-    PGresult *res = pg_conn_execp(ps->sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1,
-                                  params, PGRES_TUPLES_OK, "source", errbuf, errsize);
+    PGresult *res = pg_conn_exec(ps->sql, "BEGIN", PGRES_COMMAND_OK, "source", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(ps->sql);
+    PQclear(res);
+    res = pg_conn_execp(ps->sql, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params,
+                        PGRES_TUPLES_OK, "source", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(ps->sql);
     int exists = PQntuples(res) > 0;
@@ -233,7 +247,8 @@ static PGconn *pg_source_repl_conn(pg_source_t *ps, err_t *err, char *errbuf, si
     return ps->repl;
 }
 
-err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *errbuf, size_t errsize)
+err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snapshot,
+                            size_t snapsize, char *errbuf, size_t errsize)
 {
     err_t err = ERR_OK;
     PGconn *repl = pg_source_repl_conn(ps, &err, errbuf, errsize);
@@ -241,18 +256,21 @@ err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *errb
         return err;
     char *slot = PQescapeIdentifier(repl, ps->cfg->slot, strlen(ps->cfg->slot));
     char sql[256];
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT 'nothing')",
-             slot ? slot : "");
+    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT '%s')",
+             slot ? slot : "", snapshot ? "export" : "nothing");
     PQfreemem(slot);
     PGresult *res = pg_conn_exec(repl, sql, PGRES_TUPLES_OK, "source: create replication slot",
                                  errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(repl) == ERR_CONNECT ? ERR_CONNECT : ERR_SOURCE;
     lsn_parse(PQgetvalue(res, 0, 1), consistent_point);
+    if (snapshot != NULL)
+        snprintf(snapshot, snapsize, "%s", PQgetvalue(res, 0, 2));
     PQclear(res);
     char l[LSN_STRLEN];
-    log_info("slot created slot=%s consistent_point=%s", ps->cfg->slot,
-             lsn_format(*consistent_point, l, sizeof(l)));
+    log_info("slot created slot=%s consistent_point=%s%s%s", ps->cfg->slot,
+             lsn_format(*consistent_point, l, sizeof(l)), snapshot ? " snapshot=" : "",
+             snapshot ? snapshot : "");
     return ERR_OK;
 }
 
@@ -358,9 +376,13 @@ err_t pg_source_start(pg_source_t *ps, lsn_t start, char *errbuf, size_t errsize
 static err_t pg_source_stream_error(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     char m[1024];
-    err_t err = pg_conn_classify(ps->repl);
+    err_t err = ERR_CONNECT; /* a stream that ends is worth resuming... */
     PGresult *res = PQgetResult(ps->repl);
     if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        /* ...unless the slot itself is broken (invalidated, dropped) */
+        if (state != NULL && (strcmp(state, "55000") == 0 || strcmp(state, "42704") == 0))
+            err = ERR_SOURCE;
         snprintf(errbuf, errsize, "source: replication stream: %s", PQresultErrorMessage(res));
     } else {
         snprintf(errbuf, errsize, "source: replication stream ended: %s",

@@ -32,8 +32,11 @@ void pg_source_free(pg_source_t *ps);
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
 
-/* Creates the publication when absent; *created tells whether it did. */
+/* Opens a source transaction and creates the publication in it when absent
+ * (*created tells). pg_source_end_publication commits or rolls it back, so a
+ * start that fails its checks leaves nothing behind. */
 err_t pg_source_ensure_publication(pg_source_t *ps, int *created, char *errbuf, size_t errsize);
+err_t pg_source_end_publication(pg_source_t *ps, int commit, char *errbuf, size_t errsize);
 
 err_t pg_source_slot_info(pg_source_t *ps, pg_source_slot_t *out, char *errbuf, size_t errsize);
 
@@ -41,8 +44,12 @@ err_t pg_source_slot_info(pg_source_t *ps, pg_source_slot_t *out, char *errbuf, 
 err_t pg_source_check_slot(const pg_source_t *ps, const pg_source_slot_t *slot, char *errbuf,
                            size_t errsize);
 
-/* Creates the slot (pgoutput, no snapshot); *consistent_point is where its stream starts. */
-err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *errbuf, size_t errsize);
+/* Creates the slot (pgoutput); *consistent_point is where its stream starts.
+ * With snapshot != NULL the slot exports a snapshot whose name is written
+ * there; it stays valid until pg_source_start (the replication session must
+ * stay idle meanwhile). */
+err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snapshot,
+                            size_t snapsize, char *errbuf, size_t errsize);
 
 err_t pg_source_current_lsn(pg_source_t *ps, lsn_t *out, char *errbuf, size_t errsize);
 

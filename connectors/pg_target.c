@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pg_conn.h"
 #include "pg_pipe.h"
+#include "route.h"
 
 #define PG_TARGET_WINDOW 1000
 #define PG_TARGET_PROGRESS_STMT "syncline_progress"
@@ -144,13 +145,15 @@ void pg_target_free(pg_target_t *pt)
 
 err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errsize)
 {
-    static const char *const ddl = "CREATE SCHEMA IF NOT EXISTS syncline;"
-                                   "CREATE TABLE IF NOT EXISTS syncline.progress ("
-                                   " name text PRIMARY KEY,"
-                                   " applied_lsn pg_lsn NOT NULL,"
-                                   " source_commit_time timestamptz,"
-                                   " updated_at timestamptz NOT NULL DEFAULT now(),"
-                                   " publication_created boolean NOT NULL DEFAULT false)";
+    static const char *const ddl =
+        "CREATE SCHEMA IF NOT EXISTS syncline;"
+        "CREATE TABLE IF NOT EXISTS syncline.progress ("
+        " name text PRIMARY KEY,"
+        " applied_lsn pg_lsn NOT NULL,"
+        " source_commit_time timestamptz,"
+        " updated_at timestamptz NOT NULL DEFAULT now(),"
+        " publication_created boolean NOT NULL DEFAULT false,"
+        " state text NOT NULL DEFAULT 'streaming' CHECK (state IN ('copying', 'streaming')))";
     PGresult *res = pg_conn_exec(pt->conn, ddl, PGRES_COMMAND_OK, "target: create progress table",
                                  errbuf, errsize);
     if (res == NULL)
@@ -174,7 +177,7 @@ err_t pg_target_read_progress(pg_target_t *pt, pg_target_progress_t *out, char *
     const char *params[1] = {pt->cfg->name};
     res = pg_conn_execp(pt->conn,
                         "SELECT applied_lsn, publication_created, updated_at, "
-                        "coalesce(source_commit_time::text, '') "
+                        "coalesce(source_commit_time::text, ''), state = 'copying' "
                         "FROM syncline.progress WHERE name = $1",
                         1, params, PGRES_TUPLES_OK, "target: read progress", errbuf, errsize);
     if (res == NULL)
@@ -185,23 +188,39 @@ err_t pg_target_read_progress(pg_target_t *pt, pg_target_progress_t *out, char *
         out->publication_created = PQgetvalue(res, 0, 1)[0] == 't';
         snprintf(out->updated_at, sizeof(out->updated_at), "%s", PQgetvalue(res, 0, 2));
         snprintf(out->commit_time, sizeof(out->commit_time), "%s", PQgetvalue(res, 0, 3));
+        out->copying = PQgetvalue(res, 0, 4)[0] == 't';
     }
     PQclear(res);
     return ERR_OK;
 }
 
-err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_created, char *errbuf,
-                              size_t errsize)
+err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_created, int copying,
+                              char *errbuf, size_t errsize)
 {
     char l[LSN_STRLEN];
-    const char *params[3] = {pt->cfg->name, lsn_format(applied, l, sizeof(l)),
-                             publication_created ? "true" : "false"};
+    const char *params[4] = {pt->cfg->name, lsn_format(applied, l, sizeof(l)),
+                             publication_created ? "true" : "false",
+                             copying ? "copying" : "streaming"};
     PGresult *res =
         pg_conn_execp(pt->conn,
                       "INSERT INTO syncline.progress (name, applied_lsn, "
-                      "publication_created) VALUES ($1, $2, $3) "
+                      "publication_created, state) VALUES ($1, $2, $3, $4) "
                       "ON CONFLICT (name) DO NOTHING",
-                      3, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
+                      4, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {pt->cfg->name};
+    PGresult *res =
+        pg_conn_execp(pt->conn,
+                      "UPDATE syncline.progress SET state = 'streaming', "
+                      "updated_at = now() WHERE name = $1",
+                      1, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(pt->conn);
     PQclear(res);
@@ -226,24 +245,6 @@ err_t pg_target_delete_progress(pg_target_t *pt, char *errbuf, size_t errsize)
 
 /* ---- relation mapping -------------------------------------------------- */
 
-/* Target schema and name for a source table; *skip for skipped tables.
- * Returns 0, or -1 when a tables list exists and does not mention it. */
-static int pg_target_map(const config_t *cfg, const char *schema, const char *name,
-                         const char **tschema, const char **tname, int *skip)
-{
-    const config_table_t *t = config_find_table(cfg, schema, name);
-    *tschema = schema;
-    *tname = name;
-    *skip = 0;
-    if (t == NULL)
-        return cfg->has_tables ? -1 : 0;
-    *skip = t->skip;
-    *tschema = t->target.schema;
-    if (strcmp(t->target.name, "*") != 0)
-        *tname = t->target.name;
-    return 0;
-}
-
 /* 1 when the target table exists, 0 when not, -1 on error. */
 static int pg_target_table_exists(pg_target_t *pt, const char *qualified, char *errbuf,
                                   size_t errsize)
@@ -262,15 +263,15 @@ err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *nam
                             size_t errsize)
 {
     const char *ts, *tn;
-    int skip;
-    if (pg_target_map(pt->cfg, schema, name, &ts, &tn, &skip) != 0) {
+    route_result_t route = route_target(pt->cfg, schema, name, &ts, &tn);
+    if (route == ROUTE_UNLISTED) {
         snprintf(errbuf, errsize,
                  "source table %s.%s is published but not listed in tables (add it, or an "
                  "entry with \"skip\": true)",
                  schema, name);
         return ERR_CONFIG;
     }
-    if (skip)
+    if (route == ROUTE_SKIP)
         return ERR_OK;
     char *q = pg_conn_qualified(pt->conn, ts, tn);
     int exists = q ? pg_target_table_exists(pt, q, errbuf, errsize) : -1;
@@ -294,12 +295,19 @@ static pg_target_rel_t *pg_target_find_rel(pg_target_t *pt, uint32_t relid)
     return NULL;
 }
 
+/* Drops what the applier knew of relid, server-side statements included.
+ * Called outside pipeline mode. */
 static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
 {
     for (pg_target_rel_t **p = &pt->rels; *p != NULL; p = &(*p)->next) {
         if ((*p)->relid == relid) {
             pg_target_rel_t *r = *p;
             *p = r->next;
+            for (pg_target_stmt_t *st = r->stmts; st != NULL; st = st->next) {
+                char sql[64];
+                snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
+                PQclear(PQexec(pt->conn, sql));
+            }
             pg_target_rel_free(r);
             return;
         }
@@ -369,7 +377,9 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
                                 size_t errsize)
 {
     const char *ts, *tn;
-    if (pg_target_map(pt->cfg, r->rel->nspname, r->rel->relname, &ts, &tn, &r->skip) != 0) {
+    route_result_t route = route_target(pt->cfg, r->rel->nspname, r->rel->relname, &ts, &tn);
+    r->skip = route == ROUTE_SKIP;
+    if (route == ROUTE_UNLISTED) {
         snprintf(errbuf, errsize,
                  "source table %s is published but not listed in tables (add it, or an entry "
                  "with \"skip\": true)",

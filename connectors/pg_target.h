@@ -20,6 +20,7 @@ typedef struct pg_target_progress {
     int exists;
     lsn_t applied_lsn;
     int publication_created;
+    int copying;          /* the initial copy started and did not finish */
     char updated_at[64];  /* as text, "" when absent */
     char commit_time[64]; /* source commit time of the newest applied transaction */
 } pg_target_progress_t;
@@ -35,9 +36,12 @@ err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errs
 err_t pg_target_read_progress(pg_target_t *pt, pg_target_progress_t *out, char *errbuf,
                               size_t errsize);
 
-/* Inserts the progress row when absent. */
-err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_created, char *errbuf,
-                              size_t errsize);
+/* Inserts the progress row when absent; copying marks an initial copy in progress. */
+err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_created, int copying,
+                              char *errbuf, size_t errsize);
+
+/* Marks the initial copy finished: the row now means "streaming". */
+err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize);
 
 err_t pg_target_delete_progress(pg_target_t *pt, char *errbuf, size_t errsize);
 

@@ -43,8 +43,8 @@ typedef struct change_column {
 /* A source relation as described by a pgoutput Relation message. */
 typedef struct change_relation {
     uint32_t relid;
-    char *nspname; /* owned; "pg_catalog" when the wire said "" */
-    char *relname; /* owned */
+    char *nspname;  /* owned; "pg_catalog" when the wire said "" */
+    char *relname;  /* owned */
     char replident; /* 'd' default, 'n' nothing, 'f' full, 'i' index */
     int ncols;
     change_column_t *cols; /* owned, ncols entries */

@@ -42,10 +42,10 @@ typedef struct config_table {
 } config_table_t;
 
 typedef struct config_kafka {
-    char *brokers; /* owned, NULL when the "kafka" block is absent */
-    char *topic;   /* default "syncline.<name>" */
-    char *format;  /* "avro" (default) or "json" */
-    char *partitioning; /* "none" (default), "table", "key" */
+    char *brokers;         /* owned, NULL when the "kafka" block is absent */
+    char *topic;           /* default "syncline.<name>" */
+    char *format;          /* "avro" (default) or "json" */
+    char *partitioning;    /* "none" (default), "table", "key" */
     char *schema_registry; /* NULL when absent */
     char **property_keys;  /* owned, passed verbatim to librdkafka */
     char **property_values;
@@ -66,10 +66,10 @@ typedef struct config {
     int ntables;
 
     /* apply */
-    int batch_rows;         /* max source rows per target transaction (default 10000) */
-    int batch_ms;           /* max age of an open target transaction (default 200) */
-    int status_interval_ms; /* standby status period (default 10000) */
-    bool binary;            /* request binary values from pgoutput (default false) */
+    int batch_rows;           /* max source rows per target transaction (default 10000) */
+    int batch_ms;             /* max age of an open target transaction (default 200) */
+    int status_interval_ms;   /* standby status period (default 10000) */
+    bool binary;              /* request binary values from pgoutput (default false) */
     bool on_missing_row_skip; /* "on_missing_row": "error" (default) or "skip" */
 
     /* snapshot */
@@ -101,7 +101,6 @@ bool config_parse_qname(const char *s, config_qname_t *out);
 
 /* Returns the tables entry whose source matches schema.name (exact entries
  * first, then "schema.*" patterns), or NULL. */
-const config_table_t *config_find_table(const config_t *cfg, const char *schema,
-                                        const char *name);
+const config_table_t *config_find_table(const config_t *cfg, const char *schema, const char *name);
 
 #endif

@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "config.h"
 #include "err.h"
 #include "log.h"
 #include "lsn.h"
+#include "pg_copy.h"
 #include "pg_source.h"
 #include "pg_target.h"
 #include "pipeline.h"
@@ -28,9 +30,17 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+typedef enum snapshot_mode {
+    SNAPSHOT_AUTO,   /* copy when the target has no progress row */
+    SNAPSHOT_ALWAYS, /* truncate the targets and copy again */
+    SNAPSHOT_NEVER,  /* stream only */
+} snapshot_mode_t;
+
 typedef struct cli_opts {
     const char *config_path;
     int json;
+    snapshot_mode_t snapshot;
+    int yes;
 } cli_opts_t;
 
 static const char usage_text[] =
@@ -40,8 +50,10 @@ static const char usage_text[] =
     "(logical replication, pgoutput) until cutover.\n"
     "\n"
     "commands:\n"
-    "  run     -c FILE          create publication, slot and progress table if absent,\n"
-    "                           then stream and apply until SIGINT/SIGTERM\n"
+    "  run     -c FILE [--snapshot=auto|always|never] [--yes]\n"
+    "                           create publication, slot and progress table if absent,\n"
+    "                           copy existing rows (first run), then stream and apply\n"
+    "                           until SIGINT/SIGTERM\n"
     "  status  -c FILE [--json] slot, confirmed and applied positions, lag in bytes\n"
     "  drop    -c FILE          remove the slot, the publication syncline created and\n"
     "                           the progress row\n"
@@ -52,7 +64,15 @@ static const char usage_text[] =
 
 static void cmd_usage(FILE *out, const char *cmd)
 {
-    if (strcmp(cmd, "status") == 0)
+    if (strcmp(cmd, "run") == 0)
+        fprintf(out,
+                "usage: syncline run -c FILE [--snapshot=auto|always|never] [--yes]\n"
+                "  -c, --config FILE   configuration (JSON)\n"
+                "  --snapshot=auto     copy every table first when the target has no progress\n"
+                "                      row (target tables must be empty), then stream (default)\n"
+                "  --snapshot=always   truncate the target tables and copy again (needs --yes)\n"
+                "  --snapshot=never    stream only, from the slot's position\n");
+    else if (strcmp(cmd, "status") == 0)
         fprintf(out, "usage: syncline status -c FILE [--json]\n"
                      "  Prints the slot, the source WAL position, the confirmed and applied\n"
                      "  positions and the lag in bytes; --json prints one JSON object.\n");
@@ -64,10 +84,10 @@ static void cmd_usage(FILE *out, const char *cmd)
 /* Parses "-c FILE" and "--json" after the command word. */
 static err_t cli_parse(int argc, char **argv, const char *cmd, cli_opts_t *opts)
 {
-    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},   {"json", no_argument, NULL, 'j'},
+        {"snapshot", required_argument, NULL, 's'}, {"yes", no_argument, NULL, 'y'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
@@ -78,6 +98,21 @@ static err_t cli_parse(int argc, char **argv, const char *cmd, cli_opts_t *opts)
         case 'j':
             opts->json = 1;
             break;
+        case 's':
+            if (strcmp(optarg, "auto") == 0)
+                opts->snapshot = SNAPSHOT_AUTO;
+            else if (strcmp(optarg, "always") == 0)
+                opts->snapshot = SNAPSHOT_ALWAYS;
+            else if (strcmp(optarg, "never") == 0)
+                opts->snapshot = SNAPSHOT_NEVER;
+            else {
+                fprintf(stderr, "syncline %s: --snapshot takes auto, always or never\n", cmd);
+                return ERR_USAGE;
+            }
+            break;
+        case 'y':
+            opts->yes = 1;
+            break;
         case 'h':
             cmd_usage(stdout, cmd);
             exit(ERR_OK);
@@ -85,6 +120,11 @@ static err_t cli_parse(int argc, char **argv, const char *cmd, cli_opts_t *opts)
             cmd_usage(stderr, cmd);
             return ERR_USAGE;
         }
+    }
+    if (opts->snapshot == SNAPSHOT_ALWAYS && !opts->yes) {
+        fprintf(stderr, "syncline %s: --snapshot=always truncates the target tables; add --yes\n",
+                cmd);
+        return ERR_USAGE;
     }
     if (optind < argc || opts->config_path == NULL) {
         fprintf(stderr, "syncline %s: %s\n", cmd,
@@ -103,63 +143,154 @@ static config_t *load_config(const char *path, err_t *err, char *errbuf)
     return cfg;
 }
 
-/* Publication, slot and progress row: creates what is absent and returns
- * where streaming must start. */
-static err_t run_prepare(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, lsn_t *start,
-                         char *errbuf)
-{
-    int pub_created = 0;
-    pg_source_slot_t slot;
-    pg_target_progress_t prog;
-    err_t err = pg_source_check_wal_level(ps, errbuf, ERRBUF_SIZE);
-    if (err == ERR_OK)
-        err = pg_target_read_progress(pt, &prog, errbuf, ERRBUF_SIZE);
-    if (err == ERR_OK)
-        err = pg_source_ensure_publication(ps, &pub_created, errbuf, ERRBUF_SIZE);
-    if (err == ERR_OK)
-        err = pg_source_slot_info(ps, &slot, errbuf, ERRBUF_SIZE);
-    if (err == ERR_OK && slot.exists)
-        err = pg_source_check_slot(ps, &slot, errbuf, ERRBUF_SIZE);
-    if (err != ERR_OK)
-        return err;
-    if (!slot.exists) {
-        err = pg_source_create_slot(ps, &slot.confirmed_flush, errbuf, ERRBUF_SIZE);
-        if (err != ERR_OK)
-            return err;
-        if (prog.exists) {
-            snprintf(errbuf, ERRBUF_SIZE,
-                     "target has progress for '%s' but the source slot %s did not exist: the "
-                     "changes in between are gone; run 'syncline drop -c FILE' and resync",
-                     cfg->name, cfg->slot);
-            return ERR_SOURCE;
-        }
-    }
-    if (prog.exists && prog.applied_lsn < slot.confirmed_flush) {
-        char a[LSN_STRLEN], b[LSN_STRLEN];
-        snprintf(errbuf, ERRBUF_SIZE,
-                 "target progress %s is behind slot %s confirmed position %s: the target lost "
-                 "changes the source no longer has (restored from a backup?); resync it",
-                 lsn_format(prog.applied_lsn, a, sizeof(a)), cfg->slot,
-                 lsn_format(slot.confirmed_flush, b, sizeof(b)));
-        return ERR_SOURCE;
-    }
-    *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
-    err = pg_target_ensure_progress_table(pt, errbuf, ERRBUF_SIZE);
-    if (err == ERR_OK && !prog.exists)
-        err = pg_target_init_progress(pt, *start, pub_created, errbuf, ERRBUF_SIZE);
-    return err;
-}
+/* What one run works on: both sides and the published tables. */
+typedef struct run_ctx {
+    const config_t *cfg;
+    const cli_opts_t *opts;
+    pg_source_t *ps;
+    pg_target_t *pt;
+    pg_copy_table_t *tables; /* published tables, owned */
+    int ntables;
+    int pub_created;
+    char *errbuf;
+} run_ctx_t;
 
-/* Every published table must have its target before anything streams. */
-static err_t run_check_tables(pg_source_t *ps, pg_target_t *pt, char *errbuf)
+/* Every published table must have its target before anything starts. */
+static err_t run_check_tables(run_ctx_t *rc)
 {
     char **schemas = NULL, **names = NULL;
     int n = 0;
-    err_t err = pg_source_published_tables(ps, &schemas, &names, &n, errbuf, ERRBUF_SIZE);
-    for (int i = 0; err == ERR_OK && i < n; i++)
-        err = pg_target_check_table(pt, schemas[i], names[i], errbuf, ERRBUF_SIZE);
+    err_t err = pg_source_published_tables(rc->ps, &schemas, &names, &n, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK && (rc->tables = calloc((size_t)n + 1, sizeof(*rc->tables))) == NULL) {
+        snprintf(rc->errbuf, ERRBUF_SIZE, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    for (int i = 0; err == ERR_OK && i < n; i++) {
+        rc->tables[i] = (pg_copy_table_t){.schema = schemas[i], .name = names[i]};
+        schemas[i] = names[i] = NULL;
+        rc->ntables++;
+        err = pg_target_check_table(rc->pt, rc->tables[i].schema, rc->tables[i].name, rc->errbuf,
+                                    ERRBUF_SIZE);
+    }
     pg_source_free_names(schemas, n);
     pg_source_free_names(names, n);
+    return err;
+}
+
+static void run_ctx_clear(run_ctx_t *rc)
+{
+    for (int i = 0; i < rc->ntables; i++) {
+        free(rc->tables[i].schema);
+        free(rc->tables[i].name);
+    }
+    free(rc->tables);
+    pg_target_free(rc->pt);
+    pg_source_free(rc->ps);
+}
+
+/* Copies every table as of the slot's snapshot, then marks the row streaming. */
+static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
+{
+    pg_copy_stats_t stats;
+    err_t err = ERR_OK;
+    if (truncate)
+        err = pg_copy_truncate_targets(rc->cfg, rc->tables, rc->ntables, rc->errbuf, ERRBUF_SIZE);
+    log_info("copy started tables=%d workers=%d snapshot=%s", rc->ntables,
+             rc->cfg->snapshot_workers, snapshot);
+    if (err == ERR_OK)
+        err = pg_copy_run(rc->cfg, snapshot, rc->tables, rc->ntables, &stop_requested, &stats,
+                          rc->errbuf, ERRBUF_SIZE);
+    if (err != ERR_OK)
+        return err;
+    log_info("copy done tables=%d rows=%llu mb=%.1f seconds=%.1f", stats.tables,
+             (unsigned long long)stats.rows, (double)stats.bytes / 1048576.0, stats.seconds);
+    return pg_target_copy_done(rc->pt, rc->errbuf, ERRBUF_SIZE);
+}
+
+/* Fails when the initial copy would land on rows already there. */
+static err_t run_require_empty(run_ctx_t *rc)
+{
+    int idx;
+    err_t err =
+        pg_copy_find_nonempty(rc->cfg, rc->tables, rc->ntables, &idx, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK && idx >= 0) {
+        snprintf(rc->errbuf, ERRBUF_SIZE,
+                 "target table for %s.%s is not empty and there is no progress row, so an initial "
+                 "copy would duplicate rows: empty it, run with --snapshot=always --yes to "
+                 "truncate and copy, or --snapshot=never to stream only",
+                 rc->tables[idx].schema, rc->tables[idx].name);
+        err = ERR_SCHEMA;
+    }
+    return err;
+}
+
+/* Forgets an unfinished or unwanted state: slot and progress row. */
+static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress_t *prog)
+{
+    err_t err = ERR_OK;
+    if (slot->exists)
+        err = pg_source_drop(rc->ps, 0, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK && prog->exists)
+        err = pg_target_delete_progress(rc->pt, rc->errbuf, ERRBUF_SIZE);
+    rc->pub_created |= prog->publication_created;
+    slot->exists = prog->exists = 0;
+    return err;
+}
+
+/* Slot and progress row: creates what is absent, copies when asked, and
+ * returns where streaming must start. */
+static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
+{
+    pg_source_slot_t slot;
+    pg_target_progress_t prog;
+    char snapshot[128] = "";
+    err_t err = pg_target_read_progress(rc->pt, &prog, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK)
+        err = pg_source_slot_info(rc->ps, &slot, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK && slot.exists)
+        err = pg_source_check_slot(rc->ps, &slot, rc->errbuf, ERRBUF_SIZE);
+    if (err != ERR_OK)
+        return err;
+    int truncate = rc->opts->snapshot == SNAPSHOT_ALWAYS || (prog.exists && prog.copying);
+    if (prog.exists && prog.copying)
+        log_warn("the previous initial copy did not finish: starting it again");
+    int copy = (!prog.exists || truncate) && rc->opts->snapshot != SNAPSHOT_NEVER;
+    if (copy && !truncate)
+        err = run_require_empty(rc);
+    if (err == ERR_OK && copy) /* a copy needs a slot made with its snapshot */
+        err = run_reset(rc, &slot, &prog);
+    if (err != ERR_OK)
+        return err;
+    if (!slot.exists) {
+        err = pg_source_create_slot(rc->ps, &slot.confirmed_flush, copy ? snapshot : NULL,
+                                    sizeof(snapshot), rc->errbuf, ERRBUF_SIZE);
+        if (err == ERR_OK && prog.exists) {
+            snprintf(rc->errbuf, ERRBUF_SIZE,
+                     "target has progress for '%s' but the source slot %s did not exist: the "
+                     "changes in between are gone; run 'syncline run --snapshot=always --yes' "
+                     "to copy again",
+                     rc->cfg->name, rc->cfg->slot);
+            err = ERR_SOURCE;
+        }
+    } else if (prog.exists && prog.applied_lsn < slot.confirmed_flush) {
+        char a[LSN_STRLEN], b[LSN_STRLEN];
+        snprintf(rc->errbuf, ERRBUF_SIZE,
+                 "target progress %s is behind slot %s confirmed position %s: the target lost "
+                 "changes the source no longer has (restored from a backup?); run 'syncline run "
+                 "--snapshot=always --yes' to copy again",
+                 lsn_format(prog.applied_lsn, a, sizeof(a)), rc->cfg->slot,
+                 lsn_format(slot.confirmed_flush, b, sizeof(b)));
+        err = ERR_SOURCE;
+    }
+    if (err != ERR_OK)
+        return err;
+    *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
+    err = pg_target_ensure_progress_table(rc->pt, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK && !prog.exists)
+        err =
+            pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf, ERRBUF_SIZE);
+    if (err == ERR_OK && copy)
+        err = run_copy(rc, snapshot, truncate);
     return err;
 }
 
@@ -186,23 +317,66 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
     return err;
 }
 
-static err_t cmd_run(const config_t *cfg, char *errbuf)
+/* One session: connect both sides, check, prepare (and copy), stream.
+ * *streamed tells whether streaming began (a later connection loss is then
+ * worth retrying). */
+static err_t run_session(const config_t *cfg, const cli_opts_t *opts, int *streamed, char *errbuf)
 {
     err_t err;
     lsn_t start = 0;
-    pg_target_t *pt = NULL;
-    pg_source_t *ps = pg_source_open(cfg, &err, errbuf, ERRBUF_SIZE);
-    if (ps != NULL)
-        pt = pg_target_open(cfg, &err, errbuf, ERRBUF_SIZE);
-    if (pt != NULL)
-        err = run_check_tables(ps, pt, errbuf);
-    if (pt != NULL && err == ERR_OK)
-        err = run_prepare(cfg, ps, pt, &start, errbuf);
-    if (pt != NULL && err == ERR_OK)
-        err = run_stream(cfg, ps, pt, start, errbuf);
-    pg_target_free(pt);
-    pg_source_free(ps);
+    run_ctx_t rc = {.cfg = cfg, .opts = opts, .errbuf = errbuf};
+    rc.ps = pg_source_open(cfg, &err, errbuf, ERRBUF_SIZE);
+    if (rc.ps != NULL)
+        rc.pt = pg_target_open(cfg, &err, errbuf, ERRBUF_SIZE);
+    if (rc.pt != NULL)
+        err = pg_source_check_wal_level(rc.ps, errbuf, ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK) {
+        err = pg_source_ensure_publication(rc.ps, &rc.pub_created, errbuf, ERRBUF_SIZE);
+        if (err == ERR_OK)
+            err = run_check_tables(&rc);
+        char eb[256];
+        if (pg_source_end_publication(rc.ps, err == ERR_OK, eb, sizeof(eb)) != ERR_OK &&
+            err == ERR_OK) {
+            snprintf(errbuf, ERRBUF_SIZE, "%s", eb);
+            err = ERR_CONNECT;
+        }
+    }
+    if (rc.pt != NULL && err == ERR_OK)
+        err = run_prepare(&rc, &start);
+    if (rc.pt != NULL && err == ERR_OK) {
+        *streamed = 1;
+        err = run_stream(cfg, rc.ps, rc.pt, start, errbuf);
+    }
+    run_ctx_clear(&rc);
     return err;
+}
+
+/* Sleeps up to seconds, waking early on a stop request. */
+static void run_backoff(int seconds)
+{
+    for (int i = 0; i < seconds * 10 && !stop_requested; i++)
+        nanosleep(&(struct timespec){.tv_nsec = 100000000}, NULL);
+}
+
+/* Failures before the first stream are reported at once (bad host, bad
+ * password); a connection lost while streaming is retried with backoff. The
+ * target's progress row says where to resume, so nothing is lost or doubled.
+ * A retry never copies again: the first session settled that. */
+static err_t cmd_run(const config_t *cfg, const cli_opts_t *opts, char *errbuf)
+{
+    int streamed = 0, delay = 1;
+    cli_opts_t retry = *opts;
+    for (;;) {
+        err_t err = run_session(cfg, &retry, &streamed, errbuf);
+        if (err != ERR_CONNECT || !streamed || stop_requested)
+            return err;
+        retry.snapshot = SNAPSHOT_AUTO;
+        log_warn("connection lost, retrying in %ds: %s", delay, errbuf);
+        run_backoff(delay);
+        if (stop_requested)
+            return ERR_OK;
+        delay = delay < 30 ? delay * 2 : 30;
+    }
 }
 
 typedef struct status_info {
@@ -340,7 +514,7 @@ static err_t dispatch(const char *cmd, int argc, char **argv)
     if (cfg != NULL) {
         install_signals();
         if (strcmp(cmd, "run") == 0)
-            err = cmd_run(cfg, errbuf);
+            err = cmd_run(cfg, &opts, errbuf);
         else if (strcmp(cmd, "status") == 0)
             err = cmd_status(cfg, opts.json, errbuf);
         else

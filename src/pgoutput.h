@@ -31,17 +31,17 @@ typedef enum pgoutput_frame_kind {
 
 typedef struct pgoutput_frame {
     pgoutput_frame_kind_t kind;
-    lsn_t wal_start;  /* XLogData: dataStart */
-    lsn_t wal_end;    /* XLogData walEnd, keepalive walEnd */
-    int64_t send_time; /* PostgreSQL timestamp */
+    lsn_t wal_start;     /* XLogData: dataStart */
+    lsn_t wal_end;       /* XLogData walEnd, keepalive walEnd */
+    int64_t send_time;   /* PostgreSQL timestamp */
     int reply_requested; /* keepalive only */
     const char *payload; /* XLogData: the pgoutput message; points into buf */
     size_t payload_len;
 } pgoutput_frame_t;
 
 /* Decodes one CopyData payload from the server. */
-pgoutput_err_t pgoutput_read_frame(const char *buf, size_t len, pgoutput_frame_t *out,
-                                   char *errbuf, size_t errsize);
+pgoutput_err_t pgoutput_read_frame(const char *buf, size_t len, pgoutput_frame_t *out, char *errbuf,
+                                   size_t errsize);
 
 /* Size of a standby status update. */
 #define PGOUTPUT_STATUS_LEN 34
