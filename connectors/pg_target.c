@@ -433,25 +433,6 @@ static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t l
 
 /* ---- statements -------------------------------------------------------- */
 
-/* Columns without an equality operator are compared as text under FULL identity. */
-static int pg_target_text_compare(uint32_t type_oid)
-{
-    switch (type_oid) {
-    case 114: /* json */
-    case 142: /* xml */
-    case 600: /* point */
-    case 601: /* lseg */
-    case 602: /* path */
-    case 603: /* box */
-    case 604: /* polygon */
-    case 628: /* line */
-    case 718: /* circle */
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 typedef struct pg_target_sql {
     char *buf;
     size_t len, cap;
@@ -494,7 +475,11 @@ static void pg_target_sql_where(pg_target_sql_t *s, const pg_target_rel_t *r, pg
     for (int c = 0; c < r->rel->ncols; c++) {
         if (!r->rel->cols[c].is_key)
             continue;
-        int as_text = r->full && pg_target_text_compare(r->rel->cols[c].type_oid);
+        /* Under FULL identity every column is compared by its text form: equality
+         * operators may be missing (json, point) or too loose (numeric 4.0 = 4.00
+         * would pick the wrong one of two rows). Both sessions print values with
+         * the same settings, so equal text means the same value. */
+        int as_text = r->full;
         pg_target_sql_add(s, first ? "" : " AND ");
         pg_target_sql_add(s, r->qcols[c]);
         pg_target_sql_add(s, as_text ? "::text" : "");

@@ -362,8 +362,26 @@ static void run_backoff(int seconds)
  * password); a connection lost while streaming is retried with backoff. The
  * target's progress row says where to resume, so nothing is lost or doubled.
  * A retry never copies again: the first session settled that. */
+/* Transforms are parsed but not applied yet: refuse rather than ignore them. */
+static err_t run_refuse_transforms(const config_t *cfg, char *errbuf)
+{
+    for (int i = 0; i < cfg->ntables; i++) {
+        const config_table_t *t = &cfg->tables[i];
+        if (t->ncolumns > 0 || t->nexclude > 0 || t->where != NULL) {
+            snprintf(errbuf, ERRBUF_SIZE,
+                     "tables[%d]: \"columns\", \"exclude\" and \"where\" (schema transforms) are "
+                     "not supported by this version; remove them",
+                     i);
+            return ERR_CONFIG;
+        }
+    }
+    return ERR_OK;
+}
+
 static err_t cmd_run(const config_t *cfg, const cli_opts_t *opts, char *errbuf)
 {
+    if (run_refuse_transforms(cfg, errbuf) != ERR_OK)
+        return ERR_CONFIG;
     int streamed = 0, delay = 1;
     cli_opts_t retry = *opts;
     for (;;) {

@@ -1,0 +1,406 @@
+# shellcheck shell=bash
+# Helpers for the end-to-end scenarios (tests/e2e/NNN-name.sh). See tests/e2e/README.md.
+# A scenario sources this file, calls e2e_setup NAME, and exits 0 when it passes.
+set -euo pipefail
+
+for _v in SYNCLINE SRC_PORT TGT_PORT PG_BIN E2E_ROOT; do
+    if [[ -z "${!_v:-}" ]]; then
+        echo "e2e: \$$_v is not set; scenarios are run by tests/run.sh (see tests/e2e/README.md)" >&2
+        exit 2
+    fi
+done
+unset _v
+
+E2E_MAIN_PID=$BASHPID
+E2E_NAME=""
+E2E_TMP=""
+CFG=""
+SYNCLINE_PID=""
+E2E_CLEANUP=()
+: "${E2E_START_WAIT:=1}"     # syncline_start waits until syncline streams (0: don't)
+: "${E2E_START_TIMEOUT:=30}" # seconds syncline_start waits for that
+: "${E2E_STOP_TIMEOUT:=30}"  # seconds syncline_stop waits after SIGTERM
+
+# ---------------------------------------------------------------- small utilities
+
+_e2e_now_ms() {
+    local t=${EPOCHREALTIME/./}
+    echo $((t / 1000))
+}
+
+_e2e_log() {
+    echo "[$(date +%T)] $*"
+}
+
+# Success when PID is a live (non-zombie) process.
+_e2e_alive() {
+    local pid=${1:-}
+    [[ -n "$pid" ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    local state
+    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo Z)
+    [[ "$state" != Z ]]
+}
+
+# JSON string literal of $1.
+_e2e_json_str() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    printf '"%s"' "$s"
+}
+
+# The psql every helper uses. PORT DB [psql args...]; returns psql's status, never fails the test.
+_e2e_psql() {
+    local port=$1 db=$2
+    shift 2
+    PGCONNECT_TIMEOUT=10 PGOPTIONS="-c client_min_messages=warning" \
+        "$PG_BIN/psql" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$db" "$@"
+}
+
+# Runs psql; stdout goes through; on error prints psql's messages and fails the test.
+# LABEL PORT DB [psql args...]
+_e2e_psql_or_fail() {
+    local label=$1 port=$2 db=$3 err rc=0
+    shift 3
+    { err=$(_e2e_psql "$port" "$db" "$@" 2>&1 1>&3) || rc=$?; } 3>&1
+    if ((rc != 0)); then
+        printf '%s\n' "$err" >&2
+        fail "$label failed (psql exit $rc)"
+    fi
+    [[ -z "$err" ]] || printf '%s\n' "$err" >&2
+}
+
+# ---------------------------------------------------------------- assertions
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [[ -n "$E2E_TMP" && -d "$E2E_TMP" ]]; then : >"$E2E_TMP/.failed"; fi
+    # Called inside $(...) or a pipeline: take the whole scenario down, not just the subshell.
+    if [[ "$BASHPID" != "$E2E_MAIN_PID" ]]; then
+        kill -TERM "$E2E_MAIN_PID" 2>/dev/null || true
+    fi
+    exit 1
+}
+
+assert_eq() {
+    local expected=$1 actual=$2 msg=${3:-values differ}
+    if [[ "$expected" != "$actual" ]]; then
+        fail "$msg: expected [$expected], got [$actual]"
+    fi
+    echo "ok: $msg"
+}
+
+assert_contains() {
+    local file=$1 text=$2 msg=${3:-text not found}
+    if ! grep -qF -- "$text" "$file" 2>/dev/null; then
+        echo "--- last 40 lines of $file ---" >&2
+        tail -n 40 "$file" >&2 2>/dev/null || echo "(no such file)" >&2
+        fail "$msg: [$text] not found in $file"
+    fi
+    echo "ok: $msg"
+}
+
+# Polls a command every 0.2 s until it succeeds. SECONDS CMD [ARGS...]
+wait_until() {
+    local secs=$1 deadline
+    shift
+    deadline=$(($(_e2e_now_ms) + secs * 1000))
+    until "$@"; do
+        if (($(_e2e_now_ms) > deadline)); then
+            fail "wait_until: [$*] still false after ${secs}s"
+        fi
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------- SQL
+
+src_psql() { _e2e_psql "$SRC_PORT" "$SRC_DB" "$@"; }
+tgt_psql() { _e2e_psql "$TGT_PORT" "$TGT_DB" "$@"; }
+
+# SQL text runs like a script: each statement commits on its own unless inside BEGIN/COMMIT.
+src_sql() { _e2e_psql_or_fail "src_sql" "$SRC_PORT" "$SRC_DB" -f - <<<"$1"; }
+tgt_sql() { _e2e_psql_or_fail "tgt_sql" "$TGT_PORT" "$TGT_DB" -f - <<<"$1"; }
+both_sql() {
+    src_sql "$1"
+    tgt_sql "$1"
+}
+src_sql_file() { _e2e_psql_or_fail "src_sql_file $1" "$SRC_PORT" "$SRC_DB" -f "$1"; }
+tgt_sql_file() { _e2e_psql_or_fail "tgt_sql_file $1" "$TGT_PORT" "$TGT_DB" -f "$1"; }
+
+# count(*) and md5 over the rows' text of TABLE, in one line.
+_e2e_table_digest() {
+    local side=$1 table=$2
+    "${side}_sql" "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM $table t"
+}
+
+assert_same() {
+    local table=$1 ttable=${2:-$1} s t
+    s=$(_e2e_table_digest src "$table")
+    t=$(_e2e_table_digest tgt "$ttable")
+    if [[ "$s" != "$t" ]]; then
+        echo "assert_same $table: source [count md5] = [$s]" >&2
+        echo "assert_same $ttable: target [count md5] = [$t]" >&2
+        local q="SELECT t::text FROM %s t ORDER BY t::text COLLATE \"C\""
+        # shellcheck disable=SC2059
+        src_psql -c "$(printf "$q" "$table")" >"$E2E_TMP/same.src" 2>&1 || true
+        # shellcheck disable=SC2059
+        tgt_psql -c "$(printf "$q" "$ttable")" >"$E2E_TMP/same.tgt" 2>&1 || true
+        echo "--- first differences (< source, > target) ---" >&2
+        diff "$E2E_TMP/same.src" "$E2E_TMP/same.tgt" | head -n 40 >&2 || true
+        fail "assert_same $table: source and target differ"
+    fi
+    echo "ok: $table same on both sides ($s)"
+}
+
+# ---------------------------------------------------------------- setup / teardown
+
+# The progress row / slot name: the "name" of $CFG, else the scenario name.
+_e2e_cfg_name() {
+    local n=""
+    [[ -f "$CFG" ]] && n=$(sed -n 's/.*"name"[[:space:]]*:[[:space:]]*"\([a-z0-9_]*\)".*/\1/p' "$CFG" | head -n 1)
+    echo "${n:-$E2E_NAME}"
+}
+
+# Terminates the walsenders of, then drops, the replication slots of database DB and of the
+# slots named NAME... on the source cluster.
+_e2e_drop_slots() {
+    local db=$1 names="" n i
+    shift
+    for n in "$@"; do names+="${names:+,}'$n'"; done
+    local where="database = '$db'"
+    [[ -z "$names" ]] || where="($where OR slot_name IN ($names))"
+    for ((i = 0; i < 50; i++)); do
+        _e2e_psql "$SRC_PORT" postgres -c \
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots
+              WHERE $where AND active_pid IS NOT NULL" >/dev/null 2>&1 || true
+        if _e2e_psql "$SRC_PORT" postgres -c \
+            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+              WHERE $where" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.2 # a terminated walsender may still hold its slot for a moment
+    done
+    echo "e2e: could not drop replication slots where $where" >&2
+    return 1
+}
+
+# Fragment of the default configuration, for building variants:
+#   write_config "$(config_json '"tables": [{"source": "public.a", "target": "public.a"}]')"
+config_json() {
+    local extra=${1:-}
+    printf '{"name": %s, "source": {"conninfo": %s}, "target": {"conninfo": %s}%s}\n' \
+        "$(_e2e_json_str "$E2E_NAME")" "$(_e2e_json_str "$SRC_CONNINFO")" \
+        "$(_e2e_json_str "$TGT_CONNINFO")" "${extra:+, $extra}"
+}
+
+write_config() {
+    [[ -n "$CFG" ]] || fail "write_config before e2e_setup"
+    printf '%s\n' "$1" >"$CFG"
+}
+
+# Runs CMD (a string, eval'd) when the scenario exits, before syncline drop; last added first.
+e2e_on_exit() {
+    E2E_CLEANUP+=("$1")
+}
+
+e2e_setup() {
+    local name=${1:-}
+    [[ "$name" =~ ^[a-z0-9_]+$ ]] || fail "e2e_setup: NAME must match [a-z0-9_]+, got [$name]"
+    E2E_NAME=$name
+    SRC_DB=$name
+    TGT_DB=$name
+    E2E_TMP=$E2E_ROOT/$name
+    rm -rf "$E2E_TMP"
+    mkdir -p "$E2E_TMP"
+    # Server-side COPY TO/FROM files in E2E_TMP must work too.
+    if [[ $(id -u) -eq 0 ]] && id postgres >/dev/null 2>&1; then chown postgres: "$E2E_TMP"; fi
+    CFG=$E2E_TMP/config.json
+    SRC_CONNINFO="host=127.0.0.1 port=$SRC_PORT user=postgres dbname=$SRC_DB"
+    TGT_CONNINFO="host=127.0.0.1 port=$TGT_PORT user=postgres dbname=$TGT_DB"
+    export SRC_DB TGT_DB SRC_CONNINFO TGT_CONNINFO E2E_TMP CFG
+
+    trap _e2e_on_exit EXIT
+    trap '_e2e_on_signal TERM 143' TERM
+    trap '_e2e_on_signal INT 130' INT
+
+    _e2e_drop_slots "$name" "$name" "syncline_$name" || fail "e2e_setup: stale slots"
+    _e2e_psql_or_fail "e2e_setup (source)" "$SRC_PORT" postgres \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+    _e2e_psql_or_fail "e2e_setup (target)" "$TGT_PORT" postgres \
+        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+    write_config "$(config_json "")"
+    _e2e_log "setup $name: source 127.0.0.1:$SRC_PORT/$SRC_DB, target 127.0.0.1:$TGT_PORT/$TGT_DB, scratch $E2E_TMP"
+}
+
+_e2e_on_signal() {
+    local sig=$1 code=$2
+    if [[ -n "$E2E_TMP" && -e "$E2E_TMP/.failed" ]]; then
+        exit 1 # a fail() in a subshell sent it; the message is already out
+    fi
+    echo "e2e: terminated by SIG$sig" >&2
+    exit "$code"
+}
+
+_e2e_on_exit() {
+    local rc=$? i
+    trap - EXIT TERM INT
+    set +e
+    if _e2e_alive "$SYNCLINE_PID"; then
+        kill -TERM "$SYNCLINE_PID" 2>/dev/null
+        for ((i = 0; i < 50; i++)); do
+            _e2e_alive "$SYNCLINE_PID" || break
+            sleep 0.2
+        done
+        _e2e_alive "$SYNCLINE_PID" && kill -KILL "$SYNCLINE_PID" 2>/dev/null
+        wait "$SYNCLINE_PID" 2>/dev/null
+    fi
+    SYNCLINE_PID=""
+    if ((rc != 0)) && [[ -s "$E2E_TMP/syncline.log" ]]; then
+        echo "--- last 60 lines of $E2E_TMP/syncline.log ---" >&2
+        tail -n 60 "$E2E_TMP/syncline.log" >&2
+        echo "---" >&2
+    fi
+    for ((i = ${#E2E_CLEANUP[@]} - 1; i >= 0; i--)); do
+        eval "${E2E_CLEANUP[i]}"
+    done
+    if [[ -f "$CFG" && -x "$SYNCLINE" ]]; then
+        echo "=== $(date +%T) cleanup: syncline drop ===" >>"$E2E_TMP/syncline.log"
+        timeout 30 "$SYNCLINE" drop -c "$CFG" >>"$E2E_TMP/syncline.log" 2>&1 </dev/null
+    fi
+    if [[ -n "$E2E_NAME" ]]; then
+        _e2e_drop_slots "$SRC_DB" "$(_e2e_cfg_name)" "syncline_$(_e2e_cfg_name)"
+    fi
+    if ((rc == 0)); then
+        _e2e_log "PASS $E2E_NAME"
+    else
+        _e2e_log "FAIL $E2E_NAME (exit $rc)"
+    fi
+    exit "$rc"
+}
+
+# ---------------------------------------------------------------- syncline process
+
+syncline_running() {
+    _e2e_alive "$SYNCLINE_PID"
+}
+
+# Active walsender pids of the slots of the test database, comma separated.
+_e2e_slot_pids() {
+    src_psql -c "SELECT coalesce(string_agg(active_pid::text, ',' ORDER BY active_pid), '')
+                   FROM pg_replication_slots WHERE database = current_database()
+                    AND active_pid IS NOT NULL" 2>/dev/null || echo "?"
+}
+
+syncline_start() {
+    [[ -n "$CFG" ]] || fail "syncline_start before e2e_setup"
+    if _e2e_alive "$SYNCLINE_PID"; then fail "syncline_start: syncline is already running"; fi
+    local before now deadline rc=0
+    before=$(_e2e_slot_pids)
+    echo "=== $(date +%T.%3N) syncline run -c $CFG $* ===" >>"$E2E_TMP/syncline.log"
+    "$SYNCLINE" run -c "$CFG" "$@" >>"$E2E_TMP/syncline.log" 2>&1 </dev/null &
+    SYNCLINE_PID=$!
+    _e2e_log "syncline started (pid $SYNCLINE_PID)"
+    [[ "$E2E_START_WAIT" != 0 ]] || return 0
+    # Ready when a slot of the test database is held by a walsender that was not there before.
+    deadline=$(($(_e2e_now_ms) + E2E_START_TIMEOUT * 1000))
+    while :; do
+        if ! _e2e_alive "$SYNCLINE_PID"; then
+            wait "$SYNCLINE_PID" 2>/dev/null || rc=$?
+            SYNCLINE_PID=""
+            tail -n 30 "$E2E_TMP/syncline.log" >&2
+            fail "syncline exited (code $rc) before it started streaming"
+        fi
+        now=$(_e2e_slot_pids)
+        if [[ -n "$now" && "$now" != "?" ]]; then
+            local p
+            for p in ${now//,/ }; do
+                [[ ",$before," == *",$p,"* ]] || return 0
+            done
+        fi
+        if (($(_e2e_now_ms) > deadline)); then
+            fail "syncline (pid $SYNCLINE_PID) not streaming after ${E2E_START_TIMEOUT}s"
+        fi
+        sleep 0.2
+    done
+}
+
+# Waits until no walsender holds a slot of the test database (after syncline exits).
+_e2e_wait_slots_released() {
+    local i
+    for ((i = 0; i < 50; i++)); do
+        [[ -z "$(_e2e_slot_pids)" ]] && return 0
+        sleep 0.2
+    done
+    echo "e2e: a slot of $SRC_DB is still active 10s after syncline exited" >&2
+}
+
+syncline_stop() {
+    local pid=$SYNCLINE_PID rc=0 i
+    _e2e_alive "$pid" || {
+        [[ -z "$pid" ]] || wait "$pid" 2>/dev/null || rc=$?
+        SYNCLINE_PID=""
+        fail "syncline_stop: syncline is not running${pid:+ (it exited with code $rc)}"
+    }
+    kill -TERM "$pid"
+    for ((i = 0; i < E2E_STOP_TIMEOUT * 5; i++)); do
+        _e2e_alive "$pid" || break
+        sleep 0.2
+    done
+    if _e2e_alive "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        SYNCLINE_PID=""
+        fail "syncline did not exit within ${E2E_STOP_TIMEOUT}s of SIGTERM"
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    SYNCLINE_PID=""
+    echo "=== $(date +%T.%3N) syncline exited with code $rc ===" >>"$E2E_TMP/syncline.log"
+    _e2e_log "syncline stopped (exit code $rc)"
+    _e2e_wait_slots_released
+    return "$rc"
+}
+
+syncline_kill() {
+    local pid=$SYNCLINE_PID
+    [[ -n "$pid" ]] || fail "syncline_kill: syncline was not started"
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    SYNCLINE_PID=""
+    echo "=== $(date +%T.%3N) syncline killed (SIGKILL) ===" >>"$E2E_TMP/syncline.log"
+    _e2e_log "syncline killed"
+    _e2e_wait_slots_released
+}
+
+# Applied LSN of this name on the target, or empty.
+_e2e_applied_lsn() {
+    tgt_psql -c "SELECT applied_lsn FROM syncline.progress WHERE name = '$(_e2e_cfg_name)'" 2>/dev/null || true
+}
+
+wait_synced() {
+    local secs=${1:-60} lsn name deadline ok rc start
+    name=$(_e2e_cfg_name)
+    lsn=$(src_sql "SELECT pg_current_wal_lsn()")
+    start=$(_e2e_now_ms)
+    deadline=$((start + secs * 1000))
+    while :; do
+        if ! _e2e_alive "$SYNCLINE_PID"; then
+            rc=0
+            [[ -z "$SYNCLINE_PID" ]] || wait "$SYNCLINE_PID" 2>/dev/null || rc=$?
+            SYNCLINE_PID=""
+            fail "wait_synced: syncline is not running (exit code $rc) while waiting for $lsn"
+        fi
+        ok=$(tgt_psql -c "SELECT applied_lsn >= '$lsn'::pg_lsn FROM syncline.progress
+                           WHERE name = '$name'" 2>&1) || true
+        if [[ "$ok" == t ]]; then
+            _e2e_log "synced to $lsn in $(($(_e2e_now_ms) - start)) ms"
+            return 0
+        fi
+        if (($(_e2e_now_ms) > deadline)); then
+            echo "wait_synced: last answer from the target: ${ok:-(no progress row)}" >&2
+            fail "wait_synced: applied_lsn of '$name' is [$(_e2e_applied_lsn)], not >= $lsn after ${secs}s"
+        fi
+        sleep 0.2
+    done
+}

@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine (as root, or a user with sudo):
+#
+#   bash tests/run.sh [--no-deps] [--no-build] [--keep] [--asan] [PATTERN...]
+#
+# 1. installs the dependencies (scripts/install-deps.sh)
+# 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both
+# 3. lint: clang-format over src/ connectors/ tests/unit/, shellcheck over the shell scripts
+# 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
+#    tests/e2e/[0-9]*.sh in order against build/syncline, each with a timeout
+# 5. prints a summary ending with the line "e2e: N passed, N failed"; exits non-zero on any failure
+#
+# Options:
+#   PATTERN      run only the scenarios whose file name matches one of these (bash regex, e.g. 001 or 'toast|type')
+#   --no-deps    skip scripts/install-deps.sh
+#   --no-build   skip the builds and unit tests; use the existing build/syncline
+#   --keep       leave the clusters running (and the scratch directory) for inspection
+#   --asan       run the scenarios against build-asan/syncline instead of build/syncline
+# Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
+# tried, default 55432 / 55433).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+DO_DEPS=1
+DO_BUILD=1
+KEEP=0
+ASAN_E2E=0
+PATTERNS=()
+while (($#)); do
+    case $1 in
+    --no-deps) DO_DEPS=0 ;;
+    --no-build) DO_BUILD=0 ;;
+    --keep) KEEP=1 ;;
+    --asan) ASAN_E2E=1 ;;
+    -h | --help)
+        sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+        exit 0
+        ;;
+    -*)
+        echo "run.sh: unknown option $1 (see --help)" >&2
+        exit 2
+        ;;
+    *) PATTERNS+=("$1") ;;
+    esac
+    shift
+done
+
+E2E_TIMEOUT=${E2E_TIMEOUT:-300}
+JOBS=$(nproc 2>/dev/null || echo 2)
+LOG_DIR=$ROOT/.tmp/test-logs
+rm -rf "$LOG_DIR"
+mkdir -p "$LOG_DIR"
+
+T0=${EPOCHREALTIME/./}
+STEP_LINES=()
+FAILED_STEPS=0
+
+elapsed() { # START_US -> "12.3s"
+    local us=$((${EPOCHREALTIME/./} - $1))
+    printf '%d.%ds' $((us / 1000000)) $((us % 1000000 / 100000))
+}
+
+banner() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+# step NAME CMD [ARGS...]: runs the command, records PASS/FAIL and its duration.
+step() {
+    local name=$1 start rc=0
+    shift
+    banner "$name"
+    start=${EPOCHREALTIME/./}
+    "$@" || rc=$?
+    if ((rc == 0)); then
+        STEP_LINES+=("PASS  $name ($(elapsed "$start"))")
+    else
+        STEP_LINES+=("FAIL  $name (exit $rc, $(elapsed "$start"))")
+        FAILED_STEPS=$((FAILED_STEPS + 1))
+        echo "---- step failed: $name (exit $rc)"
+    fi
+    return 0
+}
+
+# ------------------------------------------------------------------ dependencies and builds
+
+if ((DO_DEPS)); then
+    step "install dependencies" bash scripts/install-deps.sh
+fi
+
+build_tree() { # DIR CMAKE_ARGS...
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" "$@" && cmake --build "$dir" -j "$JOBS"
+}
+
+unit_tests() { # DIR
+    if [[ ! -f "$1/CTestTestfile.cmake" ]]; then
+        echo "no $1/CTestTestfile.cmake: the build did not configure"
+        return 1
+    fi
+    ctest --test-dir "$1" --output-on-failure -j "$JOBS" --timeout 300
+}
+
+if ((DO_BUILD)); then
+    export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+    step "build build/ (RelWithDebInfo, -Werror)" \
+        build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_WERROR=ON
+    step "unit tests build/" unit_tests build
+    step "build build-asan/ (ASan+UBSan, -Werror)" \
+        build_tree build-asan -DSYNCLINE_SANITIZE=ON -DSYNCLINE_WERROR=ON
+    step "unit tests build-asan/" unit_tests build-asan
+fi
+
+# ------------------------------------------------------------------ lint
+
+check_format() {
+    local files=()
+    mapfile -t files < <(find src connectors tests/unit -type f \( -name '*.c' -o -name '*.h' \) \
+        2>/dev/null | sort)
+    if ((${#files[@]} == 0)); then
+        echo "no C sources yet"
+        return 0
+    fi
+    echo "clang-format: ${#files[@]} files"
+    clang-format --dry-run --Werror "${files[@]}"
+}
+
+check_shell() {
+    if ! command -v shellcheck >/dev/null 2>&1; then
+        echo "shellcheck not installed: skipped"
+        return 0
+    fi
+    local infra=() others=() rc=0
+    mapfile -t infra < <(ls tests/run.sh tests/lib/*.sh tests/e2e/lib.sh scripts/*.sh .ci/run 2>/dev/null)
+    mapfile -t others < <(ls tests/e2e/[0-9]*.sh bench/*.sh 2>/dev/null)
+    echo "shellcheck: ${#infra[@]} harness scripts (all warnings), ${#others[@]} scenario/bench scripts (errors)"
+    shellcheck -x "${infra[@]}" || rc=1
+    if ((${#others[@]})); then shellcheck -S error "${others[@]}" || rc=1; fi
+    return "$rc"
+}
+
+step "clang-format" check_format
+step "shellcheck" check_shell
+
+# ------------------------------------------------------------------ end-to-end scenarios
+
+SCENARIOS=()
+for f in tests/e2e/[0-9]*.sh; do
+    [[ -e "$f" ]] || continue
+    name=$(basename "$f" .sh)
+    if ((${#PATTERNS[@]})); then
+        keep_it=0
+        for p in "${PATTERNS[@]}"; do
+            if [[ "$name" =~ $p ]]; then keep_it=1; fi
+        done
+        ((keep_it)) || continue
+    fi
+    SCENARIOS+=("$f")
+done
+
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_LINES=()
+
+# shellcheck source=tests/lib/pg.sh
+source "$ROOT/tests/lib/pg.sh"
+
+if ((ASAN_E2E)); then SYNCLINE=$ROOT/build-asan/syncline; else SYNCLINE=$ROOT/build/syncline; fi
+E2E_ROOT=""
+SCENARIO_PGID=""
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    teardown
+    exit "$rc"
+}
+
+# Stops and removes the clusters (or keeps them with --keep); runs once.
+teardown() {
+    [[ -z "$SCENARIO_PGID" ]] || kill -TERM -- "-$SCENARIO_PGID" 2>/dev/null || true
+    [[ -n "$E2E_ROOT" ]] || return 0
+    # Keep the scenarios' scratch directories (syncline.log, config.json) with the logs.
+    local d
+    for d in "$E2E_ROOT"/*/; do
+        d=${d%/}
+        case $(basename "$d") in src | tgt) continue ;; esac
+        cp -r "$d" "$LOG_DIR/scratch-$(basename "$d")" 2>/dev/null || true
+    done
+    if ((KEEP)); then
+        echo
+        echo "Kept: source 127.0.0.1:$SRC_PORT ($SRC_PGDATA), target 127.0.0.1:$TGT_PORT ($TGT_PGDATA)"
+        echo "  psql -h 127.0.0.1 -p $SRC_PORT -U postgres"
+        echo "  stop and remove: source tests/lib/pg.sh; pg_cluster_destroy $SRC_PGDATA;" \
+            "pg_cluster_destroy $TGT_PGDATA; rm -rf $E2E_ROOT"
+    else
+        pg_cluster_destroy "$SRC_PGDATA" >/dev/null 2>&1 || true
+        pg_cluster_destroy "$TGT_PGDATA" >/dev/null 2>&1 || true
+        rm -rf "$E2E_ROOT"
+    fi
+    E2E_ROOT=""
+}
+
+start_clusters() {
+    E2E_ROOT=$(pg_make_scratch syncline-e2e) || return 1
+    SRC_PGDATA=$E2E_ROOT/src
+    TGT_PGDATA=$E2E_ROOT/tgt
+    SRC_PORT=$(pg_free_port "${SRC_PORT:-55432}") || return 1
+    TGT_PORT=$(pg_free_port "${TGT_PORT:-$((SRC_PORT + 1))}") || return 1
+    if ((TGT_PORT == SRC_PORT)); then TGT_PORT=$(pg_free_port $((SRC_PORT + 1))) || return 1; fi
+    pg_cluster_create source "$SRC_PORT" "$SRC_PGDATA" &&
+        pg_cluster_create target "$TGT_PORT" "$TGT_PGDATA" &&
+        pg_cluster_start "$SRC_PGDATA" &&
+        pg_cluster_start "$TGT_PGDATA" || return 1
+    echo "source: 127.0.0.1:$SRC_PORT $SRC_PGDATA"
+    echo "target: 127.0.0.1:$TGT_PORT $TGT_PGDATA"
+    echo "scratch: $E2E_ROOT"
+}
+
+# Prints what a server log gained since byte OFFSET.
+log_since() { # FILE OFFSET LABEL
+    local new
+    new=$(tail -c +"$(($2 + 1))" "$1" 2>/dev/null | tail -n 25)
+    [[ -z "$new" ]] || printf -- '--- %s server log (last lines written during the scenario) ---\n%s\n' "$3" "$new"
+}
+
+run_scenario() { # FILE
+    local f=$1 name log start rc=0 src_off tgt_off
+    name=$(basename "$f" .sh)
+    log=$LOG_DIR/$name.log
+    printf -- '---- %-50s ' "$name"
+    if ! pg_cluster_start "$SRC_PGDATA" >/dev/null 2>&1 || ! pg_cluster_start "$TGT_PGDATA" >/dev/null 2>&1; then
+        echo "FAIL (the clusters could not be (re)started)"
+        E2E_FAILED=$((E2E_FAILED + 1))
+        E2E_LINES+=("FAIL  $name (clusters down)")
+        return
+    fi
+    src_off=$(stat -c %s "$(pg_cluster_log "$SRC_PGDATA")" 2>/dev/null || echo 0)
+    tgt_off=$(stat -c %s "$(pg_cluster_log "$TGT_PGDATA")" 2>/dev/null || echo 0)
+    start=${EPOCHREALTIME/./}
+    # timeout runs the scenario in a process group of its own (whose id is timeout's pid), so
+    # whatever the scenario leaves running can be killed afterwards.
+    timeout -k 30 "$E2E_TIMEOUT" bash "$f" >"$log" 2>&1 </dev/null &
+    SCENARIO_PGID=$!
+    wait "$SCENARIO_PGID" || rc=$?
+    if kill -KILL -- "-$SCENARIO_PGID" 2>/dev/null; then
+        echo "(killed processes that $name left running)" >>"$log"
+    fi
+    SCENARIO_PGID=""
+    local took
+    took=$(elapsed "$start")
+    if ((rc == 0)); then
+        echo "PASS ($took)"
+        E2E_PASSED=$((E2E_PASSED + 1))
+        E2E_LINES+=("PASS  $name ($took)")
+    else
+        local why="exit $rc"
+        ((rc != 124 && rc != 137)) || why="timed out after ${E2E_TIMEOUT}s"
+        echo "FAIL ($why, $took)"
+        E2E_FAILED=$((E2E_FAILED + 1))
+        E2E_LINES+=("FAIL  $name ($why, $took)")
+        local lines
+        lines=$(wc -l <"$log")
+        if ((lines > 300)); then
+            echo "--- $log: last 300 of $lines lines ---"
+            tail -n 300 "$log"
+        else
+            echo "--- $log ---"
+            cat "$log"
+        fi
+        log_since "$(pg_cluster_log "$SRC_PGDATA")" "$src_off" source
+        log_since "$(pg_cluster_log "$TGT_PGDATA")" "$tgt_off" target
+        echo "--- end of $name ---"
+    fi
+}
+
+banner "end-to-end scenarios (${#SCENARIOS[@]})"
+if ((${#SCENARIOS[@]} == 0)); then
+    echo "no scenario matches ${PATTERNS[*]:-tests/e2e/[0-9]*.sh}"
+elif [[ ! -x "$SYNCLINE" ]]; then
+    echo "$SYNCLINE does not exist: the build failed or was skipped; every scenario counts as failed"
+    for f in "${SCENARIOS[@]}"; do
+        E2E_LINES+=("FAIL  $(basename "$f" .sh) (no binary)")
+        E2E_FAILED=$((E2E_FAILED + 1))
+    done
+else
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    if start_clusters; then
+        export SYNCLINE SRC_PORT TGT_PORT SRC_PGDATA TGT_PGDATA PG_BIN E2E_ROOT
+        echo "binary: $SYNCLINE"
+        for f in "${SCENARIOS[@]}"; do
+            run_scenario "$f"
+        done
+    else
+        echo "could not start the PostgreSQL clusters; every scenario counts as failed"
+        for f in "${SCENARIOS[@]}"; do
+            E2E_LINES+=("FAIL  $(basename "$f" .sh) (no clusters)")
+            E2E_FAILED=$((E2E_FAILED + 1))
+        done
+    fi
+fi
+
+teardown
+
+# ------------------------------------------------------------------ summary
+
+banner "summary ($(elapsed "$T0") in all; logs in ${LOG_DIR#"$ROOT"/})"
+for l in "${STEP_LINES[@]}" "${E2E_LINES[@]}"; do
+    echo "$l"
+done
+if ((FAILED_STEPS)); then
+    echo "$FAILED_STEPS build/lint step(s) failed"
+fi
+echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
+if ((FAILED_STEPS || E2E_FAILED)); then
+    exit 1
+fi
