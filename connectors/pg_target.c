@@ -17,6 +17,7 @@
 
 #define PG_TARGET_WINDOW 1000
 #define PG_TARGET_PROGRESS_STMT "syncline_progress"
+#define PG_TARGET_OFFSET_STMT "syncline_offset"
 
 /* One prepared statement shape. */
 typedef struct pg_target_stmt {
@@ -48,6 +49,7 @@ struct pg_target {
     pg_target_rel_t *rels;
     int stmt_counter;
     int progress_prepared;
+    int offsets_prepared;
     /* per-row scratch */
     const char **values;
     int *lengths;
@@ -153,7 +155,14 @@ err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errs
         " source_commit_time timestamptz,"
         " updated_at timestamptz NOT NULL DEFAULT now(),"
         " publication_created boolean NOT NULL DEFAULT false,"
-        " state text NOT NULL DEFAULT 'streaming' CHECK (state IN ('copying', 'streaming')))";
+        " state text NOT NULL DEFAULT 'streaming' CHECK (state IN ('copying', 'streaming')));"
+        "CREATE TABLE IF NOT EXISTS syncline.kafka_offsets ("
+        " name text NOT NULL,"
+        " topic text NOT NULL,"
+        " partition integer NOT NULL,"
+        " next_offset bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now(),"
+        " PRIMARY KEY (name, topic, partition))";
     PGresult *res = pg_conn_exec(pt->conn, ddl, PGRES_COMMAND_OK, "target: create progress table",
                                  errbuf, errsize);
     if (res == NULL)
@@ -826,12 +835,38 @@ static err_t pg_target_queue_progress(pg_target_t *pt, lsn_t lsn, int64_t commit
                                  NULL, errbuf, errsize);
 }
 
-static err_t pg_target_commit(void *ctx, lsn_t end_lsn, int64_t commit_time, char *errbuf,
-                              size_t errsize)
+/* Queues the upsert of one Kafka consumer offset. */
+static err_t pg_target_queue_offset(pg_target_t *pt, const sink_offset_t *off, lsn_t lsn,
+                                    char *errbuf, size_t errsize)
+{
+    pg_pipe_tag_t tag = {.op = 'X', .table = "syncline.kafka_offsets", .lsn = lsn};
+    err_t err = ERR_OK;
+    if (!pt->offsets_prepared) {
+        err = pg_pipe_prepare(pt->pipe, PG_TARGET_OFFSET_STMT,
+                              "INSERT INTO syncline.kafka_offsets (name, topic, partition, "
+                              "next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT (name, topic, "
+                              "partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
+                              "updated_at = now()",
+                              &tag, errbuf, errsize);
+        pt->offsets_prepared = err == ERR_OK;
+    }
+    if (err != ERR_OK)
+        return err;
+    char part[16], next[32];
+    snprintf(part, sizeof(part), "%d", (int)off->partition);
+    snprintf(next, sizeof(next), "%lld", (long long)off->next_offset);
+    const char *values[4] = {pt->cfg->name, off->topic, part, next};
+    return pg_pipe_exec_prepared(pt->pipe, PG_TARGET_OFFSET_STMT, 4, values, NULL, NULL, &tag, NULL,
+                                 errbuf, errsize);
+}
+
+static err_t pg_target_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
 {
     pg_target_t *pt = ctx;
-    pg_pipe_tag_t tag = {.op = 'X', .table = "COMMIT", .lsn = end_lsn};
-    err_t err = pg_target_queue_progress(pt, end_lsn, commit_time, errbuf, errsize);
+    pg_pipe_tag_t tag = {.op = 'X', .table = "COMMIT", .lsn = pos->end_lsn};
+    err_t err = pg_target_queue_progress(pt, pos->end_lsn, pos->commit_time, errbuf, errsize);
+    for (int i = 0; err == ERR_OK && i < pos->noffsets; i++)
+        err = pg_target_queue_offset(pt, &pos->offsets[i], pos->end_lsn, errbuf, errsize);
     if (err == ERR_OK)
         err = pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
     return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);

@@ -70,8 +70,8 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
 {
     if (!st->batch_open)
         return ERR_OK;
-    err_t err = st->snk->ops->commit(st->snk->ctx, st->batch_end_lsn, st->batch_commit_time, errbuf,
-                                     errsize);
+    sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
+    err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     st->batch_open = 0;

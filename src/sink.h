@@ -29,6 +29,22 @@ typedef struct sink_row {
     lsn_t lsn;                       /* the source transaction's commit LSN, for errors */
 } sink_row_t;
 
+/* Where a Kafka consumer stands: the next offset to read in a partition. */
+typedef struct sink_offset {
+    const char *topic;
+    int32_t partition;
+    int64_t next_offset;
+} sink_offset_t;
+
+/* What a committed batch covers: the source position, and for the Kafka
+ * applier the consumer offsets, all written in the batch's transaction. */
+typedef struct sink_position {
+    lsn_t end_lsn;       /* end LSN of the newest source transaction in the batch */
+    int64_t commit_time; /* its source commit time (PostgreSQL timestamp), 0 = unknown */
+    const sink_offset_t *offsets;
+    int noffsets;
+} sink_position_t;
+
 typedef struct sink_ops {
     /* A source relation was (re)described: check the target can take it.
      * ERR_SCHEMA names table and column when it cannot. */
@@ -39,9 +55,9 @@ typedef struct sink_ops {
     err_t (*row)(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize);
     err_t (*truncate)(void *ctx, const change_relation_t *const *rels, int nrels, uint8_t options,
                       lsn_t lsn, char *errbuf, size_t errsize);
-    /* Writes progress (end_lsn, commit_time) into the open transaction and
-     * commits it; returns only once the commit is durable on the target. */
-    err_t (*commit)(void *ctx, lsn_t end_lsn, int64_t commit_time, char *errbuf, size_t errsize);
+    /* Writes progress (pos) into the open transaction and commits it; returns
+     * only once the commit is durable on the target. */
+    err_t (*commit)(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize);
     /* Abandons the open transaction, if any. */
     void (*rollback)(void *ctx);
     /* Records progress with no data (idle source), in its own transaction. */

@@ -1,0 +1,69 @@
+/*
+ * cli: option parsing and configuration loading shared by the commands.
+ */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CLI_MAX_LONGOPTS 32
+
+static size_t cli_count_opts(const struct option *longopts)
+{
+    size_t n = 0;
+    while (longopts != NULL && longopts[n].name != NULL)
+        n++;
+    return n;
+}
+
+err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts,
+                err_t (*on_opt)(int opt, const char *arg, void *state), void *state,
+                const char **config, int *help)
+{
+    struct option all[CLI_MAX_LONGOPTS];
+    char shorts[64];
+    size_t n = cli_count_opts(longopts);
+    if (n + 3 > CLI_MAX_LONGOPTS)
+        return ERR_USAGE;
+    memcpy(all, longopts, n * sizeof(*all));
+    all[n++] = (struct option){"config", required_argument, NULL, 'c'};
+    all[n++] = (struct option){"help", no_argument, NULL, 'h'};
+    all[n] = (struct option){NULL, 0, NULL, 0};
+    snprintf(shorts, sizeof(shorts), "+c:h%s", shortopts ? shortopts : "");
+    *help = 0;
+    optind = 1;
+    opterr = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, shorts, all, NULL)) != -1) {
+        if (c == 'c') {
+            *config = optarg;
+        } else if (c == 'h') {
+            fputs(cmd->usage, stdout);
+            *help = 1;
+            return ERR_OK;
+        } else if (c == '?' || c == ':' || on_opt == NULL || on_opt(c, optarg, state) != ERR_OK) {
+            fprintf(stderr, "%s", cmd->usage);
+            return ERR_USAGE;
+        }
+    }
+    if (optind < argc || *config == NULL) {
+        fprintf(stderr, "syncline %s: %s\n%s", cmd->name,
+                optind < argc ? "unexpected argument" : "-c FILE is required", cmd->usage);
+        return ERR_USAGE;
+    }
+    return ERR_OK;
+}
+
+config_t *cli_load_config(cli_ctx_t *ctx, const char *path)
+{
+    config_err_t cerr;
+    return config_load(path, &cerr, ctx->errbuf, sizeof(ctx->errbuf));
+}
+
+void cli_sleep_ms(const cli_ctx_t *ctx, int ms)
+{
+    for (int waited = 0; waited < ms && !*ctx->stop; waited += 50)
+        nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+}

@@ -1,0 +1,53 @@
+/*
+ * cli: what every syncline command shares: the command table entry type,
+ * the context handed to commands (stop flag, error buffer), option parsing
+ * of "-c FILE" and configuration loading. Commands live in cli_<family>.c.
+ */
+#ifndef SYNCLINE_CLI_H
+#define SYNCLINE_CLI_H
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "err.h"
+
+#define CLI_ERRBUF_SIZE 2048
+
+typedef struct cli_ctx {
+    volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
+    char errbuf[CLI_ERRBUF_SIZE];
+} cli_ctx_t;
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary; /* one line for `syncline --help` */
+    const char *usage;   /* full text for `syncline NAME --help` */
+    /* argv[0] is the command name. Returns the exit code; errors in ctx->errbuf. */
+    err_t (*run)(cli_ctx_t *ctx, int argc, char **argv);
+} cli_command_t;
+
+/*
+ * getopt_long over argv with the command's own options plus -c/--config and
+ * -h/--help, which it handles: --help prints cmd->usage and sets *help.
+ * For every other option it calls on_opt(opt, optarg, state), which returns
+ * ERR_OK or ERR_USAGE (with a message printed). *config gets the -c value.
+ */
+err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *shortopts,
+                const struct option *longopts,
+                err_t (*on_opt)(int opt, const char *arg, void *state), void *state,
+                const char **config, int *help);
+
+/* Loads the configuration or returns NULL with ctx->errbuf set (ERR_CONFIG). */
+config_t *cli_load_config(cli_ctx_t *ctx, const char *path);
+
+/* Sleeps up to ms milliseconds, waking early when a stop was requested. */
+void cli_sleep_ms(const cli_ctx_t *ctx, int ms);
+
+/* The commands, defined in their cli_*.c files. */
+extern const cli_command_t cli_run_command;
+extern const cli_command_t cli_status_command;
+extern const cli_command_t cli_drop_command;
+
+#endif

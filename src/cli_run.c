@@ -1,0 +1,338 @@
+/*
+ * cli_run: the `run` command: connect both sides, create publication, slot
+ * and progress row when absent, copy existing rows on the first run, then
+ * stream and apply until stopped. Retries lost connections while streaming.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "lsn.h"
+#include "pg_copy.h"
+#include "pg_source.h"
+#include "pg_target.h"
+#include "pipeline.h"
+
+typedef enum snapshot_mode {
+    SNAPSHOT_AUTO,   /* copy when the target has no progress row */
+    SNAPSHOT_ALWAYS, /* truncate the targets and copy again */
+    SNAPSHOT_NEVER,  /* stream only */
+} snapshot_mode_t;
+
+typedef struct run_opts {
+    snapshot_mode_t snapshot;
+    int yes;
+} run_opts_t;
+
+/* What one run works on: both sides and the published tables. */
+typedef struct run_ctx {
+    const config_t *cfg;
+    const run_opts_t *opts;
+    volatile sig_atomic_t *stop;
+    pg_source_t *ps;
+    pg_target_t *pt;
+    pg_copy_table_t *tables; /* published tables, owned */
+    int ntables;
+    int pub_created;
+    char *errbuf;
+} run_ctx_t;
+
+/* Every published table must have its target before anything starts. */
+static err_t run_check_tables(run_ctx_t *rc)
+{
+    char **schemas = NULL, **names = NULL;
+    int n = 0;
+    err_t err =
+        pg_source_published_tables(rc->ps, &schemas, &names, &n, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && (rc->tables = calloc((size_t)n + 1, sizeof(*rc->tables))) == NULL) {
+        snprintf(rc->errbuf, CLI_ERRBUF_SIZE, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    for (int i = 0; err == ERR_OK && i < n; i++) {
+        rc->tables[i] = (pg_copy_table_t){.schema = schemas[i], .name = names[i]};
+        schemas[i] = names[i] = NULL;
+        rc->ntables++;
+        err = pg_target_check_table(rc->pt, rc->tables[i].schema, rc->tables[i].name, rc->errbuf,
+                                    CLI_ERRBUF_SIZE);
+    }
+    pg_source_free_names(schemas, n);
+    pg_source_free_names(names, n);
+    return err;
+}
+
+static void run_ctx_clear(run_ctx_t *rc)
+{
+    for (int i = 0; i < rc->ntables; i++) {
+        free(rc->tables[i].schema);
+        free(rc->tables[i].name);
+    }
+    free(rc->tables);
+    pg_target_free(rc->pt);
+    pg_source_free(rc->ps);
+}
+
+/* Copies every table as of the slot's snapshot, then marks the row streaming. */
+static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
+{
+    pg_copy_stats_t stats;
+    err_t err = ERR_OK;
+    if (truncate)
+        err =
+            pg_copy_truncate_targets(rc->cfg, rc->tables, rc->ntables, rc->errbuf, CLI_ERRBUF_SIZE);
+    log_info("copy started tables=%d workers=%d snapshot=%s", rc->ntables,
+             rc->cfg->snapshot_workers, snapshot);
+    if (err == ERR_OK)
+        err = pg_copy_run(rc->cfg, snapshot, rc->tables, rc->ntables, rc->stop, &stats, rc->errbuf,
+                          CLI_ERRBUF_SIZE);
+    if (err != ERR_OK)
+        return err;
+    log_info("copy done tables=%d rows=%llu mb=%.1f seconds=%.1f", stats.tables,
+             (unsigned long long)stats.rows, (double)stats.bytes / 1048576.0, stats.seconds);
+    return pg_target_copy_done(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+}
+
+/* Fails when the initial copy would land on rows already there. */
+static err_t run_require_empty(run_ctx_t *rc)
+{
+    int idx;
+    err_t err =
+        pg_copy_find_nonempty(rc->cfg, rc->tables, rc->ntables, &idx, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && idx >= 0) {
+        snprintf(rc->errbuf, CLI_ERRBUF_SIZE,
+                 "target table for %s.%s is not empty and there is no progress row, so an initial "
+                 "copy would duplicate rows: empty it, run with --snapshot=always --yes to "
+                 "truncate and copy, or --snapshot=never to stream only",
+                 rc->tables[idx].schema, rc->tables[idx].name);
+        err = ERR_SCHEMA;
+    }
+    return err;
+}
+
+/* Forgets an unfinished or unwanted state: slot and progress row. */
+static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress_t *prog)
+{
+    err_t err = ERR_OK;
+    if (slot->exists)
+        err = pg_source_drop(rc->ps, 0, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && prog->exists)
+        err = pg_target_delete_progress(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    rc->pub_created |= prog->publication_created;
+    slot->exists = prog->exists = 0;
+    return err;
+}
+
+/* Slot and progress row: creates what is absent, copies when asked, and
+ * returns where streaming must start. */
+static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
+{
+    pg_source_slot_t slot;
+    pg_target_progress_t prog;
+    char snapshot[128] = "";
+    err_t err = pg_target_read_progress(rc->pt, &prog, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK)
+        err = pg_source_slot_info(rc->ps, &slot, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && slot.exists)
+        err = pg_source_check_slot(rc->ps, &slot, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err != ERR_OK)
+        return err;
+    int truncate = rc->opts->snapshot == SNAPSHOT_ALWAYS || (prog.exists && prog.copying);
+    if (prog.exists && prog.copying)
+        log_warn("the previous initial copy did not finish: starting it again");
+    int copy = (!prog.exists || truncate) && rc->opts->snapshot != SNAPSHOT_NEVER;
+    if (copy && !truncate)
+        err = run_require_empty(rc);
+    if (err == ERR_OK && copy) /* a copy needs a slot made with its snapshot */
+        err = run_reset(rc, &slot, &prog);
+    if (err != ERR_OK)
+        return err;
+    if (!slot.exists) {
+        err = pg_source_create_slot(rc->ps, &slot.confirmed_flush, copy ? snapshot : NULL,
+                                    sizeof(snapshot), rc->errbuf, CLI_ERRBUF_SIZE);
+        if (err == ERR_OK && prog.exists) {
+            snprintf(rc->errbuf, CLI_ERRBUF_SIZE,
+                     "target has progress for '%s' but the source slot %s did not exist: the "
+                     "changes in between are gone; run 'syncline run --snapshot=always --yes' "
+                     "to copy again",
+                     rc->cfg->name, rc->cfg->slot);
+            err = ERR_SOURCE;
+        }
+    } else if (prog.exists && prog.applied_lsn < slot.confirmed_flush) {
+        char a[LSN_STRLEN], b[LSN_STRLEN];
+        snprintf(rc->errbuf, CLI_ERRBUF_SIZE,
+                 "target progress %s is behind slot %s confirmed position %s: the target lost "
+                 "changes the source no longer has (restored from a backup?); run 'syncline run "
+                 "--snapshot=always --yes' to copy again",
+                 lsn_format(prog.applied_lsn, a, sizeof(a)), rc->cfg->slot,
+                 lsn_format(slot.confirmed_flush, b, sizeof(b)));
+        err = ERR_SOURCE;
+    }
+    if (err != ERR_OK)
+        return err;
+    *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
+    err = pg_target_ensure_progress_table(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && !prog.exists)
+        err = pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf,
+                                      CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && copy)
+        err = run_copy(rc, snapshot, truncate);
+    return err;
+}
+
+static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, lsn_t start,
+                        volatile sig_atomic_t *stop, char *errbuf)
+{
+    err_t err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
+    if (err != ERR_OK)
+        return err;
+    source_t src = pg_source_stream(ps);
+    sink_t snk = pg_target_sink(pt);
+    pipeline_opts_t opts = {.applied_lsn = start,
+                            .batch_rows = cfg->batch_rows,
+                            .batch_ms = cfg->batch_ms,
+                            .status_interval_ms = cfg->status_interval_ms,
+                            .progress_interval_ms = 1000,
+                            .stop = stop};
+    pipeline_stats_t stats;
+    err = pipeline_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
+    char l[LSN_STRLEN];
+    log_info("stopped applied_lsn=%s transactions=%llu rows=%llu target_commits=%llu",
+             lsn_format(stats.applied_lsn, l, sizeof(l)), (unsigned long long)stats.txns,
+             (unsigned long long)stats.rows, (unsigned long long)stats.batches);
+    return err;
+}
+
+/* One session: connect both sides, check, prepare (and copy), stream.
+ * *streamed tells whether streaming began (a later connection loss is then
+ * worth retrying). */
+static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ctx, int *streamed)
+{
+    err_t err;
+    lsn_t start = 0;
+    char *errbuf = ctx->errbuf;
+    run_ctx_t rc = {.cfg = cfg, .opts = opts, .stop = ctx->stop, .errbuf = errbuf};
+    rc.ps = pg_source_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.ps != NULL)
+        rc.pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL)
+        err = pg_source_check_wal_level(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK) {
+        err = pg_source_ensure_publication(rc.ps, &rc.pub_created, errbuf, CLI_ERRBUF_SIZE);
+        if (err == ERR_OK)
+            err = run_check_tables(&rc);
+        char eb[256];
+        if (pg_source_end_publication(rc.ps, err == ERR_OK, eb, sizeof(eb)) != ERR_OK &&
+            err == ERR_OK) {
+            snprintf(errbuf, CLI_ERRBUF_SIZE, "%s", eb);
+            err = ERR_CONNECT;
+        }
+    }
+    if (rc.pt != NULL && err == ERR_OK)
+        err = run_prepare(&rc, &start);
+    if (rc.pt != NULL && err == ERR_OK) {
+        *streamed = 1;
+        err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, errbuf);
+    }
+    run_ctx_clear(&rc);
+    return err;
+}
+
+/* Transforms are parsed but not applied yet: refuse rather than ignore them. */
+static err_t run_refuse_transforms(const config_t *cfg, char *errbuf)
+{
+    for (int i = 0; i < cfg->ntables; i++) {
+        const config_table_t *t = &cfg->tables[i];
+        if (t->ncolumns > 0 || t->nexclude > 0 || t->where != NULL) {
+            snprintf(errbuf, CLI_ERRBUF_SIZE,
+                     "tables[%d]: \"columns\", \"exclude\" and \"where\" (schema transforms) are "
+                     "not supported by this version; remove them",
+                     i);
+            return ERR_CONFIG;
+        }
+    }
+    return ERR_OK;
+}
+
+/* Failures before the first stream are reported at once (bad host, bad
+ * password); a connection lost while streaming is retried with backoff. The
+ * target's progress row says where to resume, so nothing is lost or doubled.
+ * A retry never copies again: the first session settled that. */
+static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ctx)
+{
+    int streamed = 0, delay = 1;
+    run_opts_t retry = *opts;
+    if (run_refuse_transforms(cfg, ctx->errbuf) != ERR_OK)
+        return ERR_CONFIG;
+    for (;;) {
+        err_t err = run_session(cfg, &retry, ctx, &streamed);
+        if (err != ERR_CONNECT || !streamed || *ctx->stop)
+            return err;
+        retry.snapshot = SNAPSHOT_AUTO;
+        log_warn("connection lost, retrying in %ds: %s", delay, ctx->errbuf);
+        cli_sleep_ms(ctx, delay * 1000);
+        if (*ctx->stop)
+            return ERR_OK;
+        delay = delay < 30 ? delay * 2 : 30;
+    }
+}
+
+static err_t run_on_opt(int opt, const char *arg, void *state)
+{
+    run_opts_t *o = state;
+    if (opt == 'y') {
+        o->yes = 1;
+        return ERR_OK;
+    }
+    if (opt != 's')
+        return ERR_USAGE;
+    if (strcmp(arg, "auto") == 0)
+        o->snapshot = SNAPSHOT_AUTO;
+    else if (strcmp(arg, "always") == 0)
+        o->snapshot = SNAPSHOT_ALWAYS;
+    else if (strcmp(arg, "never") == 0)
+        o->snapshot = SNAPSHOT_NEVER;
+    else {
+        fprintf(stderr, "syncline run: --snapshot takes auto, always or never\n");
+        return ERR_USAGE;
+    }
+    return ERR_OK;
+}
+
+static err_t cli_run(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"snapshot", required_argument, NULL, 's'},
+                                             {"yes", no_argument, NULL, 'y'},
+                                             {NULL, 0, NULL, 0}};
+    run_opts_t opts = {.snapshot = SNAPSHOT_AUTO};
+    const char *path = NULL;
+    int help;
+    err_t err =
+        cli_parse(&cli_run_command, argc, argv, "", longopts, run_on_opt, &opts, &path, &help);
+    if (err != ERR_OK || help)
+        return err;
+    if (opts.snapshot == SNAPSHOT_ALWAYS && !opts.yes) {
+        fprintf(stderr, "syncline run: --snapshot=always truncates the target tables; add --yes\n");
+        return ERR_USAGE;
+    }
+    config_t *cfg = cli_load_config(ctx, path);
+    if (cfg == NULL)
+        return ERR_CONFIG;
+    err = run_loop(cfg, &opts, ctx);
+    config_free(cfg);
+    return err;
+}
+
+const cli_command_t cli_run_command = {
+    .name = "run",
+    .summary = "copy (first run), then stream and apply until SIGINT/SIGTERM",
+    .usage = "usage: syncline run -c FILE [--snapshot=auto|always|never] [--yes]\n"
+             "  Creates the publication, slot and progress table when absent, copies every\n"
+             "  table on the first run, then streams and applies until SIGINT/SIGTERM, which\n"
+             "  finish the transaction in hand, record progress and exit 0.\n"
+             "  -c, --config FILE   configuration (JSON)\n"
+             "  --snapshot=auto     copy first when the target has no progress row (target\n"
+             "                      tables must be empty), then stream (default)\n"
+             "  --snapshot=always   truncate the target tables and copy again (needs --yes)\n"
+             "  --snapshot=never    stream only, from the slot's position\n",
+    .run = cli_run,
+};
