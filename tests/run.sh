@@ -106,10 +106,10 @@ unit_tests() { # DIR
 if ((DO_BUILD)); then
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     step "build build/ (RelWithDebInfo, -Werror)" \
-        build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_WERROR=ON
+        build_tree build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_WERROR=ON -DSYNCLINE_TESTS=ON
     step "unit tests build/" unit_tests build
     step "build build-asan/ (ASan+UBSan, -Werror)" \
-        build_tree build-asan -DSYNCLINE_SANITIZE=ON -DSYNCLINE_WERROR=ON
+        build_tree build-asan -DSYNCLINE_SANITIZE=ON -DSYNCLINE_WERROR=ON -DSYNCLINE_TESTS=ON
     step "unit tests build-asan/" unit_tests build-asan
 fi
 
