@@ -1,0 +1,281 @@
+/*
+ * pg_tsql: statement text for transformed tables.
+ *
+ * Every expression is written as "(" expr ")" over a derived table
+ * (SELECT $1::type AS "col", ...) AS s, so unqualified names resolve to the
+ * source columns first. transform_expr_ok has already made sure an
+ * expression cannot close its parenthesis or the statement. A filtered
+ * table's UPDATE is one statement: a data-modifying CTE deletes the old row
+ * unless the new one still qualifies under the same key, and an upsert
+ * writes the new row when it qualifies, so rows move in and out of the
+ * filter atomically.
+ */
+#include "pg_tsql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pg_tsql_buf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} pg_tsql_buf_t;
+
+static void pg_tsql_add(pg_tsql_buf_t *b, const char *t)
+{
+    size_t n = strlen(t);
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 512) + n;
+        char *s = realloc(b->s, cap);
+        if (s == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->len, t, n + 1);
+    b->len += n;
+}
+
+/* (SELECT $k::type AS "c", ...) with parameters numbered from first. */
+static void pg_tsql_values(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, int first)
+{
+    char p[24];
+    pg_tsql_add(b, "SELECT ");
+    for (int i = 0; i < r->nsrc; i++) {
+        snprintf(p, sizeof(p), "%s$%d::", i ? ", " : "", first + i);
+        pg_tsql_add(b, p);
+        pg_tsql_add(b, r->src_type[i]);
+        pg_tsql_add(b, " AS ");
+        pg_tsql_add(b, r->src_q[i]);
+    }
+}
+
+static void pg_tsql_expr(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, int c)
+{
+    const transform_col_t *col = &r->plan->cols[c];
+    pg_tsql_add(b, "(");
+    pg_tsql_add(b, col->expr ? col->expr : r->src_q[col->src_col]);
+    pg_tsql_add(b, ")");
+}
+
+/* Target column names of the plan columns in list (all when list == NULL). */
+static void pg_tsql_tcols(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const int *list, int n,
+                          const char *prefix)
+{
+    for (int i = 0; i < n; i++) {
+        pg_tsql_add(b, i ? ", " : "");
+        pg_tsql_add(b, prefix);
+        pg_tsql_add(b, r->tcol_q[list ? list[i] : i]);
+    }
+}
+
+static void pg_tsql_exprs(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const int *list, int n)
+{
+    for (int i = 0; i < n; i++) {
+        pg_tsql_add(b, i ? ", " : "");
+        pg_tsql_expr(b, r, list ? list[i] : i);
+    }
+}
+
+/* ("k1", ...) = (SELECT (ek1), ... FROM <from>) */
+static void pg_tsql_key_match(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const char *from)
+{
+    pg_tsql_add(b, "(");
+    pg_tsql_tcols(b, r, r->key, r->nkey, "");
+    pg_tsql_add(b, ") = (SELECT ");
+    pg_tsql_exprs(b, r, r->key, r->nkey);
+    pg_tsql_add(b, " FROM ");
+    pg_tsql_add(b, from);
+    pg_tsql_add(b, ")");
+}
+
+static void pg_tsql_where(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+{
+    if (r->plan->where == NULL)
+        return;
+    pg_tsql_add(b, " WHERE (");
+    pg_tsql_add(b, r->plan->where);
+    pg_tsql_add(b, ")");
+}
+
+static void pg_tsql_insert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+{
+    pg_tsql_add(b, "INSERT INTO ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " (");
+    pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
+    pg_tsql_add(b, ") SELECT ");
+    pg_tsql_exprs(b, r, NULL, r->plan->ncols);
+    pg_tsql_add(b, " FROM (");
+    pg_tsql_values(b, r, 1);
+    pg_tsql_add(b, ") AS s");
+    pg_tsql_where(b, r);
+}
+
+static void pg_tsql_delete(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+{
+    pg_tsql_buf_t from = {0};
+    pg_tsql_add(&from, "(");
+    pg_tsql_values(&from, r, 1);
+    pg_tsql_add(&from, ") AS s");
+    pg_tsql_add(b, "DELETE FROM ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " WHERE ");
+    b->oom |= from.oom;
+    pg_tsql_key_match(b, r, from.s ? from.s : "");
+    free(from.s);
+}
+
+static void pg_tsql_update(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+{
+    int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
+    int n = 0;
+    if (list == NULL) {
+        b->oom = 1;
+        return;
+    }
+    for (int c = 0; c < r->plan->ncols; c++) {
+        if (mask[c])
+            list[n++] = c;
+    }
+    pg_tsql_buf_t from = {0};
+    pg_tsql_add(&from, "(");
+    pg_tsql_values(&from, r, r->nsrc + 1);
+    pg_tsql_add(&from, ") AS s");
+    pg_tsql_add(b, "UPDATE ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " SET (");
+    pg_tsql_tcols(b, r, list, n, "");
+    pg_tsql_add(b, ") = (SELECT ");
+    pg_tsql_exprs(b, r, list, n);
+    pg_tsql_add(b, " FROM (");
+    pg_tsql_values(b, r, 1);
+    pg_tsql_add(b, ") AS s) WHERE ");
+    b->oom |= from.oom;
+    pg_tsql_key_match(b, r, from.s ? from.s : "");
+    free(from.s);
+    free(list);
+}
+
+/* The plan columns that are not part of the key. */
+static int pg_tsql_nonkey(const pg_tsql_rel_t *r, int *list)
+{
+    int n = 0;
+    for (int c = 0; c < r->plan->ncols; c++) {
+        int is_key = 0;
+        for (int k = 0; k < r->nkey; k++)
+            is_key |= r->key[k] == c;
+        if (!is_key)
+            list[n++] = c;
+    }
+    return n;
+}
+
+static void pg_tsql_upsert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+{
+    int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
+    if (list == NULL) {
+        b->oom = 1;
+        return;
+    }
+    int n = pg_tsql_nonkey(r, list);
+    pg_tsql_add(b, "WITH n AS (");
+    pg_tsql_values(b, r, 1);
+    pg_tsql_add(b, "), o AS (");
+    pg_tsql_values(b, r, r->nsrc + 1);
+    pg_tsql_add(b, "), d AS (DELETE FROM ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " WHERE ");
+    pg_tsql_key_match(b, r, "o");
+    pg_tsql_add(b, " AND NOT EXISTS (SELECT 1 FROM n WHERE (");
+    pg_tsql_add(b, r->plan->where);
+    pg_tsql_add(b, ") AND (");
+    pg_tsql_exprs(b, r, r->key, r->nkey);
+    pg_tsql_add(b, ") = (SELECT ");
+    pg_tsql_exprs(b, r, r->key, r->nkey);
+    pg_tsql_add(b, " FROM o))) INSERT INTO ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " (");
+    pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
+    pg_tsql_add(b, ") SELECT ");
+    pg_tsql_exprs(b, r, NULL, r->plan->ncols);
+    pg_tsql_add(b, " FROM n");
+    pg_tsql_where(b, r);
+    pg_tsql_add(b, " ON CONFLICT (");
+    pg_tsql_tcols(b, r, r->key, r->nkey, "");
+    if (n == 0) {
+        pg_tsql_add(b, ") DO NOTHING");
+    } else {
+        pg_tsql_add(b, ") DO UPDATE SET (");
+        pg_tsql_tcols(b, r, list, n, "");
+        pg_tsql_add(b, ") = ROW(");
+        pg_tsql_tcols(b, r, list, n, "EXCLUDED.");
+        pg_tsql_add(b, ")");
+    }
+    free(list);
+}
+
+char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask)
+{
+    pg_tsql_buf_t b = {0};
+    switch (op) {
+    case PG_TSQL_INSERT:
+        pg_tsql_insert(&b, r);
+        break;
+    case PG_TSQL_DELETE:
+        pg_tsql_delete(&b, r);
+        break;
+    case PG_TSQL_UPDATE:
+        pg_tsql_update(&b, r, mask);
+        break;
+    case PG_TSQL_UPSERT:
+        pg_tsql_upsert(&b, r);
+        break;
+    }
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}
+
+int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op)
+{
+    return (op == PG_TSQL_UPDATE || op == PG_TSQL_UPSERT) ? 2 * r->nsrc : r->nsrc;
+}
+
+int pg_tsql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,
+                 const char *source, int only, char **select, char **columns)
+{
+    pg_tsql_buf_t sel = {0}, cols = {0};
+    pg_tsql_add(&sel, "SELECT ");
+    for (int c = 0; c < plan->ncols; c++) {
+        const transform_col_t *col = &plan->cols[c];
+        pg_tsql_add(&sel, c ? ", (" : "(");
+        pg_tsql_add(&sel, col->expr ? col->expr : src_q[col->src_col]);
+        pg_tsql_add(&sel, ")");
+        pg_tsql_add(&cols, c ? ", " : "");
+        pg_tsql_add(&cols, tcol_q[c]);
+    }
+    pg_tsql_add(&sel, only ? " FROM ONLY " : " FROM ");
+    pg_tsql_add(&sel, source);
+    pg_tsql_add(&sel, " AS s");
+    if (plan->where != NULL) {
+        pg_tsql_add(&sel, " WHERE (");
+        pg_tsql_add(&sel, plan->where);
+        pg_tsql_add(&sel, ")");
+    }
+    if (sel.oom || cols.oom || cols.s == NULL) {
+        free(sel.s);
+        free(cols.s);
+        return -1;
+    }
+    *select = sel.s;
+    *columns = cols.s;
+    return 0;
+}
