@@ -18,21 +18,38 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "copy_progress.h"
 #include "log.h"
 #include "pg_conn.h"
+#include "pg_index_defer.h"
+#include "pg_tsql.h"
 #include "route.h"
+#include "transform.h"
 
-#define PG_COPY_CHUNK_PAGES 16384 /* 128 MB of heap per work item */
+#define PG_COPY_DEFAULT_CHUNK_MB 128 /* heap per work item when the config says nothing */
+#define PG_COPY_LOG_SECONDS 5.0      /* a progress log line this often (not a terminal) */
+#define PG_COPY_DRAW_SECONDS 0.5     /* terminal redraw period */
+#define PG_COPY_ROW_SECONDS 2.0      /* progress row update period on the target */
 
 typedef struct pg_copy_desc {
     char *display; /* "schema.name" of the source */
+    char *target;  /* quoted "schema"."name" of the target */
     char *select;  /* COPY (<select>) TO STDOUT */
     char *copy_in; /* COPY target (cols) FROM STDIN ... */
     char *format;  /* "binary" or "text" */
+    int filtered;  /* select has a WHERE already (a transform's filter) */
     int64_t pages;
+    uint64_t est_bytes; /* pg_table_size of the table and its partitions */
     int partitioned;
+    _Atomic uint64_t rows;  /* copied so far (rows in flight counted as sent) */
+    _Atomic uint64_t bytes; /* COPY stream bytes so far */
+    int items_left;         /* under the shared lock */
+    double t_start, t_end;  /* under the shared lock; 0 = not yet */
+    int reported;           /* main thread only: "table done" logged */
 } pg_copy_desc_t;
 
 typedef struct pg_copy_item {
@@ -53,9 +70,14 @@ typedef struct pg_copy_shared {
     int failed;
     err_t err;
     char errbuf[2048];
-    _Atomic uint64_t rows;
-    _Atomic uint64_t bytes;
 } pg_copy_shared_t;
+
+static double pg_copy_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void pg_copy_fail(pg_copy_shared_t *sh, err_t err, const char *msg)
 {
@@ -73,6 +95,7 @@ static void pg_copy_fail(pg_copy_shared_t *sh, err_t err, const char *msg)
 static void pg_copy_desc_free(pg_copy_desc_t *d)
 {
     free(d->display);
+    free(d->target);
     free(d->select);
     free(d->copy_in);
 }
@@ -142,17 +165,95 @@ static err_t pg_copy_size(PGconn *src, const char *sq, pg_copy_desc_t *d, char *
                           size_t errsize)
 {
     const char *p[1] = {sq};
-    PGresult *res = pg_conn_execp(src,
-                                  "SELECT relkind = 'p', greatest(relpages, "
-                                  "pg_relation_size(oid) / current_setting('block_size')::int) "
-                                  "FROM pg_class WHERE oid = $1::regclass",
-                                  1, p, PGRES_TUPLES_OK, "source", errbuf, errsize);
+    PGresult *res =
+        pg_conn_execp(src,
+                      "SELECT relkind = 'p', greatest(relpages, "
+                      "pg_relation_size(oid) / current_setting('block_size')::int), "
+                      "coalesce((SELECT sum(pg_table_size(relid)) FROM pg_partition_tree(c.oid)), "
+                      "pg_table_size(c.oid)) "
+                      "FROM pg_class c WHERE oid = $1::regclass",
+                      1, p, PGRES_TUPLES_OK, "source", errbuf, errsize);
     if (res == NULL)
         return ERR_RUNTIME;
     d->partitioned = PQgetvalue(res, 0, 0)[0] == 't';
     d->pages = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+    d->est_bytes = strtoull(PQgetvalue(res, 0, 2), NULL, 10);
     PQclear(res);
     return ERR_OK;
+}
+
+/* Column names of a table (not dropped, not generated), quoted or not. */
+static char **pg_copy_names(PGconn *conn, const char *table, int quote, int *n)
+{
+    const char *p[1] = {table};
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+                                 "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
+                                 "ORDER BY attnum",
+                                 1, NULL, p, NULL, NULL, 0);
+    int rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
+    char **v = rows >= 0 ? calloc((size_t)rows + 1, sizeof(char *)) : NULL;
+    for (int i = 0; v != NULL && i < rows; i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        char *q = quote ? PQescapeIdentifier(conn, name, strlen(name)) : NULL;
+        v[i] = strdup(quote ? (q ? q : "") : name);
+        PQfreemem(q);
+    }
+    PQclear(res);
+    *n = v ? rows : 0;
+    return v;
+}
+
+static void pg_copy_names_free(char **v, int n)
+{
+    for (int i = 0; v != NULL && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* SELECT and COPY column list of a transformed table: the mapping's
+ * expressions are evaluated on the source, inside the snapshot. */
+static err_t pg_copy_transformed(PGconn *src, PGconn *tgt, const config_table_t *entry,
+                                 const char *sq, const char *tq, pg_copy_desc_t *d, char *errbuf,
+                                 size_t errsize)
+{
+    int ns = 0, nt = 0, nq = 0;
+    char **snames = pg_copy_names(src, sq, 0, &ns), **squoted = pg_copy_names(src, sq, 1, &nq);
+    char **tnames = pg_copy_names(tgt, tq, 0, &nt);
+    char *select = NULL, *cols = NULL;
+    err_t err = (snames && squoted && tnames) ? ERR_OK : ERR_RUNTIME;
+    transform_plan_t *plan = NULL;
+    if (err == ERR_OK) {
+        plan = transform_plan_new(entry, (const char *const *)snames, ns,
+                                  (const char *const *)tnames, nt, d->display, errbuf, errsize);
+        err = plan ? ERR_OK : ERR_SCHEMA;
+    }
+    char **tq_cols = plan ? calloc((size_t)plan->ncols + 1, sizeof(char *)) : NULL;
+    for (int c = 0; tq_cols != NULL && c < plan->ncols; c++)
+        tq_cols[c] = PQescapeIdentifier(tgt, plan->cols[c].target, strlen(plan->cols[c].target));
+    if (err == ERR_OK && (tq_cols == NULL || pg_tsql_copy(plan, squoted, tq_cols, sq,
+                                                          !d->partitioned, &select, &cols) != 0))
+        err = ERR_RUNTIME;
+    size_t n = err == ERR_OK ? strlen(cols) + strlen(tq) + 64 : 0;
+    if (err == ERR_OK && (d->copy_in = malloc(n)) != NULL) {
+        snprintf(d->copy_in, n, "COPY %s (%s) FROM STDIN WITH (FORMAT text)", tq, cols);
+        d->select = select;
+        d->format = "text";
+        d->filtered = plan->where != NULL;
+        select = NULL;
+    } else if (err == ERR_OK) {
+        err = ERR_RUNTIME;
+    }
+    for (int c = 0; tq_cols != NULL && c < plan->ncols; c++)
+        PQfreemem(tq_cols[c]);
+    free(tq_cols);
+    free(select);
+    free(cols);
+    transform_plan_free(plan);
+    pg_copy_names_free(snames, ns);
+    pg_copy_names_free(squoted, nq);
+    pg_copy_names_free(tnames, nt);
+    return err;
 }
 
 static err_t pg_copy_describe(PGconn *src, PGconn *tgt, const config_t *cfg,
@@ -168,13 +269,18 @@ static err_t pg_copy_describe(PGconn *src, PGconn *tgt, const config_t *cfg,
     size_t dlen = strlen(t->schema) + strlen(t->name) + 2;
     d->display = malloc(dlen);
     err_t err = (sq && tq && d->display) ? ERR_OK : ERR_RUNTIME;
-    if (err == ERR_OK) {
+    const config_table_t *entry = config_find_table(cfg, t->schema, t->name);
+    int transformed =
+        entry != NULL && (entry->ncolumns > 0 || entry->nexclude > 0 || entry->where != NULL);
+    if (err == ERR_OK)
         snprintf(d->display, dlen, "%s.%s", t->schema, t->name);
-        err = pg_copy_columns(src, tgt, sq, tq, d->display, &cols, &binary, errbuf, errsize);
-    }
     if (err == ERR_OK)
         err = pg_copy_size(src, sq, d, errbuf, errsize);
-    if (err == ERR_OK) {
+    if (err == ERR_OK && transformed)
+        err = pg_copy_transformed(src, tgt, entry, sq, tq, d, errbuf, errsize);
+    else if (err == ERR_OK)
+        err = pg_copy_columns(src, tgt, sq, tq, d->display, &cols, &binary, errbuf, errsize);
+    if (err == ERR_OK && !transformed) {
         size_t n = strlen(cols) * 2 + strlen(sq) + strlen(tq) + 128;
         d->select = malloc(n);
         d->copy_in = malloc(n);
@@ -190,7 +296,7 @@ static err_t pg_copy_describe(PGconn *src, PGconn *tgt, const config_t *cfg,
     if (err == ERR_RUNTIME && errbuf[0] == '\0')
         snprintf(errbuf, errsize, "out of memory");
     free(sq);
-    free(tq);
+    d->target = tq;
     free(cols);
     return err;
 }
@@ -231,29 +337,39 @@ static PGconn *pg_copy_target_session(pg_copy_shared_t *sh, char *errbuf, size_t
     return tgt;
 }
 
-/* Pumps one COPY OUT into one COPY IN. */
-static err_t pg_copy_pump(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt, char *errbuf,
-                          size_t errsize)
+/* Pumps one COPY OUT into one COPY IN. Each CopyData message is one row
+ * (binary adds one trailer message); *sent counts them for live progress.
+ * ERR_OK only when the source stream ended; otherwise the source session is
+ * still in COPY OUT and only good for PQfinish. */
+static err_t pg_copy_pump(pg_copy_shared_t *sh, pg_copy_desc_t *d, PGconn *src, PGconn *tgt,
+                          uint64_t *sent, char *errbuf, size_t errsize)
 {
     char *buf;
     int n;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0, rows = 0;
     while ((n = PQgetCopyData(src, &buf, 0)) > 0) {
         int ok = PQputCopyData(tgt, buf, n) == 1;
         PQfreemem(buf);
         bytes += (uint64_t)n;
+        rows++;
         if (!ok) {
             snprintf(errbuf, errsize, "target: %s", PQerrorMessage(tgt));
             return ERR_RUNTIME;
         }
         if (bytes >= (1u << 20)) {
-            atomic_fetch_add(&sh->bytes, bytes);
-            bytes = 0;
-            if (*sh->stop || sh->failed)
-                break;
+            atomic_fetch_add(&d->bytes, bytes);
+            atomic_fetch_add(&d->rows, rows);
+            *sent += rows;
+            bytes = rows = 0;
+            if (*sh->stop || sh->failed) {
+                snprintf(errbuf, errsize, "copy interrupted");
+                return ERR_RUNTIME;
+            }
         }
     }
-    atomic_fetch_add(&sh->bytes, bytes);
+    atomic_fetch_add(&d->bytes, bytes);
+    atomic_fetch_add(&d->rows, rows);
+    *sent += rows;
     if (n == -2) {
         snprintf(errbuf, errsize, "source: %s", PQerrorMessage(src));
         return ERR_RUNTIME;
@@ -281,7 +397,7 @@ static err_t pg_copy_finish(PGconn *conn, const char *what, uint64_t *rows, char
 static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
                               const pg_copy_item_t *it, char *errbuf, size_t errsize)
 {
-    const pg_copy_desc_t *d = &sh->descs[it->table];
+    pg_copy_desc_t *d = &sh->descs[it->table];
     size_t n = strlen(d->select) + 128;
     char *sql = malloc(n);
     if (sql == NULL)
@@ -289,8 +405,8 @@ static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
     int m = snprintf(sql, n, "COPY (%s", d->select);
     if (it->hi >= 0)
         m += snprintf(sql + m, n - (size_t)m,
-                      " WHERE ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
-                      (long long)it->lo, (long long)it->hi);
+                      " %s ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
+                      d->filtered ? "AND" : "WHERE", (long long)it->lo, (long long)it->hi);
     snprintf(sql + m, n - (size_t)m, ") TO STDOUT WITH (FORMAT %s)", d->format);
     PGresult *out = pg_conn_exec(src, sql, PGRES_COPY_OUT, "source: copy", errbuf, errsize);
     free(sql);
@@ -300,13 +416,39 @@ static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
     PQclear(in);
     if (in == NULL)
         return ERR_RUNTIME;
-    err_t err = pg_copy_pump(sh, src, tgt, errbuf, errsize);
-    uint64_t rows = 0;
+    uint64_t rows = 0, sent = 0;
+    err_t err = pg_copy_pump(sh, d, src, tgt, &sent, errbuf, errsize);
     PQputCopyEnd(tgt, err == ERR_OK && !*sh->stop ? NULL : "copy interrupted");
+    char eb[256];
+    err_t e2 = pg_copy_finish(tgt, "target: copy", &rows, err == ERR_OK ? errbuf : eb,
+                              err == ERR_OK ? errsize : sizeof(eb));
+    if (err != ERR_OK) /* the source is mid COPY OUT: PQgetResult would never end */
+        return err;
     err_t e1 = pg_copy_finish(src, "source: copy", NULL, errbuf, errsize);
-    err_t e2 = pg_copy_finish(tgt, "target: copy", &rows, errbuf, errsize);
-    atomic_fetch_add(&sh->rows, rows);
-    return err != ERR_OK ? err : (e1 != ERR_OK ? e1 : e2);
+    if (e1 == ERR_OK && e2 == ERR_OK)
+        atomic_fetch_add(&d->rows, rows - sent); /* exact count; wraps back when sent > rows */
+    return e1 != ERR_OK ? e1 : e2;
+}
+
+/* Index of the next work item, or -1 when none is left or the copy stops. */
+static int pg_copy_take(pg_copy_shared_t *sh)
+{
+    pthread_mutex_lock(&sh->lock);
+    int i = (sh->failed || *sh->stop || sh->next >= sh->nitems) ? -1 : sh->next++;
+    if (i >= 0 && sh->descs[sh->items[i].table].t_start == 0.0)
+        sh->descs[sh->items[i].table].t_start = pg_copy_now();
+    pthread_mutex_unlock(&sh->lock);
+    return i;
+}
+
+static void pg_copy_item_done(pg_copy_shared_t *sh, int i)
+{
+    pthread_mutex_lock(&sh->lock);
+    sh->done++;
+    pg_copy_desc_t *d = &sh->descs[sh->items[i].table];
+    if (--d->items_left == 0)
+        d->t_end = pg_copy_now();
+    pthread_mutex_unlock(&sh->lock);
 }
 
 static void *pg_copy_worker(void *arg)
@@ -318,22 +460,20 @@ static void *pg_copy_worker(void *arg)
     if (tgt == NULL)
         pg_copy_fail(sh, ERR_CONNECT, errbuf);
     while (tgt != NULL) {
-        pthread_mutex_lock(&sh->lock);
-        int i = (sh->failed || *sh->stop || sh->next >= sh->nitems) ? -1 : sh->next++;
-        pthread_mutex_unlock(&sh->lock);
+        int i = pg_copy_take(sh);
         if (i < 0)
             break;
         errbuf[0] = '\0';
         if (pg_copy_item_run(sh, src, tgt, &sh->items[i], errbuf, sizeof(errbuf)) != ERR_OK) {
+            if (*sh->stop)
+                break; /* reported as a stop, not a failure */
             char msg[1400];
             snprintf(msg, sizeof(msg), "copy of %s failed: %s",
                      sh->descs[sh->items[i].table].display, errbuf);
             pg_copy_fail(sh, ERR_RUNTIME, msg);
             break;
         }
-        pthread_mutex_lock(&sh->lock);
-        sh->done++;
-        pthread_mutex_unlock(&sh->lock);
+        pg_copy_item_done(sh, i);
     }
     PQfinish(tgt);
     PQfinish(src);
@@ -342,58 +482,210 @@ static void *pg_copy_worker(void *arg)
 
 /* ---- orchestration ------------------------------------------------------ */
 
+/* Heap pages per work item (8 kB pages, the PostgreSQL default). */
+static int64_t pg_copy_chunk_pages(const config_t *cfg)
+{
+    int64_t mb = cfg->snapshot_chunk_mb > 0 ? cfg->snapshot_chunk_mb : PG_COPY_DEFAULT_CHUNK_MB;
+    return mb * 128;
+}
+
 static int pg_copy_plan(pg_copy_shared_t *sh, int ntables)
 {
+    int64_t chunk = pg_copy_chunk_pages(sh->cfg);
     int n = 0;
     for (int t = 0; t < ntables; t++)
-        n += sh->descs[t].pages > 2 * PG_COPY_CHUNK_PAGES
-                 ? (int)(sh->descs[t].pages / PG_COPY_CHUNK_PAGES + 1)
-                 : 1;
+        n += sh->descs[t].pages > 2 * chunk ? (int)(sh->descs[t].pages / chunk + 1) : 1;
     sh->items = calloc((size_t)n + 1, sizeof(*sh->items));
     if (sh->items == NULL)
         return -1;
     for (int t = 0; t < ntables; t++) {
-        const pg_copy_desc_t *d = &sh->descs[t];
-        if (d->pages <= 2 * PG_COPY_CHUNK_PAGES || d->partitioned) {
+        pg_copy_desc_t *d = &sh->descs[t];
+        if (d->pages <= 2 * chunk || d->partitioned) {
             sh->items[sh->nitems++] = (pg_copy_item_t){.table = t, .lo = 0, .hi = -1};
+            d->items_left = 1;
             continue;
         }
         /* the last range is open-ended: the table may have grown since relpages */
-        for (int64_t lo = 0; lo < d->pages; lo += PG_COPY_CHUNK_PAGES) {
-            int64_t hi =
-                lo + PG_COPY_CHUNK_PAGES >= d->pages ? INT32_MAX : lo + PG_COPY_CHUNK_PAGES;
+        for (int64_t lo = 0; lo < d->pages; lo += chunk) {
+            int64_t hi = lo + chunk >= d->pages ? INT32_MAX : lo + chunk;
             sh->items[sh->nitems++] = (pg_copy_item_t){.table = t, .lo = lo, .hi = hi};
+            d->items_left++;
         }
     }
     return 0;
 }
 
-static double pg_copy_now(void)
+/* ---- progress: terminal, log, progress row ------------------------------ */
+
+/* The main thread's view while the workers copy. */
+typedef struct pg_copy_watch {
+    pg_copy_shared_t *sh;
+    int ntables;
+    int tty;   /* stderr is a terminal: redraw a block in place */
+    int drawn; /* lines of the block above the bar line */
+    double started, last_log, last_draw, last_row;
+    PGconn *tgt; /* progress row updates; NULL after a failure */
+} pg_copy_watch_t;
+
+static void pg_copy_sample(pg_copy_watch_t *w, double now, copy_progress_t *p)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    memset(p, 0, sizeof(*p));
+    p->tables_total = w->ntables;
+    p->seconds = now - w->started;
+    pthread_mutex_lock(&w->sh->lock);
+    for (int t = 0; t < w->ntables; t++) {
+        pg_copy_desc_t *d = &w->sh->descs[t];
+        p->rows += atomic_load(&d->rows);
+        p->bytes += atomic_load(&d->bytes);
+        p->est_bytes += d->est_bytes;
+        p->tables_done += d->items_left == 0;
+    }
+    pthread_mutex_unlock(&w->sh->lock);
 }
 
-static void pg_copy_watch(pg_copy_shared_t *sh, double started)
+/* Terminal columns, 80 when unknown. */
+static int pg_copy_columns_wide(void)
 {
-    double last = started;
+    struct winsize ws;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+        return ws.ws_col;
+    return 80;
+}
+
+/* Erases the block drawn last time; the cursor ends at its first column. */
+static void pg_copy_erase(pg_copy_watch_t *w)
+{
+    if (!w->tty)
+        return;
+    if (w->drawn > 0)
+        fprintf(stderr, "\r\033[%dA\033[J", w->drawn);
+    else
+        fprintf(stderr, "\r\033[J");
+    w->drawn = 0;
+}
+
+/* One line per table being copied, then the overall bar, redrawn in place. */
+static void pg_copy_draw(pg_copy_watch_t *w, const copy_progress_t *p, double now)
+{
+    int cols = pg_copy_columns_wide();
+    char line[512];
+    pg_copy_erase(w);
+    pthread_mutex_lock(&w->sh->lock);
+    for (int t = 0; t < w->ntables; t++) {
+        pg_copy_desc_t *d = &w->sh->descs[t];
+        if (d->t_start == 0.0 || d->items_left == 0)
+            continue;
+        copy_progress_table_t pt = {.name = d->display,
+                                    .rows = atomic_load(&d->rows),
+                                    .bytes = atomic_load(&d->bytes),
+                                    .est_bytes = d->est_bytes,
+                                    .seconds = now - d->t_start};
+        copy_progress_table_line(&pt, line, sizeof(line));
+        fprintf(stderr, "%.*s\n", cols - 1, line);
+        w->drawn++;
+    }
+    pthread_mutex_unlock(&w->sh->lock);
+    copy_progress_bar(p, 30, line, sizeof(line));
+    fprintf(stderr, "%.*s", cols - 1, line);
+    fflush(stderr);
+}
+
+/* Logs each table that finished since the last call. */
+static void pg_copy_report_done(pg_copy_watch_t *w)
+{
+    pthread_mutex_lock(&w->sh->lock);
+    for (int t = 0; t < w->ntables; t++) {
+        pg_copy_desc_t *d = &w->sh->descs[t];
+        if (d->reported || d->items_left != 0)
+            continue;
+        d->reported = 1;
+        pg_copy_erase(w);
+        log_info("copy table done table=%s rows=%llu mb=%.1f seconds=%.1f", d->display,
+                 (unsigned long long)atomic_load(&d->rows),
+                 (double)atomic_load(&d->bytes) / 1048576.0,
+                 d->t_end > d->t_start ? d->t_end - d->t_start : 0.0);
+    }
+    pthread_mutex_unlock(&w->sh->lock);
+}
+
+/* Writes the counters into this configuration's progress row, for `status`.
+ * Best effort: a failure is logged once and the copy goes on (a target that
+ * went away fails the workers anyway). */
+static void pg_copy_row_update(pg_copy_watch_t *w, const copy_progress_t *p)
+{
+    if (w->tgt == NULL)
+        return;
+    char v[5][32], errbuf[512];
+    snprintf(v[0], sizeof(v[0]), "%llu", (unsigned long long)p->rows);
+    snprintf(v[1], sizeof(v[1]), "%llu", (unsigned long long)p->bytes);
+    snprintf(v[2], sizeof(v[2]), "%llu", (unsigned long long)p->est_bytes);
+    snprintf(v[3], sizeof(v[3]), "%d", p->tables_done);
+    snprintf(v[4], sizeof(v[4]), "%d", p->tables_total);
+    const char *params[6] = {w->sh->cfg->name, v[0], v[1], v[2], v[3], v[4]};
+    PGresult *res = pg_conn_execp(
+        w->tgt,
+        "UPDATE syncline.progress SET copy_rows = $2, copy_bytes = $3, copy_total_bytes = $4, "
+        "copy_tables_done = $5, copy_tables_total = $6, updated_at = now() WHERE name = $1",
+        6, params, PGRES_COMMAND_OK, "target: copy progress", errbuf, sizeof(errbuf));
+    if (res == NULL) {
+        pg_copy_erase(w);
+        log_warn("copy progress not recorded on the target (status will not show it): %s", errbuf);
+        PQfinish(w->tgt);
+        w->tgt = NULL;
+    }
+    PQclear(res);
+}
+
+/* One tick: finished tables, terminal or log line, progress row. */
+static void pg_copy_tick(pg_copy_watch_t *w, int force)
+{
+    double now = pg_copy_now();
+    copy_progress_t p;
+    pg_copy_report_done(w);
+    pg_copy_sample(w, now, &p);
+    if (w->tty && (force || now - w->last_draw >= PG_COPY_DRAW_SECONDS)) {
+        pg_copy_draw(w, &p, now);
+        w->last_draw = now;
+    } else if (!w->tty && now - w->last_log >= PG_COPY_LOG_SECONDS) {
+        char line[512];
+        copy_progress_log_line(&p, line, sizeof(line));
+        log_info("%s", line);
+        w->last_log = now;
+    }
+    if (force || now - w->last_row >= PG_COPY_ROW_SECONDS) {
+        pg_copy_row_update(w, &p);
+        w->last_row = now;
+    }
+}
+
+static void pg_copy_watch(pg_copy_shared_t *sh, int ntables, double started)
+{
+    err_t err;
+    char errbuf[512] = "";
+    pg_copy_watch_t w = {.sh = sh,
+                         .ntables = ntables,
+                         .tty = isatty(STDERR_FILENO),
+                         .started = started,
+                         .last_log = started,
+                         .last_draw = started,
+                         .last_row = started};
+    w.tgt =
+        pg_conn_open(sh->cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, sizeof(errbuf));
+    if (w.tgt == NULL)
+        log_warn("copy progress not recorded on the target: %s", errbuf);
+    pg_copy_tick(&w, 1);
     for (;;) {
         pthread_mutex_lock(&sh->lock);
         int finished = sh->done >= sh->nitems || sh->failed;
-        int done = sh->done;
         pthread_mutex_unlock(&sh->lock);
         if (finished || *sh->stop)
-            return;
+            break;
         nanosleep(&(struct timespec){.tv_nsec = 200000000}, NULL);
-        double now = pg_copy_now();
-        if (now - last >= 5.0) {
-            double mb = (double)atomic_load(&sh->bytes) / 1048576.0;
-            log_info("copy progress items=%d/%d rows=%llu mb=%.1f rate_mb_s=%.1f", done, sh->nitems,
-                     (unsigned long long)atomic_load(&sh->rows), mb, mb / (now - started));
-            last = now;
-        }
+        pg_copy_tick(&w, 0);
     }
+    pg_copy_tick(&w, 1);
+    pg_copy_erase(&w);
+    PQfinish(w.tgt);
 }
 
 static err_t pg_copy_describe_all(pg_copy_shared_t *sh, const pg_copy_table_t *tables, int ntables,
@@ -412,7 +704,7 @@ static err_t pg_copy_describe_all(pg_copy_shared_t *sh, const pg_copy_table_t *t
     return err;
 }
 
-static err_t pg_copy_workers(pg_copy_shared_t *sh, char *errbuf, size_t errsize)
+static err_t pg_copy_workers(pg_copy_shared_t *sh, int ntables, char *errbuf, size_t errsize)
 {
     int nworkers = sh->cfg->snapshot_workers > 0 ? sh->cfg->snapshot_workers : 1;
     if (nworkers > sh->nitems)
@@ -426,7 +718,7 @@ static err_t pg_copy_workers(pg_copy_shared_t *sh, char *errbuf, size_t errsize)
             break;
         }
     }
-    pg_copy_watch(sh, t0);
+    pg_copy_watch(sh, ntables, t0);
     for (int i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     if (sh->failed) {
@@ -439,6 +731,35 @@ static err_t pg_copy_workers(pg_copy_shared_t *sh, char *errbuf, size_t errsize)
         return ERR_RUNTIME;
     }
     return ERR_OK;
+}
+
+/* Drops the target tables' secondary indexes (snapshot.defer_indexes). */
+static err_t pg_copy_defer_indexes(pg_copy_shared_t *sh, int ntables, char *errbuf, size_t errsize)
+{
+    const char **names = calloc((size_t)ntables + 1, sizeof(*names));
+    if (names == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    for (int t = 0; t < ntables; t++)
+        names[t] = sh->descs[t].target;
+    int n = 0;
+    err_t err = pg_index_defer_drop(sh->cfg, names, ntables, &n, errbuf, errsize);
+    free(names);
+    if (err == ERR_OK)
+        log_info("indexes deferred dropped=%d (recreated after the copy)", n);
+    return err;
+}
+
+/* Builds the deferred indexes again once every row is in. */
+static err_t pg_copy_restore_indexes(const config_t *cfg, char *errbuf, size_t errsize)
+{
+    int n = 0;
+    double t0 = pg_copy_now();
+    err_t err = pg_index_defer_restore(cfg, &n, errbuf, errsize);
+    if (err == ERR_OK && n > 0)
+        log_info("indexes restored count=%d seconds=%.1f", n, pg_copy_now() - t0);
+    return err;
 }
 
 err_t pg_copy_run(const config_t *cfg, const char *snapshot, const pg_copy_table_t *tables,
@@ -461,9 +782,19 @@ err_t pg_copy_run(const config_t *cfg, const char *snapshot, const pg_copy_table
         err = ERR_RUNTIME;
     }
     if (err == ERR_OK)
-        err = pg_copy_workers(&sh, errbuf, errsize);
-    stats->rows = atomic_load(&sh.rows);
-    stats->bytes = atomic_load(&sh.bytes);
+        log_info("copy plan tables=%d items=%d chunk_mb=%lld", ntables, sh.nitems,
+                 (long long)pg_copy_chunk_pages(cfg) / 128);
+    if (err == ERR_OK && cfg->snapshot_defer_indexes)
+        err = pg_copy_defer_indexes(&sh, ntables, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_copy_workers(&sh, ntables, errbuf, errsize);
+    if (err ==
+        ERR_OK) /* also after a run without the option: an interrupted one may have saved some */
+        err = pg_copy_restore_indexes(cfg, errbuf, errsize);
+    for (int t = 0; t < ntables; t++) {
+        stats->rows += atomic_load(&sh.descs[t].rows);
+        stats->bytes += atomic_load(&sh.descs[t].bytes);
+    }
     stats->tables = ntables;
     stats->seconds = pg_copy_now() - t0;
     for (int t = 0; t < ntables; t++)
@@ -534,6 +865,35 @@ err_t pg_copy_find_nonempty(const config_t *cfg, const pg_copy_table_t *tables, 
             *nonempty = t;
         PQclear(res);
     }
+    PQfinish(tgt);
+    return err;
+}
+
+/* to_jsonb: a target whose progress table predates the copy columns reads as unknown. */
+err_t pg_copy_read_status(const config_t *cfg, pg_copy_status_t *out, char *errbuf, size_t errsize)
+{
+    err_t err;
+    memset(out, 0, sizeof(*out));
+    PGconn *tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+    if (tgt == NULL)
+        return err;
+    const char *params[1] = {cfg->name};
+    PGresult *res =
+        pg_conn_execp(tgt,
+                      "SELECT j->>'copy_rows', j->>'copy_bytes', j->>'copy_total_bytes', "
+                      "j->>'copy_tables_done', j->>'copy_tables_total' "
+                      "FROM (SELECT to_jsonb(p) AS j FROM syncline.progress p WHERE name = $1) s",
+                      1, params, PGRES_TUPLES_OK, "target: copy progress", errbuf, errsize);
+    err = res ? ERR_OK : ERR_RUNTIME;
+    if (res != NULL && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+        out->known = 1;
+        out->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        out->bytes = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+        out->total_bytes = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+        out->tables_done = atoi(PQgetvalue(res, 0, 3));
+        out->tables_total = atoi(PQgetvalue(res, 0, 4));
+    }
+    PQclear(res);
     PQfinish(tgt);
     return err;
 }

@@ -44,4 +44,14 @@ err_t pg_copy_truncate_targets(const config_t *cfg, const pg_copy_table_t *table
 err_t pg_copy_find_nonempty(const config_t *cfg, const pg_copy_table_t *tables, int ntables,
                             int *nonempty, char *errbuf, size_t errsize);
 
+/* The copy's counters as last written to the target's progress row. */
+typedef struct pg_copy_status {
+    int known; /* the row carries copy counters */
+    long long rows, bytes, total_bytes;
+    int tables_done, tables_total;
+} pg_copy_status_t;
+
+/* Reads the copy counters of cfg->name's progress row (known = 0 when absent). */
+err_t pg_copy_read_status(const config_t *cfg, pg_copy_status_t *out, char *errbuf, size_t errsize);
+
 #endif

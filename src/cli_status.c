@@ -7,16 +7,34 @@
 #include <string.h>
 
 #include "cli.h"
+#include "copy_progress.h"
 #include "log.h"
 #include "lsn.h"
+#include "pg_copy.h"
 #include "pg_source.h"
 #include "pg_target.h"
 
 typedef struct status_info {
     pg_source_slot_t slot;
     pg_target_progress_t prog;
+    pg_copy_status_t copy; /* read only while the initial copy runs */
     lsn_t current;
 } status_info_t;
+
+/* "3/9 tables, 1234567 rows, 1.2 GB of about 3.4 GB (35%)" */
+static void status_print_copy(const pg_copy_status_t *cs)
+{
+    char done[32], total[32];
+    if (!cs->known) {
+        printf("copy:            starting\n");
+        return;
+    }
+    copy_progress_size((uint64_t)cs->bytes, done, sizeof(done));
+    copy_progress_size((uint64_t)cs->total_bytes, total, sizeof(total));
+    printf("copy:            %d/%d tables, %lld rows, %s of about %s (%d%%)\n", cs->tables_done,
+           cs->tables_total, cs->rows, done, total,
+           copy_progress_percent((uint64_t)cs->bytes, (uint64_t)cs->total_bytes));
+}
 
 static void status_print_text(const config_t *cfg, const status_info_t *si)
 {
@@ -30,6 +48,9 @@ static void status_print_text(const config_t *cfg, const status_info_t *si)
     printf("source_lsn:      %s\n", lsn_format(si->current, c, sizeof(c)));
     printf("confirmed_lsn:   %s\n", lsn_format(si->slot.confirmed_flush, f, sizeof(f)));
     if (si->prog.exists) {
+        printf("state:           %s\n", si->prog.copying ? "copying" : "streaming");
+        if (si->prog.copying)
+            status_print_copy(&si->copy);
         printf("applied_lsn:     %s\n", lsn_format(si->prog.applied_lsn, a, sizeof(a)));
         printf("lag_bytes:       %llu\n",
                (unsigned long long)lsn_diff(si->current, si->prog.applied_lsn));
@@ -38,6 +59,21 @@ static void status_print_text(const config_t *cfg, const status_info_t *si)
     } else {
         printf("applied_lsn:     - (no progress row on the target)\n");
     }
+}
+
+/* {"rows": .., "bytes": .., "total_bytes": .., "tables_done": .., "tables_total": ..}
+ * while copying, else null. */
+static json_t *status_copy_json(const status_info_t *si)
+{
+    if (!si->prog.exists || !si->prog.copying || !si->copy.known)
+        return json_null();
+    json_t *c = json_object();
+    json_object_set_new(c, "rows", json_integer(si->copy.rows));
+    json_object_set_new(c, "bytes", json_integer(si->copy.bytes));
+    json_object_set_new(c, "total_bytes", json_integer(si->copy.total_bytes));
+    json_object_set_new(c, "tables_done", json_integer(si->copy.tables_done));
+    json_object_set_new(c, "tables_total", json_integer(si->copy.tables_total));
+    return c;
 }
 
 static void status_print_json(const config_t *cfg, const status_info_t *si)
@@ -53,6 +89,10 @@ static void status_print_json(const config_t *cfg, const status_info_t *si)
     json_object_set_new(o, "source_lsn", json_string(lsn_format(si->current, c, sizeof(c))));
     json_object_set_new(o, "confirmed_lsn",
                         json_string(lsn_format(si->slot.confirmed_flush, f, sizeof(f))));
+    json_object_set_new(o, "state",
+                        si->prog.exists ? json_string(si->prog.copying ? "copying" : "streaming")
+                                        : json_null());
+    json_object_set_new(o, "copy", status_copy_json(si));
     if (si->prog.exists) {
         json_object_set_new(o, "applied_lsn",
                             json_string(lsn_format(si->prog.applied_lsn, a, sizeof(a))));
@@ -87,6 +127,8 @@ static err_t status_show(const config_t *cfg, int json, char *errbuf)
         err = pg_source_slot_info(ps, &si.slot, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         err = pg_target_read_progress(pt, &si.prog, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK && si.prog.exists && si.prog.copying)
+        err = pg_copy_read_status(cfg, &si.copy, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK) {
         if (json)
             status_print_json(cfg, &si);

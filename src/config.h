@@ -73,7 +73,9 @@ typedef struct config {
     bool on_missing_row_skip; /* "on_missing_row": "error" (default) or "skip" */
 
     /* snapshot */
-    int snapshot_workers; /* default: number of online CPUs */
+    int snapshot_workers;        /* default: number of online CPUs */
+    int snapshot_chunk_mb;       /* heap MB per ctid range of a split table (default 128) */
+    bool snapshot_defer_indexes; /* drop secondary indexes for the copy, rebuild after */
 
     config_kafka_t kafka;
 } config_t;
