@@ -1,0 +1,157 @@
+/*
+ * cli_lag: the `lag` command: source, confirmed and applied positions, lag in
+ * bytes and seconds, and an exit code scripts can gate on (ERR_LAG above the
+ * limits given). Measurement lives in connectors/pg_lag.c.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "lsn.h"
+#include "pg_lag.h"
+
+typedef struct lag_opts {
+    long long max_bytes; /* -1: no limit */
+    double max_seconds;  /* < 0: no limit */
+    int json;
+    int watch;
+} lag_opts_t;
+
+static int lag_exceeded(const lag_opts_t *o, const pg_lag_sample_t *s)
+{
+    return (o->max_bytes >= 0 && s->lag_bytes > (uint64_t)o->max_bytes) ||
+           (o->max_seconds >= 0 && s->lag_seconds > o->max_seconds);
+}
+
+static void lag_print_text(const config_t *cfg, const pg_lag_sample_t *s, int over)
+{
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    printf("name=%s source_lsn=%s confirmed_lsn=%s applied_lsn=%s lag_bytes=%llu "
+           "lag_seconds=%.1f%s%s\n",
+           cfg->name, lsn_format(s->source_lsn, a, sizeof(a)),
+           s->slot_exists ? lsn_format(s->confirmed_lsn, b, sizeof(b)) : "-",
+           lsn_format(s->applied_lsn, c, sizeof(c)), (unsigned long long)s->lag_bytes,
+           s->lag_seconds, s->slot_exists && !s->slot_active ? " slot=inactive" : "",
+           over ? " over_limit=yes" : "");
+}
+
+static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, int over)
+{
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(cfg->name));
+    json_object_set_new(o, "source_lsn", json_string(lsn_format(s->source_lsn, a, sizeof(a))));
+    json_object_set_new(o, "confirmed_lsn",
+                        s->slot_exists ? json_string(lsn_format(s->confirmed_lsn, b, sizeof(b)))
+                                       : json_null());
+    json_object_set_new(o, "slot_active", json_boolean(s->slot_active));
+    json_object_set_new(o, "applied_lsn", json_string(lsn_format(s->applied_lsn, c, sizeof(c))));
+    json_object_set_new(o, "lag_bytes", json_integer((json_int_t)s->lag_bytes));
+    json_object_set_new(o, "lag_seconds", json_real(s->lag_seconds));
+    json_object_set_new(o, "last_commit",
+                        s->commit_time[0] ? json_string(s->commit_time) : json_null());
+    json_object_set_new(o, "within_limits", json_boolean(!over));
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (text != NULL)
+        printf("%s\n", text);
+    free(text);
+    json_decref(o);
+}
+
+/* One measurement, printed; ERR_LAG when over a limit. */
+static err_t lag_once(pg_lag_t *pl, const config_t *cfg, const lag_opts_t *o, char *errbuf)
+{
+    pg_lag_sample_t s;
+    err_t err = pg_lag_sample(pl, &s, errbuf, CLI_ERRBUF_SIZE);
+    if (err != ERR_OK)
+        return err;
+    int over = lag_exceeded(o, &s);
+    if (o->json)
+        lag_print_json(cfg, &s, over);
+    else
+        lag_print_text(cfg, &s, over);
+    fflush(stdout);
+    return over ? ERR_LAG : ERR_OK;
+}
+
+/* --watch: every second until Ctrl-C; the exit code is the last sample's. */
+static err_t lag_run(cli_ctx_t *ctx, const config_t *cfg, const lag_opts_t *o)
+{
+    err_t err;
+    pg_lag_t *pl = pg_lag_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (pl == NULL)
+        return err;
+    do {
+        err = lag_once(pl, cfg, o, ctx->errbuf);
+        if (o->watch && (err == ERR_OK || err == ERR_LAG))
+            cli_sleep_ms(ctx, 1000);
+    } while (o->watch && !*ctx->stop && (err == ERR_OK || err == ERR_LAG));
+    pg_lag_free(pl);
+    return err;
+}
+
+static err_t lag_on_opt(int opt, const char *arg, void *state)
+{
+    lag_opts_t *o = state;
+    char *end = NULL;
+    switch (opt) {
+    case 'b':
+        o->max_bytes = strtoll(arg, &end, 10);
+        break;
+    case 's':
+        o->max_seconds = strtod(arg, &end);
+        break;
+    case 'j':
+        o->json = 1;
+        return ERR_OK;
+    case 'w':
+        o->watch = 1;
+        return ERR_OK;
+    default:
+        return ERR_USAGE;
+    }
+    if (end == arg || *end != '\0' || (opt == 'b' ? o->max_bytes < 0 : o->max_seconds < 0)) {
+        fprintf(stderr, "syncline lag: --max-%s takes a non-negative number\n",
+                opt == 'b' ? "bytes" : "seconds");
+        return ERR_USAGE;
+    }
+    return ERR_OK;
+}
+
+static err_t cli_lag(cli_ctx_t *ctx, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"max-bytes", required_argument, NULL, 'b'},
+                                             {"max-seconds", required_argument, NULL, 's'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"watch", no_argument, NULL, 'w'},
+                                             {NULL, 0, NULL, 0}};
+    lag_opts_t o = {.max_bytes = -1, .max_seconds = -1};
+    const char *path = NULL;
+    int help;
+    err_t err = cli_parse(&cli_lag_command, argc, argv, "", longopts, lag_on_opt, &o, &path, &help);
+    if (err != ERR_OK || help)
+        return err;
+    config_t *cfg = cli_load_config(ctx, path);
+    if (cfg == NULL)
+        return ERR_CONFIG;
+    err = lag_run(ctx, cfg, &o);
+    config_free(cfg);
+    return err;
+}
+
+const cli_command_t cli_lag_command = {
+    .name = "lag",
+    .summary = "lag in bytes and seconds; exit 7 above --max-bytes/--max-seconds",
+    .usage =
+        "usage: syncline lag -c FILE [--max-bytes N] [--max-seconds S] [--json] [--watch]\n"
+        "  Prints the source WAL position, the slot's confirmed position, the target's applied\n"
+        "  position, the lag in bytes (source - applied) and in seconds (age of the oldest\n"
+        "  source commit not applied yet; 0 when nothing is pending).\n"
+        "  --max-bytes N     exit 7 when the lag is more than N bytes\n"
+        "  --max-seconds S   exit 7 when the lag is more than S seconds\n"
+        "  --json            one JSON object per measurement\n"
+        "  --watch           measure every second until Ctrl-C (exit code of the last one)\n"
+        "  Exit codes: 0 within the limits, 7 above, 4 connection, 5 no progress row.\n",
+    .run = cli_lag,
+};
