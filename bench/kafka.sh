@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Catch-up through Kafka: a pgbench TPC-B backlog written while nothing consumes the slots is
+# drained by `syncline capture` (source -> Kafka) and `syncline apply` (Kafka -> target), side by
+# side with PostgreSQL's native logical replication draining the same backlog, in the same run.
+#
+#   sudo bash bench/kafka.sh [--scale N] [--transactions N] [--clients N] [--format json|avro]
+#                            [--syncline PATH] [--keep]
+#
+# Both consumers start from identical targets (pgbench -i data on every side, two target
+# databases) and their slots are created before the backlog. Native: a subscription
+# (copy_data=false) enabled after the backlog, timed until its received LSN passes the backlog's
+# end and the last row arrived. syncline: capture and apply started together, timed until the
+# target's pgbench_history has every row (apply commits in source order), with the capture-only
+# time (slot confirmed past the backlog) reported too. Exit 0 when both targets equal the source.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=tests/lib/pg.sh
+source "$ROOT/tests/lib/pg.sh"
+# shellcheck source=tests/lib/kafka.sh
+source "$ROOT/tests/lib/kafka.sh"
+
+SCALE=10
+TRANSACTIONS=40000
+CLIENTS=4
+FORMAT=json
+KEEP=0
+SYNCLINE=${SYNCLINE:-$ROOT/build/syncline}
+while (($#)); do
+    case $1 in
+    --scale) SCALE=${2:?}; shift 2 ;;
+    --transactions) TRANSACTIONS=${2:?}; shift 2 ;;
+    --clients) CLIENTS=${2:?}; shift 2 ;;
+    --format) FORMAT=${2:?}; shift 2 ;;
+    --syncline) SYNCLINE=${2:?}; shift 2 ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+    *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[[ -x "$SYNCLINE" ]] || { echo "kafka.sh: no syncline binary at $SYNCLINE" >&2; exit 2; }
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+die() { log "FAIL: $*"; exit 1; }
+q() { # PORT DB SQL
+    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -qAt -v ON_ERROR_STOP=1 \
+        -h 127.0.0.1 -p "$1" -U postgres -d "$2" -c "$3"
+}
+now() { echo "$EPOCHREALTIME"; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
+SCRATCH=$(pg_make_scratch syncline-bench-kafka)
+SRC_PORT=$(pg_free_port 57442)
+TGT_PORT=$(pg_free_port $((SRC_PORT + 1)))
+PIDS=()
+cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 1
+    if ((KEEP)); then
+        log "kept: source $SRC_PORT, target $TGT_PORT, broker $(cat "$SCRATCH/kafka/brokers" 2>/dev/null), $SCRATCH"
+        return
+    fi
+    kafka_stop "$SCRATCH/kafka" || true
+    pg_cluster_destroy "$SCRATCH/src" >/dev/null 2>&1 || true
+    pg_cluster_destroy "$SCRATCH/tgt" >/dev/null 2>&1 || true
+    rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+
+conf=("shared_buffers = 256MB" "max_wal_size = 4GB" "fsync = on" "max_replication_slots = 10"
+    "max_wal_senders = 10")
+PG_FSYNC=on pg_cluster_create source "$SRC_PORT" "$SCRATCH/src" "${conf[@]}" >/dev/null
+PG_FSYNC=on pg_cluster_create target "$TGT_PORT" "$SCRATCH/tgt" "${conf[@]}" >/dev/null
+pg_cluster_start "$SCRATCH/src" >/dev/null
+pg_cluster_start "$SCRATCH/tgt" >/dev/null
+BROKERS=$(kafka_start "$SCRATCH/kafka" 59192)
+log "source $SRC_PORT, target $TGT_PORT, broker $BROKERS, scale $SCALE, $TRANSACTIONS transactions"
+
+q "$SRC_PORT" postgres "CREATE DATABASE bench"
+q "$TGT_PORT" postgres "CREATE DATABASE bench_native"
+q "$TGT_PORT" postgres "CREATE DATABASE bench_kafka"
+for target in "$SRC_PORT bench" "$TGT_PORT bench_native" "$TGT_PORT bench_kafka"; do
+    read -r port db <<<"$target"
+    "$PG_BIN/pgbench" -q -i -s "$SCALE" -h 127.0.0.1 -p "$port" -U postgres "$db" >/dev/null 2>&1
+done
+
+# the native subscription and its slot, disabled: the backlog piles up behind it
+q "$SRC_PORT" bench "CREATE PUBLICATION native FOR ALL TABLES"
+q "$TGT_PORT" bench_native "CREATE SUBSCRIPTION native CONNECTION 'host=127.0.0.1 port=$SRC_PORT user=postgres dbname=bench' PUBLICATION native WITH (copy_data = false, enabled = false)"
+
+CFG=$SCRATCH/kafka.json
+cat >"$CFG" <<JSON
+{"name": "bench", "source": {"conninfo": "host=127.0.0.1 port=$SRC_PORT user=postgres dbname=bench"},
+ "target": {"conninfo": "host=127.0.0.1 port=$TGT_PORT user=postgres dbname=bench_kafka"},
+ "kafka": {"brokers": "$BROKERS", "topic": "bench.$FORMAT", "format": "$FORMAT"}}
+JSON
+# capture once to create its slot and topic, then stop: the backlog piles up behind it too
+"$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
+cap=$!
+for ((i = 0; i < 150; i++)); do grep -q "capture streaming" "$SCRATCH/capture.log" && break; sleep 0.2; done
+kill -TERM "$cap"
+wait "$cap" || die "capture (setup) failed: $(tail -n 3 "$SCRATCH/capture.log")"
+
+log "writing the backlog"
+per_client=$((TRANSACTIONS / CLIENTS))
+"$PG_BIN/pgbench" -n -c "$CLIENTS" -j 2 -t "$per_client" -h 127.0.0.1 -p "$SRC_PORT" -U postgres bench \
+    >"$SCRATCH/pgbench.log" 2>&1 || die "pgbench"
+END_LSN=$(q "$SRC_PORT" bench "SELECT pg_current_wal_lsn()")
+ROWS=$(q "$SRC_PORT" bench "SELECT count(*) FROM pgbench_history")
+WAL_MB=$(q "$SRC_PORT" bench "SELECT round(pg_wal_lsn_diff('$END_LSN', confirmed_flush_lsn) / 1048576.0, 1) FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")
+log "backlog: $ROWS transactions, $WAL_MB MB of WAL"
+
+log "native: draining"
+t0=$(now)
+q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
+until [[ "$(q "$TGT_PORT" bench_native "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.2; done
+T_NATIVE=$(secs "$t0" "$(now)")
+q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
+
+log "syncline capture + apply ($FORMAT): draining"
+t0=$(now)
+"$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
+PIDS+=($!)
+"$SYNCLINE" apply -c "$CFG" >>"$SCRATCH/apply.log" 2>&1 &
+PIDS+=($!)
+T_CAPTURE=""
+while :; do
+    if [[ -z "$T_CAPTURE" && "$(q "$SRC_PORT" bench "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")" == t ]]; then
+        T_CAPTURE=$(secs "$t0" "$(now)")
+    fi
+    [[ "$(q "$TGT_PORT" bench_kafka "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]] && break
+    kill -0 "${PIDS[1]}" 2>/dev/null || die "apply exited: $(tail -n 3 "$SCRATCH/apply.log")"
+    sleep 0.2
+done
+T_KAFKA=$(secs "$t0" "$(now)")
+T_CAPTURE=${T_CAPTURE:-$T_KAFKA}
+
+status=PASS
+for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do
+    d="SELECT count(*) || ' ' || md5(string_agg(t::text, ',' ORDER BY t::text COLLATE \"C\")) FROM $t t"
+    s=$(q "$SRC_PORT" bench "$d")
+    [[ "$s" == "$(q "$TGT_PORT" bench_native "$d")" ]] || { log "native differs on $t"; status=FAIL; }
+    [[ "$s" == "$(q "$TGT_PORT" bench_kafka "$d")" ]] || { log "kafka differs on $t"; status=FAIL; }
+done
+rate() { awk -v n="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+printf '\n| path | seconds | transactions/s | target equals source |\n|---|---:|---:|---|\n'
+printf '| native logical replication | %s | %s | %s |\n' "$T_NATIVE" "$(rate "$T_NATIVE")" "$status"
+printf '| syncline capture -> Kafka (%s) | %s | %s | - |\n' "$FORMAT" "$T_CAPTURE" "$(rate "$T_CAPTURE")"
+printf '| syncline capture + apply end to end (%s) | %s | %s | %s |\n' "$FORMAT" "$T_KAFKA" "$(rate "$T_KAFKA")" "$status"
+[[ "$status" == PASS ]]

@@ -1,0 +1,464 @@
+/*
+ * kafka_sink: capture's producer.
+ *
+ * Design. The sink interface hands over rows, not transaction boundaries, so
+ * kafka_sink_source() watches the stream the pipeline reads and notes each
+ * Begin (xid, commit LSN, commit time) and Commit (end LSN). Every message
+ * carries its transaction's commit LSN, xid and its index (seq); the newest
+ * message of each partition is held back until the next one for that
+ * partition or the source Commit, so that it can be marked last (with the end
+ * LSN) and the applier knows a transaction's part in a partition is complete.
+ * Memory stays one envelope per partition, whatever the transaction's size.
+ *
+ * Delivery reports count down the messages in flight; commit() polls until
+ * that count is 0 and fails the batch on the first delivery error, so the
+ * pipeline confirms nothing Kafka did not acknowledge. A capture that dies
+ * between produce and confirm sends those transactions again on restart: the
+ * applier drops them by (commit LSN, seq).
+ */
+#include "kafka_sink.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "kafka_conf.h"
+#include "log.h"
+#include "pgoutput.h"
+
+#define KAFKA_SINK_STOP_GRACE_POLLS 100 /* x 100 ms after a stop request */
+
+typedef struct kafka_sink_pending {
+    json_t *env; /* NULL when nothing is held for the partition */
+    char *key;
+    size_t keylen;
+} kafka_sink_pending_t;
+
+struct kafka_sink {
+    const config_t *cfg;
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    event_codec_t *codec;
+    int partitions;
+    volatile sig_atomic_t *stop;
+    kafka_sink_pending_t *pending; /* one per partition */
+    event_txn_t txn;               /* the source transaction in hand */
+    int64_t inflight;              /* produced, no delivery report yet */
+    rd_kafka_resp_err_t failed;    /* first delivery error since the last commit */
+    char failed_detail[256];
+    source_t inner;
+    pgoutput_msg_t msg; /* scratch for Begin/Commit */
+};
+
+/* ---- delivery ------------------------------------------------------------ */
+
+static void kafka_sink_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    kafka_sink_t *ks = opaque;
+    (void)rk;
+    ks->inflight--;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    ks->failed = m->err;
+    snprintf(ks->failed_detail, sizeof(ks->failed_detail), "topic=%s partition=%d: %s",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
+}
+
+static void kafka_sink_setup(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_sink_delivered);
+}
+
+/* Takes ownership of buf (freed by librdkafka, or here on failure). */
+static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t partition, char *buf,
+                             size_t len, const char *key, size_t keylen, char *errbuf,
+                             size_t errsize)
+{
+    for (;;) {
+        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_FREE, buf, len, key, keylen, NULL) == 0)
+            break;
+        rd_kafka_resp_err_t kerr = rd_kafka_last_error();
+        if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            free(buf);
+            snprintf(errbuf, errsize, "kafka produce topic=%s partition=%d: %s",
+                     rd_kafka_topic_name(rkt), (int)partition, rd_kafka_err2str(kerr));
+            return kafka_conf_classify(kerr);
+        }
+        rd_kafka_poll(ks->rk, 100); /* the broker is slow or away: wait for room */
+    }
+    ks->inflight++;
+    rd_kafka_poll(ks->rk, 0);
+    return ERR_OK;
+}
+
+static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_pending_t *p,
+                                char *errbuf, size_t errsize)
+{
+    char *buf;
+    size_t len;
+    err_t err = ERR_OK;
+    if (event_encode(ks->codec, p->env, &buf, &len, errbuf, errsize) != 0)
+        err = ERR_RUNTIME;
+    else
+        err = kafka_sink_send(ks, ks->rkt, partition, buf, len, p->key, p->keylen, errbuf, errsize);
+    json_decref(p->env);
+    free(p->key);
+    memset(p, 0, sizeof(*p));
+    return err;
+}
+
+/* ---- holding back the newest message per partition ------------------------ */
+
+static int32_t kafka_sink_partition(kafka_sink_t *ks, const char *key, size_t keylen)
+{
+    if (key == NULL || ks->partitions <= 1)
+        return 0;
+    return rd_kafka_msg_partitioner_murmur2(ks->rkt, key, keylen, ks->partitions, NULL, NULL);
+}
+
+/* Takes ownership of env and key. */
+static err_t kafka_sink_hold(kafka_sink_t *ks, json_t *env, char *key, size_t keylen, char *errbuf,
+                             size_t errsize)
+{
+    int32_t part = kafka_sink_partition(ks, key, keylen);
+    kafka_sink_pending_t *p = &ks->pending[part];
+    err_t err = ERR_OK;
+    if (p->env != NULL)
+        err = kafka_sink_produce(ks, part, p, errbuf, errsize);
+    p->env = env;
+    p->key = key;
+    p->keylen = keylen;
+    return err;
+}
+
+static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char *errbuf,
+                               size_t errsize)
+{
+    event_txn_t txn = ks->txn;
+    txn.seq = ks->txn.seq++;
+    txn.last = false;
+    json_t *env = event_build(ch, &txn, ks->cfg->name, errbuf, errsize);
+    if (env == NULL) {
+        char l[LSN_STRLEN];
+        size_t n = strlen(errbuf);
+        snprintf(errbuf + n, errsize - n, " (table %s.%s, lsn=%s)", ch->rel->nspname,
+                 ch->rel->relname, lsn_format(txn.commit_lsn, l, sizeof(l)));
+        return ERR_RUNTIME;
+    }
+    size_t keylen = 0;
+    char *key = event_key(ch, ks->cfg->kafka.partitioning, &keylen);
+    return kafka_sink_hold(ks, env, key, keylen, errbuf, errsize);
+}
+
+/* The source Commit: what is held back is the last of the transaction. */
+static err_t kafka_sink_end_txn(kafka_sink_t *ks, lsn_t end_lsn, char *errbuf, size_t errsize)
+{
+    err_t err = ERR_OK;
+    for (int32_t i = 0; i < ks->partitions && err == ERR_OK; i++) {
+        kafka_sink_pending_t *p = &ks->pending[i];
+        if (p->env == NULL)
+            continue;
+        if (event_mark_last(p->env, end_lsn) != 0) {
+            snprintf(errbuf, errsize, "out of memory");
+            return ERR_RUNTIME;
+        }
+        err = kafka_sink_produce(ks, i, p, errbuf, errsize);
+    }
+    return err;
+}
+
+static void kafka_sink_drop_pending(kafka_sink_t *ks)
+{
+    for (int i = 0; ks->pending != NULL && i < ks->partitions; i++) {
+        json_decref(ks->pending[i].env);
+        free(ks->pending[i].key);
+        memset(&ks->pending[i], 0, sizeof(ks->pending[i]));
+    }
+}
+
+/* ---- sink_ops ------------------------------------------------------------ */
+
+static err_t kafka_sink_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
+                                 size_t errsize)
+{
+    (void)ctx; /* every message describes its relation */
+    (void)rel;
+    (void)lsn;
+    (void)errbuf;
+    (void)errsize;
+    return ERR_OK;
+}
+
+static err_t kafka_sink_begin(void *ctx, char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    (void)errbuf;
+    (void)errsize;
+    ks->failed = RD_KAFKA_RESP_ERR_NO_ERROR;
+    return ERR_OK;
+}
+
+static event_op_t kafka_sink_op(sink_op_t op)
+{
+    switch (op) {
+    case SINK_INSERT:
+        return EVENT_CREATE;
+    case SINK_UPDATE:
+        return EVENT_UPDATE;
+    case SINK_DELETE:
+        return EVENT_DELETE;
+    }
+    return EVENT_CREATE;
+}
+
+static err_t kafka_sink_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
+{
+    event_change_t ch = {.op = kafka_sink_op(row->op),
+                         .rel = row->rel,
+                         .old_kind = row->old_kind,
+                         .old_tuple = row->old_tuple,
+                         .new_tuple = row->new_tuple};
+    return kafka_sink_change(ctx, &ch, errbuf, errsize);
+}
+
+static err_t kafka_sink_truncate(void *ctx, const change_relation_t *const *rels, int nrels,
+                                 uint8_t options, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    /* one partition keeps the relations of one TRUNCATE together */
+    int together = strcmp(ks->cfg->kafka.partitioning, "none") == 0;
+    err_t err = ERR_OK;
+    (void)lsn;
+    for (int i = 0; i < nrels && err == ERR_OK; i++) {
+        event_change_t ch = {.op = EVENT_TRUNCATE,
+                             .rel = rels[i],
+                             .truncate_options = options,
+                             .truncate_n = together ? nrels : 1,
+                             .truncate_i = together ? i : 0};
+        err = kafka_sink_change(ks, &ch, errbuf, errsize);
+    }
+    return err;
+}
+
+/* Polls until nothing is in flight. A stop request gives the broker a grace
+ * period, then gives up (nothing is confirmed then). */
+static err_t kafka_sink_wait(kafka_sink_t *ks, char *errbuf, size_t errsize)
+{
+    int grace = KAFKA_SINK_STOP_GRACE_POLLS;
+    while (ks->inflight > 0 && ks->failed == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_poll(ks->rk, 100);
+        if (*ks->stop && --grace <= 0) {
+            snprintf(errbuf, errsize,
+                     "stopped with %lld messages not acknowledged by the broker (topic=%s); "
+                     "they are sent again on the next start",
+                     (long long)ks->inflight, ks->cfg->kafka.topic);
+            return ERR_CONNECT;
+        }
+    }
+    return ERR_OK;
+}
+
+static err_t kafka_sink_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    err_t err = kafka_sink_end_txn(ks, pos->end_lsn, errbuf, errsize);
+    if (err == ERR_OK)
+        err = kafka_sink_wait(ks, errbuf, errsize);
+    if (err == ERR_OK && ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize, "kafka delivery failed %s (batch up to lsn=%s not confirmed)",
+                 ks->failed_detail, lsn_format(pos->end_lsn, l, sizeof(l)));
+        err = kafka_conf_classify(ks->failed);
+    }
+    return err;
+}
+
+static void kafka_sink_rollback(void *ctx)
+{
+    kafka_sink_drop_pending(ctx);
+}
+
+static err_t kafka_sink_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    (void)ctx; /* capture's progress is the slot itself: nothing to record */
+    (void)lsn;
+    (void)errbuf;
+    (void)errsize;
+    return ERR_OK;
+}
+
+static const sink_ops_t kafka_sink_ops = {
+    .relation = kafka_sink_relation,
+    .begin = kafka_sink_begin,
+    .row = kafka_sink_row,
+    .truncate = kafka_sink_truncate,
+    .commit = kafka_sink_commit,
+    .rollback = kafka_sink_rollback,
+    .advance = kafka_sink_advance,
+};
+
+sink_t kafka_sink_sink(kafka_sink_t *ks)
+{
+    sink_t s = {.ops = &kafka_sink_ops, .ctx = ks};
+    return s;
+}
+
+/* ---- watching the stream ------------------------------------------------- */
+
+/* Notes Begin and Commit; everything else is left to the pipeline. */
+static err_t kafka_sink_watch(kafka_sink_t *ks, const char *buf, size_t len, char *errbuf,
+                              size_t errsize)
+{
+    pgoutput_frame_t f;
+    if (pgoutput_read_frame(buf, len, &f, errbuf, errsize) != PGOUTPUT_OK ||
+        f.kind != PGOUTPUT_FRAME_XLOGDATA || f.payload_len == 0 ||
+        (f.payload[0] != PGOUTPUT_BEGIN && f.payload[0] != PGOUTPUT_COMMIT))
+        return ERR_OK; /* the pipeline reports malformed frames */
+    if (pgoutput_read_msg(f.payload, f.payload_len, &ks->msg, errbuf, errsize) != PGOUTPUT_OK)
+        return ERR_OK;
+    if (ks->msg.kind == PGOUTPUT_COMMIT)
+        return kafka_sink_end_txn(ks, ks->msg.u.commit.end_lsn, errbuf, errsize);
+    memset(&ks->txn, 0, sizeof(ks->txn));
+    ks->txn.xid = ks->msg.u.begin.xid;
+    ks->txn.commit_lsn = ks->msg.u.begin.final_lsn;
+    ks->txn.commit_time = ks->msg.u.begin.commit_time;
+    return ERR_OK;
+}
+
+static int kafka_sink_read(void *ctx, int timeout_ms, const char **buf, size_t *len, err_t *err,
+                           char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    int r = ks->inner.ops->read(ks->inner.ctx, timeout_ms, buf, len, err, errbuf, errsize);
+    if (r > 0) {
+        *err = kafka_sink_watch(ks, *buf, *len, errbuf, errsize);
+        if (*err != ERR_OK)
+            return -1;
+    }
+    rd_kafka_poll(ks->rk, 0);
+    return r;
+}
+
+static err_t kafka_sink_send_status(void *ctx, lsn_t write, lsn_t flush, lsn_t apply, int reply,
+                                    char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    return ks->inner.ops->send_status(ks->inner.ctx, write, flush, apply, reply, errbuf, errsize);
+}
+
+static const source_ops_t kafka_sink_source_ops = {
+    .read = kafka_sink_read,
+    .send_status = kafka_sink_send_status,
+};
+
+source_t kafka_sink_source(kafka_sink_t *ks, const source_t *inner)
+{
+    ks->inner = *inner;
+    source_t s = {.ops = &kafka_sink_source_ops, .ctx = ks};
+    return s;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* Avro: the writer schema goes to the compacted <topic>.schemas, keyed by
+ * its fingerprint, before any message that uses it. */
+static err_t kafka_sink_publish_schema(kafka_sink_t *ks, char *errbuf, size_t errsize)
+{
+    char topic[300], key[17];
+    int n;
+    snprintf(topic, sizeof(topic), "%s.schemas", ks->cfg->kafka.topic);
+    err_t err = kafka_conf_ensure_topic(ks->rk, topic, 1, 1, &n, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    snprintf(key, sizeof(key), "%016llx", (unsigned long long)event_codec_fingerprint(ks->codec));
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rk, topic, NULL);
+    char *schema = strdup(event_codec_schema(ks->codec));
+    if (rkt == NULL || schema == NULL) {
+        free(schema);
+        snprintf(errbuf, errsize, "out of memory");
+        err = ERR_RUNTIME;
+    } else {
+        err =
+            kafka_sink_send(ks, rkt, 0, schema, strlen(schema), key, strlen(key), errbuf, errsize);
+    }
+    if (err == ERR_OK)
+        err = kafka_sink_commit(ks, &(sink_position_t){0}, errbuf, errsize);
+    if (rkt != NULL)
+        rd_kafka_topic_destroy(rkt);
+    if (err == ERR_OK)
+        log_info("kafka schema published topic=%s fingerprint=%s", topic, key);
+    return err;
+}
+
+static err_t kafka_sink_connect(kafka_sink_t *ks, const kafka_sink_opts_t *opts, char *errbuf,
+                                size_t errsize)
+{
+    const config_kafka_t *k = &ks->cfg->kafka;
+    int want = strcmp(k->partitioning, "none") == 0 ? 1 : opts->partitions;
+    err_t err =
+        kafka_conf_ensure_topic(ks->rk, k->topic, want, 0, &ks->partitions, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    if (strcmp(k->partitioning, "none") == 0 && ks->partitions > 1)
+        log_warn("kafka topic=%s has %d partitions; partitioning none uses partition 0 only",
+                 k->topic, ks->partitions);
+    ks->pending = calloc((size_t)ks->partitions, sizeof(*ks->pending));
+    ks->rkt = rd_kafka_topic_new(ks->rk, k->topic, NULL);
+    if (ks->pending == NULL || ks->rkt == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    if (strcmp(k->partitioning, "none") == 0)
+        ks->partitions = 1;
+    return strcmp(k->format, "avro") == 0 ? kafka_sink_publish_schema(ks, errbuf, errsize) : ERR_OK;
+}
+
+kafka_sink_t *kafka_sink_new(const config_t *cfg, const kafka_sink_opts_t *opts, err_t *err,
+                             char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = calloc(1, sizeof(*ks));
+    if (ks == NULL) {
+        *err = ERR_RUNTIME;
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    ks->cfg = cfg;
+    ks->stop = opts->stop;
+    if (cfg->kafka.schema_registry != NULL)
+        log_warn("kafka.schema_registry is not supported yet: schemas go to %s.schemas",
+                 cfg->kafka.topic);
+    ks->codec = event_codec_new(strcmp(cfg->kafka.format, "avro") == 0 ? EVENT_FORMAT_AVRO
+                                                                       : EVENT_FORMAT_JSON,
+                                errbuf, errsize);
+    *err = ERR_RUNTIME;
+    if (ks->codec != NULL)
+        ks->rk =
+            kafka_conf_client(cfg, KAFKA_CONF_PRODUCER, ks, kafka_sink_setup, err, errbuf, errsize);
+    if (ks->rk != NULL)
+        *err = kafka_sink_connect(ks, opts, errbuf, errsize);
+    if (*err != ERR_OK) {
+        kafka_sink_free(ks);
+        return NULL;
+    }
+    return ks;
+}
+
+void kafka_sink_free(kafka_sink_t *ks)
+{
+    if (ks == NULL)
+        return;
+    kafka_sink_drop_pending(ks);
+    if (ks->rk != NULL) {
+        if (rd_kafka_flush(ks->rk, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn("kafka: %d messages still in flight at exit", rd_kafka_outq_len(ks->rk));
+        if (ks->rkt != NULL)
+            rd_kafka_topic_destroy(ks->rkt);
+        rd_kafka_destroy(ks->rk);
+    }
+    pgoutput_msg_clear(&ks->msg);
+    event_codec_free(ks->codec);
+    free(ks->pending);
+    free(ks);
+}

@@ -1,0 +1,121 @@
+/*
+ * event: the messages of the Kafka change stream. Turns one row change (or one
+ * truncated relation) plus its source-transaction position into a Debezium-style
+ * envelope, serializes it as JSON or Avro, and decodes both (and plain
+ * Debezium PostgreSQL messages) back. Pure: no I/O, no rdkafka.h.
+ *
+ * The envelope is built as a jansson object first (event_build) so that the
+ * capture side can hold the newest message of a transaction back and mark it
+ * last (event_mark_last) once the source Commit is seen.
+ */
+#ifndef SYNCLINE_EVENT_H
+#define SYNCLINE_EVENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "change.h"
+#include "lsn.h"
+
+/* Debezium's `op` letters. */
+typedef enum event_op {
+    EVENT_CREATE = 'c',
+    EVENT_UPDATE = 'u',
+    EVENT_DELETE = 'd',
+    EVENT_TRUNCATE = 't',
+    EVENT_READ = 'r', /* snapshot row: applied as an insert */
+} event_op_t;
+
+typedef enum event_format {
+    EVENT_FORMAT_JSON,
+    EVENT_FORMAT_AVRO,
+} event_format_t;
+
+/* Placeholder written for an unchanged TOAST value (Debezium's default). */
+#define EVENT_UNAVAILABLE "__debezium_unavailable_value"
+
+/* Where a message stands in its source transaction. */
+typedef struct event_txn {
+    uint32_t xid;
+    lsn_t commit_lsn;    /* the Commit record's LSN: orders transactions */
+    lsn_t end_lsn;       /* the Commit's end LSN; only known (non-zero) when last */
+    int64_t commit_time; /* PostgreSQL timestamp */
+    int64_t seq;         /* index of the message in its transaction */
+    bool last;           /* no later message of this transaction in this partition */
+} event_txn_t;
+
+/* What to encode: a row change or one relation of a TRUNCATE. Borrowed. */
+typedef struct event_change {
+    event_op_t op;
+    const change_relation_t *rel;
+    char old_kind; /* 0, 'K' or 'O' */
+    const change_tuple_t *old_tuple;
+    const change_tuple_t *new_tuple;
+    uint8_t truncate_options; /* pgoutput's: 1 cascade, 2 restart identity */
+    int truncate_n;           /* relations truncated together; this one is truncate_i */
+    int truncate_i;
+} event_change_t;
+
+/* A decoded message. Everything is owned by the event; free with event_clear. */
+typedef struct event {
+    event_op_t op;
+    bool has_txn;    /* a syncline message: txn is valid */
+    event_txn_t txn; /* for other messages: seq 0, last true */
+    change_relation_t *rel;
+    char old_kind;
+    change_tuple_t old_tuple; /* ncols = rel->ncols when has_old */
+    change_tuple_t new_tuple; /* ncols = rel->ncols when has_new */
+    bool has_old, has_new;
+    uint8_t truncate_options;
+    int truncate_n, truncate_i;
+    json_t *root; /* holds the strings the values point to */
+} event_t;
+
+/* Encoders keep the Avro schema; one per thread. */
+typedef struct event_codec event_codec_t;
+
+/*
+ * Builds the envelope of one change (new reference). name is the
+ * configuration's name (source.name). NULL with errbuf set on a binary value
+ * (capture needs text values) or allocation failure.
+ */
+json_t *event_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
+                    char *errbuf, size_t errsize);
+
+/* Marks an envelope from event_build as the last of its transaction. */
+int event_mark_last(json_t *env, lsn_t end_lsn);
+
+/* The message key for a partitioning mode ("table": schema.table, "key":
+ * schema.table plus the identity values). Malloc'd; NULL for "none" or OOM. */
+char *event_key(const event_change_t *ch, const char *partitioning, size_t *len);
+
+/* NULL with errbuf set when the Avro schema does not load. Free with event_codec_free. */
+event_codec_t *event_codec_new(event_format_t format, char *errbuf, size_t errsize);
+void event_codec_free(event_codec_t *codec);
+
+/* The Avro writer schema (Parsing Canonical Form) and its CRC-64-AVRO fingerprint. */
+const char *event_codec_schema(const event_codec_t *codec);
+uint64_t event_codec_fingerprint(const event_codec_t *codec);
+
+/* Serializes an envelope: *out is malloc'd (caller frees). 0 or -1 with errbuf. */
+int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, char *errbuf,
+                 size_t errsize);
+
+/*
+ * Decodes a message value (and its key, which names a Debezium message's
+ * identity columns) into *ev. Accepts what event_encode writes in the codec's
+ * format and Debezium PostgreSQL JSON (with or without its schema wrapper).
+ * 0, or -1 with errbuf saying why (poison message).
+ */
+int event_decode(event_codec_t *codec, const void *buf, size_t len, const void *key, size_t keylen,
+                 event_t *ev, char *errbuf, size_t errsize);
+
+/* Frees what ev owns and zeroes it. */
+void event_clear(event_t *ev);
+
+/* True when a and b describe the same relation (names, columns, types, keys). */
+bool event_relation_equal(const change_relation_t *a, const change_relation_t *b);
+
+#endif

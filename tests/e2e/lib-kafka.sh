@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# Helpers for the Kafka scenarios (tests/e2e/1NN-kafka-*.sh), on top of lib.sh. tests/run.sh
+# starts one broker for them and exports KAFKA_BROKERS and KAFKA_DIR (see tests/lib/kafka.sh).
+#
+#   kafka_e2e_setup NAME FORMAT PARTITIONING [EXTRA_KAFKA_MEMBERS]
+#                     e2e_setup NAME, a fresh topic ($TOPIC) and a config with a kafka block
+#   pgbench_schema    pgbench tables (with keys, no rows) on both sides
+#   capture_start / capture_stop / capture_kill           `syncline capture` ($CAPTURE_PID)
+#   apply_start [N] [ARGS...] / apply_stop [N] / apply_kill [N]
+#                     `syncline apply` number N (default 1; logs in $E2E_TMP/apply.N.log)
+#   wait_same SECONDS TABLE...   polls until every TABLE is identical on both sides
+#   assert_same_pgbench          assert_same on the four pgbench tables
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/lib/kafka.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/kafka.sh"
+
+if [[ -z "${KAFKA_BROKERS:-}" ]]; then
+    echo "e2e: \$KAFKA_BROKERS is not set; tests/run.sh starts a broker for 1NN-kafka scenarios" >&2
+    exit 2
+fi
+
+CAPTURE_PID=""
+declare -A APPLY_PIDS=()
+TOPIC=""
+PGBENCH_TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
+
+kafka_e2e_setup() {
+    local name=$1 format=$2 part=$3 extra=${4:-}
+    e2e_setup "$name"
+    TOPIC="e2e.$name.$(date +%s%N | tail -c 10)"
+    write_config "$(config_json "\"kafka\": {\"brokers\": \"$KAFKA_BROKERS\", \"topic\": \"$TOPIC\", \
+\"format\": \"$format\", \"partitioning\": \"$part\"${extra:+, $extra}}, \"apply\": {\"batch_ms\": 100}")"
+    e2e_on_exit _kafka_e2e_cleanup
+    _e2e_log "kafka: brokers $KAFKA_BROKERS topic $TOPIC format $format partitioning $part"
+}
+
+_kafka_e2e_stop_pid() { # PID
+    local pid=$1 i
+    _e2e_alive "$pid" || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for ((i = 0; i < 100; i++)); do
+        _e2e_alive "$pid" || break
+        sleep 0.2
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+_kafka_e2e_cleanup() {
+    local n
+    _kafka_e2e_stop_pid "$CAPTURE_PID"
+    for n in "${!APPLY_PIDS[@]}"; do _kafka_e2e_stop_pid "${APPLY_PIDS[$n]}"; done
+    for f in "$E2E_TMP"/capture.log "$E2E_TMP"/apply.*.log; do
+        [[ -s "$f" ]] || continue
+        echo "--- last 25 lines of $f ---" >&2
+        tail -n 25 "$f" >&2
+    done
+}
+
+pgbench_schema() {
+    # pgbench -i -I dtp: drop, create tables, primary keys (no rows)
+    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/pgbench" -q -i -I dtp \
+        -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$SRC_DB" >/dev/null || fail "pgbench schema (source)"
+    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/pgbench" -q -i -I dtp \
+        -h 127.0.0.1 -p "$TGT_PORT" -U postgres "$TGT_DB" >/dev/null || fail "pgbench schema (target)"
+}
+
+# pgbench load on the source: -i -I g (TRUNCATE + COPY) at scale $1, then a run of $2 seconds.
+pgbench_load() {
+    local scale=${1:-1}
+    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/pgbench" -q -i -I g -s "$scale" \
+        -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$SRC_DB" >/dev/null 2>&1 || fail "pgbench -i -I g"
+}
+
+pgbench_run() { # SECONDS [CLIENTS]
+    "$PG_BIN/pgbench" -n -T "$1" -c "${2:-4}" -j 2 -h 127.0.0.1 -p "$SRC_PORT" -U postgres \
+        "$SRC_DB" >"$E2E_TMP/pgbench.log" 2>&1 || fail "pgbench run failed: $(tail -n 3 "$E2E_TMP/pgbench.log")"
+    _e2e_log "pgbench: $(grep -E '^tps|transactions actually processed' "$E2E_TMP/pgbench.log" | tr '\n' ' ')"
+}
+
+capture_start() {
+    _e2e_alive "$CAPTURE_PID" && fail "capture_start: capture is already running"
+    echo "=== $(date +%T.%3N) syncline capture $* ===" >>"$E2E_TMP/capture.log"
+    "$SYNCLINE" capture -c "$CFG" "$@" >>"$E2E_TMP/capture.log" 2>&1 </dev/null &
+    CAPTURE_PID=$!
+    # streaming once the slot of the test database is held by a walsender
+    local i
+    for ((i = 0; i < 150; i++)); do
+        _e2e_alive "$CAPTURE_PID" || fail "capture exited early: $(tail -n 5 "$E2E_TMP/capture.log")"
+        [[ -n "$(_e2e_slot_pids)" && "$(_e2e_slot_pids)" != "?" ]] && grep -q "capture streaming" "$E2E_TMP/capture.log" && {
+            _e2e_log "capture started (pid $CAPTURE_PID)"
+            return 0
+        }
+        sleep 0.2
+    done
+    fail "capture did not start streaming within 30 s"
+}
+
+capture_stop() {
+    local rc=0
+    _e2e_alive "$CAPTURE_PID" || fail "capture_stop: capture is not running"
+    kill -TERM "$CAPTURE_PID"
+    wait "$CAPTURE_PID" || rc=$?
+    CAPTURE_PID=""
+    _e2e_log "capture stopped (exit $rc)"
+    _e2e_wait_slots_released
+    return "$rc"
+}
+
+capture_kill() {
+    kill -KILL "$CAPTURE_PID" 2>/dev/null || true
+    wait "$CAPTURE_PID" 2>/dev/null || true
+    CAPTURE_PID=""
+    _e2e_log "capture killed"
+    _e2e_wait_slots_released
+}
+
+apply_start() { # [N] [ARGS...]
+    local n=1
+    if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
+        n=$1
+        shift
+    fi
+    echo "=== $(date +%T.%3N) syncline apply $* ===" >>"$E2E_TMP/apply.$n.log"
+    "$SYNCLINE" apply -c "$CFG" "$@" >>"$E2E_TMP/apply.$n.log" 2>&1 </dev/null &
+    APPLY_PIDS[$n]=$!
+    _e2e_log "apply $n started (pid ${APPLY_PIDS[$n]})"
+}
+
+apply_running() { _e2e_alive "${APPLY_PIDS[${1:-1}]:-}"; }
+
+apply_stop() { # [N]
+    local n=${1:-1} rc=0 pid
+    pid=${APPLY_PIDS[$n]:-}
+    _e2e_alive "$pid" || fail "apply_stop: apply $n is not running"
+    kill -TERM "$pid"
+    wait "$pid" || rc=$?
+    APPLY_PIDS[$n]=""
+    _e2e_log "apply $n stopped (exit $rc)"
+    return "$rc"
+}
+
+apply_kill() { # [N]
+    local n=${1:-1}
+    kill -KILL "${APPLY_PIDS[$n]}" 2>/dev/null || true
+    wait "${APPLY_PIDS[$n]}" 2>/dev/null || true
+    APPLY_PIDS[$n]=""
+    _e2e_log "apply $n killed (SIGKILL)"
+}
+
+# Waits for apply N to exit; sets APPLY_RC to its exit code.
+export APPLY_RC=""
+apply_wait_exit() { # N SECONDS
+    local n=$1 secs=$2 i pid
+    pid=${APPLY_PIDS[$n]}
+    for ((i = 0; i < secs * 5; i++)); do
+        _e2e_alive "$pid" || break
+        sleep 0.2
+    done
+    _e2e_alive "$pid" && fail "apply $n still running after ${secs}s"
+    APPLY_RC=0
+    wait "$pid" 2>/dev/null || APPLY_RC=$?
+    APPLY_PIDS[$n]=""
+}
+
+_kafka_tables_same() {
+    local t
+    for t in "$@"; do
+        [[ "$(_e2e_table_digest src "$t")" == "$(_e2e_table_digest tgt "$t")" ]] || return 1
+    done
+}
+
+wait_same() { # SECONDS TABLE...
+    local secs=$1 start
+    shift
+    start=$(_e2e_now_ms)
+    wait_until "$secs" _kafka_tables_same "$@"
+    _e2e_log "target caught up in $(($(_e2e_now_ms) - start)) ms"
+}
+
+assert_same_pgbench() {
+    local t
+    for t in "${PGBENCH_TABLES[@]}"; do assert_same "$t"; done
+}
+
+# Messages in the topic (sum of the high watermarks of every partition).
+topic_messages() {
+    kcat -C -b "$KAFKA_BROKERS" -t "$TOPIC" -o beginning -e -q -f '.\n' 2>/dev/null | wc -l
+}

@@ -1,0 +1,134 @@
+/*
+ * Unit tests for kafka_sink against librdkafka's in-process mock cluster:
+ * commit returns only after the broker acknowledged the batch, and a
+ * delivery failure (produce error, broker down) fails the batch so nothing
+ * is confirmed. No real broker needed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "config.h"
+#include "kafka_sink.h"
+
+#define TOPIC "mock.changes"
+#define PRODUCE_API_KEY 0
+
+typedef struct fixture {
+    rd_kafka_t *rk; /* owns the mock cluster */
+    rd_kafka_mock_cluster_t *mc;
+    config_t *cfg;
+    kafka_sink_t *ks;
+    volatile sig_atomic_t stop;
+} fixture_t;
+
+static change_column_t cols[] = {{.name = "id", .type_oid = 23, .typmod = -1, .is_key = true}};
+static change_relation_t rel = {
+    .relid = 1, .nspname = "public", .relname = "t", .replident = 'd', .ncols = 1, .cols = cols};
+
+static int setup(void **state)
+{
+    static fixture_t f;
+    char err[512];
+    memset(&f, 0, sizeof(f));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
+    f.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    assert_non_null(f.rk);
+    f.mc = rd_kafka_mock_cluster_new(f.rk, 1);
+    assert_non_null(f.mc);
+    assert_int_equal(rd_kafka_mock_topic_create(f.mc, TOPIC, 1, 1), 0);
+    char json[1024];
+    snprintf(json, sizeof(json),
+             "{\"name\": \"mock\", \"source\": {\"conninfo\": \"host=none\"}, \"target\": "
+             "{\"conninfo\": \"host=none\"}, \"kafka\": {\"brokers\": \"%s\", \"topic\": \"" TOPIC
+             "\", "
+             "\"format\": \"json\", \"properties\": {\"message.timeout.ms\": \"3000\", "
+             "\"log_level\": \"0\"}}}",
+             rd_kafka_mock_cluster_bootstraps(f.mc));
+    config_err_t cerr;
+    f.cfg = config_load_string(json, &cerr, err, sizeof(err));
+    if (f.cfg == NULL)
+        fail_msg("config: %s", err);
+    kafka_sink_opts_t opts = {.partitions = 1, .stop = &f.stop};
+    err_t e;
+    f.ks = kafka_sink_new(f.cfg, &opts, &e, err, sizeof(err));
+    if (f.ks == NULL)
+        fail_msg("kafka_sink_new: %s", err);
+    *state = &f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    kafka_sink_free(f->ks);
+    config_free(f->cfg);
+    rd_kafka_mock_cluster_destroy(f->mc);
+    rd_kafka_destroy(f->rk);
+    return 0;
+}
+
+/* One batch of n inserts; returns what commit returned. */
+static err_t batch(fixture_t *f, int n, char *err, size_t errsize)
+{
+    sink_t snk = kafka_sink_sink(f->ks);
+    change_value_t v = {.kind = CHANGE_TEXT, .len = 1, .data = "7"};
+    change_tuple_t t = {1, &v};
+    sink_row_t row = {.op = SINK_INSERT, .rel = &rel, .new_tuple = &t, .lsn = 0x100};
+    assert_int_equal(snk.ops->begin(snk.ctx, err, errsize), ERR_OK);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(snk.ops->row(snk.ctx, &row, err, errsize), ERR_OK);
+    sink_position_t pos = {.end_lsn = 0x200};
+    return snk.ops->commit(snk.ctx, &pos, err, errsize);
+}
+
+static void test_commit_waits_for_acks(void **state)
+{
+    char err[512];
+    err_t e = batch(*state, 100, err, sizeof(err));
+    if (e != ERR_OK)
+        fail_msg("commit: %s", err);
+}
+
+static void test_produce_error_fails_batch(void **state)
+{
+    fixture_t *f = *state;
+    char err[512] = "";
+    rd_kafka_mock_push_request_errors(f->mc, PRODUCE_API_KEY, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+    err_t e = batch(f, 10, err, sizeof(err));
+    assert_int_not_equal(e, ERR_OK);
+    if (strstr(err, "delivery failed") == NULL || strstr(err, "topic=" TOPIC) == NULL ||
+        strstr(err, "lsn=0/200") == NULL)
+        fail_msg("unexpected error text: %s", err);
+}
+
+static void test_broker_down_fails_batch(void **state)
+{
+    fixture_t *f = *state;
+    char err[512] = "";
+    rd_kafka_mock_broker_set_down(f->mc, 1);
+    err_t e = batch(f, 5, err, sizeof(err));
+    rd_kafka_mock_broker_set_up(f->mc, 1);
+    assert_int_equal(e, ERR_CONNECT); /* retryable: capture starts a new session */
+    assert_non_null(strstr(err, "delivery failed"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_commit_waits_for_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_produce_error_fails_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broker_down_fails_batch, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
