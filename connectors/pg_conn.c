@@ -11,6 +11,7 @@
 /* Text values must read back identically on the other side. */
 #define PG_CONN_OPTIONS                                                                            \
     "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "                          \
+    "-c standard_conforming_strings=on "                                                           \
     "-c lc_monetary=C -c bytea_output=hex -c TimeZone=UTC -c client_min_messages=warning"
 
 static void pg_conn_trim(char *s)

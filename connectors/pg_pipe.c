@@ -149,7 +149,7 @@ static void pg_pipe_note_error(pg_pipe_t *pp, const pg_pipe_entry_t *e, const ch
 
 static void pg_pipe_check_rows(pg_pipe_t *pp, const pg_pipe_entry_t *e, PGresult *res)
 {
-    if (!e->tag.check_rows || strcmp(PQcmdTuples(res), "0") != 0)
+    if (e->tag.check_rows != 1 || strcmp(PQcmdTuples(res), "0") != 0)
         return;
     if (pp->skip_missing) {
         char l[LSN_STRLEN];
@@ -183,6 +183,12 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
         pg_pipe_note_error(pp, e, PQresultErrorMessage(res));
     else if (st == PGRES_COMMAND_OK)
         pg_pipe_check_rows(pp, e, res);
+    else if (st == PGRES_TUPLES_OK && e->tag.check_rows == 2 && PQntuples(res) == 1 &&
+             strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+        pg_pipe_note_error(pp, e,
+                           "the row now passes the table's filter but is not on the target, and "
+                           "the UPDATE did not send its unchanged TOAST values; set REPLICA "
+                           "IDENTITY FULL on the source table so they travel with the change");
     else if (st != PGRES_PIPELINE_ABORTED && st != PGRES_TUPLES_OK)
         pg_pipe_note_error(pp, e, PQresStatus(st));
     PQclear(res);
@@ -294,6 +300,7 @@ void pg_pipe_abort(pg_pipe_t *pp)
     while (pp->count > 0)
         pg_pipe_pop(pp);
     pp->syncs = pp->since_sync = pp->failed = 0;
-    if (!pp->in_pipeline && PQstatus(pp->conn) == CONNECTION_OK)
+    if (!pp->in_pipeline && PQstatus(pp->conn) == CONNECTION_OK &&
+        PQtransactionStatus(pp->conn) != PQTRANS_IDLE)
         PQclear(PQexec(pp->conn, "ROLLBACK"));
 }

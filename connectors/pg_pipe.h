@@ -18,7 +18,8 @@
  * result (callers drain before freeing what it points to). */
 typedef struct pg_pipe_tag {
     char op;        /* 'I','U','D','T' for changes; 'P' prepare; 'X' other */
-    int check_rows; /* 1: zero affected rows is a missing row */
+    int check_rows; /* 1: zero affected rows is a missing row; 2: the statement returns
+                       one value that must be 0 (see PG_TSQL_PARTIAL) */
     const char *table;
     lsn_t lsn;
 } pg_pipe_tag_t;

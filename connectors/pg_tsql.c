@@ -109,7 +109,7 @@ static void pg_tsql_insert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
     pg_tsql_add(b, r->target);
     pg_tsql_add(b, " (");
     pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
-    pg_tsql_add(b, ") SELECT ");
+    pg_tsql_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
     pg_tsql_exprs(b, r, NULL, r->plan->ncols);
     pg_tsql_add(b, " FROM (");
     pg_tsql_values(b, r, 1);
@@ -202,7 +202,7 @@ static void pg_tsql_upsert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
     pg_tsql_add(b, r->target);
     pg_tsql_add(b, " (");
     pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
-    pg_tsql_add(b, ") SELECT ");
+    pg_tsql_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
     pg_tsql_exprs(b, r, NULL, r->plan->ncols);
     pg_tsql_add(b, " FROM n");
     pg_tsql_where(b, r);
@@ -217,6 +217,41 @@ static void pg_tsql_upsert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
         pg_tsql_tcols(b, r, list, n, "EXCLUDED.");
         pg_tsql_add(b, ")");
     }
+    free(list);
+}
+
+static void pg_tsql_partial(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+{
+    int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
+    int n = 0;
+    if (list == NULL) {
+        b->oom = 1;
+        return;
+    }
+    for (int c = 0; c < r->plan->ncols; c++) {
+        if (mask[c])
+            list[n++] = c;
+    }
+    pg_tsql_add(b, "WITH n AS (");
+    pg_tsql_values(b, r, 1);
+    pg_tsql_add(b, "), o AS (");
+    pg_tsql_values(b, r, r->nsrc + 1);
+    pg_tsql_add(b, "), q AS (SELECT count(*) AS k FROM n WHERE (");
+    pg_tsql_add(b, r->plan->where);
+    pg_tsql_add(b, ")), d AS (DELETE FROM ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " WHERE ");
+    pg_tsql_key_match(b, r, "o");
+    pg_tsql_add(b, " AND (SELECT k FROM q) = 0), u AS (UPDATE ");
+    pg_tsql_add(b, r->target);
+    pg_tsql_add(b, " SET (");
+    pg_tsql_tcols(b, r, list, n, "");
+    pg_tsql_add(b, ") = (SELECT ");
+    pg_tsql_exprs(b, r, list, n);
+    pg_tsql_add(b, " FROM n) WHERE ");
+    pg_tsql_key_match(b, r, "o");
+    pg_tsql_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) "
+                   "SELECT (SELECT k FROM q) - (SELECT count(*) FROM u)");
     free(list);
 }
 
@@ -236,6 +271,9 @@ char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask
     case PG_TSQL_UPSERT:
         pg_tsql_upsert(&b, r);
         break;
+    case PG_TSQL_PARTIAL:
+        pg_tsql_partial(&b, r, mask);
+        break;
     }
     if (b.oom) {
         free(b.s);
@@ -246,7 +284,8 @@ char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask
 
 int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op)
 {
-    return (op == PG_TSQL_UPDATE || op == PG_TSQL_UPSERT) ? 2 * r->nsrc : r->nsrc;
+    return (op == PG_TSQL_UPDATE || op == PG_TSQL_UPSERT || op == PG_TSQL_PARTIAL) ? 2 * r->nsrc
+                                                                                   : r->nsrc;
 }
 
 int pg_tsql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,

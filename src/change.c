@@ -4,6 +4,8 @@
  */
 #include "change.h"
 
+#include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,4 +81,45 @@ int change_relation_find_column(const change_relation_t *rel, const char *name)
             return i;
     }
     return -1;
+}
+
+/* One pass of change_key_text: column names (pass 0) or values (pass 1). */
+static size_t change_key_part(const change_relation_t *rel, const change_tuple_t *t, int pass,
+                              char *buf, size_t n, size_t size)
+{
+    int first = 1;
+    for (int c = 0; c < rel->ncols && c < t->ncols && n < size; c++) {
+        if (!rel->cols[c].is_key)
+            continue;
+        const change_value_t *v = &t->values[c];
+        const char *sep = first ? "" : ", ";
+        first = 0;
+        if (pass == 0)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", sep, rel->cols[c].name);
+        else if (v->kind == CHANGE_TEXT)
+            n += (size_t)snprintf(buf + n, size - n, "%s%.*s", sep,
+                                  (int)(v->len > 64 ? 64 : v->len), v->data);
+        else
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", sep,
+                                  v->kind == CHANGE_NULL ? "NULL" : "?");
+    }
+    return n;
+}
+
+void change_key_text(const change_relation_t *rel, const change_tuple_t *t, char *buf, size_t size)
+{
+    size_t n = 0;
+    if (size == 0)
+        return;
+    buf[0] = '\0';
+    if (t == NULL)
+        return;
+    n += (size_t)snprintf(buf, size, "(");
+    n = change_key_part(rel, t, 0, buf, n, size);
+    if (n < size)
+        n += (size_t)snprintf(buf + n, size - n, ")=(");
+    if (n < size)
+        n = change_key_part(rel, t, 1, buf, n, size);
+    if (n < size)
+        snprintf(buf + n, size - n, ")");
 }

@@ -7,6 +7,7 @@
 #define SYNCLINE_CHANGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lsn.h"
@@ -55,6 +56,10 @@ change_relation_t *change_relation_dup(const change_relation_t *rel);
 
 /* Frees rel and everything it owns. NULL is fine. */
 void change_relation_free(change_relation_t *rel);
+
+/* "(a, b)=(1, x)" from the identity columns of tuple t (values cut at 64
+ * bytes), for error messages; "" when t is NULL. */
+void change_key_text(const change_relation_t *rel, const change_tuple_t *t, char *buf, size_t size);
 
 /* Index of the column named `name`, or -1. */
 int change_relation_find_column(const change_relation_t *rel, const char *name);

@@ -122,7 +122,10 @@ static transform_tok_t transform_lex_word(transform_lexer_t *lx)
     const char *s = lx->s;
     size_t n = 0;
     lx->text[0] = '\0';
-    while (isalnum((unsigned char)s[lx->pos]) || s[lx->pos] == '_' || s[lx->pos] == '$')
+    /* bytes >= 0x80 are identifier characters too (as in PostgreSQL's scanner);
+     * without them a non-ASCII letter would never be consumed */
+    while (isalnum((unsigned char)s[lx->pos]) || s[lx->pos] == '_' || s[lx->pos] == '$' ||
+           (unsigned char)s[lx->pos] >= 0x80)
         transform_lex_text(lx, &n, (char)tolower((unsigned char)s[lx->pos++]));
     return TOK_WORD;
 }
