@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pg_conn.h"
 #include "pg_pipe.h"
+#include "pg_trel.h"
 #include "route.h"
 
 #define PG_TARGET_WINDOW 1000
@@ -37,7 +38,8 @@ typedef struct pg_target_rel {
     char *target;           /* quoted target "schema"."name" */
     char **qcols;           /* quoted target column per source column */
     int skip;
-    int full; /* REPLICA IDENTITY FULL: match all columns, one row at a time */
+    int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
+    pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
 } pg_target_rel_t;
@@ -48,6 +50,7 @@ struct pg_target {
     pg_pipe_t *pipe;
     pg_target_rel_t *rels;
     int stmt_counter;
+    pg_trel_types_t types; /* user-defined source types seen on the stream */
     int progress_prepared;
     int offsets_prepared;
     /* per-row scratch */
@@ -122,6 +125,7 @@ static void pg_target_rel_free(pg_target_rel_t *r)
     free(r->display);
     free(r->target);
     pg_target_stmts_free(r->stmts);
+    pg_trel_free(r->trel, NULL);
     free(r);
 }
 
@@ -135,6 +139,7 @@ void pg_target_free(pg_target_t *pt)
         pt->rels = next;
     }
     pg_pipe_free(pt->pipe);
+    pg_trel_types_clear(&pt->types);
     PQfinish(pt->conn);
     free(pt->values);
     free(pt->lengths);
@@ -156,6 +161,12 @@ err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errs
         " updated_at timestamptz NOT NULL DEFAULT now(),"
         " publication_created boolean NOT NULL DEFAULT false,"
         " state text NOT NULL DEFAULT 'streaming' CHECK (state IN ('copying', 'streaming')));"
+        /* the initial copy's counters, written by pg_copy while state = 'copying' */
+        "ALTER TABLE syncline.progress ADD COLUMN IF NOT EXISTS copy_rows bigint,"
+        " ADD COLUMN IF NOT EXISTS copy_bytes bigint,"
+        " ADD COLUMN IF NOT EXISTS copy_total_bytes bigint,"
+        " ADD COLUMN IF NOT EXISTS copy_tables_done integer,"
+        " ADD COLUMN IF NOT EXISTS copy_tables_total integer;"
         "CREATE TABLE IF NOT EXISTS syncline.kafka_offsets ("
         " name text NOT NULL,"
         " topic text NOT NULL,"
@@ -218,6 +229,39 @@ err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_cr
                       4, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+err_t pg_target_read_offsets(pg_target_t *pt, const char *topic, sink_offset_t **offsets, int *n,
+                             char *errbuf, size_t errsize)
+{
+    *offsets = NULL;
+    *n = 0;
+    err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize); /* plain queries from here */
+    if (err != ERR_OK)
+        return err;
+    const char *params[2] = {pt->cfg->name, topic};
+    PGresult *res =
+        pg_conn_execp(pt->conn,
+                      "SELECT partition, next_offset FROM syncline.kafka_offsets "
+                      "WHERE name = $1 AND topic = $2 ORDER BY partition",
+                      2, params, PGRES_TUPLES_OK, "target: read kafka offsets", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    int rows = PQntuples(res);
+    *offsets = calloc((size_t)(rows > 0 ? rows : 1), sizeof(**offsets));
+    if (*offsets == NULL) {
+        PQclear(res);
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    for (int i = 0; i < rows; i++) {
+        (*offsets)[i].topic = topic;
+        (*offsets)[i].partition = (int32_t)strtol(PQgetvalue(res, i, 0), NULL, 10);
+        (*offsets)[i].next_offset = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+    }
+    *n = rows;
     PQclear(res);
     return ERR_OK;
 }
@@ -317,6 +361,8 @@ static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
                 snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
                 PQclear(PQexec(pt->conn, sql));
             }
+            pg_trel_free(r->trel, pt->conn);
+            r->trel = NULL;
             pg_target_rel_free(r);
             return;
         }
@@ -345,10 +391,11 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
         if (!found || generated) {
             char l[LSN_STRLEN];
             snprintf(errbuf, errsize,
-                     "target table %s %s column \"%s\" that source table %s sends (lsn=%s); "
+                     "target table %s %s column \"%s\" that source table %s sends%s%s%s; "
                      "add the column on the target and run again",
                      tdisplay, found ? "has a generated" : "has no", r->rel->cols[c].name,
-                     r->display, lsn_format(lsn, l, sizeof(l)));
+                     r->display, lsn ? " (lsn=" : "", lsn ? lsn_format(lsn, l, sizeof(l)) : "",
+                     lsn ? ")" : "");
             err = ERR_SCHEMA;
         }
     }
@@ -412,6 +459,18 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
         snprintf(errbuf, errsize, "target table %s does not exist (source table %s, lsn=%s)",
                  tdisplay, r->display, lsn_format(lsn, l, sizeof(l)));
         return ERR_SCHEMA;
+    }
+    const config_table_t *entry = config_find_table(pt->cfg, r->rel->nspname, r->rel->relname);
+    err_t err = pg_trel_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types, &r->trel,
+                            errbuf, errsize);
+    if (err != ERR_OK || r->trel != NULL) {
+        if (err != ERR_OK && lsn != 0) {
+            char l[LSN_STRLEN];
+            size_t n = strlen(errbuf);
+            snprintf(errbuf + n, n < errsize ? errsize - n : 0, " (lsn=%s)",
+                     lsn_format(lsn, l, sizeof(l)));
+        }
+        return err;
     }
     return pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
 }
@@ -511,7 +570,8 @@ static void pg_target_sql_insert(pg_target_sql_t *s, const pg_target_rel_t *r, p
             pg_target_sql_add(s, r->qcols[c]);
         }
     }
-    pg_target_sql_add(s, ") VALUES (");
+    /* the source's values win, also over GENERATED ALWAYS identity columns */
+    pg_target_sql_add(s, ") OVERRIDING SYSTEM VALUE VALUES (");
     for (int c = 0, k = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
             pg_target_sql_add(s, k++ ? ", " : "");
@@ -671,36 +731,6 @@ static const change_value_t *pg_target_param_value(const sink_row_t *row,
     return (t != NULL && col < t->ncols) ? &t->values[col] : NULL;
 }
 
-/* "(a, b)=(1, x)" from the identity columns, for error messages. */
-static void pg_target_key_text(const pg_target_rel_t *r, const sink_row_t *row, char *buf,
-                               size_t size)
-{
-    const change_tuple_t *t = row->old_tuple ? row->old_tuple : row->new_tuple;
-    size_t n = 0;
-    buf[0] = '\0';
-    for (int pass = 0; pass < 2 && t != NULL; pass++) {
-        int first = 1;
-        n += (size_t)snprintf(buf + n, n < size ? size - n : 0, pass ? ")=(" : "(");
-        for (int c = 0; c < r->rel->ncols && c < t->ncols && n < size; c++) {
-            if (!r->rel->cols[c].is_key)
-                continue;
-            const change_value_t *v = &t->values[c];
-            const char *sep = first ? "" : ", ";
-            first = 0;
-            if (pass == 0)
-                n += (size_t)snprintf(buf + n, size - n, "%s%s", sep, r->rel->cols[c].name);
-            else if (v->kind == CHANGE_TEXT)
-                n += (size_t)snprintf(buf + n, size - n, "%s%.*s", sep,
-                                      (int)(v->len > 64 ? 64 : v->len), v->data);
-            else
-                n += (size_t)snprintf(buf + n, size - n, "%s%s", sep,
-                                      v->kind == CHANGE_NULL ? "NULL" : "?");
-        }
-    }
-    if (t != NULL && n < size)
-        snprintf(buf + n, size - n, ")");
-}
-
 /* Fills values/lengths/formats for one row; text values get a NUL in scratch. */
 static err_t pg_target_bind(pg_target_t *pt, const pg_target_rel_t *r, const sink_row_t *row,
                             const pg_target_stmt_t *st, char *errbuf, size_t errsize)
@@ -753,6 +783,8 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
     }
     if (r->skip)
         return ERR_OK;
+    if (r->trel != NULL)
+        return pg_trel_apply(r->trel, pt->pipe, &pt->stmt_counter, row, errbuf, errsize);
     err_t err;
     pg_target_stmt_t *st = pg_target_stmt(pt, r, row, errbuf, errsize, &err);
     if (st == NULL)
@@ -761,7 +793,7 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
     if (err != ERR_OK)
         return err;
     char key[256];
-    pg_target_key_text(r, row, key, sizeof(key));
+    change_key_text(r->rel, row->old_tuple ? row->old_tuple : row->new_tuple, key, sizeof(key));
     pg_pipe_tag_t tag = {.op = (char)row->op,
                          .check_rows = row->op != SINK_INSERT,
                          .table = r->display,
@@ -885,8 +917,20 @@ static err_t pg_target_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsiz
     return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
 }
 
+static err_t pg_target_type(void *ctx, uint32_t oid, const char *nspname, const char *typname,
+                            char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    if (pg_trel_types_put(&pt->types, pt->conn, oid, nspname, typname) != 0) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
 static const sink_ops_t pg_target_ops = {
     .relation = pg_target_relation,
+    .type = pg_target_type,
     .begin = pg_target_begin,
     .row = pg_target_row,
     .truncate = pg_target_truncate,

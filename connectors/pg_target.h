@@ -40,6 +40,12 @@ err_t pg_target_read_progress(pg_target_t *pt, pg_target_progress_t *out, char *
 err_t pg_target_init_progress(pg_target_t *pt, lsn_t applied, int publication_created, int copying,
                               char *errbuf, size_t errsize);
 
+/* The Kafka consumer offsets stored for this configuration and topic:
+ * *offsets is malloc'd (caller frees; .topic points to topic), *n entries.
+ * Call it with no target transaction open. */
+err_t pg_target_read_offsets(pg_target_t *pt, const char *topic, sink_offset_t **offsets, int *n,
+                             char *errbuf, size_t errsize);
+
 /* Marks the initial copy finished: the row now means "streaming". */
 err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize);
 

@@ -15,6 +15,10 @@ PACKAGES=(
     postgresql-15 postgresql-client-15
     clang clang-format shellcheck
     kcat valgrind curl procps
+    # promtool, to validate the metrics endpoint in tests/e2e/206-metrics.sh
+    prometheus
+    # the Apache Kafka broker of the Kafka tests (tests/lib/kafka.sh): Java 17 and Maven
+    openjdk-17-jre-headless maven
 )
 # shellcheck disable=SC2206  # word splitting of the extra list is intended
 PACKAGES+=(${SYNCLINE_EXTRA_PACKAGES:-})

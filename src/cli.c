@@ -27,7 +27,8 @@ err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *sho
     size_t n = cli_count_opts(longopts);
     if (n + 3 > CLI_MAX_LONGOPTS)
         return ERR_USAGE;
-    memcpy(all, longopts, n * sizeof(*all));
+    if (n > 0) /* longopts may be NULL */
+        memcpy(all, longopts, n * sizeof(*all));
     all[n++] = (struct option){"config", required_argument, NULL, 'c'};
     all[n++] = (struct option){"help", no_argument, NULL, 'h'};
     all[n] = (struct option){NULL, 0, NULL, 0};

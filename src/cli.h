@@ -49,5 +49,16 @@ void cli_sleep_ms(const cli_ctx_t *ctx, int ms);
 extern const cli_command_t cli_run_command;
 extern const cli_command_t cli_status_command;
 extern const cli_command_t cli_drop_command;
+extern const cli_command_t cli_capture_command;
+extern const cli_command_t cli_apply_command;
+extern const cli_command_t cli_check_command;
+extern const cli_command_t cli_lag_command;
+extern const cli_command_t cli_verify_command;
+extern const cli_command_t cli_sequences_command;
+extern const cli_command_t cli_cutover_command;
+extern const cli_command_t cli_unfence_command;
+
+/* The configuration check `run` performs before it starts (cli_check.c). */
+err_t cli_check_before_run(const config_t *cfg, char *errbuf, size_t errsize);
 
 #endif

@@ -9,7 +9,10 @@
 #include "cli.h"
 #include "log.h"
 #include "lsn.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "pg_copy.h"
+#include "pg_index_defer.h"
 #include "pg_source.h"
 #include "pg_target.h"
 #include "pipeline.h"
@@ -23,6 +26,8 @@ typedef enum snapshot_mode {
 typedef struct run_opts {
     snapshot_mode_t snapshot;
     int yes;
+    const char *metrics_addr; /* --metrics ADDR:PORT, NULL: no endpoint */
+    metrics_t *metrics;       /* the registry served there, NULL: none */
 } run_opts_t;
 
 /* What one run works on: both sides and the published tables. */
@@ -87,6 +92,8 @@ static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
                           CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
+    if (rc->opts->metrics != NULL) /* metrics */
+        metrics_copy_rows(rc->opts->metrics, stats.rows);
     log_info("copy done tables=%d rows=%llu mb=%.1f seconds=%.1f", stats.tables,
              (unsigned long long)stats.rows, (double)stats.bytes / 1048576.0, stats.seconds);
     return pg_target_copy_done(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
@@ -136,10 +143,22 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
         err = pg_source_check_slot(rc->ps, &slot, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
+    if (prog.exists && prog.copying && rc->opts->snapshot == SNAPSHOT_NEVER) {
+        snprintf(rc->errbuf, CLI_ERRBUF_SIZE,
+                 "the initial copy did not finish, so the target is incomplete: "
+                 "--snapshot=never would stream onto it; run without it (the copy restarts)");
+        return ERR_USAGE;
+    }
     int truncate = rc->opts->snapshot == SNAPSHOT_ALWAYS || (prog.exists && prog.copying);
     if (prog.exists && prog.copying)
         log_warn("the previous initial copy did not finish: starting it again");
     int copy = (!prog.exists || truncate) && rc->opts->snapshot != SNAPSHOT_NEVER;
+    if (!copy) { /* indexes dropped by an interrupted copy are rebuilt in any case */
+        int restored = 0;
+        err = pg_index_defer_restore(rc->cfg, &restored, rc->errbuf, CLI_ERRBUF_SIZE);
+        if (err != ERR_OK)
+            return err;
+    }
     if (copy && !truncate)
         err = run_require_empty(rc);
     if (err == ERR_OK && copy) /* a copy needs a slot made with its snapshot */
@@ -180,7 +199,7 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
 }
 
 static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, lsn_t start,
-                        volatile sig_atomic_t *stop, char *errbuf)
+                        volatile sig_atomic_t *stop, metrics_t *metrics, char *errbuf)
 {
     err_t err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
@@ -192,7 +211,8 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
                             .batch_ms = cfg->batch_ms,
                             .status_interval_ms = cfg->status_interval_ms,
                             .progress_interval_ms = 1000,
-                            .stop = stop};
+                            .stop = stop,
+                            .metrics = metrics};
     pipeline_stats_t stats;
     err = pipeline_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
     char l[LSN_STRLEN];
@@ -216,6 +236,8 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
         rc.pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL)
         err = pg_source_check_wal_level(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK && !*streamed)
+        err = cli_check_before_run(cfg, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK) {
         err = pg_source_ensure_publication(rc.ps, &rc.pub_created, errbuf, CLI_ERRBUF_SIZE);
         if (err == ERR_OK)
@@ -231,26 +253,10 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
         err = run_prepare(&rc, &start);
     if (rc.pt != NULL && err == ERR_OK) {
         *streamed = 1;
-        err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, errbuf);
+        err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, opts->metrics, errbuf);
     }
     run_ctx_clear(&rc);
     return err;
-}
-
-/* Transforms are parsed but not applied yet: refuse rather than ignore them. */
-static err_t run_refuse_transforms(const config_t *cfg, char *errbuf)
-{
-    for (int i = 0; i < cfg->ntables; i++) {
-        const config_table_t *t = &cfg->tables[i];
-        if (t->ncolumns > 0 || t->nexclude > 0 || t->where != NULL) {
-            snprintf(errbuf, CLI_ERRBUF_SIZE,
-                     "tables[%d]: \"columns\", \"exclude\" and \"where\" (schema transforms) are "
-                     "not supported by this version; remove them",
-                     i);
-            return ERR_CONFIG;
-        }
-    }
-    return ERR_OK;
 }
 
 /* Failures before the first stream are reported at once (bad host, bad
@@ -261,8 +267,6 @@ static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ct
 {
     int streamed = 0, delay = 1;
     run_opts_t retry = *opts;
-    if (run_refuse_transforms(cfg, ctx->errbuf) != ERR_OK)
-        return ERR_CONFIG;
     for (;;) {
         err_t err = run_session(cfg, &retry, ctx, &streamed);
         if (err != ERR_CONNECT || !streamed || *ctx->stop)
@@ -276,9 +280,41 @@ static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ct
     }
 }
 
+/* ---- metrics: --metrics ADDR:PORT serves a registry the pipeline fills ---- */
+
+static err_t run_with_metrics(const config_t *cfg, run_opts_t *opts, cli_ctx_t *ctx)
+{
+    if (opts->metrics_addr == NULL)
+        return run_loop(cfg, opts, ctx);
+    err_t err;
+    opts->metrics = metrics_new();
+    metrics_http_t *http = opts->metrics ? metrics_http_start(opts->metrics_addr, opts->metrics,
+                                                              &err, ctx->errbuf, CLI_ERRBUF_SIZE)
+                                         : NULL;
+    if (http != NULL) {
+        log_info("metrics serving addr=%s path=/metrics", opts->metrics_addr);
+        err = run_loop(cfg, opts, ctx);
+    } else if (opts->metrics == NULL) {
+        snprintf(ctx->errbuf, CLI_ERRBUF_SIZE, "out of memory");
+        err = ERR_RUNTIME;
+    } else if (err == ERR_USAGE) {
+        fprintf(stderr, "syncline run: %s\n", ctx->errbuf); /* main prints no usage errors */
+    }
+    metrics_http_stop(http);
+    metrics_free(opts->metrics);
+    opts->metrics = NULL;
+    return err;
+}
+
+/* ---- end of metrics ------------------------------------------------------ */
+
 static err_t run_on_opt(int opt, const char *arg, void *state)
 {
     run_opts_t *o = state;
+    if (opt == 'M') { /* metrics */
+        o->metrics_addr = arg;
+        return ERR_OK;
+    }
     if (opt == 'y') {
         o->yes = 1;
         return ERR_OK;
@@ -302,6 +338,7 @@ static err_t cli_run(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {{"snapshot", required_argument, NULL, 's'},
                                              {"yes", no_argument, NULL, 'y'},
+                                             {"metrics", required_argument, NULL, 'M'},
                                              {NULL, 0, NULL, 0}};
     run_opts_t opts = {.snapshot = SNAPSHOT_AUTO};
     const char *path = NULL;
@@ -317,7 +354,7 @@ static err_t cli_run(cli_ctx_t *ctx, int argc, char **argv)
     config_t *cfg = cli_load_config(ctx, path);
     if (cfg == NULL)
         return ERR_CONFIG;
-    err = run_loop(cfg, &opts, ctx);
+    err = run_with_metrics(cfg, &opts, ctx);
     config_free(cfg);
     return err;
 }
@@ -326,6 +363,7 @@ const cli_command_t cli_run_command = {
     .name = "run",
     .summary = "copy (first run), then stream and apply until SIGINT/SIGTERM",
     .usage = "usage: syncline run -c FILE [--snapshot=auto|always|never] [--yes]\n"
+             "                    [--metrics [ADDR:]PORT]\n"
              "  Creates the publication, slot and progress table when absent, copies every\n"
              "  table on the first run, then streams and applies until SIGINT/SIGTERM, which\n"
              "  finish the transaction in hand, record progress and exit 0.\n"
@@ -333,6 +371,8 @@ const cli_command_t cli_run_command = {
              "  --snapshot=auto     copy first when the target has no progress row (target\n"
              "                      tables must be empty), then stream (default)\n"
              "  --snapshot=always   truncate the target tables and copy again (needs --yes)\n"
-             "  --snapshot=never    stream only, from the slot's position\n",
+             "  --snapshot=never    stream only, from the slot's position\n"
+             "  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics (a\n"
+             "                      bare PORT binds 127.0.0.1)\n",
     .run = cli_run,
 };

@@ -18,11 +18,22 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
+/* one command per line (clang-format would pack them) */
+/* clang-format off */
 static const cli_command_t *const commands[] = {
     &cli_run_command,
     &cli_status_command,
     &cli_drop_command,
+    &cli_capture_command,
+    &cli_apply_command,
+    &cli_check_command,
+    &cli_lag_command,
+    &cli_verify_command,
+    &cli_sequences_command,
+    &cli_cutover_command,
+    &cli_unfence_command,
 };
+/* clang-format on */
 
 #define NCOMMANDS ((int)(sizeof(commands) / sizeof(commands[0])))
 

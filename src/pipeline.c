@@ -56,6 +56,29 @@ static int64_t pipeline_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
+
+/* The applied position and the lag as the stream sees it: bytes received and
+ * not applied, and the age of the newest applied commit (0 when caught up). */
+static void pipeline_metrics_position(const pipeline_state_t *st, int64_t commit_time)
+{
+    if (st->opts->metrics == NULL)
+        return;
+    uint64_t bytes = lsn_diff(st->received, st->applied);
+    double age = commit_time && bytes ? (double)(lsn_pgtime_now() - commit_time) / 1e6 : 0;
+    metrics_position(st->opts->metrics, st->applied, bytes, age);
+}
+
+static void pipeline_metrics_batch(const pipeline_state_t *st, double started)
+{
+    if (st->opts->metrics == NULL)
+        return;
+    metrics_batch(st->opts->metrics, st->batch_rows, metrics_clock() - started);
+    pipeline_metrics_position(st, st->batch_commit_time);
+}
+
+/* ---- end of metrics ------------------------------------------------------ */
+
 static err_t pipeline_send_status(pipeline_state_t *st, int reply, char *errbuf, size_t errsize)
 {
     err_t err = st->src->ops->send_status(st->src->ctx, st->received, st->applied, st->applied,
@@ -71,6 +94,7 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
     if (!st->batch_open)
         return ERR_OK;
     sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
+    double started = metrics_clock(); /* metrics */
     err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
     if (err != ERR_OK)
         return err;
@@ -79,6 +103,7 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
     st->progress_saved = st->applied;
     st->stats->batches++;
     st->stats->applied_lsn = st->applied;
+    pipeline_metrics_batch(st, started); /* metrics */
     return pipeline_send_status(st, 0, errbuf, errsize);
 }
 
@@ -121,6 +146,8 @@ static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t e
     st->batch_commit_time = c->commit_time;
     st->batch_txns++;
     st->stats->txns++;
+    if (st->opts->metrics != NULL) /* metrics */
+        metrics_transaction(st->opts->metrics);
     if (pipeline_batch_full(st) || *st->opts->stop)
         return pipeline_flush_batch(st, errbuf, errsize);
     return ERR_OK;
@@ -166,6 +193,8 @@ static err_t pipeline_handle_row(pipeline_state_t *st, sink_op_t op, char *errbu
         row.new_tuple = &r->new_tuple;
     st->batch_rows++;
     st->stats->rows++;
+    if (st->opts->metrics != NULL) /* metrics */
+        metrics_change(st->opts->metrics, row.rel->nspname, row.rel->relname, (char)op);
     return st->snk->ops->row(st->snk->ctx, &row, errbuf, errsize);
 }
 
@@ -202,8 +231,12 @@ static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsiz
         return pipeline_handle_row(st, SINK_DELETE, errbuf, errsize);
     case PGOUTPUT_TRUNCATE:
         return pipeline_handle_truncate(st, errbuf, errsize);
-    case PGOUTPUT_ORIGIN:
     case PGOUTPUT_TYPE:
+        if (st->snk->ops->type == NULL)
+            return ERR_OK;
+        return st->snk->ops->type(st->snk->ctx, st->msg.u.type.oid, st->msg.u.type.nspname,
+                                  st->msg.u.type.typname, errbuf, errsize);
+    case PGOUTPUT_ORIGIN:
     case PGOUTPUT_MESSAGE:
         return ERR_OK; /* types travel as text; origins and messages carry no rows */
     }
@@ -228,6 +261,7 @@ static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *er
         return err;
     st->applied = st->progress_saved = wal_end;
     st->stats->applied_lsn = wal_end;
+    pipeline_metrics_position(st, 0); /* metrics */
     return ERR_OK;
 }
 
@@ -324,6 +358,8 @@ err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t
     }
     st.last_status_ms = st.last_progress_ms = pipeline_now_ms();
     err_t err = pipeline_loop(&st, errbuf, errsize);
+    if (err != ERR_OK && opts->metrics != NULL) /* metrics */
+        metrics_error(opts->metrics, err_name(err));
     if (err != ERR_OK && st.batch_open)
         snk->ops->rollback(snk->ctx);
     if (err == ERR_OK) {

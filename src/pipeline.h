@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "lsn.h"
+#include "metrics.h"
 #include "sink.h"
 #include "source.h"
 
@@ -23,6 +24,7 @@ typedef struct pipeline_opts {
     int status_interval_ms;      /* standby status period */
     int progress_interval_ms;    /* idle progress writes, at most this often */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the transaction, stop */
+    metrics_t *metrics;          /* optional (NULL: none): counts, latencies, lag */
 } pipeline_opts_t;
 
 typedef struct pipeline_stats {

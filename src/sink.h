@@ -50,6 +50,9 @@ typedef struct sink_ops {
      * ERR_SCHEMA names table and column when it cannot. */
     err_t (*relation)(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
                       size_t errsize);
+    /* A user-defined source type (pgoutput Type message); may be NULL. */
+    err_t (*type)(void *ctx, uint32_t oid, const char *nspname, const char *typname, char *errbuf,
+                  size_t errsize);
     /* Opens a target transaction (the pipeline calls it once per batch). */
     err_t (*begin)(void *ctx, char *errbuf, size_t errsize);
     err_t (*row)(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize);

@@ -166,8 +166,12 @@ E2E_LINES=()
 
 # shellcheck source=tests/lib/pg.sh
 source "$ROOT/tests/lib/pg.sh"
+# shellcheck source=tests/lib/kafka.sh
+source "$ROOT/tests/lib/kafka.sh"
+KAFKA_DIR=""
 
 if ((ASAN_E2E)); then SYNCLINE=$ROOT/build-asan/syncline; else SYNCLINE=$ROOT/build/syncline; fi
+SYNCLINE=${SYNCLINE_BIN:-$SYNCLINE} # SYNCLINE_BIN: run the scenarios against another binary
 E2E_ROOT=""
 SCENARIO_PGID=""
 
@@ -182,6 +186,11 @@ cleanup() {
 teardown() {
     [[ -z "$SCENARIO_PGID" ]] || kill -TERM -- "-$SCENARIO_PGID" 2>/dev/null || true
     [[ -n "$E2E_ROOT" ]] || return 0
+    if [[ -n "$KAFKA_DIR" ]]; then
+        cp "$KAFKA_DIR/logs/server.log" "$LOG_DIR/kafka-server.log" 2>/dev/null || true
+        kafka_stop "$KAFKA_DIR"
+        KAFKA_DIR=""
+    fi
     # Keep the scenarios' scratch directories (syncline.log, config.json) with the logs.
     local d
     for d in "$E2E_ROOT"/*/; do
@@ -217,6 +226,25 @@ start_clusters() {
     echo "source: 127.0.0.1:$SRC_PORT $SRC_PGDATA"
     echo "target: 127.0.0.1:$TGT_PORT $TGT_PGDATA"
     echo "scratch: $E2E_ROOT"
+}
+
+# Kafka scenarios (tests/e2e/1NN-kafka-*.sh) share one broker, started only when one is selected.
+needs_kafka() {
+    local f
+    for f in "${SCENARIOS[@]}"; do
+        [[ "$(basename "$f")" != 1[0-9][0-9]-kafka-* ]] || return 0
+    done
+    return 1
+}
+
+start_kafka() {
+    KAFKA_DIR=$E2E_ROOT/kafka
+    KAFKA_BROKERS=$(kafka_start "$KAFKA_DIR" "${KAFKA_PORT:-59092}") || {
+        echo "could not start the Kafka broker; the Kafka scenarios will fail"
+        return 0
+    }
+    export KAFKA_BROKERS KAFKA_DIR
+    echo "kafka: $KAFKA_BROKERS $KAFKA_DIR"
 }
 
 # Prints what a server log gained since byte OFFSET.
@@ -291,6 +319,7 @@ else
     trap 'exit 143' TERM
     if start_clusters; then
         export SYNCLINE SRC_PORT TGT_PORT SRC_PGDATA TGT_PGDATA PG_BIN E2E_ROOT
+        if needs_kafka; then start_kafka; fi
         echo "binary: $SYNCLINE"
         for f in "${SCENARIOS[@]}"; do
             run_scenario "$f"
