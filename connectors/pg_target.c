@@ -40,6 +40,7 @@ typedef struct pg_target_rel {
     int skip;
     int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
+    int collapsible; /* changes to one row may be merged (see pg_target_collapsible) */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
 } pg_target_rel_t;
@@ -51,6 +52,7 @@ struct pg_target {
     pg_target_rel_t *rels;
     int stmt_counter;
     pg_trel_types_t types; /* user-defined source types seen on the stream */
+    int replica_role;      /* session_replication_role = replica is in force */
     int progress_prepared;
     int offsets_prepared;
     /* per-row scratch */
@@ -79,7 +81,8 @@ pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_
     /* Replayed rows must not fire ordinary triggers or FK checks a second time.
      * Needs superuser (or the right grant); without it, say so and go on. */
     PGresult *res = PQexec(pt->conn, "SET session_replication_role = replica");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    pt->replica_role = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!pt->replica_role)
         log_warn("target: cannot set session_replication_role=replica (needs superuser); "
                  "triggers and foreign keys on the target will fire on replayed rows");
     PQclear(res);
@@ -429,6 +432,39 @@ static pg_target_rel_t *pg_target_rel_new(pg_target_t *pt, const change_relation
     return r;
 }
 
+/* Merging changes per row reorders rows of a table and hides intermediate
+ * states. Safe when nothing can see either: no trigger fires (replica role,
+ * no ENABLE ALWAYS/REPLICA trigger), the only unique constraint is a primary
+ * key on exactly the source's key columns, and no exclusion constraint. */
+static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
+{
+    if (!pt->replica_role || r->full || r->rel->replident == 'n')
+        return 0;
+    const char *p[1] = {r->target};
+    PGresult *res = PQexecParams(
+        pt->conn,
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = $1::regclass AND i.indisprimary "
+        "AND NOT EXISTS (SELECT 1 FROM pg_index u WHERE u.indrelid = i.indrelid "
+        "AND u.indisunique AND NOT u.indisprimary) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conrelid = i.indrelid "
+        "AND c.contype = 'x') "
+        "AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = i.indrelid "
+        "AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))",
+        1, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
+    int nkey = 0;
+    for (int c = 0; c < r->rel->ncols; c++)
+        nkey += r->rel->cols[c].is_key;
+    ok = ok && nkey == PQntuples(res);
+    for (int i = 0; ok && i < PQntuples(res); i++) {
+        int c = change_relation_find_column(r->rel, PQgetvalue(res, i, 0));
+        ok = c >= 0 && r->rel->cols[c].is_key;
+    }
+    PQclear(res);
+    return ok;
+}
+
 static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, char *errbuf,
                                 size_t errsize)
 {
@@ -472,7 +508,10 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
         }
         return err;
     }
-    return pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
+    err = pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
+    if (err == ERR_OK)
+        r->collapsible = pg_target_can_collapse(pt, r);
+    return err;
 }
 
 static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
@@ -928,7 +967,15 @@ static err_t pg_target_type(void *ctx, uint32_t oid, const char *nspname, const 
     return ERR_OK;
 }
 
+static int pg_target_collapsible(void *ctx, uint32_t relid)
+{
+    pg_target_t *pt = ctx;
+    pg_target_rel_t *r = pg_target_find_rel(pt, relid);
+    return r != NULL && r->collapsible && r->trel == NULL && !r->skip;
+}
+
 static const sink_ops_t pg_target_ops = {
+    .collapsible = pg_target_collapsible,
     .relation = pg_target_relation,
     .type = pg_target_type,
     .begin = pg_target_begin,

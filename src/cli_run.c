@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "collapse.h"
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
@@ -206,6 +207,9 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
         return err;
     source_t src = pg_source_stream(ps);
     sink_t snk = pg_target_sink(pt);
+    collapse_t *cl = cfg->collapse ? collapse_new(snk, 64u << 20) : NULL;
+    if (cl != NULL)
+        snk = collapse_sink(cl);
     pipeline_opts_t opts = {.applied_lsn = start,
                             .batch_rows = cfg->batch_rows,
                             .batch_ms = cfg->batch_ms,
@@ -216,9 +220,15 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
     pipeline_stats_t stats;
     err = pipeline_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
     char l[LSN_STRLEN];
-    log_info("stopped applied_lsn=%s transactions=%llu rows=%llu target_commits=%llu",
+    unsigned long long in = stats.rows, out = stats.rows;
+    if (cl != NULL)
+        collapse_counts(cl, &in, &out);
+    log_info("stopped applied_lsn=%s transactions=%llu rows=%llu target_commits=%llu "
+             "rows_written=%llu",
              lsn_format(stats.applied_lsn, l, sizeof(l)), (unsigned long long)stats.txns,
-             (unsigned long long)stats.rows, (unsigned long long)stats.batches);
+             (unsigned long long)stats.rows, (unsigned long long)stats.batches, out);
+    (void)in;
+    collapse_free(cl);
     return err;
 }
 

@@ -71,6 +71,7 @@ typedef struct config {
     int status_interval_ms;   /* standby status period (default 10000) */
     bool binary;              /* request binary values from pgoutput (default false) */
     bool on_missing_row_skip; /* "on_missing_row": "error" (default) or "skip" */
+    bool collapse;            /* merge changes per row in a target transaction (default true) */
 
     /* snapshot */
     int snapshot_workers;        /* default: number of online CPUs */

@@ -155,15 +155,18 @@ static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t e
 
 static err_t pipeline_handle_relation(pipeline_state_t *st, char *errbuf, size_t errsize)
 {
-    change_relation_t *rel = st->msg.relation;
+    change_relation_t *rel = st->msg.relation, *old = NULL;
     st->msg.relation = NULL;
     uint32_t relid = rel->relid;
-    if (relcache_put(st->rels, rel) != 0) {
+    if (relcache_replace(st->rels, rel, &old) != 0) {
         snprintf(errbuf, errsize, "out of memory caching relation %u", relid);
         return ERR_RUNTIME;
     }
-    return st->snk->ops->relation(st->snk->ctx, relcache_get(st->rels, relid), st->txn_lsn, errbuf,
-                                  errsize);
+    /* the sink may still hold rows of the old description: free it after */
+    err_t err = st->snk->ops->relation(st->snk->ctx, relcache_get(st->rels, relid), st->txn_lsn,
+                                       errbuf, errsize);
+    change_relation_free(old);
+    return err;
 }
 
 static const change_relation_t *pipeline_relation(pipeline_state_t *st, uint32_t relid,

@@ -61,8 +61,9 @@ static int relcache_grow(relcache_t *rc)
     return 0;
 }
 
-int relcache_put(relcache_t *rc, change_relation_t *rel)
+int relcache_replace(relcache_t *rc, change_relation_t *rel, change_relation_t **old)
 {
+    *old = NULL;
     if ((rc->count + 1) * 2 > rc->cap && relcache_grow(rc) != 0) {
         change_relation_free(rel);
         return -1;
@@ -70,10 +71,17 @@ int relcache_put(relcache_t *rc, change_relation_t *rel)
     size_t i = relcache_probe(rc->slots, rc->cap, rel->relid);
     if (rc->slots[i] == NULL)
         rc->count++;
-    else
-        change_relation_free(rc->slots[i]);
+    *old = rc->slots[i];
     rc->slots[i] = rel;
     return 0;
+}
+
+int relcache_put(relcache_t *rc, change_relation_t *rel)
+{
+    change_relation_t *old;
+    int ret = relcache_replace(rc, rel, &old);
+    change_relation_free(old);
+    return ret;
 }
 
 const change_relation_t *relcache_get(const relcache_t *rc, uint32_t relid)

@@ -21,6 +21,10 @@ void relcache_free(relcache_t *rc);
  * entry with the same relid. Returns 0, or -1 on allocation failure. */
 int relcache_put(relcache_t *rc, change_relation_t *rel);
 
+/* Like relcache_put, but hands the replaced relation (or NULL) to the caller
+ * in *old instead of freeing it, for users that still point at it. */
+int relcache_replace(relcache_t *rc, change_relation_t *rel, change_relation_t **old);
+
 /* The cached relation, owned by the cache, or NULL. Valid until the next put
  * for the same relid or relcache_free. */
 const change_relation_t *relcache_get(const relcache_t *rc, uint32_t relid);

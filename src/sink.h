@@ -65,6 +65,11 @@ typedef struct sink_ops {
     void (*rollback)(void *ctx);
     /* Records progress with no data (idle source), in its own transaction. */
     err_t (*advance)(void *ctx, lsn_t lsn, char *errbuf, size_t errsize);
+    /* May successive changes to one row of relid be merged into its last state
+     * (src/collapse.c)? Only when nothing can observe the intermediate states or
+     * the order between rows: key identity, no other unique constraint, no
+     * triggers. NULL = never. */
+    int (*collapsible)(void *ctx, uint32_t relid);
 } sink_ops_t;
 
 typedef struct sink {
