@@ -186,10 +186,10 @@ static void pg_check_identity(pg_check_ctx_t *cx, const change_relation_t *rel)
     char msg[512];
     snprintf(msg, sizeof(msg),
              "table %s.%s: no replica identity (REPLICA IDENTITY %s without a primary key): "
-             "the source rejects UPDATE and DELETE on it; add a primary key or set REPLICA "
-             "IDENTITY FULL",
+             "fine for an insert-only table; the source rejects UPDATE and DELETE on it "
+             "(add a primary key or set REPLICA IDENTITY FULL if it needs them)",
              rel->nspname, rel->relname, rel->replident == 'n' ? "NOTHING" : "DEFAULT");
-    pg_check_problem(cx, msg);
+    cx->report(cx->arg, 1, msg);
 }
 
 static err_t pg_check_table(pg_check_ctx_t *cx, PGresult *tables, int row)

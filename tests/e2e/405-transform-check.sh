@@ -54,13 +54,20 @@ CASES=(
     "unknown excluded column|[{$SRC, $COLS, \"exclude\": [\"secret\", \"nope\"]}]|source column \"nope\" does not exist|public.s1|\"nope\"|1"
     "unmapped source column|[{$SRC, $COLS}]|source column \"secret\" maps nowhere|public.s1|\"secret\"|1"
     "underivable key|[{$SRC, \"columns\": {\"id\": \"id + c\", \"req\": \"'r'\"}, $EXC}]|target key column \"id\" is computed from source column \"c\"|public.s1|\"id\"|1"
-    "missing replica identity|[$S1, {\"source\": \"public.s2\"}]|no replica identity|public.s2||1"
-    "missing replica identity, transformed|[$S1, {\"source\": \"public.s2\", \"columns\": {\"v\": \"lower(v)\"}}]|no replica identity|public.s2||"
+    "missing replica identity, transformed|[$S1, {\"source\": \"public.s2\", \"columns\": {\"v\": \"lower(v)\"}}]|which is not part of the source key|public.s2||"
     "type mismatch|[{$SRC, \"columns\": {\"req\": \"a\", \"ts\": \"a = b\"}, $EXC}]|column \"ts\" is of type timestamp with time zone but expression is of type boolean|public.s1|\"ts\"|1"
     "type mismatch in where|[{$SRC, $COLS, $EXC, \"where\": \"a\"}]|argument of WHERE must be type boolean|public.s1||1"
     "NOT NULL target column not fed|[{$SRC, \"columns\": {\"b\": \"b\"}, $EXC}]|target column \"req\" is NOT NULL without a default and nothing feeds it|public.s1|\"req\"|1"
     "source table does not exist|[$S1, {\"source\": \"public.nosuch\", \"columns\": {\"x\": \"1\"}}]|source table public.nosuch does not exist|public.nosuch||1"
 )
+
+# An insert-only table without replica identity is legitimate (the source itself rejects
+# UPDATE and DELETE on it): a warning that names it, not a problem.
+run_check "[$S1, {\"source\": \"public.s2\"}]"
+assert_eq 0 "$CHECK_RC" "missing replica identity, passthrough: exit code (output: $CHECK_OUT)"
+[[ "$CHECK_OUT" == *"warning: table public.s2: no replica identity"* ]] ||
+    fail "missing replica identity, passthrough: no warning naming public.s2: $CHECK_OUT"
+echo "ok: missing replica identity, passthrough: warning"
 
 no_column=()
 for c in "${CASES[@]}"; do
@@ -86,7 +93,7 @@ done
 echo "note: cases whose problem has no column to name: ${no_column[*]}"
 
 # Several problems at once: one line each.
-run_check "[{$SRC, \"columns\": {\"zz\": \"a\"}, $EXC}, {\"source\": \"public.s2\"}]"
+run_check "[{$SRC, \"columns\": {\"zz\": \"a\"}, $EXC}, {\"source\": \"public.s2\", \"target\": \"public.nosuch2\"}]"
 assert_eq 6 "$CHECK_RC" "two bad tables: exit code"
 assert_eq 2 "$(grep -c '^problem:' <<<"$CHECK_OUT" || true)" "two bad tables: two problem lines ($CHECK_OUT)"
 
