@@ -149,7 +149,9 @@ static void pg_pipe_note_error(pg_pipe_t *pp, const pg_pipe_entry_t *e, const ch
 
 static void pg_pipe_check_rows(pg_pipe_t *pp, const pg_pipe_entry_t *e, PGresult *res)
 {
-    if (e->tag.check_rows != 1 || strcmp(PQcmdTuples(res), "0") != 0)
+    long touched = strtol(PQcmdTuples(res), NULL, 10);
+    long need = e->tag.expect_rows > 0 ? e->tag.expect_rows : 1;
+    if (e->tag.check_rows != 1 || touched >= need)
         return;
     if (pp->skip_missing) {
         char l[LSN_STRLEN];

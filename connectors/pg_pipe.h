@@ -20,6 +20,7 @@ typedef struct pg_pipe_tag {
     char op;        /* 'I','U','D','T' for changes; 'P' prepare; 'X' other */
     int check_rows; /* 1: zero affected rows is a missing row; 2: the statement returns
                        one value that must be 0 (see PG_TSQL_PARTIAL) */
+    int expect_rows; /* with check_rows 1: rows the statement must touch (0 = at least one) */
     const char *table;
     lsn_t lsn;
 } pg_pipe_tag_t;

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "pg_conn.h"
+#include "pg_bulk.h"
 #include "pg_pipe.h"
 #include "pg_trel.h"
 #include "route.h"
@@ -37,6 +38,7 @@ typedef struct pg_target_rel {
     char *display;          /* source "schema.name", for messages */
     char *target;           /* quoted target "schema"."name" */
     char **qcols;           /* quoted target column per source column */
+    char **ttypes;          /* target type (no typmod) per source column, for pg_bulk */
     int skip;
     int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
@@ -124,6 +126,9 @@ static void pg_target_rel_free(pg_target_rel_t *r)
     for (int i = 0; r->qcols && r->rel && i < r->rel->ncols; i++)
         PQfreemem(r->qcols[i]);
     free(r->qcols);
+    for (int i = 0; r->ttypes && r->rel && i < r->rel->ncols; i++)
+        free(r->ttypes[i]);
+    free(r->ttypes);
     change_relation_free(r->rel);
     free(r->display);
     free(r->target);
@@ -378,7 +383,8 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
 {
     const char *params[1] = {r->target};
     PGresult *res = pg_conn_execp(pt->conn,
-                                  "SELECT attname, attgenerated <> '' FROM pg_attribute "
+                                  "SELECT attname, attgenerated <> '', "
+                                  "format_type(atttypid, NULL) FROM pg_attribute "
                                   "WHERE attrelid = $1::regclass AND attnum > 0 "
                                   "AND NOT attisdropped",
                                   1, params, PGRES_TUPLES_OK, "target", errbuf, errsize);
@@ -390,6 +396,8 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
         for (int i = 0; i < PQntuples(res) && !found; i++) {
             found = strcmp(PQgetvalue(res, i, 0), r->rel->cols[c].name) == 0;
             generated = found && PQgetvalue(res, i, 1)[0] == 't';
+            if (found && r->ttypes != NULL && r->ttypes[c] == NULL)
+                r->ttypes[c] = strdup(PQgetvalue(res, i, 2));
         }
         if (!found || generated) {
             char l[LSN_STRLEN];
@@ -416,7 +424,8 @@ static pg_target_rel_t *pg_target_rel_new(pg_target_t *pt, const change_relation
     size_t len = strlen(rel->nspname) + strlen(rel->relname) + 2;
     r->display = malloc(len);
     r->qcols = calloc((size_t)rel->ncols + 1, sizeof(char *));
-    if (r->rel == NULL || r->display == NULL || r->qcols == NULL) {
+    r->ttypes = calloc((size_t)rel->ncols + 1, sizeof(char *));
+    if (r->rel == NULL || r->display == NULL || r->qcols == NULL || r->ttypes == NULL) {
         pg_target_rel_free(r);
         return NULL;
     }
@@ -967,6 +976,149 @@ static err_t pg_target_type(void *ctx, uint32_t oid, const char *nspname, const 
     return ERR_OK;
 }
 
+/* Largest power of two <= n, capped so one statement binds at most ~30,000 values. */
+static int pg_target_chunk(int n, int per_row)
+{
+    int cap = per_row > 0 ? 30000 / per_row : 256;
+    int m = 1;
+    while (m * 2 <= n && m * 2 <= 256 && m * 2 <= cap)
+        m *= 2;
+    return m;
+}
+
+/* Binds the chunk's rows in pg_bulk_columns order; text values get a NUL. */
+static err_t pg_target_bind_bulk(pg_target_t *pt, const sink_row_t *rows, int m, const int *cols,
+                                 int per_row, char op, char *errbuf, size_t errsize)
+{
+    size_t text = 1;
+    for (int r = 0; r < m; r++) {
+        const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
+        for (int i = 0; i < per_row; i++)
+            text += t->values[cols[i]].len + 1;
+    }
+    if (pg_target_scratch(pt, m * per_row, text) != 0) {
+        snprintf(errbuf, errsize, "out of memory binding rows");
+        return ERR_RUNTIME;
+    }
+    char *p = pt->text;
+    for (int r = 0, k = 0; r < m; r++) {
+        const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
+        for (int i = 0; i < per_row; i++, k++) {
+            const change_value_t *v = &t->values[cols[i]];
+            pt->formats[k] = v->kind == CHANGE_BINARY;
+            pt->lengths[k] = (int)v->len;
+            pt->values[k] = v->kind == CHANGE_NULL ? NULL : v->data;
+            if (v->kind == CHANGE_TEXT) {
+                memcpy(p, v->data, v->len);
+                p[v->len] = '\0';
+                pt->values[k] = p;
+                p += v->len + 1;
+            }
+        }
+    }
+    return ERR_OK;
+}
+
+/* The prepared statement for m rows of this shape, built on first use. */
+static pg_target_stmt_t *pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op,
+                                             const char *present, int m, int per_row, char *errbuf,
+                                             size_t errsize)
+{
+    int ncols = r->rel->ncols;
+    char *shape = malloc((size_t)ncols + 32);
+    if (shape == NULL)
+        return NULL;
+    int n = snprintf(shape, 32, "B%c%d:", op, m);
+    for (int c = 0; c < ncols; c++)
+        shape[n + c] = present[c] ? '1' : '0';
+    shape[n + ncols] = '\0';
+    pg_target_stmt_t *st = r->stmts;
+    while (st != NULL && strcmp(st->shape, shape) != 0)
+        st = st->next;
+    if (st != NULL) {
+        free(shape);
+        return st;
+    }
+    pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
+    char *sql = pg_bulk_sql(&b, op, present, m);
+    st = calloc(1, sizeof(*st));
+    err_t err = ERR_RUNTIME;
+    if (sql != NULL && st != NULL) {
+        st->shape = shape;
+        shape = NULL;
+        st->nparams = m * per_row;
+        snprintf(st->name, sizeof(st->name), "sl_%d", ++pt->stmt_counter);
+        pg_pipe_tag_t tag = {.table = r->display};
+        err = pg_pipe_prepare(pt->pipe, st->name, sql, &tag, errbuf, errsize);
+    }
+    free(sql);
+    free(shape);
+    if (err != ERR_OK) {
+        if (err == ERR_RUNTIME && errbuf[0] == '\0')
+            snprintf(errbuf, errsize, "out of memory");
+        pg_target_stmts_free(st);
+        return NULL;
+    }
+    st->next = r->stmts;
+    r->stmts = st;
+    return st;
+}
+
+static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sink_row_t *rows,
+                                  int m, char op, const char *present, const int *cols, int per_row,
+                                  char *errbuf, size_t errsize)
+{
+    pg_target_stmt_t *st = pg_target_bulk_stmt(pt, r, op, present, m, per_row, errbuf, errsize);
+    if (st == NULL)
+        return ERR_RUNTIME;
+    err_t err = pg_target_bind_bulk(pt, rows, m, cols, per_row, op, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    char key[256];
+    change_key_text(r->rel, op == 'D' ? rows[0].old_tuple : rows[0].new_tuple, key, sizeof(key));
+    pg_pipe_tag_t tag = {.op = op,
+                         .check_rows = op != 'I',
+                         .expect_rows = m,
+                         .table = r->display,
+                         .lsn = rows[m - 1].lsn};
+    return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
+                                 pt->lengths, pt->formats, &tag, key, errbuf, errsize);
+}
+
+/* Several rows of one collapsible table, one op, one column set, distinct keys. */
+static err_t pg_target_rows(void *ctx, const sink_row_t *rows, int n, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    pg_target_rel_t *r = n > 0 ? pg_target_find_rel(pt, rows[0].rel->relid) : NULL;
+    int ncols = r ? r->rel->ncols : 0;
+    char *present = r ? malloc((size_t)ncols + 1) : NULL;
+    int *cols = r ? calloc((size_t)ncols * 2 + 1, sizeof(int)) : NULL;
+    err_t err = ERR_OK;
+    if (present == NULL || cols == NULL || !r->collapsible || r->trel != NULL) {
+        for (int i = 0; i < n && err == ERR_OK; i++) /* the plain path, row by row */
+            err = pg_target_row(pt, &rows[i], errbuf, errsize);
+        free(present);
+        free(cols);
+        return err;
+    }
+    char op = rows[0].op == SINK_INSERT ? 'I' : rows[0].op == SINK_DELETE ? 'D' : 'U';
+    for (int c = 0; c < ncols; c++)
+        present[c] = op != 'D' && c < rows[0].new_tuple->ncols &&
+                     rows[0].new_tuple->values[c].kind != CHANGE_UNCHANGED;
+    pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
+    int per_row = pg_bulk_columns(&b, op, present, cols);
+    for (int done = 0; done < n && err == ERR_OK;) {
+        int m = pg_target_chunk(n - done, per_row);
+        err = m == 1 ? pg_target_row(pt, &rows[done], errbuf, errsize)
+                     : pg_target_bulk_chunk(pt, r, rows + done, m, op, present, cols, per_row,
+                                            errbuf, errsize);
+        done += m;
+    }
+    free(present);
+    free(cols);
+    return err;
+}
+
 static int pg_target_collapsible(void *ctx, uint32_t relid)
 {
     pg_target_t *pt = ctx;
@@ -976,6 +1128,7 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
 
 static const sink_ops_t pg_target_ops = {
     .collapsible = pg_target_collapsible,
+    .rows = pg_target_rows,
     .relation = pg_target_relation,
     .type = pg_target_type,
     .begin = pg_target_begin,

@@ -223,6 +223,8 @@ static int collapse_grow(collapse_t *cl)
     return 0;
 }
 
+static err_t collapse_oom(char *errbuf, size_t errsize);
+
 /* ---- flushing ------------------------------------------------------------ */
 
 static err_t collapse_emit(collapse_t *cl, const collapse_entry_t *e, char *errbuf, size_t errsize)
@@ -247,13 +249,95 @@ static err_t collapse_emit(collapse_t *cl, const collapse_entry_t *e, char *errb
     return err;
 }
 
+/* Same columns present in the new values (the shape of an UPDATE)? */
+static int collapse_same_shape(const change_tuple_t *a, const change_tuple_t *b)
+{
+    if (a->ncols != b->ncols)
+        return 0;
+    for (int i = 0; i < a->ncols; i++) {
+        if ((a->values[i].kind == CHANGE_UNCHANGED) != (b->values[i].kind == CHANGE_UNCHANGED))
+            return 0;
+    }
+    return 1;
+}
+
+/* Hands one group (same relation, op, shape; distinct keys) to inner. */
+static err_t collapse_group(collapse_t *cl, sink_row_t *batch, int n, char *errbuf, size_t errsize)
+{
+    if (n == 0)
+        return ERR_OK;
+    cl->out += (unsigned long long)n;
+    return cl->inner.ops->rows(cl->inner.ctx, batch, n, errbuf, errsize);
+}
+
+/* The rows of relation rel from entry first on: deletes (also the delete half
+ * of R), then updates grouped by shape, then inserts. Keys are distinct, so
+ * only R's delete-before-insert order matters, and it is kept. */
+static err_t collapse_flush_rel(collapse_t *cl, int first, uint8_t *done, sink_row_t *batch,
+                                char *errbuf, size_t errsize)
+{
+    const change_relation_t *rel = cl->entries[first].rel;
+    int n = 0;
+    err_t err = ERR_OK;
+    for (int j = first; j < cl->nentries; j++) {
+        const collapse_entry_t *e = &cl->entries[j];
+        if (e->rel == rel && (e->op == 'D' || e->op == 'R'))
+            batch[n++] = (sink_row_t){.op = SINK_DELETE,
+                                      .rel = rel,
+                                      .old_kind = 'K',
+                                      .old_tuple = &e->key,
+                                      .lsn = e->lsn};
+    }
+    err = collapse_group(cl, batch, n, errbuf, errsize);
+    for (int j = first; j < cl->nentries && err == ERR_OK; j++) {
+        const collapse_entry_t *e = &cl->entries[j];
+        if (e->rel != rel || e->op != 'U' || done[j])
+            continue;
+        n = 0;
+        for (int k = j; k < cl->nentries; k++) {
+            const collapse_entry_t *f = &cl->entries[k];
+            if (f->rel == rel && f->op == 'U' && !done[k] &&
+                collapse_same_shape(&e->row, &f->row)) {
+                batch[n++] = (sink_row_t){
+                    .op = SINK_UPDATE, .rel = rel, .new_tuple = &f->row, .lsn = f->lsn};
+                done[k] = 1;
+            }
+        }
+        err = collapse_group(cl, batch, n, errbuf, errsize);
+    }
+    n = 0;
+    for (int j = first; j < cl->nentries; j++) {
+        const collapse_entry_t *e = &cl->entries[j];
+        if (e->rel == rel && (e->op == 'I' || e->op == 'R'))
+            batch[n++] =
+                (sink_row_t){.op = SINK_INSERT, .rel = rel, .new_tuple = &e->row, .lsn = e->lsn};
+        if (e->rel == rel)
+            done[j] = 1;
+    }
+    return err != ERR_OK ? err : collapse_group(cl, batch, n, errbuf, errsize);
+}
+
 static err_t collapse_flush(collapse_t *cl, char *errbuf, size_t errsize)
 {
     err_t err = ERR_OK;
-    for (int i = 0; i < cl->nentries && err == ERR_OK; i++) {
-        if (cl->entries[i].op != 0)
-            err = collapse_emit(cl, &cl->entries[i], errbuf, errsize);
+    if (cl->inner.ops->rows == NULL) {
+        for (int i = 0; i < cl->nentries && err == ERR_OK; i++) {
+            if (cl->entries[i].op != 0)
+                err = collapse_emit(cl, &cl->entries[i], errbuf, errsize);
+        }
+        collapse_reset(cl);
+        return err;
     }
+    uint8_t *done = calloc((size_t)cl->nentries + 1, 1);
+    sink_row_t *batch = malloc(((size_t)cl->nentries + 1) * sizeof(*batch));
+    if (done == NULL || batch == NULL)
+        err = collapse_oom(errbuf, errsize);
+    for (int i = 0; i < cl->nentries && err == ERR_OK; i++) {
+        if (!done[i])
+            err = collapse_flush_rel(cl, i, done, batch, errbuf, errsize);
+    }
+    free(done);
+    free(batch);
     collapse_reset(cl);
     return err;
 }

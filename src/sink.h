@@ -70,6 +70,9 @@ typedef struct sink_ops {
      * the order between rows: key identity, no other unique constraint, no
      * triggers. NULL = never. */
     int (*collapsible)(void *ctx, uint32_t relid);
+    /* Several changes of one collapsible relation with the same op and the same
+     * columns present, all with distinct keys, in any order. NULL = one by one. */
+    err_t (*rows)(void *ctx, const sink_row_t *rows, int n, char *errbuf, size_t errsize);
 } sink_ops_t;
 
 typedef struct sink {
