@@ -384,7 +384,13 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
     const char *params[1] = {r->target};
     PGresult *res = pg_conn_execp(pt->conn,
                                   "SELECT attname, attgenerated <> '', "
-                                  "format_type(atttypid, NULL) FROM pg_attribute "
+                                  /* the unlimited form of each type: "bit" and "character"
+                                   * without a length would mean bit(1) and char(1) */
+                                  "CASE atttypid WHEN 'bpchar'::regtype THEN 'bpchar' "
+                                  "WHEN '_bpchar'::regtype THEN 'bpchar[]' "
+                                  "WHEN 'bit'::regtype THEN 'bit varying' "
+                                  "WHEN '_bit'::regtype THEN 'bit varying[]' "
+                                  "ELSE format_type(atttypid, NULL) END FROM pg_attribute "
                                   "WHERE attrelid = $1::regclass AND attnum > 0 "
                                   "AND NOT attisdropped",
                                   1, params, PGRES_TUPLES_OK, "target", errbuf, errsize);
@@ -441,14 +447,36 @@ static pg_target_rel_t *pg_target_rel_new(pg_target_t *pt, const change_relation
     return r;
 }
 
+/* True when the target table has no unique index, no exclusion constraint
+ * and no trigger that fires under the replica role. */
+static int pg_target_no_constraints(pg_target_t *pt, const pg_target_rel_t *r)
+{
+    const char *p[1] = {r->target};
+    PGresult *res = PQexecParams(
+        pt->conn,
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisunique) "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = "
+        "'x') AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT "
+        "tgisinternal AND tgenabled IN ('A', 'R'))",
+        1, NULL, p, NULL, NULL, 0);
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return ok;
+}
+
 /* Merging changes per row reorders rows of a table and hides intermediate
  * states. Safe when nothing can see either: no trigger fires (replica role,
  * no ENABLE ALWAYS/REPLICA trigger), the only unique constraint is a primary
  * key on exactly the source's key columns, and no exclusion constraint. */
 static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
 {
-    if (!pt->replica_role || r->full || r->rel->replident == 'n')
+    int nkey = 0;
+    for (int c = 0; c < r->rel->ncols; c++)
+        nkey += r->rel->cols[c].is_key;
+    if (!pt->replica_role || r->full)
         return 0;
+    if (nkey == 0) /* insert-only: the inserts commute when nothing is unique */
+        return pg_target_no_constraints(pt, r);
     const char *p[1] = {r->target};
     PGresult *res = PQexecParams(
         pt->conn,
@@ -462,9 +490,6 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
         "AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))",
         1, NULL, p, NULL, NULL, 0);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
-    int nkey = 0;
-    for (int c = 0; c < r->rel->ncols; c++)
-        nkey += r->rel->cols[c].is_key;
     ok = ok && nkey == PQntuples(res);
     for (int i = 0; ok && i < PQntuples(res); i++) {
         int c = change_relation_find_column(r->rel, PQgetvalue(res, i, 0));
@@ -508,6 +533,8 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
     const config_table_t *entry = config_find_table(pt->cfg, r->rel->nspname, r->rel->relname);
     err_t err = pg_trel_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types, &r->trel,
                             errbuf, errsize);
+    if (err == ERR_RUNTIME)
+        err = pg_conn_classify(pt->conn); /* a lost connection is worth a retry */
     if (err != ERR_OK || r->trel != NULL) {
         if (err != ERR_OK && lsn != 0) {
             char l[LSN_STRLEN];

@@ -14,6 +14,9 @@
  * straight through, so order is kept wherever it could matter. Rows of
  * different relations may be written in another order than they came: safe
  * only because collapsible relations have no triggers or foreign keys firing.
+ * A relation without replica identity only ever receives inserts; with no
+ * unique index on the target (pg_target decides) those commute, so they are
+ * buffered too and written together.
  */
 #include "collapse.h"
 
@@ -350,6 +353,16 @@ static err_t collapse_oom(char *errbuf, size_t errsize)
     return ERR_RUNTIME;
 }
 
+/* A relation without replica identity: inserts only, nothing to merge. */
+static int collapse_keyless(const change_relation_t *rel)
+{
+    for (int i = 0; i < rel->ncols; i++) {
+        if (rel->cols[i].is_key)
+            return 0;
+    }
+    return 1;
+}
+
 static err_t collapse_add(collapse_t *cl, const sink_row_t *r, const change_tuple_t *key,
                           uint64_t h, char *errbuf, size_t errsize)
 {
@@ -368,7 +381,9 @@ static err_t collapse_add(collapse_t *cl, const sink_row_t *r, const change_tupl
         rc = collapse_copy(cl, r->new_tuple, NULL, &e->row);
     if (rc != 0)
         return collapse_oom(errbuf, errsize);
-    collapse_index(cl, cl->nentries++);
+    if (!collapse_keyless(r->rel)) /* keyless rows all hash alike and are never looked up */
+        collapse_index(cl, cl->nentries);
+    cl->nentries++;
     return ERR_OK;
 }
 
@@ -416,7 +431,14 @@ static err_t collapse_row(void *ctx, const sink_row_t *r, char *errbuf, size_t e
     }
     const change_tuple_t *key = r->op == SINK_DELETE ? r->old_tuple : r->new_tuple;
     uint64_t h = collapse_hash(r->rel, key);
-    int e = collapse_find(cl, r->rel, key, h);
+    int keyless = collapse_keyless(r->rel);
+    if (keyless && r->op != SINK_INSERT) { /* the source refuses these; keep order anyway */
+        err_t err = collapse_flush(cl, errbuf, errsize);
+        cl->out++;
+        return err != ERR_OK ? err : cl->inner.ops->row(cl->inner.ctx, r, errbuf, errsize);
+    }
+    /* rows of a keyless table are only ever inserted: each is its own entry */
+    int e = keyless ? -1 : collapse_find(cl, r->rel, key, h);
     err_t err = ERR_OK;
     if (e < 0) {
         err = collapse_add(cl, r, key, h, errbuf, errsize);
