@@ -11,30 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct pg_bulk_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} pg_bulk_buf_t;
-
-static void pg_bulk_add(pg_bulk_buf_t *b, const char *t)
-{
-    size_t n = strlen(t);
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 1024) + n;
-        char *s = realloc(b->s, cap);
-        if (s == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, t, n + 1);
-    b->len += n;
-}
+#include "sbuf.h"
 
 int pg_bulk_columns(const pg_bulk_rel_t *b, char op, const char *present, int *cols)
 {
@@ -52,46 +29,46 @@ int pg_bulk_columns(const pg_bulk_rel_t *b, char op, const char *present, int *c
 }
 
 /* ($k::type, ...) rows of VALUES; casts only where asked (typed). */
-static void pg_bulk_values(pg_bulk_buf_t *sb, const pg_bulk_rel_t *b, const int *cols, int per_row,
+static void pg_bulk_values(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int per_row,
                            int nrows, int typed)
 {
     char p[24];
     int k = 1;
     for (int r = 0; r < nrows; r++) {
-        pg_bulk_add(sb, r ? ", (" : "(");
+        sbuf_add(sb, r ? ", (" : "(");
         for (int i = 0; i < per_row; i++, k++) {
             snprintf(p, sizeof(p), "%s$%d", i ? ", " : "", k);
-            pg_bulk_add(sb, p);
+            sbuf_add(sb, p);
             if (typed) {
-                pg_bulk_add(sb, "::");
-                pg_bulk_add(sb, b->types[cols[i]]);
+                sbuf_add(sb, "::");
+                sbuf_add(sb, b->types[cols[i]]);
             }
         }
-        pg_bulk_add(sb, ")");
+        sbuf_add(sb, ")");
     }
 }
 
 /* v(c0, c1, ...) names for the VALUES columns. */
-static void pg_bulk_alias(pg_bulk_buf_t *sb, int per_row)
+static void pg_bulk_alias(sbuf_t *sb, int per_row)
 {
     char p[24];
-    pg_bulk_add(sb, " AS v(");
+    sbuf_add(sb, " AS v(");
     for (int i = 0; i < per_row; i++) {
         snprintf(p, sizeof(p), "%sc%d", i ? ", " : "", i);
-        pg_bulk_add(sb, p);
+        sbuf_add(sb, p);
     }
-    pg_bulk_add(sb, ")");
+    sbuf_add(sb, ")");
 }
 
 /* t."k1" = v.c0 AND ... over the first nkey VALUES columns. */
-static void pg_bulk_key_join(pg_bulk_buf_t *sb, const pg_bulk_rel_t *b, const int *cols, int nkey)
+static void pg_bulk_key_join(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int nkey)
 {
     char p[24];
     for (int i = 0; i < nkey; i++) {
-        pg_bulk_add(sb, i ? " AND t." : "t.");
-        pg_bulk_add(sb, b->qcols[cols[i]]);
+        sbuf_add(sb, i ? " AND t." : "t.");
+        sbuf_add(sb, b->qcols[cols[i]]);
         snprintf(p, sizeof(p), " = v.c%d", i);
-        pg_bulk_add(sb, p);
+        sbuf_add(sb, p);
     }
 }
 
@@ -103,64 +80,61 @@ static int pg_bulk_nkey(const change_relation_t *rel)
     return n;
 }
 
-static void pg_bulk_insert(pg_bulk_buf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n,
-                           int nrows)
+static void pg_bulk_insert(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n, int nrows)
 {
-    pg_bulk_add(sb, "INSERT INTO ");
-    pg_bulk_add(sb, b->target);
-    pg_bulk_add(sb, " (");
+    sbuf_add(sb, "INSERT INTO ");
+    sbuf_add(sb, b->target);
+    sbuf_add(sb, " (");
     for (int i = 0; i < n; i++) {
-        pg_bulk_add(sb, i ? ", " : "");
-        pg_bulk_add(sb, b->qcols[cols[i]]);
+        sbuf_add(sb, i ? ", " : "");
+        sbuf_add(sb, b->qcols[cols[i]]);
     }
-    pg_bulk_add(sb, ") OVERRIDING SYSTEM VALUE VALUES ");
+    sbuf_add(sb, ") OVERRIDING SYSTEM VALUE VALUES ");
     pg_bulk_values(sb, b, cols, n, nrows, 1);
 }
 
-static void pg_bulk_delete(pg_bulk_buf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n,
-                           int nrows)
+static void pg_bulk_delete(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n, int nrows)
 {
-    pg_bulk_add(sb, "DELETE FROM ");
-    pg_bulk_add(sb, b->target);
-    pg_bulk_add(sb, " AS t USING (VALUES ");
+    sbuf_add(sb, "DELETE FROM ");
+    sbuf_add(sb, b->target);
+    sbuf_add(sb, " AS t USING (VALUES ");
     pg_bulk_values(sb, b, cols, n, nrows, 1);
-    pg_bulk_add(sb, ")");
+    sbuf_add(sb, ")");
     pg_bulk_alias(sb, n);
-    pg_bulk_add(sb, " WHERE ");
+    sbuf_add(sb, " WHERE ");
     pg_bulk_key_join(sb, b, cols, n);
 }
 
-static void pg_bulk_update(pg_bulk_buf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n,
-                           int nrows)
+static void pg_bulk_update(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n, int nrows)
 {
     char p[24];
     int nkey = pg_bulk_nkey(b->rel);
-    pg_bulk_add(sb, "UPDATE ");
-    pg_bulk_add(sb, b->target);
-    pg_bulk_add(sb, " AS t SET ");
+    sbuf_add(sb, "UPDATE ");
+    sbuf_add(sb, b->target);
+    sbuf_add(sb, " AS t SET ");
     if (n > nkey) {
         for (int i = nkey; i < n; i++) {
-            pg_bulk_add(sb, i > nkey ? ", " : "");
-            pg_bulk_add(sb, b->qcols[cols[i]]);
+            sbuf_add(sb, i > nkey ? ", " : "");
+            sbuf_add(sb, b->qcols[cols[i]]);
             snprintf(p, sizeof(p), " = v.c%d", i);
-            pg_bulk_add(sb, p);
+            sbuf_add(sb, p);
         }
     } else { /* only the key is present: a no-op assignment keeps the statement valid */
-        pg_bulk_add(sb, b->qcols[cols[0]]);
-        pg_bulk_add(sb, " = v.c0");
+        sbuf_add(sb, b->qcols[cols[0]]);
+        sbuf_add(sb, " = v.c0");
     }
-    pg_bulk_add(sb, " FROM (VALUES ");
+    sbuf_add(sb, " FROM (VALUES ");
     pg_bulk_values(sb, b, cols, n, nrows, 1);
-    pg_bulk_add(sb, ")");
+    sbuf_add(sb, ")");
     pg_bulk_alias(sb, n);
-    pg_bulk_add(sb, " WHERE ");
+    sbuf_add(sb, " WHERE ");
     pg_bulk_key_join(sb, b, cols, nkey);
 }
 
 char *pg_bulk_sql(const pg_bulk_rel_t *b, char op, const char *present, int nrows)
 {
     int *cols = calloc((size_t)b->rel->ncols * 2 + 1, sizeof(int));
-    pg_bulk_buf_t sb = {0};
+    sbuf_t sb = {0};
     if (cols == NULL)
         return NULL;
     int n = pg_bulk_columns(b, op, present, cols);
@@ -171,9 +145,5 @@ char *pg_bulk_sql(const pg_bulk_rel_t *b, char op, const char *present, int nrow
     else
         pg_bulk_update(&sb, b, cols, n, nrows);
     free(cols);
-    if (sb.oom) {
-        free(sb.s);
-        return NULL;
-    }
-    return sb.s;
+    return sbuf_take(&sb);
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "pg_conn.h"
 #include "pgoutput.h"
+#include "sbuf.h"
 
 struct pg_source {
     const config_t *cfg;
@@ -67,32 +68,15 @@ err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
     return err;
 }
 
-/* Appends s to a growing string; returns -1 on allocation failure. */
-static int pg_source_append(char **buf, size_t *len, size_t *cap, const char *s)
-{
-    size_t n = strlen(s);
-    if (*len + n + 1 > *cap) {
-        size_t ncap = (*cap ? *cap * 2 : 256) + n;
-        char *nb = realloc(*buf, ncap);
-        if (nb == NULL)
-            return -1;
-        *buf = nb;
-        *cap = ncap;
-    }
-    memcpy(*buf + *len, s, n + 1);
-    *len += n;
-    return 0;
-}
-
 /* "FOR TABLE a, b, TABLES IN SCHEMA s" from the tables list; NULL on error. */
 static char *pg_source_publication_targets(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     const config_t *cfg = ps->cfg;
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int ntables = 0, nschemas = 0, fail = 0;
-    for (int pass = 0; pass < 2 && !fail; pass++) {
-        for (int i = 0; i < cfg->ntables && !fail; i++) {
+    sbuf_t sb = {0};
+    int ntables = 0, nschemas = 0;
+    /* exact tables first, then whole schemas: FOR TABLE a, b, TABLES IN SCHEMA s */
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < cfg->ntables; i++) {
             const config_table_t *t = &cfg->tables[i];
             int pattern = strcmp(t->source.name, "*") == 0;
             if (t->skip || pattern != pass)
@@ -100,29 +84,27 @@ static char *pg_source_publication_targets(pg_source_t *ps, char *errbuf, size_t
             char *q = pattern
                           ? PQescapeIdentifier(ps->sql, t->source.schema, strlen(t->source.schema))
                           : pg_conn_qualified(ps->sql, t->source.schema, t->source.name);
-            const char *lead =
-                pattern
-                    ? (nschemas++ ? ", " : (ntables ? ", TABLES IN SCHEMA " : "TABLES IN SCHEMA "))
-                    : (ntables++ ? ", " : "TABLE ");
-            fail = q == NULL || pg_source_append(&buf, &len, &cap, lead) ||
-                   pg_source_append(&buf, &len, &cap, q);
+            sbuf_add(&sb, pattern ? (nschemas++
+                                         ? ", "
+                                         : (ntables ? ", TABLES IN SCHEMA " : "TABLES IN SCHEMA "))
+                                  : (ntables++ ? ", " : "TABLE "));
+            sbuf_add(&sb, q ? q : "");
+            sb.oom |= q == NULL;
             if (pattern)
                 PQfreemem(q);
             else
                 free(q);
         }
     }
-    if (!fail && ntables + nschemas == 0) {
+    if (ntables + nschemas == 0) {
         snprintf(errbuf, errsize, "tables: no table to sync (every entry is skip)");
-        free(buf);
+        sbuf_clear(&sb);
         return NULL;
     }
-    if (fail) {
+    char *out = sbuf_take(&sb);
+    if (out == NULL)
         snprintf(errbuf, errsize, "out of memory building the publication");
-        free(buf);
-        return NULL;
-    }
-    return buf;
+    return out;
 }
 
 static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t errsize)

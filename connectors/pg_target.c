@@ -16,6 +16,7 @@
 #include "pg_pipe.h"
 #include "pg_trel.h"
 #include "route.h"
+#include "sbuf.h"
 
 #define PG_TARGET_WINDOW 1000
 #define PG_TARGET_PROGRESS_STMT "syncline_progress"
@@ -576,43 +577,17 @@ static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t l
 
 /* ---- statements -------------------------------------------------------- */
 
-typedef struct pg_target_sql {
-    char *buf;
-    size_t len, cap;
-    int oom;
-} pg_target_sql_t;
-
-static void pg_target_sql_add(pg_target_sql_t *s, const char *text)
-{
-    size_t n = strlen(text);
-    if (s->oom)
-        return;
-    if (s->len + n + 1 > s->cap) {
-        size_t cap = (s->cap ? s->cap * 2 : 256) + n;
-        char *b = realloc(s->buf, cap);
-        if (b == NULL) {
-            s->oom = 1;
-            return;
-        }
-        s->buf = b;
-        s->cap = cap;
-    }
-    memcpy(s->buf + s->len, text, n + 1);
-    s->len += n;
-}
-
-static void pg_target_sql_param(pg_target_sql_t *s, pg_target_stmt_t *st, int col, int old)
+static void pg_target_sql_param(sbuf_t *s, pg_target_stmt_t *st, int col, int old)
 {
     char p[16];
     st->param_col[st->nparams] = col;
     st->param_old[st->nparams] = old;
     snprintf(p, sizeof(p), "$%d", ++st->nparams);
-    pg_target_sql_add(s, p);
+    sbuf_add(s, p);
 }
 
 /* WHERE clause locating the row by its identity columns. */
-static void pg_target_sql_where(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
-                                int old)
+static void pg_target_sql_where(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
 {
     int first = 1;
     for (int c = 0; c < r->rel->ncols; c++) {
@@ -623,75 +598,74 @@ static void pg_target_sql_where(pg_target_sql_t *s, const pg_target_rel_t *r, pg
          * would pick the wrong one of two rows). Both sessions print values with
          * the same settings, so equal text means the same value. */
         int as_text = r->full;
-        pg_target_sql_add(s, first ? "" : " AND ");
-        pg_target_sql_add(s, r->qcols[c]);
-        pg_target_sql_add(s, as_text ? "::text" : "");
-        pg_target_sql_add(s, r->full ? " IS NOT DISTINCT FROM " : " = ");
+        sbuf_add(s, first ? "" : " AND ");
+        sbuf_add(s, r->qcols[c]);
+        sbuf_add(s, as_text ? "::text" : "");
+        sbuf_add(s, r->full ? " IS NOT DISTINCT FROM " : " = ");
         pg_target_sql_param(s, st, c, old);
-        pg_target_sql_add(s, as_text ? "::text" : "");
+        sbuf_add(s, as_text ? "::text" : "");
         first = 0;
     }
 }
 
-static void pg_target_sql_insert(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
 {
-    pg_target_sql_add(s, "INSERT INTO ");
-    pg_target_sql_add(s, r->target);
-    pg_target_sql_add(s, " (");
+    sbuf_add(s, "INSERT INTO ");
+    sbuf_add(s, r->target);
+    sbuf_add(s, " (");
     int n = 0;
     for (int c = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
-            pg_target_sql_add(s, n++ ? ", " : "");
-            pg_target_sql_add(s, r->qcols[c]);
+            sbuf_add(s, n++ ? ", " : "");
+            sbuf_add(s, r->qcols[c]);
         }
     }
     /* the source's values win, also over GENERATED ALWAYS identity columns */
-    pg_target_sql_add(s, ") OVERRIDING SYSTEM VALUE VALUES (");
+    sbuf_add(s, ") OVERRIDING SYSTEM VALUE VALUES (");
     for (int c = 0, k = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
-            pg_target_sql_add(s, k++ ? ", " : "");
+            sbuf_add(s, k++ ? ", " : "");
             pg_target_sql_param(s, st, c, 0);
         }
     }
-    pg_target_sql_add(s, ")");
+    sbuf_add(s, ")");
 }
 
 /* Under FULL identity duplicates are possible: touch exactly one row. */
-static void pg_target_sql_locate(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
-                                 int old)
+static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
 {
-    pg_target_sql_add(s, " WHERE ");
+    sbuf_add(s, " WHERE ");
     if (r->full) {
-        pg_target_sql_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
-        pg_target_sql_add(s, r->target);
-        pg_target_sql_add(s, " WHERE ");
+        sbuf_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
+        sbuf_add(s, r->target);
+        sbuf_add(s, " WHERE ");
     }
     pg_target_sql_where(s, r, st, old);
     if (r->full)
-        pg_target_sql_add(s, " LIMIT 1)");
+        sbuf_add(s, " LIMIT 1)");
 }
 
-static void pg_target_sql_update(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
 {
-    pg_target_sql_add(s, "UPDATE ");
-    pg_target_sql_add(s, r->target);
-    pg_target_sql_add(s, " SET ");
+    sbuf_add(s, "UPDATE ");
+    sbuf_add(s, r->target);
+    sbuf_add(s, " SET ");
     int n = 0;
     for (int c = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
-            pg_target_sql_add(s, n++ ? ", " : "");
-            pg_target_sql_add(s, r->qcols[c]);
-            pg_target_sql_add(s, " = ");
+            sbuf_add(s, n++ ? ", " : "");
+            sbuf_add(s, r->qcols[c]);
+            sbuf_add(s, " = ");
             pg_target_sql_param(s, st, c, 0);
         }
     }
     pg_target_sql_locate(s, r, st, st->shape[0] == 'u');
 }
 
-static void pg_target_sql_delete(pg_target_sql_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_delete(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
 {
-    pg_target_sql_add(s, "DELETE FROM ");
-    pg_target_sql_add(s, r->target);
+    sbuf_add(s, "DELETE FROM ");
+    sbuf_add(s, r->target);
     pg_target_sql_locate(s, r, st, 1);
 }
 
@@ -718,7 +692,7 @@ static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *
                                               err_t *err)
 {
     pg_target_stmt_t *st = calloc(1, sizeof(*st));
-    pg_target_sql_t s = {0};
+    sbuf_t s = {0};
     size_t n = (size_t)r->rel->ncols * 2 + 1;
     *err = ERR_RUNTIME;
     if (st == NULL || (st->shape = strdup(shape)) == NULL ||
@@ -736,8 +710,8 @@ static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *
     else
         pg_target_sql_update(&s, r, st);
     pg_pipe_tag_t tag = {.table = r->display};
-    *err = s.oom ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, s.buf, &tag, errbuf, errsize);
-    free(s.buf);
+    *err = s.oom ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, s.s, &tag, errbuf, errsize);
+    free(s.s);
     if (*err != ERR_OK) {
         pg_target_stmts_free(st);
         return NULL;
@@ -881,31 +855,31 @@ static err_t pg_target_truncate(void *ctx, const change_relation_t *const *rels,
                                 uint8_t options, lsn_t lsn, char *errbuf, size_t errsize)
 {
     pg_target_t *pt = ctx;
-    pg_target_sql_t s = {0};
+    sbuf_t s = {0};
     int n = 0;
     const char *first = NULL;
-    pg_target_sql_add(&s, "TRUNCATE ");
+    sbuf_add(&s, "TRUNCATE ");
     for (int i = 0; i < nrels; i++) {
         pg_target_rel_t *r = pg_target_find_rel(pt, rels[i]->relid);
         if (r == NULL || r->skip)
             continue;
-        pg_target_sql_add(&s, n++ ? ", " : "");
-        pg_target_sql_add(&s, r->target);
+        sbuf_add(&s, n++ ? ", " : "");
+        sbuf_add(&s, r->target);
         first = first ? first : r->display;
     }
     if (options & 2) /* RESTART IDENTITY */
-        pg_target_sql_add(&s, " RESTART IDENTITY");
+        sbuf_add(&s, " RESTART IDENTITY");
     if (options & 1) /* CASCADE */
-        pg_target_sql_add(&s, " CASCADE");
+        sbuf_add(&s, " CASCADE");
     err_t err = ERR_OK;
     if (s.oom) {
         snprintf(errbuf, errsize, "out of memory");
         err = ERR_RUNTIME;
     } else if (n > 0) {
         pg_pipe_tag_t tag = {.op = 'T', .table = first, .lsn = lsn};
-        err = pg_pipe_exec(pt->pipe, s.buf, &tag, errbuf, errsize);
+        err = pg_pipe_exec(pt->pipe, s.s, &tag, errbuf, errsize);
     }
-    free(s.buf);
+    free(s.s);
     return err;
 }
 

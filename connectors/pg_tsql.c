@@ -16,122 +16,99 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct pg_tsql_buf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} pg_tsql_buf_t;
-
-static void pg_tsql_add(pg_tsql_buf_t *b, const char *t)
-{
-    size_t n = strlen(t);
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 512) + n;
-        char *s = realloc(b->s, cap);
-        if (s == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, t, n + 1);
-    b->len += n;
-}
+#include "sbuf.h"
 
 /* (SELECT $k::type AS "c", ...) with parameters numbered from first. */
-static void pg_tsql_values(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, int first)
+static void pg_tsql_values(sbuf_t *b, const pg_tsql_rel_t *r, int first)
 {
     char p[24];
-    pg_tsql_add(b, "SELECT ");
+    sbuf_add(b, "SELECT ");
     for (int i = 0; i < r->nsrc; i++) {
         snprintf(p, sizeof(p), "%s$%d::", i ? ", " : "", first + i);
-        pg_tsql_add(b, p);
-        pg_tsql_add(b, r->src_type[i]);
-        pg_tsql_add(b, " AS ");
-        pg_tsql_add(b, r->src_q[i]);
+        sbuf_add(b, p);
+        sbuf_add(b, r->src_type[i]);
+        sbuf_add(b, " AS ");
+        sbuf_add(b, r->src_q[i]);
     }
 }
 
-static void pg_tsql_expr(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, int c)
+static void pg_tsql_expr(sbuf_t *b, const pg_tsql_rel_t *r, int c)
 {
     const transform_col_t *col = &r->plan->cols[c];
-    pg_tsql_add(b, "(");
-    pg_tsql_add(b, col->expr ? col->expr : r->src_q[col->src_col]);
-    pg_tsql_add(b, ")");
+    sbuf_add(b, "(");
+    sbuf_add(b, col->expr ? col->expr : r->src_q[col->src_col]);
+    sbuf_add(b, ")");
 }
 
 /* Target column names of the plan columns in list (all when list == NULL). */
-static void pg_tsql_tcols(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const int *list, int n,
+static void pg_tsql_tcols(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, int n,
                           const char *prefix)
 {
     for (int i = 0; i < n; i++) {
-        pg_tsql_add(b, i ? ", " : "");
-        pg_tsql_add(b, prefix);
-        pg_tsql_add(b, r->tcol_q[list ? list[i] : i]);
+        sbuf_add(b, i ? ", " : "");
+        sbuf_add(b, prefix);
+        sbuf_add(b, r->tcol_q[list ? list[i] : i]);
     }
 }
 
-static void pg_tsql_exprs(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const int *list, int n)
+static void pg_tsql_exprs(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, int n)
 {
     for (int i = 0; i < n; i++) {
-        pg_tsql_add(b, i ? ", " : "");
+        sbuf_add(b, i ? ", " : "");
         pg_tsql_expr(b, r, list ? list[i] : i);
     }
 }
 
 /* ("k1", ...) = (SELECT (ek1), ... FROM <from>) */
-static void pg_tsql_key_match(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const char *from)
+static void pg_tsql_key_match(sbuf_t *b, const pg_tsql_rel_t *r, const char *from)
 {
-    pg_tsql_add(b, "(");
+    sbuf_add(b, "(");
     pg_tsql_tcols(b, r, r->key, r->nkey, "");
-    pg_tsql_add(b, ") = (SELECT ");
+    sbuf_add(b, ") = (SELECT ");
     pg_tsql_exprs(b, r, r->key, r->nkey);
-    pg_tsql_add(b, " FROM ");
-    pg_tsql_add(b, from);
-    pg_tsql_add(b, ")");
+    sbuf_add(b, " FROM ");
+    sbuf_add(b, from);
+    sbuf_add(b, ")");
 }
 
-static void pg_tsql_where(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+static void pg_tsql_where(sbuf_t *b, const pg_tsql_rel_t *r)
 {
     if (r->plan->where == NULL)
         return;
-    pg_tsql_add(b, " WHERE (");
-    pg_tsql_add(b, r->plan->where);
-    pg_tsql_add(b, ")");
+    sbuf_add(b, " WHERE (");
+    sbuf_add(b, r->plan->where);
+    sbuf_add(b, ")");
 }
 
-static void pg_tsql_insert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+static void pg_tsql_insert(sbuf_t *b, const pg_tsql_rel_t *r)
 {
-    pg_tsql_add(b, "INSERT INTO ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " (");
+    sbuf_add(b, "INSERT INTO ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " (");
     pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
-    pg_tsql_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
+    sbuf_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
     pg_tsql_exprs(b, r, NULL, r->plan->ncols);
-    pg_tsql_add(b, " FROM (");
+    sbuf_add(b, " FROM (");
     pg_tsql_values(b, r, 1);
-    pg_tsql_add(b, ") AS s");
+    sbuf_add(b, ") AS s");
     pg_tsql_where(b, r);
 }
 
-static void pg_tsql_delete(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+static void pg_tsql_delete(sbuf_t *b, const pg_tsql_rel_t *r)
 {
-    pg_tsql_buf_t from = {0};
-    pg_tsql_add(&from, "(");
+    sbuf_t from = {0};
+    sbuf_add(&from, "(");
     pg_tsql_values(&from, r, 1);
-    pg_tsql_add(&from, ") AS s");
-    pg_tsql_add(b, "DELETE FROM ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " WHERE ");
+    sbuf_add(&from, ") AS s");
+    sbuf_add(b, "DELETE FROM ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " WHERE ");
     b->oom |= from.oom;
     pg_tsql_key_match(b, r, from.s ? from.s : "");
     free(from.s);
 }
 
-static void pg_tsql_update(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+static void pg_tsql_update(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
 {
     int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
     int n = 0;
@@ -143,19 +120,19 @@ static void pg_tsql_update(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const uint8
         if (mask[c])
             list[n++] = c;
     }
-    pg_tsql_buf_t from = {0};
-    pg_tsql_add(&from, "(");
+    sbuf_t from = {0};
+    sbuf_add(&from, "(");
     pg_tsql_values(&from, r, r->nsrc + 1);
-    pg_tsql_add(&from, ") AS s");
-    pg_tsql_add(b, "UPDATE ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " SET (");
+    sbuf_add(&from, ") AS s");
+    sbuf_add(b, "UPDATE ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " SET (");
     pg_tsql_tcols(b, r, list, n, "");
-    pg_tsql_add(b, ") = (SELECT ");
+    sbuf_add(b, ") = (SELECT ");
     pg_tsql_exprs(b, r, list, n);
-    pg_tsql_add(b, " FROM (");
+    sbuf_add(b, " FROM (");
     pg_tsql_values(b, r, 1);
-    pg_tsql_add(b, ") AS s) WHERE ");
+    sbuf_add(b, ") AS s) WHERE ");
     b->oom |= from.oom;
     pg_tsql_key_match(b, r, from.s ? from.s : "");
     free(from.s);
@@ -176,7 +153,7 @@ static int pg_tsql_nonkey(const pg_tsql_rel_t *r, int *list)
     return n;
 }
 
-static void pg_tsql_upsert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
+static void pg_tsql_upsert(sbuf_t *b, const pg_tsql_rel_t *r)
 {
     int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
     if (list == NULL) {
@@ -184,43 +161,43 @@ static void pg_tsql_upsert(pg_tsql_buf_t *b, const pg_tsql_rel_t *r)
         return;
     }
     int n = pg_tsql_nonkey(r, list);
-    pg_tsql_add(b, "WITH n AS (");
+    sbuf_add(b, "WITH n AS (");
     pg_tsql_values(b, r, 1);
-    pg_tsql_add(b, "), o AS (");
+    sbuf_add(b, "), o AS (");
     pg_tsql_values(b, r, r->nsrc + 1);
-    pg_tsql_add(b, "), d AS (DELETE FROM ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " WHERE ");
+    sbuf_add(b, "), d AS (DELETE FROM ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " WHERE ");
     pg_tsql_key_match(b, r, "o");
-    pg_tsql_add(b, " AND NOT EXISTS (SELECT 1 FROM n WHERE (");
-    pg_tsql_add(b, r->plan->where);
-    pg_tsql_add(b, ") AND (");
+    sbuf_add(b, " AND NOT EXISTS (SELECT 1 FROM n WHERE (");
+    sbuf_add(b, r->plan->where);
+    sbuf_add(b, ") AND (");
     pg_tsql_exprs(b, r, r->key, r->nkey);
-    pg_tsql_add(b, ") = (SELECT ");
+    sbuf_add(b, ") = (SELECT ");
     pg_tsql_exprs(b, r, r->key, r->nkey);
-    pg_tsql_add(b, " FROM o))) INSERT INTO ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " (");
+    sbuf_add(b, " FROM o))) INSERT INTO ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " (");
     pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
-    pg_tsql_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
+    sbuf_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
     pg_tsql_exprs(b, r, NULL, r->plan->ncols);
-    pg_tsql_add(b, " FROM n");
+    sbuf_add(b, " FROM n");
     pg_tsql_where(b, r);
-    pg_tsql_add(b, " ON CONFLICT (");
+    sbuf_add(b, " ON CONFLICT (");
     pg_tsql_tcols(b, r, r->key, r->nkey, "");
     if (n == 0) {
-        pg_tsql_add(b, ") DO NOTHING");
+        sbuf_add(b, ") DO NOTHING");
     } else {
-        pg_tsql_add(b, ") DO UPDATE SET (");
+        sbuf_add(b, ") DO UPDATE SET (");
         pg_tsql_tcols(b, r, list, n, "");
-        pg_tsql_add(b, ") = ROW(");
+        sbuf_add(b, ") = ROW(");
         pg_tsql_tcols(b, r, list, n, "EXCLUDED.");
-        pg_tsql_add(b, ")");
+        sbuf_add(b, ")");
     }
     free(list);
 }
 
-static void pg_tsql_partial(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+static void pg_tsql_partial(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
 {
     int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
     int n = 0;
@@ -232,32 +209,32 @@ static void pg_tsql_partial(pg_tsql_buf_t *b, const pg_tsql_rel_t *r, const uint
         if (mask[c])
             list[n++] = c;
     }
-    pg_tsql_add(b, "WITH n AS (");
+    sbuf_add(b, "WITH n AS (");
     pg_tsql_values(b, r, 1);
-    pg_tsql_add(b, "), o AS (");
+    sbuf_add(b, "), o AS (");
     pg_tsql_values(b, r, r->nsrc + 1);
-    pg_tsql_add(b, "), q AS (SELECT count(*) AS k FROM n WHERE (");
-    pg_tsql_add(b, r->plan->where);
-    pg_tsql_add(b, ")), d AS (DELETE FROM ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " WHERE ");
+    sbuf_add(b, "), q AS (SELECT count(*) AS k FROM n WHERE (");
+    sbuf_add(b, r->plan->where);
+    sbuf_add(b, ")), d AS (DELETE FROM ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " WHERE ");
     pg_tsql_key_match(b, r, "o");
-    pg_tsql_add(b, " AND (SELECT k FROM q) = 0), u AS (UPDATE ");
-    pg_tsql_add(b, r->target);
-    pg_tsql_add(b, " SET (");
+    sbuf_add(b, " AND (SELECT k FROM q) = 0), u AS (UPDATE ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " SET (");
     pg_tsql_tcols(b, r, list, n, "");
-    pg_tsql_add(b, ") = (SELECT ");
+    sbuf_add(b, ") = (SELECT ");
     pg_tsql_exprs(b, r, list, n);
-    pg_tsql_add(b, " FROM n) WHERE ");
+    sbuf_add(b, " FROM n) WHERE ");
     pg_tsql_key_match(b, r, "o");
-    pg_tsql_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) "
-                   "SELECT (SELECT k FROM q) - (SELECT count(*) FROM u)");
+    sbuf_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) "
+                "SELECT (SELECT k FROM q) - (SELECT count(*) FROM u)");
     free(list);
 }
 
 char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask)
 {
-    pg_tsql_buf_t b = {0};
+    sbuf_t b = {0};
     switch (op) {
     case PG_TSQL_INSERT:
         pg_tsql_insert(&b, r);
@@ -275,11 +252,7 @@ char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask
         pg_tsql_partial(&b, r, mask);
         break;
     }
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return sbuf_take(&b);
 }
 
 int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op)
@@ -291,23 +264,23 @@ int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op)
 int pg_tsql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,
                  const char *source, int only, char **select, char **columns)
 {
-    pg_tsql_buf_t sel = {0}, cols = {0};
-    pg_tsql_add(&sel, "SELECT ");
+    sbuf_t sel = {0}, cols = {0};
+    sbuf_add(&sel, "SELECT ");
     for (int c = 0; c < plan->ncols; c++) {
         const transform_col_t *col = &plan->cols[c];
-        pg_tsql_add(&sel, c ? ", (" : "(");
-        pg_tsql_add(&sel, col->expr ? col->expr : src_q[col->src_col]);
-        pg_tsql_add(&sel, ")");
-        pg_tsql_add(&cols, c ? ", " : "");
-        pg_tsql_add(&cols, tcol_q[c]);
+        sbuf_add(&sel, c ? ", (" : "(");
+        sbuf_add(&sel, col->expr ? col->expr : src_q[col->src_col]);
+        sbuf_add(&sel, ")");
+        sbuf_add(&cols, c ? ", " : "");
+        sbuf_add(&cols, tcol_q[c]);
     }
-    pg_tsql_add(&sel, only ? " FROM ONLY " : " FROM ");
-    pg_tsql_add(&sel, source);
-    pg_tsql_add(&sel, " AS s");
+    sbuf_add(&sel, only ? " FROM ONLY " : " FROM ");
+    sbuf_add(&sel, source);
+    sbuf_add(&sel, " AS s");
     if (plan->where != NULL) {
-        pg_tsql_add(&sel, " WHERE (");
-        pg_tsql_add(&sel, plan->where);
-        pg_tsql_add(&sel, ")");
+        sbuf_add(&sel, " WHERE (");
+        sbuf_add(&sel, plan->where);
+        sbuf_add(&sel, ")");
     }
     if (sel.oom || cols.oom || cols.s == NULL) {
         free(sel.s);

@@ -1,0 +1,30 @@
+/*
+ * sbuf: a growable NUL-terminated string for building SQL text. Allocation
+ * failure is sticky (sbuf_t.oom) so a builder can append freely and check
+ * once at the end. No I/O.
+ */
+#ifndef SYNCLINE_SBUF_H
+#define SYNCLINE_SBUF_H
+
+#include <stddef.h>
+
+typedef struct sbuf {
+    char *s; /* owned; NULL until something was added */
+    size_t len, cap;
+    int oom;
+} sbuf_t;
+
+/* Appends text (no-op after an allocation failure). */
+void sbuf_add(sbuf_t *b, const char *text);
+
+/* Appends printf-style. */
+void sbuf_addf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Hands the string to the caller (free it), or NULL after an allocation
+ * failure (the buffer is then freed). Leaves b empty. */
+char *sbuf_take(sbuf_t *b);
+
+/* Frees what b holds. */
+void sbuf_clear(sbuf_t *b);
+
+#endif
