@@ -28,6 +28,31 @@ const char *pg_conn_message(PGconn *conn, char *buf, size_t size)
     return buf;
 }
 
+/*
+ * libpq's parse errors quote pieces of the conninfo, and for a URI the whole
+ * string ("invalid percent-encoded token: \"postgresql://u:secret%zz@h\""), so
+ * the copy into out replaces every quoted piece but libpq's own "=" and "]",
+ * through the message's last quote, by "...": a password never reaches a log.
+ */
+static void pg_conn_redact(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+    for (const char *p = in; *p != '\0' && n + 1 < size;) {
+        const char *close = *p == '"' ? strchr(p + 1, '"') : NULL;
+        int syntax = close == p + 2 && (p[1] == '=' || p[1] == ']');
+        const char *piece = close != NULL && !syntax ? "\"...\"" : NULL;
+        if (piece != NULL) /* a quote inside the value: hide up to the last quote */
+            close = strrchr(close, '"');
+        size_t len = piece != NULL ? 5 : close != NULL ? (size_t)(close - p) + 1 : 1;
+        if (len > size - 1 - n)
+            len = size - 1 - n;
+        memcpy(out + n, piece != NULL ? piece : p, len);
+        n += len;
+        p = close != NULL ? close + 1 : p + 1;
+    }
+    out[n] = '\0';
+}
+
 /* True when the user's conninfo sets `keyword` itself. */
 static int pg_conn_has(PQconninfoOption *opts, const char *keyword)
 {
@@ -44,8 +69,9 @@ PGconn *pg_conn_open(const char *conninfo, pg_conn_kind_t kind, const char *what
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
     if (opts == NULL) {
-        /* libpq's parse message quotes only the offending keyword, not values */
-        snprintf(errbuf, errsize, "%s: invalid conninfo: %s", what, perr ? perr : "out of memory");
+        char why[256];
+        pg_conn_redact(perr != NULL ? perr : "out of memory", why, sizeof(why));
+        snprintf(errbuf, errsize, "%s: invalid conninfo: %s", what, why);
         pg_conn_trim(errbuf);
         PQfreemem(perr);
         *err = ERR_CONFIG;
@@ -112,6 +138,10 @@ PGresult *pg_conn_execp(PGconn *conn, const char *sql, int nparams, const char *
 
 err_t pg_conn_classify(PGconn *conn)
 {
+    /* libpq keeps the status OK after a failed write (so that the server's
+     * last message can still be read); reading is what notices the loss */
+    if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
+        (void)PQconsumeInput(conn);
     return (conn == NULL || PQstatus(conn) != CONNECTION_OK) ? ERR_CONNECT : ERR_RUNTIME;
 }
 

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pg_conn.h"
 
 #define PG_PIPE_SYNC_OP 'S'
 #define PG_PIPE_KEY_MAX 200
@@ -36,6 +37,7 @@ struct pg_pipe {
     int failed;     /* an error was seen in the current window */
     char error[1024];
     uint64_t missing_skipped;
+    lsn_t committed; /* newest successful COMMIT (tag op 'C') */
 };
 
 pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
@@ -100,7 +102,7 @@ static err_t pg_pipe_conn_error(pg_pipe_t *pp, const char *what, char *errbuf, s
     size_t n = strlen(errbuf);
     while (n > 0 && errbuf[n - 1] == '\n')
         errbuf[--n] = '\0';
-    return PQstatus(pp->conn) == CONNECTION_OK ? ERR_RUNTIME : ERR_CONNECT;
+    return pg_conn_classify(pp->conn);
 }
 
 err_t pg_pipe_enter(pg_pipe_t *pp, char *errbuf, size_t errsize)
@@ -181,6 +183,9 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
         pp->syncs--;
         return ERR_OK;
     }
+    if (st == PGRES_COMMAND_OK && e->tag.op == 'C' && !pp->failed &&
+        strcmp(PQcmdStatus(res), "COMMIT") == 0 && e->tag.lsn > pp->committed)
+        pp->committed = e->tag.lsn;
     if (st == PGRES_FATAL_ERROR)
         pg_pipe_note_error(pp, e, PQresultErrorMessage(res));
     else if (st == PGRES_COMMAND_OK)
@@ -263,6 +268,27 @@ err_t pg_pipe_exec(pg_pipe_t *pp, const char *sql, const pg_pipe_tag_t *tag, cha
         pg_pipe_push(pp, tag, NULL) != 0)
         return pg_pipe_conn_error(pp, "sending statement", errbuf, errsize);
     return pg_pipe_after_send(pp, errbuf, errsize);
+}
+
+lsn_t pg_pipe_committed(const pg_pipe_t *pp)
+{
+    return pp->committed;
+}
+
+err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize)
+{
+    if (!PQconsumeInput(pp->conn))
+        return pg_pipe_conn_error(pp, "reading results", errbuf, errsize);
+    while (pp->count > 0 && !PQisBusy(pp->conn)) {
+        err_t err = pg_pipe_read_one(pp, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    if (pp->failed) {
+        snprintf(errbuf, errsize, "%s", pp->error);
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
 }
 
 err_t pg_pipe_drain(pg_pipe_t *pp, char *errbuf, size_t errsize)

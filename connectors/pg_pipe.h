@@ -17,9 +17,9 @@
 /* What a queued statement was for. `table` is borrowed and must outlive the
  * result (callers drain before freeing what it points to). */
 typedef struct pg_pipe_tag {
-    char op;        /* 'I','U','D','T' for changes; 'P' prepare; 'X' other */
-    int check_rows; /* 1: zero affected rows is a missing row; 2: the statement returns
-                       one value that must be 0 (see PG_TSQL_PARTIAL) */
+    char op;         /* 'I','U','D','T' for changes; 'P' prepare; 'X' other */
+    int check_rows;  /* 1: zero affected rows is a missing row; 2: the statement returns
+                        one value that must be 0 (see PG_TSQL_PARTIAL) */
     int expect_rows; /* with check_rows 1: rows the statement must touch (0 = at least one) */
     const char *table;
     lsn_t lsn;
@@ -48,6 +48,13 @@ err_t pg_pipe_exec_prepared(pg_pipe_t *pp, const char *name, int nparams, const 
 
 err_t pg_pipe_exec(pg_pipe_t *pp, const char *sql, const pg_pipe_tag_t *tag, char *errbuf,
                    size_t errsize);
+
+/* Reads, without blocking, the results that have arrived. */
+err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize);
+
+/* The lsn of the newest statement tagged 'C' (a COMMIT) whose result came
+ * back successful; 0 when none has. */
+lsn_t pg_pipe_committed(const pg_pipe_t *pp);
 
 /* Sends a Sync and reads every result up to it. */
 err_t pg_pipe_drain(pg_pipe_t *pp, char *errbuf, size_t errsize);

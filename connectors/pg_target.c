@@ -941,16 +941,42 @@ static err_t pg_target_queue_offset(pg_target_t *pt, const sink_offset_t *off, l
                                  errbuf, errsize);
 }
 
-static err_t pg_target_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
+/* Queues progress, offsets and COMMIT (tagged 'C' with the end LSN). */
+static err_t pg_target_send_commit(pg_target_t *pt, const sink_position_t *pos, char *errbuf,
+                                   size_t errsize)
 {
-    pg_target_t *pt = ctx;
-    pg_pipe_tag_t tag = {.op = 'X', .table = "COMMIT", .lsn = pos->end_lsn};
+    pg_pipe_tag_t tag = {.op = 'C', .table = "COMMIT", .lsn = pos->end_lsn};
     err_t err = pg_target_queue_progress(pt, pos->end_lsn, pos->commit_time, errbuf, errsize);
     for (int i = 0; err == ERR_OK && i < pos->noffsets; i++)
         err = pg_target_queue_offset(pt, &pos->offsets[i], pos->end_lsn, errbuf, errsize);
-    if (err == ERR_OK)
-        err = pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
+}
+
+static err_t pg_target_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    err_t err = pg_target_send_commit(pt, pos, errbuf, errsize);
     return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
+}
+
+static err_t pg_target_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
+                                    size_t errsize)
+{
+    return pg_target_send_commit(ctx, pos, errbuf, errsize);
+}
+
+static err_t pg_target_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    err_t err = pg_pipe_poll(pt->pipe, errbuf, errsize);
+    *lsn = pg_pipe_committed(pt->pipe);
+    return err;
+}
+
+static err_t pg_target_drain(void *ctx, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    return pg_pipe_drain(pt->pipe, errbuf, errsize);
 }
 
 static void pg_target_rollback(void *ctx)
@@ -1136,6 +1162,9 @@ static const sink_ops_t pg_target_ops = {
     .row = pg_target_row,
     .truncate = pg_target_truncate,
     .commit = pg_target_commit,
+    .commit_async = pg_target_commit_async,
+    .durable = pg_target_durable,
+    .drain = pg_target_drain,
     .rollback = pg_target_rollback,
     .advance = pg_target_advance,
 };

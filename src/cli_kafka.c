@@ -28,16 +28,21 @@ static err_t kafka_cli_check(const config_t *cfg, const char *cmd, char *errbuf)
 }
 
 /* Runs session() until it succeeds, fails before it ever started, or fails
- * with something other than a lost connection (retried with backoff). */
+ * with something other than a lost connection (retried with backoff, which
+ * starts again at 1 s once a session got started again; session() counts
+ * its starts in *started). */
 static err_t kafka_cli_retry(cli_ctx_t *ctx, const char *what,
                              err_t (*session)(void *state, cli_ctx_t *ctx, int *started),
                              void *state)
 {
-    int started = 0, delay = 1;
+    int started = 0, seen = 0, delay = 1;
     for (;;) {
         err_t err = session(state, ctx, &started);
         if (err != ERR_CONNECT || !started || *ctx->stop)
             return err;
+        if (started > seen)
+            delay = 1;
+        seen = started;
         log_warn("%s: connection lost, retrying in %ds: %s", what, delay, ctx->errbuf);
         cli_sleep_ms(ctx, delay * 1000);
         if (*ctx->stop)
@@ -97,6 +102,8 @@ static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *
                             .batch_ms = cfg->batch_ms,
                             .status_interval_ms = cfg->status_interval_ms,
                             .progress_interval_ms = 1000,
+                            .silence_timeout_ms =
+                                pipeline_silence_timeout_ms(cfg->status_interval_ms),
                             .stop = ctx->stop};
     pipeline_stats_t stats;
     char l[LSN_STRLEN];
@@ -123,7 +130,7 @@ static err_t capture_session(void *state, cli_ctx_t *ctx, int *started)
         ks = kafka_sink_new(cs->cfg, &ko, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     }
     if (ks != NULL) {
-        *started = 1;
+        (*started)++;
         err = capture_stream(cs->cfg, ps, ks, start, ctx);
     }
     kafka_sink_free(ks);
@@ -211,7 +218,7 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
     if (pt != NULL && err == ERR_OK) {
         kafka_source_stats_t st;
         char l[LSN_STRLEN];
-        *started = 1;
+        (*started)++;
         as->opts.stop = ctx->stop;
         err = kafka_source_run(as->cfg, &as->opts, pt, prog.applied_lsn, &st, ctx->errbuf,
                                CLI_ERRBUF_SIZE);

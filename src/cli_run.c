@@ -215,6 +215,8 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
                             .batch_ms = cfg->batch_ms,
                             .status_interval_ms = cfg->status_interval_ms,
                             .progress_interval_ms = 1000,
+                            .silence_timeout_ms =
+                                pipeline_silence_timeout_ms(cfg->status_interval_ms),
                             .stop = stop,
                             .metrics = metrics};
     pipeline_stats_t stats;
@@ -233,8 +235,8 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
 }
 
 /* One session: connect both sides, check, prepare (and copy), stream.
- * *streamed tells whether streaming began (a later connection loss is then
- * worth retrying). */
+ * *streamed counts the sessions that began streaming (a later connection loss
+ * is then worth retrying). */
 static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ctx, int *streamed)
 {
     err_t err;
@@ -262,7 +264,7 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     if (rc.pt != NULL && err == ERR_OK)
         err = run_prepare(&rc, &start);
     if (rc.pt != NULL && err == ERR_OK) {
-        *streamed = 1;
+        (*streamed)++;
         err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, opts->metrics, errbuf);
     }
     run_ctx_clear(&rc);
@@ -270,17 +272,21 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
 }
 
 /* Failures before the first stream are reported at once (bad host, bad
- * password); a connection lost while streaming is retried with backoff. The
- * target's progress row says where to resume, so nothing is lost or doubled.
- * A retry never copies again: the first session settled that. */
+ * password); a connection lost while streaming is retried with backoff, which
+ * starts again at 1 s once a session got back to streaming. The target's
+ * progress row says where to resume, so nothing is lost or doubled. A retry
+ * never copies again: the first session settled that. */
 static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ctx)
 {
-    int streamed = 0, delay = 1;
+    int streamed = 0, seen = 0, delay = 1;
     run_opts_t retry = *opts;
     for (;;) {
         err_t err = run_session(cfg, &retry, ctx, &streamed);
         if (err != ERR_CONNECT || !streamed || *ctx->stop)
             return err;
+        if (streamed > seen)
+            delay = 1;
+        seen = streamed;
         retry.snapshot = SNAPSHOT_AUTO;
         log_warn("connection lost, retrying in %ds: %s", delay, ctx->errbuf);
         cli_sleep_ms(ctx, delay * 1000);

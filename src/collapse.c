@@ -51,6 +51,7 @@ struct collapse {
     int *slots; /* hash table of entry index + 1, 0 = empty */
     int nslots;
     unsigned long long in, out;
+    lsn_t committed; /* commit_async over a synchronous inner sink */
 };
 
 collapse_t *collapse_new(sink_t inner, size_t max_bytes)
@@ -499,6 +500,38 @@ static err_t collapse_commit(void *ctx, const sink_position_t *pos, char *errbuf
     return err != ERR_OK ? err : cl->inner.ops->commit(cl->inner.ctx, pos, errbuf, errsize);
 }
 
+/* An inner sink without asynchronous commits commits synchronously here, and
+ * what it committed is then durable at once. */
+static err_t collapse_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
+                                   size_t errsize)
+{
+    collapse_t *cl = ctx;
+    err_t err = collapse_flush(cl, errbuf, errsize);
+    if (err != ERR_OK || cl->inner.ops->commit_async != NULL)
+        return err != ERR_OK ? err
+                             : cl->inner.ops->commit_async(cl->inner.ctx, pos, errbuf, errsize);
+    err = cl->inner.ops->commit(cl->inner.ctx, pos, errbuf, errsize);
+    if (err == ERR_OK)
+        cl->committed = pos->end_lsn;
+    return err;
+}
+
+static err_t collapse_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)
+{
+    collapse_t *cl = ctx;
+    if (cl->inner.ops->durable == NULL) {
+        *lsn = cl->committed;
+        return ERR_OK;
+    }
+    return cl->inner.ops->durable(cl->inner.ctx, lsn, errbuf, errsize);
+}
+
+static err_t collapse_drain(void *ctx, char *errbuf, size_t errsize)
+{
+    collapse_t *cl = ctx;
+    return cl->inner.ops->drain ? cl->inner.ops->drain(cl->inner.ctx, errbuf, errsize) : ERR_OK;
+}
+
 static void collapse_rollback(void *ctx)
 {
     collapse_t *cl = ctx;
@@ -519,6 +552,9 @@ static const sink_ops_t collapse_ops = {
     .row = collapse_row,
     .truncate = collapse_truncate,
     .commit = collapse_commit,
+    .commit_async = collapse_commit_async,
+    .durable = collapse_durable,
+    .drain = collapse_drain,
     .rollback = collapse_rollback,
     .advance = collapse_advance,
     .collapsible = NULL,

@@ -46,7 +46,13 @@ typedef struct pipeline_state {
     int64_t last_status_ms;
     int64_t last_progress_ms;
     lsn_t last_status_flush;
-    lsn_t keepalive_end; /* newest keepalive position, confirmable when idle */
+    lsn_t keepalive_end;    /* newest keepalive position, confirmable when idle */
+    int64_t last_recv_ms;   /* when the source last sent anything */
+    int pending;            /* a batch's COMMIT was sent and is not known durable yet */
+    lsn_t pending_lsn;      /* the end LSN it covers */
+    double pending_started; /* metrics: when it was sent */
+    unsigned polls;         /* messages read while a commit was in flight */
+    int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
 } pipeline_state_t;
 
 static int64_t pipeline_now_ms(void)
@@ -95,6 +101,18 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
         return ERR_OK;
     sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
     double started = metrics_clock(); /* metrics */
+    if (st->snk->ops->commit_async != NULL) {
+        /* overlap: decode the next batch while the target commits this one */
+        err_t err = st->snk->ops->commit_async(st->snk->ctx, &pos, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+        st->batch_open = 0;
+        st->pending = 1;
+        st->pending_lsn = st->batch_end_lsn;
+        st->pending_started = started;
+        st->stats->batches++;
+        return ERR_OK;
+    }
     err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
     if (err != ERR_OK)
         return err;
@@ -251,7 +269,7 @@ static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsiz
 static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *errbuf,
                                    size_t errsize)
 {
-    if (st->in_txn || st->batch_open || wal_end <= st->applied)
+    if (st->in_txn || st->batch_open || st->pending || wal_end <= st->applied)
         return ERR_OK;
     /* confirm only what the progress row says, so that a target behind the
      * slot always means a target that lost data */
@@ -309,42 +327,107 @@ static int pipeline_wait_ms(const pipeline_state_t *st)
     return due <= now ? 0 : (int)(due - now);
 }
 
+/* A replication connection that went quiet although a reply was asked for
+ * is dead or stalled (a hung peer or a black hole that TCP does not notice):
+ * give it up, the caller reconnects. */
+static err_t pipeline_check_silence(const pipeline_state_t *st, int64_t now, char *errbuf,
+                                    size_t errsize)
+{
+    int limit = st->opts->silence_timeout_ms;
+    if (limit <= 0 || st->asked_ms == 0 || now - st->asked_ms < limit)
+        return ERR_OK;
+    snprintf(errbuf, errsize,
+             "source: no reply on the replication connection for %lld ms (limit %d ms): "
+             "connection presumed dead",
+             (long long)(now - st->asked_ms), limit);
+    return ERR_CONNECT;
+}
+
 static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
 {
     int64_t now = pipeline_now_ms();
+    err_t err = pipeline_check_silence(st, now, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
     if (st->batch_open && !st->in_txn &&
         (now - st->batch_started_ms >= st->opts->batch_ms || *st->opts->stop)) {
-        err_t err = pipeline_flush_batch(st, errbuf, errsize);
+        err = pipeline_flush_batch(st, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
     lsn_t before = st->applied;
-    err_t err = pipeline_idle_advance(st, st->keepalive_end, errbuf, errsize);
+    err = pipeline_idle_advance(st, st->keepalive_end, errbuf, errsize);
+    /* quiet for a status period: ask for a reply, which proves the link alive */
+    int ask =
+        st->opts->silence_timeout_ms > 0 && now - st->last_recv_ms >= st->opts->status_interval_ms;
     if (err == ERR_OK &&
-        (st->applied != before || now - st->last_status_ms >= st->opts->status_interval_ms))
-        err = pipeline_send_status(st, 0, errbuf, errsize);
+        (st->applied != before || now - st->last_status_ms >= st->opts->status_interval_ms)) {
+        err = pipeline_send_status(st, ask, errbuf, errsize);
+        if (ask && st->asked_ms == 0)
+            st->asked_ms = now;
+    }
     return err;
+}
+
+/* Learns how far the target committed; with wait, waits for all of it.
+ * Only what the target reported committed becomes the confirmable position. */
+static err_t pipeline_settle(pipeline_state_t *st, int wait, char *errbuf, size_t errsize)
+{
+    lsn_t durable = 0;
+    err_t err = wait ? st->snk->ops->drain(st->snk->ctx, errbuf, errsize) : ERR_OK;
+    if (err == ERR_OK)
+        err = st->snk->ops->durable(st->snk->ctx, &durable, errbuf, errsize);
+    if (err != ERR_OK || durable <= st->applied)
+        return err;
+    st->applied = st->progress_saved = durable;
+    st->stats->applied_lsn = durable;
+    if (durable >= st->pending_lsn) {
+        st->pending = 0;
+        pipeline_metrics_batch(st, st->pending_started); /* metrics */
+    }
+    return pipeline_send_status(st, 0, errbuf, errsize);
 }
 
 static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
 {
     for (;;) {
         if (*st->opts->stop && !st->in_txn && !st->batch_open)
-            return ERR_OK;
+            return st->pending ? pipeline_settle(st, 1, errbuf, errsize) : ERR_OK;
         const char *buf;
         size_t len;
         err_t err = ERR_OK;
-        int r = st->src->ops->read(st->src->ctx, pipeline_wait_ms(st), &buf, &len, &err, errbuf,
-                                   errsize);
+        /* a commit in flight: keep reading while data flows, settle when it stops */
+        int idle_pending = st->pending && !st->batch_open;
+        int wait_ms = idle_pending ? 0 : pipeline_wait_ms(st);
+        int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, &err, errbuf, errsize);
+        if (r == 0 && idle_pending) {
+            err = pipeline_settle(st, 1, errbuf, errsize);
+            if (err != ERR_OK)
+                return err;
+            continue;
+        }
+        /* now and then, learn without waiting what the target has committed */
+        if (r >= 0 && st->pending && (r == 0 || ++st->polls % 256 == 0))
+            err = pipeline_settle(st, 0, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
         if (r < 0)
             return err;
-        if (r > 0)
+        if (r > 0) {
+            st->last_recv_ms = pipeline_now_ms();
+            st->asked_ms = 0;
             err = pipeline_handle_frame(st, buf, len, errbuf, errsize);
+        }
         if (err == ERR_OK)
             err = pipeline_tick(st, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
+}
+
+int pipeline_silence_timeout_ms(int status_interval_ms)
+{
+    return status_interval_ms < 5000 / 3 ? 5000 : 3 * status_interval_ms;
 }
 
 err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t *opts,
@@ -359,7 +442,7 @@ err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    st.last_status_ms = st.last_progress_ms = pipeline_now_ms();
+    st.last_status_ms = st.last_progress_ms = st.last_recv_ms = pipeline_now_ms();
     err_t err = pipeline_loop(&st, errbuf, errsize);
     if (err != ERR_OK && opts->metrics != NULL) /* metrics */
         metrics_error(opts->metrics, err_name(err));

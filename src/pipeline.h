@@ -23,6 +23,7 @@ typedef struct pipeline_opts {
     int batch_ms;                /* ...or when it has been open this long */
     int status_interval_ms;      /* standby status period */
     int progress_interval_ms;    /* idle progress writes, at most this often */
+    int silence_timeout_ms;      /* a reply request unanswered this long: connection dead */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the transaction, stop */
     metrics_t *metrics;          /* optional (NULL: none): counts, latencies, lag */
 } pipeline_opts_t;
@@ -33,6 +34,12 @@ typedef struct pipeline_stats {
     uint64_t batches; /* target transactions committed */
     lsn_t applied_lsn;
 } pipeline_stats_t;
+
+/* The silence timeout (0: never) for a status period: three periods, at
+ * least 5 s. A status sent after a quiet period asks the server for a reply
+ * (a live walsender answers at once with a keepalive), so only a stalled or
+ * dead connection leaves it unanswered that long. */
+int pipeline_silence_timeout_ms(int status_interval_ms);
 
 /*
  * Runs until *opts->stop is set (returns ERR_OK once everything received is

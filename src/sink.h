@@ -61,6 +61,15 @@ typedef struct sink_ops {
     /* Writes progress (pos) into the open transaction and commits it; returns
      * only once the commit is durable on the target. */
     err_t (*commit)(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize);
+    /* Like commit, but returns once the commit is sent, not when it is durable;
+     * durable() then tells how far the target has committed. May be NULL (the
+     * pipeline then uses commit). */
+    err_t (*commit_async)(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize);
+    /* Without blocking: the end LSN of the newest commit the target reported
+     * durable (*lsn, 0 = none yet). Fails when a sent commit failed. */
+    err_t (*durable)(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize);
+    /* Waits until everything sent has been answered (then durable() is final). */
+    err_t (*drain)(void *ctx, char *errbuf, size_t errsize);
     /* Abandons the open transaction, if any. */
     void (*rollback)(void *ctx);
     /* Records progress with no data (idle source), in its own transaction. */
