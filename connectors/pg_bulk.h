@@ -12,9 +12,9 @@
 
 typedef struct pg_bulk_rel {
     const change_relation_t *rel;
-    const char *target;   /* quoted "schema"."table" */
-    char *const *qcols;   /* quoted target column per source column */
-    char *const *types;   /* target type (without typmod) per source column */
+    const char *target; /* quoted "schema"."table" */
+    char *const *qcols; /* quoted target column per source column */
+    char *const *types; /* target type (without typmod) per source column */
 } pg_bulk_rel_t;
 
 /* Columns a row of op binds, in order, into cols (ncols of rel at most):

@@ -3,10 +3,11 @@
 #
 #   bash scripts/demo.sh [--keep] [--no-deps] [--no-build]
 #
-# Creates a source (port 56432) and a target (port 56433) PostgreSQL 15 cluster, gives both the
-# pgbench schema, starts `syncline run`, loads the pgbench data and runs a live pgbench workload
-# on the source while showing `syncline status`, waits until the lag is zero and checks that
-# every pgbench table is identical on both sides. Exits 0 only if they are (and syncline stopped
+# Creates a source (port 56432) and a target (port 56433) PostgreSQL 15 cluster, loads a pgbench
+# database into the source and gives the target the schema only, starts `syncline run` (which
+# copies the existing rows from one consistent snapshot, then streams) while a live pgbench
+# workload writes to the source and `syncline status` is shown, waits until the lag is zero and
+# checks that every pgbench table is identical on both sides. Exits 0 only if they are (and syncline stopped
 # cleanly on SIGTERM). --keep leaves the clusters running afterwards.
 set -euo pipefail
 
@@ -106,10 +107,10 @@ pgbench_on() { # PORT ARGS...
 }
 pgbench_src() { pgbench_on "$SRC_PORT" "$@"; }
 
-say "Creating the pgbench schema (tables and primary keys, no data) on both sides"
+say "Loading pgbench (scale $SCALE: $((SCALE * 100000)) accounts) into the source; schema only on the target"
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$SRC_PORT" -U postgres demo
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$TGT_PORT" -U postgres demo
-pgbench_src -q -i -I dtp -s "$SCALE"
+pgbench_src -q -i -s "$SCALE"
 pgbench_on "$TGT_PORT" -q -i -I dtp -s "$SCALE"
 
 # ---------------------------------------------------------------- 3. start syncline
@@ -127,7 +128,8 @@ cat "$CFG"
 "$SYNCLINE" run -c "$CFG" >"$DEMO_DIR/syncline.log" 2>&1 </dev/null &
 SYNCLINE_PID=$!
 
-# syncline is ready once a walsender holds its slot; changes made before that are not captured.
+# syncline streams once its initial copy is done and a walsender holds its slot (writes made
+# meanwhile are not lost: they are in the slot, after the copy's snapshot).
 for ((i = 0; ; i++)); do
     if ! kill -0 "$SYNCLINE_PID" 2>/dev/null; then
         echo "syncline exited early:" >&2
@@ -135,8 +137,8 @@ for ((i = 0; ; i++)); do
         exit 1
     fi
     [[ "$(src -c "SELECT count(*) FROM pg_replication_slots WHERE database = 'demo' AND active")" == 0 ]] || break
-    ((i < 150)) || {
-        echo "syncline is not streaming after 30 s; its log:" >&2
+    ((i < 600)) || {
+        echo "syncline is not streaming after 120 s; its log:" >&2
         cat "$DEMO_DIR/syncline.log" >&2
         exit 1
     }
@@ -161,8 +163,6 @@ show_status() {
 
 # ---------------------------------------------------------------- 4. load and live workload
 
-say "Loading the pgbench data on the source (scale $SCALE: TRUNCATE + $((SCALE * 100000)) accounts)"
-pgbench_src -q -i -I g -s "$SCALE"
 show_status
 
 say "Running a live pgbench workload on the source for ${WORKLOAD_SECS}s (4 clients)"

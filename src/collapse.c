@@ -64,13 +64,23 @@ collapse_t *collapse_new(sink_t inner, size_t max_bytes)
     return cl;
 }
 
+/* Empties the buffer; one standard block is kept for the next transaction
+ * (a fresh 1 MB allocation per commit would churn). */
 static void collapse_reset(collapse_t *cl)
 {
+    collapse_block_t *keep = NULL;
     while (cl->blocks != NULL) {
         collapse_block_t *next = cl->blocks->next;
-        free(cl->blocks);
+        if (keep == NULL && cl->blocks->size == COLLAPSE_BLOCK) {
+            keep = cl->blocks;
+            keep->used = 0;
+            keep->next = NULL;
+        } else {
+            free(cl->blocks);
+        }
         cl->blocks = next;
     }
+    cl->blocks = keep;
     cl->bytes = 0;
     cl->nentries = 0;
     if (cl->slots != NULL)
@@ -82,6 +92,8 @@ void collapse_free(collapse_t *cl)
     if (cl == NULL)
         return;
     collapse_reset(cl);
+    free(cl->blocks);
+    cl->blocks = NULL;
     free(cl->entries);
     free(cl->slots);
     free(cl);
