@@ -37,7 +37,9 @@ struct pg_pipe {
     int failed;     /* an error was seen in the current window */
     char error[1024];
     uint64_t missing_skipped;
-    lsn_t committed; /* newest successful COMMIT (tag op 'C') */
+    lsn_t committed;   /* newest successful COMMIT (tag op 'C') */
+    void *failed_diag; /* diag of the failed statement, taken from its entry */
+    void (*failed_diag_free)(void *diag);
 };
 
 pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
@@ -59,16 +61,29 @@ pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
 
 static void pg_pipe_pop(pg_pipe_t *pp)
 {
-    free(pp->fifo[pp->head].key);
-    pp->fifo[pp->head].key = NULL;
+    pg_pipe_entry_t *e = &pp->fifo[pp->head];
+    free(e->key);
+    e->key = NULL;
+    if (e->tag.diag != NULL && e->tag.diag_free != NULL)
+        e->tag.diag_free(e->tag.diag);
+    e->tag.diag = NULL;
     pp->head = (pp->head + 1) % pp->cap;
     pp->count--;
+}
+
+void *pg_pipe_take_failed(pg_pipe_t *pp)
+{
+    void *d = pp->failed_diag;
+    pp->failed_diag = NULL;
+    return d;
 }
 
 void pg_pipe_free(pg_pipe_t *pp)
 {
     if (pp == NULL)
         return;
+    if (pp->failed_diag != NULL && pp->failed_diag_free != NULL)
+        pp->failed_diag_free(pp->failed_diag);
     while (pp->count > 0)
         pg_pipe_pop(pp);
     free(pp->fifo);
@@ -134,12 +149,15 @@ static const char *pg_pipe_op_name(char op)
 }
 
 /* Records the first failure of the window with everything known about it. */
-static void pg_pipe_note_error(pg_pipe_t *pp, const pg_pipe_entry_t *e, const char *msg)
+static void pg_pipe_note_error(pg_pipe_t *pp, pg_pipe_entry_t *e, const char *msg)
 {
     if (pp->failed)
         return;
     char l[LSN_STRLEN];
     pp->failed = 1;
+    pp->failed_diag = e->tag.diag;
+    pp->failed_diag_free = e->tag.diag_free;
+    e->tag.diag = NULL;
     snprintf(pp->error, sizeof(pp->error), "target: %s on %s failed (lsn=%s%s%s): %s",
              pg_pipe_op_name(e->tag.op), e->tag.table ? e->tag.table : "-",
              lsn_format(e->tag.lsn, l, sizeof(l)), e->key ? " key=" : "", e->key ? e->key : "",
@@ -149,7 +167,7 @@ static void pg_pipe_note_error(pg_pipe_t *pp, const pg_pipe_entry_t *e, const ch
         pp->error[--n] = '\0';
 }
 
-static void pg_pipe_check_rows(pg_pipe_t *pp, const pg_pipe_entry_t *e, PGresult *res)
+static void pg_pipe_check_rows(pg_pipe_t *pp, pg_pipe_entry_t *e, PGresult *res)
 {
     long touched = strtol(PQcmdTuples(res), NULL, 10);
     long need = e->tag.expect_rows > 0 ? e->tag.expect_rows : 1;
@@ -256,8 +274,11 @@ err_t pg_pipe_exec_prepared(pg_pipe_t *pp, const char *name, int nparams, const 
                             const char *key, char *errbuf, size_t errsize)
 {
     if (!PQsendQueryPrepared(pp->conn, name, nparams, values, lengths, formats, 0) ||
-        pg_pipe_push(pp, tag, key) != 0)
+        pg_pipe_push(pp, tag, key) != 0) {
+        if (tag->diag != NULL && tag->diag_free != NULL)
+            tag->diag_free(tag->diag);
         return pg_pipe_conn_error(pp, "sending statement", errbuf, errsize);
+    }
     return pg_pipe_after_send(pp, errbuf, errsize);
 }
 

@@ -23,6 +23,10 @@ typedef struct pg_pipe_tag {
     int expect_rows; /* with check_rows 1: rows the statement must touch (0 = at least one) */
     const char *table;
     lsn_t lsn;
+    /* optional: what is needed to explain a failure later (owned by the pipe
+     * once queued, freed with diag_free; see pg_pipe_take_failed) */
+    void *diag;
+    void (*diag_free)(void *diag);
 } pg_pipe_tag_t;
 
 typedef struct pg_pipe pg_pipe_t;
@@ -58,6 +62,10 @@ lsn_t pg_pipe_committed(const pg_pipe_t *pp);
 
 /* Sends a Sync and reads every result up to it. */
 err_t pg_pipe_drain(pg_pipe_t *pp, char *errbuf, size_t errsize);
+
+/* The diag of the statement that failed (caller frees with its diag_free),
+ * or NULL; at most once per failure. */
+void *pg_pipe_take_failed(pg_pipe_t *pp);
 
 /* Best effort after a failure: discards results, rolls back, leaves pipeline mode. */
 void pg_pipe_abort(pg_pipe_t *pp);

@@ -1153,20 +1153,93 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
     return r != NULL && r->collapsible && r->trel == NULL && !r->skip;
 }
 
+/*
+ * Every sink operation ends here: after a failure, the statement that failed
+ * may be a transformed row whose values were kept; the pipeline is aborted
+ * and its mappings are evaluated one by one to name the failing column.
+ */
+static err_t pg_target_failed(pg_target_t *pt, err_t err, char *errbuf, size_t errsize)
+{
+    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe) : NULL;
+    if (diag != NULL) {
+        pg_pipe_abort(pt->pipe);
+        pg_trel_explain(pt->conn, diag, errbuf, errsize);
+    }
+    return err;
+}
+
+static err_t pg_target_op_rows(void *ctx, const sink_row_t *rows, int n, char *errbuf,
+                               size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_rows(ctx, rows, n, errbuf, errsize), errbuf, errsize);
+}
+
+static err_t pg_target_op_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_row(ctx, row, errbuf, errsize), errbuf, errsize);
+}
+
+static err_t pg_target_op_begin(void *ctx, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_begin(ctx, errbuf, errsize), errbuf, errsize);
+}
+
+static err_t pg_target_op_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
+                                   size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_relation(ctx, rel, lsn, errbuf, errsize), errbuf,
+                            errsize);
+}
+
+static err_t pg_target_op_truncate(void *ctx, const change_relation_t *const *rels, int nrels,
+                                   uint8_t options, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    err_t err = pg_target_truncate(ctx, rels, nrels, options, lsn, errbuf, errsize);
+    return pg_target_failed(ctx, err, errbuf, errsize);
+}
+
+static err_t pg_target_op_commit(void *ctx, const sink_position_t *pos, char *errbuf,
+                                 size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_commit(ctx, pos, errbuf, errsize), errbuf, errsize);
+}
+
+static err_t pg_target_op_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
+                                       size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_commit_async(ctx, pos, errbuf, errsize), errbuf,
+                            errsize);
+}
+
+static err_t pg_target_op_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_durable(ctx, lsn, errbuf, errsize), errbuf, errsize);
+}
+
+static err_t pg_target_op_drain(void *ctx, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_drain(ctx, errbuf, errsize), errbuf, errsize);
+}
+
+static err_t pg_target_op_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_advance(ctx, lsn, errbuf, errsize), errbuf, errsize);
+}
+
 static const sink_ops_t pg_target_ops = {
     .collapsible = pg_target_collapsible,
-    .rows = pg_target_rows,
-    .relation = pg_target_relation,
+    .rows = pg_target_op_rows,
+    .relation = pg_target_op_relation,
     .type = pg_target_type,
-    .begin = pg_target_begin,
-    .row = pg_target_row,
-    .truncate = pg_target_truncate,
-    .commit = pg_target_commit,
-    .commit_async = pg_target_commit_async,
-    .durable = pg_target_durable,
-    .drain = pg_target_drain,
+    .begin = pg_target_op_begin,
+    .row = pg_target_op_row,
+    .truncate = pg_target_op_truncate,
+    .commit = pg_target_op_commit,
+    .commit_async = pg_target_op_commit_async,
+    .durable = pg_target_op_durable,
+    .drain = pg_target_op_drain,
     .rollback = pg_target_rollback,
-    .advance = pg_target_advance,
+    .advance = pg_target_op_advance,
 };
 
 sink_t pg_target_sink(pg_target_t *pt)

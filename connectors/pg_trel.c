@@ -550,6 +550,78 @@ static int pg_trel_all(const uint8_t *mask, int n)
     return 1;
 }
 
+/* A failed row's values, kept with its statement until the result is in. */
+typedef struct pg_trel_diag {
+    const pg_trel_t *tr;
+    int n;
+    char **values; /* NULL entries are SQL NULLs */
+} pg_trel_diag_t;
+
+static void pg_trel_diag_free(void *p)
+{
+    pg_trel_diag_t *d = p;
+    for (int i = 0; d != NULL && i < d->n; i++)
+        free(d->values[i]);
+    if (d != NULL)
+        free(d->values);
+    free(d);
+}
+
+/* Copies the first nsrc bound values (the row's new values, or the old ones
+ * of a delete); NULL when out of memory (the explanation is then skipped). */
+static pg_trel_diag_t *pg_trel_diag_new(const pg_trel_t *tr)
+{
+    pg_trel_diag_t *d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->values = calloc((size_t)tr->nsrc + 1, sizeof(char *))) == NULL) {
+        free(d);
+        return NULL;
+    }
+    d->tr = tr;
+    d->n = tr->nsrc;
+    for (int i = 0; i < tr->nsrc; i++) {
+        if (tr->values[i] != NULL && !tr->formats[i])
+            d->values[i] = strdup(tr->values[i]);
+    }
+    return d;
+}
+
+/* Runs one probe; fills why with the primary message on failure. */
+static int pg_trel_probe_fails(PGconn *conn, const pg_trel_diag_t *d, int c, char *why, size_t size)
+{
+    char *sql = pg_tsql_probe(&d->tr->sql, c);
+    if (sql == NULL)
+        return 0;
+    PGresult *res =
+        PQexecParams(conn, sql, d->n, NULL, (const char *const *)d->values, NULL, NULL, 0);
+    free(sql);
+    int fails = PQresultStatus(res) != PGRES_TUPLES_OK;
+    const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    snprintf(why, size, "%s", fails && m ? m : "");
+    PQclear(res);
+    return fails;
+}
+
+void pg_trel_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize)
+{
+    pg_trel_diag_t *d = diag;
+    if (d == NULL || PQstatus(conn) != CONNECTION_OK) {
+        pg_trel_diag_free(d);
+        return;
+    }
+    const transform_plan_t *plan = d->tr->plan;
+    char why[512];
+    for (int c = plan->where ? -1 : 0; c < plan->ncols; c++) {
+        if (!pg_trel_probe_fails(conn, d, c, why, sizeof(why)))
+            continue;
+        size_t n = strlen(errbuf);
+        snprintf(errbuf + n, n < errsize ? errsize - n : 0, "; %s%s%s fails for this row: %s",
+                 c < 0 ? "the filter" : "column \"", c < 0 ? "" : plan->cols[c].target,
+                 c < 0 ? "" : "\"", why);
+        break;
+    }
+    pg_trel_diag_free(d);
+}
+
 static pg_tsql_op_t pg_trel_op(const pg_trel_t *tr, sink_op_t op)
 {
     if (op == SINK_INSERT)
@@ -582,7 +654,9 @@ err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row
     }
     change_key_text(row->rel, row->old_tuple ? row->old_tuple : row->new_tuple, key, sizeof(key));
     /* a filtered table may rightly have no row to change */
-    pg_pipe_tag_t tag = {.op = (char)row->op,
+    pg_pipe_tag_t tag = {.diag = pg_trel_diag_new(tr),
+                         .diag_free = pg_trel_diag_free,
+                         .op = (char)row->op,
                          .check_rows = op == PG_TSQL_PARTIAL
                                            ? 2
                                            : op == PG_TSQL_UPDATE ||

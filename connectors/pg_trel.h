@@ -48,4 +48,11 @@ void pg_trel_free(pg_trel_t *tr, PGconn *conn);
 err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row_t *row,
                     char *errbuf, size_t errsize);
 
+/*
+ * After a failed apply (the pipeline aborted), evaluates each mapping of the
+ * failed row alone and appends to errbuf which column (or the filter) fails
+ * and why. diag comes from pg_pipe_take_failed; this frees it.
+ */
+void pg_trel_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize);
+
 #endif

@@ -255,6 +255,21 @@ char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask
     return sbuf_take(&b);
 }
 
+char *pg_tsql_probe(const pg_tsql_rel_t *r, int c)
+{
+    sbuf_t b = {0};
+    sbuf_add(&b, "SELECT (");
+    if (c < 0)
+        sbuf_add(&b, r->plan->where);
+    else
+        sbuf_add(&b, r->plan->cols[c].expr ? r->plan->cols[c].expr
+                                           : r->src_q[r->plan->cols[c].src_col]);
+    sbuf_add(&b, ") FROM (");
+    pg_tsql_values(&b, r, 1);
+    sbuf_add(&b, ") AS s");
+    return sbuf_take(&b);
+}
+
 int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op)
 {
     return (op == PG_TSQL_UPDATE || op == PG_TSQL_UPSERT || op == PG_TSQL_PARTIAL) ? 2 * r->nsrc

@@ -36,6 +36,10 @@ typedef enum pg_tsql_op {
 /* malloc'd SQL, NULL on allocation failure. mask is used by UPDATE only. */
 char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask);
 
+/* SELECT (expr) FROM <typed values $1..$n> AS s for plan column c, or for
+ * the filter when c == -1: evaluates one mapping alone (malloc'd). */
+char *pg_tsql_probe(const pg_tsql_rel_t *r, int c);
+
 /* Number of parameters the statement of op takes. */
 int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op);
 
