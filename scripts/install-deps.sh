@@ -14,6 +14,8 @@ PACKAGES=(
     # postgresql-contrib-15 (a virtual package) and ships pgbench.
     postgresql-15 postgresql-client-15
     clang clang-format shellcheck
+    # libFuzzer runtime for the fuzz targets (fuzz/README.md); openssl for the TLS test certificates
+    libclang-rt-14-dev openssl
     kcat valgrind curl procps
     # promtool, to validate the metrics endpoint in tests/e2e/206-metrics.sh
     prometheus

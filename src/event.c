@@ -411,6 +411,10 @@ static int event_txn_from(event_t *ev, json_t *src, char *errbuf, size_t errsize
     ev->txn.seq = json_integer_value(seq);
     ev->txn.last = json_is_true(last);
     int64_t ms = json_integer_value(json_object_get(src, "ts_ms"));
+    /* a poison ts_ms must not overflow the conversion to a PostgreSQL timestamp */
+    if (ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
+        ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
+        return event_bad(errbuf, errsize, "source.ts_ms is out of range");
     ev->txn.commit_time = ms == 0 ? 0 : ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
     ev->has_txn = true;
     return 0;

@@ -6,6 +6,7 @@
 #include "event_avro.h"
 
 #include <avro.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,96 @@ static json_t *event_avro_get(avro_value_t *val)
     }
 }
 
+/*
+ * Checks that the datum at [*p, end) fits the schema before avro-c reads it:
+ * avro-c allocates whatever a string length or block count says (a negative
+ * or huge one from a poison message means a huge malloc), so every length and
+ * count must fit in the bytes that are left. Every item of the envelope's
+ * arrays and maps takes at least one byte, so count <= bytes left holds for
+ * valid data. Depth is bounded by the schema, not the input.
+ */
+static int event_avro_varint(const uint8_t **p, const uint8_t *end, int64_t *out)
+{
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end)
+            return -1;
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int event_avro_check_string(const uint8_t **p, const uint8_t *end)
+{
+    int64_t n;
+    if (event_avro_varint(p, end, &n) != 0 || n < 0 || n > end - *p)
+        return -1;
+    *p += n;
+    return 0;
+}
+
+static int event_avro_check(const uint8_t **p, const uint8_t *end, avro_schema_t s);
+
+static int event_avro_check_blocks(const uint8_t **p, const uint8_t *end, avro_schema_t s)
+{
+    bool map = is_avro_map(s);
+    avro_schema_t items = map ? avro_schema_map_values(s) : avro_schema_array_items(s);
+    int64_t count, bytes;
+    for (;;) {
+        if (event_avro_varint(p, end, &count) != 0)
+            return -1;
+        if (count == 0)
+            return 0;
+        if (count < 0) { /* a negative count is followed by the block's size in bytes */
+            if (count == INT64_MIN || event_avro_varint(p, end, &bytes) != 0)
+                return -1;
+            count = -count;
+        }
+        if (count > end - *p)
+            return -1;
+        for (int64_t i = 0; i < count; i++) {
+            if ((map && event_avro_check_string(p, end) != 0) ||
+                event_avro_check(p, end, items) != 0)
+                return -1;
+        }
+    }
+}
+
+static int event_avro_check(const uint8_t **p, const uint8_t *end, avro_schema_t s)
+{
+    int64_t v;
+    switch (avro_typeof(s)) {
+    case AVRO_STRING:
+        return event_avro_check_string(p, end);
+    case AVRO_INT32:
+    case AVRO_INT64:
+        return event_avro_varint(p, end, &v);
+    case AVRO_BOOLEAN:
+        return *p < end ? (*p)++, 0 : -1;
+    case AVRO_NULL:
+        return 0;
+    case AVRO_UNION:
+        if (event_avro_varint(p, end, &v) != 0 || v < 0 || v >= (int64_t)avro_schema_union_size(s))
+            return -1;
+        return event_avro_check(p, end, avro_schema_union_branch(s, (int)v));
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+            if (event_avro_check(p, end, avro_schema_record_field_get_by_index(s, (int)i)) != 0)
+                return -1;
+        return 0;
+    case AVRO_MAP:
+    case AVRO_ARRAY:
+        return event_avro_check_blocks(p, end, s);
+    default:
+        return -1;
+    }
+}
+
 json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, char *errbuf,
                           size_t errsize)
 {
@@ -294,6 +385,12 @@ json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, char *e
         snprintf(errbuf, errsize,
                  "Avro writer schema fingerprint %016llx is not the envelope this version reads",
                  (unsigned long long)fp);
+        return NULL;
+    }
+    const uint8_t *datum = p + EVENT_AVRO_HEADER;
+    if (event_avro_check(&datum, p + len, ea->schema) != 0 || datum != p + len) {
+        snprintf(errbuf, errsize,
+                 "Avro datum does not decode: a length, count or union branch does not fit");
         return NULL;
     }
     avro_value_reset(&ea->value);

@@ -4,8 +4,10 @@
 #   bash tests/run.sh [--no-deps] [--no-build] [--keep] [--asan] [PATTERN...]
 #
 # 1. installs the dependencies (scripts/install-deps.sh)
-# 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both
-# 3. lint: clang-format over src/ connectors/ tests/unit/, shellcheck over the shell scripts
+# 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both,
+#    runs the unit tests of build/ under valgrind, builds the libFuzzer targets (build-fuzz/, clang)
+#    and runs each for FUZZ_SECONDS (default 20) over its seed corpus (fuzz/README.md)
+# 3. lint: clang-format over src/ connectors/ tests/unit/ fuzz/, shellcheck over the shell scripts
 # 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
 #    tests/e2e/[0-9]*.sh in order against build/syncline, each with a timeout
 # 5. prints a summary ending with the line "e2e: N passed, N failed"; exits non-zero on any failure
@@ -17,7 +19,7 @@
 #   --keep       leave the clusters running (and the scratch directory) for inspection
 #   --asan       run the scenarios against build-asan/syncline instead of build/syncline
 # Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
-# tried, default 55432 / 55433).
+# tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 20).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -103,6 +105,57 @@ unit_tests() { # DIR
     ctest --test-dir "$1" --output-on-failure -j "$JOBS" --timeout 300
 }
 
+# Every unit test binary of DIR under valgrind: errors or definite/possible leaks fail the step.
+valgrind_unit() { # DIR
+    if ! command -v valgrind >/dev/null 2>&1; then
+        echo "valgrind not installed: skipped"
+        return 0
+    fi
+    local t rc=0
+    for t in "$1"/test_*; do
+        [[ -x "$t" ]] || continue
+        if valgrind -q --leak-check=full --errors-for-leak-kinds=definite,possible \
+            --error-exitcode=1 "$t" >"$LOG_DIR/valgrind-$(basename "$t").log" 2>&1; then
+            echo "valgrind: $(basename "$t") clean"
+        else
+            echo "valgrind: $(basename "$t") FAILED (log: $LOG_DIR/valgrind-$(basename "$t").log)"
+            tail -n 40 "$LOG_DIR/valgrind-$(basename "$t").log"
+            rc=1
+        fi
+    done
+    return "$rc"
+}
+
+FUZZ_TARGETS=(fuzz_pgoutput fuzz_config fuzz_event_json fuzz_event_avro fuzz_transform)
+
+# Builds the libFuzzer targets (fuzz/README.md) with clang and runs each for FUZZ_SECONDS (20)
+# over its seed corpus; new inputs go to a scratch directory, crashes to the log directory.
+fuzz_smoke() {
+    local probe=$LOG_DIR/fuzz-probe rc=0 t work
+    if ! command -v clang >/dev/null 2>&1 ||
+        ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n);\n%s\n' \
+            'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' |
+        clang -x c -fsanitize=fuzzer - -o "$probe" >/dev/null 2>&1; then
+        echo "SKIPPED: clang with the libFuzzer runtime (libclang-rt-14-dev) is not available"
+        return 0
+    fi
+    cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DSYNCLINE_FUZZ=ON -DSYNCLINE_TESTS=OFF &&
+        cmake --build build-fuzz -j "$JOBS" --target fuzz || return 1
+    for t in "${FUZZ_TARGETS[@]}"; do
+        work=$(mktemp -d)
+        if build-fuzz/"$t" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 \
+            -artifact_prefix="$LOG_DIR/$t-" "$work" "fuzz/corpus/$t" >"$LOG_DIR/$t.log" 2>&1; then
+            echo "$t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$LOG_DIR/$t.log")"
+        else
+            echo "$t: FAILED (log: $LOG_DIR/$t.log)"
+            grep -A 30 -m 1 'ERROR\|runtime error\|==[0-9]*==' "$LOG_DIR/$t.log" || tail -n 30 "$LOG_DIR/$t.log"
+            rc=1
+        fi
+        rm -rf "$work"
+    done
+    return "$rc"
+}
+
 if ((DO_BUILD)); then
     export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
     step "build build/ (RelWithDebInfo, -Werror)" \
@@ -111,13 +164,15 @@ if ((DO_BUILD)); then
     step "build build-asan/ (ASan+UBSan, -Werror)" \
         build_tree build-asan -DSYNCLINE_SANITIZE=ON -DSYNCLINE_WERROR=ON -DSYNCLINE_TESTS=ON
     step "unit tests build-asan/" unit_tests build-asan
+    step "unit tests under valgrind (build/)" valgrind_unit build
+    step "fuzz smoke: build-fuzz/ (libFuzzer, 20 s per target)" fuzz_smoke
 fi
 
 # ------------------------------------------------------------------ lint
 
 check_format() {
     local files=()
-    mapfile -t files < <(find src connectors tests/unit -type f \( -name '*.c' -o -name '*.h' \) \
+    mapfile -t files < <(find src connectors tests/unit fuzz -type f \( -name '*.c' -o -name '*.h' \) \
         2>/dev/null | sort)
     if ((${#files[@]} == 0)); then
         echo "no C sources yet"
@@ -228,11 +283,13 @@ start_clusters() {
     echo "scratch: $E2E_ROOT"
 }
 
-# Kafka scenarios (tests/e2e/1NN-kafka-*.sh) share one broker, started only when one is selected.
+# Kafka scenarios (tests/e2e/1NN-kafka-*.sh, and any other that sources lib-kafka.sh) share one
+# broker, started only when one is selected.
 needs_kafka() {
     local f
     for f in "${SCENARIOS[@]}"; do
         [[ "$(basename "$f")" != 1[0-9][0-9]-kafka-* ]] || return 0
+        ! grep -q 'lib-kafka\.sh' "$f" || return 0
     done
     return 1
 }

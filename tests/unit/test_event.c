@@ -255,6 +255,52 @@ static void test_poison(void **state)
     buf[11] = 'c';
     event_codec_free(codec);
     assert_poison(EVENT_FORMAT_AVRO, buf, sizeof(buf), "does not decode");
+    /* fuzz_event_avro: a negative string length made avro-c allocate (size_t)-51 bytes */
+    buf[10] = 0x67; /* zigzag -52 */
+    assert_poison(EVENT_FORMAT_AVRO, buf, sizeof(buf), "does not fit");
+}
+
+/* A header and the first fields of an envelope, then a map block count of 2^33 in 8 bytes. */
+static void test_poison_avro_count(void **state)
+{
+    (void)state;
+    char err[256];
+    event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
+    uint64_t fp = event_codec_fingerprint(codec);
+    char buf[18] = {(char)0xC3, 1,          [10] = 2,   'c',        2,
+                    (char)0x80, (char)0x80, (char)0x80, (char)0x80, 0x40};
+    for (int i = 0; i < 8; i++)
+        buf[2 + i] = (char)(fp >> (8 * i));
+    event_codec_free(codec);
+    assert_poison(EVENT_FORMAT_AVRO, buf, sizeof(buf), "does not fit");
+}
+
+/* fuzz_event_avro: ts_ms * 1000 overflowed int64 (UBSan: signed integer overflow). */
+static void test_poison_ts_ms(void **state)
+{
+    (void)state;
+    change_value_t newv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
+    change_tuple_t newt = {3, newv};
+    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &newt};
+    event_txn_t txn = {.xid = 1, .commit_lsn = 0x100, .commit_time = 1};
+    char err[256], *msg;
+    size_t len;
+    static const json_int_t bad[] = {INT64_MAX / 100, INT64_MIN / 100};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int fmt = EVENT_FORMAT_JSON; fmt <= EVENT_FORMAT_AVRO; fmt++) {
+            event_codec_t *codec = event_codec_new((event_format_t)fmt, err, sizeof(err));
+            json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
+            assert_non_null(env);
+            json_object_set_new(json_object_get(env, "source"), "ts_ms", json_integer(bad[i]));
+            assert_int_equal(event_encode(codec, env, &msg, &len, err, sizeof(err)), 0);
+            event_t ev;
+            assert_int_equal(event_decode(codec, msg, len, NULL, 0, &ev, err, sizeof(err)), -1);
+            assert_non_null(strstr(err, "ts_ms is out of range"));
+            free(msg);
+            json_decref(env);
+            event_codec_free(codec);
+        }
+    }
 }
 
 /* schemas/envelope.avsc (documented, pretty) must be the schema the code writes. */
@@ -287,10 +333,16 @@ static void test_schema_file(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_update_json),    cmocka_unit_test(test_update_avro),
-        cmocka_unit_test(test_insert),         cmocka_unit_test(test_truncate),
-        cmocka_unit_test(test_binary_refused), cmocka_unit_test(test_key),
-        cmocka_unit_test(test_debezium),       cmocka_unit_test(test_poison),
+        cmocka_unit_test(test_update_json),
+        cmocka_unit_test(test_update_avro),
+        cmocka_unit_test(test_insert),
+        cmocka_unit_test(test_truncate),
+        cmocka_unit_test(test_binary_refused),
+        cmocka_unit_test(test_key),
+        cmocka_unit_test(test_debezium),
+        cmocka_unit_test(test_poison),
+        cmocka_unit_test(test_poison_avro_count),
+        cmocka_unit_test(test_poison_ts_ms),
         cmocka_unit_test(test_schema_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
