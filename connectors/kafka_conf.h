@@ -12,6 +12,10 @@
 #include "config.h"
 #include "err.h"
 
+/* Header of capture's idle heartbeat messages (no key, no value): the source
+ * LSN everything before it in its partition stays below. */
+#define KAFKA_HEARTBEAT_HEADER "syncline.heartbeat"
+
 typedef enum kafka_conf_role {
     KAFKA_CONF_PRODUCER, /* idempotent, acks=all */
     KAFKA_CONF_CONSUMER, /* group syncline.<name>, no auto commit */

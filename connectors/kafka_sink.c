@@ -280,13 +280,38 @@ static void kafka_sink_rollback(void *ctx)
     kafka_sink_drop_pending(ctx);
 }
 
+/*
+ * Nothing pending at keepalive position lsn (at most once a second, by the
+ * pipeline): a heartbeat in every partition, a message without key or value
+ * whose header KAFKA_HEARTBEAT_HEADER holds lsn. Everything below lsn was
+ * produced before it in its partition, so apply may move the target's
+ * applied position to lsn once it reaches it (an idle source then shows no
+ * lag). Confirmed to the slot only once the broker acknowledged it.
+ */
 static err_t kafka_sink_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize)
 {
-    (void)ctx; /* capture's progress is the slot itself: nothing to record */
-    (void)lsn;
-    (void)errbuf;
-    (void)errsize;
-    return ERR_OK;
+    kafka_sink_t *ks = ctx;
+    char l[LSN_STRLEN];
+    lsn_format(lsn, l, sizeof(l));
+    for (int32_t i = 0; i < ks->partitions; i++) {
+        rd_kafka_resp_err_t kerr =
+            rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(i),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_HEADER(KAFKA_HEARTBEAT_HEADER, l, -1), RD_KAFKA_V_END);
+        if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            snprintf(errbuf, errsize, "kafka produce heartbeat topic=%s partition=%d: %s",
+                     ks->cfg->kafka.topic, (int)i, rd_kafka_err2str(kerr));
+            return kafka_conf_classify(kerr);
+        }
+        ks->inflight++;
+    }
+    err_t err = kafka_sink_wait(ks, errbuf, errsize);
+    if (err == ERR_OK && ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errsize, "kafka delivery failed %s (heartbeat lsn=%s not confirmed)",
+                 ks->failed_detail, l);
+        err = kafka_conf_classify(ks->failed);
+    }
+    return err;
 }
 
 static const sink_ops_t kafka_sink_ops = {

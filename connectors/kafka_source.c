@@ -354,6 +354,47 @@ static void kafka_source_where(kafka_source_t *ks, const rd_kafka_message_t *m)
                  rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
 }
 
+/* 1 with *lsn set when m is capture's heartbeat (kafka_sink_advance). */
+static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
+{
+    rd_kafka_headers_t *hdrs;
+    const void *v;
+    size_t n;
+    char text[LSN_STRLEN];
+    if (m->payload != NULL || m->key != NULL ||
+        rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, KAFKA_HEARTBEAT_HEADER, &v, &n) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        v == NULL || n >= sizeof(text))
+        return 0;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    return lsn_parse(text, lsn);
+}
+
+/*
+ * A heartbeat at lsn: every transaction below it in the partition came
+ * before it, and any later one commits at lsn or above. It is the newest
+ * position of the partition (so a re-sent older transaction is dropped),
+ * and the offset past it is stored (consumer lag 0 when idle). With one
+ * partition, the batch's end moves to it, so the progress row's applied_lsn
+ * follows an idle source; with several, applied_lsn stays what it was.
+ */
+static err_t kafka_source_on_heartbeat(kafka_source_t *ks, kafka_source_part_t *p, lsn_t lsn)
+{
+    if (p->in_txn)
+        return ERR_OK;
+    if (!p->has_pos || lsn > p->pos_lsn) {
+        p->has_pos = 1;
+        p->pos_lsn = lsn;
+        p->pos_seq = -1;
+    }
+    err_t err = kafka_source_begin(ks); /* so that the offset past it is stored */
+    if (err == ERR_OK && ks->use_lsn && lsn > ks->batch_end)
+        ks->batch_end = lsn;
+    return err;
+}
+
 static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m)
 {
     kafka_source_part_t *p = kafka_source_part(ks, m->partition);
@@ -364,6 +405,20 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
     ks->stats->messages++;
     int prime = p->prime;
     p->prime = 0;
+    lsn_t hb;
+    if (kafka_source_heartbeat(m, &hb)) {
+        err_t err = ERR_OK;
+        if (prime && m->offset == p->next_offset - 1) {
+            p->has_pos = 1; /* applied before: only its position */
+            p->pos_lsn = hb;
+            p->pos_seq = -1;
+        } else {
+            err = kafka_source_on_heartbeat(ks, p, hb);
+            p->next_offset = m->offset + 1;
+            p->dirty = 1;
+        }
+        return err;
+    }
     if (prime && m->offset == p->next_offset - 1) {
         kafka_source_prime(ks, p, m);
         return ERR_OK;

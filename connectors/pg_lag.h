@@ -13,6 +13,7 @@
 #include "config.h"
 #include "err.h"
 #include "lsn.h"
+#include "sink.h"
 
 typedef struct pg_lag pg_lag_t;
 
@@ -45,5 +46,11 @@ void pg_lag_free(pg_lag_t *pl);
  * keepalive delay). It needs the two servers' clocks to agree.
  */
 err_t pg_lag_sample(pg_lag_t *pl, pg_lag_sample_t *out, char *errbuf, size_t errsize);
+
+/* Kafka mode: the next offsets `apply` stored in the target for topic
+ * (syncline.kafka_offsets; none when the table does not exist). *offsets is
+ * malloc'd (topic borrowed), caller frees. */
+err_t pg_lag_kafka_offsets(pg_lag_t *pl, const char *topic, sink_offset_t **offsets, int *n,
+                           char *errbuf, size_t errsize);
 
 #endif

@@ -32,6 +32,8 @@
 #include "log.h"
 #include "pg_conn.h"
 #include "pg_synced.h"
+#include "pg_tsql.h"
+#include "transform.h"
 
 #define PG_VERIFY_SPLIT 8      /* sub-chunks per narrowing step */
 #define PG_VERIFY_MAX_REPORT 5 /* differing chunks narrowed and reported per table */
@@ -421,6 +423,150 @@ static void vtable_clear(vtable_t *vt)
     memset(vt, 0, sizeof(*vt));
 }
 
+/* Column `col` of every row of res, as a NULL-terminated array (borrowed
+ * strings, owned array). */
+static const char **pg_verify_column(PGresult *res, int col)
+{
+    int n = PQntuples(res);
+    const char **v = calloc((size_t)n + 1, sizeof(char *));
+    for (int i = 0; v != NULL && i < n; i++)
+        v[i] = PQgetvalue(res, i, col);
+    return v;
+}
+
+/* The catalog a transformed table needs: source columns (name, quoted,
+ * whether the table is partitioned), target columns (name, quoted, built-in
+ * type or NULL) and target primary key. NULLs on error (errbuf set). */
+static err_t vtable_catalog(pg_verify_t *pv, const vtable_t *vt, PGresult **sc, PGresult **tc,
+                            PGresult **tk)
+{
+    const char *ps[1] = {vt->sq}, *pt[1] = {vt->tq};
+    char what[700];
+    snprintf(what, sizeof(what), "columns of %s", vt->display);
+    *sc = pg_conn_execp(
+        pv->src,
+        "SELECT attname, quote_ident(attname), (SELECT relkind = 'p' FROM pg_class WHERE oid = "
+        "$1::regclass) FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT "
+        "attisdropped AND attgenerated = '' ORDER BY attnum",
+        1, ps, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    if (*sc == NULL)
+        return pg_conn_classify(pv->src);
+    *tc = pg_conn_execp(pv->tgt,
+                        "SELECT a.attname, quote_ident(a.attname), CASE WHEN t.typnamespace = "
+                        "'pg_catalog'::regnamespace THEN format_type(a.atttypid, a.atttypmod) "
+                        "END FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE "
+                        "a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND "
+                        "a.attgenerated = '' ORDER BY a.attnum",
+                        1, pt, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    *tk = *tc == NULL ? NULL
+                      : pg_conn_execp(pv->tgt,
+                                      "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+                                      "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                                      "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER "
+                                      "BY array_position(i.indkey::int2[], a.attnum)",
+                                      1, pt, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    return *tk == NULL ? pg_conn_classify(pv->tgt) : ERR_OK;
+}
+
+/*
+ * The source side of a transformed table into *from: the mapped query of
+ * the initial copy (pg_tsql_copy: SELECT (expr), ... FROM [ONLY] source AS s
+ * WHERE (filter)) as a derived table named by the target columns, each cast
+ * to the target column's type when that is a built-in type (so both sides
+ * print the same text); *row gets ROW(<the plan's target columns>).
+ */
+static err_t vtable_mapped(const vtable_t *vt, const transform_plan_t *plan, PGresult *sc,
+                           PGresult *tc, vbuf_t *from, vbuf_t *row)
+{
+    const char **sq = pg_verify_column(sc, 1), **tn = pg_verify_column(tc, 0);
+    char **tq = calloc((size_t)plan->ncols + 1, sizeof(char *)), *select = NULL, *cols = NULL;
+    int ok = sq && tn && tq;
+    for (int c = 0; ok && c < plan->ncols; c++) {
+        int at = -1;
+        for (int i = 0; i < PQntuples(tc) && at < 0; i++)
+            at = strcmp(tn[i], plan->cols[c].target) == 0 ? i : -1;
+        ok = at >= 0 && (tq[c] = strdup(PQgetvalue(tc, at, 1))) != NULL;
+        if (ok) {
+            vbuf_add(row, "%s%s", c ? ", " : "ROW(", tq[c]);
+            vbuf_add(from, "%sv.%s", c ? ", " : "(SELECT ", tq[c]);
+            if (!PQgetisnull(tc, at, 2))
+                vbuf_add(from, "::%s", PQgetvalue(tc, at, 2));
+            vbuf_add(from, " AS %s", tq[c]);
+        }
+    }
+    int only = PQntuples(sc) > 0 && PQgetvalue(sc, 0, 2)[0] != 't';
+    ok = ok && pg_tsql_copy(plan, (char *const *)sq, tq, vt->sq, only, &select, &cols) == 0;
+    if (ok) {
+        vbuf_add(row, ")");
+        vbuf_add(from, " FROM (%s) AS v(%s)) AS syncline_v", select, cols);
+    }
+    for (int c = 0; tq != NULL && c < plan->ncols; c++)
+        free(tq[c]);
+    free(tq);
+    free(sq);
+    free(tn);
+    free(select);
+    free(cols);
+    return ok && !row->oom && !from->oom ? ERR_OK : ERR_RUNTIME;
+}
+
+/*
+ * A table whose entry has columns/exclude/where is compared through its
+ * mapping: the target against the mapped source query (vtable_mapped),
+ * chunked by the target's primary key, evaluated on the source through the
+ * mapping. Target columns the mapping does not feed are not compared.
+ */
+static err_t vtable_transformed(pg_verify_t *pv, const config_table_t *entry, vtable_t *vt)
+{
+    PGresult *sc = NULL, *tc = NULL, *tk = NULL;
+    transform_plan_t *plan = NULL;
+    vbuf_t from = {0}, row = {0}, keys = {0}, names = {0};
+    err_t err = vtable_catalog(pv, vt, &sc, &tc, &tk);
+    const char **sn = err == ERR_OK ? pg_verify_column(sc, 0) : NULL;
+    const char **tn = err == ERR_OK ? pg_verify_column(tc, 0) : NULL;
+    if (err == ERR_OK && (sn == NULL || tn == NULL))
+        err = ERR_RUNTIME;
+    if (err == ERR_OK) {
+        plan = transform_plan_new(entry, sn, PQntuples(sc), tn, PQntuples(tc), vt->display,
+                                  pv->errbuf, pv->errsize);
+        err = plan ? ERR_OK : ERR_SCHEMA;
+    }
+    for (int k = 0; err == ERR_OK && k < PQntuples(tk); k++) {
+        if (transform_plan_find(plan, PQgetvalue(tk, k, 0)) < 0) {
+            snprintf(pv->errbuf, pv->errsize,
+                     "table %s: target key column \"%s\" is not fed by the mapping", vt->display,
+                     PQgetvalue(tk, k, 0));
+            err = ERR_SCHEMA;
+        }
+    }
+    if (err == ERR_OK)
+        err = vtable_mapped(vt, plan, sc, tc, &from, &row);
+    if (err == ERR_OK && pg_verify_names(pv->tgt, tk, &keys, &names) != 0)
+        err = ERR_RUNTIME;
+    if (err == ERR_OK) {
+        free(vt->sq);
+        vt->sq = from.s;
+        vt->rowexpr = row.s;
+        vt->keylist = keys.s;
+        vt->keynames = names.s;
+        vt->nkeys = PQntuples(tk) <= PG_VERIFY_MAX_KEYS ? PQntuples(tk) : 0;
+        from.s = row.s = keys.s = names.s = NULL;
+    } else if (err == ERR_RUNTIME && pv->errbuf[0] == '\0') {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+    }
+    free(sn);
+    free(tn);
+    free(from.s);
+    free(row.s);
+    free(keys.s);
+    free(names.s);
+    transform_plan_free(plan);
+    PQclear(sc);
+    PQclear(tc);
+    PQclear(tk);
+    return err;
+}
+
 /* Names, the row expression over the source's columns and the primary key. */
 static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_t *vt)
 {
@@ -433,6 +579,11 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_
     if (vt->sq == NULL || vt->tq == NULL) {
         snprintf(pv->errbuf, pv->errsize, "out of memory");
         return ERR_RUNTIME;
+    }
+    const config_table_t *entry = config_find_table(pv->cfg, t->schema, t->name);
+    if (entry != NULL && (entry->ncolumns > 0 || entry->nexclude > 0 || entry->where != NULL)) {
+        pv->errbuf[0] = '\0';
+        return vtable_transformed(pv, entry, vt);
     }
     const char *params[1] = {vt->sq};
     char what[700];

@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "kafka_lag.h"
+#include "log.h"
 #include "lsn.h"
 #include "pg_lag.h"
 
@@ -18,25 +20,38 @@ typedef struct lag_opts {
     int watch;
 } lag_opts_t;
 
+/* Kafka mode: apply's consumer lag in messages. */
+typedef struct lag_kafka {
+    int on; /* the configuration has a kafka block */
+    int partitions;
+    int64_t behind; /* -1: unknown (broker unreachable); the LSN lag still counts */
+} lag_kafka_t;
+
 static int lag_exceeded(const lag_opts_t *o, const pg_lag_sample_t *s)
 {
     return (o->max_bytes >= 0 && s->lag_bytes > (uint64_t)o->max_bytes) ||
            (o->max_seconds >= 0 && s->lag_seconds > o->max_seconds);
 }
 
-static void lag_print_text(const config_t *cfg, const pg_lag_sample_t *s, int over)
+static void lag_print_text(const config_t *cfg, const pg_lag_sample_t *s, const lag_kafka_t *k,
+                           int over)
 {
-    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN], km[64] = "";
+    if (k->on && k->behind >= 0)
+        snprintf(km, sizeof(km), " kafka_messages_behind=%lld", (long long)k->behind);
+    else if (k->on)
+        snprintf(km, sizeof(km), " kafka_messages_behind=?");
     printf("name=%s source_lsn=%s confirmed_lsn=%s applied_lsn=%s lag_bytes=%llu "
-           "lag_seconds=%.1f%s%s\n",
+           "lag_seconds=%.1f%s%s%s\n",
            cfg->name, lsn_format(s->source_lsn, a, sizeof(a)),
            s->slot_exists ? lsn_format(s->confirmed_lsn, b, sizeof(b)) : "-",
            lsn_format(s->applied_lsn, c, sizeof(c)), (unsigned long long)s->lag_bytes,
-           s->lag_seconds, s->slot_exists && !s->slot_active ? " slot=inactive" : "",
+           s->lag_seconds, km, s->slot_exists && !s->slot_active ? " slot=inactive" : "",
            over ? " over_limit=yes" : "");
 }
 
-static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, int over)
+static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, const lag_kafka_t *k,
+                           int over)
 {
     char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
     json_t *o = json_object();
@@ -51,6 +66,14 @@ static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, int ov
     json_object_set_new(o, "lag_seconds", json_real(s->lag_seconds));
     json_object_set_new(o, "last_commit",
                         s->commit_time[0] ? json_string(s->commit_time) : json_null());
+    if (k->on) {
+        json_t *kj = json_object();
+        json_object_set_new(kj, "topic", json_string(cfg->kafka.topic));
+        json_object_set_new(kj, "partitions", json_integer(k->partitions));
+        json_object_set_new(kj, "messages_behind",
+                            k->behind >= 0 ? json_integer((json_int_t)k->behind) : json_null());
+        json_object_set_new(o, "kafka", kj);
+    }
     json_object_set_new(o, "within_limits", json_boolean(!over));
     char *text = json_dumps(o, JSON_COMPACT);
     if (text != NULL)
@@ -59,18 +82,39 @@ static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, int ov
     json_decref(o);
 }
 
+/* Kafka mode: messages in the topic past the offsets the target stored
+ * (read after the positions). */
+static err_t lag_kafka(pg_lag_t *pl, kafka_lag_t *kl, const config_t *cfg, lag_kafka_t *k,
+                       char *errbuf)
+{
+    sink_offset_t *stored = NULL;
+    int n = 0;
+    err_t err = pg_lag_kafka_offsets(pl, cfg->kafka.topic, &stored, &n, errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK)
+        err = kafka_lag_behind(kl, stored, n, &k->behind, &k->partitions, errbuf, CLI_ERRBUF_SIZE);
+    free(stored);
+    return err;
+}
+
 /* One measurement, printed; ERR_LAG when over a limit. */
-static err_t lag_once(pg_lag_t *pl, const config_t *cfg, const lag_opts_t *o, char *errbuf)
+static err_t lag_once(pg_lag_t *pl, kafka_lag_t *kl, const config_t *cfg, const lag_opts_t *o,
+                      char *errbuf)
 {
     pg_lag_sample_t s;
+    lag_kafka_t k = {.on = kl != NULL};
     err_t err = pg_lag_sample(pl, &s, errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
+    if (kl != NULL && lag_kafka(pl, kl, cfg, &k, errbuf) != ERR_OK) {
+        /* informational only: the LSN lag above already says whether apply keeps up */
+        log_warn("lag: kafka consumer lag unknown: %s", errbuf);
+        k.behind = -1;
+    }
     int over = lag_exceeded(o, &s);
     if (o->json)
-        lag_print_json(cfg, &s, over);
+        lag_print_json(cfg, &s, &k, over);
     else
-        lag_print_text(cfg, &s, over);
+        lag_print_text(cfg, &s, &k, over);
     fflush(stdout);
     return over ? ERR_LAG : ERR_OK;
 }
@@ -82,11 +126,18 @@ static err_t lag_run(cli_ctx_t *ctx, const config_t *cfg, const lag_opts_t *o)
     pg_lag_t *pl = pg_lag_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (pl == NULL)
         return err;
+    kafka_lag_t *kl = NULL;
+    if (cfg->kafka.brokers != NULL &&
+        (kl = kafka_lag_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE)) == NULL) {
+        pg_lag_free(pl);
+        return err;
+    }
     do {
-        err = lag_once(pl, cfg, o, ctx->errbuf);
+        err = lag_once(pl, kl, cfg, o, ctx->errbuf);
         if (o->watch && (err == ERR_OK || err == ERR_LAG))
             cli_sleep_ms(ctx, 1000);
     } while (o->watch && !*ctx->stop && (err == ERR_OK || err == ERR_LAG));
+    kafka_lag_free(kl);
     pg_lag_free(pl);
     return err;
 }
@@ -152,6 +203,8 @@ const cli_command_t cli_lag_command = {
         "  --max-seconds S   exit 7 when the lag is more than S seconds\n"
         "  --json            one JSON object per measurement\n"
         "  --watch           measure every second until Ctrl-C (exit code of the last one)\n"
+        "  With a \"kafka\" block it also prints apply's consumer lag in messages (topic\n"
+        "  high watermarks - offsets stored in the target); not part of the limits.\n"
         "  Exit codes: 0 within the limits, 7 above, 4 connection, 5 no progress row.\n",
     .run = cli_lag,
 };
