@@ -115,7 +115,7 @@ syncline_stop || rc=$?
 assert_eq 0 "$rc" "syncline exit code after SIGTERM"
 applied=$(_e2e_applied_lsn)
 status_json >/dev/null
-python3 -c "$LSNS_PY" <"$E2E_TMP/status.json" | grep -qxF "$applied" ||
+python3 -c "$LSNS_PY" <"$E2E_TMP/status.json" | grep -xF "$applied" >/dev/null ||
     fail "status --json of a stopped syncline does not show the applied LSN $applied"
 echo "ok: status of a stopped syncline shows applied $applied"
 

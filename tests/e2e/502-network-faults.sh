@@ -70,7 +70,7 @@ log_since() { tail -n +"$(($1 + 1))" "$E2E_TMP/syncline.log"; }
 # Waits until syncline's log (after line FROM) contains TEXT. FROM SECONDS TEXT
 wait_log() {
     local from=$1 secs=$2 text=$3
-    _wl() { log_since "$from" | grep -qF -- "$text"; }
+    _wl() { log_since "$from" | grep -F -- "$text" >/dev/null; }
     wait_until "$secs" _wl
     _e2e_log "log: $(log_since "$from" | grep -F -- "$text" | head -n 1 | cut -c1-200)"
 }
@@ -81,7 +81,8 @@ case_cut() { # NAME
     from=$(log_lines)
     proxy_mode "$1" drop
     wait_log "$from" 10 "connection lost, retrying"
-    log_since "$from" | grep -q "connection lost.*$2" || fail "the outage log does not name the $2"
+    log_since "$from" | grep "connection lost.*$2" >/dev/null ||
+        fail "the outage log does not name the $2"
     sleep 3 # the outage lasts: retries are refused, backoff grows
     proxy_mode "$1" pass
     wait_synced 60
