@@ -6,7 +6,7 @@
 # 1. installs the dependencies (scripts/install-deps.sh)
 # 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both,
 #    runs the unit tests of build/ under valgrind, builds the libFuzzer targets (build-fuzz/, clang)
-#    and runs each for FUZZ_SECONDS (default 20) over its seed corpus (fuzz/README.md)
+#    and runs each for FUZZ_SECONDS (default 10) over its seed corpus (fuzz/README.md)
 # 3. lint: clang-format over src/ connectors/ tests/unit/ fuzz/, shellcheck over the shell scripts
 # 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
 #    tests/e2e/[0-9]*.sh in order against build/syncline, each with a timeout
@@ -19,7 +19,7 @@
 #   --keep       leave the clusters running (and the scratch directory) for inspection
 #   --asan       run the scenarios against build-asan/syncline instead of build/syncline
 # Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
-# tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 20).
+# tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 10).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -128,7 +128,7 @@ valgrind_unit() { # DIR
 
 FUZZ_TARGETS=(fuzz_pgoutput fuzz_config fuzz_event_json fuzz_event_avro fuzz_transform)
 
-# Builds the libFuzzer targets (fuzz/README.md) with clang and runs each for FUZZ_SECONDS (20)
+# Builds the libFuzzer targets (fuzz/README.md) with clang and runs each for FUZZ_SECONDS (10)
 # over its seed corpus; new inputs go to a scratch directory, crashes to the log directory.
 fuzz_smoke() {
     local probe=$LOG_DIR/fuzz-probe rc=0 t work
@@ -143,7 +143,7 @@ fuzz_smoke() {
         cmake --build build-fuzz -j "$JOBS" --target fuzz || return 1
     for t in "${FUZZ_TARGETS[@]}"; do
         work=$(mktemp -d)
-        if build-fuzz/"$t" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 \
+        if build-fuzz/"$t" -max_total_time="${FUZZ_SECONDS:-10}" -timeout=10 \
             -artifact_prefix="$LOG_DIR/$t-" "$work" "fuzz/corpus/$t" >"$LOG_DIR/$t.log" 2>&1; then
             echo "$t: $(grep -o 'Done [0-9]* runs in [0-9]* second(s)' "$LOG_DIR/$t.log")"
         else
@@ -165,7 +165,7 @@ if ((DO_BUILD)); then
         build_tree build-asan -DSYNCLINE_SANITIZE=ON -DSYNCLINE_WERROR=ON -DSYNCLINE_TESTS=ON
     step "unit tests build-asan/" unit_tests build-asan
     step "unit tests under valgrind (build/)" valgrind_unit build
-    step "fuzz smoke: build-fuzz/ (libFuzzer, 20 s per target)" fuzz_smoke
+    step "fuzz smoke: build-fuzz/ (libFuzzer, ${FUZZ_SECONDS:-10} s per target)" fuzz_smoke
 fi
 
 # ------------------------------------------------------------------ lint
