@@ -44,6 +44,7 @@ typedef struct kafka_source_part {
 typedef struct kafka_source {
     const config_t *cfg;
     const kafka_source_opts_t *opts;
+    uint64_t metrics_rows; /* rows already counted in metrics batches */
     kafka_source_stats_t *stats;
     sink_t snk;
     pg_target_t *pt;
@@ -138,6 +139,16 @@ static err_t kafka_source_commit(kafka_source_t *ks)
     ks->batch_open = 0;
     ks->applied = ks->stats->applied_lsn = end;
     ks->stats->batches++;
+    if (ks->opts->metrics != NULL) { /* metrics */
+        uint64_t rows = ks->stats->rows - ks->metrics_rows;
+        ks->metrics_rows = ks->stats->rows;
+        metrics_batch(ks->opts->metrics, rows,
+                      (double)(kafka_source_now_ms() - ks->batch_started_ms) / 1000.0);
+        /* as seen from the stream: nothing consumed is pending after a commit; the
+         * age of the newest applied source commit is the lag in seconds */
+        double age = ks->batch_time ? (double)(lsn_pgtime_now() - ks->batch_time) / 1e6 : 0;
+        metrics_position(ks->opts->metrics, end, 0, age);
+    }
     return ERR_OK;
 }
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "err.h"
 #include "lsn.h"
 #include "pg_target.h"
@@ -28,6 +29,7 @@ typedef struct kafka_source_opts {
     int64_t from_value;       /* offset or timestamp (ms) */
     const char *dead_letter;  /* topic for undecodable messages, NULL: stop on them */
     volatile sig_atomic_t *stop;
+    metrics_t *metrics; /* optional: batches and the applied position are counted there */
 } kafka_source_opts_t;
 
 typedef struct kafka_source_stats {

@@ -725,12 +725,7 @@ static err_t pg_copy_workers(pg_copy_shared_t *sh, int ntables, char *errbuf, si
         snprintf(errbuf, errsize, "%s", sh->errbuf);
         return sh->err;
     }
-    if (*sh->stop) {
-        snprintf(errbuf, errsize,
-                 "copy interrupted by a stop request; it restarts on the next run");
-        return ERR_RUNTIME;
-    }
-    return ERR_OK;
+    return ERR_OK; /* *sh->stop: the caller sees it and reports an interrupted copy */
 }
 
 /* Drops the target tables' secondary indexes (snapshot.defer_indexes). */
@@ -788,8 +783,9 @@ err_t pg_copy_run(const config_t *cfg, const char *snapshot, const pg_copy_table
         err = pg_copy_defer_indexes(&sh, ntables, errbuf, errsize);
     if (err == ERR_OK)
         err = pg_copy_workers(&sh, ntables, errbuf, errsize);
-    if (err ==
-        ERR_OK) /* also after a run without the option: an interrupted one may have saved some */
+    stats->interrupted = err == ERR_OK && *stop;
+    /* also after a run without the option: an interrupted one may have saved some */
+    if (err == ERR_OK && !stats->interrupted)
         err = pg_copy_restore_indexes(cfg, errbuf, errsize);
     for (int t = 0; t < ntables; t++) {
         stats->rows += atomic_load(&sh.descs[t].rows);

@@ -24,6 +24,7 @@ typedef struct pg_copy_stats {
     uint64_t bytes;
     int tables;
     double seconds;
+    int interrupted; /* a stop request ended the copy early (not an error) */
 } pg_copy_stats_t;
 
 /*

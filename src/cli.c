@@ -3,6 +3,10 @@
  */
 #include "cli.h"
 
+#include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,4 +71,27 @@ void cli_sleep_ms(const cli_ctx_t *ctx, int ms)
 {
     for (int waited = 0; waited < ms && !*ctx->stop; waited += 50)
         nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+}
+
+err_t cli_with_metrics(const char *cmd, const char *addr,
+                       err_t (*body)(void *state, metrics_t *metrics, cli_ctx_t *ctx), void *state,
+                       cli_ctx_t *ctx)
+{
+    if (addr == NULL)
+        return body(state, NULL, ctx);
+    err_t err = ERR_RUNTIME;
+    metrics_t *m = metrics_new();
+    metrics_http_t *http =
+        m ? metrics_http_start(addr, m, &err, ctx->errbuf, sizeof(ctx->errbuf)) : NULL;
+    if (http != NULL) {
+        log_info("metrics serving addr=%s path=/metrics", addr);
+        err = body(state, m, ctx);
+    } else if (m == NULL) {
+        snprintf(ctx->errbuf, sizeof(ctx->errbuf), "out of memory");
+    } else if (err == ERR_USAGE) {
+        fprintf(stderr, "syncline %s: %s\n", cmd, ctx->errbuf); /* main prints no usage errors */
+    }
+    metrics_http_stop(http);
+    metrics_free(m);
+    return err;
 }

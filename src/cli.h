@@ -42,6 +42,17 @@ err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *sho
 /* Loads the configuration or returns NULL with ctx->errbuf set (ERR_CONFIG). */
 config_t *cli_load_config(cli_ctx_t *ctx, const char *path);
 
+typedef struct metrics metrics_t;
+
+/*
+ * Runs body(state, metrics, ctx). With addr (--metrics [ADDR:]PORT) set, it
+ * first creates a registry served over HTTP at addr and hands it to body
+ * (NULL otherwise); the endpoint stops when body returns.
+ */
+err_t cli_with_metrics(const char *cmd, const char *addr,
+                       err_t (*body)(void *state, metrics_t *metrics, cli_ctx_t *ctx), void *state,
+                       cli_ctx_t *ctx);
+
 /* Sleeps up to ms milliseconds, waking early when a stop was requested. */
 void cli_sleep_ms(const cli_ctx_t *ctx, int ms);
 

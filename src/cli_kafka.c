@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "metrics.h"
 #include "kafka_sink.h"
 #include "kafka_source.h"
 #include "log.h"
@@ -56,6 +57,8 @@ static err_t kafka_cli_retry(cli_ctx_t *ctx, const char *what,
 typedef struct capture_state {
     const config_t *cfg;
     int partitions;
+    const char *metrics_addr; /* --metrics, NULL: no endpoint */
+    metrics_t *metrics;       /* the registry the pipeline fills, NULL: none */
 } capture_state_t;
 
 /* Where the stream starts: the slot's confirmed position (created if absent). */
@@ -89,7 +92,7 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
 }
 
 static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *ks, lsn_t start,
-                            cli_ctx_t *ctx)
+                            metrics_t *metrics, cli_ctx_t *ctx)
 {
     err_t err = pg_source_start(ps, start, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
@@ -104,7 +107,8 @@ static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *
                             .progress_interval_ms = 1000,
                             .silence_timeout_ms =
                                 pipeline_silence_timeout_ms(cfg->status_interval_ms),
-                            .stop = ctx->stop};
+                            .stop = ctx->stop,
+                            .metrics = metrics};
     pipeline_stats_t stats;
     char l[LSN_STRLEN];
     log_info("capture streaming topic=%s format=%s partitioning=%s from=%s", cfg->kafka.topic,
@@ -131,7 +135,7 @@ static err_t capture_session(void *state, cli_ctx_t *ctx, int *started)
     }
     if (ks != NULL) {
         (*started)++;
-        err = capture_stream(cs->cfg, ps, ks, start, ctx);
+        err = capture_stream(cs->cfg, ps, ks, start, cs->metrics, ctx);
     }
     kafka_sink_free(ks);
     pg_source_free(ps);
@@ -142,6 +146,10 @@ static err_t capture_on_opt(int opt, const char *arg, void *state)
 {
     capture_state_t *cs = state;
     char *end;
+    if (opt == 'M') {
+        cs->metrics_addr = arg;
+        return ERR_OK;
+    }
     long n = opt == 'p' ? strtol(arg, &end, 10) : 0;
     if (opt != 'p' || *end != '\0' || n < 1 || n > 10000) {
         fprintf(stderr, "syncline capture: --partitions takes a number from 1 to 10000\n");
@@ -151,9 +159,17 @@ static err_t capture_on_opt(int opt, const char *arg, void *state)
     return ERR_OK;
 }
 
+static err_t capture_body(void *state, metrics_t *metrics, cli_ctx_t *ctx)
+{
+    capture_state_t *cs = state;
+    cs->metrics = metrics;
+    return kafka_cli_retry(ctx, "capture", capture_session, cs);
+}
+
 static err_t cli_capture(cli_ctx_t *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {{"partitions", required_argument, NULL, 'p'},
+                                             {"metrics", required_argument, NULL, 'M'},
                                              {NULL, 0, NULL, 0}};
     capture_state_t cs = {.partitions = 6};
     const char *path = NULL;
@@ -173,7 +189,7 @@ static err_t cli_capture(cli_ctx_t *ctx, int argc, char **argv)
         err = ERR_CONFIG;
     }
     if (err == ERR_OK)
-        err = kafka_cli_retry(ctx, "capture", capture_session, &cs);
+        err = cli_with_metrics("capture", cs.metrics_addr, capture_body, &cs, ctx);
     config_free(cfg);
     return err;
 }
@@ -181,13 +197,15 @@ static err_t cli_capture(cli_ctx_t *ctx, int argc, char **argv)
 const cli_command_t cli_capture_command = {
     .name = "capture",
     .summary = "stream the source's changes into a Kafka topic until SIGINT/SIGTERM",
-    .usage = "usage: syncline capture -c FILE [--partitions N]\n"
+    .usage = "usage: syncline capture -c FILE [--partitions N] [--metrics [ADDR:]PORT]\n"
              "  Creates the publication and slot when absent and streams every committed\n"
              "  transaction into kafka.topic (idempotent producer, acks=all). The slot is\n"
              "  confirmed only up to what the broker acknowledged. No initial copy.\n"
              "  -c, --config FILE   configuration (JSON) with a \"kafka\" block\n"
              "  --partitions N      partitions of the topic when capture creates it and\n"
-             "                      kafka.partitioning is table or key (default 6)\n",
+             "                      kafka.partitioning is table or key (default 6)\n"
+             "  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+             "                      (127.0.0.1 when only a port is given)\n",
     .run = cli_capture,
 };
 
@@ -196,6 +214,7 @@ const cli_command_t cli_capture_command = {
 typedef struct apply_state {
     const config_t *cfg;
     kafka_source_opts_t opts;
+    const char *metrics_addr; /* --metrics, NULL: no endpoint */
 } apply_state_t;
 
 static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
@@ -279,8 +298,18 @@ static err_t apply_on_opt(int opt, const char *arg, void *state)
     case 'd':
         as->opts.dead_letter = arg;
         return ERR_OK;
+    case 'M':
+        as->metrics_addr = arg;
+        return ERR_OK;
     }
     return ERR_USAGE;
+}
+
+static err_t apply_body(void *state, metrics_t *metrics, cli_ctx_t *ctx)
+{
+    apply_state_t *as = state;
+    as->opts.metrics = metrics;
+    return kafka_cli_retry(ctx, "apply", apply_session, as);
 }
 
 static err_t cli_apply(cli_ctx_t *ctx, int argc, char **argv)
@@ -289,6 +318,7 @@ static err_t cli_apply(cli_ctx_t *ctx, int argc, char **argv)
                                              {"from-offset", required_argument, NULL, 'o'},
                                              {"from-timestamp", required_argument, NULL, 't'},
                                              {"dead-letter", required_argument, NULL, 'd'},
+                                             {"metrics", required_argument, NULL, 'M'},
                                              {NULL, 0, NULL, 0}};
     apply_state_t as = {.opts = {.from = KAFKA_SOURCE_FROM_STORED}};
     const char *path = NULL;
@@ -303,7 +333,7 @@ static err_t cli_apply(cli_ctx_t *ctx, int argc, char **argv)
     as.cfg = cfg;
     err = kafka_cli_check(cfg, "apply", ctx->errbuf);
     if (err == ERR_OK)
-        err = kafka_cli_retry(ctx, "apply", apply_session, &as);
+        err = cli_with_metrics("apply", as.metrics_addr, apply_body, &as, ctx);
     config_free(cfg);
     return err;
 }
@@ -313,6 +343,7 @@ const cli_command_t cli_apply_command = {
     .summary = "apply the Kafka change stream to the target until SIGINT/SIGTERM",
     .usage = "usage: syncline apply -c FILE [--from-beginning | --from-offset N |\n"
              "                      --from-timestamp T] [--dead-letter TOPIC]\n"
+             "                      [--metrics [ADDR:]PORT]\n"
              "  Reads kafka.topic and applies whole source transactions to the target,\n"
              "  storing the consumer offsets in syncline.kafka_offsets in the same\n"
              "  transaction; starts from the offsets stored in the target.\n"
@@ -326,6 +357,7 @@ const cli_command_t cli_apply_command = {
              "                         kafka.partitioning is none)\n"
              "  --dead-letter TOPIC    copy undecodable messages there and go on (their\n"
              "                         changes are lost on the target); without it apply\n"
-             "                         stops on them with exit code 1\n",
+             "                         stops on them with exit code 1\n"
+             "  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n",
     .run = cli_apply,
 };

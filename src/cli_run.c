@@ -93,6 +93,12 @@ static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
                           CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
+    if (stats.interrupted) { /* SIGINT/SIGTERM: stop cleanly; the row still says copying */
+        log_warn("copy interrupted by a stop request after %llu rows; the next run starts it "
+                 "again",
+                 (unsigned long long)stats.rows);
+        return ERR_OK;
+    }
     if (rc->opts->metrics != NULL) /* metrics */
         metrics_copy_rows(rc->opts->metrics, stats.rows);
     log_info("copy done tables=%d rows=%llu mb=%.1f seconds=%.1f", stats.tables,
@@ -263,7 +269,7 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     }
     if (rc.pt != NULL && err == ERR_OK)
         err = run_prepare(&rc, &start);
-    if (rc.pt != NULL && err == ERR_OK) {
+    if (rc.pt != NULL && err == ERR_OK && !*ctx->stop) { /* a stop during the copy ends here */
         (*streamed)++;
         err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, opts->metrics, errbuf);
     }
@@ -298,28 +304,24 @@ static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ct
 
 /* ---- metrics: --metrics ADDR:PORT serves a registry the pipeline fills ---- */
 
+typedef struct run_body_state {
+    const config_t *cfg;
+    run_opts_t *opts;
+} run_body_state_t;
+
+static err_t run_body(void *state, metrics_t *metrics, cli_ctx_t *ctx)
+{
+    run_body_state_t *rb = state;
+    rb->opts->metrics = metrics;
+    err_t err = run_loop(rb->cfg, rb->opts, ctx);
+    rb->opts->metrics = NULL;
+    return err;
+}
+
 static err_t run_with_metrics(const config_t *cfg, run_opts_t *opts, cli_ctx_t *ctx)
 {
-    if (opts->metrics_addr == NULL)
-        return run_loop(cfg, opts, ctx);
-    err_t err;
-    opts->metrics = metrics_new();
-    metrics_http_t *http = opts->metrics ? metrics_http_start(opts->metrics_addr, opts->metrics,
-                                                              &err, ctx->errbuf, CLI_ERRBUF_SIZE)
-                                         : NULL;
-    if (http != NULL) {
-        log_info("metrics serving addr=%s path=/metrics", opts->metrics_addr);
-        err = run_loop(cfg, opts, ctx);
-    } else if (opts->metrics == NULL) {
-        snprintf(ctx->errbuf, CLI_ERRBUF_SIZE, "out of memory");
-        err = ERR_RUNTIME;
-    } else if (err == ERR_USAGE) {
-        fprintf(stderr, "syncline run: %s\n", ctx->errbuf); /* main prints no usage errors */
-    }
-    metrics_http_stop(http);
-    metrics_free(opts->metrics);
-    opts->metrics = NULL;
-    return err;
+    run_body_state_t rb = {.cfg = cfg, .opts = opts};
+    return cli_with_metrics("run", opts->metrics_addr, run_body, &rb, ctx);
 }
 
 /* ---- end of metrics ------------------------------------------------------ */

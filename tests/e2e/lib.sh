@@ -391,8 +391,9 @@ wait_synced() {
             SYNCLINE_PID=""
             fail "wait_synced: syncline is not running (exit code $rc) while waiting for $lsn"
         fi
-        ok=$(tgt_psql -c "SELECT applied_lsn >= '$lsn'::pg_lsn FROM syncline.progress
-                           WHERE name = '$name'" 2>&1) || true
+        # a row still copying holds the copy's snapshot point, not a synced position
+        ok=$(tgt_psql -c "SELECT applied_lsn >= '$lsn'::pg_lsn AND state = 'streaming'
+                           FROM syncline.progress WHERE name = '$name'" 2>&1) || true
         if [[ "$ok" == t ]]; then
             _e2e_log "synced to $lsn in $(($(_e2e_now_ms) - start)) ms"
             return 0
