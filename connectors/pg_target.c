@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "pg_conn.h"
+#include "pg_offsets.h"
 #include "pg_bulk.h"
 #include "pg_pipe.h"
 #include "pg_trel.h"
@@ -250,29 +251,7 @@ err_t pg_target_read_offsets(pg_target_t *pt, const char *topic, sink_offset_t *
     err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize); /* plain queries from here */
     if (err != ERR_OK)
         return err;
-    const char *params[2] = {pt->cfg->name, topic};
-    PGresult *res =
-        pg_conn_execp(pt->conn,
-                      "SELECT partition, next_offset FROM syncline.kafka_offsets "
-                      "WHERE name = $1 AND topic = $2 ORDER BY partition",
-                      2, params, PGRES_TUPLES_OK, "target: read kafka offsets", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(pt->conn);
-    int rows = PQntuples(res);
-    *offsets = calloc((size_t)(rows > 0 ? rows : 1), sizeof(**offsets));
-    if (*offsets == NULL) {
-        PQclear(res);
-        snprintf(errbuf, errsize, "out of memory");
-        return ERR_RUNTIME;
-    }
-    for (int i = 0; i < rows; i++) {
-        (*offsets)[i].topic = topic;
-        (*offsets)[i].partition = (int32_t)strtol(PQgetvalue(res, i, 0), NULL, 10);
-        (*offsets)[i].next_offset = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-    }
-    *n = rows;
-    PQclear(res);
-    return ERR_OK;
+    return pg_offsets_read(pt->conn, pt->cfg->name, topic, offsets, n, errbuf, errsize);
 }
 
 err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize)
