@@ -12,6 +12,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
+SCRIPT=copy.sh
 SCALE=50
 WORKERS=""
 INDEXES=0
@@ -19,10 +20,12 @@ ONLY="syncline,native,dump"
 KEEP=0
 TIMEOUT=1800
 SYNCLINE=${SYNCLINE:-$ROOT/build/syncline}
-SRC_PORT=${BENCH_SRC_PORT:-57442}
-TGT_PORT=${BENCH_TGT_PORT:-57443}
-DB=bench
-NAME=bench # syncline's "name": slot and publication syncline_bench, progress row 'bench'
+TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
+SCRATCH_PREFIX=syncline-copy-bench
+NO_SYNCLINE_OPTION="--only native,dump"
+: "${BENCH_SRC_PORT:=57442}" "${BENCH_TGT_PORT:=57443}" # not catchup.sh's: both may run at once
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 usage() {
     cat <<EOF
@@ -54,92 +57,16 @@ while (($#)); do
     --timeout) TIMEOUT=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "copy.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) echo "$SCRIPT: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
 done
-for v in SCALE TIMEOUT; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "copy.sh: --${v,,} must be a positive integer" >&2; exit 2; }
-done
-[[ -z $WORKERS || $WORKERS =~ ^[1-9][0-9]*$ ]] || { echo "copy.sh: --workers must be a positive integer" >&2; exit 2; }
-[[ ,$ONLY, =~ ^(,(syncline|native|dump))+,$ ]] || { echo "copy.sh: --only takes syncline,native,dump" >&2; exit 2; }
+[[ $SCALE =~ ^[1-9][0-9]*$ ]] || usage_die "--scale must be a positive integer"
+[[ -z $WORKERS || $WORKERS =~ ^[1-9][0-9]*$ ]] || usage_die "--workers must be a positive integer"
+[[ ,$ONLY, =~ ^(,(syncline|native|dump))+,$ ]] || usage_die "--only takes syncline,native,dump"
 run_of() { [[ ,$ONLY, == *",$1,"* ]]; }
-
-if [[ $(id -u) -ne 0 ]]; then
-    echo "copy.sh: run as root (sudo bash bench/copy.sh): the clusters run as the postgres user" >&2
-    exit 2
-fi
-if run_of syncline && [[ ! -x $SYNCLINE ]]; then
-    echo "copy.sh: no syncline binary at $SYNCLINE (build it or pass --syncline PATH)" >&2
-    exit 2
-fi
-[[ $SYNCLINE == /* ]] || SYNCLINE=$PWD/$SYNCLINE
-
-# shellcheck source=tests/lib/pg.sh
-source "$ROOT/tests/lib/pg.sh"
-PSQL=$PG_BIN/psql
-PGBENCH=$PG_BIN/pgbench
-PG_DUMP=$PG_BIN/pg_dump
-
-# ---- settings: identical on source and target (appended after tests/lib/pg.sh's defaults) -------
-SETTINGS=(
-    "fsync = on"
-    "synchronous_commit = on"
-    "full_page_writes = on"
-    "wal_level = logical"
-    "shared_buffers = 256MB"
-    "max_wal_size = 4GB"
-    "checkpoint_timeout = 5min"
-    "autovacuum = on"
-    "max_replication_slots = 40"
-    "max_wal_senders = 40"
-    "max_logical_replication_workers = 4"
-)
-
-# ---- helpers ------------------------------------------------------------------------------------
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-
-# q PORT SQL...: one statement, unaligned tuples only, errors are fatal
-q() {
-    local port=$1
-    shift
-    PGOPTIONS="-c client_min_messages=warning" \
-        "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$DB" -c "$*"
-}
-src() { q "$SRC_PORT" "$@"; }
-tgt() { q "$TGT_PORT" "$@"; }
-conninfo() { echo "host=127.0.0.1 port=$1 user=postgres dbname=$DB"; }
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-past() { awk -v a="$1" -v b="$(now)" -v t="$2" 'BEGIN { exit !(b - a > t) }'; }
-
-WORK=""
-SRC_DIR=""
-TGT_DIR=""
-SYNC_PID=""
-
-cleanup() {
-    local rc=$?
-    set +e
-    if [[ -n $SYNC_PID ]] && kill -0 "$SYNC_PID" 2>/dev/null; then
-        kill -TERM "$SYNC_PID"
-        wait "$SYNC_PID" 2>/dev/null
-    fi
-    if [[ -n $WORK ]]; then
-        if ((KEEP)); then
-            log "--keep: clusters left running: source $(conninfo "$SRC_PORT"), target $(conninfo "$TGT_PORT")"
-        else
-            [[ -f $SRC_DIR/log/postgresql.log ]] && cp "$SRC_DIR/log/postgresql.log" "$WORK/source-postgresql.log"
-            [[ -f $TGT_DIR/log/postgresql.log ]] && cp "$TGT_DIR/log/postgresql.log" "$WORK/target-postgresql.log"
-            pg_cluster_destroy "$SRC_DIR"
-            pg_cluster_destroy "$TGT_DIR"
-            if ((rc == 0)); then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
-        fi
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+NATIVE_ONLY=1 # for lib.sh: no syncline run, no binary needed
+if run_of syncline; then NATIVE_ONLY=0; fi
+bench_checks
 
 # Recreates the target database with the source's schema and no rows.
 reset_target() {
@@ -148,34 +75,7 @@ reset_target() {
     "$PG_DUMP" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d "$DB" --schema-only --no-publications \
         --no-subscriptions | "$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TGT_PORT" \
         -U postgres -d "$DB" >/dev/null
-    q "$TGT_PORT" "CHECKPOINT" >/dev/null
-}
-
-# Prints "count md5" of a table: md5 over the md5 of every row's text, in row order.
-table_digest() {
-    q "$1" "SELECT count(*) || ' ' || coalesce(md5(string_agg(md5(t::text), '' ORDER BY t)), '-') FROM $2 t"
-}
-
-TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
-
-# verify LABEL: compares the four pgbench tables on both sides; prints PASS or FAIL.
-verify() {
-    local label=$1 t s g res=PASS
-    for t in "${TABLES[@]}"; do
-        table_digest "$SRC_PORT" "$t" >"$WORK/digest.src" &
-        local p1=$!
-        table_digest "$TGT_PORT" "$t" >"$WORK/digest.tgt"
-        wait "$p1"
-        s=$(<"$WORK/digest.src")
-        g=$(<"$WORK/digest.tgt")
-        if [[ $s == "$g" ]]; then
-            log "  $label: $t equal (${s%% *} rows)"
-        else
-            log "  $label: $t DIFFERS: source ${s} target ${g}"
-            res=FAIL
-        fi
-    done
-    echo "$res"
+    tgt "CHECKPOINT" >/dev/null
 }
 
 # ---- the three copies -------------------------------------------------------------------------
@@ -184,6 +84,7 @@ verify() {
 # DEFER=1 sets snapshot.defer_indexes.
 syncline_copy() {
     local cfg=$WORK/syncline.json state t0 rc defer=${1:-0}
+    SYNC_LOG=$WORK/syncline.log
     local snap="\"defer_indexes\": false"
     ((!defer)) || snap="\"defer_indexes\": true"
     [[ -z $WORKERS ]] || snap+=", \"workers\": $WORKERS"
@@ -193,9 +94,9 @@ syncline_copy() {
  "source": {"conninfo": "$(conninfo "$SRC_PORT")"},
  "target": {"conninfo": "$(conninfo "$TGT_PORT")"}$snap}
 EOF
-    echo "=== $SYNCLINE run -c $cfg" >>"$WORK/syncline.log"
+    echo "=== $SYNCLINE run -c $cfg" >>"$SYNC_LOG"
     t0=$(now)
-    "$SYNCLINE" run -c "$cfg" >>"$WORK/syncline.log" 2>&1 &
+    "$SYNCLINE" run -c "$cfg" >>"$SYNC_LOG" 2>&1 &
     SYNC_PID=$!
     while :; do
         state=$(tgt "SELECT coalesce((SELECT state FROM syncline.progress WHERE name = '$NAME'), '-')" 2>/dev/null || echo -)
@@ -203,24 +104,20 @@ EOF
         if ! kill -0 "$SYNC_PID" 2>/dev/null; then
             wait "$SYNC_PID" && rc=0 || rc=$?
             SYNC_PID=""
-            tail -n 30 "$WORK/syncline.log" >&2
-            die "syncline exited with status $rc before the copy finished"
+            sync_fail "exited with status $rc before the copy finished"
         fi
-        past "$t0" "$TIMEOUT" && die "syncline: copy not done after ${TIMEOUT}s"
+        ! past "$t0" "$TIMEOUT" || sync_fail "copy not done after ${TIMEOUT}s"
         sleep 0.1
     done
-    SECS=$(elapsed "$t0" "$(now)")
-    kill -TERM "$SYNC_PID"
-    wait "$SYNC_PID" && rc=0 || rc=$?
-    SYNC_PID=""
-    ((rc == 0)) || die "syncline: SIGTERM exit status $rc (expected 0)"
-    "$SYNCLINE" drop -c "$cfg" >>"$WORK/syncline.log" 2>&1 || die "syncline drop failed"
+    SECS=$(fmt "$(elapsed "$t0" "$(now)")" %.1f)
+    syncline_stop
+    "$SYNCLINE" drop -c "$cfg" >>"$SYNC_LOG" 2>&1 || sync_fail "syncline drop failed"
 }
 
 # native_copy: CREATE SUBSCRIPTION ... copy_data = true, until every table is 'r'; sets SECS.
 native_copy() {
     local t0 left
-    src "CREATE PUBLICATION bench_native FOR TABLE $(IFS=,; echo "${TABLES[*]}")" >/dev/null
+    src "CREATE PUBLICATION bench_native FOR TABLE $(tables_csv)" >/dev/null
     t0=$(now)
     tgt "CREATE SUBSCRIPTION bench_native CONNECTION '$(conninfo "$SRC_PORT")'
          PUBLICATION bench_native WITH (copy_data = true)" >/dev/null
@@ -228,10 +125,10 @@ native_copy() {
         left=$(tgt "SELECT count(*) FILTER (WHERE srsubstate <> 'r') + ${#TABLES[@]} - count(*)
                       FROM pg_subscription_rel")
         ((left == 0)) && break
-        past "$t0" "$TIMEOUT" && die "native: copy not done after ${TIMEOUT}s"
+        ! past "$t0" "$TIMEOUT" || die "native: copy not done after ${TIMEOUT}s"
         sleep 0.1
     done
-    SECS=$(elapsed "$t0" "$(now)")
+    SECS=$(fmt "$(elapsed "$t0" "$(now)")" %.1f)
     tgt "DROP SUBSCRIPTION bench_native" >/dev/null
     src "DROP PUBLICATION bench_native" >/dev/null
 }
@@ -243,22 +140,11 @@ dump_copy() {
     "$PG_DUMP" -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d "$DB" --data-only |
         "$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TGT_PORT" -U postgres -d "$DB" >/dev/null ||
         die "pg_dump | psql failed"
-    SECS=$(elapsed "$t0" "$(now)")
+    SECS=$(fmt "$(elapsed "$t0" "$(now)")" %.1f)
 }
 
 # ---- clusters -----------------------------------------------------------------------------------
-WORK=$(pg_make_scratch syncline-copy-bench)
-SRC_DIR=$WORK/source
-TGT_DIR=$WORK/target
-for port in "$SRC_PORT" "$TGT_PORT"; do
-    pg_port_free "$port" || die "port $port is in use (set BENCH_SRC_PORT / BENCH_TGT_PORT)"
-done
-log "clusters in $WORK: source :$SRC_PORT, target :$TGT_PORT ($(printf '%s; ' "${SETTINGS[@]}"))"
-PG_FSYNC=on pg_cluster_create bench_source "$SRC_PORT" "$SRC_DIR" "${SETTINGS[@]}"
-PG_FSYNC=on pg_cluster_create bench_target "$TGT_PORT" "$TGT_DIR" "${SETTINGS[@]}"
-pg_cluster_start "$SRC_DIR"
-pg_cluster_start "$TGT_DIR"
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d postgres -c "CREATE DATABASE $DB"
+bench_clusters
 
 log "pgbench -i -s $SCALE on the source"
 "$PGBENCH" -i -q -s "$SCALE" -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" >"$WORK/pgbench-init.txt" 2>&1 ||
@@ -279,7 +165,8 @@ LABELS=()
 record() { # KEY LABEL
     LABELS+=("$1|$2")
     SECONDS_OF[$1]=$SECS
-    RESULT_OF[$1]=$(verify "$1")
+    RESULT_OF[$1]=PASS
+    verify "$1" || RESULT_OF[$1]=FAIL
     log "$2: ${SECS}s, ${RESULT_OF[$1]}"
 }
 

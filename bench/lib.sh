@@ -1,8 +1,11 @@
 # shellcheck shell=bash
-# Shared parts of bench/inserts.sh, bench/hot.sh and bench/steady.sh (the same set-up, settings,
-# polling, CPU/RSS accounting and verification as bench/catchup.sh, which keeps its own copy).
-# Source it after setting: ROOT, SYNCLINE, KEEP, NATIVE_ONLY, TIMEOUT, SCRIPT (for messages),
-# TABLES (array: the tables published and compared). It defines functions and these globals:
+# Shared parts of bench/catchup.sh, copy.sh, inserts.sh, hot.sh and steady.sh: cluster set-up,
+# settings, polling, CPU/RSS accounting and verification.
+# Source it after setting: ROOT, SYNCLINE, KEEP, NATIVE_ONLY (1: no syncline run, no binary
+# needed), TIMEOUT, SCRIPT (for messages), TABLES (array: the tables published and compared);
+# optionally SCRATCH_PREFIX (scratch directory /tmp/SCRATCH_PREFIX.*, default syncline-bench),
+# NO_SYNCLINE_OPTION (the option that leaves syncline out, for messages; default --native-only)
+# and BENCH_SRC_PORT/BENCH_TGT_PORT (ports). It defines functions and these globals:
 # SRC_PORT, TGT_PORT, DB, NAME, PSQL, PGBENCH, PG_DUMP, SETTINGS, WORK, SRC_DIR, TGT_DIR, CLK_TCK.
 
 SRC_PORT=${BENCH_SRC_PORT:-57432}
@@ -40,7 +43,7 @@ usage_die() { echo "$SCRIPT: $*" >&2; exit 2; }
 q() {
     local port=$1
     shift
-    "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$DB" -c "$*"
+    PGOPTIONS="-c client_min_messages=warning" "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres -d "$DB" -c "$*"
 }
 src() { q "$SRC_PORT" "$@"; }
 tgt() { q "$TGT_PORT" "$@"; }
@@ -90,7 +93,7 @@ bench_cleanup() {
 bench_checks() {
     [[ $(id -u) -eq 0 ]] || usage_die "run as root (sudo bash bench/$SCRIPT): the clusters run as the postgres user"
     if ((!NATIVE_ONLY)); then
-        [[ -x $SYNCLINE ]] || usage_die "no syncline binary at $SYNCLINE (build it, pass --syncline PATH, or use --native-only)"
+        [[ -x $SYNCLINE ]] || usage_die "no syncline binary at $SYNCLINE (build it, pass --syncline PATH, or use ${NO_SYNCLINE_OPTION:---native-only})"
         [[ $SYNCLINE == /* ]] || SYNCLINE=$PWD/$SYNCLINE
     fi
     [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || usage_die "--timeout must be a positive integer"
@@ -100,7 +103,7 @@ bench_checks() {
 bench_clusters() {
     trap bench_cleanup EXIT
     trap 'exit 130' INT TERM
-    WORK=$(pg_make_scratch syncline-bench)
+    WORK=$(pg_make_scratch "${SCRATCH_PREFIX:-syncline-bench}")
     SRC_DIR=$WORK/source
     TGT_DIR=$WORK/target
     CLK_TCK=$(getconf CLK_TCK)
@@ -238,11 +241,17 @@ server_cpu_secs() {
         printf "%.2f", s / hz }'
 }
 cpu_secs() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
-# proc_cpu PID: user+sys clock ticks of a process (all threads).
-proc_cpu() {
+# proc_cpu_split PID: "user sys" clock ticks of a process (all threads).
+proc_cpu_split() {
     local -a st
     read -r -a st <<<"$(cut -d')' -f2- "/proc/$1/stat")"
-    echo $((st[11] + st[12]))
+    echo "${st[11]} ${st[12]}"
+}
+# proc_cpu PID: user+sys clock ticks of a process (all threads).
+proc_cpu() {
+    local u s
+    read -r u s <<<"$(proc_cpu_split "$1")"
+    echo $((u + s))
 }
 proc_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
@@ -345,7 +354,10 @@ syncline_stop() {
 syncline_prime() {
     syncline_start_ready "first start"
     syncline_stop
-    log "syncline: stopped; slot $(src "SELECT slot_name || ' active=' || active FROM pg_replication_slots WHERE slot_name = 'syncline_$NAME'")"
+    local slot
+    slot=$(src "SELECT slot_name || ' ' || plugin || ' active=' || active FROM pg_replication_slots WHERE slot_name = 'syncline_$NAME'")
+    [[ -n $slot ]] || sync_fail "no slot syncline_$NAME on the source after the first run"
+    log "syncline: stopped; slot $slot; progress: $(tgt "SELECT applied_lsn FROM syncline.progress WHERE name = '$NAME'")"
 }
 # syncline_wait END T0: polls (open session) until applied_lsn reaches END; sets T1.
 syncline_wait() {
@@ -365,9 +377,10 @@ syncline_wait() {
     done
 }
 # syncline_catchup END: starts syncline on the backlog and times it until applied_lsn reaches END.
-# Sets SYNC_SECS, SYNC_CPU (user+sys seconds of the process), SYNC_HWM_KB, SYNC_SRC_CPU, SYNC_TGT_CPU.
+# Sets SYNC_SECS, SYNC_CPU (user+sys seconds of the process; SYNC_UTIME, SYNC_STIME apart),
+# SYNC_HWM_KB, SYNC_SRC_CPU, SYNC_TGT_CPU.
 syncline_catchup() {
-    local end=$1 scpu tcpu t0
+    local end=$1 scpu tcpu t0 ut st
     tgt "CHECKPOINT"
     poll_open
     log "syncline: starting; waiting until syncline.progress.applied_lsn reaches $end"
@@ -378,7 +391,12 @@ syncline_catchup() {
     "$SYNCLINE" "${SYNC_ARGS[@]}" >>"$SYNC_LOG" 2>&1 &
     SYNC_PID=$!
     syncline_wait "$end" "$t0"
-    SYNC_CPU=$(cpu_secs 0 "$(proc_cpu "$SYNC_PID")")
+    read -r ut st <<<"$(proc_cpu_split "$SYNC_PID")"
+    # shellcheck disable=SC2034 # SYNC_UTIME, SYNC_STIME: used by catchup.sh
+    SYNC_UTIME=$(cpu_secs 0 "$ut")
+    # shellcheck disable=SC2034
+    SYNC_STIME=$(cpu_secs 0 "$st")
+    SYNC_CPU=$(cpu_secs 0 $((ut + st)))
     SYNC_HWM_KB=$(proc_hwm_kb "$SYNC_PID")
     SYNC_SRC_CPU=$(server_cpu_secs "$scpu" "$(server_cpu "$SRC_DIR")")
     SYNC_TGT_CPU=$(server_cpu_secs "$tcpu" "$(server_cpu "$TGT_DIR")")
