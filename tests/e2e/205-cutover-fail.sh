@@ -25,13 +25,7 @@ writable() { # LABEL: new sessions are not read-only and can write
 }
 
 # (1) timeout
-rc=0
-"$SYNCLINE" cutover -c "$CFG" --fence --max-lag-bytes 100000000 --timeout 4 \
-    >"$E2E_TMP/c1.out" 2>"$E2E_TMP/c1.err" </dev/null || rc=$?
-cat "$E2E_TMP/c1.out" "$E2E_TMP/c1.err"
-assert_eq 7 "$rc" "cutover timing out exits 7"
-assert_contains "$E2E_TMP/c1.out" "fence was lifted" "timeout: says the fence was lifted"
-assert_contains "$E2E_TMP/c1.err" "timed out while waiting for the target to apply the final LSN" "timeout: says why"
+assert_cutover_times_out
 writable "after a timeout"
 
 # (2) the target stops while cutover waits for it

@@ -14,64 +14,20 @@ apply_start
 pgbench_load 2
 wait_same 120 "${PGBENCH_TABLES[@]}"
 
-lag_rc() { # ARGS... -> prints the exit code of syncline lag
-    local rc=0
-    "$SYNCLINE" lag -c "$CFG" "$@" >>"$E2E_TMP/lag.out" 2>>"$E2E_TMP/lag.err" </dev/null || rc=$?
-    echo "$rc"
-}
-
-"$PG_BIN/pgbench" -h 127.0.0.1 -U postgres -p "$SRC_PORT" -n -T 60 -c 4 "$SRC_DB" \
-    >"$E2E_TMP/pgbench.log" 2>&1 &
-PGBENCH_PID=$!
-e2e_on_exit '[[ -z $PGBENCH_PID ]] || { kill $PGBENCH_PID; wait $PGBENCH_PID; } 2>/dev/null || true'
+pgbench_start -n -T 60 -c 4
 sleep 2
-
-seen7=0
-for _ in $(seq 1 20); do
-    rc=$(lag_rc --max-bytes 1)
-    [[ "$rc" == 0 || "$rc" == 7 ]] || fail "lag --max-bytes 1 exited $rc: $(tail -n 3 "$E2E_TMP/lag.err")"
-    if [[ "$rc" == 7 ]]; then seen7=1 && break; fi
-    sleep 0.2
-done
-assert_eq 1 "$seen7" "lag --max-bytes 1 exits 7 while pgbench writes (Kafka mode)"
-assert_eq 0 "$(lag_rc --max-bytes 100000000000)" "lag --max-bytes 100 GB exits 0 under pgbench"
-assert_eq 0 "$(lag_rc --max-seconds 100000)" "lag --max-seconds 100000 exits 0 under pgbench"
-assert_eq 0 "$(lag_rc --max-bytes 100000000000 --max-seconds 3600)" "both limits, within"
-tail -n 3 "$E2E_TMP/lag.out"
+assert_lag_under_load "Kafka mode"
 _e2e_alive "$PGBENCH_PID" || fail "pgbench stopped early: $(tail -n 3 "$E2E_TMP/pgbench.log")"
-
-kill "$PGBENCH_PID" 2>/dev/null || true
-wait "$PGBENCH_PID" 2>/dev/null || true
+pgbench_stop
 
 # idle: lag reaches 0 bytes and 0 seconds within 15 s
-deadline=$(($(date +%s) + 15))
-until [[ "$(lag_rc --max-bytes 0 --max-seconds 0)" == 0 ]]; do
-    (($(date +%s) < deadline)) || fail "lag did not reach 0 on an idle source within 15 s: $(tail -n 1 "$E2E_TMP/lag.out")"
-    sleep 0.5
-done
+wait_lag_zero 15 "lag did not reach 0 on an idle source within 15 s"
 echo "ok: idle lag reached 0 in Kafka mode ($(tail -n 1 "$E2E_TMP/lag.out"))"
 # and stays there while idle (the source LSN keeps moving with checkpoints and other databases)
 sleep 3
-deadline=$(($(date +%s) + 10))
-until [[ "$(lag_rc --max-bytes 0 --max-seconds 0)" == 0 ]]; do
-    (($(date +%s) < deadline)) || fail "idle lag did not come back to 0: $(tail -n 1 "$E2E_TMP/lag.out")"
-    sleep 0.5
-done
+wait_lag_zero 10 "idle lag did not come back to 0"
 echo "ok: idle lag still reaches 0"
-
-"$SYNCLINE" lag -c "$CFG" --json >"$E2E_TMP/lag.json" </dev/null || fail "lag --json failed"
-cat "$E2E_TMP/lag.json"
-python3 - "$E2E_TMP/lag.json" <<'PY' || fail "lag --json content"
-import json, sys
-d = json.load(open(sys.argv[1]))
-assert d["lag_bytes"] == 0 and d["lag_seconds"] == 0, d
-assert d["within_limits"] is True and d["slot_active"] is True, d
-for k in ("source_lsn", "confirmed_lsn", "applied_lsn"):
-    assert "/" in d[k], k
-k = d["kafka"]
-assert k["partitions"] == 1 and k["topic"], k
-PY
-echo "ok: lag --json"
+assert_lag_json_idle 'assert d["kafka"]["partitions"] == 1 and d["kafka"]["topic"], d'
 
 messages_behind() {
     "$SYNCLINE" lag -c "$CFG" --json </dev/null 2>/dev/null |
@@ -103,11 +59,7 @@ echo "ok: consumer lag counts the messages apply has not stored"
 grep -q "kafka_messages_behind=" "$E2E_TMP/lag.out" || fail "text output lacks kafka_messages_behind"
 
 apply_start
-deadline=$(($(date +%s) + 30))
-until [[ "$(lag_rc --max-bytes 0 --max-seconds 0)" == 0 ]]; do
-    (($(date +%s) < deadline)) || fail "lag did not return to 0 after apply restarted: $(tail -n 1 "$E2E_TMP/lag.out")"
-    sleep 0.5
-done
+wait_lag_zero 30 "lag did not return to 0 after apply restarted"
 wait_until 10 idle_consumed
 echo "ok: consumer lag back to 0 after apply restarted"
 assert_same_pgbench

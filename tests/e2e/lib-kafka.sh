@@ -9,7 +9,7 @@
 #   apply_start [N] [ARGS...] / apply_stop [N] / apply_kill [N]
 #                     `syncline apply` number N (default 1; logs in $E2E_TMP/apply.N.log)
 #   wait_same SECONDS TABLE...   polls until every TABLE is identical on both sides
-#   assert_same_pgbench          assert_same on the four pgbench tables
+#   assert_same_pgbench          assert_same on the four pgbench tables ($PGBENCH_TABLES, lib.sh)
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/lib/kafka.sh
@@ -23,7 +23,6 @@ fi
 CAPTURE_PID=""
 declare -A APPLY_PIDS=()
 TOPIC=""
-PGBENCH_TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
 
 kafka_e2e_setup() {
     local name=$1 format=$2 part=$3 extra=${4:-}

@@ -405,3 +405,182 @@ wait_synced() {
         sleep 0.2
     done
 }
+
+# ---------------------------------------------------------------- pgbench workloads
+# Shared by the lag (201, 207) and cutover (204, 205, 208) scenarios, direct and through Kafka.
+
+PGBENCH_TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
+PGBENCH_PID=""
+
+# Runs pgbench ARGS... on the source database in the background, output to $E2E_TMP/pgbench.log,
+# PID in PGBENCH_PID; stopped when the scenario exits.
+pgbench_start() {
+    if _e2e_alive "$PGBENCH_PID"; then fail "pgbench_start: pgbench is already running"; fi
+    "$PG_BIN/pgbench" -h 127.0.0.1 -U postgres -p "$SRC_PORT" "$@" "$SRC_DB" \
+        >"$E2E_TMP/pgbench.log" 2>&1 </dev/null &
+    PGBENCH_PID=$!
+    e2e_on_exit pgbench_stop
+}
+
+# Stops the background pgbench, if any; never fails.
+pgbench_stop() {
+    [[ -n "$PGBENCH_PID" ]] || return 0
+    kill "$PGBENCH_PID" 2>/dev/null || true
+    wait "$PGBENCH_PID" 2>/dev/null || true
+    PGBENCH_PID=""
+}
+
+# ---------------------------------------------------------------- syncline lag
+
+# Prints the exit code of `syncline lag -c $CFG ARGS...` (output appended to $E2E_TMP/lag.out,
+# errors to lag.err).
+lag_rc() {
+    local rc=0
+    "$SYNCLINE" lag -c "$CFG" "$@" >>"$E2E_TMP/lag.out" 2>>"$E2E_TMP/lag.err" </dev/null || rc=$?
+    echo "$rc"
+}
+
+# While pgbench writes: lag --max-bytes 1 exits 7 within about 4 s, huge limits exit 0.
+# [WHAT] is added to the first assertion's message.
+assert_lag_under_load() {
+    local what=${1:-} seen7=0 rc i
+    for i in $(seq 1 20); do
+        rc=$(lag_rc --max-bytes 1)
+        [[ "$rc" == 0 || "$rc" == 7 ]] || fail "lag --max-bytes 1 exited $rc: $(tail -n 3 "$E2E_TMP/lag.err")"
+        if [[ "$rc" == 7 ]]; then seen7=1 && break; fi
+        sleep 0.2
+    done
+    assert_eq 1 "$seen7" "lag --max-bytes 1 exits 7 while pgbench writes${what:+ ($what)}"
+    assert_eq 0 "$(lag_rc --max-bytes 100000000000)" "lag --max-bytes 100 GB exits 0 under pgbench"
+    assert_eq 0 "$(lag_rc --max-seconds 100000)" "lag --max-seconds 100000 exits 0 under pgbench"
+    assert_eq 0 "$(lag_rc --max-bytes 100000000000 --max-seconds 3600)" "both limits, within"
+    tail -n 3 "$E2E_TMP/lag.out"
+}
+
+# Waits up to SECONDS until lag is 0 bytes and 0 seconds; else fails with MESSAGE and the last
+# lag line.
+wait_lag_zero() {
+    local secs=$1 msg=$2 deadline
+    deadline=$(($(date +%s) + secs))
+    until [[ "$(lag_rc --max-bytes 0 --max-seconds 0)" == 0 ]]; do
+        (($(date +%s) < deadline)) || fail "$msg: $(tail -n 1 "$E2E_TMP/lag.out")"
+        sleep 0.5
+    done
+}
+
+# lag --json on an idle, caught-up pair: 0 bytes and seconds, within limits, slot active, the
+# three positions present; [PYTHON] adds assertions on the parsed object `d`.
+assert_lag_json_idle() {
+    "$SYNCLINE" lag -c "$CFG" --json >"$E2E_TMP/lag.json" </dev/null || fail "lag --json failed"
+    cat "$E2E_TMP/lag.json"
+    python3 - "$E2E_TMP/lag.json" "${1:-}" <<'PY' || fail "lag --json content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["lag_bytes"] == 0 and d["lag_seconds"] == 0, d
+assert d["within_limits"] is True and d["slot_active"] is True, d
+for k in ("source_lsn", "confirmed_lsn", "applied_lsn"):
+    assert "/" in d[k], k
+exec(sys.argv[2])
+PY
+    echo "ok: lag --json"
+}
+
+# ---------------------------------------------------------------- syncline cutover
+
+CUTOVER_BEFORE=""
+CUTOVER_STOPPED_AT=""
+
+# Table orders (a bigserial key, so a sequence to carry) on both sides, $E2E_TMP/orders.sql (one
+# INSERT per pgbench transaction), and an unfence when the scenario exits.
+cutover_orders_setup() {
+    both_sql "CREATE TABLE orders (id bigserial PRIMARY KEY, aid int, at timestamptz DEFAULT now())"
+    printf '%s\n' '\set aid random(1, 100000)' 'INSERT INTO orders (aid) VALUES (:aid);' \
+        >"$E2E_TMP/orders.sql"
+    # shellcheck disable=SC2016 # expanded when the scenario exits
+    e2e_on_exit '"$SYNCLINE" unfence -c "$CFG" >/dev/null 2>&1'
+}
+
+# With the pgbench tables and orders streaming to the target: pgbench (TPC-B + orders.sql, 4
+# clients) writes; `cutover --fence` exits 0 with its report; pgbench fails once fenced; new
+# sessions are read-only; every table is equal on both sides and the orders sequence carried.
+# The fence stays. [WHAT] is added to the exit code assertion's message.
+cutover_under_pgbench() {
+    pgbench_start -n -T 120 -c 4 -b tpcb-like -f "$E2E_TMP/orders.sql"
+    sleep 3
+    CUTOVER_BEFORE=$(src_sql "SELECT count(*) FROM pgbench_history")
+    ((CUTOVER_BEFORE > 0)) || fail "pgbench wrote nothing before the cutover"
+    _e2e_alive "$PGBENCH_PID" || fail "pgbench stopped before the cutover: $(tail -n 5 "$E2E_TMP/pgbench.log")"
+    echo "ok: pgbench writing before the cutover ($CUTOVER_BEFORE history rows)"
+    _cutover_fence "${1:-}"
+    _cutover_pgbench_fenced
+    _cutover_assert_carried
+}
+
+# cutover --fence: exit 0, every report line; sets CUTOVER_STOPPED_AT.
+_cutover_fence() {
+    local what=$1 rc=0 k pause
+    "$SYNCLINE" cutover -c "$CFG" --fence --max-lag-bytes 50000000 --timeout 120 \
+        >"$E2E_TMP/cutover.out" 2>"$E2E_TMP/cutover.err" </dev/null || rc=$?
+    cat "$E2E_TMP/cutover.out"
+    tail -n 20 "$E2E_TMP/cutover.err"
+    assert_eq 0 "$rc" "cutover --fence exit code${what:+ ($what)}"
+    for k in final_lsn: fenced_at: write_pause_seconds: rows_verified: "SAFE TO SWITCH" "syncline unfence"; do
+        assert_contains "$E2E_TMP/cutover.out" "$k" "report has $k"
+    done
+    pause=$(sed -n 's/^ *write_pause_seconds: *\([0-9.]*\).*/\1/p' "$E2E_TMP/cutover.out")
+    [[ "$pause" =~ ^[0-9]+\.[0-9]$ ]] || fail "write pause not a number: [$pause]"
+    CUTOVER_STOPPED_AT=$(sed -n 's/^ *writes_stopped_at: *\(.*\) (source clock.*/\1/p' "$E2E_TMP/cutover.out")
+    [[ -n "$CUTOVER_STOPPED_AT" ]] || fail "no writes_stopped_at in the report"
+    echo "write pause $pause s, writes stopped at $CUTOVER_STOPPED_AT"
+}
+
+# pgbench's sessions were ended at the fence: it exits with errors, started nothing after
+# writes_stopped_at, wrote between the check and the fence; new sessions are read-only.
+_cutover_pgbench_fenced() {
+    local i prc=0
+    for i in $(seq 1 100); do _e2e_alive "$PGBENCH_PID" || break; sleep 0.2; done
+    _e2e_alive "$PGBENCH_PID" && fail "pgbench still running 20 s after the fence"
+    wait "$PGBENCH_PID" || prc=$?
+    PGBENCH_PID=""
+    tail -n 5 "$E2E_TMP/pgbench.log"
+    ((prc != 0)) || fail "pgbench exited 0 although its sessions were ended"
+    grep -qiE "terminating connection|aborted|read-only" "$E2E_TMP/pgbench.log" || fail "pgbench log shows no fence error"
+    echo "ok: pgbench failed once fenced (exit $prc)"
+    assert_eq t "$(src_sql "SELECT coalesce(max(mtime), '-infinity') <= '$CUTOVER_STOPPED_AT'::timestamptz FROM pgbench_history")" \
+        "no pgbench transaction started after the fence ended the sessions"
+    (($(src_sql "SELECT count(*) FROM pgbench_history") > CUTOVER_BEFORE)) || fail "pgbench did not write between the check and the fence"
+    src_psql -c "INSERT INTO orders (aid) VALUES (0)" >"$E2E_TMP/ro.out" 2>&1 && fail "a new session could write while fenced"
+    assert_contains "$E2E_TMP/ro.out" "read-only transaction" "new sessions are read-only while fenced"
+    assert_eq on "$(src_sql "SHOW default_transaction_read_only")" "default_transaction_read_only is on for new sessions"
+}
+
+# Target equals source (pgbench tables, orders), the orders sequence carried (target >= source).
+_cutover_assert_carried() {
+    local t s
+    for t in "${PGBENCH_TABLES[@]}" orders; do assert_same "$t"; done
+    s=$(src_sql "SELECT last_value FROM orders_id_seq")
+    t=$(tgt_sql "SELECT last_value FROM orders_id_seq")
+    ((t >= s)) || fail "target orders_id_seq $t < source $s"
+    echo "ok: target sequence $t >= source $s"
+}
+
+# syncline unfence exits 0 and new source sessions are writable.
+assert_unfence() {
+    local rc=0
+    "$SYNCLINE" unfence -c "$CFG" </dev/null || rc=$?
+    assert_eq 0 "$rc" "unfence exit code"
+    assert_eq off "$(src_sql "SHOW default_transaction_read_only")" "unfenced: new sessions are writable"
+}
+
+# With nothing applying (syncline or apply stopped) and a write pending: cutover --fence
+# --timeout 4 exits 7, says it timed out and lifted the fence, and new sessions are not read-only.
+assert_cutover_times_out() {
+    local rc=0
+    "$SYNCLINE" cutover -c "$CFG" --fence --max-lag-bytes 100000000 --timeout 4 \
+        >"$E2E_TMP/c1.out" 2>"$E2E_TMP/c1.err" </dev/null || rc=$?
+    cat "$E2E_TMP/c1.out" "$E2E_TMP/c1.err"
+    assert_eq 7 "$rc" "cutover timing out exits 7"
+    assert_contains "$E2E_TMP/c1.out" "fence was lifted" "timeout: says the fence was lifted"
+    assert_contains "$E2E_TMP/c1.err" "timed out while waiting for the target to apply the final LSN" "timeout: says why"
+    assert_eq off "$(src_sql "SHOW default_transaction_read_only")" "after the timeout: new sessions not read-only"
+}
