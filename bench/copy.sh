@@ -53,11 +53,7 @@ while (($#)); do
     --workers) WORKERS=${2:?}; shift 2 ;;
     --indexes) INDEXES=1; shift ;;
     --only) ONLY=${2:?}; shift 2 ;;
-    --syncline) SYNCLINE=${2:?}; shift 2 ;;
-    --timeout) TIMEOUT=${2:?}; shift 2 ;;
-    --keep) KEEP=1; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "$SCRIPT: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) bench_option "$@"; shift "$BENCH_SHIFT" ;;
     esac
 done
 [[ $SCALE =~ ^[1-9][0-9]*$ ]] || usage_die "--scale must be a positive integer"

@@ -45,12 +45,8 @@ while (($#)); do
     case $1 in
     --rows) ROWS=${2:?}; shift 2 ;;
     --rows-per-tx) PER_TX=${2:?}; shift 2 ;;
-    --syncline) SYNCLINE=${2:?}; shift 2 ;;
     --native-only) NATIVE_ONLY=1; shift ;;
-    --timeout) TIMEOUT=${2:?}; shift 2 ;;
-    --keep) KEEP=1; shift ;;
-    -h | --help) usage; exit 0 ;;
-    *) echo "$SCRIPT: unknown option $1" >&2; usage >&2; exit 2 ;;
+    *) bench_option "$@"; shift "$BENCH_SHIFT" ;;
     esac
 done
 for v in ROWS PER_TX; do

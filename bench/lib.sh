@@ -89,6 +89,20 @@ bench_cleanup() {
     exit "$rc"
 }
 
+# bench_option ARGS...: the options every script takes (--syncline, --timeout, --keep, -h);
+# anything else is a usage error. Call it from the `*)` branch of the script's own option loop,
+# then shift BENCH_SHIFT words. Needs the script's usage function.
+# shellcheck disable=SC2034 # BENCH_SHIFT is read by the caller
+bench_option() {
+    case $1 in
+    --syncline) SYNCLINE=${2:?}; BENCH_SHIFT=2 ;;
+    --timeout) TIMEOUT=${2:?}; BENCH_SHIFT=2 ;;
+    --keep) KEEP=1; BENCH_SHIFT=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "$SCRIPT: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+}
+
 # bench_checks: root, binary present; call after option parsing.
 bench_checks() {
     [[ $(id -u) -eq 0 ]] || usage_die "run as root (sudo bash bench/$SCRIPT): the clusters run as the postgres user"
