@@ -108,18 +108,29 @@ static void pg_tsql_delete(sbuf_t *b, const pg_tsql_rel_t *r)
     free(from.s);
 }
 
-static void pg_tsql_update(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+/* The plan columns set in mask, *n of them, as a malloc'd list (caller frees);
+ * NULL with b->oom set when out of memory. */
+static int *pg_tsql_masked(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask, int *n)
 {
     int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
-    int n = 0;
+    *n = 0;
     if (list == NULL) {
         b->oom = 1;
-        return;
+        return NULL;
     }
     for (int c = 0; c < r->plan->ncols; c++) {
         if (mask[c])
-            list[n++] = c;
+            list[(*n)++] = c;
     }
+    return list;
+}
+
+static void pg_tsql_update(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+{
+    int n;
+    int *list = pg_tsql_masked(b, r, mask, &n);
+    if (list == NULL)
+        return;
     sbuf_t from = {0};
     sbuf_add(&from, "(");
     pg_tsql_values(&from, r, r->nsrc + 1);
@@ -199,16 +210,10 @@ static void pg_tsql_upsert(sbuf_t *b, const pg_tsql_rel_t *r)
 
 static void pg_tsql_partial(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
 {
-    int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
-    int n = 0;
-    if (list == NULL) {
-        b->oom = 1;
+    int n;
+    int *list = pg_tsql_masked(b, r, mask, &n);
+    if (list == NULL)
         return;
-    }
-    for (int c = 0; c < r->plan->ncols; c++) {
-        if (mask[c])
-            list[n++] = c;
-    }
     sbuf_add(b, "WITH n AS (");
     pg_tsql_values(b, r, 1);
     sbuf_add(b, "), o AS (");
