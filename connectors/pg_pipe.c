@@ -224,6 +224,16 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
     return ERR_OK;
 }
 
+/* ERR_RUNTIME with the window's first failure in errbuf once a statement failed. */
+static err_t pg_pipe_status(const pg_pipe_t *pp, char *errbuf, size_t errsize)
+{
+    if (pp->failed) {
+        snprintf(errbuf, errsize, "%s", pp->error);
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
 /* Reads results until at most `keep` Syncs are outstanding. */
 static err_t pg_pipe_read_until(pg_pipe_t *pp, int keep, char *errbuf, size_t errsize)
 {
@@ -232,11 +242,7 @@ static err_t pg_pipe_read_until(pg_pipe_t *pp, int keep, char *errbuf, size_t er
         if (err != ERR_OK)
             return err;
     }
-    if (pp->failed) {
-        snprintf(errbuf, errsize, "%s", pp->error);
-        return ERR_RUNTIME;
-    }
-    return ERR_OK;
+    return pg_pipe_status(pp, errbuf, errsize);
 }
 
 static err_t pg_pipe_send_sync(pg_pipe_t *pp, char *errbuf, size_t errsize)
@@ -305,11 +311,7 @@ err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize)
         if (err != ERR_OK)
             return err;
     }
-    if (pp->failed) {
-        snprintf(errbuf, errsize, "%s", pp->error);
-        return ERR_RUNTIME;
-    }
-    return ERR_OK;
+    return pg_pipe_status(pp, errbuf, errsize);
 }
 
 err_t pg_pipe_drain(pg_pipe_t *pp, char *errbuf, size_t errsize)
