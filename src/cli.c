@@ -73,6 +73,26 @@ void cli_sleep_ms(const cli_ctx_t *ctx, int ms)
         nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
 }
 
+err_t cli_retry(cli_ctx_t *ctx, const char *what,
+                err_t (*session)(void *state, cli_ctx_t *ctx, int *started), void *state)
+{
+    int started = 0, seen = 0, delay = 1;
+    for (;;) {
+        err_t err = session(state, ctx, &started);
+        if (err != ERR_CONNECT || !started || *ctx->stop)
+            return err;
+        if (started > seen)
+            delay = 1;
+        seen = started;
+        log_warn("%s%sconnection lost, retrying in %ds: %s", what ? what : "", what ? ": " : "",
+                 delay, ctx->errbuf);
+        cli_sleep_ms(ctx, delay * 1000);
+        if (*ctx->stop)
+            return ERR_OK;
+        delay = delay < 30 ? delay * 2 : 30;
+    }
+}
+
 err_t cli_with_metrics(const char *cmd, const char *addr,
                        err_t (*body)(void *state, metrics_t *metrics, cli_ctx_t *ctx), void *state,
                        cli_ctx_t *ctx)

@@ -56,6 +56,17 @@ err_t cli_with_metrics(const char *cmd, const char *addr,
 /* Sleeps up to ms milliseconds, waking early when a stop was requested. */
 void cli_sleep_ms(const cli_ctx_t *ctx, int ms);
 
+/*
+ * Runs session() until it succeeds, fails before it ever started, or fails
+ * with something other than a lost connection (ERR_CONNECT), which is logged
+ * ("<what>: connection lost, retrying ...", no prefix when what is NULL) and
+ * retried with backoff from 1 s to 30 s, back to 1 s once a session got
+ * started again. session() counts its starts in *started. A stop requested
+ * while waiting returns ERR_OK.
+ */
+err_t cli_retry(cli_ctx_t *ctx, const char *what,
+                err_t (*session)(void *state, cli_ctx_t *ctx, int *started), void *state);
+
 /* The commands, defined in their cli_*.c files. */
 extern const cli_command_t cli_run_command;
 extern const cli_command_t cli_status_command;

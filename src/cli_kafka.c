@@ -28,30 +28,6 @@ static err_t kafka_cli_check(const config_t *cfg, const char *cmd, char *errbuf)
     return ERR_OK;
 }
 
-/* Runs session() until it succeeds, fails before it ever started, or fails
- * with something other than a lost connection (retried with backoff, which
- * starts again at 1 s once a session got started again; session() counts
- * its starts in *started). */
-static err_t kafka_cli_retry(cli_ctx_t *ctx, const char *what,
-                             err_t (*session)(void *state, cli_ctx_t *ctx, int *started),
-                             void *state)
-{
-    int started = 0, seen = 0, delay = 1;
-    for (;;) {
-        err_t err = session(state, ctx, &started);
-        if (err != ERR_CONNECT || !started || *ctx->stop)
-            return err;
-        if (started > seen)
-            delay = 1;
-        seen = started;
-        log_warn("%s: connection lost, retrying in %ds: %s", what, delay, ctx->errbuf);
-        cli_sleep_ms(ctx, delay * 1000);
-        if (*ctx->stop)
-            return ERR_OK;
-        delay = delay < 30 ? delay * 2 : 30;
-    }
-}
-
 /* ---- capture ------------------------------------------------------------ */
 
 typedef struct capture_state {
@@ -163,7 +139,7 @@ static err_t capture_body(void *state, metrics_t *metrics, cli_ctx_t *ctx)
 {
     capture_state_t *cs = state;
     cs->metrics = metrics;
-    return kafka_cli_retry(ctx, "capture", capture_session, cs);
+    return cli_retry(ctx, "capture", capture_session, cs);
 }
 
 static err_t cli_capture(cli_ctx_t *ctx, int argc, char **argv)
@@ -309,7 +285,7 @@ static err_t apply_body(void *state, metrics_t *metrics, cli_ctx_t *ctx)
 {
     apply_state_t *as = state;
     as->opts.metrics = metrics;
-    return kafka_cli_retry(ctx, "apply", apply_session, as);
+    return cli_retry(ctx, "apply", apply_session, as);
 }
 
 static err_t cli_apply(cli_ctx_t *ctx, int argc, char **argv)

@@ -277,29 +277,27 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     return err;
 }
 
+typedef struct run_retry_state {
+    const config_t *cfg;
+    run_opts_t opts;
+} run_retry_state_t;
+
+/* A retry never copies again: the first session settled that. */
+static err_t run_retry_session(void *state, cli_ctx_t *ctx, int *streamed)
+{
+    run_retry_state_t *rr = state;
+    if (*streamed > 0)
+        rr->opts.snapshot = SNAPSHOT_AUTO;
+    return run_session(rr->cfg, &rr->opts, ctx, streamed);
+}
+
 /* Failures before the first stream are reported at once (bad host, bad
- * password); a connection lost while streaming is retried with backoff, which
- * starts again at 1 s once a session got back to streaming. The target's
- * progress row says where to resume, so nothing is lost or doubled. A retry
- * never copies again: the first session settled that. */
+ * password); a connection lost while streaming is retried (cli_retry). The
+ * target's progress row says where to resume, so nothing is lost or doubled. */
 static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ctx)
 {
-    int streamed = 0, seen = 0, delay = 1;
-    run_opts_t retry = *opts;
-    for (;;) {
-        err_t err = run_session(cfg, &retry, ctx, &streamed);
-        if (err != ERR_CONNECT || !streamed || *ctx->stop)
-            return err;
-        if (streamed > seen)
-            delay = 1;
-        seen = streamed;
-        retry.snapshot = SNAPSHOT_AUTO;
-        log_warn("connection lost, retrying in %ds: %s", delay, ctx->errbuf);
-        cli_sleep_ms(ctx, delay * 1000);
-        if (*ctx->stop)
-            return ERR_OK;
-        delay = delay < 30 ? delay * 2 : 30;
-    }
+    run_retry_state_t rr = {.cfg = cfg, .opts = *opts};
+    return cli_retry(ctx, NULL, run_retry_session, &rr);
 }
 
 /* ---- metrics: --metrics ADDR:PORT serves a registry the pipeline fills ---- */
