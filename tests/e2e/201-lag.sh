@@ -6,11 +6,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 e2e_setup t201
-PGB=("$PG_BIN/pgbench" -h 127.0.0.1 -U postgres)
-"${PGB[@]}" -p "$TGT_PORT" -i -I dtp "$TGT_DB" >/dev/null 2>&1 || fail "pgbench -i on the target"
-"${PGB[@]}" -p "$SRC_PORT" -i -s 2 -I dtgvp "$SRC_DB" >/dev/null 2>&1 || fail "pgbench -i on the source"
-# pgbench_history has no primary key: syncline wants a replica identity for it
-both_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+pgbench_setup 2
 
 syncline_start
 wait_synced 120

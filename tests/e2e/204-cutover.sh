@@ -7,10 +7,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 e2e_setup t204
-PGB=("$PG_BIN/pgbench" -h 127.0.0.1 -U postgres)
-"${PGB[@]}" -p "$TGT_PORT" -i -I dtp "$TGT_DB" >/dev/null 2>&1 || fail "pgbench -i on the target"
-"${PGB[@]}" -p "$SRC_PORT" -i -s 2 -I dtgvp "$SRC_DB" >/dev/null 2>&1 || fail "pgbench -i on the source"
-both_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+pgbench_setup 2
 cutover_orders_setup
 
 syncline_start

@@ -7,18 +7,9 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 e2e_setup t301
-PGBENCH=$PG_BIN/pgbench
-TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
+pgbench_setup 20
 
-"$PGBENCH" -i -q -s 20 -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$SRC_DB" >"$E2E_TMP/init-src.txt" 2>&1 ||
-    fail "pgbench -i on the source: $(tail -n 5 "$E2E_TMP/init-src.txt")"
-"$PGBENCH" -i -q -I dtp -h 127.0.0.1 -p "$TGT_PORT" -U postgres "$TGT_DB" >"$E2E_TMP/init-tgt.txt" 2>&1 ||
-    fail "pgbench -i -I dtp on the target: $(tail -n 5 "$E2E_TMP/init-tgt.txt")"
-src_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
-
-"$PGBENCH" -n -c 4 -j 2 -T 40 -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$SRC_DB" >"$E2E_TMP/pgbench.txt" 2>&1 &
-BENCH_PID=$!
-e2e_on_exit "kill $BENCH_PID 2>/dev/null; wait $BENCH_PID 2>/dev/null"
+pgbench_start -n -c 4 -j 2 -T 40
 sleep 2 # the load is on before the slot and its snapshot exist
 
 E2E_START_WAIT=0 syncline_start
@@ -40,15 +31,16 @@ else
     echo "note: the copy ended before status ran; status checks skipped"
 fi
 wait_until 240 streaming
-kill -0 "$BENCH_PID" 2>/dev/null || fail "pgbench ended before the copy did: the copy did not run under load"
+kill -0 "$PGBENCH_PID" 2>/dev/null || fail "pgbench ended before the copy did: the copy did not run under load"
 echo "ok: pgbench still running when the copy ended"
 assert_contains "$E2E_TMP/syncline.log" "copy table done table=public.pgbench_accounts" "per-table done line"
 assert_contains "$E2E_TMP/syncline.log" "copy done tables=4" "copy done line"
 
-wait "$BENCH_PID" || fail "pgbench failed: $(tail -n 5 "$E2E_TMP/pgbench.txt")"
-grep -E '^(number of transactions actually processed|tps)' "$E2E_TMP/pgbench.txt" || true
+wait "$PGBENCH_PID" || fail "pgbench failed: $(tail -n 5 "$E2E_TMP/pgbench.log")"
+PGBENCH_PID=""
+grep -E '^(number of transactions actually processed|tps)' "$E2E_TMP/pgbench.log" || true
 wait_synced 180
-for t in "${TABLES[@]}"; do assert_same "$t"; done
+for t in "${PGBENCH_TABLES[@]}"; do assert_same "$t"; done
 "$SYNCLINE" status -c "$CFG" >"$E2E_TMP/status2.txt" 2>&1 || fail "syncline status failed"
 assert_contains "$E2E_TMP/status2.txt" "state:           streaming" "status shows streaming after the copy"
 rc=0

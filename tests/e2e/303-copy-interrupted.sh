@@ -11,13 +11,7 @@ source "$(dirname "$0")/../lib/pg.sh"
 
 e2e_setup t303
 PGBENCH=$PG_BIN/pgbench
-TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
-
-"$PGBENCH" -i -q -s 10 -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$SRC_DB" >"$E2E_TMP/init-src.txt" 2>&1 ||
-    fail "pgbench -i on the source: $(tail -n 5 "$E2E_TMP/init-src.txt")"
-"$PGBENCH" -i -q -I dtp -h 127.0.0.1 -p "$TGT_PORT" -U postgres "$TGT_DB" >"$E2E_TMP/init-tgt.txt" 2>&1 ||
-    fail "pgbench -i -I dtp on the target: $(tail -n 5 "$E2E_TMP/init-tgt.txt")"
-src_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+pgbench_setup 10
 write_config "$(config_json '"snapshot": {"workers": 1, "chunk_mb": 16}')"
 
 state() { tgt_psql -c "SELECT state FROM syncline.progress WHERE name = '$E2E_NAME'" 2>/dev/null || true; }
@@ -34,7 +28,7 @@ touch_source() {
 }
 assert_all_same() {
     local t
-    for t in "${TABLES[@]}"; do assert_same "$t"; done
+    for t in "${PGBENCH_TABLES[@]}"; do assert_same "$t"; done
 }
 
 # ---- SIGKILL in the middle of the copy

@@ -11,27 +11,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # timestamp -> timestamptz depends on the session time zone; syncline applies in UTC.
 export PGTZ=UTC
 
-# count and md5 over the ordered row texts of QUERY on SIDE (src|tgt).
-query_digest() {
-    "${1}_sql" "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM ($2) t"
-}
-
-# The target table equals the source query (count + md5 of ordered row text).
-# SRC_QUERY TGT_TABLE LABEL
-assert_query_same() {
-    local s t
-    s=$(query_digest src "$1")
-    t=$(query_digest tgt "SELECT * FROM $2")
-    if [[ "$s" != "$t" ]]; then
-        echo "--- source query rows ---" >&2
-        src_psql -c "SELECT t::text FROM ($1) t ORDER BY 1 COLLATE \"C\"" >&2 || true
-        echo "--- target rows ---" >&2
-        tgt_psql -c "SELECT t::text FROM $2 t ORDER BY 1 COLLATE \"C\"" >&2 || true
-        fail "$3: source query [$s] != target $2 [$t]"
-    fi
-    echo "ok: $3 ($s)"
-}
-
 EXPECTED="SELECT id, lower(email), btrim(name), created_date::timestamptz,
                  coalesce(modified_date, created_date)::timestamptz, 'active'::text
             FROM users WHERE is_active"

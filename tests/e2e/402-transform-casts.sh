@@ -10,24 +10,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export PGTZ=UTC # timestamp -> timestamptz: syncline applies in UTC
 
-query_digest() {
-    "${1}_sql" "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM ($2) t"
-}
-
-# The target table equals the source query. SRC_QUERY TGT_TABLE LABEL
-assert_query_same() {
-    local s t
-    s=$(query_digest src "$1")
-    t=$(query_digest tgt "SELECT * FROM $2")
-    if [[ "$s" != "$t" ]]; then
-        src_psql -c "SELECT t::text FROM ($1) t ORDER BY 1 COLLATE \"C\"" >&2 || true
-        echo "--- target ---" >&2
-        tgt_psql -c "SELECT t::text FROM $2 t ORDER BY 1 COLLATE \"C\"" >&2 || true
-        fail "$3: source query [$s] != target $2 [$t]"
-    fi
-    echo "ok: $3 ($s)"
-}
-
 not_running() { ! syncline_running; }
 
 e2e_setup e2e402

@@ -8,24 +8,6 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-query_digest() {
-    "${1}_sql" "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM ($2) t"
-}
-
-# The target table equals the source query. SRC_QUERY TGT_TABLE LABEL
-assert_query_same() {
-    local s t
-    s=$(query_digest src "$1")
-    t=$(query_digest tgt "SELECT * FROM $2")
-    if [[ "$s" != "$t" ]]; then
-        src_psql -c "SELECT t::text FROM ($1) t ORDER BY 1 COLLATE \"C\"" >&2 || true
-        echo "--- target ---" >&2
-        tgt_psql -c "SELECT t::text FROM $2 t ORDER BY 1 COLLATE \"C\"" >&2 || true
-        fail "$3: source query [$s] != target $2 [$t]"
-    fi
-    echo "ok: $3 ($s)"
-}
-
 e2e_setup e2e404
 
 P='public."Order ""Items""; drop"'          # passthrough, same name on both sides

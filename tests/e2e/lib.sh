@@ -154,6 +154,27 @@ assert_same() {
     echo "ok: $table same on both sides ($s)"
 }
 
+# "count md5" of the rows of QUERY on SIDE (src or tgt), as _e2e_table_digest.
+_e2e_query_digest() {
+    "${1}_sql" "SELECT count(*) || ' ' || md5(coalesce(string_agg(t::text, E'\n' ORDER BY t::text COLLATE \"C\"), '')) FROM ($2) t"
+}
+
+# The target table equals the rows of a source query (count + md5 of ordered row text).
+# SRC_QUERY TGT_TABLE LABEL
+assert_query_same() {
+    local s t
+    s=$(_e2e_query_digest src "$1")
+    t=$(_e2e_query_digest tgt "SELECT * FROM $2")
+    if [[ "$s" != "$t" ]]; then
+        echo "--- source query rows ---" >&2
+        src_psql -c "SELECT t::text FROM ($1) t ORDER BY 1 COLLATE \"C\"" >&2 || true
+        echo "--- target rows ---" >&2
+        tgt_psql -c "SELECT t::text FROM $2 t ORDER BY 1 COLLATE \"C\"" >&2 || true
+        fail "$3: source query [$s] != target $2 [$t]"
+    fi
+    echo "ok: $3 ($s)"
+}
+
 # ---------------------------------------------------------------- setup / teardown
 
 # The progress row / slot name: the "name" of $CFG, else the scenario name.
@@ -411,6 +432,17 @@ wait_synced() {
 
 PGBENCH_TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
 PGBENCH_PID=""
+
+# The pgbench tables for `run` to copy and stream: scale SCALE of rows on the source, the same
+# tables with their keys and no rows on the target, pgbench_history (it has no key) with
+# REPLICA IDENTITY FULL on both sides.
+pgbench_setup() {
+    "$PG_BIN/pgbench" -i -q -s "$1" -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$SRC_DB" \
+        >"$E2E_TMP/init-src.txt" 2>&1 || fail "pgbench -i on the source: $(tail -n 5 "$E2E_TMP/init-src.txt")"
+    "$PG_BIN/pgbench" -i -q -I dtp -h 127.0.0.1 -p "$TGT_PORT" -U postgres "$TGT_DB" \
+        >"$E2E_TMP/init-tgt.txt" 2>&1 || fail "pgbench -i -I dtp on the target: $(tail -n 5 "$E2E_TMP/init-tgt.txt")"
+    both_sql "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+}
 
 # Runs pgbench ARGS... on the source database in the background, output to $E2E_TMP/pgbench.log,
 # PID in PGBENCH_PID; stopped when the scenario exits.
