@@ -93,16 +93,24 @@ static void pg_bulk_insert(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, 
     pg_bulk_values(sb, b, cols, n, nrows, 1);
 }
 
-static void pg_bulk_delete(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n, int nrows)
+/* (VALUES ...) AS v(c0, ...) WHERE the first nkey of cols match t's. */
+static void pg_bulk_values_where(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n,
+                                 int nrows, int nkey)
 {
-    sbuf_add(sb, "DELETE FROM ");
-    sbuf_add(sb, b->target);
-    sbuf_add(sb, " AS t USING (VALUES ");
+    sbuf_add(sb, "(VALUES ");
     pg_bulk_values(sb, b, cols, n, nrows, 1);
     sbuf_add(sb, ")");
     pg_bulk_alias(sb, n);
     sbuf_add(sb, " WHERE ");
-    pg_bulk_key_join(sb, b, cols, n);
+    pg_bulk_key_join(sb, b, cols, nkey);
+}
+
+static void pg_bulk_delete(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n, int nrows)
+{
+    sbuf_add(sb, "DELETE FROM ");
+    sbuf_add(sb, b->target);
+    sbuf_add(sb, " AS t USING ");
+    pg_bulk_values_where(sb, b, cols, n, nrows, n);
 }
 
 static void pg_bulk_update(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, int n, int nrows)
@@ -123,12 +131,8 @@ static void pg_bulk_update(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, 
         sbuf_add(sb, b->qcols[cols[0]]);
         sbuf_add(sb, " = v.c0");
     }
-    sbuf_add(sb, " FROM (VALUES ");
-    pg_bulk_values(sb, b, cols, n, nrows, 1);
-    sbuf_add(sb, ")");
-    pg_bulk_alias(sb, n);
-    sbuf_add(sb, " WHERE ");
-    pg_bulk_key_join(sb, b, cols, nkey);
+    sbuf_add(sb, " FROM ");
+    pg_bulk_values_where(sb, b, cols, n, nrows, nkey);
 }
 
 char *pg_bulk_sql(const pg_bulk_rel_t *b, char op, const char *present, int nrows)

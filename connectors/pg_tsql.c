@@ -80,7 +80,8 @@ static void pg_tsql_where(sbuf_t *b, const pg_tsql_rel_t *r)
     sbuf_add(b, ")");
 }
 
-static void pg_tsql_insert(sbuf_t *b, const pg_tsql_rel_t *r)
+/* INSERT INTO target (columns) OVERRIDING SYSTEM VALUE SELECT expressions FROM */
+static void pg_tsql_insert_select(sbuf_t *b, const pg_tsql_rel_t *r)
 {
     sbuf_add(b, "INSERT INTO ");
     sbuf_add(b, r->target);
@@ -88,7 +89,13 @@ static void pg_tsql_insert(sbuf_t *b, const pg_tsql_rel_t *r)
     pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
     sbuf_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
     pg_tsql_exprs(b, r, NULL, r->plan->ncols);
-    sbuf_add(b, " FROM (");
+    sbuf_add(b, " FROM ");
+}
+
+static void pg_tsql_insert(sbuf_t *b, const pg_tsql_rel_t *r)
+{
+    pg_tsql_insert_select(b, r);
+    sbuf_add(b, "(");
     pg_tsql_values(b, r, 1);
     sbuf_add(b, ") AS s");
     pg_tsql_where(b, r);
@@ -186,13 +193,9 @@ static void pg_tsql_upsert(sbuf_t *b, const pg_tsql_rel_t *r)
     pg_tsql_exprs(b, r, r->key, r->nkey);
     sbuf_add(b, ") = (SELECT ");
     pg_tsql_exprs(b, r, r->key, r->nkey);
-    sbuf_add(b, " FROM o))) INSERT INTO ");
-    sbuf_add(b, r->target);
-    sbuf_add(b, " (");
-    pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
-    sbuf_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
-    pg_tsql_exprs(b, r, NULL, r->plan->ncols);
-    sbuf_add(b, " FROM n");
+    sbuf_add(b, " FROM o))) ");
+    pg_tsql_insert_select(b, r);
+    sbuf_add(b, "n");
     pg_tsql_where(b, r);
     sbuf_add(b, " ON CONFLICT (");
     pg_tsql_tcols(b, r, r->key, r->nkey, "");
