@@ -45,14 +45,8 @@ log_offset=$(stat -c %s "$E2E_TMP/syncline.log")
 src_sql "ALTER TABLE alter_me ADD COLUMN only_on_source text"
 src_sql "INSERT INTO alter_me (id, b, only_on_source) VALUES (100, 100, 'must not be half-applied')"
 
-deadline=$(($(date +%s) + 60))
-while syncline_running; do
-    (($(date +%s) < deadline)) || fail "syncline still running 60 s after a change to a column missing on the target"
-    sleep 0.2
-done
-rc=0
-wait "$SYNCLINE_PID" || rc=$?
-SYNCLINE_PID=""
+syncline_wait_exit 60 "a change to a column missing on the target"
+rc=$SYNCLINE_RC
 tail -c +"$((log_offset + 1))" "$E2E_TMP/syncline.log" >"$E2E_TMP/failure.log"
 echo "--- syncline output on failure ---"
 cat "$E2E_TMP/failure.log"

@@ -242,14 +242,7 @@ syncline_stop || rc=$?
 assert_eq 0 "$rc" "slot lost: exit code of the run that created the slot"
 lost_applied=$(_e2e_applied_lsn)
 
-status=""
-for ((i = 0; i < 40; i++)); do
-    src_sql "INSERT INTO walgen (pad) SELECT repeat('x', 400) FROM generate_series(1, 5000);
-             SELECT pg_switch_wal(); CHECKPOINT;" >/dev/null
-    status=$(src_sql "SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'syncline_t010_lost'")
-    [[ "$status" != lost ]] || break
-done
-assert_eq "lost" "$status" "control: the slot is lost"
+wal_until_slot_lost syncline_t010_lost
 run_case slot_lost 5 30 run -c "$CFG"
 err_mentions "syncline_t010_lost" "slot lost: the error names the slot"
 err_mentions "lost" "slot lost: the error says it is lost"

@@ -58,13 +58,9 @@ wait_until 120 partly_copied
 pg_cluster_stop "$TGT_PGDATA" immediate || fail "could not stop the target"
 pg_cluster_start "$TGT_PGDATA" >/dev/null || fail "could not start the target again"
 echo "ok: target restarted (immediate) during the copy"
-for ((i = 0; i < 150; i++)); do syncline_running || break; sleep 0.2; done
-syncline_running && fail "syncline still running 30 s after the target went away during the copy"
-rc=0
-wait "$SYNCLINE_PID" || rc=$?
-SYNCLINE_PID=""
-((rc != 0)) || fail "syncline exited 0 after a failed copy"
-echo "ok: the failed copy made syncline exit with code $rc"
+syncline_wait_exit 30 "the target went away during the copy"
+((SYNCLINE_RC != 0)) || fail "syncline exited 0 after a failed copy"
+echo "ok: the failed copy made syncline exit with code $SYNCLINE_RC"
 assert_eq copying "$(state)" "after the target restart the progress row still says copying"
 
 touch_source

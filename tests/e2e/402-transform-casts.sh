@@ -10,7 +10,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 export PGTZ=UTC # timestamp -> timestamptz: syncline applies in UTC
 
-not_running() { ! syncline_running; }
 
 e2e_setup e2e402
 
@@ -84,12 +83,9 @@ COMMIT"
 lsn_after=$(src_sql "SELECT pg_current_wal_lsn()")
 src_sql "INSERT INTO other2 VALUES (1)" # a later transaction
 
-wait_until 30 not_running
-rc=0
-wait "$SYNCLINE_PID" || rc=$?
-SYNCLINE_PID=""
-((rc != 0)) || fail "syncline exited 0 after a failed cast"
-echo "ok: syncline stopped with exit code $rc"
+syncline_wait_exit 30 "a failed cast"
+((SYNCLINE_RC != 0)) || fail "syncline exited 0 after a failed cast"
+echo "ok: syncline stopped with exit code $SYNCLINE_RC"
 
 line=$(grep -F 'invalid input syntax for type integer' "$E2E_TMP/syncline.log" | head -n 1) ||
     fail "no cast error in the log"

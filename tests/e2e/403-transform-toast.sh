@@ -9,7 +9,6 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-not_running() { ! syncline_running; }
 
 # A deterministic 1.28 MB upper-case value, stored out of line (EXTERNAL: no compression).
 big() { echo "(SELECT upper(string_agg(md5(i::text || '$1'), '' ORDER BY i)) FROM generate_series(1, 40000) i)"; }
@@ -78,12 +77,9 @@ assert_docs "after a small update following the big change"
 lsn_before=$(src_sql "SELECT pg_current_wal_lsn()")
 src_sql "UPDATE docs2 SET small = 6 WHERE id = 1"
 lsn_after=$(src_sql "SELECT pg_current_wal_lsn()")
-wait_until 30 not_running
-rc=0
-wait "$SYNCLINE_PID" || rc=$?
-SYNCLINE_PID=""
-((rc != 0)) || fail "syncline exited 0 on an uncomputable UPDATE"
-echo "ok: syncline stopped with exit code $rc"
+syncline_wait_exit 30 "an uncomputable UPDATE"
+((SYNCLINE_RC != 0)) || fail "syncline exited 0 on an uncomputable UPDATE"
+echo "ok: syncline stopped with exit code $SYNCLINE_RC"
 line=$(grep -F 'REPLICA IDENTITY FULL' "$E2E_TMP/syncline.log" | grep -F 'error' | head -n 1) ||
     fail "no error advising REPLICA IDENTITY FULL in the log"
 echo "error line: $line"

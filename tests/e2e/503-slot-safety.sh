@@ -51,25 +51,12 @@ kill -STOP "$SYNCLINE_PID"
 e2e_on_exit "kill -CONT $SYNCLINE_PID 2>/dev/null || true"
 _e2e_log "syncline frozen (SIGSTOP); writing WAL past max_slot_wal_keep_size"
 src_sql "INSERT INTO t VALUES (3, 'three: written while the slot is being lost')"
-status=""
-for ((i = 0; i < 40; i++)); do
-    src_sql "INSERT INTO walgen (pad) SELECT repeat('x', 400) FROM generate_series(1, 5000);
-             SELECT pg_switch_wal(); CHECKPOINT;" >/dev/null
-    status=$(src_sql "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$SLOT'")
-    [[ "$status" != lost ]] || break
-done
-assert_eq "lost" "$status" "control: the slot is lost"
+wal_until_slot_lost "$SLOT"
 kill -CONT "$SYNCLINE_PID"
 _e2e_log "syncline resumed (SIGCONT)"
 t0=$(_e2e_now_ms)
-for ((i = 0; i < 150; i++)); do
-    syncline_running || break
-    sleep 0.2
-done
-syncline_running && fail "syncline still runs 30 s after its slot was lost"
-rc=0
-wait "$SYNCLINE_PID" || rc=$?
-SYNCLINE_PID=""
+syncline_wait_exit 30 "its slot was lost"
+rc=$SYNCLINE_RC
 _e2e_log "syncline exited with code $rc $(($(_e2e_now_ms) - t0)) ms after SIGCONT"
 tail -n 5 "$E2E_TMP/syncline.log"
 assert_eq 5 "$rc" "exit code after the slot was lost while running"

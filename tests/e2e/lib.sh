@@ -394,6 +394,36 @@ syncline_kill() {
     _e2e_wait_slots_released
 }
 
+# Writes WAL on the source (rows into the scenario's table walgen (pad text), WAL switches,
+# checkpoints) until the slot SLOT is lost; needs a small max_slot_wal_keep_size. Fails when the
+# slot survives 40 rounds.
+wal_until_slot_lost() {
+    local slot=$1 status="" i
+    for ((i = 0; i < 40; i++)); do
+        src_sql "INSERT INTO walgen (pad) SELECT repeat('x', 400) FROM generate_series(1, 5000);
+                 SELECT pg_switch_wal(); CHECKPOINT;" >/dev/null
+        status=$(src_sql "SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$slot'")
+        [[ "$status" != lost ]] || break
+    done
+    assert_eq "lost" "$status" "control: the slot is lost"
+}
+
+# Waits up to SECONDS for syncline to exit by itself, else fails with "syncline still running
+# SECONDS s after WHAT"; reaps it and sets SYNCLINE_RC to its exit code.
+SYNCLINE_RC=""
+# shellcheck disable=SC2034 # SYNCLINE_RC is read by the scenarios
+syncline_wait_exit() {
+    local secs=$1 what=$2 i
+    for ((i = 0; i < secs * 5; i++)); do
+        syncline_running || break
+        sleep 0.2
+    done
+    if syncline_running; then fail "syncline still running $secs s after $what"; fi
+    SYNCLINE_RC=0
+    wait "$SYNCLINE_PID" 2>/dev/null || SYNCLINE_RC=$?
+    SYNCLINE_PID=""
+}
+
 # Applied LSN of this name on the target, or empty.
 _e2e_applied_lsn() {
     tgt_psql -c "SELECT applied_lsn FROM syncline.progress WHERE name = '$(_e2e_cfg_name)'" 2>/dev/null || true
