@@ -115,6 +115,18 @@ static void pg_tsql_delete(sbuf_t *b, const pg_tsql_rel_t *r)
     free(from.s);
 }
 
+/* UPDATE target SET (columns of list) = (SELECT their expressions FROM */
+static void pg_tsql_update_set(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, int n)
+{
+    sbuf_add(b, "UPDATE ");
+    sbuf_add(b, r->target);
+    sbuf_add(b, " SET (");
+    pg_tsql_tcols(b, r, list, n, "");
+    sbuf_add(b, ") = (SELECT ");
+    pg_tsql_exprs(b, r, list, n);
+    sbuf_add(b, " FROM ");
+}
+
 /* The plan columns set in mask, *n of them, as a malloc'd list (caller frees);
  * NULL with b->oom set when out of memory. */
 static int *pg_tsql_masked(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask, int *n)
@@ -142,13 +154,8 @@ static void pg_tsql_update(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mas
     sbuf_add(&from, "(");
     pg_tsql_values(&from, r, r->nsrc + 1);
     sbuf_add(&from, ") AS s");
-    sbuf_add(b, "UPDATE ");
-    sbuf_add(b, r->target);
-    sbuf_add(b, " SET (");
-    pg_tsql_tcols(b, r, list, n, "");
-    sbuf_add(b, ") = (SELECT ");
-    pg_tsql_exprs(b, r, list, n);
-    sbuf_add(b, " FROM (");
+    pg_tsql_update_set(b, r, list, n);
+    sbuf_add(b, "(");
     pg_tsql_values(b, r, 1);
     sbuf_add(b, ") AS s) WHERE ");
     b->oom |= from.oom;
@@ -227,13 +234,9 @@ static void pg_tsql_partial(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *ma
     sbuf_add(b, r->target);
     sbuf_add(b, " WHERE ");
     pg_tsql_key_match(b, r, "o");
-    sbuf_add(b, " AND (SELECT k FROM q) = 0), u AS (UPDATE ");
-    sbuf_add(b, r->target);
-    sbuf_add(b, " SET (");
-    pg_tsql_tcols(b, r, list, n, "");
-    sbuf_add(b, ") = (SELECT ");
-    pg_tsql_exprs(b, r, list, n);
-    sbuf_add(b, " FROM n) WHERE ");
+    sbuf_add(b, " AND (SELECT k FROM q) = 0), u AS (");
+    pg_tsql_update_set(b, r, list, n);
+    sbuf_add(b, "n) WHERE ");
     pg_tsql_key_match(b, r, "o");
     sbuf_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) "
                 "SELECT (SELECT k FROM q) - (SELECT count(*) FROM u)");
