@@ -287,8 +287,8 @@ static err_t schema_registry_call(schema_registry_t *sr, const char *path, const
                      what, why, transient ? " (gave up retrying)" : "");
             return transient ? ERR_CONNECT : ERR_RUNTIME;
         }
-        log_warn("schema registry retrying method=%s path=%s %s attempt=%d/%d in_ms=%d reason=%s",
-                 method, path, what, attempt, sr->opts.attempts, pause, why);
+        log_warn("schema registry retrying method=%s path=%s attempt=%d/%d in_ms=%d reason=%s",
+                 method, path, attempt, sr->opts.attempts, pause, why);
         schema_registry_sleep(sr, pause);
         pause = pause < 8000 ? pause * 2 : pause;
     }
