@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuzz_event.h"
+#include "fuzz_event_seed.h"
 
 static int write_seed(const char *dir, const char *name, const char *key, const char *val,
                       size_t len)
