@@ -512,9 +512,14 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
     err_t err = ERR_OK;
     int rc = kafka_source_decode(ks, m, &ev, why, sizeof(why), &err);
     if (rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
+        /* keep what is complete before it; read again from here after a restart */
+        char *why_schema = strdup(ks->errbuf);
         if (ks->batch_open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
-            return ERR_RUNTIME;
-        return err; /* read again from here after a restart */
+            err = ERR_RUNTIME;
+        else if (why_schema != NULL)
+            snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
+        free(why_schema);
+        return err;
     } else if (rc != 0) {
         err = kafka_source_poison(ks, m, why);
     } else if (kafka_source_seen(ks, p, &ev)) {

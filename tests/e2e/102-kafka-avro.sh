@@ -3,7 +3,8 @@
 # pgbench and a table of every Avro-mapped type through capture -> Kafka -> apply; then
 # ALTER TABLE ADD COLUMN mid-stream: capture publishes a second schema for the relation, apply
 # (running) finds the unknown fingerprint by reading <topic>.schemas again, and a fresh apply
-# reads both at its start; the target equals the source every time.
+# reads both at its start; the target equals the source every time. A message naming a
+# fingerprint in no schema record stops apply, naming message and fingerprint.
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
 
@@ -64,3 +65,12 @@ print("BAD: %s" % bad if bad else "%d messages, %d fingerprints" % (f["single_ob
 ' "$frames" "$E2E_TMP/schemas")
 [[ "$check" != BAD* ]] || fail "$check ($frames)"
 echo "ok: $check, all published"
+
+# a message naming a fingerprint that is in no schema record: apply reads the schema topic
+# again, then stops (exit 1) naming the message and the fingerprint
+printf '\xc3\x01\x01\x02\x03\x04\x05\x06\x07\x08\x02c\n' | kcat -P -b "$KAFKA_BROKERS" -t "$TOPIC" -p 0
+apply_start 2
+apply_wait_exit 2 60
+assert_eq 1 "$APPLY_RC" "apply on an unknown writer schema: exit code"
+assert_contains "$E2E_TMP/apply.2.log" "unknown Avro writer schema fingerprint 0807060504030201, not in $TOPIC.schemas (topic=$TOPIC partition=0 offset=" \
+    "the message and the fingerprint are named"

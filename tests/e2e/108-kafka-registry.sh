@@ -6,7 +6,8 @@
 # through capture -> Kafka -> apply while ALTER TABLE ADD COLUMN changes pgbench_accounts
 # mid-stream (its registration meets two injected 503s and is retried): apply converges, the
 # altered relation's subject holds 2 versions, every message is magic byte 0 plus an id the
-# registry knows (both versions' ids among them), and no log holds the password.
+# registry knows (both versions' ids among them); a message with an id the registry does not
+# know stops apply, naming message, request and answer; no log holds the password.
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
 
@@ -102,6 +103,16 @@ for id in $check; do
     registry_get "schemas/ids/$id" | grep -q '"schema"' || fail "schema id $id unknown to the registry"
 done
 echo "ok: every message is in the Confluent wire format; ids $check are known to the registry"
+
+# a message naming a schema id the registry does not know stops apply (exit 1), naming both
+printf '\x00\x00\x00\x03\xe7\x02c\n' | kcat -P -b "$KAFKA_BROKERS" -t "$TOPIC" -p 0
+apply_start
+apply_wait_exit 1 60
+assert_eq 1 "$APPLY_RC" "apply on an unknown schema id: exit code"
+assert_contains "$E2E_TMP/apply.1.log" "GET $SR_BASE/schemas/ids/999 (schema id 999): HTTP 404 error_code=40403" \
+    "the request and the registry's answer are named"
+assert_contains "$E2E_TMP/apply.1.log" "(writer schema of message topic=$TOPIC partition=0 offset=" \
+    "the message is named"
 
 # the password appears in no log nor output
 if grep -rl -- "$CANARY" "$E2E_TMP"/capture.log "$E2E_TMP"/apply.*.log "$OUT" 2>/dev/null; then
