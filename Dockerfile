@@ -4,6 +4,7 @@
 FROM debian:bookworm-slim AS build
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
         build-essential cmake pkg-config libpq-dev librdkafka-dev libavro-dev libjansson-dev \
+        libmicrohttpd-dev libcurl4-openssl-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -15,7 +16,7 @@ RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCLINE_TESTS=OFF \
 
 FROM debian:bookworm-slim
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends \
-        libpq5 librdkafka1 libavro23 libjansson4 ca-certificates \
+        libpq5 librdkafka1 libavro23 libjansson4 libmicrohttpd12 libcurl4 ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/syncline /usr/local/bin/syncline
 COPY schemas /usr/share/syncline/schemas

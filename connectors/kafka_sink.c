@@ -10,6 +10,13 @@
  * LSN) and the applier knows a transaction's part in a partition is complete.
  * Memory stays one envelope per partition, whatever the transaction's size.
  *
+ * Avro writer schemas are published before the first message that uses
+ * one (a relation's first change, and again after a Relation message that
+ * changed its columns): to the Schema Registry (Confluent wire format,
+ * subject <topic>-<record name>), or to the compacted <topic>.schemas,
+ * waiting for the broker's acknowledgement so that apply, finding a
+ * message with an unknown fingerprint, finds the schema there.
+ *
  * Delivery reports count down the messages in flight; commit() polls until
  * that count is 0 and fails the batch on the first delivery error, so the
  * pipeline confirms nothing Kafka did not acknowledge. A capture that dies
@@ -25,8 +32,10 @@
 
 #include "event.h"
 #include "kafka_conf.h"
+#include "kafka_schemas.h"
 #include "log.h"
 #include "pgoutput.h"
+#include "schema_registry.h"
 
 #define KAFKA_SINK_STOP_GRACE_POLLS 100 /* x 100 ms after a stop request */
 
@@ -41,6 +50,9 @@ struct kafka_sink {
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     event_codec_t *codec;
+    bool avro;
+    schema_registry_t *sr;         /* Confluent wire format; NULL otherwise */
+    rd_kafka_topic_t *schemas_rkt; /* single-object: <topic>.schemas */
     int partitions;
     volatile sig_atomic_t *stop;
     kafka_sink_pending_t *pending; /* one per partition */
@@ -93,15 +105,81 @@ static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t pa
     return ERR_OK;
 }
 
+static err_t kafka_sink_wait(kafka_sink_t *ks, char *errbuf, size_t errsize);
+
+/* Single-object: the schema to <topic>.schemas, acknowledged before we go on. */
+static err_t kafka_sink_publish_topic(kafka_sink_t *ks, event_avro_writer_t *w, char *errbuf,
+                                      size_t errsize)
+{
+    char key[17];
+    snprintf(key, sizeof(key), "%016llx", (unsigned long long)event_avro_writer_fingerprint(w));
+    char *schema = strdup(event_avro_writer_text(w));
+    if (schema == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    err_t err = kafka_sink_send(ks, ks->schemas_rkt, 0, schema, strlen(schema), key, strlen(key),
+                                errbuf, errsize);
+    if (err == ERR_OK)
+        err = kafka_sink_wait(ks, errbuf, errsize);
+    if (err == ERR_OK && ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errsize, "kafka delivery failed %s (writer schema %s)", ks->failed_detail,
+                 event_avro_writer_name(w));
+        err = kafka_conf_classify(ks->failed);
+    }
+    if (err == ERR_OK) {
+        event_avro_writer_set_published(w, -1);
+        log_info("kafka schema published topic=%s fingerprint=%s record=%s",
+                 rd_kafka_topic_name(ks->schemas_rkt), key, event_avro_writer_name(w));
+    }
+    return err;
+}
+
+/* Confluent: the schema registered under <topic>-<record full name>. */
+static err_t kafka_sink_register(kafka_sink_t *ks, event_avro_writer_t *w, char *errbuf,
+                                 size_t errsize)
+{
+    char subject[600];
+    int32_t id;
+    snprintf(subject, sizeof(subject), "%s-%s", ks->cfg->kafka.topic, event_avro_writer_name(w));
+    err_t err =
+        schema_registry_register(ks->sr, subject, event_avro_writer_text(w), &id, errbuf, errsize);
+    if (err == ERR_OK) {
+        event_avro_writer_set_published(w, id);
+        log_info("schema registered registry=%s subject=%s id=%d fingerprint=%016llx",
+                 schema_registry_url(ks->sr), subject, (int)id,
+                 (unsigned long long)event_avro_writer_fingerprint(w));
+    }
+    return err;
+}
+
+/* Avro: publishes the writer schema of env unless done before. */
+static err_t kafka_sink_schema(kafka_sink_t *ks, json_t *env, char *errbuf, size_t errsize)
+{
+    if (!ks->avro)
+        return ERR_OK;
+    event_avro_writer_t *w = event_codec_writer(ks->codec, env, errbuf, errsize);
+    if (w == NULL)
+        return ERR_RUNTIME;
+    if (event_avro_writer_published(w))
+        return ERR_OK;
+    return ks->sr != NULL ? kafka_sink_register(ks, w, errbuf, errsize)
+                          : kafka_sink_publish_topic(ks, w, errbuf, errsize);
+}
+
 static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_pending_t *p,
                                 char *errbuf, size_t errsize)
 {
     char *buf;
     size_t len;
-    err_t err = ERR_OK;
-    if (event_encode(ks->codec, p->env, &buf, &len, errbuf, errsize) != 0)
+    err_t err = kafka_sink_schema(ks, p->env, errbuf, errsize);
+    if (err == ERR_OK && event_encode(ks->codec, p->env, &buf, &len, errbuf, errsize) != 0) {
+        size_t n = strlen(errbuf);
+        const char *lsn =
+            json_string_value(json_object_get(json_object_get(p->env, "source"), "commit_lsn"));
+        snprintf(errbuf + n, errsize - n, " (commit lsn=%s)", lsn ? lsn : "?");
         err = ERR_RUNTIME;
-    else
+    } else if (err == ERR_OK)
         err = kafka_sink_send(ks, ks->rkt, partition, buf, len, p->key, p->keylen, errbuf, errsize);
     json_decref(p->env);
     free(p->key);
@@ -387,33 +465,33 @@ source_t kafka_sink_source(kafka_sink_t *ks, const source_t *inner)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-/* Avro: the writer schema goes to the compacted <topic>.schemas, keyed by
- * its fingerprint, before any message that uses it. */
-static err_t kafka_sink_publish_schema(kafka_sink_t *ks, char *errbuf, size_t errsize)
+/* Avro: where the writer schemas go, ready before the first message. */
+static err_t kafka_sink_schema_store(kafka_sink_t *ks, char *errbuf, size_t errsize)
 {
-    char topic[300], key[17];
+    const config_kafka_t *k = &ks->cfg->kafka;
+    if (ks->avro && k->schema_registry != NULL) {
+        err_t err;
+        schema_registry_opts_t o = {.stop = ks->stop};
+        ks->sr = schema_registry_new(k->schema_registry, &o, &err, errbuf, errsize);
+        if (ks->sr == NULL)
+            return err;
+        log_info("schema registry registry=%s subjects=%s-<record>", schema_registry_url(ks->sr),
+                 k->topic);
+        return schema_registry_check(ks->sr, errbuf, errsize);
+    }
+    if (!ks->avro) {
+        if (k->schema_registry != NULL)
+            log_warn("kafka.schema_registry is not used with kafka.format json");
+        return ERR_OK;
+    }
+    char topic[300];
     int n;
-    snprintf(topic, sizeof(topic), "%s.schemas", ks->cfg->kafka.topic);
+    kafka_schemas_topic(k->topic, topic, sizeof(topic));
     err_t err = kafka_conf_ensure_topic(ks->rk, topic, 1, 1, &n, errbuf, errsize);
-    if (err != ERR_OK)
-        return err;
-    snprintf(key, sizeof(key), "%016llx", (unsigned long long)event_codec_fingerprint(ks->codec));
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rk, topic, NULL);
-    char *schema = strdup(event_codec_schema(ks->codec));
-    if (rkt == NULL || schema == NULL) {
-        free(schema);
+    if (err == ERR_OK && (ks->schemas_rkt = rd_kafka_topic_new(ks->rk, topic, NULL)) == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         err = ERR_RUNTIME;
-    } else {
-        err =
-            kafka_sink_send(ks, rkt, 0, schema, strlen(schema), key, strlen(key), errbuf, errsize);
     }
-    if (err == ERR_OK)
-        err = kafka_sink_commit(ks, &(sink_position_t){0}, errbuf, errsize);
-    if (rkt != NULL)
-        rd_kafka_topic_destroy(rkt);
-    if (err == ERR_OK)
-        log_info("kafka schema published topic=%s fingerprint=%s", topic, key);
     return err;
 }
 
@@ -437,7 +515,7 @@ static err_t kafka_sink_connect(kafka_sink_t *ks, const kafka_sink_opts_t *opts,
     }
     if (strcmp(k->partitioning, "none") == 0)
         ks->partitions = 1;
-    return strcmp(k->format, "avro") == 0 ? kafka_sink_publish_schema(ks, errbuf, errsize) : ERR_OK;
+    return kafka_sink_schema_store(ks, errbuf, errsize);
 }
 
 kafka_sink_t *kafka_sink_new(const config_t *cfg, const kafka_sink_opts_t *opts, err_t *err,
@@ -451,11 +529,10 @@ kafka_sink_t *kafka_sink_new(const config_t *cfg, const kafka_sink_opts_t *opts,
     }
     ks->cfg = cfg;
     ks->stop = opts->stop;
-    if (cfg->kafka.schema_registry != NULL)
-        log_warn("kafka.schema_registry is not supported yet: schemas go to %s.schemas",
-                 cfg->kafka.topic);
-    ks->codec = event_codec_new(strcmp(cfg->kafka.format, "avro") == 0 ? EVENT_FORMAT_AVRO
-                                                                       : EVENT_FORMAT_JSON,
+    ks->avro = strcmp(cfg->kafka.format, "avro") == 0;
+    ks->codec = event_codec_new(!ks->avro                            ? EVENT_FORMAT_JSON
+                                : cfg->kafka.schema_registry != NULL ? EVENT_FORMAT_AVRO_CONFLUENT
+                                                                     : EVENT_FORMAT_AVRO,
                                 errbuf, errsize);
     *err = ERR_RUNTIME;
     if (ks->codec != NULL)
@@ -480,10 +557,13 @@ void kafka_sink_free(kafka_sink_t *ks)
             log_warn("kafka: %d messages still in flight at exit", rd_kafka_outq_len(ks->rk));
         if (ks->rkt != NULL)
             rd_kafka_topic_destroy(ks->rkt);
+        if (ks->schemas_rkt != NULL)
+            rd_kafka_topic_destroy(ks->schemas_rkt);
         rd_kafka_destroy(ks->rk);
     }
     pgoutput_msg_clear(&ks->msg);
     event_codec_free(ks->codec);
+    schema_registry_free(ks->sr);
     free(ks->pending);
     free(ks);
 }

@@ -16,6 +16,13 @@
  * seeks one message before the stored offset and reads it without applying
  * it ("priming"). With one partition, transactions whose commit LSN is below
  * the progress row's applied_lsn are dropped too (covers --from-* replays).
+ *
+ * Avro writer schemas: a message naming one the codec lacks sends us to
+ * fetch it, from the registry by id (Confluent wire format, cached in the
+ * codec) or by re-reading <topic>.schemas (single-object encoding; read once
+ * at start too). Only a schema that is still unknown stops apply, naming
+ * the message and the fingerprint or id; never the dead-letter topic, since
+ * it says nothing about the message but about where schemas are kept.
  */
 #include "kafka_source.h"
 
@@ -27,8 +34,10 @@
 
 #include "event.h"
 #include "kafka_conf.h"
+#include "kafka_schemas.h"
 #include "log.h"
 #include "relcache.h"
+#include "schema_registry.h"
 
 typedef struct kafka_source_part {
     int assigned;
@@ -52,6 +61,8 @@ typedef struct kafka_source {
     rd_kafka_t *dlq;
     rd_kafka_resp_err_t dlq_err;
     event_codec_t *codec;
+    schema_registry_t *sr;    /* kafka.schema_registry set; NULL otherwise */
+    kafka_schemas_t *schemas; /* <topic>.schemas, once needed */
     relcache_t *rels;
     kafka_source_part_t *parts;
     int nparts;
@@ -342,19 +353,83 @@ static err_t kafka_source_poison(kafka_source_t *ks, const rd_kafka_message_t *m
     return ERR_RUNTIME;
 }
 
+/* ---- writer schemas --------------------------------------------------------- */
+
+/* Fetches the writer schema ref names into the codec. */
+static err_t kafka_source_learn(kafka_source_t *ks, const event_avro_ref_t *ref)
+{
+    if (!ref->by_id) {
+        err_t err = ERR_OK;
+        if (ks->schemas == NULL)
+            ks->schemas = kafka_schemas_new(ks->cfg, &err, ks->errbuf, ks->errsize);
+        return err == ERR_OK
+                   ? kafka_schemas_refresh(ks->schemas, ks->codec, ks->errbuf, ks->errsize)
+                   : err;
+    }
+    if (ks->sr == NULL) {
+        snprintf(ks->errbuf, ks->errsize,
+                 "message in the Confluent wire format (schema id %d) but kafka.schema_registry "
+                 "is not set",
+                 (int)ref->id);
+        return ERR_CONFIG;
+    }
+    char *text = NULL;
+    err_t err = schema_registry_schema(ks->sr, ref->id, &text, ks->errbuf, ks->errsize);
+    if (err == ERR_OK &&
+        event_codec_add_schema(ks->codec, text, strlen(text), ref, ks->errbuf, ks->errsize) != 0)
+        err = ERR_RUNTIME;
+    if (err == ERR_OK)
+        log_info("schema fetched registry=%s id=%d", schema_registry_url(ks->sr), (int)ref->id);
+    free(text);
+    return err;
+}
+
+/*
+ * event_decode, first learning a writer schema the codec lacks. 0, or
+ * EVENT_DECODE_POISON with why set, or EVENT_DECODE_UNKNOWN_SCHEMA with *err
+ * and ks->errbuf set (the schema could not be had, or is still unknown).
+ */
+static int kafka_source_decode(kafka_source_t *ks, const rd_kafka_message_t *m, event_t *ev,
+                               char *why, size_t whysize, err_t *err)
+{
+    *err = ERR_OK;
+    int rc = event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, ev, why, whysize);
+    if (rc != EVENT_DECODE_UNKNOWN_SCHEMA)
+        return rc;
+    event_avro_ref_t ref = event_codec_missing(ks->codec);
+    *err = kafka_source_learn(ks, &ref);
+    if (*err == ERR_OK)
+        rc = event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, ev, why, whysize);
+    if (*err == ERR_OK && rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
+        char topic[300];
+        kafka_schemas_topic(ks->cfg->kafka.topic, topic, sizeof(topic));
+        snprintf(ks->errbuf, ks->errsize, "%s, not in %s (topic=%s partition=%d offset=%lld)", why,
+                 ref.by_id ? "the schema registry" : topic, rd_kafka_topic_name(m->rkt),
+                 (int)m->partition, (long long)m->offset);
+        *err = ERR_RUNTIME;
+    } else if (*err != ERR_OK) {
+        size_t n = strlen(ks->errbuf);
+        snprintf(ks->errbuf + n, ks->errsize - n,
+                 " (writer schema of message topic=%s partition=%d offset=%lld)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+    }
+    return rc;
+}
+
 /* ---- one message ----------------------------------------------------------- */
 
 /* The message before the stored offset was applied before: learn its position. */
-static void kafka_source_prime(kafka_source_t *ks, kafka_source_part_t *p,
-                               const rd_kafka_message_t *m)
+static err_t kafka_source_prime(kafka_source_t *ks, kafka_source_part_t *p,
+                                const rd_kafka_message_t *m)
 {
     event_t ev;
-    char why[256];
-    if (event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, &ev, why, sizeof(why)) ==
-        0) {
+    char why[512];
+    err_t err;
+    if (kafka_source_decode(ks, m, &ev, why, sizeof(why), &err) == 0) {
         kafka_source_note(p, &ev);
         event_clear(&ev);
     }
+    return err;
 }
 
 static void kafka_source_where(kafka_source_t *ks, const rd_kafka_message_t *m)
@@ -430,15 +505,22 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
         }
         return err;
     }
-    if (prime && m->offset == p->next_offset - 1) {
-        kafka_source_prime(ks, p, m);
-        return ERR_OK;
-    }
+    if (prime && m->offset == p->next_offset - 1)
+        return kafka_source_prime(ks, p, m);
     event_t ev;
     char why[512];
     err_t err = ERR_OK;
-    if (event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, &ev, why, sizeof(why)) !=
-        0) {
+    int rc = kafka_source_decode(ks, m, &ev, why, sizeof(why), &err);
+    if (rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
+        /* keep what is complete before it; read again from here after a restart */
+        char *why_schema = strdup(ks->errbuf);
+        if (ks->batch_open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
+            err = ERR_RUNTIME;
+        else if (why_schema != NULL)
+            snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
+        free(why_schema);
+        return err;
+    } else if (rc != 0) {
         err = kafka_source_poison(ks, m, why);
     } else if (kafka_source_seen(ks, p, &ev)) {
         ks->stats->skipped++;
@@ -631,6 +713,25 @@ static err_t kafka_source_loop(kafka_source_t *ks)
     return err;
 }
 
+/* Avro: the registry client, or the schemas of <topic>.schemas so far. */
+static err_t kafka_source_schemas(kafka_source_t *ks)
+{
+    const char *url = ks->cfg->kafka.schema_registry;
+    err_t err = ERR_OK;
+    if (strcmp(ks->cfg->kafka.format, "avro") != 0)
+        return ERR_OK;
+    if (url != NULL) {
+        schema_registry_opts_t o = {.stop = ks->opts->stop};
+        ks->sr = schema_registry_new(url, &o, &err, ks->errbuf, ks->errsize);
+        if (ks->sr != NULL)
+            log_info("schema registry registry=%s", schema_registry_url(ks->sr));
+        return err;
+    }
+    ks->schemas = kafka_schemas_new(ks->cfg, &err, ks->errbuf, ks->errsize);
+    return err == ERR_OK ? kafka_schemas_refresh(ks->schemas, ks->codec, ks->errbuf, ks->errsize)
+                         : err;
+}
+
 static err_t kafka_source_open(kafka_source_t *ks)
 {
     err_t err = ERR_RUNTIME;
@@ -643,6 +744,9 @@ static err_t kafka_source_open(kafka_source_t *ks)
             snprintf(ks->errbuf, ks->errsize, "out of memory");
         return ERR_RUNTIME;
     }
+    err = kafka_source_schemas(ks);
+    if (err != ERR_OK)
+        return err;
     ks->rk =
         kafka_conf_client(ks->cfg, KAFKA_CONF_CONSUMER, ks, ks->group ? kafka_source_setup : NULL,
                           &err, ks->errbuf, ks->errsize);
@@ -665,6 +769,8 @@ static void kafka_source_close(kafka_source_t *ks)
         rd_kafka_destroy(ks->dlq);
     }
     event_codec_free(ks->codec);
+    schema_registry_free(ks->sr);
+    kafka_schemas_free(ks->schemas);
     relcache_free(ks->rels);
     free(ks->parts);
     free(ks->trunc);

@@ -1,7 +1,8 @@
 /*
  * Shared body of the Kafka message decoder targets (fuzz_event_json.c,
  * fuzz_event_avro.c). Input layout: byte 0 is the key length k (clamped to
- * what is left), then k bytes of message key, then the message value.
+ * what is left), then k bytes of message key, then the message value. The
+ * Avro codec first learns the seeds' writer schemas (fuzz_event_seed.h).
  */
 #ifndef SYNCLINE_FUZZ_EVENT_H
 #define SYNCLINE_FUZZ_EVENT_H
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 
 #include "event.h"
+#include "fuzz_event_seed.h"
 
 static unsigned fuzz_event_touch(const change_tuple_t *t)
 {
@@ -39,6 +41,8 @@ static int fuzz_event_one(event_format_t format, const uint8_t *data, size_t siz
 
     if (fuzz_event_codec == NULL) {
         if ((fuzz_event_codec = event_codec_new(format, err, sizeof(err))) == NULL)
+            abort();
+        if (format != EVENT_FORMAT_JSON && fuzz_event_prepare(fuzz_event_codec) != 0)
             abort();
         atexit(fuzz_event_free_codec);
     }

@@ -1,26 +1,15 @@
 /*
  * Writes the seed corpora of fuzz_event_json and fuzz_event_avro with the
  * real encoders (event_build + event_encode), plus Debezium samples, in the
- * fuzz_event.h layout (key length byte, key, value). Run by fuzz/gen_corpus.sh.
+ * fuzz_event.h layout (key length byte, key, value). The Avro seeds come in
+ * both framings: single-object (syncline-*) and Confluent (confluent-*,
+ * schema id FUZZ_EVENT_SCHEMA_ID). Run by fuzz/gen_corpus.py.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-
-static change_column_t cols[] = {
-    {.name = "id", .type_oid = 23, .typmod = -1, .is_key = true},
-    {.name = "note", .type_oid = 25, .typmod = -1, .is_key = false},
-    {.name = "big", .type_oid = 25, .typmod = -1, .is_key = false},
-    {.name = "\xf0\x9f\x90\x98 col", .type_oid = 3802, .typmod = -1, .is_key = false},
-};
-static change_relation_t rel = {.relid = 16384,
-                                .nspname = "public",
-                                .relname = "items",
-                                .replident = 'd',
-                                .ncols = 4,
-                                .cols = cols};
+#include "fuzz_event_seed.h"
 
 static int write_seed(const char *dir, const char *name, const char *key, const char *val,
                       size_t len)
@@ -42,30 +31,32 @@ static change_value_t text(const char *s)
     return (change_value_t){.kind = CHANGE_TEXT, .len = (uint32_t)strlen(s), .data = s};
 }
 
-static int encode_all(const char *dir, event_format_t fmt)
+static int encode_all(const char *dir, event_format_t fmt, const char *prefix)
 {
     static const change_value_t nul = {.kind = CHANGE_NULL}, unch = {.kind = CHANGE_UNCHANGED};
-    change_value_t oldv[4] = {text("41"), nul, nul, nul};
-    change_value_t newv[4] = {text("42"), text("it's \"quoted\"\n"), unch, text("[[[[1]]]]")};
-    change_value_t fullv[4] = {text("41"), text("old"), text("x"), text("{\"a\": null}")};
-    change_tuple_t oldk = {4, oldv}, newt = {4, newv}, oldf = {4, fullv};
+    change_relation_t *rel = &fuzz_event_rel;
+    change_value_t oldv[9] = {text("41"), nul, nul, nul, nul, nul, nul, nul, nul};
+    change_value_t newv[9] = {
+        text("42"), text("it's \"quoted\"\n"),    unch,        text("[[[[1]]]]"),
+        text("t"),  text("-9223372036854775808"), text("NaN"), text("1e-05"),
+        unch};
+    change_value_t fullv[9] = {
+        text("41"), text("old"),       text("x"),   text("{\"a\": null}"), text("f"),
+        text("7"),  text("-Infinity"), text("0.1"), text("\\x00ff")};
+    change_tuple_t oldk = {9, oldv}, newt = {9, newv}, oldf = {9, fullv};
     const event_change_t changes[] = {
-        {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &newt},
-        {.op = EVENT_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldk, .new_tuple = &newt},
-        {.op = EVENT_UPDATE, .rel = &rel, .old_kind = 'O', .old_tuple = &oldf, .new_tuple = &newt},
-        {.op = EVENT_UPDATE, .rel = &rel, .new_tuple = &newt},
-        {.op = EVENT_DELETE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldk},
-        {.op = EVENT_DELETE, .rel = &rel, .old_kind = 'O', .old_tuple = &oldf},
-        {.op = EVENT_TRUNCATE,
-         .rel = &rel,
-         .truncate_options = 3,
-         .truncate_n = 2,
-         .truncate_i = 1},
-        {.op = EVENT_READ, .rel = &rel, .new_tuple = &newt},
+        {.op = EVENT_CREATE, .rel = rel, .new_tuple = &newt},
+        {.op = EVENT_UPDATE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk, .new_tuple = &newt},
+        {.op = EVENT_UPDATE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf, .new_tuple = &newt},
+        {.op = EVENT_UPDATE, .rel = rel, .new_tuple = &newt},
+        {.op = EVENT_DELETE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk},
+        {.op = EVENT_DELETE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf},
+        {.op = EVENT_TRUNCATE, .rel = rel, .truncate_options = 3, .truncate_n = 2, .truncate_i = 1},
+        {.op = EVENT_READ, .rel = rel, .new_tuple = &newt},
     };
     char err[256];
     event_codec_t *codec = event_codec_new(fmt, err, sizeof(err));
-    if (codec == NULL)
+    if (codec == NULL || (fmt != EVENT_FORMAT_JSON && fuzz_event_prepare(codec) != 0))
         return -1;
     for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
         for (int last = 0; last < 2; last++) {
@@ -80,7 +71,7 @@ static int encode_all(const char *dir, event_format_t fmt)
                 event_encode(codec, env, &buf, &len, err, sizeof(err)) != 0)
                 return -1;
             key = event_key(&changes[i], last ? "key" : "table", &keylen);
-            snprintf(name, sizeof(name), "syncline-%zu-%s", i, last ? "last" : "mid");
+            snprintf(name, sizeof(name), "%s-%zu-%s", prefix, i, last ? "last" : "mid");
             if (write_seed(dir, name, key, buf, len) != 0)
                 return -1;
             free(key);
@@ -122,8 +113,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s JSON_DIR AVRO_DIR\n", argv[0]);
         return 2;
     }
-    if (encode_all(argv[1], EVENT_FORMAT_JSON) != 0 || debezium(argv[1]) != 0 ||
-        encode_all(argv[2], EVENT_FORMAT_AVRO) != 0 || debezium(argv[2]) != 0) {
+    if (encode_all(argv[1], EVENT_FORMAT_JSON, "syncline") != 0 || debezium(argv[1]) != 0 ||
+        encode_all(argv[2], EVENT_FORMAT_AVRO, "syncline") != 0 ||
+        encode_all(argv[2], EVENT_FORMAT_AVRO_CONFLUENT, "confluent") != 0 ||
+        debezium(argv[2]) != 0) {
         fprintf(stderr, "gen_event_corpus: failed\n");
         return 1;
     }

@@ -10,6 +10,8 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config git
     libpq-dev librdkafka-dev libavro-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
+    # the Schema Registry client (connectors/schema_registry.c)
+    libcurl4-openssl-dev
     # PostgreSQL 15 server and client. On bookworm postgresql-15 also provides
     # postgresql-contrib-15 (a virtual package) and ships pgbench.
     postgresql-15 postgresql-client-15

@@ -166,6 +166,15 @@ static bool valid_topic(const char *s)
     return all_of(s, set, CONFIG_MAX_TOPIC) && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
 
+/* A Schema Registry URL: http or https, something after the "//". */
+static bool valid_registry_url(const char *s)
+{
+    const char *rest = strncmp(s, "https://", 8) == 0  ? s + 8
+                       : strncmp(s, "http://", 7) == 0 ? s + 7
+                                                       : NULL;
+    return rest != NULL && *rest != '\0' && *rest != '/' && strlen(s) <= CONFIG_MAX_STRING;
+}
+
 /* ---- the property tables ---- */
 
 static int parse_tables(loader_t *ld, json_t *v, void *base, const char *path);
@@ -307,7 +316,9 @@ static const prop_t config_props[] = {
      .type = PROP_STRING,
      .offset = CFG(kafka.schema_registry),
      .flags = PROP_NONEMPTY,
-     .doc = "Confluent Schema Registry URL (avro only)."},
+     .valid = valid_registry_url,
+     .valid_msg = "must be an http:// or https:// URL (credentials as https://user:password@host)",
+     .doc = "Schema Registry URL (avro): Confluent wire format, schemas registered there."},
     {.path = "kafka.properties",
      .type = PROP_CUSTOM,
      .parse = parse_properties,

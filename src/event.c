@@ -22,7 +22,8 @@
 
 struct event_codec {
     event_format_t format;
-    event_avro_t *avro; /* EVENT_FORMAT_AVRO only */
+    event_avro_t *avro;       /* the Avro formats only */
+    event_avro_ref_t missing; /* what the last EVENT_DECODE_UNKNOWN_SCHEMA lacked */
 };
 
 /* ---- building ----------------------------------------------------------- */
@@ -211,8 +212,10 @@ event_codec_t *event_codec_new(event_format_t format, char *errbuf, size_t errsi
         return NULL;
     }
     codec->format = format;
-    if (format == EVENT_FORMAT_AVRO) {
-        codec->avro = event_avro_new(errbuf, errsize);
+    if (format != EVENT_FORMAT_JSON) {
+        codec->avro = event_avro_new(
+            format == EVENT_FORMAT_AVRO_CONFLUENT ? EVENT_AVRO_CONFLUENT : EVENT_AVRO_SINGLE_OBJECT,
+            errbuf, errsize);
         if (codec->avro == NULL) {
             free(codec);
             return NULL;
@@ -229,23 +232,38 @@ void event_codec_free(event_codec_t *codec)
     free(codec);
 }
 
-const char *event_codec_schema(const event_codec_t *codec)
+event_avro_writer_t *event_codec_writer(event_codec_t *codec, json_t *env, char *errbuf,
+                                        size_t errsize)
 {
-    (void)codec;
-    return event_avro_schema();
+    if (codec->avro == NULL) {
+        snprintf(errbuf, errsize, "the JSON format has no writer schema");
+        return NULL;
+    }
+    return event_avro_writer(codec->avro, env, errbuf, errsize);
 }
 
-uint64_t event_codec_fingerprint(const event_codec_t *codec)
+int event_codec_add_schema(event_codec_t *codec, const char *text, size_t len,
+                           const event_avro_ref_t *ref, char *errbuf, size_t errsize)
 {
-    (void)codec;
-    return event_avro_fingerprint(event_avro_schema());
+    if (codec->avro == NULL) {
+        snprintf(errbuf, errsize, "the JSON format has no writer schema");
+        return -1;
+    }
+    return event_avro_add(codec->avro, text, len, ref, errbuf, errsize) != NULL ? 0 : -1;
+}
+
+event_avro_ref_t event_codec_missing(const event_codec_t *codec)
+{
+    return codec->missing;
 }
 
 int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, char *errbuf,
                  size_t errsize)
 {
-    if (codec->format == EVENT_FORMAT_AVRO)
-        return event_avro_encode(codec->avro, env, out, len, errbuf, errsize);
+    if (codec->avro != NULL) {
+        event_avro_writer_t *w = event_avro_writer(codec->avro, env, errbuf, errsize);
+        return w != NULL ? event_avro_encode(codec->avro, w, env, out, len, errbuf, errsize) : -1;
+    }
     *out = json_dumps(env, JSON_COMPACT);
     if (*out == NULL) {
         snprintf(errbuf, errsize, "out of memory serializing a change");
@@ -531,18 +549,19 @@ static int event_decode_debezium(event_t *ev, json_t *env, const void *key, size
     return 0;
 }
 
-/* The envelope: a value of its own, or Debezium's {"schema", "payload"} wrapper. */
-static json_t *event_parse(event_codec_t *codec, const void *buf, size_t len, char *errbuf,
-                           size_t errsize)
+/* The envelope: a value of its own, or Debezium's {"schema", "payload"} wrapper.
+ * *unknown: only the Avro writer schema is missing. */
+static json_t *event_parse(event_codec_t *codec, const void *buf, size_t len, bool *unknown,
+                           char *errbuf, size_t errsize)
 {
-    if (codec->format == EVENT_FORMAT_AVRO && len >= 2 && ((const uint8_t *)buf)[0] == 0xC3)
-        return event_avro_decode(codec->avro, buf, len, errbuf, errsize);
+    *unknown = false;
+    if (codec->avro != NULL && event_avro_framed(buf, len))
+        return event_avro_decode(codec->avro, buf, len, unknown, &codec->missing, errbuf, errsize);
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, 0, &jerr);
     if (root == NULL) {
         snprintf(errbuf, errsize, "not JSON%s: %s (line %d column %d)",
-                 codec->format == EVENT_FORMAT_AVRO ? " nor Avro single-object encoding" : "",
-                 jerr.text, jerr.line, jerr.column);
+                 codec->avro != NULL ? " nor framed Avro" : "", jerr.text, jerr.line, jerr.column);
         return NULL;
     }
     json_t *payload = json_object_get(root, "payload");
@@ -573,9 +592,10 @@ int event_decode(event_codec_t *codec, const void *buf, size_t len, const void *
     memset(ev, 0, sizeof(*ev));
     if (buf == NULL || len == 0)
         return event_bad(errbuf, errsize, "empty message (tombstone)");
-    json_t *env = event_parse(codec, buf, len, errbuf, errsize);
+    bool unknown;
+    json_t *env = event_parse(codec, buf, len, &unknown, errbuf, errsize);
     if (env == NULL)
-        return -1;
+        return unknown ? EVENT_DECODE_UNKNOWN_SCHEMA : EVENT_DECODE_POISON;
     ev->root = env;
     if (!json_is_object(env) || json_object_set_new(env, "_text", json_array()) != 0) {
         event_clear(ev);

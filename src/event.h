@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "change.h"
+#include "event_avro.h"
 #include "lsn.h"
 
 /* Debezium's `op` letters. */
@@ -28,10 +29,16 @@ typedef enum event_op {
     EVENT_READ = 'r', /* snapshot row: applied as an insert */
 } event_op_t;
 
+/* Both Avro formats read both framings; they differ in what they write. */
 typedef enum event_format {
     EVENT_FORMAT_JSON,
-    EVENT_FORMAT_AVRO,
+    EVENT_FORMAT_AVRO,           /* single-object encoding (schemas in <topic>.schemas) */
+    EVENT_FORMAT_AVRO_CONFLUENT, /* Confluent wire format (schemas in a Schema Registry) */
 } event_format_t;
+
+/* event_decode's results besides 0. */
+#define EVENT_DECODE_POISON (-1)
+#define EVENT_DECODE_UNKNOWN_SCHEMA (-2) /* add the schema event_codec_missing names, retry */
 
 /* Placeholder written for an unchanged TOAST value (Debezium's default). */
 #define EVENT_UNAVAILABLE "__debezium_unavailable_value"
@@ -73,7 +80,7 @@ typedef struct event {
     json_t *root; /* holds the strings the values point to */
 } event_t;
 
-/* Encoders keep the Avro schema; one per thread. */
+/* Codecs keep the Avro writer schemas; one per thread. */
 typedef struct event_codec event_codec_t;
 
 /*
@@ -91,13 +98,26 @@ int event_mark_last(json_t *env, lsn_t end_lsn);
  * schema.table plus the identity values). Malloc'd; NULL for "none" or OOM. */
 char *event_key(const event_change_t *ch, const char *partitioning, size_t *len);
 
-/* NULL with errbuf set when the Avro schema does not load. Free with event_codec_free. */
+/* NULL with errbuf set on allocation failure. Free with event_codec_free. */
 event_codec_t *event_codec_new(event_format_t format, char *errbuf, size_t errsize);
 void event_codec_free(event_codec_t *codec);
 
-/* The Avro writer schema (Parsing Canonical Form) and its CRC-64-AVRO fingerprint. */
-const char *event_codec_schema(const event_codec_t *codec);
-uint64_t event_codec_fingerprint(const event_codec_t *codec);
+/*
+ * Avro: the writer schema env will be encoded with (owned by the codec), one
+ * per relation version, so that the caller can publish it (and, for the
+ * Confluent format, set its registry id) before the first message that uses
+ * it. NULL with errbuf for a malformed envelope, or for a JSON codec.
+ */
+event_avro_writer_t *event_codec_writer(event_codec_t *codec, json_t *env, char *errbuf,
+                                        size_t errsize);
+
+/* Avro: adds a writer schema read back from the schema topic or a registry
+ * (event_avro_add). 0, or -1 with errbuf. */
+int event_codec_add_schema(event_codec_t *codec, const char *text, size_t len,
+                           const event_avro_ref_t *ref, char *errbuf, size_t errsize);
+
+/* The writer schema the last EVENT_DECODE_UNKNOWN_SCHEMA was about. */
+event_avro_ref_t event_codec_missing(const event_codec_t *codec);
 
 /* Serializes an envelope: *out is malloc'd (caller frees). 0 or -1 with errbuf. */
 int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, char *errbuf,
@@ -106,8 +126,10 @@ int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, cha
 /*
  * Decodes a message value (and its key, which names a Debezium message's
  * identity columns) into *ev. Accepts what event_encode writes in the codec's
- * format and Debezium PostgreSQL JSON (with or without its schema wrapper).
- * 0, or -1 with errbuf saying why (poison message).
+ * format (an Avro codec reads both framings) and Debezium PostgreSQL JSON
+ * (with or without its schema wrapper). 0; EVENT_DECODE_POISON with errbuf
+ * saying why; or EVENT_DECODE_UNKNOWN_SCHEMA when the Avro writer schema the
+ * message names is not known to the codec (event_codec_missing).
  */
 int event_decode(event_codec_t *codec, const void *buf, size_t len, const void *key, size_t keylen,
                  event_t *ev, char *errbuf, size_t errsize);

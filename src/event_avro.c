@@ -1,111 +1,332 @@
 /*
  * event_avro: converts the jansson envelope to and from avro-c generic values
- * guided by the schema (unions are always ["null", X]), and frames them with
- * the single-object header. One generic value is reused across messages.
+ * guided by the writer schema, and frames the datums.
+ *
+ * Design. Writers are found by relation version when encoding (a hash of
+ * schema.table, then the columns' names and Avro types) and by fingerprint
+ * or registry id when decoding. avro-c is given each schema's Parsing
+ * Canonical Form (full names, nothing but types), which it reads reliably;
+ * the published text keeps defaults and docs for other readers.
+ *
+ * Row images are the one typed part: each Value field is ["null", T] and
+ * field i is column i of syncline.columns, whose real names the decoder puts
+ * back. Values are converted from and to PostgreSQL's text form exactly
+ * (floats print their shortest round-trip form, NaN and infinities
+ * included; bytea is hex). Everything else in the envelope converts
+ * generically (unions are always ["null", X]), which also reads the fixed
+ * envelope of earlier versions (images as maps of strings).
  */
 #include "event_avro.h"
 
 #include <avro.h>
-#include <stdbool.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_AVRO_HEADER 10
+#include "event.h"
+#include "event_schema.h"
 
-/* Keep identical (modulo whitespace and docs) to schemas/envelope.avsc; the
- * unit test checks that avro-c finds them equal. */
-static const char event_avro_canonical[] =
-    "{\"name\":\"syncline.Envelope\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"op\",\"type\":\"string\"},"
-    "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
-    "{\"name\":\"after\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
-    "{\"name\":\"source\",\"type\":{\"name\":\"syncline.Source\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
-    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
-    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
-    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"commit_lsn\",\"type\":\"string\"},{\"name\":\"end_lsn\",\"type\":[\"null\","
-    "\"string\"]},{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
-    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
-    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"syncline\",\"type\":{\"name\":\"syncline.Meta\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"relid\",\"type\":\"long\"},{\"name\":\"replident\",\"type\":\"string\"},"
-    "{\"name\":\"old\",\"type\":[\"null\",\"string\"]},"
-    "{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
-    "{\"name\":\"columns\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"syncline.Column\","
-    "\"type\":\"record\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"type\","
-    "\"type\":\"long\"},{\"name\":\"typmod\",\"type\":\"int\"},{\"name\":\"key\",\"type\":"
-    "\"boolean\"}]}}},"
-    "{\"name\":\"truncate\",\"type\":[\"null\",{\"name\":\"syncline.Truncate\",\"type\":\"record\","
-    "\"fields\":[{\"name\":\"options\",\"type\":\"int\"},{\"name\":\"n\",\"type\":\"int\"},"
-    "{\"name\":\"i\",\"type\":\"int\"}]}]}]}}]}";
+#define EVENT_AVRO_SO_HEADER 10 /* 0xC3 0x01, fingerprint */
+#define EVENT_AVRO_CF_HEADER 5  /* 0x00, schema id */
+#define EVENT_AVRO_BUCKETS 256
 
-struct event_avro {
+struct event_avro_writer {
+    char *text; /* as published */
+    char *name;
+    uint64_t fingerprint;
+    int64_t id;
+    bool published;
+    /* the relation version it was derived for (nsp NULL when read back) */
+    char *nsp, *rel;
+    int ncols;
+    char **cols;
+    event_schema_type_t *types;
     avro_schema_t schema;
     avro_value_iface_t *iface;
     avro_value_t value;
-    uint8_t header[EVENT_AVRO_HEADER];
+    event_avro_writer_t *next;     /* every writer */
+    event_avro_writer_t *next_rel; /* same hash bucket */
 };
 
-const char *event_avro_schema(void)
-{
-    return event_avro_canonical;
-}
+struct event_avro {
+    event_avro_framing_t framing;
+    event_avro_writer_t *all;
+    event_avro_writer_t *last; /* the last one decoding found */
+    event_avro_writer_t *buckets[EVENT_AVRO_BUCKETS];
+};
 
-uint64_t event_avro_fingerprint(const char *schema)
-{
-    const uint64_t empty = UINT64_C(0xc15d213aa4d7a795);
-    uint64_t table[256];
-    for (int i = 0; i < 256; i++) {
-        uint64_t fp = (uint64_t)i;
-        for (int j = 0; j < 8; j++)
-            fp = (fp >> 1) ^ (empty & -(fp & 1));
-        table[i] = fp;
-    }
-    uint64_t fp = empty;
-    for (const unsigned char *p = (const unsigned char *)schema; *p; p++)
-        fp = (fp >> 8) ^ table[(fp ^ *p) & 0xff];
-    return fp;
-}
+/* ---- writers ------------------------------------------------------------- */
 
-event_avro_t *event_avro_new(char *errbuf, size_t errsize)
+event_avro_t *event_avro_new(event_avro_framing_t framing, char *errbuf, size_t errsize)
 {
     event_avro_t *ea = calloc(1, sizeof(*ea));
-    if (ea == NULL) {
+    if (ea == NULL)
         snprintf(errbuf, errsize, "out of memory");
-        return NULL;
-    }
-    if (avro_schema_from_json_length(event_avro_canonical, sizeof(event_avro_canonical) - 1,
-                                     &ea->schema) != 0 ||
-        (ea->iface = avro_generic_class_from_schema(ea->schema)) == NULL ||
-        avro_generic_value_new(ea->iface, &ea->value) != 0) {
-        snprintf(errbuf, errsize, "avro envelope schema: %s", avro_strerror());
-        event_avro_free(ea);
-        return NULL;
-    }
-    uint64_t fp = event_avro_fingerprint(event_avro_canonical);
-    ea->header[0] = 0xC3;
-    ea->header[1] = 0x01;
-    for (int i = 0; i < 8; i++)
-        ea->header[2 + i] = (uint8_t)(fp >> (8 * i));
+    else
+        ea->framing = framing;
     return ea;
+}
+
+static void event_avro_writer_free(event_avro_writer_t *w)
+{
+    if (w->value.iface != NULL)
+        avro_value_decref(&w->value);
+    if (w->iface != NULL)
+        avro_value_iface_decref(w->iface);
+    if (w->schema != NULL)
+        avro_schema_decref(w->schema);
+    for (int i = 0; w->cols != NULL && i < w->ncols; i++)
+        free(w->cols[i]);
+    free(w->cols);
+    free(w->types);
+    free(w->nsp);
+    free(w->rel);
+    free(w->text);
+    free(w->name);
+    free(w);
 }
 
 void event_avro_free(event_avro_t *ea)
 {
     if (ea == NULL)
         return;
-    if (ea->value.iface != NULL)
-        avro_value_decref(&ea->value);
-    if (ea->iface != NULL)
-        avro_value_iface_decref(ea->iface);
-    if (ea->schema != NULL)
-        avro_schema_decref(ea->schema);
+    while (ea->all != NULL) {
+        event_avro_writer_t *w = ea->all;
+        ea->all = w->next;
+        event_avro_writer_free(w);
+    }
     free(ea);
 }
 
-/* ---- jansson -> avro ---------------------------------------------------- */
+/* A writer for schema text: canonical form, fingerprint, avro-c classes. */
+static event_avro_writer_t *event_avro_writer_new(const char *text, size_t len, char *errbuf,
+                                                  size_t errsize)
+{
+    event_avro_writer_t *w = calloc(1, sizeof(*w));
+    char *canon = w ? event_schema_canonical(text, len, errbuf, errsize) : NULL;
+    if (canon == NULL) {
+        if (w == NULL)
+            snprintf(errbuf, errsize, "out of memory");
+        free(w);
+        return NULL;
+    }
+    w->id = -1;
+    w->fingerprint = event_schema_fingerprint(canon);
+    w->text = strndup(text, len);
+    if (w->text == NULL || avro_schema_from_json_length(canon, strlen(canon), &w->schema) != 0 ||
+        (w->iface = avro_generic_class_from_schema(w->schema)) == NULL ||
+        avro_generic_value_new(w->iface, &w->value) != 0) {
+        snprintf(errbuf, errsize, "Avro schema %016llx: %s", (unsigned long long)w->fingerprint,
+                 avro_strerror());
+        free(canon);
+        event_avro_writer_free(w);
+        return NULL;
+    }
+    free(canon);
+    const char *ns = avro_schema_namespace(w->schema);
+    const char *name = avro_schema_type_name(w->schema);
+    if (name == NULL)
+        name = "(unnamed)";
+    size_t n = strlen(name) + (ns ? strlen(ns) : 0) + 2;
+    if ((w->name = malloc(n)) == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        event_avro_writer_free(w);
+        return NULL;
+    }
+    if (ns != NULL && ns[0] != '\0' && strchr(name, '.') == NULL)
+        snprintf(w->name, n, "%s.%s", ns, name);
+    else
+        snprintf(w->name, n, "%s", name);
+    return w;
+}
+
+const char *event_avro_writer_text(const event_avro_writer_t *w)
+{
+    return w->text;
+}
+
+const char *event_avro_writer_name(const event_avro_writer_t *w)
+{
+    return w->name;
+}
+
+uint64_t event_avro_writer_fingerprint(const event_avro_writer_t *w)
+{
+    return w->fingerprint;
+}
+
+int64_t event_avro_writer_id(const event_avro_writer_t *w)
+{
+    return w->id;
+}
+
+bool event_avro_writer_published(const event_avro_writer_t *w)
+{
+    return w->published;
+}
+
+void event_avro_writer_set_published(event_avro_writer_t *w, int64_t id)
+{
+    w->published = true;
+    w->id = id;
+}
+
+static unsigned event_avro_bucket(const char *nsp, const char *rel)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)nsp; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    h = (h ^ '.') * 16777619u;
+    for (const unsigned char *p = (const unsigned char *)rel; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h % EVENT_AVRO_BUCKETS;
+}
+
+/* True when w was derived for this relation version. */
+static bool event_avro_same(const event_avro_writer_t *w, const char *nsp, const char *rel,
+                            json_t *cols)
+{
+    if (w->nsp == NULL || (size_t)w->ncols != json_array_size(cols) || strcmp(w->nsp, nsp) != 0 ||
+        strcmp(w->rel, rel) != 0)
+        return false;
+    for (int i = 0; i < w->ncols; i++) {
+        json_t *c = json_array_get(cols, (size_t)i);
+        const char *name = json_string_value(json_object_get(c, "name"));
+        uint32_t type = (uint32_t)json_integer_value(json_object_get(c, "type"));
+        if (name == NULL || strcmp(name, w->cols[i]) != 0 ||
+            event_schema_type_of(type) != w->types[i])
+            return false;
+    }
+    return true;
+}
+
+/* Records the relation version w stands for. */
+static int event_avro_key(event_avro_writer_t *w, const char *nsp, const char *rel,
+                          const event_schema_column_t *cols, int ncols)
+{
+    w->nsp = strdup(nsp);
+    w->rel = strdup(rel);
+    w->cols = calloc((size_t)ncols + 1, sizeof(*w->cols));
+    w->types = calloc((size_t)ncols + 1, sizeof(*w->types));
+    if (w->nsp == NULL || w->rel == NULL || w->cols == NULL || w->types == NULL)
+        return -1;
+    for (int i = 0; i < ncols; i++) {
+        w->ncols = i + 1;
+        if ((w->cols[i] = strdup(cols[i].name)) == NULL)
+            return -1;
+        w->types[i] = event_schema_type_of(cols[i].type_oid);
+    }
+    w->ncols = ncols;
+    return 0;
+}
+
+static event_avro_writer_t *event_avro_derive(const char *nsp, const char *rel, json_t *cols,
+                                              char *errbuf, size_t errsize)
+{
+    int n = (int)json_array_size(cols);
+    event_schema_column_t *sc = calloc((size_t)n + 1, sizeof(*sc));
+    for (int i = 0; sc != NULL && i < n; i++) {
+        json_t *c = json_array_get(cols, (size_t)i);
+        sc[i].name = json_string_value(json_object_get(c, "name"));
+        sc[i].type_oid = (uint32_t)json_integer_value(json_object_get(c, "type"));
+        if (sc[i].name == NULL) {
+            free(sc);
+            snprintf(errbuf, errsize, "syncline.columns: malformed entry");
+            return NULL;
+        }
+    }
+    json_t *schema = sc ? event_schema_derive(nsp, rel, sc, n) : NULL;
+    char *text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+    event_avro_writer_t *w =
+        text ? event_avro_writer_new(text, strlen(text), errbuf, errsize) : NULL;
+    if (w != NULL && event_avro_key(w, nsp, rel, sc, n) != 0) {
+        event_avro_writer_free(w);
+        w = NULL;
+        snprintf(errbuf, errsize, "out of memory");
+    } else if (text == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+    }
+    free(text);
+    json_decref(schema);
+    free(sc);
+    return w;
+}
+
+event_avro_writer_t *event_avro_writer(event_avro_t *ea, json_t *env, char *errbuf, size_t errsize)
+{
+    json_t *src = json_object_get(env, "source");
+    const char *nsp = json_string_value(json_object_get(src, "schema"));
+    const char *rel = json_string_value(json_object_get(src, "table"));
+    json_t *cols = json_object_get(json_object_get(env, "syncline"), "columns");
+    if (nsp == NULL || rel == NULL || !json_is_array(cols)) {
+        snprintf(errbuf, errsize, "envelope without source.schema, source.table or columns");
+        return NULL;
+    }
+    unsigned b = event_avro_bucket(nsp, rel);
+    for (event_avro_writer_t *w = ea->buckets[b]; w != NULL; w = w->next_rel) {
+        if (event_avro_same(w, nsp, rel, cols))
+            return w;
+    }
+    event_avro_writer_t *w = event_avro_derive(nsp, rel, cols, errbuf, errsize);
+    if (w == NULL) {
+        size_t n = strlen(errbuf);
+        snprintf(errbuf + n, errsize - n, " (writer schema of %s.%s)", nsp, rel);
+        return NULL;
+    }
+    w->next = ea->all;
+    ea->all = w;
+    w->next_rel = ea->buckets[b];
+    ea->buckets[b] = w;
+    return w;
+}
+
+static event_avro_writer_t *event_avro_find(event_avro_t *ea, const event_avro_ref_t *ref)
+{
+    if (ea->last != NULL &&
+        (ref->by_id ? ea->last->id == ref->id : ea->last->fingerprint == ref->fingerprint))
+        return ea->last;
+    for (event_avro_writer_t *w = ea->all; w != NULL; w = w->next) {
+        if (ref->by_id ? w->id == ref->id : w->fingerprint == ref->fingerprint)
+            return ea->last = w;
+    }
+    return NULL;
+}
+
+event_avro_writer_t *event_avro_add(event_avro_t *ea, const char *text, size_t len,
+                                    const event_avro_ref_t *ref, char *errbuf, size_t errsize)
+{
+    event_avro_writer_t *w = event_avro_find(ea, ref);
+    if (w != NULL)
+        return w;
+    w = event_avro_writer_new(text, len, errbuf, errsize);
+    if (w == NULL)
+        return NULL;
+    if (!ref->by_id && w->fingerprint != ref->fingerprint) {
+        snprintf(errbuf, errsize, "schema published as fingerprint %016llx has fingerprint %016llx",
+                 (unsigned long long)ref->fingerprint, (unsigned long long)w->fingerprint);
+        event_avro_writer_free(w);
+        return NULL;
+    }
+    if (ref->by_id) {
+        /* the same schema may also be known by fingerprint: keep both */
+        event_avro_ref_t fp = {.fingerprint = w->fingerprint};
+        event_avro_writer_t *known = event_avro_find(ea, &fp);
+        if (known != NULL && known->id < 0) {
+            event_avro_writer_free(w);
+            known->id = ref->id;
+            return known;
+        }
+        w->id = ref->id;
+    }
+    w->published = true;
+    w->next = ea->all;
+    ea->all = w;
+    return w;
+}
+
+/* ---- text -> avro ------------------------------------------------------- */
 
 static int event_avro_set(avro_value_t *val, json_t *j);
 
@@ -163,6 +384,7 @@ static int event_avro_set_union(avro_value_t *val, json_t *j)
     return null ? avro_value_set_null(&branch) : event_avro_set(&branch, j);
 }
 
+/* The envelope's fixed parts: JSON types map one to one. */
 static int event_avro_set(avro_value_t *val, json_t *j)
 {
     switch (avro_value_get_type(val)) {
@@ -191,35 +413,324 @@ static int event_avro_set(avro_value_t *val, json_t *j)
     }
 }
 
-int event_avro_encode(event_avro_t *ea, json_t *env, char **out, size_t *len, char *errbuf,
-                      size_t errsize)
+static int event_avro_hexval(char c)
 {
-    size_t size = 0;
-    avro_value_reset(&ea->value);
-    if (event_avro_set(&ea->value, env) != 0 || avro_value_sizeof(&ea->value, &size) != 0) {
-        snprintf(errbuf, errsize, "envelope does not fit the Avro schema: %s", avro_strerror());
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* bytea's hex text form "\x0a1b" -> bytes. */
+static int event_avro_set_bytea(avro_value_t *val, const char *s, size_t len)
+{
+    if (len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2 != 0)
+        return -1;
+    size_t n = (len - 2) / 2;
+    uint8_t *buf = malloc(n + 1);
+    if (buf == NULL)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = event_avro_hexval(s[2 + 2 * i]), lo = event_avro_hexval(s[3 + 2 * i]);
+        if (hi < 0 || lo < 0) {
+            free(buf);
+            return -1;
+        }
+        buf[i] = (uint8_t)(hi << 4 | lo);
+    }
+    int rc = avro_value_set_bytes(val, buf, n);
+    free(buf);
+    return rc;
+}
+
+/* A number's text, whole: strtoll/strtod must take all of it. */
+static int event_avro_set_number(avro_value_t *val, avro_type_t type, const char *s)
+{
+    char *end;
+    errno = 0;
+    if (type == AVRO_INT32 || type == AVRO_INT64) {
+        long long v = strtoll(s, &end, 10);
+        if (end == s || *end != '\0' || errno != 0 ||
+            (type == AVRO_INT32 && (v < INT32_MIN || v > INT32_MAX)))
+            return -1;
+        return type == AVRO_INT32 ? avro_value_set_int(val, (int32_t)v)
+                                  : avro_value_set_long(val, v);
+    }
+    if (type == AVRO_FLOAT) {
+        float f = strtof(s, &end);
+        return end == s || *end != '\0' ? -1 : avro_value_set_float(val, f);
+    }
+    double d = strtod(s, &end);
+    return end == s || *end != '\0' ? -1 : avro_value_set_double(val, d);
+}
+
+/* One column value, text -> the field's type T (inside ["null", T]). */
+static int event_avro_set_text(avro_value_t *val, json_t *j)
+{
+    const char *s = json_string_value(j);
+    size_t len = json_string_length(j);
+    avro_type_t type = avro_value_get_type(val);
+    if (s == NULL)
+        return -1;
+    switch (type) {
+    case AVRO_STRING:
+        return avro_value_set_string_len(val, s, len + 1);
+    case AVRO_BYTES:
+        return event_avro_set_bytea(val, s, len);
+    case AVRO_BOOLEAN:
+        if (strcmp(s, "t") == 0 || strcmp(s, "true") == 0)
+            return avro_value_set_boolean(val, 1);
+        return strcmp(s, "f") == 0 || strcmp(s, "false") == 0 ? avro_value_set_boolean(val, 0) : -1;
+    case AVRO_INT32:
+    case AVRO_INT64:
+    case AVRO_FLOAT:
+    case AVRO_DOUBLE:
+        return strlen(s) == len ? event_avro_set_number(val, type, s) : -1;
+    default:
         return -1;
     }
-    *out = malloc(EVENT_AVRO_HEADER + size);
+}
+
+static bool event_avro_in(json_t *names, const char *name)
+{
+    size_t i;
+    json_t *u;
+    json_array_foreach(names, i, u)
+    {
+        if (json_is_string(u) && strcmp(json_string_value(u), name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A row image {column: text|null} -> the Value record, field i = column i.
+ * An unchanged TOAST value (its placeholder, column listed in unchanged) is null. */
+static int event_avro_set_image(avro_value_t *rec, json_t *img, json_t *env, char *errbuf,
+                                size_t errsize)
+{
+    json_t *meta = json_object_get(env, "syncline");
+    json_t *cols = json_object_get(meta, "columns"),
+           *unchanged = json_object_get(meta, "unchanged");
+    json_t *src = json_object_get(env, "source");
+    size_t n;
+    if (!json_is_object(img) || avro_value_get_size(rec, &n) != 0 || n != json_array_size(cols))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = json_string_value(json_object_get(json_array_get(cols, i), "name"));
+        json_t *v = name ? json_object_get(img, name) : NULL;
+        if (json_is_string(v) && strcmp(json_string_value(v), EVENT_UNAVAILABLE) == 0 &&
+            event_avro_in(unchanged, name))
+            v = NULL;
+        avro_value_t field, branch;
+        int null = v == NULL || json_is_null(v);
+        if (avro_value_get_by_index(rec, i, &field, NULL) != 0 ||
+            avro_value_set_branch(&field, null ? 0 : 1, &branch) != 0)
+            return -1;
+        if (null ? avro_value_set_null(&branch) != 0 : event_avro_set_text(&branch, v) != 0) {
+            const char *s = json_string_value(v);
+            snprintf(errbuf, errsize,
+                     "table %s.%s column \"%s\": value \"%.40s\" does not fit Avro type %s",
+                     json_string_value(json_object_get(src, "schema")),
+                     json_string_value(json_object_get(src, "table")), name ? name : "?",
+                     s ? s : "?", avro_schema_type_name(avro_value_get_schema(&branch)));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* before/after: a typed Value record, or (earlier envelopes) a map of strings. */
+static int event_avro_set_envelope(avro_value_t *val, json_t *env, char *errbuf, size_t errsize)
+{
+    size_t n;
+    if (avro_value_get_size(val, &n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t field, branch;
+        const char *name;
+        if (avro_value_get_by_index(val, i, &field, &name) != 0)
+            return -1;
+        json_t *j = json_object_get(env, name);
+        bool image = strcmp(name, "before") == 0 || strcmp(name, "after") == 0;
+        if (!image || j == NULL || json_is_null(j) || avro_value_get_type(&field) != AVRO_UNION) {
+            if (event_avro_set(&field, j) != 0)
+                return -1;
+            continue;
+        }
+        if (avro_value_set_branch(&field, 1, &branch) != 0)
+            return -1;
+        int rc = avro_value_get_type(&branch) == AVRO_RECORD
+                     ? event_avro_set_image(&branch, j, env, errbuf, errsize)
+                     : event_avro_set(&branch, j);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static size_t event_avro_header(const event_avro_t *ea, const event_avro_writer_t *w, char *out)
+{
+    if (ea->framing == EVENT_AVRO_CONFLUENT) {
+        out[0] = 0;
+        for (int i = 0; i < 4; i++)
+            out[1 + i] = (char)((uint32_t)w->id >> (8 * (3 - i)));
+        return EVENT_AVRO_CF_HEADER;
+    }
+    out[0] = (char)0xC3;
+    out[1] = 0x01;
+    for (int i = 0; i < 8; i++)
+        out[2 + i] = (char)(w->fingerprint >> (8 * i));
+    return EVENT_AVRO_SO_HEADER;
+}
+
+int event_avro_encode(event_avro_t *ea, event_avro_writer_t *w, json_t *env, char **out,
+                      size_t *len, char *errbuf, size_t errsize)
+{
+    size_t size = 0;
+    if (ea->framing == EVENT_AVRO_CONFLUENT && (w->id < 0 || w->id > INT32_MAX)) {
+        snprintf(errbuf, errsize, "writer schema %s has no Schema Registry id", w->name);
+        return -1;
+    }
+    avro_value_reset(&w->value);
+    errbuf[0] = '\0';
+    if (event_avro_set_envelope(&w->value, env, errbuf, errsize) != 0 ||
+        avro_value_sizeof(&w->value, &size) != 0) {
+        if (errbuf[0] == '\0')
+            snprintf(errbuf, errsize, "envelope does not fit the Avro schema %s: %s", w->name,
+                     avro_strerror());
+        return -1;
+    }
+    *out = malloc(EVENT_AVRO_SO_HEADER + size);
     if (*out == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return -1;
     }
-    memcpy(*out, ea->header, EVENT_AVRO_HEADER);
-    avro_writer_t w = avro_writer_memory(*out + EVENT_AVRO_HEADER, (int64_t)size);
-    int rc = w != NULL ? avro_value_write(w, &ea->value) : -1;
-    avro_writer_free(w);
+    size_t hdr = event_avro_header(ea, w, *out);
+    avro_writer_t aw = avro_writer_memory(*out + hdr, (int64_t)size);
+    int rc = aw != NULL ? avro_value_write(aw, &w->value) : -1;
+    avro_writer_free(aw);
     if (rc != 0) {
         snprintf(errbuf, errsize, "avro write: %s", avro_strerror());
         free(*out);
         *out = NULL;
         return -1;
     }
-    *len = EVENT_AVRO_HEADER + size;
+    *len = hdr + size;
     return 0;
 }
 
-/* ---- avro -> jansson ---------------------------------------------------- */
+/* ---- avro -> text --------------------------------------------------------- */
+
+/*
+ * PostgreSQL's float text (extra_float_digits > 0): the shortest digits that
+ * read back as the same value, fixed-point for decimal exponents from -4 up
+ * to 14 (float8) or 5 (float4), else d.ddde+XX.
+ */
+static json_t *event_avro_float_text(double d, bool single)
+{
+    char buf[64];
+    if (isnan(d))
+        return json_string("NaN");
+    if (isinf(d))
+        return json_string(d > 0 ? "Infinity" : "-Infinity");
+    int digits = 1;
+    for (; digits < 17; digits++) {
+        snprintf(buf, sizeof(buf), "%.*e", digits - 1, d);
+        if (single ? strtof(buf, NULL) == (float)d : strtod(buf, NULL) == d)
+            break;
+    }
+    snprintf(buf, sizeof(buf), "%.*e", digits - 1, d);
+    int exp = atoi(strchr(buf, 'e') + 1);
+    if (exp >= -4 && exp < (single ? 6 : 15))
+        snprintf(buf, sizeof(buf), "%.*f", digits - 1 - exp > 0 ? digits - 1 - exp : 0, d);
+    return json_string(buf);
+}
+
+static json_t *event_avro_bytea_text(const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *s = malloc(2 * n + 3);
+    if (s == NULL)
+        return NULL;
+    s[0] = '\\';
+    s[1] = 'x';
+    for (size_t i = 0; i < n; i++) {
+        s[2 + 2 * i] = hex[p[i] >> 4];
+        s[3 + 2 * i] = hex[p[i] & 15];
+    }
+    json_t *j = json_stringn(s, 2 * n + 2);
+    free(s);
+    return j;
+}
+
+/* One Value field (["null", T]) -> its PostgreSQL text form, or null. */
+static json_t *event_avro_get_text(avro_value_t *val)
+{
+    avro_value_t v;
+    const void *p;
+    const char *s;
+    size_t size;
+    int32_t i;
+    int64_t l;
+    float f;
+    double d;
+    int b;
+    char buf[32];
+    if (avro_value_get_type(val) != AVRO_UNION)
+        v = *val;
+    else if (avro_value_get_current_branch(val, &v) != 0)
+        return NULL;
+    switch (avro_value_get_type(&v)) {
+    case AVRO_NULL:
+        return json_null();
+    case AVRO_STRING:
+        return avro_value_get_string(&v, &s, &size) == 0 ? json_stringn(s, size ? size - 1 : 0)
+                                                         : NULL;
+    case AVRO_BYTES:
+        return avro_value_get_bytes(&v, &p, &size) == 0 ? event_avro_bytea_text(p, size) : NULL;
+    case AVRO_BOOLEAN:
+        return avro_value_get_boolean(&v, &b) == 0 ? json_string(b ? "t" : "f") : NULL;
+    case AVRO_INT32:
+        return avro_value_get_int(&v, &i) == 0 && snprintf(buf, sizeof(buf), "%d", (int)i) > 0
+                   ? json_string(buf)
+                   : NULL;
+    case AVRO_INT64:
+        return avro_value_get_long(&v, &l) == 0 &&
+                       snprintf(buf, sizeof(buf), "%lld", (long long)l) > 0
+                   ? json_string(buf)
+                   : NULL;
+    case AVRO_FLOAT:
+        return avro_value_get_float(&v, &f) == 0 ? event_avro_float_text(f, true) : NULL;
+    case AVRO_DOUBLE:
+        return avro_value_get_double(&v, &d) == 0 ? event_avro_float_text(d, false) : NULL;
+    default:
+        return NULL; /* no PostgreSQL text form for it */
+    }
+}
+
+/* A Value record -> [text|null, ...] in field order (names come later). */
+static json_t *event_avro_get_image(avro_value_t *rec)
+{
+    size_t n;
+    json_t *out = json_array();
+    if (out == NULL || avro_value_get_size(rec, &n) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        avro_value_t field;
+        json_t *t =
+            avro_value_get_by_index(rec, i, &field, NULL) == 0 ? event_avro_get_text(&field) : NULL;
+        if (t == NULL || json_array_append_new(out, t) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
 
 static json_t *event_avro_get(avro_value_t *val);
 
@@ -270,7 +781,13 @@ static json_t *event_avro_get(avro_value_t *val)
     case AVRO_NULL:
         return json_null();
     case AVRO_UNION:
-        return avro_value_get_current_branch(val, &branch) == 0 ? event_avro_get(&branch) : NULL;
+        if (avro_value_get_current_branch(val, &branch) != 0)
+            return NULL;
+        /* a typed row image: positional texts */
+        return avro_value_get_type(&branch) == AVRO_RECORD &&
+                       strcmp(avro_schema_type_name(avro_value_get_schema(&branch)), "Value") == 0
+                   ? event_avro_get_image(&branch)
+                   : event_avro_get(&branch);
     case AVRO_RECORD:
     case AVRO_MAP:
     case AVRO_ARRAY:
@@ -280,13 +797,51 @@ static json_t *event_avro_get(avro_value_t *val)
     }
 }
 
+/* [text, ...] images -> {column: text}: field i is column i of syncline.columns
+ * (for envelopes without them, as Debezium's, the Avro field names). */
+static int event_avro_name_image(json_t *env, const char *member, avro_value_t *root, char *errbuf,
+                                 size_t errsize)
+{
+    json_t *img = json_object_get(env, member);
+    if (!json_is_array(img))
+        return 0;
+    json_t *cols = json_object_get(json_object_get(env, "syncline"), "columns");
+    avro_value_t field, rec = {0};
+    if (cols == NULL && (avro_value_get_by_name(root, member, &field, NULL) != 0 ||
+                         avro_value_get_current_branch(&field, &rec) != 0))
+        return -1;
+    if (cols != NULL && json_array_size(cols) != json_array_size(img)) {
+        snprintf(errbuf, errsize, "%s has %zu fields, syncline.columns %zu columns", member,
+                 json_array_size(img), json_array_size(cols));
+        return -1;
+    }
+    json_t *obj = json_object();
+    size_t i;
+    json_t *v;
+    json_array_foreach(img, i, v)
+    {
+        const char *name = NULL;
+        avro_value_t unused;
+        if (cols != NULL)
+            name = json_string_value(json_object_get(json_array_get(cols, i), "name"));
+        else if (avro_value_get_by_index(&rec, i, &unused, &name) != 0)
+            name = NULL;
+        if (name == NULL || obj == NULL || json_object_set(obj, name, v) != 0) {
+            json_decref(obj);
+            snprintf(errbuf, errsize, "%s: column %zu has no name in syncline.columns", member, i);
+            return -1;
+        }
+    }
+    return json_object_set_new(env, member, obj);
+}
+
 /*
  * Checks that the datum at [*p, end) fits the schema before avro-c reads it:
  * avro-c allocates whatever a string length or block count says (a negative
  * or huge one from a poison message means a huge malloc), so every length and
  * count must fit in the bytes that are left. Every item of the envelope's
  * arrays and maps takes at least one byte, so count <= bytes left holds for
- * valid data. Depth is bounded by the schema, not the input.
+ * valid data. Depth is bounded by the schema and the input.
  */
 static int event_avro_varint(const uint8_t **p, const uint8_t *end, int64_t *out)
 {
@@ -308,6 +863,14 @@ static int event_avro_check_string(const uint8_t **p, const uint8_t *end)
 {
     int64_t n;
     if (event_avro_varint(p, end, &n) != 0 || n < 0 || n > end - *p)
+        return -1;
+    *p += n;
+    return 0;
+}
+
+static int event_avro_skip(const uint8_t **p, const uint8_t *end, int64_t n)
+{
+    if (n > end - *p)
         return -1;
     *p += n;
     return 0;
@@ -345,14 +908,24 @@ static int event_avro_check(const uint8_t **p, const uint8_t *end, avro_schema_t
     int64_t v;
     switch (avro_typeof(s)) {
     case AVRO_STRING:
+    case AVRO_BYTES:
         return event_avro_check_string(p, end);
     case AVRO_INT32:
     case AVRO_INT64:
+    case AVRO_ENUM:
         return event_avro_varint(p, end, &v);
+    case AVRO_FLOAT:
+        return event_avro_skip(p, end, 4);
+    case AVRO_DOUBLE:
+        return event_avro_skip(p, end, 8);
+    case AVRO_FIXED:
+        return event_avro_skip(p, end, avro_schema_fixed_size(s));
     case AVRO_BOOLEAN:
-        return *p < end ? (*p)++, 0 : -1;
+        return event_avro_skip(p, end, 1);
     case AVRO_NULL:
         return 0;
+    case AVRO_LINK:
+        return event_avro_check(p, end, avro_schema_link_target(s));
     case AVRO_UNION:
         if (event_avro_varint(p, end, &v) != 0 || v < 0 || v >= (int64_t)avro_schema_union_size(s))
             return -1;
@@ -370,37 +943,84 @@ static int event_avro_check(const uint8_t **p, const uint8_t *end, avro_schema_t
     }
 }
 
-json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, char *errbuf,
-                          size_t errsize)
+bool event_avro_framed(const void *buf, size_t len)
 {
     const uint8_t *p = buf;
-    if (len < EVENT_AVRO_HEADER || p[0] != 0xC3 || p[1] != 0x01) {
-        snprintf(errbuf, errsize, "not Avro single-object encoding (no 0xC3 0x01 header)");
-        return NULL;
-    }
-    if (memcmp(p + 2, ea->header + 2, 8) != 0) {
-        uint64_t fp = 0;
+    return len >= 1 && (p[0] == 0x00 || (p[0] == 0xC3 && (len < 2 || p[1] == 0x01)));
+}
+
+/* The writer a header names; *hdr is the header's size. NULL with errbuf. */
+static event_avro_writer_t *event_avro_header_writer(event_avro_t *ea, const uint8_t *p, size_t len,
+                                                     size_t *hdr, bool *unknown,
+                                                     event_avro_ref_t *ref, char *errbuf,
+                                                     size_t errsize)
+{
+    memset(ref, 0, sizeof(*ref));
+    if (len >= 1 && p[0] == 0x00) {
+        if (len < EVENT_AVRO_CF_HEADER) {
+            snprintf(errbuf, errsize, "Confluent wire format: %zu bytes, less than its header",
+                     len);
+            return NULL;
+        }
+        ref->by_id = true;
+        ref->id =
+            (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4]);
+        *hdr = EVENT_AVRO_CF_HEADER;
+    } else if (len >= EVENT_AVRO_SO_HEADER && p[0] == 0xC3 && p[1] == 0x01) {
         for (int k = 7; k >= 0; k--)
-            fp = (fp << 8) | p[2 + k];
+            ref->fingerprint = (ref->fingerprint << 8) | p[2 + k];
+        *hdr = EVENT_AVRO_SO_HEADER;
+    } else {
         snprintf(errbuf, errsize,
-                 "Avro writer schema fingerprint %016llx is not the envelope this version reads",
-                 (unsigned long long)fp);
+                 "not Avro single-object encoding (0xC3 0x01 and a fingerprint) "
+                 "nor the Confluent wire format (0x00 and a schema id)");
         return NULL;
     }
-    const uint8_t *datum = p + EVENT_AVRO_HEADER;
-    if (event_avro_check(&datum, p + len, ea->schema) != 0 || datum != p + len) {
+    event_avro_writer_t *w = event_avro_find(ea, ref);
+    if (w == NULL) {
+        *unknown = true;
+        if (ref->by_id)
+            snprintf(errbuf, errsize, "unknown Avro writer schema id %d", (int)ref->id);
+        else
+            snprintf(errbuf, errsize, "unknown Avro writer schema fingerprint %016llx",
+                     (unsigned long long)ref->fingerprint);
+    }
+    return w;
+}
+
+json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, bool *unknown,
+                          event_avro_ref_t *missing, char *errbuf, size_t errsize)
+{
+    const uint8_t *p = buf;
+    size_t hdr = 0;
+    *unknown = false;
+    event_avro_writer_t *w =
+        event_avro_header_writer(ea, p, len, &hdr, unknown, missing, errbuf, errsize);
+    if (w == NULL)
+        return NULL;
+    const uint8_t *datum = p + hdr;
+    if (event_avro_check(&datum, p + len, w->schema) != 0 || datum != p + len) {
         snprintf(errbuf, errsize,
-                 "Avro datum does not decode: a length, count or union branch does not fit");
+                 "Avro datum does not decode: a length, count or union branch does not fit "
+                 "writer schema %s",
+                 w->name);
         return NULL;
     }
-    avro_value_reset(&ea->value);
-    avro_reader_t r =
-        avro_reader_memory((const char *)p + EVENT_AVRO_HEADER, (int64_t)(len - EVENT_AVRO_HEADER));
+    avro_value_reset(&w->value);
+    avro_reader_t r = avro_reader_memory((const char *)p + hdr, (int64_t)(len - hdr));
     json_t *env = NULL;
-    if (r != NULL && avro_value_read(r, &ea->value) == 0)
-        env = event_avro_get(&ea->value);
+    if (r != NULL && avro_value_read(r, &w->value) == 0)
+        env = event_avro_get(&w->value);
     avro_reader_free(r);
-    if (env == NULL)
+    if (env == NULL) {
         snprintf(errbuf, errsize, "Avro datum does not decode: %s", avro_strerror());
+        return NULL;
+    }
+    if (!json_is_object(env) ||
+        event_avro_name_image(env, "before", &w->value, errbuf, errsize) != 0 ||
+        event_avro_name_image(env, "after", &w->value, errbuf, errsize) != 0) {
+        json_decref(env);
+        return NULL;
+    }
     return env;
 }

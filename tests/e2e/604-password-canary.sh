@@ -4,8 +4,9 @@
 # SYNCLINE_SOURCE/SYNCLINE_TARGET. For each: run (with --metrics, scraped with curl), status
 # (text and --json), check, lag (text and --json), verify, sequences, drop; then a failing run
 # (wrong table), a wrong password, an unreachable server and malformed conninfo strings (a URI
-# libpq cannot parse is quoted whole in its error). No output, log or metrics text may contain
-# the canary.
+# libpq cannot parse is quoted whole in its error), and a refused kafka.schema_registry URL with
+# the password as userinfo (108 covers the registry client's own messages). No output, log or
+# metrics text may contain the canary.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/lib/pg.sh
@@ -101,7 +102,10 @@ cfg_for baduri "postgresql://syncline_pw:$CANARY%zz@127.0.0.1:$SRC_PORT/t604" "$
 cfg_for badipv6 "postgresql://syncline_pw:$CANARY@[::1/t604" "$(kv "$TGT_PORT" "")"
 cfg_for badtoken "host=127.0.0.1 password $CANARY" "$(kv "$TGT_PORT" "")"
 cfg_for badport "postgresql://syncline_pw:$CANARY@127.0.0.1:nope/t604" "$(kv "$TGT_PORT" "")"
-for f in wrongtable wrongpw noserver baduri badipv6 badtoken badport; do
+# a Schema Registry URL with the password in its userinfo that the loader refuses
+cfg_for badregistry "$(kv "$SRC_PORT" "")" "$(kv "$TGT_PORT" "")" \
+    "\"kafka\": {\"brokers\": \"127.0.0.1:1\", \"schema_registry\": \"ftp://syncline:$CANARY@registry/\"}"
+for f in wrongtable wrongpw noserver baduri badipv6 badtoken badport badregistry; do
     for cmd in run status check lag; do
         rc=0
         sl "fail-$f-$cmd" "$cmd" -c "$E2E_TMP/$f.json" || rc=$?

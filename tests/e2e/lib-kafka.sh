@@ -4,12 +4,21 @@
 #
 #   kafka_e2e_setup NAME FORMAT PARTITIONING [EXTRA_KAFKA_MEMBERS]
 #                     e2e_setup NAME, a fresh topic ($TOPIC) and a config with a kafka block
+#   kafka_config FORMAT PARTITIONING [EXTRA_KAFKA_MEMBERS]   rewrites $CFG for the same $TOPIC
 #   pgbench_schema    pgbench tables (with keys, no rows) on both sides
 #   capture_start / capture_stop / capture_kill           `syncline capture` ($CAPTURE_PID)
 #   apply_start [N] [ARGS...] / apply_stop [N] / apply_kill [N]
 #                     `syncline apply` number N (default 1; logs in $E2E_TMP/apply.N.log)
 #   wait_same SECONDS TABLE...   polls until every TABLE is identical on both sides
 #   assert_same_pgbench          assert_same on the four pgbench tables ($PGBENCH_TABLES, lib.sh)
+#   typed_schema / typed_changes      table "typed" on both sides: every type with its own Avro
+#                     mapping (bool, int2/4/8, float4/8, bytea) next to text forms, and rows with
+#                     NULLs, NaN, infinities, -0, extremes, large (TOASTed) values left unchanged
+#   registry_start [USER:PASSWORD]    the Schema Registry stand-in (tests/lib/schema_registry.py)
+#                     with that basic auth; sets SR_URL (with credentials, for the config),
+#                     SR_BASE (without), SR_CTL (its fault-injection file). With
+#                     $SCHEMA_REGISTRY_URL set, uses that registry instead (SR_CTL empty)
+#   registry_get PATH                 GET $SR_URL/PATH, prints the body (fails the test on error)
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/lib/kafka.sh
@@ -28,10 +37,15 @@ kafka_e2e_setup() {
     local name=$1 format=$2 part=$3 extra=${4:-}
     e2e_setup "$name"
     TOPIC="e2e.$name.$(date +%s%N | tail -c 10)"
-    write_config "$(config_json "\"kafka\": {\"brokers\": \"$KAFKA_BROKERS\", \"topic\": \"$TOPIC\", \
-\"format\": \"$format\", \"partitioning\": \"$part\"${extra:+, $extra}}, \"apply\": {\"batch_ms\": 100}")"
+    kafka_config "$format" "$part" "$extra"
     e2e_on_exit _kafka_e2e_cleanup
     _e2e_log "kafka: brokers $KAFKA_BROKERS topic $TOPIC format $format partitioning $part"
+}
+
+kafka_config() {
+    local format=$1 part=$2 extra=${3:-}
+    write_config "$(config_json "\"kafka\": {\"brokers\": \"$KAFKA_BROKERS\", \"topic\": \"$TOPIC\", \
+\"format\": \"$format\", \"partitioning\": \"$part\"${extra:+, $extra}}, \"apply\": {\"batch_ms\": 100}")"
 }
 
 _kafka_e2e_stop_pid() { # PID
@@ -185,4 +199,69 @@ assert_same_pgbench() {
 # Messages in the topic (sum of the high watermarks of every partition).
 topic_messages() {
     kcat -C -b "$KAFKA_BROKERS" -t "$TOPIC" -o beginning -e -q -f '.\n' 2>/dev/null | wc -l
+}
+
+typed_schema() {
+    both_sql "CREATE TABLE typed (id int8 PRIMARY KEY, b bool, s int2, i int4, l int8, f4 real,
+        f8 float8, raw bytea, n numeric, t text, ts timestamptz, j jsonb, u uuid, a int[])"
+}
+
+typed_changes() {
+    src_sql "INSERT INTO typed VALUES
+        (1, true, -32768, -2147483648, -9223372036854775808, 'NaN', 'NaN', '\\x00ff00', 'NaN',
+         'it''s \"q\" \\ ü', '2024-01-31 12:00:00.123456+01', '{\"a\": [1, null]}',
+         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,NULL,3}'),
+        (2, false, 32767, 2147483647, 9223372036854775807, 'Infinity', '-Infinity', '\\x', '1e-30',
+         '', 'infinity', 'null', NULL, '{}'),
+        (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+        (4, true, 0, 0, 0, '-0', '-0', '\\x41', '0.1000', 'x', '-infinity', '[]', NULL, NULL),
+        (5, true, 1, 1, 1, '1e-45', '5e-324', '\\x01', '123456789012345678901234567890.5', 'y',
+         '1970-01-01 00:00:00+00', '1', NULL, NULL),
+        (6, true, 2, 2, 2, '3.4028235e+38', '1.7976931348623157e+308', '\\x02', '-1', 'z',
+         '2000-02-29 23:59:59+00', '2', NULL, NULL),
+        (7, true, 3, 3, 3, '0.1', '0.1', '\\x03', '0', 'w', NULL, NULL, NULL, NULL),
+        (8, true, 4, 4, 4, '100', '123456789012345.6', '\\x04', '0', 'v', NULL, NULL, NULL, NULL)"
+    # large values (TOASTed out of line, not compressible), then updates that leave them unchanged
+    src_sql "INSERT INTO typed (id, raw, t) SELECT 100 + g,
+               decode(string_agg(md5(g::text || i::text), ''), 'hex'),
+               string_agg(md5(i::text || g::text), '')
+             FROM generate_series(1, 3) g, generate_series(1, 4000) i GROUP BY g;
+             UPDATE typed SET f8 = f8 + 1, b = NOT coalesce(b, false) WHERE id > 100;
+             UPDATE typed SET f4 = 'Infinity', s = s - 1 WHERE id = 8;
+             DELETE FROM typed WHERE id = 7"
+}
+
+SR_URL=""
+SR_BASE=""
+SR_CTL=""
+SR_PID=""
+
+registry_start() {
+    local auth=${1:-} i
+    if [[ -n "${SCHEMA_REGISTRY_URL:-}" ]]; then
+        SR_URL=$SCHEMA_REGISTRY_URL
+        SR_BASE=$(sed -E 's#^(https?://)[^@/]*@#\1#' <<<"$SR_URL")
+        _e2e_log "schema registry: external $SR_BASE"
+        return 0
+    fi
+    SR_CTL=$E2E_TMP/registry.ctl
+    rm -f "$E2E_TMP/registry.port"
+    SCHEMA_REGISTRY_AUTH=$auth python3 "$(dirname "${BASH_SOURCE[0]}")/../lib/schema_registry.py" \
+        --port-file "$E2E_TMP/registry.port" --control-file "$SR_CTL" \
+        2>>"$E2E_TMP/registry.log" </dev/null &
+    SR_PID=$!
+    e2e_on_exit "kill $SR_PID 2>/dev/null || true"
+    for ((i = 0; i < 100; i++)); do
+        [[ -s "$E2E_TMP/registry.port" ]] && break
+        _e2e_alive "$SR_PID" || fail "schema registry stand-in exited: $(tail -n 5 "$E2E_TMP/registry.log")"
+        sleep 0.1
+    done
+    [[ -s "$E2E_TMP/registry.port" ]] || fail "schema registry stand-in did not start"
+    SR_BASE="http://127.0.0.1:$(cat "$E2E_TMP/registry.port")"
+    SR_URL="http://${auth:+$auth@}${SR_BASE#http://}"
+    _e2e_log "schema registry: stand-in $SR_BASE (pid $SR_PID)"
+}
+
+registry_get() {
+    curl -sf --max-time 10 "$SR_URL/$1" || fail "registry GET /$1 failed"
 }

@@ -1034,6 +1034,13 @@ static void test_kafka_errors(void **state)
          "kafka.topic: must match ^[A-Za-z0-9._-]+$, be at most 249 bytes and not be . or .."},
         {"{" BASE ", `kafka`: {`brokers`: `b`, `schema_registry`: ``}}",
          "kafka.schema_registry: must not be empty"},
+        /* the message never quotes the value: it may hold a password */
+        {"{" BASE ", `kafka`: {`brokers`: `b`, `schema_registry`: `ftp://u:Canary@r`}}",
+         "kafka.schema_registry: must be an http:// or https:// URL (credentials as "
+         "https://user:password@host)"},
+        {"{" BASE ", `kafka`: {`brokers`: `b`, `schema_registry`: `https:///x`}}",
+         "kafka.schema_registry: must be an http:// or https:// URL (credentials as "
+         "https://user:password@host)"},
         {"{" BASE ", `kafka`: {`brokers`: `b`, `properties`: {``: `x`}}}",
          "kafka.properties: empty key"},
         {"{" BASE ", `kafka`: {`topic`: `t`}}", "kafka.brokers: required"},

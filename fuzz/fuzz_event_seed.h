@@ -1,0 +1,80 @@
+/*
+ * The relation the Kafka message seeds are written for (gen_event_corpus.c)
+ * and what the decoder targets know before they decode (fuzz_event.h): its
+ * writer schema (single-object fingerprint, and Confluent schema id
+ * FUZZ_EVENT_SCHEMA_ID) and the fixed envelope of syncline 0.1, whose
+ * messages the regress-* inputs are.
+ */
+#ifndef SYNCLINE_FUZZ_EVENT_SEED_H
+#define SYNCLINE_FUZZ_EVENT_SEED_H
+
+#include <string.h>
+
+#include "event.h"
+#include "event_schema.h"
+
+#define FUZZ_EVENT_SCHEMA_ID 1
+
+static change_column_t fuzz_event_cols[] = {
+    {.name = "id", .type_oid = 23, .typmod = -1, .is_key = true},
+    {.name = "note", .type_oid = 25, .typmod = -1, .is_key = false},
+    {.name = "big", .type_oid = 25, .typmod = -1, .is_key = false},
+    {.name = "\xf0\x9f\x90\x98 col", .type_oid = 3802, .typmod = -1, .is_key = false},
+    {.name = "flag", .type_oid = 16, .typmod = -1, .is_key = false},
+    {.name = "n8", .type_oid = 20, .typmod = -1, .is_key = false},
+    {.name = "f4", .type_oid = 700, .typmod = -1, .is_key = false},
+    {.name = "f8", .type_oid = 701, .typmod = -1, .is_key = false},
+    {.name = "raw", .type_oid = 17, .typmod = -1, .is_key = false},
+};
+static change_relation_t fuzz_event_rel = {.relid = 16384,
+                                           .nspname = "public",
+                                           .relname = "items",
+                                           .replident = 'd',
+                                           .ncols = 9,
+                                           .cols = fuzz_event_cols};
+
+/* The fixed envelope syncline 0.1 wrote (images as maps of strings). */
+static const char fuzz_event_v0_schema[] =
+    "{\"name\":\"syncline.Envelope\",\"type\":\"record\",\"fields\":["
+    "{\"name\":\"op\",\"type\":\"string\"},"
+    "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
+    "{\"name\":\"after\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
+    "{\"name\":\"source\",\"type\":{\"name\":\"syncline.Source\",\"type\":\"record\",\"fields\":["
+    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
+    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
+    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
+    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"commit_lsn\",\"type\":\"string\"},{\"name\":\"end_lsn\",\"type\":[\"null\","
+    "\"string\"]},{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
+    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
+    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"syncline\",\"type\":{\"name\":\"syncline.Meta\",\"type\":\"record\",\"fields\":["
+    "{\"name\":\"relid\",\"type\":\"long\"},{\"name\":\"replident\",\"type\":\"string\"},"
+    "{\"name\":\"old\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+    "{\"name\":\"columns\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"syncline.Column\","
+    "\"type\":\"record\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"type\","
+    "\"type\":\"long\"},{\"name\":\"typmod\",\"type\":\"int\"},{\"name\":\"key\",\"type\":"
+    "\"boolean\"}]}}},"
+    "{\"name\":\"truncate\",\"type\":[\"null\",{\"name\":\"syncline.Truncate\",\"type\":\"record\","
+    "\"fields\":[{\"name\":\"options\",\"type\":\"int\"},{\"name\":\"n\",\"type\":\"int\"},"
+    "{\"name\":\"i\",\"type\":\"int\"}]}]}]}}]}";
+
+/* Teaches an Avro codec the seeds' writer schemas. 0 or -1. */
+static int fuzz_event_prepare(event_codec_t *codec)
+{
+    char err[512];
+    event_change_t ch = {.op = EVENT_TRUNCATE, .rel = &fuzz_event_rel, .truncate_n = 1};
+    event_txn_t txn = {.commit_lsn = 1};
+    json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
+    event_avro_writer_t *w = env ? event_codec_writer(codec, env, err, sizeof(err)) : NULL;
+    json_decref(env);
+    if (w == NULL)
+        return -1;
+    event_avro_writer_set_published(w, FUZZ_EVENT_SCHEMA_ID);
+    event_avro_ref_t v0 = {.fingerprint = event_schema_fingerprint(fuzz_event_v0_schema)};
+    return event_codec_add_schema(codec, fuzz_event_v0_schema, strlen(fuzz_event_v0_schema), &v0,
+                                  err, sizeof(err));
+}
+
+#endif
