@@ -17,7 +17,10 @@
 #   registry_start [USER:PASSWORD]    the Schema Registry stand-in (tests/lib/schema_registry.py)
 #                     with that basic auth; sets SR_URL (with credentials, for the config),
 #                     SR_BASE (without), SR_CTL (its fault-injection file). With
-#                     $SCHEMA_REGISTRY_URL set, uses that registry instead (SR_CTL empty)
+#                     $SCHEMA_REGISTRY_URL set, uses that registry instead (SR_CTL empty); with
+#                     SCHEMA_REGISTRY_OPEN=1 too (a registry that checks no credentials, such as
+#                     tests/lib/apicurio.sh's) USER:PASSWORD still goes into SR_URL, so that the
+#                     scenario's password travels through syncline as with the stand-in
 #   registry_get PATH                 GET $SR_URL/PATH, prints the body (fails the test on error)
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -241,6 +244,9 @@ registry_start() {
     if [[ -n "${SCHEMA_REGISTRY_URL:-}" ]]; then
         SR_URL=$SCHEMA_REGISTRY_URL
         SR_BASE=$(sed -E 's#^(https?://)[^@/]*@#\1#' <<<"$SR_URL")
+        if [[ -n "$auth" && "${SCHEMA_REGISTRY_OPEN:-}" == 1 && "$SR_URL" == "$SR_BASE" ]]; then
+            SR_URL="${SR_BASE%%://*}://$auth@${SR_BASE#*://}"
+        fi
         _e2e_log "schema registry: external $SR_BASE"
         return 0
     fi
@@ -265,3 +271,4 @@ registry_start() {
 registry_get() {
     curl -sf --max-time 10 "$SR_URL/$1" || fail "registry GET /$1 failed"
 }
+
