@@ -21,7 +21,8 @@ PACKAGES=(
     kcat valgrind curl procps
     # promtool, to validate the metrics endpoint in tests/e2e/206-metrics.sh
     prometheus
-    # the Apache Kafka broker of the Kafka tests (tests/lib/kafka.sh): Java 17 and Maven
+    # the Apache Kafka broker of the Kafka tests (tests/lib/kafka.sh) and the opt-in Apicurio
+    # Registry (tests/lib/apicurio.sh): a Java 17 runtime and Maven (no JDK needed)
     openjdk-17-jre-headless maven
 )
 # shellcheck disable=SC2206  # word splitting of the extra list is intended

@@ -20,6 +20,10 @@
 #   --asan       run the scenarios against build-asan/syncline instead of build/syncline
 # Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
 # tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 10).
+# SYNCLINE_REGISTRY=apicurio: the scenarios that use a Schema Registry (108) run against a real
+# one, Apicurio Registry (tests/lib/apicurio.sh: built once with Maven, ~3.5 min and 213 MB the
+# first time, cached in /var/cache/syncline-apicurio; started for the run, stopped after) instead
+# of the stand-in tests/lib/schema_registry.py (the default, SYNCLINE_REGISTRY=standin).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,6 +54,14 @@ while (($#)); do
 done
 
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
+SYNCLINE_REGISTRY=${SYNCLINE_REGISTRY:-standin}
+case $SYNCLINE_REGISTRY in
+standin | apicurio) ;;
+*)
+    echo "run.sh: SYNCLINE_REGISTRY must be standin or apicurio, not $SYNCLINE_REGISTRY" >&2
+    exit 2
+    ;;
+esac
 JOBS=$(nproc 2>/dev/null || echo 2)
 LOG_DIR=$ROOT/.tmp/test-logs
 rm -rf "$LOG_DIR"
@@ -224,6 +236,9 @@ source "$ROOT/tests/lib/pg.sh"
 # shellcheck source=tests/lib/kafka.sh
 source "$ROOT/tests/lib/kafka.sh"
 KAFKA_DIR=""
+# shellcheck source=tests/lib/apicurio.sh
+source "$ROOT/tests/lib/apicurio.sh"
+APICURIO_DIR=""
 
 if ((ASAN_E2E)); then SYNCLINE=$ROOT/build-asan/syncline; else SYNCLINE=$ROOT/build/syncline; fi
 SYNCLINE=${SYNCLINE_BIN:-$SYNCLINE} # SYNCLINE_BIN: run the scenarios against another binary
@@ -245,6 +260,11 @@ teardown() {
         cp "$KAFKA_DIR/logs/server.log" "$LOG_DIR/kafka-server.log" 2>/dev/null || true
         kafka_stop "$KAFKA_DIR"
         KAFKA_DIR=""
+    fi
+    if [[ -n "$APICURIO_DIR" ]]; then
+        cp "$APICURIO_DIR/registry.log" "$LOG_DIR/apicurio-registry.log" 2>/dev/null || true
+        apicurio_stop "$APICURIO_DIR"
+        APICURIO_DIR=""
     fi
     # Keep the scenarios' scratch directories (syncline.log, config.json) with the logs.
     local d
@@ -304,6 +324,32 @@ start_kafka() {
     echo "kafka: $KAFKA_BROKERS $KAFKA_DIR"
 }
 
+# Scenarios that start a Schema Registry (registry_start, lib-kafka.sh).
+needs_registry() {
+    local f
+    for f in "${SCENARIOS[@]}"; do
+        ! grep -q '^ *registry_start' "$f" || return 0
+    done
+    return 1
+}
+
+# SYNCLINE_REGISTRY=apicurio: Apicurio Registry for the scenarios, which accepts any credentials
+# (SCHEMA_REGISTRY_OPEN, see registry_start). When it cannot start, SCHEMA_REGISTRY_URL points
+# nowhere so that those scenarios fail instead of falling back to the stand-in.
+start_apicurio() {
+    local start=${EPOCHREALTIME/./}
+    APICURIO_DIR=$E2E_ROOT/apicurio
+    export SCHEMA_REGISTRY_OPEN=1
+    if SCHEMA_REGISTRY_URL=$(apicurio_start "$APICURIO_DIR" "${APICURIO_PORT:-58081}"); then
+        export SCHEMA_REGISTRY_URL
+        echo "schema registry: Apicurio Registry $APICURIO_VERSION $SCHEMA_REGISTRY_URL" \
+            "(started in $(elapsed "$start"))"
+    else
+        export SCHEMA_REGISTRY_URL=http://127.0.0.1:1/apicurio-did-not-start
+        echo "could not start Apicurio Registry; the registry scenarios will fail"
+    fi
+}
+
 # Prints what a server log gained since byte OFFSET.
 log_since() { # FILE OFFSET LABEL
     local new
@@ -361,6 +407,10 @@ run_scenario() { # FILE
     fi
 }
 
+if [[ $SYNCLINE_REGISTRY == apicurio ]] && needs_registry; then
+    step "build Apicurio Registry (tests/lib/apicurio.sh; cached)" apicurio_build
+fi
+
 banner "end-to-end scenarios (${#SCENARIOS[@]})"
 if ((${#SCENARIOS[@]} == 0)); then
     echo "no scenario matches ${PATTERNS[*]:-tests/e2e/[0-9]*.sh}"
@@ -377,6 +427,7 @@ else
     if start_clusters; then
         export SYNCLINE SRC_PORT TGT_PORT SRC_PGDATA TGT_PGDATA PG_BIN E2E_ROOT
         if needs_kafka; then start_kafka; fi
+        if [[ $SYNCLINE_REGISTRY == apicurio ]] && needs_registry; then start_apicurio; fi
         echo "binary: $SYNCLINE"
         for f in "${SCENARIOS[@]}"; do
             run_scenario "$f"

@@ -7,6 +7,7 @@
 #   kafka_config FORMAT PARTITIONING [EXTRA_KAFKA_MEMBERS]   rewrites $CFG for the same $TOPIC
 #   pgbench_schema    pgbench tables (with keys, no rows) on both sides
 #   capture_start / capture_stop / capture_kill           `syncline capture` ($CAPTURE_PID)
+#   capture_wait_exit SECONDS    waits for capture to exit by itself, sets CAPTURE_RC
 #   apply_start [N] [ARGS...] / apply_stop [N] / apply_kill [N]
 #                     `syncline apply` number N (default 1; logs in $E2E_TMP/apply.N.log)
 #   wait_same SECONDS TABLE...   polls until every TABLE is identical on both sides
@@ -17,8 +18,16 @@
 #   registry_start [USER:PASSWORD]    the Schema Registry stand-in (tests/lib/schema_registry.py)
 #                     with that basic auth; sets SR_URL (with credentials, for the config),
 #                     SR_BASE (without), SR_CTL (its fault-injection file). With
-#                     $SCHEMA_REGISTRY_URL set, uses that registry instead (SR_CTL empty)
+#                     $SCHEMA_REGISTRY_URL set, uses that registry instead (SR_CTL empty); with
+#                     SCHEMA_REGISTRY_OPEN=1 too (a registry that checks no credentials, such as
+#                     tests/lib/apicurio.sh's) USER:PASSWORD still goes into SR_URL, so that the
+#                     scenario's password travels through syncline as with the stand-in
 #   registry_get PATH                 GET $SR_URL/PATH, prints the body (fails the test on error)
+#   registry_put PATH JSON            PUT JSON to $SR_URL/PATH (fails the test on error)
+#   registry_compat_none SUBJECT      sets SUBJECT's compatibility to NONE the registry's way:
+#                     PUT /config/SUBJECT; on Apicurio Registry (SR_URL .../apis/ccompat/vN) an
+#                     artifact rule with its own API, because there that PUT with NONE only drops
+#                     the subject's rule and the global level still applies (Apicurio 2.x)
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # shellcheck source=tests/lib/kafka.sh
@@ -118,6 +127,22 @@ capture_stop() {
     _e2e_log "capture stopped (exit $rc)"
     _e2e_wait_slots_released
     return "$rc"
+}
+
+# Waits for capture to exit by itself; sets CAPTURE_RC to its exit code.
+export CAPTURE_RC=""
+capture_wait_exit() { # SECONDS
+    local secs=$1 i
+    for ((i = 0; i < secs * 5; i++)); do
+        _e2e_alive "$CAPTURE_PID" || break
+        sleep 0.2
+    done
+    _e2e_alive "$CAPTURE_PID" && fail "capture still running after ${secs}s"
+    CAPTURE_RC=0
+    wait "$CAPTURE_PID" 2>/dev/null || CAPTURE_RC=$?
+    CAPTURE_PID=""
+    _e2e_log "capture exited (exit $CAPTURE_RC)"
+    _e2e_wait_slots_released
 }
 
 capture_kill() {
@@ -241,6 +266,9 @@ registry_start() {
     if [[ -n "${SCHEMA_REGISTRY_URL:-}" ]]; then
         SR_URL=$SCHEMA_REGISTRY_URL
         SR_BASE=$(sed -E 's#^(https?://)[^@/]*@#\1#' <<<"$SR_URL")
+        if [[ -n "$auth" && "${SCHEMA_REGISTRY_OPEN:-}" == 1 && "$SR_URL" == "$SR_BASE" ]]; then
+            SR_URL="${SR_BASE%%://*}://$auth@${SR_BASE#*://}"
+        fi
         _e2e_log "schema registry: external $SR_BASE"
         return 0
     fi
@@ -264,4 +292,23 @@ registry_start() {
 
 registry_get() {
     curl -sf --max-time 10 "$SR_URL/$1" || fail "registry GET /$1 failed"
+}
+
+registry_put() {
+    curl -sf --max-time 10 -o /dev/null -X PUT -H 'Content-Type: application/vnd.schemaregistry.v1+json' \
+        --data "$2" "$SR_URL/$1" || fail "registry PUT /$1 failed"
+}
+
+registry_compat_none() { # SUBJECT
+    local subject=$1 rules
+    if [[ "$SR_URL" != */apis/ccompat/v[0-9]* ]]; then
+        registry_put "config/$subject" '{"compatibility": "NONE"}'
+        return
+    fi
+    rules=${SR_URL%/apis/ccompat/*}/apis/registry/v2/groups/default/artifacts/$subject/rules
+    curl -sf --max-time 10 -o /dev/null -X POST -H 'Content-Type: application/json' \
+        --data '{"type": "COMPATIBILITY", "config": "NONE"}' "$rules" ||
+        curl -sf --max-time 10 -o /dev/null -X PUT -H 'Content-Type: application/json' \
+            --data '{"type": "COMPATIBILITY", "config": "NONE"}' "$rules/COMPATIBILITY" ||
+        fail "Apicurio: could not set the COMPATIBILITY rule of $subject to NONE"
 }
