@@ -39,14 +39,14 @@ _kafka_cache() {
 kafka_fetch() {
     local cache pom
     cache=$(_kafka_cache)
-    if [[ -f "$cache/.complete" ]]; then
+    if [[ -f "$cache/.complete-slf4j1" ]]; then
         return 0
     fi
     command -v mvn >/dev/null 2>&1 || {
         _kafka_die "mvn not found (scripts/install-deps.sh installs maven)"
         return 1
     }
-    mkdir -p "$cache/jars" || return 1
+    rm -rf "$cache/jars" && mkdir -p "$cache/jars" || return 1
     pom=$(mktemp -d /tmp/syncline-kafka-pom.XXXXXX) || return 1
     cat >"$pom/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -58,7 +58,7 @@ kafka_fetch() {
   <dependencies>
     <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$KAFKA_VERSION</version></dependency>
     <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>$KAFKA_LOG4J_VERSION</version></dependency>
-    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j2-impl</artifactId><version>$KAFKA_LOG4J_VERSION</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>$KAFKA_LOG4J_VERSION</version></dependency>
   </dependencies>
 </project>
 POM
@@ -80,7 +80,7 @@ appender.file.layout.pattern = [%d] %p %m (%c)%n
 rootLogger.level = info
 rootLogger.appenderRef.file.ref = file
 L4J
-    touch "$cache/.complete"
+    touch "$cache/.complete-slf4j1"
 }
 
 _kafka_port_free() {
