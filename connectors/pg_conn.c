@@ -221,10 +221,10 @@ static err_t pg_conn_stall(PGconn *conn, pg_conn_bound_t *b, int64_t waited_ms, 
     return ERR_CONNECT;
 }
 
-static err_t pg_conn_lost(PGconn *conn, char *errbuf, size_t errsize)
+static err_t pg_conn_lost(PGconn *conn, const pg_conn_bound_t *b, char *errbuf, size_t errsize)
 {
     char m[1024];
-    snprintf(errbuf, errsize, "%s", pg_conn_message(conn, m, sizeof(m)));
+    snprintf(errbuf, errsize, "%s: %s", b->peer, pg_conn_message(conn, m, sizeof(m)));
     return pg_conn_classify(conn) == ERR_CONNECT ? ERR_CONNECT : ERR_RUNTIME;
 }
 
@@ -254,7 +254,7 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
     for (;;) {
         int f = PQflush(conn);
         if (f < 0)
-            return pg_conn_lost(conn, errbuf, errsize);
+            return pg_conn_lost(conn, b, errbuf, errsize);
         if (f == 0 && (output_only || !PQisBusy(conn)))
             return ERR_OK;
         int64_t now = pg_conn_now_ms();
@@ -262,7 +262,7 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
             return pg_conn_stall(conn, b, now - last, errbuf, errsize);
         int moved;
         if (pg_conn_poll_once(conn, f, b->timeout_ms - (now - last), &moved) != 0)
-            return pg_conn_lost(conn, errbuf, errsize);
+            return pg_conn_lost(conn, b, errbuf, errsize);
         now = pg_conn_now_ms();
         if (moved)
             last = now;
