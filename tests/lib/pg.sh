@@ -66,6 +66,11 @@ pg_port_free() {
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         return 1
     fi
+    # Test ports lie in the kernel's ephemeral range: a client connection may hold the port
+    # as its local end, and then a listener cannot bind it.
+    if command -v ss >/dev/null 2>&1 && [[ -n "$(ss -Htan "( sport = :$port )" 2>/dev/null)" ]]; then
+        return 1
+    fi
     return 0
 }
 
