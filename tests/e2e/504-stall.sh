@@ -9,6 +9,8 @@
 #   - reconnect with backoff (the proxy still holds new connections: connect_timeout) and
 #     resume when the proxy forwards again, from the progress row: nothing lost, nothing doubled.
 # Then the source connection stalls the same way: noticed by the silence timeout (5 s here).
+# Last, a target statement that legitimately takes longer than the source's wal_sender_timeout
+# (a lock held on the target) is waited for, without losing the replication connection.
 # Bounds are generous and every wait polls: the machine may be small and busy.
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -142,6 +144,41 @@ fi
 rc=0
 syncline_stop || rc=$?
 assert_eq 0 "$rc" "syncline exit code after SIGTERM"
+
+# ---------------------------------------------------------------- a long wait, not a stall
+
+# A target statement that takes longer than the source's wal_sender_timeout (3 s here), but
+# less than apply.target_timeout_s (60 s): syncline waits for it, and the status updates it
+# sends to the source meanwhile keep the walsender from dropping the replication connection.
+printf '{"name": "t504", "source": {"conninfo": "%s"}, "target": {"conninfo": "%s"},
+ "apply": {"batch_ms": 100, "status_interval_ms": 1000, "target_timeout_s": 60}}\n' \
+    "$SRC_VIA" "$TGT_VIA" >"$CFG"
+# (for this database only: the walsender of a logical slot takes the database's settings)
+src_sql "ALTER DATABASE $SRC_DB SET wal_sender_timeout = '3s'"
+syncline_start
+from=$(log_lines)
+tgt_psql -c "BEGIN; LOCK TABLE acct; SELECT pg_sleep(12); COMMIT" >/dev/null 2>&1 &
+LOCKER=$!
+_locked() { [[ $(tgt_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                         WHERE c.relname = 'acct' AND l.mode = 'AccessExclusiveLock'
+                         AND l.granted") == 1 ]]; }
+wait_until 30 _locked
+t0=$(_e2e_now_ms)
+src_sql "UPDATE acct SET bal = bal + 1 WHERE id = 1"
+wait "$LOCKER" || true
+ms=$(($(_e2e_now_ms) - t0))
+wait_synced 60
+_e2e_log "the target statement waited about $ms ms for the lock"
+((ms >= 6000)) || fail "the lock was held only $ms ms: the case proves nothing"
+if log_since "$from" | grep -E "connection lost|presumed" >/dev/null; then
+    log_since "$from" | grep -E "connection lost|presumed" | head -n 3
+    fail "a long target statement cost the replication connection"
+fi
+assert_same acct
+rc=0
+syncline_stop || rc=$?
+assert_eq 0 "$rc" "syncline exit code after SIGTERM"
+echo "ok: a long target statement is waited for; the source connection stays up meanwhile"
 # the EXIT trap stops the proxies before `syncline drop`: let it reach the servers directly
 printf '{"name": "t504", "source": {"conninfo": "%s"}, "target": {"conninfo": "%s"}}\n' \
     "$SRC_CONNINFO" "$TGT_CONNINFO" >"$CFG"
