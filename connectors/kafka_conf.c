@@ -40,9 +40,10 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
 {
     char group[300];
     snprintf(group, sizeof(group), "syncline.%s", cfg->name);
-    static const char *const producer[] = {
-        "enable.idempotence", "true", "acks", "all", "compression.codec", "lz4",
-        "linger.ms",          "5",    NULL};
+    /* keepalives: a dead broker host is noticed on an idle connection too */
+    static const char *const producer[] = {"enable.idempotence",      "true", "acks",      "all",
+                                           "compression.codec",       "lz4",  "linger.ms", "5",
+                                           "socket.keepalive.enable", "true", NULL};
     static const char *const consumer[] = {"enable.auto.commit",
                                            "false",
                                            "enable.auto.offset.store",
@@ -53,6 +54,8 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
                                            "10000",
                                            "enable.partition.eof",
                                            "false",
+                                           "socket.keepalive.enable",
+                                           "true",
                                            NULL};
     const char *const *kv = role == KAFKA_CONF_PRODUCER ? producer : consumer;
     if (kafka_conf_set(conf, "bootstrap.servers", cfg->kafka.brokers, errbuf, errsize) != 0)

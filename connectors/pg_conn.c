@@ -4,9 +4,64 @@
  */
 #include "pg_conn.h"
 
+#include <errno.h>
+#include <libpq-events.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "log.h"
+
+/*
+ * Dead peers and lost packets are the kernel's to notice: keepalives probe an
+ * idle connection (30 s, then every 10 s, 3 probes) and tcp_user_timeout caps
+ * how long sent data may stay unacknowledged (60 s). Each default applies
+ * unless the user's conninfo sets that keyword.
+ */
+static const char *const pg_conn_defaults[][2] = {
+    {"connect_timeout", "10"},     {"keepalives", "1"},       {"keepalives_idle", "30"},
+    {"keepalives_interval", "10"}, {"keepalives_count", "3"}, {"tcp_user_timeout", "60000"},
+};
+#define PG_CONN_NDEFAULTS (sizeof(pg_conn_defaults) / sizeof(pg_conn_defaults[0]))
+
+/*
+ * A bounded connection: a peer that takes our bytes but never answers (a
+ * proxy that stopped forwarding, a stopped backend) is invisible to TCP, so
+ * every wait for an answer is bounded by timeout_ms of silence. Kept as libpq
+ * instance data, so that every helper taking a PGconn honours it.
+ */
+typedef struct pg_conn_bound {
+    int timeout_ms;
+    char peer[160]; /* "target host:port", for messages (never the conninfo) */
+    int stalled;    /* the bound expired: the socket is shut, every call fails fast */
+    char why[300];  /* the message saying so */
+    void (*hook)(void *arg, int stalled);
+    void *hook_arg;
+} pg_conn_bound_t;
+
+static int pg_conn_event(PGEventId id, void *info, void *pass)
+{
+    (void)pass;
+    if (id == PGEVT_CONNDESTROY)
+        free(PQinstanceData(((PGEventConnDestroy *)info)->conn, pg_conn_event));
+    return 1;
+}
+
+static pg_conn_bound_t *pg_conn_bound(const PGconn *conn)
+{
+    return conn != NULL ? PQinstanceData(conn, pg_conn_event) : NULL;
+}
+
+static int64_t pg_conn_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Text values must read back identically on the other side. */
 #define PG_CONN_OPTIONS                                                                            \
@@ -23,7 +78,11 @@ static void pg_conn_trim(char *s)
 
 const char *pg_conn_message(PGconn *conn, char *buf, size_t size)
 {
-    snprintf(buf, size, "%s", conn ? PQerrorMessage(conn) : "no connection");
+    const pg_conn_bound_t *b = pg_conn_bound(conn);
+    if (b != NULL && b->stalled)
+        snprintf(buf, size, "%s", b->why);
+    else
+        snprintf(buf, size, "%s", conn ? PQerrorMessage(conn) : "no connection");
     pg_conn_trim(buf);
     return buf;
 }
@@ -63,8 +122,24 @@ static int pg_conn_has(PQconninfoOption *opts, const char *keyword)
     return 0;
 }
 
-PGconn *pg_conn_open(const char *conninfo, pg_conn_kind_t kind, const char *what, err_t *err,
-                     char *errbuf, size_t errsize)
+/* Makes conn bounded (see pg_conn_bound_t). 0 when done. */
+static int pg_conn_make_bounded(PGconn *conn, const char *what, int timeout_ms)
+{
+    pg_conn_bound_t *b = calloc(1, sizeof(*b));
+    if (b == NULL || !PQregisterEventProc(conn, pg_conn_event, "syncline", NULL) ||
+        !PQsetInstanceData(conn, pg_conn_event, b)) {
+        free(b);
+        return -1;
+    }
+    b->timeout_ms = timeout_ms;
+    const char *host = PQhost(conn);
+    snprintf(b->peer, sizeof(b->peer), "%s %s:%s", what, host ? host : "?", PQport(conn));
+    /* sends never block: a peer that stops reading is caught by the bound too */
+    return PQsetnonblocking(conn, 1) == 0 ? 0 : -1;
+}
+
+PGconn *pg_conn_open_bounded(const char *conninfo, pg_conn_kind_t kind, const char *what,
+                             int timeout_ms, err_t *err, char *errbuf, size_t errsize)
 {
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
@@ -77,18 +152,15 @@ PGconn *pg_conn_open(const char *conninfo, pg_conn_kind_t kind, const char *what
         *err = ERR_CONFIG;
         return NULL;
     }
-    const char *keys[12];
-    const char *vals[12];
+    const char *keys[PG_CONN_NDEFAULTS + 5];
+    const char *vals[PG_CONN_NDEFAULTS + 5];
     int n = 0;
     keys[n] = "dbname", vals[n++] = conninfo;
     keys[n] = "options", vals[n++] = PG_CONN_OPTIONS;
     keys[n] = "fallback_application_name", vals[n++] = "syncline";
-    if (!pg_conn_has(opts, "connect_timeout"))
-        keys[n] = "connect_timeout", vals[n++] = "10";
-    if (!pg_conn_has(opts, "keepalives_idle")) {
-        keys[n] = "keepalives_idle", vals[n++] = "30";
-        keys[n] = "keepalives_interval", vals[n++] = "10";
-        keys[n] = "keepalives_count", vals[n++] = "3";
+    for (size_t i = 0; i < PG_CONN_NDEFAULTS; i++) {
+        if (!pg_conn_has(opts, pg_conn_defaults[i][0]))
+            keys[n] = pg_conn_defaults[i][0], vals[n++] = pg_conn_defaults[i][1];
     }
     if (kind == PG_CONN_REPLICATION)
         keys[n] = "replication", vals[n++] = "database";
@@ -104,8 +176,134 @@ PGconn *pg_conn_open(const char *conninfo, pg_conn_kind_t kind, const char *what
         *err = ERR_CONNECT;
         return NULL;
     }
+    if (timeout_ms > 0 && pg_conn_make_bounded(conn, what, timeout_ms) != 0) {
+        snprintf(errbuf, errsize, "%s: out of memory", what);
+        PQfinish(conn);
+        *err = ERR_RUNTIME;
+        return NULL;
+    }
     *err = ERR_OK;
     return conn;
+}
+
+PGconn *pg_conn_open(const char *conninfo, pg_conn_kind_t kind, const char *what, err_t *err,
+                     char *errbuf, size_t errsize)
+{
+    return pg_conn_open_bounded(conninfo, kind, what, 0, err, errbuf, errsize);
+}
+
+void pg_conn_set_wait_hook(PGconn *conn, void (*hook)(void *arg, int stalled), void *arg)
+{
+    pg_conn_bound_t *b = pg_conn_bound(conn);
+    if (b != NULL) {
+        b->hook = hook;
+        b->hook_arg = arg;
+    }
+}
+
+/* The bound expired: say so once, and shut the socket so that every later
+ * call on conn (rollback, terminate) fails at once instead of waiting too. */
+static err_t pg_conn_stall(PGconn *conn, pg_conn_bound_t *b, int64_t waited_ms, char *errbuf,
+                           size_t errsize)
+{
+    snprintf(b->why, sizeof(b->why),
+             "%s: no answer for %.1f s while waiting (limit %d s, apply.target_timeout_s): "
+             "connection presumed stalled",
+             b->peer, (double)waited_ms / 1000.0, b->timeout_ms / 1000);
+    b->stalled = 1;
+    log_warn("stalled connection peer=\"%s\" waited_ms=%lld limit_ms=%d", b->peer,
+             (long long)waited_ms, b->timeout_ms);
+    if (b->hook != NULL)
+        b->hook(b->hook_arg, 1);
+    shutdown(PQsocket(conn), SHUT_RDWR);
+    (void)PQconsumeInput(conn); /* libpq notices the closed socket: CONNECTION_BAD */
+    snprintf(errbuf, errsize, "%s", b->why);
+    return ERR_CONNECT;
+}
+
+static err_t pg_conn_lost(PGconn *conn, const pg_conn_bound_t *b, char *errbuf, size_t errsize)
+{
+    char m[1024];
+    snprintf(errbuf, errsize, "%s: %s", b->peer, pg_conn_message(conn, m, sizeof(m)));
+    return pg_conn_classify(conn) == ERR_CONNECT ? ERR_CONNECT : ERR_RUNTIME;
+}
+
+/* One poll of at most a second; *progress when the socket moved. */
+static int pg_conn_poll_once(PGconn *conn, int flushing, int64_t left_ms, int *progress)
+{
+    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN | (flushing ? POLLOUT : 0)};
+    int r = poll(&pfd, 1, left_ms < 1000 ? (int)left_ms : 1000);
+    *progress = r > 0;
+    if (r < 0 && errno != EINTR)
+        return -1;
+    if (r > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP)) && !PQconsumeInput(conn))
+        return -1;
+    return 0;
+}
+
+err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
+{
+    pg_conn_bound_t *b = pg_conn_bound(conn);
+    if (b == NULL)
+        return ERR_OK; /* unbounded: libpq waits as long as it takes */
+    if (b->stalled) {
+        snprintf(errbuf, errsize, "%s", b->why);
+        return ERR_CONNECT;
+    }
+    int64_t last = pg_conn_now_ms(), hooked = last;
+    for (;;) {
+        int f = PQflush(conn);
+        if (f < 0)
+            return pg_conn_lost(conn, b, errbuf, errsize);
+        if (f == 0 && (output_only || !PQisBusy(conn)))
+            return ERR_OK;
+        int64_t now = pg_conn_now_ms();
+        if (now - last >= b->timeout_ms)
+            return pg_conn_stall(conn, b, now - last, errbuf, errsize);
+        int moved;
+        if (pg_conn_poll_once(conn, f, b->timeout_ms - (now - last), &moved) != 0)
+            return pg_conn_lost(conn, b, errbuf, errsize);
+        now = pg_conn_now_ms();
+        if (moved)
+            last = now;
+        if (b->hook != NULL && now - hooked >= 1000) { /* e.g. status to the source */
+            hooked = now;
+            b->hook(b->hook_arg, 0);
+        }
+    }
+}
+
+/* PQexec / PQexecParams, with every wait bounded on a bounded connection.
+ * As PQexec: the last result, or the first error; stops at a COPY state. */
+PGresult *pg_conn_query(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+    if (pg_conn_bound(conn) == NULL)
+        return nparams > 0 || params != NULL
+                   ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                   : PQexec(conn, sql);
+    char eb[8];
+    int sent = nparams > 0 || params != NULL
+                   ? PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
+                   : PQsendQuery(conn, sql);
+    PGresult *last = NULL, *res;
+    for (int ok = sent; ok; ok = res != NULL) {
+        if (pg_conn_await(conn, 0, eb, sizeof(eb)) != ERR_OK) {
+            PQclear(last); /* the answer is lost: pg_conn_message says why */
+            return NULL;
+        }
+        if ((res = PQgetResult(conn)) == NULL)
+            break;
+        ExecStatusType st = PQresultStatus(res);
+        if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(res);
+        } else {
+            PQclear(last);
+            last = res;
+        }
+        if (st == PGRES_COPY_IN || st == PGRES_COPY_OUT || st == PGRES_COPY_BOTH)
+            break;
+    }
+    return last;
 }
 
 static PGresult *pg_conn_check(PGconn *conn, PGresult *res, ExecStatusType expect, const char *what,
@@ -126,13 +324,14 @@ static PGresult *pg_conn_check(PGconn *conn, PGresult *res, ExecStatusType expec
 PGresult *pg_conn_exec(PGconn *conn, const char *sql, ExecStatusType expect, const char *what,
                        char *errbuf, size_t errsize)
 {
-    return pg_conn_check(conn, PQexec(conn, sql), expect, what, errbuf, errsize);
+    return pg_conn_check(conn, pg_conn_query(conn, sql, 0, NULL), expect, what, errbuf, errsize);
 }
 
 PGresult *pg_conn_execp(PGconn *conn, const char *sql, int nparams, const char *const *params,
                         ExecStatusType expect, const char *what, char *errbuf, size_t errsize)
 {
-    PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    const char *const none[1] = {NULL};
+    PGresult *res = pg_conn_query(conn, sql, nparams, params != NULL ? params : none);
     return pg_conn_check(conn, res, expect, what, errbuf, errsize);
 }
 
@@ -140,6 +339,9 @@ err_t pg_conn_classify(PGconn *conn)
 {
     /* libpq keeps the status OK after a failed write (so that the server's
      * last message can still be read); reading is what notices the loss */
+    const pg_conn_bound_t *b = pg_conn_bound(conn);
+    if (b != NULL && b->stalled)
+        return ERR_CONNECT;
     if (conn != NULL && PQstatus(conn) == CONNECTION_OK)
         (void)PQconsumeInput(conn);
     return (conn == NULL || PQstatus(conn) != CONNECTION_OK) ? ERR_CONNECT : ERR_RUNTIME;

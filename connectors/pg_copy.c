@@ -186,11 +186,11 @@ static err_t pg_copy_size(PGconn *src, const char *sq, pg_copy_desc_t *d, char *
 static char **pg_copy_names(PGconn *conn, const char *table, int quote, int *n)
 {
     const char *p[1] = {table};
-    PGresult *res = PQexecParams(conn,
-                                 "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
-                                 "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
-                                 "ORDER BY attnum",
-                                 1, NULL, p, NULL, NULL, 0);
+    PGresult *res = pg_conn_query(conn,
+                                  "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+                                  "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
+                                  "ORDER BY attnum",
+                                  1, p);
     int rows = PQresultStatus(res) == PGRES_TUPLES_OK ? PQntuples(res) : -1;
     char **v = rows >= 0 ? calloc((size_t)rows + 1, sizeof(char *)) : NULL;
     for (int i = 0; v != NULL && i < rows; i++) {
@@ -330,11 +330,25 @@ static PGconn *pg_copy_source_session(pg_copy_shared_t *sh, char *errbuf, size_t
 static PGconn *pg_copy_target_session(pg_copy_shared_t *sh, char *errbuf, size_t errsize)
 {
     err_t err;
-    PGconn *tgt =
-        pg_conn_open(sh->cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+    PGconn *tgt = pg_conn_open_bounded(sh->cfg->target_conninfo, PG_CONN_SQL, "target",
+                                       sh->cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     if (tgt != NULL)
-        PQclear(PQexec(tgt, "SET session_replication_role = replica"));
+        PQclear(pg_conn_query(tgt, "SET session_replication_role = replica", 0, NULL));
     return tgt;
+}
+
+/* One CopyData message to the target (nonblocking when bounded: may wait). */
+static err_t pg_copy_put(PGconn *tgt, const char *buf, int n, char *errbuf, size_t errsize)
+{
+    int r;
+    err_t err = ERR_OK;
+    while ((r = PQputCopyData(tgt, buf, n)) == 0 && err == ERR_OK)
+        err = pg_conn_await(tgt, 1, errbuf, errsize);
+    if (r == 1 || err != ERR_OK)
+        return err;
+    char m[1024];
+    snprintf(errbuf, errsize, "target: %s", pg_conn_message(tgt, m, sizeof(m)));
+    return pg_conn_classify(tgt);
 }
 
 /* Pumps one COPY OUT into one COPY IN. Each CopyData message is one row
@@ -348,15 +362,16 @@ static err_t pg_copy_pump(pg_copy_shared_t *sh, pg_copy_desc_t *d, PGconn *src, 
     int n;
     uint64_t bytes = 0, rows = 0;
     while ((n = PQgetCopyData(src, &buf, 0)) > 0) {
-        int ok = PQputCopyData(tgt, buf, n) == 1;
+        err_t err = pg_copy_put(tgt, buf, n, errbuf, errsize);
         PQfreemem(buf);
         bytes += (uint64_t)n;
         rows++;
-        if (!ok) {
-            snprintf(errbuf, errsize, "target: %s", PQerrorMessage(tgt));
-            return ERR_RUNTIME;
-        }
+        if (err != ERR_OK)
+            return err;
         if (bytes >= (1u << 20)) {
+            /* the target connection is nonblocking: wait (bounded) until it took the MB */
+            if ((err = pg_conn_await(tgt, 1, errbuf, errsize)) != ERR_OK)
+                return err;
             atomic_fetch_add(&d->bytes, bytes);
             atomic_fetch_add(&d->rows, rows);
             *sent += rows;
@@ -381,8 +396,10 @@ static err_t pg_copy_finish(PGconn *conn, const char *what, uint64_t *rows, char
                             size_t errsize)
 {
     PGresult *res;
-    err_t err = ERR_OK;
-    while ((res = PQgetResult(conn)) != NULL) {
+    err_t err = ERR_OK, waited;
+    char eb[512];
+    while ((waited = pg_conn_await(conn, 0, eb, sizeof(eb))) == ERR_OK && /* bounded: target */
+           (res = PQgetResult(conn)) != NULL) {
         if (PQresultStatus(res) == PGRES_COMMAND_OK && rows != NULL)
             *rows = strtoull(PQcmdTuples(res), NULL, 10);
         else if (PQresultStatus(res) != PGRES_COMMAND_OK && err == ERR_OK) {
@@ -391,7 +408,9 @@ static err_t pg_copy_finish(PGconn *conn, const char *what, uint64_t *rows, char
         }
         PQclear(res);
     }
-    return err;
+    if (waited != ERR_OK && err == ERR_OK)
+        snprintf(errbuf, errsize, "%s", eb);
+    return waited != ERR_OK ? waited : err;
 }
 
 static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
@@ -669,8 +688,8 @@ static void pg_copy_watch(pg_copy_shared_t *sh, int ntables, double started)
                          .last_log = started,
                          .last_draw = started,
                          .last_row = started};
-    w.tgt =
-        pg_conn_open(sh->cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, sizeof(errbuf));
+    w.tgt = pg_conn_open_bounded(sh->cfg->target_conninfo, PG_CONN_SQL, "target",
+                                 sh->cfg->target_timeout_s * 1000, &err, errbuf, sizeof(errbuf));
     if (w.tgt == NULL)
         log_warn("copy progress not recorded on the target: %s", errbuf);
     pg_copy_tick(&w, 1);
@@ -695,7 +714,8 @@ static err_t pg_copy_describe_all(pg_copy_shared_t *sh, const pg_copy_table_t *t
     PGconn *src =
         pg_conn_open(sh->cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
     PGconn *tgt =
-        src ? pg_conn_open(sh->cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize)
+        src ? pg_conn_open_bounded(sh->cfg->target_conninfo, PG_CONN_SQL, "target",
+                                   sh->cfg->target_timeout_s * 1000, &err, errbuf, errsize)
             : NULL;
     for (int t = 0; tgt != NULL && t < ntables && err == ERR_OK; t++)
         err = pg_copy_describe(src, tgt, sh->cfg, &tables[t], &sh->descs[t], errbuf, errsize);
@@ -825,7 +845,8 @@ err_t pg_copy_truncate_targets(const config_t *cfg, const pg_copy_table_t *table
                                char *errbuf, size_t errsize)
 {
     err_t err;
-    PGconn *tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+    PGconn *tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     if (tgt == NULL)
         return err;
     char *list = pg_copy_target_list(tgt, cfg, tables, ntables);
@@ -845,7 +866,8 @@ err_t pg_copy_find_nonempty(const config_t *cfg, const pg_copy_table_t *tables, 
 {
     err_t err;
     *nonempty = -1;
-    PGconn *tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+    PGconn *tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     for (int t = 0; tgt != NULL && t < ntables && *nonempty < 0 && err == ERR_OK; t++) {
         const char *ts, *tn;
         if (route_target(cfg, tables[t].schema, tables[t].name, &ts, &tn) != ROUTE_SYNC)
@@ -870,7 +892,8 @@ err_t pg_copy_read_status(const config_t *cfg, pg_copy_status_t *out, char *errb
 {
     err_t err;
     memset(out, 0, sizeof(*out));
-    PGconn *tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+    PGconn *tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     if (tgt == NULL)
         return err;
     const char *params[1] = {cfg->name};

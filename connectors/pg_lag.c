@@ -28,7 +28,8 @@ pg_lag_t *pg_lag_open(const config_t *cfg, err_t *err, char *errbuf, size_t errs
     pl->cfg = cfg;
     pl->src = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", err, errbuf, errsize);
     if (pl->src != NULL)
-        pl->tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", err, errbuf, errsize);
+        pl->tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                       cfg->target_timeout_s * 1000, err, errbuf, errsize);
     if (pl->tgt == NULL) {
         pg_lag_free(pl);
         return NULL;

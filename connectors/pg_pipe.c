@@ -19,6 +19,7 @@
 
 #define PG_PIPE_SYNC_OP 'S'
 #define PG_PIPE_KEY_MAX 200
+#define PG_PIPE_FLUSH_EVERY 64 /* statements */
 
 typedef struct pg_pipe_entry {
     pg_pipe_tag_t tag;
@@ -113,10 +114,8 @@ static int pg_pipe_push(pg_pipe_t *pp, const pg_pipe_tag_t *tag, const char *key
 
 static err_t pg_pipe_conn_error(pg_pipe_t *pp, const char *what, char *errbuf, size_t errsize)
 {
-    snprintf(errbuf, errsize, "target: %s: %s", what, PQerrorMessage(pp->conn));
-    size_t n = strlen(errbuf);
-    while (n > 0 && errbuf[n - 1] == '\n')
-        errbuf[--n] = '\0';
+    char m[1024];
+    snprintf(errbuf, errsize, "target: %s: %s", what, pg_conn_message(pp->conn, m, sizeof(m)));
     return pg_conn_classify(pp->conn);
 }
 
@@ -189,6 +188,9 @@ static void pg_pipe_check_rows(pg_pipe_t *pp, pg_pipe_entry_t *e, PGresult *res)
 static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
     pg_pipe_entry_t *e = &pp->fifo[pp->head];
+    err_t err = pg_conn_await(pp->conn, 0, errbuf, errsize); /* bounded on a stalled target */
+    if (err != ERR_OK)
+        return err;
     PGresult *res = PQgetResult(pp->conn);
     if (res == NULL)
         return pg_pipe_conn_error(pp, "reading results", errbuf, errsize);
@@ -218,6 +220,9 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
         pg_pipe_note_error(pp, e, PQresStatus(st));
     PQclear(res);
     /* each statement's results end with a NULL */
+    err = pg_conn_await(pp->conn, 0, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
     res = PQgetResult(pp->conn);
     PQclear(res);
     pg_pipe_pop(pp);
@@ -258,7 +263,14 @@ static err_t pg_pipe_send_sync(pg_pipe_t *pp, char *errbuf, size_t errsize)
 /* After queuing a statement: close the window when full, keep one in flight. */
 static err_t pg_pipe_after_send(pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
-    if (++pp->since_sync < pp->window)
+    /* a nonblocking connection queues what the socket does not take: flush now
+     * and then, waiting (bounded) when the target reads slower than we send */
+    if (++pp->since_sync % PG_PIPE_FLUSH_EVERY == 0 && PQflush(pp->conn) != 0) {
+        err_t err = pg_conn_await(pp->conn, 1, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    if (pp->since_sync < pp->window)
         return ERR_OK;
     err_t err = pg_pipe_send_sync(pp, errbuf, errsize);
     return err != ERR_OK ? err : pg_pipe_read_until(pp, 1, errbuf, errsize);
@@ -304,7 +316,7 @@ lsn_t pg_pipe_committed(const pg_pipe_t *pp)
 
 err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
-    if (!PQconsumeInput(pp->conn))
+    if (PQflush(pp->conn) < 0 || !PQconsumeInput(pp->conn))
         return pg_pipe_conn_error(pp, "reading results", errbuf, errsize);
     while (pp->count > 0 && !PQisBusy(pp->conn)) {
         err_t err = pg_pipe_read_one(pp, errbuf, errsize);
@@ -353,5 +365,5 @@ void pg_pipe_abort(pg_pipe_t *pp)
     pp->syncs = pp->since_sync = pp->failed = 0;
     if (!pp->in_pipeline && PQstatus(pp->conn) == CONNECTION_OK &&
         PQtransactionStatus(pp->conn) != PQTRANS_IDLE)
-        PQclear(PQexec(pp->conn, "ROLLBACK"));
+        PQclear(pg_conn_query(pp->conn, "ROLLBACK", 0, NULL));
 }

@@ -219,7 +219,8 @@ err_t pg_seq_sync(const config_t *cfg, void (*report)(void *arg, const pg_seq_re
     memset(stats, 0, sizeof(*stats));
     sc.src = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
     if (sc.src != NULL)
-        sc.tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+        sc.tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                      cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     if (sc.tgt != NULL)
         err = pg_seq_all(&sc);
     pg_synced_clear(&sc.synced);

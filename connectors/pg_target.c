@@ -77,14 +77,15 @@ pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_
         return NULL;
     }
     pt->cfg = cfg;
-    pt->conn = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", err, errbuf, errsize);
+    pt->conn = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                    cfg->target_timeout_s * 1000, err, errbuf, errsize);
     if (pt->conn == NULL) {
         free(pt);
         return NULL;
     }
     /* Replayed rows must not fire ordinary triggers or FK checks a second time.
      * Needs superuser (or the right grant); without it, say so and go on. */
-    PGresult *res = PQexec(pt->conn, "SET session_replication_role = replica");
+    PGresult *res = pg_conn_query(pt->conn, "SET session_replication_role = replica", 0, NULL);
     pt->replica_role = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!pt->replica_role)
         log_warn("target: cannot set session_replication_role=replica (needs superuser); "
@@ -347,7 +348,7 @@ static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
             for (pg_target_stmt_t *st = r->stmts; st != NULL; st = st->next) {
                 char sql[64];
                 snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
-                PQclear(PQexec(pt->conn, sql));
+                PQclear(pg_conn_query(pt->conn, sql, 0, NULL));
             }
             pg_trel_free(r->trel, pt->conn);
             r->trel = NULL;
@@ -432,13 +433,13 @@ static pg_target_rel_t *pg_target_rel_new(pg_target_t *pt, const change_relation
 static int pg_target_no_constraints(pg_target_t *pt, const pg_target_rel_t *r)
 {
     const char *p[1] = {r->target};
-    PGresult *res = PQexecParams(
+    PGresult *res = pg_conn_query(
         pt->conn,
         "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisunique) "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = "
         "'x') AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT "
         "tgisinternal AND tgenabled IN ('A', 'R'))",
-        1, NULL, p, NULL, NULL, 0);
+        1, p);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
     PQclear(res);
     return ok;
@@ -458,7 +459,7 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
     if (nkey == 0) /* insert-only: the inserts commute when nothing is unique */
         return pg_target_no_constraints(pt, r);
     const char *p[1] = {r->target};
-    PGresult *res = PQexecParams(
+    PGresult *res = pg_conn_query(
         pt->conn,
         "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
         "AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = $1::regclass AND i.indisprimary "
@@ -468,7 +469,7 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
         "AND c.contype = 'x') "
         "AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = i.indrelid "
         "AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))",
-        1, NULL, p, NULL, NULL, 0);
+        1, p);
     int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) > 0;
     ok = ok && nkey == PQntuples(res);
     for (int i = 0; ok && i < PQntuples(res); i++) {
@@ -971,6 +972,12 @@ static err_t pg_target_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsiz
     return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
 }
 
+static void pg_target_on_wait(void *ctx, void (*hook)(void *arg, int stalled), void *arg)
+{
+    pg_target_t *pt = ctx;
+    pg_conn_set_wait_hook(pt->conn, hook, arg);
+}
+
 static err_t pg_target_type(void *ctx, uint32_t oid, const char *nspname, const char *typname,
                             char *errbuf, size_t errsize)
 {
@@ -1219,6 +1226,7 @@ static const sink_ops_t pg_target_ops = {
     .drain = pg_target_op_drain,
     .rollback = pg_target_rollback,
     .advance = pg_target_op_advance,
+    .on_wait = pg_target_on_wait,
 };
 
 sink_t pg_target_sink(pg_target_t *pt)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pg_conn.h"
 #include "pg_tsql.h"
 #include "transform.h"
 
@@ -109,7 +110,7 @@ void pg_trel_free(pg_trel_t *tr, PGconn *conn)
         if (conn != NULL) {
             char sql[64];
             snprintf(sql, sizeof(sql), "DEALLOCATE %s", tr->stmts->name);
-            PQclear(PQexec(conn, sql));
+            PQclear(pg_conn_query(conn, sql, 0, NULL));
         }
         free(tr->stmts->shape);
         free(tr->stmts);
@@ -138,14 +139,14 @@ static err_t pg_trel_target_columns(PGconn *conn, const char *target, char ***na
 /* is_key[i]: 1 = primary key column, 2 = NOT NULL without default, 3 = both */
 {
     const char *p[1] = {target};
-    PGresult *res = PQexecParams(
+    PGresult *res = pg_conn_query(
         conn,
         "SELECT a.attname, coalesce(a.attnum = ANY (i.indkey::int2[]), false), "
         "a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' "
         "FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary "
         "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped "
         "AND a.attgenerated = '' ORDER BY a.attnum",
-        1, NULL, p, NULL, NULL, 0);
+        1, p);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(errbuf, errsize, "target: %s", PQresultErrorMessage(res));
         PQclear(res);
@@ -182,8 +183,7 @@ static char *pg_trel_type_sql(PGconn *conn, const change_column_t *col,
     snprintf(oid, sizeof(oid), "%u", col->type_oid);
     snprintf(mod, sizeof(mod), "%d", col->typmod);
     const char *p[2] = {oid, mod};
-    PGresult *res =
-        PQexecParams(conn, "SELECT format_type($1::oid, $2::int)", 2, NULL, p, NULL, NULL, 0);
+    PGresult *res = pg_conn_query(conn, "SELECT format_type($1::oid, $2::int)", 2, p);
     char *out = PQresultStatus(res) == PGRES_TUPLES_OK ? strdup(PQgetvalue(res, 0, 0)) : NULL;
     PQclear(res);
     return out;
@@ -591,8 +591,7 @@ static int pg_trel_probe_fails(PGconn *conn, const pg_trel_diag_t *d, int c, cha
     char *sql = pg_tsql_probe(&d->tr->sql, c);
     if (sql == NULL)
         return 0;
-    PGresult *res =
-        PQexecParams(conn, sql, d->n, NULL, (const char *const *)d->values, NULL, NULL, 0);
+    PGresult *res = pg_conn_query(conn, sql, d->n, (const char *const *)d->values);
     free(sql);
     int fails = PQresultStatus(res) != PGRES_TUPLES_OK;
     const char *m = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);

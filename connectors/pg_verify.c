@@ -798,7 +798,7 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
         if (err != ERR_OK || still)
             return err;
         PQclear(PQexec(pv->src, "ROLLBACK"));
-        PQclear(PQexec(pv->tgt, "ROLLBACK"));
+        PQclear(pg_conn_query(pv->tgt, "ROLLBACK", 0, NULL));
         char l[LSN_STRLEN];
         if (pg_verify_now_ms() > deadline || *pv->opts->stop) {
             snprintf(pv->errbuf, pv->errsize,
@@ -874,7 +874,8 @@ err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
     if (pv.src != NULL)
         pv.src2 = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
     if (pv.src2 != NULL)
-        pv.tgt = pg_conn_open(cfg->target_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+        pv.tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                      cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     if (pv.tgt != NULL)
         err = pg_verify_consistent(&pv);
     if (pv.tgt != NULL && err == ERR_OK) {

@@ -557,6 +557,13 @@ static err_t collapse_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize
     return cl->inner.ops->advance(cl->inner.ctx, lsn, errbuf, errsize);
 }
 
+static void collapse_on_wait(void *ctx, void (*hook)(void *arg, int stalled), void *arg)
+{
+    collapse_t *cl = ctx;
+    if (cl->inner.ops->on_wait != NULL)
+        cl->inner.ops->on_wait(cl->inner.ctx, hook, arg);
+}
+
 static const sink_ops_t collapse_ops = {
     .relation = collapse_relation,
     .type = collapse_type,
@@ -569,6 +576,7 @@ static const sink_ops_t collapse_ops = {
     .drain = collapse_drain,
     .rollback = collapse_rollback,
     .advance = collapse_advance,
+    .on_wait = collapse_on_wait,
     .collapsible = NULL,
 };
 

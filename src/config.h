@@ -69,6 +69,7 @@ typedef struct config {
     int batch_rows;           /* max source rows per target transaction (default 10000) */
     int batch_ms;             /* max age of an open target transaction (default 200) */
     int status_interval_ms;   /* standby status period (default 10000) */
+    int target_timeout_s;     /* silence while waiting for the target: stalled (120, 0 = off) */
     bool binary;              /* request binary values from pgoutput (default false) */
     bool on_missing_row_skip; /* "on_missing_row": "error" (default) or "skip" */
     bool collapse;            /* merge changes per row in a target transaction (default true) */

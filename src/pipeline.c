@@ -53,6 +53,7 @@ typedef struct pipeline_state {
     double pending_started; /* metrics: when it was sent */
     unsigned polls;         /* messages read while a commit was in flight */
     int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
+    int target_stalled;     /* the sink gave up on a stalled target */
 } pipeline_state_t;
 
 static int64_t pipeline_now_ms(void)
@@ -369,6 +370,18 @@ static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
     return err;
 }
 
+/* The sink is waiting for the target (a long statement, a slow commit): the
+ * source still hears from us, so the walsender's timeout does not fire. */
+static void pipeline_on_wait(void *arg, int stalled)
+{
+    pipeline_state_t *st = arg;
+    char eb[256];
+    if (stalled)
+        st->target_stalled = 1;
+    else if (pipeline_now_ms() - st->last_status_ms >= st->opts->status_interval_ms)
+        (void)pipeline_send_status(st, 0, eb, sizeof(eb)); /* a failure shows on the next read */
+}
+
 /* Learns how far the target committed; with wait, waits for all of it.
  * Only what the target reported committed becomes the confirmable position. */
 static err_t pipeline_settle(pipeline_state_t *st, int wait, char *errbuf, size_t errsize)
@@ -443,9 +456,13 @@ err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t
         return ERR_RUNTIME;
     }
     st.last_status_ms = st.last_progress_ms = st.last_recv_ms = pipeline_now_ms();
+    if (snk->ops->on_wait != NULL)
+        snk->ops->on_wait(snk->ctx, pipeline_on_wait, &st);
     err_t err = pipeline_loop(&st, errbuf, errsize);
-    if (err != ERR_OK && opts->metrics != NULL) /* metrics */
-        metrics_error(opts->metrics, err_name(err));
+    if (snk->ops->on_wait != NULL)
+        snk->ops->on_wait(snk->ctx, NULL, NULL);
+    if (err != ERR_OK && opts->metrics != NULL) /* metrics: a stall is a connect error */
+        metrics_error(opts->metrics, st.target_stalled ? "target_stall" : err_name(err));
     if (err != ERR_OK && st.batch_open)
         snk->ops->rollback(snk->ctx);
     if (err == ERR_OK) {

@@ -72,6 +72,10 @@ typedef struct sink_ops {
     err_t (*drain)(void *ctx, char *errbuf, size_t errsize);
     /* Abandons the open transaction, if any. */
     void (*rollback)(void *ctx);
+    /* May be NULL. While the sink waits for the target: hook(arg, 0) about once
+     * a second, hook(arg, 1) once when it gives up on a stalled target (that
+     * call then fails with ERR_CONNECT). hook NULL removes it. */
+    void (*on_wait)(void *ctx, void (*hook)(void *arg, int stalled), void *arg);
     /* Records progress with no data (idle source), in its own transaction. */
     err_t (*advance)(void *ctx, lsn_t lsn, char *errbuf, size_t errsize);
     /* May successive changes to one row of relid be merged into its last state

@@ -17,7 +17,8 @@
 #   --no-deps    skip scripts/install-deps.sh
 #   --no-build   skip the builds and unit tests; use the existing build/syncline
 #   --keep       leave the clusters running (and the scratch directory) for inspection
-#   --asan       run the scenarios against build-asan/syncline instead of build/syncline
+#   --asan       run the scenarios against build-asan/syncline instead of build/syncline; any
+#                ASan/LSan/UBSan report (written under .tmp/test-logs/sanitizer/) fails its scenario
 # Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
 # tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 10).
 # SYNCLINE_REGISTRY=apicurio: the scenarios that use a Schema Registry (108) run against a real
@@ -245,6 +246,28 @@ SYNCLINE=${SYNCLINE_BIN:-$SYNCLINE} # SYNCLINE_BIN: run the scenarios against an
 E2E_ROOT=""
 SCENARIO_PGID=""
 
+# A sanitizer report of an ASan/UBSan binary (--asan) fails its scenario whatever the exit codes
+# said (a background syncline, a command whose stderr a scenario captured). ASan and LSan write
+# theirs to files, one per process (the caller's own options come first, log_path last); UBSan
+# in gcc's combined runtime ignores log_path and prints to stderr, so the scenario's log and the
+# files its scratch directory gained are searched too.
+SAN_DIR=$LOG_DIR/sanitizer
+mkdir -p "$SAN_DIR"
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}:log_path=$SAN_DIR/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+SAN_PATTERN='runtime error: |ERROR: (AddressSanitizer|LeakSanitizer)'
+san_reports() { find "$SAN_DIR" -type f | sort; }
+# Files under E2E_ROOT (but the clusters and the broker) newer than MARKER that hold a sanitizer report, and LOG.
+san_grep() { # MARKER LOG
+    {
+        find "$E2E_ROOT" \( -path "$SRC_PGDATA" -o -path "$TGT_PGDATA" -o -path "$E2E_ROOT/kafka" \) \
+            -prune -o -type f -newer "$1" -print 2>/dev/null
+        echo "$2"
+    } | while IFS= read -r f; do
+        if grep -qE "$SAN_PATTERN" "$f" 2>/dev/null; then echo "$f"; fi
+    done
+}
+
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -358,7 +381,7 @@ log_since() { # FILE OFFSET LABEL
 }
 
 run_scenario() { # FILE
-    local f=$1 name log start rc=0 src_off tgt_off
+    local f=$1 name log start rc=0 src_off tgt_off san_before san_new
     name=$(basename "$f" .sh)
     log=$LOG_DIR/$name.log
     printf -- '---- %-50s ' "$name"
@@ -371,6 +394,8 @@ run_scenario() { # FILE
     src_off=$(stat -c %s "$(pg_cluster_log "$SRC_PGDATA")" 2>/dev/null || echo 0)
     tgt_off=$(stat -c %s "$(pg_cluster_log "$TGT_PGDATA")" 2>/dev/null || echo 0)
     start=${EPOCHREALTIME/./}
+    san_before=$(san_reports)
+    touch "$LOG_DIR/.scenario-start"
     # timeout runs the scenario in a process group of its own (whose id is timeout's pid), so
     # whatever the scenario leaves running can be killed afterwards.
     timeout -k 30 "$E2E_TIMEOUT" bash "$f" >"$log" 2>&1 </dev/null &
@@ -382,6 +407,23 @@ run_scenario() { # FILE
     SCENARIO_PGID=""
     local took
     took=$(elapsed "$start")
+    san_new=$(comm -13 <(echo "$san_before") <(san_reports))
+    local r
+    if [[ -n "$san_new" ]]; then
+        while IFS= read -r r; do
+            printf -- '--- sanitizer report %s ---\n' "${r#"$ROOT"/}"
+            head -n 80 "$r"
+        done <<<"$san_new" >>"$log"
+    fi
+    local san_hits out=""
+    san_hits=$(san_grep "$LOG_DIR/.scenario-start" "$log")
+    while IFS= read -r r; do
+        [[ -n "$r" && "$r" != "$log" ]] || continue
+        out+="--- sanitizer report in $r ---"$'\n'$(grep -E -A 30 "$SAN_PATTERN" "$r" | head -n 80)$'\n'
+    done <<<"$san_hits"
+    [[ -z "$out" ]] || printf '%s' "$out" >>"$log"
+    san_new="$san_new$san_hits"
+    if [[ -n "$san_new" ]] && ((rc == 0)); then rc=86; fi # "sanitizer report"
     if ((rc == 0)); then
         echo "PASS ($took)"
         E2E_PASSED=$((E2E_PASSED + 1))
@@ -389,6 +431,7 @@ run_scenario() { # FILE
     else
         local why="exit $rc"
         ((rc != 124 && rc != 137)) || why="timed out after ${E2E_TIMEOUT}s"
+        [[ -z "$san_new" ]] || why="$why, sanitizer report"
         echo "FAIL ($why, $took)"
         E2E_FAILED=$((E2E_FAILED + 1))
         E2E_LINES+=("FAIL  $name ($why, $took)")

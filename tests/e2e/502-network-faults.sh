@@ -10,7 +10,8 @@
 #   source stall  -> noticed within the silence timeout (3 status intervals, at least 5 s: here
 #                    status_interval_ms = 1000, so 5 s) because the status it sends after a
 #                    quiet second asks the walsender for a reply that never comes
-#   target stall  -> syncline waits (see the note at that case), and resumes when it ends
+#   target stall  -> shorter than apply.target_timeout_s (120 s): syncline waits and resumes when
+#                    it ends (504-stall.sh covers a stall longer than the bound)
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -113,9 +114,9 @@ echo "ok: source stall: noticed in $ms ms, retried, resumed"
 # ---------------------------------------------------------------- target stall
 
 # A stalled target connection (the server's kernel keeps acknowledging, nothing answers) is
-# not detected by TCP keepalives or tcp_user_timeout, which only catch a dead peer or lost
-# packets; syncline waits for the statement in hand, like any libpq client, and goes on when
-# the stall ends. What must hold: nothing lost, nothing doubled, no exit.
+# not detected by TCP keepalives or tcp_user_timeout; a stall shorter than
+# apply.target_timeout_s is waited through. What must hold: nothing lost, nothing doubled, no
+# exit. (504-stall.sh: a stall longer than the bound.)
 sleep 2
 proxy_mode tgt stall
 sleep 6

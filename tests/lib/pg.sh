@@ -16,7 +16,7 @@
 #   pg_cluster_log DIR            prints the path of the server log
 #   pg_wait_ready PORT [SECONDS]  waits (default 60 s) until 127.0.0.1:PORT accepts connections
 #   pg_port_free PORT             true when nothing listens on 127.0.0.1:PORT
-#   pg_free_port START            prints the first free port >= START
+#   pg_free_port START            prints the first port >= START that nothing listens on or holds
 #   pg_make_scratch PREFIX        prints a new directory /tmp/PREFIX.XXXXXX usable by the server
 #
 # As root the server runs as the `postgres` system user (created if missing), because initdb
@@ -69,9 +69,15 @@ pg_port_free() {
     return 0
 }
 
+# True when some socket, a client connection's included, has PORT as its local end: test ports
+# lie in the kernel's ephemeral range, and a listener cannot bind a port a connection holds.
+pg_port_held() {
+    command -v ss >/dev/null 2>&1 && [[ -n "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]]
+}
+
 pg_free_port() {
     local port=$1 tries=0
-    while ! pg_port_free "$port"; do
+    while ! pg_port_free "$port" || pg_port_held "$port"; do
         port=$((port + 1))
         tries=$((tries + 1))
         ((tries < 200)) || {

@@ -131,6 +131,7 @@ static void test_minimal_defaults(void **state)
     assert_int_equal(cfg->batch_rows, 10000);
     assert_int_equal(cfg->batch_ms, 200);
     assert_int_equal(cfg->status_interval_ms, 10000);
+    assert_int_equal(cfg->target_timeout_s, 120);
     assert_false(cfg->binary);
     assert_false(cfg->on_missing_row_skip);
     assert_int_equal(cfg->snapshot_workers, ncpu < 1 ? 1 : ncpu > 64 ? 64 : ncpu);
@@ -159,7 +160,7 @@ static void test_every_key_set(void **state)
                             " `target`: {`conninfo`: ``},"
                             " `apply`: {`batch_rows`: 1, `batch_ms`: 60000,"
                             "   `status_interval_ms`: 100, `binary`: true,"
-                            "   `on_missing_row`: `skip`},"
+                            "   `on_missing_row`: `skip`, `target_timeout_s`: 0},"
                             " `snapshot`: {`workers`: 64},"
                             " `kafka`: {`brokers`: `k:9092`, `topic`: `t.x-1`, `format`: `json`,"
                             "   `partitioning`: `key`, `schema_registry`: `http://r:8081`,"
@@ -173,6 +174,7 @@ static void test_every_key_set(void **state)
     assert_int_equal(cfg->batch_rows, 1);
     assert_int_equal(cfg->batch_ms, 60000);
     assert_int_equal(cfg->status_interval_ms, 100);
+    assert_int_equal(cfg->target_timeout_s, 0);
     assert_true(cfg->binary);
     assert_true(cfg->on_missing_row_skip);
     assert_int_equal(cfg->snapshot_workers, 64);
@@ -209,6 +211,7 @@ static const default_case_t constant_defaults[] = {
     {"apply.batch_rows", F_INT, offsetof(config_t, batch_rows), NULL},
     {"apply.batch_ms", F_INT, offsetof(config_t, batch_ms), NULL},
     {"apply.status_interval_ms", F_INT, offsetof(config_t, status_interval_ms), NULL},
+    {"apply.target_timeout_s", F_INT, offsetof(config_t, target_timeout_s), NULL},
     {"apply.binary", F_BOOL, offsetof(config_t, binary), NULL},
     {"apply.on_missing_row", F_FLAG, offsetof(config_t, on_missing_row_skip), "skip"},
     {"apply.collapse", F_BOOL, offsetof(config_t, collapse), NULL},
@@ -518,6 +521,7 @@ static void test_int_ranges(void **state)
         {"apply", "batch_rows", 1, 1000000},
         {"apply", "batch_ms", 1, 60000},
         {"apply", "status_interval_ms", 100, 600000},
+        {"apply", "target_timeout_s", 0, 86400},
         {"snapshot", "workers", 1, 64},
     };
 
