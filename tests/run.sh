@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine (as root, or a user with sudo):
 #
-#   bash tests/run.sh [--no-deps] [--no-build] [--keep] [--asan] [PATTERN...]
+#   bash tests/run.sh [--no-deps] [--no-build] [--keep] [--asan | --release] [PATTERN...]
 #
 # 1. installs the dependencies (scripts/install-deps.sh)
 # 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both,
@@ -9,16 +9,20 @@
 #    and runs each for FUZZ_SECONDS (default 10) over its seed corpus (fuzz/README.md)
 # 3. lint: clang-format over src/ connectors/ tests/unit/ fuzz/, shellcheck over the shell scripts
 # 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
-#    tests/e2e/[0-9]*.sh in order against build/syncline, each with a timeout
+#    tests/e2e/[0-9]*.sh in order against the ASan+UBSan binary build-asan/syncline (any sanitizer
+#    report fails its scenario), each with a timeout; then, for the whole suite, a release smoke:
+#    the scenarios matching E2E_RELEASE_SMOKE (default 001|007|101|204|504; empty: none) again
+#    against the optimised build/syncline (logged as NAME-release)
 # 5. prints a summary ending with the line "e2e: N passed, N failed"; exits non-zero on any failure
 #
 # Options:
 #   PATTERN      run only the scenarios whose file name matches one of these (bash regex, e.g. 001 or 'toast|type')
 #   --no-deps    skip scripts/install-deps.sh
-#   --no-build   skip the builds and unit tests; use the existing build/syncline
+#   --no-build   skip the builds and unit tests; use the existing binaries (build-asan/, build/)
 #   --keep       leave the clusters running (and the scratch directory) for inspection
-#   --asan       run the scenarios against build-asan/syncline instead of build/syncline; any
-#                ASan/LSan/UBSan report (written under .tmp/test-logs/sanitizer/) fails its scenario
+#   --asan       the default: scenarios against build-asan/syncline; any ASan/LSan/UBSan report
+#                (written under .tmp/test-logs/sanitizer/) fails its scenario
+#   --release    every scenario against build/syncline instead (no sanitizers, no smoke pass)
 # Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
 # tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 10).
 # SYNCLINE_REGISTRY=apicurio: the scenarios that use a Schema Registry (108) run against a real
@@ -33,7 +37,7 @@ cd "$ROOT"
 DO_DEPS=1
 DO_BUILD=1
 KEEP=0
-ASAN_E2E=0
+ASAN_E2E=1
 PATTERNS=()
 while (($#)); do
     case $1 in
@@ -41,6 +45,7 @@ while (($#)); do
     --no-build) DO_BUILD=0 ;;
     --keep) KEEP=1 ;;
     --asan) ASAN_E2E=1 ;;
+    --release) ASAN_E2E=0 ;;
     -h | --help)
         sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         exit 0
@@ -55,6 +60,7 @@ while (($#)); do
 done
 
 E2E_TIMEOUT=${E2E_TIMEOUT:-300}
+E2E_RELEASE_SMOKE=${E2E_RELEASE_SMOKE-^(001|007|101|204|504)-}
 SYNCLINE_REGISTRY=${SYNCLINE_REGISTRY:-standin}
 case $SYNCLINE_REGISTRY in
 standin | apicurio) ;;
@@ -380,9 +386,9 @@ log_since() { # FILE OFFSET LABEL
     [[ -z "$new" ]] || printf -- '--- %s server log (last lines written during the scenario) ---\n%s\n' "$3" "$new"
 }
 
-run_scenario() { # FILE
+run_scenario() { # FILE [NAME-SUFFIX]
     local f=$1 name log start rc=0 src_off tgt_off san_before san_new
-    name=$(basename "$f" .sh)
+    name=$(basename "$f" .sh)${2:-}
     log=$LOG_DIR/$name.log
     printf -- '---- %-50s ' "$name"
     if ! pg_cluster_start "$SRC_PGDATA" >/dev/null 2>&1 || ! pg_cluster_start "$TGT_PGDATA" >/dev/null 2>&1; then
@@ -454,6 +460,24 @@ if [[ $SYNCLINE_REGISTRY == apicurio ]] && needs_registry; then
     step "build Apicurio Registry (tests/lib/apicurio.sh; cached)" apicurio_build
 fi
 
+# The whole suite ran against the sanitizer build: a few scenarios again against the optimised
+# binary that users run (a bug that shows only with optimisation, a build difference).
+release_smoke() {
+    local f
+    ((ASAN_E2E)) && ((${#PATTERNS[@]} == 0)) && [[ -z ${SYNCLINE_BIN:-} && -n $E2E_RELEASE_SMOKE ]] || return 0
+    [[ -x $ROOT/build/syncline ]] || {
+        E2E_LINES+=("FAIL  release smoke (no build/syncline)")
+        E2E_FAILED=$((E2E_FAILED + 1))
+        return 0
+    }
+    SYNCLINE=$ROOT/build/syncline
+    export SYNCLINE
+    echo "release smoke, binary: $SYNCLINE"
+    for f in "${SCENARIOS[@]}"; do
+        [[ $(basename "$f" .sh) =~ $E2E_RELEASE_SMOKE ]] && run_scenario "$f" -release
+    done
+}
+
 banner "end-to-end scenarios (${#SCENARIOS[@]})"
 if ((${#SCENARIOS[@]} == 0)); then
     echo "no scenario matches ${PATTERNS[*]:-tests/e2e/[0-9]*.sh}"
@@ -475,6 +499,7 @@ else
         for f in "${SCENARIOS[@]}"; do
             run_scenario "$f"
         done
+        release_smoke
     else
         echo "could not start the PostgreSQL clusters; every scenario counts as failed"
         for f in "${SCENARIOS[@]}"; do
