@@ -474,7 +474,7 @@ release_smoke() {
     export SYNCLINE
     echo "release smoke, binary: $SYNCLINE"
     for f in "${SCENARIOS[@]}"; do
-        [[ $(basename "$f" .sh) =~ $E2E_RELEASE_SMOKE ]] && run_scenario "$f" -release
+        if [[ $(basename "$f" .sh) =~ $E2E_RELEASE_SMOKE ]]; then run_scenario "$f" -release; fi
     done
 }
 
