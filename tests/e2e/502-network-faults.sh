@@ -19,62 +19,19 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../lib/pg.sh"
 
 e2e_setup t502
-PROXY=$(dirname "$0")/../lib/faultproxy.py
-PSRC=$(pg_free_port 58432)
-PTGT=$(pg_free_port $((PSRC + 1)))
-METRICS=$(pg_free_port $((PTGT + 1)))
-declare -A PROXY_PIDS=()
-
-proxy_start() { # NAME LISTEN_PORT TARGET_PORT
-    echo pass >"$E2E_TMP/$1.mode"
-    python3 "$PROXY" "$2" "127.0.0.1:$3" "$E2E_TMP/$1.mode" 2>>"$E2E_TMP/proxy-$1.log" &
-    PROXY_PIDS[$1]=$!
-    wait_until 10 pg_wait_ready "$2" 1
-}
-proxy_mode() { # NAME MODE
-    echo "$2" >"$E2E_TMP/$1.mode"
-    _e2e_log "proxy $1: $2"
-    sleep 0.3 # the proxy reads its control file every 0.1 s
-}
-proxies_stop() {
-    local n
-    for n in "${!PROXY_PIDS[@]}"; do kill -TERM "${PROXY_PIDS[$n]}" 2>/dev/null || true; done
-}
-e2e_on_exit proxies_stop
+# shellcheck source=tests/e2e/lib-faults.sh
+source "$(dirname "$0")/lib-faults.sh"
+faults_ports 58432
 proxy_start src "$PSRC" "$SRC_PORT"
 proxy_start tgt "$PTGT" "$TGT_PORT"
 
-both_sql "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL);
-          CREATE TABLE hist (id bigserial PRIMARY KEY, acct int, delta int);
-          INSERT INTO acct SELECT g, 0 FROM generate_series(1, 1000) g;"
+faults_schema
 SRC_VIA="host=127.0.0.1 port=$PSRC user=postgres dbname=$SRC_DB"
 TGT_VIA="host=127.0.0.1 port=$PTGT user=postgres dbname=$TGT_DB"
 printf '{"name": "t502", "source": {"conninfo": "%s"}, "target": {"conninfo": "%s"},
  "apply": {"batch_ms": 100, "status_interval_ms": 1000}}\n' "$SRC_VIA" "$TGT_VIA" >"$CFG"
-
-cat >"$E2E_TMP/work.sql" <<'SQL'
-\set aid random(1, 1000)
-\set delta random(-100, 100)
-BEGIN;
-UPDATE acct SET bal = bal + :delta WHERE id = :aid;
-INSERT INTO hist (acct, delta) VALUES (:aid, :delta);
-END;
-SQL
 syncline_start --snapshot=never --metrics "$METRICS" # the slot exists from here on
-"$PG_BIN/pgbench" -n -c 2 -R 100 -T 600 -f "$E2E_TMP/work.sql" -h 127.0.0.1 -p "$SRC_PORT" \
-    -U postgres "$SRC_DB" >"$E2E_TMP/pgbench.log" 2>&1 &
-BENCH=$!
-e2e_on_exit "kill $BENCH 2>/dev/null || true"
-log_lines() { wc -l <"$E2E_TMP/syncline.log"; }
-log_since() { tail -n +"$(($1 + 1))" "$E2E_TMP/syncline.log"; }
-
-# Waits until syncline's log (after line FROM) contains TEXT. FROM SECONDS TEXT
-wait_log() {
-    local from=$1 secs=$2 text=$3
-    _wl() { log_since "$from" | grep -F -- "$text" >/dev/null; }
-    wait_until "$secs" _wl
-    _e2e_log "log: $(log_since "$from" | grep -F -- "$text" | head -n 1 | cut -c1-200)"
-}
+faults_workload
 
 case_cut() { # NAME
     local from

@@ -19,63 +19,21 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/../lib/pg.sh"
 
 e2e_setup t504
-PROXY=$(dirname "$0")/../lib/faultproxy.py
-PSRC=$(pg_free_port 58532)
-PTGT=$(pg_free_port $((PSRC + 1)))
-METRICS=$(pg_free_port $((PTGT + 1)))
+# shellcheck source=tests/e2e/lib-faults.sh
+source "$(dirname "$0")/lib-faults.sh"
+faults_ports 58532
 CANARY=pw504canary
-declare -A PROXY_PIDS=()
-
-proxy_start() { # NAME LISTEN_PORT TARGET_PORT
-    echo pass >"$E2E_TMP/$1.mode"
-    python3 "$PROXY" "$2" "127.0.0.1:$3" "$E2E_TMP/$1.mode" 2>>"$E2E_TMP/proxy-$1.log" &
-    PROXY_PIDS[$1]=$!
-    wait_until 10 pg_wait_ready "$2" 1
-}
-mode_changes() { grep -c -- " -> $2 " "$E2E_TMP/proxy-$1.log" || true; }
-proxy_mode() { # NAME MODE
-    local n
-    n=$(mode_changes "$1" "$2")
-    echo "$2" >"$E2E_TMP/$1.mode"
-    _e2e_log "proxy $1: $2"
-    # the proxy reads its control file every 0.1 s: wait until it logged the change
-    _pm() { (($(mode_changes "$1" "$2") > $3)); }
-    wait_until 10 _pm "$1" "$2" "$n"
-}
-proxies_stop() {
-    local n
-    for n in "${!PROXY_PIDS[@]}"; do kill -TERM "${PROXY_PIDS[$n]}" 2>/dev/null || true; done
-}
-e2e_on_exit proxies_stop
 proxy_start src "$PSRC" "$SRC_PORT"
 proxy_start tgt "$PTGT" "$TGT_PORT"
 
-both_sql "CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL);
-          CREATE TABLE hist (id bigserial PRIMARY KEY, acct int, delta int);
-          INSERT INTO acct SELECT g, 0 FROM generate_series(1, 1000) g;"
+faults_schema
 SRC_VIA="host=127.0.0.1 port=$PSRC user=postgres dbname=$SRC_DB"
 TGT_VIA="host=127.0.0.1 port=$PTGT user=postgres dbname=$TGT_DB password=$CANARY"
 printf '{"name": "t504", "source": {"conninfo": "%s"}, "target": {"conninfo": "%s"},
  "apply": {"batch_ms": 100, "status_interval_ms": 1000, "target_timeout_s": 5}}\n' \
     "$SRC_VIA" "$TGT_VIA" >"$CFG"
-
-cat >"$E2E_TMP/work.sql" <<'SQL'
-\set aid random(1, 1000)
-\set delta random(-100, 100)
-BEGIN;
-UPDATE acct SET bal = bal + :delta WHERE id = :aid;
-INSERT INTO hist (acct, delta) VALUES (:aid, :delta);
-END;
-SQL
 syncline_start --snapshot=never --metrics "$METRICS" # the slot exists from here on
-"$PG_BIN/pgbench" -n -c 2 -R 100 -T 600 -f "$E2E_TMP/work.sql" -h 127.0.0.1 -p "$SRC_PORT" \
-    -U postgres "$SRC_DB" >"$E2E_TMP/pgbench.log" 2>&1 &
-BENCH=$!
-e2e_on_exit "kill $BENCH 2>/dev/null || true"
-log_lines() { wc -l <"$E2E_TMP/syncline.log"; }
-log_since() { tail -n +"$(($1 + 1))" "$E2E_TMP/syncline.log"; }
-_has_log() { log_since "$1" | grep -F -- "$2" >/dev/null; }
-hist_rows() { tgt_sql "SELECT count(*) FROM hist"; }
+faults_workload
 _target_moves() { (($(hist_rows) > $1)); }
 
 # ---------------------------------------------------------------- target stall
@@ -87,7 +45,7 @@ from=$(log_lines)
 t0=$(_e2e_now_ms)
 proxy_mode tgt stall
 stalled_rows=$(hist_rows) # read directly, not through the proxy
-wait_until 60 _has_log "$from" "connection presumed stalled"
+wait_until 60 has_log "$from" "connection presumed stalled"
 ms=$(($(_e2e_now_ms) - t0))
 line=$(log_since "$from" | grep -F "connection presumed stalled" | head -n 1)
 _e2e_log "target stall noticed after $ms ms: ${line:0:300}"
@@ -97,7 +55,7 @@ waited=$(sed -n 's/.*no answer for \([0-9.]*\) s.*/\1/p' <<<"$line" | head -n 1)
 [[ -n "$waited" ]] || fail "the stall report does not say how long it waited"
 awk -v w="$waited" 'BEGIN { exit !(w >= 5.0) }' || fail "the stall was reported after $waited s, before the 5 s bound"
 ((ms >= 4000)) || fail "the stall was reported $ms ms after it began, before the 5 s bound"
-wait_until 30 _has_log "$from" "connection lost, retrying"
+wait_until 30 has_log "$from" "connection lost, retrying"
 syncline_running || fail "syncline exited on the target stall"
 # still stalled: the retries hang in the proxy until connect_timeout and back off
 sleep 3
@@ -115,7 +73,7 @@ wait_until 60 _target_moves "$before"
 from=$(log_lines)
 t0=$(_e2e_now_ms)
 proxy_mode src stall
-wait_until 60 _has_log "$from" "connection presumed dead"
+wait_until 60 has_log "$from" "connection presumed dead"
 ms=$(($(_e2e_now_ms) - t0))
 _e2e_log "source stall noticed after $ms ms"
 ((ms <= 30000)) || fail "the stalled replication connection was noticed only after $ms ms"
