@@ -27,6 +27,7 @@
 
 #include "event.h"
 #include "event_schema.h"
+#include "hex.h"
 
 #define EVENT_AVRO_SO_HEADER 10 /* 0xC3 0x01, fingerprint */
 #define EVENT_AVRO_CF_HEADER 5  /* 0x00, schema id */
@@ -413,17 +414,6 @@ static int event_avro_set(avro_value_t *val, json_t *j)
     }
 }
 
-static int event_avro_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* bytea's hex text form "\x0a1b" -> bytes. */
 static int event_avro_set_bytea(avro_value_t *val, const char *s, size_t len)
 {
@@ -434,7 +424,7 @@ static int event_avro_set_bytea(avro_value_t *val, const char *s, size_t len)
     if (buf == NULL)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = event_avro_hexval(s[2 + 2 * i]), lo = event_avro_hexval(s[3 + 2 * i]);
+        int hi = hex_digit(s[2 + 2 * i]), lo = hex_digit(s[3 + 2 * i]);
         if (hi < 0 || lo < 0) {
             free(buf);
             return -1;

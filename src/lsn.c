@@ -7,19 +7,10 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "hex.h"
+
 /* Each half of "X/X" is a uint32, so at most 8 hex digits (as pg_lsn_in). */
 #define LSN_HALF_MAX_DIGITS 8
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Parses 1..8 hex digits at *s into *half; advances *s past them. */
 static bool parse_half(const char **s, uint32_t *half)
@@ -27,7 +18,7 @@ static bool parse_half(const char **s, uint32_t *half)
     uint32_t v = 0;
     int n = 0;
 
-    for (int d; (d = hex_value(**s)) >= 0; (*s)++) {
+    for (int d; (d = hex_digit(**s)) >= 0; (*s)++) {
         if (++n > LSN_HALF_MAX_DIGITS)
             return false;
         v = (v << 4) | (uint32_t)d;
