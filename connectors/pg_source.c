@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "log.h"
 #include "pg_conn.h"
@@ -18,10 +20,16 @@
 
 struct pg_source {
     const config_t *cfg;
-    PGconn *sql;   /* ordinary session */
-    PGconn *repl;  /* replication session, once started */
-    char *copybuf; /* last payload from PQgetCopyData, owned */
+    PGconn *sql;          /* ordinary session */
+    PGconn *repl;         /* replication session, once started */
+    char *copybuf;        /* last payload from PQgetCopyData, owned */
+    int lowat;            /* SO_RCVLOWAT in force on the replication socket (0: not set yet) */
+    int64_t last_data_ms; /* when the last message came */
 };
+
+#define PG_SOURCE_LOWAT (64 * 1024) /* bytes that wake a wait on a busy stream */
+#define PG_SOURCE_BUSY_MS 50        /* a message this recent: the stream is busy */
+#define PG_SOURCE_BUSY_WAIT_MS 2    /* longest wait on a busy stream */
 
 pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
 {
@@ -223,9 +231,11 @@ err_t pg_source_check_slot(const pg_source_t *ps, const pg_source_slot_t *slot, 
 
 static PGconn *pg_source_repl_conn(pg_source_t *ps, err_t *err, char *errbuf, size_t errsize)
 {
-    if (ps->repl == NULL)
+    if (ps->repl == NULL) {
         ps->repl = pg_conn_open(ps->cfg->source_conninfo, PG_CONN_REPLICATION, "source", err,
                                 errbuf, errsize);
+        ps->lowat = 0; /* a new socket: the kernel default */
+    }
     return ps->repl;
 }
 
@@ -378,9 +388,31 @@ static err_t pg_source_stream_error(pg_source_t *ps, char *errbuf, size_t errsiz
     return err;
 }
 
-static int pg_source_wait(PGconn *conn, int timeout_ms)
+static int64_t pg_source_now_ms(void)
 {
-    struct pollfd pfd = {.fd = PQsocket(conn), .events = POLLIN};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits for the replication socket. While the stream is busy (a message came
+ * within PG_SOURCE_BUSY_MS) the socket only wakes us once PG_SOURCE_LOWAT bytes
+ * are there, or after PG_SOURCE_BUSY_WAIT_MS: read in large chunks. Waking for
+ * every small message made us and the walsender contend for the socket on
+ * each one (bench/README.md, "Reading the source in large chunks"). When the
+ * stream is quiet, any byte wakes us, so a lone transaction is not delayed.
+ */
+static int pg_source_wait(pg_source_t *ps, int timeout_ms)
+{
+    int fd = PQsocket(ps->repl);
+    int busy = pg_source_now_ms() - ps->last_data_ms < PG_SOURCE_BUSY_MS;
+    int lowat = busy ? PG_SOURCE_LOWAT : 1;
+    if (lowat != ps->lowat && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+        ps->lowat = lowat;
+    if (ps->lowat > 1 && timeout_ms > PG_SOURCE_BUSY_WAIT_MS)
+        timeout_ms = PG_SOURCE_BUSY_WAIT_MS;
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
     int r = poll(&pfd, 1, timeout_ms);
     return (r < 0 && errno == EINTR) ? 0 : r;
 }
@@ -394,6 +426,7 @@ static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *l
     for (int waited = 0;; waited = 1) {
         int n = PQgetCopyData(ps->repl, &ps->copybuf, 1);
         if (n > 0) {
+            ps->last_data_ms = pg_source_now_ms();
             *buf = ps->copybuf;
             *len = (size_t)n;
             return 1;
@@ -407,7 +440,7 @@ static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *l
                 continue; /* data may already sit in the kernel buffer */
             return 0;
         }
-        if (pg_source_wait(ps->repl, timeout_ms) < 0 || !PQconsumeInput(ps->repl)) {
+        if (pg_source_wait(ps, timeout_ms) < 0 || !PQconsumeInput(ps->repl)) {
             *err = pg_source_stream_error(ps, errbuf, errsize);
             return -1;
         }
