@@ -292,7 +292,7 @@ native_wait() {
         [[ ${r%%|*} == t ]] && break
         [[ ${r#*|} == 0 ]] || die "native: the apply worker failed (apply_error_count ${r#*|}); see $(pg_cluster_log "$TGT_DIR")"
         ! past "$t0" "$TIMEOUT" || die "native: not caught up after ${TIMEOUT}s"
-        sleep 0.1
+        sleep 0.02
     done
 }
 # native_catchup END: enables the disabled subscription and times it until the origin reaches END.
@@ -323,10 +323,13 @@ native_drop() {
 # syncline_config: every table of the database (the benchmark's tables and nothing else).
 syncline_config() {
     CFG=$WORK/syncline.json
+    local apply=""
+    [[ -z ${BENCH_APPLY:-} ]] || apply=",
+ \"apply\": $BENCH_APPLY"
     cat >"$CFG" <<EOF
 {"name": "$NAME",
  "source": {"conninfo": "$(conninfo "$SRC_PORT")"},
- "target": {"conninfo": "$(conninfo "$TGT_PORT")"}}
+ "target": {"conninfo": "$(conninfo "$TGT_PORT")"}$apply}
 EOF
     SYNC_LOG=$WORK/syncline.log
     : >"$SYNC_LOG"
@@ -387,7 +390,7 @@ syncline_wait() {
             sync_fail "exited with status $rc before catching up (target $end)"
         fi
         ! past "$t0" "$TIMEOUT" || sync_fail "not caught up after ${TIMEOUT}s (applied_lsn $(poll_query "SELECT applied_lsn FROM syncline.progress WHERE name = '$NAME'"), target $end)"
-        sleep 0.1
+        sleep 0.02
     done
 }
 # syncline_catchup END: starts syncline on the backlog and times it until applied_lsn reaches END.
