@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_json.h"
 #include "kafka_conf.h"
 #include "kafka_schemas.h"
 #include "log.h"
@@ -39,8 +40,13 @@
 
 #define KAFKA_SINK_STOP_GRACE_POLLS 100 /* x 100 ms after a stop request */
 
+/* The message held back for one partition: an Avro envelope as a tree, or a
+ * JSON one already written as text. */
 typedef struct kafka_sink_pending {
-    json_t *env; /* NULL when nothing is held for the partition */
+    int held;
+    json_t *env;       /* Avro */
+    event_json_t json; /* JSON */
+    lsn_t end_lsn;     /* set when the source Commit makes it the last */
     char *key;
     size_t keylen;
 } kafka_sink_pending_t;
@@ -167,23 +173,48 @@ static err_t kafka_sink_schema(kafka_sink_t *ks, json_t *env, char *errbuf, size
                           : kafka_sink_publish_topic(ks, w, errbuf, errsize);
 }
 
-static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_pending_t *p,
-                                char *errbuf, size_t errsize)
+static void kafka_sink_pending_clear(kafka_sink_pending_t *p)
 {
-    char *buf;
-    size_t len;
+    json_decref(p->env);
+    event_json_clear(&p->json);
+    free(p->key);
+    memset(p, 0, sizeof(*p));
+}
+
+/* The Avro message of a held envelope; malloc'd into *buf. */
+static err_t kafka_sink_encode_avro(kafka_sink_t *ks, kafka_sink_pending_t *p, char **buf,
+                                    size_t *len, char *errbuf, size_t errsize)
+{
+    if (p->end_lsn != 0 && event_mark_last(p->env, p->end_lsn) != 0) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
     err_t err = kafka_sink_schema(ks, p->env, errbuf, errsize);
-    if (err == ERR_OK && event_encode(ks->codec, p->env, &buf, &len, errbuf, errsize) != 0) {
+    if (err == ERR_OK && event_encode(ks->codec, p->env, buf, len, errbuf, errsize) != 0) {
         size_t n = strlen(errbuf);
         const char *lsn =
             json_string_value(json_object_get(json_object_get(p->env, "source"), "commit_lsn"));
         snprintf(errbuf + n, errsize - n, " (commit lsn=%s)", lsn ? lsn : "?");
         err = ERR_RUNTIME;
-    } else if (err == ERR_OK)
+    }
+    return err;
+}
+
+static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_pending_t *p,
+                                char *errbuf, size_t errsize)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    err_t err = ERR_OK;
+    if (ks->avro) {
+        err = kafka_sink_encode_avro(ks, p, &buf, &len, errbuf, errsize);
+    } else if ((buf = event_json_take(&p->json, p->end_lsn, &len)) == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    if (err == ERR_OK)
         err = kafka_sink_send(ks, ks->rkt, partition, buf, len, p->key, p->keylen, errbuf, errsize);
-    json_decref(p->env);
-    free(p->key);
-    memset(p, 0, sizeof(*p));
+    kafka_sink_pending_clear(p);
     return err;
 }
 
@@ -196,18 +227,17 @@ static int32_t kafka_sink_partition(kafka_sink_t *ks, const char *key, size_t ke
     return rd_kafka_msg_partitioner_murmur2(ks->rkt, key, keylen, ks->partitions, NULL, NULL);
 }
 
-/* Takes ownership of env and key. */
-static err_t kafka_sink_hold(kafka_sink_t *ks, json_t *env, char *key, size_t keylen, char *errbuf,
+/* Takes ownership of what next holds. */
+static err_t kafka_sink_hold(kafka_sink_t *ks, kafka_sink_pending_t *next, char *errbuf,
                              size_t errsize)
 {
-    int32_t part = kafka_sink_partition(ks, key, keylen);
+    int32_t part = kafka_sink_partition(ks, next->key, next->keylen);
     kafka_sink_pending_t *p = &ks->pending[part];
     err_t err = ERR_OK;
-    if (p->env != NULL)
+    if (p->held)
         err = kafka_sink_produce(ks, part, p, errbuf, errsize);
-    p->env = env;
-    p->key = key;
-    p->keylen = keylen;
+    *p = *next;
+    p->held = 1;
     return err;
 }
 
@@ -217,17 +247,21 @@ static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char 
     event_txn_t txn = ks->txn;
     txn.seq = ks->txn.seq++;
     txn.last = false;
-    json_t *env = event_build(ch, &txn, ks->cfg->name, errbuf, errsize);
-    if (env == NULL) {
+    kafka_sink_pending_t next = {0};
+    int rc = 0;
+    if (ks->avro)
+        rc = (next.env = event_build(ch, &txn, ks->cfg->name, errbuf, errsize)) == NULL ? -1 : 0;
+    else
+        rc = event_json_write(&next.json, ch, &txn, ks->cfg->name, errbuf, errsize);
+    if (rc != 0) {
         char l[LSN_STRLEN];
         size_t n = strlen(errbuf);
         snprintf(errbuf + n, errsize - n, " (table %s.%s, lsn=%s)", ch->rel->nspname,
                  ch->rel->relname, lsn_format(txn.commit_lsn, l, sizeof(l)));
         return ERR_RUNTIME;
     }
-    size_t keylen = 0;
-    char *key = event_key(ch, ks->cfg->kafka.partitioning, &keylen);
-    return kafka_sink_hold(ks, env, key, keylen, errbuf, errsize);
+    next.key = event_key(ch, ks->cfg->kafka.partitioning, &next.keylen);
+    return kafka_sink_hold(ks, &next, errbuf, errsize);
 }
 
 /* The source Commit: what is held back is the last of the transaction. */
@@ -236,12 +270,9 @@ static err_t kafka_sink_end_txn(kafka_sink_t *ks, lsn_t end_lsn, char *errbuf, s
     err_t err = ERR_OK;
     for (int32_t i = 0; i < ks->partitions && err == ERR_OK; i++) {
         kafka_sink_pending_t *p = &ks->pending[i];
-        if (p->env == NULL)
+        if (!p->held)
             continue;
-        if (event_mark_last(p->env, end_lsn) != 0) {
-            snprintf(errbuf, errsize, "out of memory");
-            return ERR_RUNTIME;
-        }
+        p->end_lsn = end_lsn;
         err = kafka_sink_produce(ks, i, p, errbuf, errsize);
     }
     return err;
@@ -249,11 +280,8 @@ static err_t kafka_sink_end_txn(kafka_sink_t *ks, lsn_t end_lsn, char *errbuf, s
 
 static void kafka_sink_drop_pending(kafka_sink_t *ks)
 {
-    for (int i = 0; ks->pending != NULL && i < ks->partitions; i++) {
-        json_decref(ks->pending[i].env);
-        free(ks->pending[i].key);
-        memset(&ks->pending[i], 0, sizeof(ks->pending[i]));
-    }
+    for (int i = 0; ks->pending != NULL && i < ks->partitions; i++)
+        kafka_sink_pending_clear(&ks->pending[i]);
 }
 
 /* ---- sink_ops ------------------------------------------------------------ */

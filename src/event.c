@@ -16,10 +16,6 @@
 
 #include "event_avro.h"
 
-#ifndef SYNCLINE_VERSION
-#define SYNCLINE_VERSION "dev"
-#endif
-
 struct event_codec {
     event_format_t format;
     event_avro_t *avro;       /* the Avro formats only */
@@ -92,7 +88,7 @@ static json_t *event_columns_json(const change_relation_t *rel)
     return cols;
 }
 
-static int64_t event_ts_ms(int64_t pg_time)
+int64_t event_ts_ms(int64_t pg_time)
 {
     return pg_time == 0 ? 0 : lsn_pgtime_to_unix_us(pg_time) / 1000;
 }

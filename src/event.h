@@ -6,7 +6,8 @@
  *
  * The envelope is built as a jansson object first (event_build) so that the
  * capture side can hold the newest message of a transaction back and mark it
- * last (event_mark_last) once the source Commit is seen.
+ * last (event_mark_last) once the source Commit is seen. For the JSON format
+ * capture writes the same document as text directly (event_json.h).
  */
 #ifndef SYNCLINE_EVENT_H
 #define SYNCLINE_EVENT_H
@@ -39,6 +40,10 @@ typedef enum event_format {
 /* event_decode's results besides 0. */
 #define EVENT_DECODE_POISON (-1)
 #define EVENT_DECODE_UNKNOWN_SCHEMA (-2) /* add the schema event_codec_missing names, retry */
+
+#ifndef SYNCLINE_VERSION
+#define SYNCLINE_VERSION "dev"
+#endif
 
 /* Placeholder written for an unchanged TOAST value (Debezium's default). */
 #define EVENT_UNAVAILABLE "__debezium_unavailable_value"
@@ -90,6 +95,9 @@ typedef struct event_codec event_codec_t;
  */
 json_t *event_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
                     char *errbuf, size_t errsize);
+
+/* A PostgreSQL timestamp as Unix milliseconds (0 stays 0): the ts_ms members. */
+int64_t event_ts_ms(int64_t pg_time);
 
 /* Marks an envelope from event_build as the last of its transaction. */
 int event_mark_last(json_t *env, lsn_t end_lsn);

@@ -1,5 +1,5 @@
 /*
- * sbuf: growable strings for SQL text.
+ * sbuf: growable strings for SQL and JSON text.
  */
 #include "sbuf.h"
 
@@ -32,6 +32,33 @@ void sbuf_add(sbuf_t *b, const char *text)
         return;
     memcpy(b->s + b->len, text, n + 1);
     b->len += n;
+}
+
+void sbuf_addn(sbuf_t *b, const char *data, size_t n)
+{
+    if (sbuf_reserve(b, n) != 0)
+        return;
+    memcpy(b->s + b->len, data, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+void sbuf_addc(sbuf_t *b, char c)
+{
+    sbuf_addn(b, &c, 1);
+}
+
+void sbuf_add_int(sbuf_t *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--p = '-';
+    sbuf_addn(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void sbuf_addf(sbuf_t *b, const char *fmt, ...)

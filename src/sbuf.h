@@ -1,5 +1,5 @@
 /*
- * sbuf: a growable NUL-terminated string for building SQL text. Allocation
+ * sbuf: a growable NUL-terminated string for building SQL and JSON text. Allocation
  * failure is sticky (sbuf_t.oom) so a builder can append freely and check
  * once at the end. No I/O.
  */
@@ -16,6 +16,15 @@ typedef struct sbuf {
 
 /* Appends text (no-op after an allocation failure). */
 void sbuf_add(sbuf_t *b, const char *text);
+
+/* Appends n bytes of data (which need not be NUL-terminated). */
+void sbuf_addn(sbuf_t *b, const char *data, size_t n);
+
+/* Appends one character. */
+void sbuf_addc(sbuf_t *b, char c);
+
+/* Appends a signed integer in decimal. */
+void sbuf_add_int(sbuf_t *b, long long v);
 
 /* Appends printf-style. */
 void sbuf_addf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

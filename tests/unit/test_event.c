@@ -18,6 +18,7 @@
 
 #include "event.h"
 #include "event_avro.h"
+#include "event_json.h"
 #include "event_schema.h"
 
 static change_column_t cols[] = {
@@ -47,6 +48,24 @@ static void assert_value(const change_value_t *v, change_kind_t kind, const char
     }
 }
 
+/* capture's JSON writer must write what event_build + event_encode write,
+ * byte for byte. */
+static void assert_json_writer_same(const event_change_t *ch, const event_txn_t *txn,
+                                    const char *expect, size_t expect_len)
+{
+    char err[256];
+    event_txn_t t = *txn;
+    t.last = false;
+    event_json_t j = {0};
+    assert_int_equal(event_json_write(&j, ch, &t, "shop", err, sizeof(err)), 0);
+    size_t len;
+    char *got = event_json_take(&j, txn->last ? txn->end_lsn : 0, &len);
+    assert_non_null(got);
+    if (len != expect_len || memcmp(got, expect, len) != 0)
+        fail_msg("JSON writer differs:\n%s\nevent_build:\n%.*s", got, (int)expect_len, expect);
+    free(got);
+}
+
 /* Encodes, decodes, returns the event (caller clears). */
 static void round_trip(event_format_t fmt, const event_change_t *ch, const event_txn_t *txn,
                        event_t *ev)
@@ -63,6 +82,8 @@ static void round_trip(event_format_t fmt, const event_change_t *ch, const event
     assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
     if (fmt == EVENT_FORMAT_AVRO)
         assert_int_equal((uint8_t)buf[0], 0xC3);
+    if (fmt == EVENT_FORMAT_JSON)
+        assert_json_writer_same(ch, txn, buf, len);
     int rc = event_decode(codec, buf, len, NULL, 0, ev, err, sizeof(err));
     if (rc != 0)
         fail_msg("decode: %s", err);
@@ -170,6 +191,60 @@ static void test_binary_refused(void **state)
     char err[256];
     assert_null(event_build(&ch, &txn, "shop", err, sizeof(err)));
     assert_non_null(strstr(err, "column \"id\""));
+    event_json_t j = {0};
+    err[0] = '\0';
+    assert_int_equal(event_json_write(&j, &ch, &txn, "shop", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "column \"id\": binary value"));
+    assert_null(j.text.s);
+}
+
+/* The JSON writer against event_build on values that need escaping, every
+ * operation, and text that is not UTF-8 (refused by both, naming the column). */
+static void test_json_writer(void **state)
+{
+    (void)state;
+    static const char ctl[] = {'a', 1, 0x1f, '\b', '\f', '\t', '\r', 0x7f, '/', 'z', 0};
+    const char *texts[] = {"", "plain", ctl, "\"\\\n", "日本語 €", "\xf0\x9f\x98\x80 emoji"};
+    char err[256], *buf;
+    size_t len;
+    event_codec_t *codec = event_codec_new(EVENT_FORMAT_JSON, err, sizeof(err));
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        change_value_t v[3] = {text("7"), text(texts[i]), {.kind = CHANGE_UNCHANGED}};
+        change_value_t o[3] = {text("7"), text(texts[i]), {.kind = CHANGE_NULL}};
+        change_tuple_t t = {3, v}, ot = {3, o};
+        event_op_t ops[] = {EVENT_CREATE, EVENT_UPDATE, EVENT_DELETE};
+        for (int k = 0; k < 3; k++) {
+            event_change_t ch = {.op = ops[k], .rel = &rel, .new_tuple = &t};
+            if (ops[k] != EVENT_CREATE) {
+                ch.old_kind = k == 1 ? 'O' : 'K';
+                ch.old_tuple = &ot;
+            }
+            event_txn_t txn = {.xid = 4000000000u,
+                               .commit_lsn = 0x1FFFFFFFFFull,
+                               .end_lsn = 0x2000000000ull,
+                               .commit_time = -5000,
+                               .seq = (int64_t)i,
+                               .last = (i % 2) == 1};
+            json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
+            assert_non_null(env);
+            assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
+            assert_json_writer_same(&ch, &txn, buf, len);
+            free(buf);
+            json_decref(env);
+        }
+    }
+    const char *bad[] = {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ok\xff"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        change_value_t v[3] = {text("1"), text(bad[i]), {.kind = CHANGE_NULL}};
+        change_tuple_t t = {3, v};
+        event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+        event_txn_t txn = {0};
+        assert_null(event_build(&ch, &txn, "shop", err, sizeof(err)));
+        event_json_t j = {0};
+        assert_int_equal(event_json_write(&j, &ch, &txn, "shop", err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
+    }
+    event_codec_free(codec);
 }
 
 static void test_key(void **state)
@@ -649,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_insert),
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_binary_refused),
+        cmocka_unit_test(test_json_writer),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_debezium),
         cmocka_unit_test(test_poison),
