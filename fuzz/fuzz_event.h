@@ -25,12 +25,30 @@ static unsigned fuzz_event_touch(const change_tuple_t *t)
 }
 
 /* One codec per process, reused like the apply loop does; freed at exit so
- * LeakSanitizer does not count avro-c's reusable value as a leak. */
-static event_codec_t *fuzz_event_codec;
+ * LeakSanitizer does not count avro-c's reusable value as a leak. The second
+ * reads with jansson only: both readers must agree on every input. */
+static event_codec_t *fuzz_event_codec, *fuzz_event_tree;
 
 static void fuzz_event_free_codec(void)
 {
     event_codec_free(fuzz_event_codec);
+    event_codec_free(fuzz_event_tree);
+}
+
+/* The fast JSON reader and jansson: the same verdict, the same event. */
+static void fuzz_event_differential(const uint8_t *value, size_t len, const uint8_t *key,
+                                    size_t keylen, int rc, const event_t *ev)
+{
+    char err[512];
+    event_t other;
+    int rc2 = event_decode(fuzz_event_tree, value, len, keylen ? key : NULL, keylen, &other, err,
+                           sizeof(err));
+    if ((rc == 0) != (rc2 == 0))
+        abort();
+    if (rc == 0 && !event_equal(ev, &other))
+        abort();
+    if (rc2 == 0)
+        event_clear(&other);
 }
 
 static int fuzz_event_one(event_format_t format, const uint8_t *data, size_t size)
@@ -44,6 +62,11 @@ static int fuzz_event_one(event_format_t format, const uint8_t *data, size_t siz
             abort();
         if (format != EVENT_FORMAT_JSON && fuzz_event_prepare(fuzz_event_codec) != 0)
             abort();
+        if ((fuzz_event_tree = event_codec_new(format, err, sizeof(err))) == NULL)
+            abort();
+        event_codec_tree_only(fuzz_event_tree);
+        if (format != EVENT_FORMAT_JSON && fuzz_event_prepare(fuzz_event_tree) != 0)
+            abort();
         atexit(fuzz_event_free_codec);
     }
     event_codec_t *codec = fuzz_event_codec;
@@ -52,7 +75,9 @@ static int fuzz_event_one(event_format_t format, const uint8_t *data, size_t siz
     size_t keylen = data[0] < size - 1 ? data[0] : size - 1;
     const uint8_t *key = data + 1, *value = data + 1 + keylen;
     size_t len = size - 1 - keylen;
-    if (event_decode(codec, value, len, keylen ? key : NULL, keylen, &ev, err, sizeof(err)) != 0)
+    int rc = event_decode(codec, value, len, keylen ? key : NULL, keylen, &ev, err, sizeof(err));
+    fuzz_event_differential(value, len, key, keylen, rc, &ev);
+    if (rc != 0)
         return 0;
     for (int c = 0; c < ev.rel->ncols; c++)
         sink += (unsigned char)ev.rel->cols[c].name[0];

@@ -15,11 +15,13 @@
 #include <string.h>
 
 #include "event_avro.h"
+#include "event_json.h"
 
 struct event_codec {
     event_format_t format;
     event_avro_t *avro;       /* the Avro formats only */
     event_avro_ref_t missing; /* what the last EVENT_DECODE_UNKNOWN_SCHEMA lacked */
+    bool tree_only;           /* no event_json_read: tests compare the two readers */
 };
 
 /* ---- building ----------------------------------------------------------- */
@@ -248,6 +250,11 @@ int event_codec_add_schema(event_codec_t *codec, const char *text, size_t len,
     return event_avro_add(codec->avro, text, len, ref, errbuf, errsize) != NULL ? 0 : -1;
 }
 
+void event_codec_tree_only(event_codec_t *codec)
+{
+    codec->tree_only = true;
+}
+
 event_avro_ref_t event_codec_missing(const event_codec_t *codec)
 {
     return codec->missing;
@@ -277,7 +284,34 @@ void event_clear(event_t *ev)
     free(ev->old_tuple.values);
     free(ev->new_tuple.values);
     json_decref(ev->root);
+    free(ev->strings);
     memset(ev, 0, sizeof(*ev));
+}
+
+static bool event_tuple_equal(const change_tuple_t *a, const change_tuple_t *b)
+{
+    if (a->ncols != b->ncols)
+        return false;
+    for (int c = 0; c < a->ncols; c++) {
+        const change_value_t *x = &a->values[c], *y = &b->values[c];
+        if (x->kind != y->kind || x->len != y->len ||
+            (x->len > 0 && memcmp(x->data, y->data, x->len) != 0))
+            return false;
+    }
+    return true;
+}
+
+bool event_equal(const event_t *a, const event_t *b)
+{
+    return a->op == b->op && a->has_txn == b->has_txn && a->txn.xid == b->txn.xid &&
+           a->txn.commit_lsn == b->txn.commit_lsn && a->txn.end_lsn == b->txn.end_lsn &&
+           a->txn.commit_time == b->txn.commit_time && a->txn.seq == b->txn.seq &&
+           a->txn.last == b->txn.last && event_relation_equal(a->rel, b->rel) &&
+           a->old_kind == b->old_kind && a->has_old == b->has_old && a->has_new == b->has_new &&
+           (!a->has_old || event_tuple_equal(&a->old_tuple, &b->old_tuple)) &&
+           (!a->has_new || event_tuple_equal(&a->new_tuple, &b->new_tuple)) &&
+           a->truncate_options == b->truncate_options && a->truncate_n == b->truncate_n &&
+           a->truncate_i == b->truncate_i;
 }
 
 bool event_relation_equal(const change_relation_t *a, const change_relation_t *b)
@@ -588,6 +622,9 @@ int event_decode(event_codec_t *codec, const void *buf, size_t len, const void *
     memset(ev, 0, sizeof(*ev));
     if (buf == NULL || len == 0)
         return event_bad(errbuf, errsize, "empty message (tombstone)");
+    if (!codec->tree_only && !(codec->avro != NULL && event_avro_framed(buf, len)) &&
+        event_json_read(buf, len, ev))
+        return 0;
     bool unknown;
     json_t *env = event_parse(codec, buf, len, &unknown, errbuf, errsize);
     if (env == NULL)

@@ -352,3 +352,487 @@ void event_json_clear(event_json_t *ev)
     sbuf_clear(&ev->text);
     memset(ev, 0, sizeof(*ev));
 }
+
+/* ---- reading ------------------------------------------------------------- */
+
+/*
+ * The reader takes the compact envelope event_json_write (or event_build)
+ * makes, members in that order, and nothing else: any other shape, an escape
+ * it does not take, a number that is not a plain integer, a value that is
+ * not a string or null, answers 0 and event_decode parses the message with
+ * jansson, which also reports what is wrong with it. So a message reads the
+ * same either way; fuzz_event_json checks that.
+ */
+
+typedef struct event_json_reader {
+    const char *p, *end;
+    char *out; /* next free byte of the string arena */
+} event_json_reader_t;
+
+typedef struct event_json_pair {
+    const char *name;
+    change_value_t value;
+    int used;
+} event_json_pair_t;
+
+typedef struct event_json_image {
+    int present; /* an object, not null */
+    event_json_pair_t *pairs;
+    int n, cap;
+} event_json_image_t;
+
+static void event_json_ws(event_json_reader_t *r)
+{
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t'))
+        r->p++;
+}
+
+/* Skips white space and c; 0 when c is not next. */
+static int event_json_char(event_json_reader_t *r, char c)
+{
+    event_json_ws(r);
+    if (r->p >= r->end || *r->p != c)
+        return 0;
+    r->p++;
+    return 1;
+}
+
+static int event_json_word(event_json_reader_t *r, const char *word)
+{
+    size_t n = strlen(word);
+    event_json_ws(r);
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0)
+        return 0;
+    r->p += n;
+    return 1;
+}
+
+static int event_json_hex4(const char *p, uint32_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = (c >= '0' && c <= '9')   ? c - '0'
+                : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                         : -1;
+        if (d < 0)
+            return 0;
+        *v = (*v << 4) | (uint32_t)d;
+    }
+    return 1;
+}
+
+static char *event_json_put_utf8(char *o, uint32_t cp)
+{
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+/* A \u escape at r->p (past the backslash and u); surrogate pairs joined.
+ * U+0000 and lone surrogates are left to jansson, which refuses them. */
+static int event_json_unicode(event_json_reader_t *r, char **o)
+{
+    uint32_t cp, lo;
+    if (r->end - r->p < 4 || !event_json_hex4(r->p, &cp) || cp == 0 ||
+        (cp >= 0xDC00 && cp <= 0xDFFF))
+        return 0;
+    r->p += 4;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' ||
+            !event_json_hex4(r->p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+            return 0;
+        r->p += 6;
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+    }
+    *o = event_json_put_utf8(*o, cp);
+    return 1;
+}
+
+static int event_json_unescape(event_json_reader_t *r, char **o)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    if (r->p >= r->end)
+        return 0;
+    char c = *r->p++;
+    if (c == 'u')
+        return event_json_unicode(r, o);
+    const char *k = c != '\0' ? strchr(from, c) : NULL;
+    if (k == NULL)
+        return 0;
+    *(*o)++ = to[k - from];
+    return 1;
+}
+
+/* A string into the arena, NUL-terminated: *s and *n. */
+static int event_json_str(event_json_reader_t *r, const char **s, size_t *n)
+{
+    if (!event_json_char(r, '"'))
+        return 0;
+    char *start = r->out, *o = r->out;
+    while (r->p < r->end && *r->p != '"') {
+        unsigned char c = (unsigned char)*r->p;
+        if (c == '\\') {
+            r->p++;
+            if (!event_json_unescape(r, &o))
+                return 0;
+        } else if (c >= 0x80) {
+            size_t len = event_json_utf8_len((const unsigned char *)r->p, (size_t)(r->end - r->p));
+            if (len == 0)
+                return 0;
+            memcpy(o, r->p, len);
+            o += len;
+            r->p += len;
+        } else if (c < 0x20) {
+            return 0;
+        } else {
+            *o++ = *r->p++;
+        }
+    }
+    if (r->p >= r->end)
+        return 0;
+    r->p++;
+    *o = '\0';
+    *s = start;
+    *n = (size_t)(o - start);
+    r->out = o + 1;
+    return 1;
+}
+
+/* "key": */
+static int event_json_key_is(event_json_reader_t *r, const char *key)
+{
+    const char *s;
+    size_t n;
+    return event_json_str(r, &s, &n) && n == strlen(key) && memcmp(s, key, n) == 0 &&
+           event_json_char(r, ':');
+}
+
+/* A plain integer: -?(0|[1-9][0-9]*) within int64. */
+static int event_json_int(event_json_reader_t *r, int64_t *v)
+{
+    event_json_ws(r);
+    int neg = r->p < r->end && *r->p == '-';
+    const char *d = r->p + neg;
+    uint64_t u = 0;
+    const char *q = d;
+    while (q < r->end && *q >= '0' && *q <= '9') {
+        if (u > (UINT64_MAX - 9) / 10)
+            return 0;
+        u = u * 10 + (uint64_t)(*q - '0');
+        q++;
+    }
+    if (q == d || (*d == '0' && q - d > 1) ||
+        (q < r->end && (*q == '.' || *q == 'e' || *q == 'E')) || u > (uint64_t)INT64_MAX + neg)
+        return 0;
+    *v = neg ? (int64_t)(0 - u) : (int64_t)u;
+    r->p = q;
+    return 1;
+}
+
+static int event_json_member_int(event_json_reader_t *r, const char *key, int64_t *v, int first)
+{
+    return (first || event_json_char(r, ',')) && event_json_key_is(r, key) && event_json_int(r, v);
+}
+
+static int event_json_member_str(event_json_reader_t *r, const char *key, const char **s, int first)
+{
+    size_t n;
+    return (first || event_json_char(r, ',')) && event_json_key_is(r, key) &&
+           event_json_str(r, s, &n);
+}
+
+/* A string or null (*s NULL). */
+static int event_json_member_str_or_null(event_json_reader_t *r, const char *key, const char **s)
+{
+    size_t n;
+    if (!event_json_char(r, ',') || !event_json_key_is(r, key))
+        return 0;
+    *s = NULL;
+    return event_json_word(r, "null") || event_json_str(r, s, &n);
+}
+
+static int event_json_member_bool(event_json_reader_t *r, const char *key, bool *b)
+{
+    if (!event_json_char(r, ',') || !event_json_key_is(r, key))
+        return 0;
+    if (event_json_word(r, "true"))
+        *b = true;
+    else if (event_json_word(r, "false"))
+        *b = false;
+    else
+        return 0;
+    return 1;
+}
+
+static int event_json_pair_add(event_json_image_t *img, const char *name, change_value_t v)
+{
+    if (img->n == img->cap) {
+        int cap = img->cap ? img->cap * 2 : 16;
+        event_json_pair_t *p = realloc(img->pairs, (size_t)cap * sizeof(*p));
+        if (p == NULL)
+            return 0;
+        img->pairs = p;
+        img->cap = cap;
+    }
+    img->pairs[img->n++] = (event_json_pair_t){.name = name, .value = v};
+    return 1;
+}
+
+/* null, or {name: string|null, ...}. */
+static int event_json_image(event_json_reader_t *r, event_json_image_t *img)
+{
+    if (event_json_word(r, "null"))
+        return 1;
+    if (!event_json_char(r, '{'))
+        return 0;
+    img->present = 1;
+    if (event_json_char(r, '}'))
+        return 1;
+    do {
+        const char *name, *s;
+        size_t n;
+        change_value_t v = {.kind = CHANGE_NULL};
+        if (!event_json_str(r, &name, &n) || !event_json_char(r, ':'))
+            return 0;
+        if (!event_json_word(r, "null")) {
+            if (!event_json_str(r, &s, &n) || n > UINT32_MAX)
+                return 0;
+            v = (change_value_t){.kind = CHANGE_TEXT, .len = (uint32_t)n, .data = s};
+        }
+        if (!event_json_pair_add(img, name, v))
+            return 0;
+    } while (event_json_char(r, ','));
+    return event_json_char(r, '}');
+}
+
+/* What the reader collected; strings point into the arena. */
+typedef struct event_json_doc {
+    event_json_image_t before, after;
+    const char *schema, *table, *commit_lsn, *end_lsn, *op, *replident, *old;
+    int64_t ts_ms, xid, seq, relid;
+    bool last;
+    event_json_image_t unchanged; /* names only */
+    change_column_t *cols;
+    int ncols, capcols;
+    int truncate;
+    int64_t t_options, t_n, t_i;
+} event_json_doc_t;
+
+static void event_json_doc_free(event_json_doc_t *d)
+{
+    free(d->before.pairs);
+    free(d->after.pairs);
+    free(d->unchanged.pairs);
+    free(d->cols);
+}
+
+static int event_json_source_in(event_json_reader_t *r, event_json_doc_t *d)
+{
+    const char *ignored;
+    int64_t iv;
+    return event_json_char(r, ',') && event_json_key_is(r, "source") && event_json_char(r, '{') &&
+           event_json_member_str(r, "version", &ignored, 1) &&
+           event_json_member_str(r, "connector", &ignored, 0) &&
+           event_json_member_str(r, "name", &ignored, 0) &&
+           event_json_member_str(r, "schema", &d->schema, 0) &&
+           event_json_member_str(r, "table", &d->table, 0) &&
+           event_json_member_int(r, "txId", &iv, 0) && event_json_member_int(r, "lsn", &iv, 0) &&
+           event_json_member_int(r, "ts_ms", &d->ts_ms, 0) &&
+           event_json_member_str(r, "commit_lsn", &d->commit_lsn, 0) &&
+           event_json_member_str_or_null(r, "end_lsn", &d->end_lsn) &&
+           event_json_member_int(r, "xid", &d->xid, 0) &&
+           event_json_member_int(r, "seq", &d->seq, 0) &&
+           event_json_member_bool(r, "last", &d->last) && event_json_char(r, '}');
+}
+
+/* ["name", ...] */
+static int event_json_unchanged_in(event_json_reader_t *r, event_json_doc_t *d)
+{
+    if (!event_json_char(r, ',') || !event_json_key_is(r, "unchanged") || !event_json_char(r, '['))
+        return 0;
+    if (event_json_char(r, ']'))
+        return 1;
+    do {
+        const char *name;
+        size_t n;
+        change_value_t none = {.kind = CHANGE_NULL};
+        if (!event_json_str(r, &name, &n) || !event_json_pair_add(&d->unchanged, name, none))
+            return 0;
+    } while (event_json_char(r, ','));
+    return event_json_char(r, ']');
+}
+
+static int event_json_column_in(event_json_reader_t *r, event_json_doc_t *d)
+{
+    const char *name;
+    int64_t type, typmod;
+    bool key;
+    if (!event_json_char(r, '{') || !event_json_member_str(r, "name", &name, 1) ||
+        !event_json_member_int(r, "type", &type, 0) ||
+        !event_json_member_int(r, "typmod", &typmod, 0) ||
+        !event_json_member_bool(r, "key", &key) || !event_json_char(r, '}'))
+        return 0;
+    if (d->ncols == d->capcols) {
+        int cap = d->capcols ? d->capcols * 2 : 16;
+        change_column_t *c = realloc(d->cols, (size_t)cap * sizeof(*c));
+        if (c == NULL)
+            return 0;
+        d->cols = c;
+        d->capcols = cap;
+    }
+    d->cols[d->ncols++] = (change_column_t){
+        .name = (char *)name, .type_oid = (uint32_t)type, .typmod = (int32_t)typmod, .is_key = key};
+    return 1;
+}
+
+static int event_json_truncate_in(event_json_reader_t *r, event_json_doc_t *d)
+{
+    if (!event_json_char(r, ',') || !event_json_key_is(r, "truncate"))
+        return 0;
+    if (event_json_word(r, "null"))
+        return 1;
+    d->truncate = 1;
+    return event_json_char(r, '{') && event_json_member_int(r, "options", &d->t_options, 1) &&
+           event_json_member_int(r, "n", &d->t_n, 0) && event_json_member_int(r, "i", &d->t_i, 0) &&
+           event_json_char(r, '}');
+}
+
+static int event_json_meta_in(event_json_reader_t *r, event_json_doc_t *d)
+{
+    if (!event_json_char(r, ',') || !event_json_key_is(r, "syncline") || !event_json_char(r, '{') ||
+        !event_json_member_int(r, "relid", &d->relid, 1) ||
+        !event_json_member_str(r, "replident", &d->replident, 0) ||
+        !event_json_member_str_or_null(r, "old", &d->old) || !event_json_unchanged_in(r, d) ||
+        !event_json_char(r, ',') || !event_json_key_is(r, "columns") || !event_json_char(r, '['))
+        return 0;
+    if (!event_json_char(r, ']')) {
+        do {
+            if (!event_json_column_in(r, d))
+                return 0;
+        } while (event_json_char(r, ','));
+        if (!event_json_char(r, ']'))
+            return 0;
+    }
+    return event_json_truncate_in(r, d) && event_json_char(r, '}');
+}
+
+static int event_json_doc_in(event_json_reader_t *r, event_json_doc_t *d)
+{
+    const char *ignored;
+    int64_t iv;
+    if (!event_json_char(r, '{') || !event_json_key_is(r, "before") ||
+        !event_json_image(r, &d->before) || !event_json_char(r, ',') ||
+        !event_json_key_is(r, "after") || !event_json_image(r, &d->after) ||
+        !event_json_source_in(r, d) || !event_json_member_str(r, "op", &d->op, 0) ||
+        !event_json_member_int(r, "ts_ms", &iv, 0) || !event_json_meta_in(r, d) ||
+        !event_json_char(r, '}'))
+        return 0;
+    (void)ignored;
+    event_json_ws(r);
+    return r->p == r->end;
+}
+
+/* The txn part, as event.c's reader checks it; 0 when jansson should tell. */
+static int event_json_txn(const event_json_doc_t *d, event_t *ev)
+{
+    if (!lsn_parse(d->commit_lsn, &ev->txn.commit_lsn) ||
+        (d->end_lsn != NULL && !lsn_parse(d->end_lsn, &ev->txn.end_lsn)))
+        return 0;
+    if (d->ts_ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
+        d->ts_ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
+        return 0;
+    ev->txn.xid = (uint32_t)d->xid;
+    ev->txn.seq = d->seq;
+    ev->txn.last = d->last;
+    ev->txn.commit_time = d->ts_ms == 0 ? 0 : d->ts_ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
+    ev->has_txn = true;
+    return 1;
+}
+
+/* A row image by the relation's columns; every member of the image must
+ * name a column once (else jansson decides). */
+static int event_json_tuple_in(event_json_image_t *img, const event_json_doc_t *d,
+                               const event_json_image_t *unchanged, change_tuple_t *t)
+{
+    t->ncols = d->ncols;
+    t->values = calloc((size_t)(d->ncols > 0 ? d->ncols : 1), sizeof(*t->values));
+    if (t->values == NULL)
+        return 0;
+    int used = 0;
+    for (int c = 0, hint = 0; c < d->ncols; c++) {
+        const char *name = d->cols[c].name;
+        t->values[c].kind = CHANGE_NULL;
+        for (int k = 0; k < img->n; k++) {
+            event_json_pair_t *p = &img->pairs[(hint + k) % img->n];
+            if (strcmp(p->name, name) != 0)
+                continue;
+            t->values[c] = p->value;
+            used += !p->used;
+            p->used = 1;
+            hint = (int)(p - img->pairs) + 1;
+            break;
+        }
+        for (int k = 0; unchanged != NULL && k < unchanged->n; k++) {
+            if (strcmp(unchanged->pairs[k].name, name) == 0)
+                t->values[c].kind = CHANGE_UNCHANGED;
+        }
+    }
+    return used == img->n;
+}
+
+static int event_json_event(event_json_doc_t *d, event_t *ev)
+{
+    if (strlen(d->op) != 1 || strchr("cudtr", d->op[0]) == NULL || !event_json_txn(d, ev))
+        return 0;
+    ev->op = (event_op_t)d->op[0];
+    ev->truncate_n = d->truncate ? (int)d->t_n : 1;
+    ev->truncate_i = d->truncate ? (int)d->t_i : 0;
+    ev->truncate_options = d->truncate ? (uint8_t)d->t_options : 0;
+    if (!(ev->truncate_n >= 1 && ev->truncate_i >= 0 && ev->truncate_i < ev->truncate_n))
+        return 0;
+    change_relation_t rel = {.relid = (uint32_t)d->relid,
+                             .nspname = (char *)d->schema,
+                             .relname = (char *)d->table,
+                             .replident = d->replident[0],
+                             .ncols = d->ncols,
+                             .cols = d->cols};
+    ev->rel = change_relation_dup(&rel);
+    if (ev->rel == NULL)
+        return 0;
+    ev->old_kind = d->old != NULL ? d->old[0] : 0;
+    ev->has_old = d->before.present;
+    ev->has_new = d->after.present;
+    if (ev->has_old && !event_json_tuple_in(&d->before, d, NULL, &ev->old_tuple))
+        return 0;
+    return !ev->has_new || event_json_tuple_in(&d->after, d, &d->unchanged, &ev->new_tuple);
+}
+
+int event_json_read(const char *buf, size_t len, event_t *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->strings = malloc(len + 1);
+    if (ev->strings == NULL)
+        return 0;
+    event_json_reader_t r = {.p = buf, .end = buf + len, .out = ev->strings};
+    event_json_doc_t d = {0};
+    int ok = event_json_doc_in(&r, &d) && event_json_event(&d, ev);
+    event_json_doc_free(&d);
+    if (!ok)
+        event_clear(ev);
+    return ok;
+}

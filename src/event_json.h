@@ -1,8 +1,9 @@
 /*
- * event_json: writes the JSON change envelope straight to text, without
- * building a jansson tree: capture's hot path for the JSON format. The
+ * event_json: writes and reads the JSON change envelope as text, without a
+ * jansson tree: the hot paths of capture and apply for the JSON format. The
  * document is the one event_build makes (same members, same order), which
- * tests/unit/test_event.c checks; event_decode reads either.
+ * tests/unit/test_event.c checks; event_decode tries event_json_read first
+ * and falls back to jansson for any other shape.
  */
 #ifndef SYNCLINE_EVENT_JSON_H
 #define SYNCLINE_EVENT_JSON_H
@@ -29,6 +30,12 @@ int event_json_write(event_json_t *out, const event_change_t *ch, const event_tx
  * txn->last false). Malloc'd, the caller frees;
  * NULL when out of memory. Leaves ev empty. */
 char *event_json_take(event_json_t *ev, lsn_t end_lsn, size_t *len);
+
+/* Reads a message in the compact form this module writes into *ev (free
+ * with event_clear). 1 when it did; 0 when the message has another shape (or
+ * memory ran out): then *ev is empty and event_decode's jansson reader must
+ * decide, which also says what is wrong with a malformed message. */
+int event_json_read(const char *buf, size_t len, event_t *ev);
 
 /* Frees what ev holds. */
 void event_json_clear(event_json_t *ev);

@@ -66,6 +66,29 @@ static void assert_json_writer_same(const event_change_t *ch, const event_txn_t 
     free(got);
 }
 
+/* Both readers of a JSON message: event_json_read must take it (fast, 1) or
+ * leave it (0) as said, and agree with the jansson reader when it takes it. */
+static void assert_readers_agree(const char *buf, size_t len, int fast)
+{
+    char err[256];
+    event_t a, b;
+    event_codec_t *tree = event_codec_new(EVENT_FORMAT_JSON, err, sizeof(err));
+    event_codec_tree_only(tree);
+    int rc = event_json_read(buf, len, &a);
+    assert_int_equal(rc, fast);
+    if (rc == 1) {
+        if (event_decode(tree, buf, len, NULL, 0, &b, err, sizeof(err)) != 0)
+            fail_msg("the fast reader took what jansson refuses (%s): %.*s", err, (int)len, buf);
+        assert_true(event_equal(&a, &b));
+        event_clear(&a);
+        event_clear(&b);
+    } else {
+        assert_null(a.rel);
+        assert_null(a.strings);
+    }
+    event_codec_free(tree);
+}
+
 /* Encodes, decodes, returns the event (caller clears). */
 static void round_trip(event_format_t fmt, const event_change_t *ch, const event_txn_t *txn,
                        event_t *ev)
@@ -82,8 +105,10 @@ static void round_trip(event_format_t fmt, const event_change_t *ch, const event
     assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
     if (fmt == EVENT_FORMAT_AVRO)
         assert_int_equal((uint8_t)buf[0], 0xC3);
-    if (fmt == EVENT_FORMAT_JSON)
+    if (fmt == EVENT_FORMAT_JSON) {
         assert_json_writer_same(ch, txn, buf, len);
+        assert_readers_agree(buf, len, 1);
+    }
     int rc = event_decode(codec, buf, len, NULL, 0, ev, err, sizeof(err));
     if (rc != 0)
         fail_msg("decode: %s", err);
@@ -229,6 +254,11 @@ static void test_json_writer(void **state)
             assert_non_null(env);
             assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
             assert_json_writer_same(&ch, &txn, buf, len);
+            assert_readers_agree(buf, len, 1);
+            free(buf);
+            /* pretty-printed: still the fast reader's */
+            buf = json_dumps(env, JSON_INDENT(2));
+            assert_readers_agree(buf, strlen(buf), 1);
             free(buf);
             json_decref(env);
         }
@@ -245,6 +275,59 @@ static void test_json_writer(void **state)
         assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
     }
     event_codec_free(codec);
+}
+
+/* Shapes the fast reader leaves to jansson: other member orders, extra
+ * members, duplicate image keys, numbers that are not plain integers,
+ * escapes jansson refuses, trailing bytes, Debezium messages. */
+static void test_json_reader_leaves(void **state)
+{
+    (void)state;
+    const char *head = "{\"before\":null,\"after\":{\"id\":\"1\"%s},\"source\":{\"version\":\"x\","
+                       "\"connector\":\"postgresql\",\"name\":\"n\",\"schema\":\"public\","
+                       "\"table\":\"t\",\"txId\":1,\"lsn\":16,\"ts_ms\":%s,\"commit_lsn\":\"%s\","
+                       "\"end_lsn\":null,\"xid\":1,\"seq\":0,\"last\":false},\"op\":\"c\","
+                       "\"ts_ms\":0,\"syncline\":{\"relid\":5,\"replident\":\"d\",\"old\":null,"
+                       "\"unchanged\":[],\"columns\":[{\"name\":\"id\",\"type\":23,\"typmod\":-1,"
+                       "\"key\":true}],\"truncate\":%s}}%s";
+    struct {
+        const char *extra, *ts, *lsn, *trunc, *tail;
+        int fast;
+    } cases[] = {
+        {"", "0", "0/10", "null", "", 1},
+        {"", "0", "0/10", "null", " \n", 1},
+        {",\"id\":\"2\"", "0", "0/10", "null", "", 0}, /* duplicate key: jansson keeps the last */
+        {",\"other\":\"2\"", "0", "0/10", "null", "", 0}, /* not a column */
+        {"", "1.5", "0/10", "null", "", 0},
+        {"", "01", "0/10", "null", "", 0},
+        {"", "99999999999999999999", "0/10", "null", "", 0},
+        {"", "0", "nope", "null", "", 0},
+        {"", "0", "0/10", "{\"options\":0,\"n\":1,\"i\":1}", "", 0},
+        {"", "0", "0/10", "{\"options\":0,\"n\":2,\"i\":1}", "", 1},
+        {"", "0", "0/10", "null", "x", 0},
+        {",\"x\":\"\\u0000\"", "0", "0/10", "null", "", 0},
+        {",\"x\":\"\\ud800\"", "0", "0/10", "null", "", 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char doc[2048];
+        snprintf(doc, sizeof(doc), head, cases[i].extra, cases[i].ts, cases[i].lsn, cases[i].trunc,
+                 cases[i].tail);
+        assert_readers_agree(doc, strlen(doc), cases[i].fast);
+    }
+    const char *debezium =
+        "{\"before\":null,\"after\":{\"id\":1},\"source\":{\"schema\":\"public\","
+        "\"table\":\"t\"},\"op\":\"c\",\"ts_ms\":0}";
+    assert_readers_agree(debezium, strlen(debezium), 0);
+    const char *surrogates =
+        "{\"before\":null,\"after\":{\"id\":\"\\ud83d\\ude00\\u00e9\\n\"},"
+        "\"source\":{\"version\":\"x\",\"connector\":\"postgresql\",\"name\":\"n\","
+        "\"schema\":\"public\",\"table\":\"t\",\"txId\":1,\"lsn\":16,\"ts_ms\":-3,"
+        "\"commit_lsn\":\"0/10\",\"end_lsn\":\"0/20\",\"xid\":1,\"seq\":0,"
+        "\"last\":true},\"op\":\"c\",\"ts_ms\":0,\"syncline\":{\"relid\":5,"
+        "\"replident\":\"d\",\"old\":null,\"unchanged\":[\"id\"],\"columns\":"
+        "[{\"name\":\"id\",\"type\":23,\"typmod\":-1,\"key\":true}],"
+        "\"truncate\":null}}";
+    assert_readers_agree(surrogates, strlen(surrogates), 1);
 }
 
 static void test_key(void **state)
@@ -725,6 +808,7 @@ int main(void)
         cmocka_unit_test(test_truncate),
         cmocka_unit_test(test_binary_refused),
         cmocka_unit_test(test_json_writer),
+        cmocka_unit_test(test_json_reader_leaves),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_debezium),
         cmocka_unit_test(test_poison),
