@@ -47,7 +47,7 @@ q() { # PORT DB SQL
         -h 127.0.0.1 -p "$1" -U postgres -d "$2" -c "$3"
 }
 now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 SCRATCH=$(pg_make_scratch syncline-bench-kafka)
 SRC_PORT=$(pg_free_port 57442)
@@ -114,7 +114,7 @@ log "backlog: $ROWS transactions, $WAL_MB MB of WAL"
 log "native: draining"
 t0=$(now)
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
-until [[ "$(q "$TGT_PORT" bench_native "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.2; done
+until [[ "$(q "$TGT_PORT" bench_native "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.02; done
 T_NATIVE=$(secs "$t0" "$(now)")
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
 
@@ -131,7 +131,7 @@ while :; do
     fi
     [[ "$(q "$TGT_PORT" bench_kafka "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]] && break
     kill -0 "${PIDS[1]}" 2>/dev/null || die "apply exited: $(tail -n 3 "$SCRATCH/apply.log")"
-    sleep 0.2
+    sleep 0.02
 done
 T_KAFKA=$(secs "$t0" "$(now)")
 T_CAPTURE=${T_CAPTURE:-$T_KAFKA}

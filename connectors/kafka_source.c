@@ -35,6 +35,7 @@
 #include "event.h"
 #include "kafka_conf.h"
 #include "kafka_schemas.h"
+#include "collapse.h"
 #include "log.h"
 #include "relcache.h"
 #include "schema_registry.h"
@@ -66,9 +67,12 @@ typedef struct kafka_source {
     relcache_t *rels;
     kafka_source_part_t *parts;
     int nparts;
-    int group;   /* partitioning table/key: subscribe in group syncline.<name> */
-    int use_lsn; /* one partition: skip below the applied LSN */
-    lsn_t applied;
+    int group;     /* partitioning table/key: subscribe in group syncline.<name> */
+    int use_lsn;   /* one partition: skip below the applied LSN */
+    lsn_t applied; /* end of the newest batch committed or sent for commit */
+    int pending;   /* a batch's COMMIT was sent and is not known durable yet */
+    lsn_t pending_end;
+    unsigned polls; /* messages since the last look at what is durable */
     int overrides_done;
     int batch_open;
     int batch_rows;
@@ -131,7 +135,45 @@ static err_t kafka_source_begin(kafka_source_t *ks)
     return ERR_OK;
 }
 
-static err_t kafka_source_commit(kafka_source_t *ks)
+/* metrics: the applied position once durable */
+static void kafka_source_metrics_position(kafka_source_t *ks, lsn_t end)
+{
+    if (ks->opts->metrics == NULL)
+        return;
+    /* as seen from the stream: nothing consumed is pending after a commit; the
+     * age of the newest applied source commit is the lag in seconds */
+    double age = ks->batch_time ? (double)(lsn_pgtime_now() - ks->batch_time) / 1e6 : 0;
+    metrics_position(ks->opts->metrics, end, 0, age);
+}
+
+/* Learns how far the target committed the batches sent with wait 0; with
+ * wait, waits for all of them. */
+static err_t kafka_source_settle(kafka_source_t *ks, int wait)
+{
+    lsn_t durable = 0;
+    ks->polls = 0;
+    if (!ks->pending)
+        return ERR_OK;
+    err_t err = wait ? ks->snk.ops->drain(ks->snk.ctx, ks->errbuf, ks->errsize) : ERR_OK;
+    if (err == ERR_OK)
+        err = ks->snk.ops->durable(ks->snk.ctx, &durable, ks->errbuf, ks->errsize);
+    if (err != ERR_OK || durable < ks->pending_end)
+        return err;
+    ks->pending = 0;
+    ks->stats->applied_lsn = ks->pending_end;
+    kafka_source_metrics_position(ks, ks->pending_end);
+    return ERR_OK;
+}
+
+/*
+ * Commits the open batch, the offsets past it in the same transaction. With
+ * wait 0 (the batch filled up while messages flow) it returns once the
+ * COMMIT is sent, so that the next batch is read and sent while the target
+ * works; kafka_source_settle learns later what became durable. Every other
+ * caller (stop, revoke, a poison message) waits: nothing may be in flight
+ * when another consumer could take the partitions over.
+ */
+static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
 {
     sink_offset_t offs[ks->nparts > 0 ? ks->nparts : 1];
     int n = 0;
@@ -142,25 +184,30 @@ static err_t kafka_source_commit(kafka_source_t *ks)
     lsn_t end = ks->batch_end > ks->applied ? ks->batch_end : ks->applied;
     sink_position_t pos = {
         .end_lsn = end, .commit_time = ks->batch_time, .offsets = offs, .noffsets = n};
-    err_t err = ks->snk.ops->commit(ks->snk.ctx, &pos, ks->errbuf, ks->errsize);
+    int async = !wait && ks->snk.ops->commit_async != NULL;
+    err_t err = async ? ks->snk.ops->commit_async(ks->snk.ctx, &pos, ks->errbuf, ks->errsize)
+                      : ks->snk.ops->commit(ks->snk.ctx, &pos, ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
     for (int i = 0; i < ks->nparts; i++)
         ks->parts[i].dirty = 0;
     ks->batch_open = 0;
-    ks->applied = ks->stats->applied_lsn = end;
+    ks->applied = end;
     ks->stats->batches++;
     if (ks->opts->metrics != NULL) { /* metrics */
         uint64_t rows = ks->stats->rows - ks->metrics_rows;
         ks->metrics_rows = ks->stats->rows;
         metrics_batch(ks->opts->metrics, rows,
                       (double)(kafka_source_now_ms() - ks->batch_started_ms) / 1000.0);
-        /* as seen from the stream: nothing consumed is pending after a commit; the
-         * age of the newest applied source commit is the lag in seconds */
-        double age = ks->batch_time ? (double)(lsn_pgtime_now() - ks->batch_time) / 1e6 : 0;
-        metrics_position(ks->opts->metrics, end, 0, age);
     }
-    return ERR_OK;
+    ks->pending = 1;
+    ks->pending_end = end;
+    return async ? ERR_OK : kafka_source_settle(ks, 0); /* a synchronous commit drained all */
+}
+
+static err_t kafka_source_commit(kafka_source_t *ks)
+{
+    return kafka_source_commit_batch(ks, 1);
 }
 
 /* Abandons the open batch: its offsets were not stored, so what it held is
@@ -184,7 +231,8 @@ static const change_relation_t *kafka_source_relation(kafka_source_t *ks, event_
     *err = ERR_OK;
     if (cur != NULL && event_relation_equal(cur, ev->rel))
         return cur;
-    int rc = relcache_put(ks->rels, ev->rel);
+    change_relation_t *old = NULL;
+    int rc = relcache_replace(ks->rels, ev->rel, &old);
     ev->rel = NULL;
     if (rc != 0) {
         snprintf(ks->errbuf, ks->errsize, "out of memory");
@@ -192,7 +240,9 @@ static const change_relation_t *kafka_source_relation(kafka_source_t *ks, event_
         return NULL;
     }
     cur = relcache_get(ks->rels, relid);
+    /* the sink (collapse) may still hold rows of the old description: free it after */
     *err = ks->snk.ops->relation(ks->snk.ctx, cur, ev->txn.commit_lsn, ks->errbuf, ks->errsize);
+    change_relation_free(old);
     return *err == ERR_OK ? cur : NULL;
 }
 
@@ -605,6 +655,8 @@ static void kafka_source_revoke(kafka_source_t *ks)
     if (ks->batch_open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
         ks->cb_err = kafka_source_commit(ks);
     kafka_source_rollback(ks);
+    if (ks->cb_err == ERR_OK)
+        ks->cb_err = kafka_source_settle(ks, 1);
     for (int i = 0; i < ks->nparts; i++) {
         ks->parts[i].assigned = 0;
         ks->parts[i].in_txn = 0;
@@ -696,9 +748,11 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             if (ks->batch_open && kafka_source_at_boundary(ks))
                 return kafka_source_commit(ks);
             kafka_source_rollback(ks); /* half a transaction: read it again next time */
-            return ERR_OK;
+            return kafka_source_settle(ks, 1);
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, ks->batch_open ? 20 : 200);
+        /* a commit in flight and nothing open: look, do not sleep */
+        int wait_ms = ks->pending && !ks->batch_open ? 0 : ks->batch_open ? 20 : 200;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
         else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -708,7 +762,10 @@ static err_t kafka_source_loop(kafka_source_t *ks)
         if (m != NULL)
             rd_kafka_message_destroy(m);
         if (err == ERR_OK && kafka_source_batch_due(ks))
-            err = kafka_source_commit(ks);
+            err = kafka_source_commit_batch(ks, 0);
+        /* the stream paused: wait for the target; now and then: just look */
+        if (err == ERR_OK && ks->pending && (m == NULL || ++ks->polls % 256 == 0))
+            err = kafka_source_settle(ks, m == NULL && !ks->batch_open);
     }
     return err;
 }
@@ -791,9 +848,14 @@ err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, pg_
     stats->applied_lsn = applied;
     ks.group = strcmp(cfg->kafka.partitioning, "none") != 0;
     ks.use_lsn = !ks.group;
+    /* as in run: changes to one row within a batch merged, rows written set-based */
+    collapse_t *cl = cfg->collapse ? collapse_new(ks.snk, 64u << 20) : NULL;
+    if (cl != NULL)
+        ks.snk = collapse_sink(cl);
     err_t err = kafka_source_open(&ks);
     if (err == ERR_OK)
         err = kafka_source_loop(&ks);
     kafka_source_close(&ks);
+    collapse_free(cl);
     return err;
 }
