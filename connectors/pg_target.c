@@ -448,15 +448,19 @@ static int pg_target_no_constraints(pg_target_t *pt, const pg_target_rel_t *r)
 /* Merging changes per row reorders rows of a table and hides intermediate
  * states. Safe when nothing can see either: no trigger fires (replica role,
  * no ENABLE ALWAYS/REPLICA trigger), the only unique constraint is a primary
- * key on exactly the source's key columns, and no exclusion constraint. */
+ * key on exactly the source's key columns, and no exclusion constraint. A
+ * table without key or with REPLICA IDENTITY FULL needs no unique constraint
+ * at all: collapse then only gathers its inserts (src/collapse.c). */
 static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
 {
     int nkey = 0;
     for (int c = 0; c < r->rel->ncols; c++)
         nkey += r->rel->cols[c].is_key;
-    if (!pt->replica_role || r->full)
+    if (!pt->replica_role)
         return 0;
-    if (nkey == 0) /* insert-only: the inserts commute when nothing is unique */
+    /* no key (insert-only) or FULL (collapse buffers only the inserts): the
+     * inserts commute when nothing is unique */
+    if (nkey == 0 || r->full)
         return pg_target_no_constraints(pt, r);
     const char *p[1] = {r->target};
     PGresult *res = pg_conn_query(
@@ -942,7 +946,9 @@ static err_t pg_target_commit(void *ctx, const sink_position_t *pos, char *errbu
 static err_t pg_target_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
                                     size_t errsize)
 {
-    return pg_target_send_commit(ctx, pos, errbuf, errsize);
+    pg_target_t *pt = ctx;
+    err_t err = pg_target_send_commit(pt, pos, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_flush(pt->pipe, errbuf, errsize);
 }
 
 static err_t pg_target_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)

@@ -16,7 +16,8 @@
  * only because collapsible relations have no triggers or foreign keys firing.
  * A relation without replica identity only ever receives inserts; with no
  * unique index on the target (pg_target decides) those commute, so they are
- * buffered too and written together.
+ * buffered too and written together. The inserts of a REPLICA IDENTITY FULL
+ * relation are too; its updates and deletes flush and keep their order.
  */
 #include "collapse.h"
 
@@ -367,8 +368,14 @@ static err_t collapse_oom(char *errbuf, size_t errsize)
 }
 
 /* A relation without replica identity: inserts only, nothing to merge. */
+/* No key to merge on: no identity columns, or REPLICA IDENTITY FULL (every
+ * column travels as "key", and two rows may be equal in all of them). Only
+ * inserts of such a relation are buffered; any other change of it flushes
+ * and passes through in order. */
 static int collapse_keyless(const change_relation_t *rel)
 {
+    if (rel->replident == 'f')
+        return 1;
     for (int i = 0; i < rel->ncols; i++) {
         if (rel->cols[i].is_key)
             return 0;

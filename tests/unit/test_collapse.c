@@ -24,8 +24,9 @@
 /* ---- relations and tuples built by hand ----------------------------------- */
 
 /* relid 1 and 2: (id key, v, w), collapsible; 3: same columns, not collapsible;
- * 4: (a key, b key, v), collapsible; 5: (v, w) without replica identity, collapsible. */
-enum { REL1, REL2, REL3, REL4, REL5, NRELS };
+ * 4: (a key, b key, v), collapsible; 5: (v, w) without replica identity, collapsible;
+ * 6: (v, w) with REPLICA IDENTITY FULL, collapsible (its inserts only). */
+enum { REL1, REL2, REL3, REL4, REL5, REL6, NRELS };
 
 static change_relation_t *rel_new(uint32_t relid, const char *cols, const char *keys)
 {
@@ -312,6 +313,8 @@ static int fake_collapsible(void *ctx, uint32_t relid);
 
 static int rel_has_key(const change_relation_t *rel)
 {
+    if (rel->replident == 'f')
+        return 0;
     for (int i = 0; i < rel->ncols; i++) {
         if (rel->cols[i].is_key)
             return 1;
@@ -469,8 +472,10 @@ static fixture_t *fixture_new(size_t max_bytes, int sets)
     fx->rels[REL3] = rel_new(3, "ivw", "k..");
     fx->rels[REL4] = rel_new(4, "abv", "kk.");
     fx->rels[REL5] = rel_new(5, "vw", "..");
+    fx->rels[REL6] = rel_new(6, "vw", "kk");
+    fx->rels[REL6]->replident = 'f';
     fx->fake.collapsible[1] = fx->fake.collapsible[2] = fx->fake.collapsible[4] = 1;
-    fx->fake.collapsible[5] = 1;
+    fx->fake.collapsible[5] = fx->fake.collapsible[6] = 1;
     sink_t inner = {.ops = sets ? &fake_ops_sets : &fake_ops, .ctx = &fx->fake};
     fx->cl = collapse_new(inner, max_bytes);
     assert_non_null(fx->cl);
@@ -1126,6 +1131,29 @@ static void test_keyless_inserts(void **state)
     expect_counts(fx, 6, 5);
 }
 
+/* REPLICA IDENTITY FULL: every column is "key" and equal rows are different
+ * rows. Inserts are gathered like a keyless table's; an update or delete
+ * (located by all its old values) first writes everything gathered, then
+ * goes through in order. */
+static void test_full_identity(void **state)
+{
+    fixture_t *fx = *state;
+    ins(fx, REL6, "ta|tx");
+    ins(fx, REL1, "t1|ta|tx");
+    ins(fx, REL6, "ta|tx");
+    send(fx, SINK_UPDATE, REL6, 'O', "ta|tx", "tb|tx");
+    ins(fx, REL6, "tc|n");
+    send(fx, SINK_DELETE, REL6, 'O', "tc|n", NULL);
+    commit(fx, 1);
+    if (fx->sets)
+        expect_calls(fx, "I r6 v=ta|tx", "I r6 v=ta|tx", "I r1 v=t1|ta|tx", "UO r6 k=ta,tx v=tb|tx",
+                     "I r6 v=tc|n", "DO r6 k=tc,n", "COMMIT 1");
+    else
+        expect_calls(fx, "I r6 v=ta|tx", "I r1 v=t1|ta|tx", "I r6 v=ta|tx", "UO r6 k=ta,tx v=tb|tx",
+                     "I r6 v=tc|n", "DO r6 k=tc,n", "COMMIT 1");
+    expect_counts(fx, 6, 6);
+}
+
 /* ---- random sequences against a model ------------------------------------- */
 
 typedef struct srcrow {
@@ -1282,6 +1310,7 @@ int main(void)
         BOTH(test_composite_key),
         BOTH(test_key_kinds),
         BOTH(test_keyless_inserts),
+        BOTH(test_full_identity),
         BOTH(test_random_histories),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
