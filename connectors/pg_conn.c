@@ -255,7 +255,8 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
         int f = PQflush(conn);
         if (f < 0)
             return pg_conn_lost(conn, b, errbuf, errsize);
-        if (f == 0 && (output_only || !PQisBusy(conn)))
+        /* a result that is in needs no flush first: the rest is sent later */
+        if (output_only ? f == 0 : !PQisBusy(conn))
             return ERR_OK;
         int64_t now = pg_conn_now_ms();
         if (now - last >= b->timeout_ms)

@@ -19,7 +19,8 @@
 
 #define PG_PIPE_SYNC_OP 'S'
 #define PG_PIPE_KEY_MAX 200
-#define PG_PIPE_FLUSH_EVERY 64 /* statements */
+#define PG_PIPE_FLUSH_BYTES (256u << 10)  /* try a flush after this much was queued */
+#define PG_PIPE_MAX_UNFLUSHED (16u << 20) /* wait for the socket beyond this */
 
 typedef struct pg_pipe_entry {
     pg_pipe_tag_t tag;
@@ -33,9 +34,11 @@ struct pg_pipe {
     int in_pipeline;
     pg_pipe_entry_t *fifo; /* ring */
     size_t cap, head, count;
-    int since_sync; /* statements since the last Sync */
-    int syncs;      /* Syncs sent and not yet read */
-    int failed;     /* an error was seen in the current window */
+    int since_sync;   /* statements since the last Sync */
+    size_t unflushed; /* bytes queued since libpq last sent everything (an upper bound) */
+    size_t since_try; /* bytes queued since the last flush attempt */
+    int syncs;        /* Syncs sent and not yet read */
+    int failed;       /* an error was seen in the current window */
     char error[1024];
     uint64_t missing_skipped;
     lsn_t committed;   /* newest successful COMMIT (tag op 'C') */
@@ -257,23 +260,56 @@ static err_t pg_pipe_send_sync(pg_pipe_t *pp, char *errbuf, size_t errsize)
         return pg_pipe_conn_error(pp, "sending sync", errbuf, errsize);
     pp->syncs++;
     pp->since_sync = 0;
+    pp->since_try = PG_PIPE_FLUSH_BYTES; /* a Sync is worth sending now */
     return ERR_OK;
 }
 
-/* After queuing a statement: close the window when full, keep one in flight. */
-static err_t pg_pipe_after_send(pg_pipe_t *pp, char *errbuf, size_t errsize)
+/* A flush that does not wait: libpq keeps what the socket does not take. */
+static err_t pg_pipe_try_flush(pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
-    /* a nonblocking connection queues what the socket does not take: flush now
-     * and then, waiting (bounded) when the target reads slower than we send */
-    if (++pp->since_sync % PG_PIPE_FLUSH_EVERY == 0 && PQflush(pp->conn) != 0) {
-        err_t err = pg_conn_await(pp->conn, 1, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
+    int f = PQflush(pp->conn);
+    if (f < 0)
+        return pg_pipe_conn_error(pp, "sending", errbuf, errsize);
+    if (f == 0)
+        pp->unflushed = 0;
+    pp->since_try = 0;
+    return ERR_OK;
+}
+
+/*
+ * After queuing a statement of about `bytes`: close the window when full,
+ * keep one in flight. Sending does not wait for the target to read: while
+ * it is busy, the statements wait in libpq's buffer and the caller goes on
+ * reading the source (pg_pipe_poll sends more). Only beyond
+ * PG_PIPE_MAX_UNFLUSHED does it wait (bounded) for the socket, so memory
+ * stays bounded when the target is the slower side.
+ */
+static err_t pg_pipe_after_send(pg_pipe_t *pp, size_t bytes, char *errbuf, size_t errsize)
+{
+    pp->since_sync++;
+    pp->unflushed += bytes;
+    pp->since_try += bytes;
+    err_t err = ERR_OK;
+    if (pp->since_try >= PG_PIPE_FLUSH_BYTES)
+        err = pg_pipe_try_flush(pp, errbuf, errsize);
+    if (err == ERR_OK && pp->unflushed >= PG_PIPE_MAX_UNFLUSHED) {
+        err = pg_conn_await(pp->conn, 1, errbuf, errsize);
+        if (err == ERR_OK)
+            pp->unflushed = 0;
     }
-    if (pp->since_sync < pp->window)
-        return ERR_OK;
-    err_t err = pg_pipe_send_sync(pp, errbuf, errsize);
+    if (err != ERR_OK || pp->since_sync < pp->window)
+        return err;
+    err = pg_pipe_send_sync(pp, errbuf, errsize);
     return err != ERR_OK ? err : pg_pipe_read_until(pp, 1, errbuf, errsize);
+}
+
+/* What a statement puts on the wire, roughly. */
+static size_t pg_pipe_size(const char *sql, int nparams, const int *lengths)
+{
+    size_t n = (sql != NULL ? strlen(sql) : 0) + 32;
+    for (int i = 0; i < nparams; i++)
+        n += 4 + (size_t)(lengths != NULL && lengths[i] > 0 ? lengths[i] : 0);
+    return n;
 }
 
 err_t pg_pipe_prepare(pg_pipe_t *pp, const char *name, const char *sql, const pg_pipe_tag_t *tag,
@@ -284,7 +320,7 @@ err_t pg_pipe_prepare(pg_pipe_t *pp, const char *name, const char *sql, const pg
     t.check_rows = 0;
     if (!PQsendPrepare(pp->conn, name, sql, 0, NULL) || pg_pipe_push(pp, &t, NULL) != 0)
         return pg_pipe_conn_error(pp, "sending prepare", errbuf, errsize);
-    return pg_pipe_after_send(pp, errbuf, errsize);
+    return pg_pipe_after_send(pp, pg_pipe_size(sql, 0, NULL), errbuf, errsize);
 }
 
 err_t pg_pipe_exec_prepared(pg_pipe_t *pp, const char *name, int nparams, const char *const *values,
@@ -297,7 +333,7 @@ err_t pg_pipe_exec_prepared(pg_pipe_t *pp, const char *name, int nparams, const 
             tag->diag_free(tag->diag);
         return pg_pipe_conn_error(pp, "sending statement", errbuf, errsize);
     }
-    return pg_pipe_after_send(pp, errbuf, errsize);
+    return pg_pipe_after_send(pp, pg_pipe_size(name, nparams, lengths), errbuf, errsize);
 }
 
 err_t pg_pipe_exec(pg_pipe_t *pp, const char *sql, const pg_pipe_tag_t *tag, char *errbuf,
@@ -306,7 +342,13 @@ err_t pg_pipe_exec(pg_pipe_t *pp, const char *sql, const pg_pipe_tag_t *tag, cha
     if (!PQsendQueryParams(pp->conn, sql, 0, NULL, NULL, NULL, NULL, 0) ||
         pg_pipe_push(pp, tag, NULL) != 0)
         return pg_pipe_conn_error(pp, "sending statement", errbuf, errsize);
-    return pg_pipe_after_send(pp, errbuf, errsize);
+    return pg_pipe_after_send(pp, pg_pipe_size(sql, 0, NULL), errbuf, errsize);
+}
+
+err_t pg_pipe_flush(pg_pipe_t *pp, char *errbuf, size_t errsize)
+{
+    err_t err = pp->since_sync > 0 ? pg_pipe_send_sync(pp, errbuf, errsize) : ERR_OK;
+    return err != ERR_OK ? err : pg_pipe_try_flush(pp, errbuf, errsize);
 }
 
 lsn_t pg_pipe_committed(const pg_pipe_t *pp)
@@ -316,7 +358,7 @@ lsn_t pg_pipe_committed(const pg_pipe_t *pp)
 
 err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
-    if (PQflush(pp->conn) < 0 || !PQconsumeInput(pp->conn))
+    if (pg_pipe_try_flush(pp, errbuf, errsize) != ERR_OK || !PQconsumeInput(pp->conn))
         return pg_pipe_conn_error(pp, "reading results", errbuf, errsize);
     while (pp->count > 0 && !PQisBusy(pp->conn)) {
         err_t err = pg_pipe_read_one(pp, errbuf, errsize);

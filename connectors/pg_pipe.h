@@ -56,6 +56,10 @@ err_t pg_pipe_exec(pg_pipe_t *pp, const char *sql, const pg_pipe_tag_t *tag, cha
 /* Reads, without blocking, the results that have arrived. */
 err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize);
 
+/* Closes the window with a Sync (so the server sends its results now) and
+ * sends what is queued as far as the socket takes it, without waiting. */
+err_t pg_pipe_flush(pg_pipe_t *pp, char *errbuf, size_t errsize);
+
 /* The lsn of the newest statement tagged 'C' (a COMMIT) whose result came
  * back successful; 0 when none has. */
 lsn_t pg_pipe_committed(const pg_pipe_t *pp);

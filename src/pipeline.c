@@ -22,6 +22,9 @@
 #include "pgoutput.h"
 #include "relcache.h"
 
+#define PIPELINE_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
+#define PIPELINE_QUIET_MS 20       /* source silence after which settling waits for the target */
+
 typedef struct pipeline_state {
     const source_t *src;
     const sink_t *snk;
@@ -409,12 +412,19 @@ static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
         const char *buf;
         size_t len;
         err_t err = ERR_OK;
-        /* a commit in flight: keep reading while data flows, settle when it stops */
+        /* a commit in flight: keep reading while data flows, settle when it stops
+         * (a short wait first: the source may only be a moment behind, and
+         * settling waits for everything the target has queued) */
         int idle_pending = st->pending && !st->batch_open;
-        int wait_ms = idle_pending ? 0 : pipeline_wait_ms(st);
+        int wait_ms = pipeline_wait_ms(st);
+        if (idle_pending && wait_ms > PIPELINE_PENDING_WAIT_MS)
+            wait_ms = PIPELINE_PENDING_WAIT_MS;
         int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, &err, errbuf, errsize);
         if (r == 0 && idle_pending) {
-            err = pipeline_settle(st, 1, errbuf, errsize);
+            /* look without waiting while the source may resume any moment;
+             * wait for the target once it has been quiet for a while */
+            int quiet = pipeline_now_ms() - st->last_recv_ms >= PIPELINE_QUIET_MS;
+            err = pipeline_settle(st, quiet, errbuf, errsize);
             if (err != ERR_OK)
                 return err;
             continue;
