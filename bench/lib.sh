@@ -401,7 +401,7 @@ syncline_catchup() {
     tgt "CHECKPOINT"
     poll_open
     log "syncline: starting; waiting until syncline.progress.applied_lsn reaches $end"
-    echo "=== timed run: $SYNCLINE ${SYNC_ARGS[*]}" >>"$SYNC_LOG"
+    echo "=== timed run at $(date -u +%H:%M:%S.%3N): $SYNCLINE ${SYNC_ARGS[*]}" >>"$SYNC_LOG"
     scpu=$(server_cpu "$SRC_DIR")
     tcpu=$(server_cpu "$TGT_DIR")
     t0=$(now)
