@@ -19,8 +19,8 @@
 
 #define PG_PIPE_SYNC_OP 'S'
 #define PG_PIPE_KEY_MAX 200
-#define PG_PIPE_FLUSH_BYTES (256u << 10)  /* try a flush after this much was queued */
-#define PG_PIPE_MAX_UNFLUSHED (16u << 20) /* wait for the socket beyond this */
+#define PG_PIPE_FLUSH_BYTES (256u << 10) /* try a flush after this much was queued */
+#define PG_PIPE_MAX_UNFLUSHED (8u << 20) /* wait for the socket beyond this */
 
 typedef struct pg_pipe_entry {
     pg_pipe_tag_t tag;

@@ -240,6 +240,13 @@ static int collapse_grow(collapse_t *cl)
     return 0;
 }
 
+/* What the buffer holds: the copies, and its entries with their hash slots
+ * (for narrow rows these are as large as the copies). */
+static size_t collapse_memory(const collapse_t *cl)
+{
+    return cl->bytes + (size_t)cl->nentries * (sizeof(collapse_entry_t) + 2 * sizeof(int));
+}
+
 static err_t collapse_oom(char *errbuf, size_t errsize);
 
 /* ---- flushing ------------------------------------------------------------ */
@@ -472,7 +479,7 @@ static err_t collapse_row(void *ctx, const sink_row_t *r, char *errbuf, size_t e
             return err != ERR_OK ? err : cl->inner.ops->row(cl->inner.ctx, r, errbuf, errsize);
         }
     }
-    if (err == ERR_OK && cl->bytes > cl->max_bytes)
+    if (err == ERR_OK && collapse_memory(cl) > cl->max_bytes)
         err = collapse_flush(cl, errbuf, errsize);
     return err;
 }
