@@ -49,11 +49,16 @@ static json_t *event_value_json(const change_value_t *v, const char *col, json_t
     case CHANGE_BINARY:
         break;
     }
+    event_refuse_binary(col, errbuf, errsize);
+    return NULL;
+}
+
+void event_refuse_binary(const char *col, char *errbuf, size_t errsize)
+{
     snprintf(errbuf, errsize,
              "column \"%s\": binary value; the Kafka transport needs text values "
              "(set apply.binary to false)",
              col);
-    return NULL;
 }
 
 /* {column: text|null} of a row image; key_only keeps the identity columns. */

@@ -97,6 +97,10 @@ typedef struct event_codec event_codec_t;
 json_t *event_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
                     char *errbuf, size_t errsize);
 
+/* The error for a binary value (apply.binary), which the Kafka transport
+ * cannot carry, naming the column; into errbuf. */
+void event_refuse_binary(const char *col, char *errbuf, size_t errsize);
+
 /* A PostgreSQL timestamp as Unix milliseconds (0 stays 0): the ts_ms members. */
 int64_t event_ts_ms(int64_t pg_time);
 

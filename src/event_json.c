@@ -145,10 +145,7 @@ static int event_json_value(sbuf_t *b, const change_value_t *v, const char *col,
     case CHANGE_BINARY:
         break;
     }
-    snprintf(errbuf, errsize,
-             "column \"%s\": binary value; the Kafka transport needs text values "
-             "(set apply.binary to false)",
-             col);
+    event_refuse_binary(col, errbuf, errsize);
     return -1;
 }
 
