@@ -358,10 +358,13 @@ lsn_t pg_pipe_committed(const pg_pipe_t *pp)
 
 err_t pg_pipe_poll(pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
-    if (pg_pipe_try_flush(pp, errbuf, errsize) != ERR_OK || !PQconsumeInput(pp->conn))
+    err_t err = pg_pipe_try_flush(pp, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    if (!PQconsumeInput(pp->conn))
         return pg_pipe_conn_error(pp, "reading results", errbuf, errsize);
     while (pp->count > 0 && !PQisBusy(pp->conn)) {
-        err_t err = pg_pipe_read_one(pp, errbuf, errsize);
+        err = pg_pipe_read_one(pp, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }

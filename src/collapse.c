@@ -374,7 +374,6 @@ static err_t collapse_oom(char *errbuf, size_t errsize)
     return ERR_RUNTIME;
 }
 
-/* A relation without replica identity: inserts only, nothing to merge. */
 /* No key to merge on: no identity columns, or REPLICA IDENTITY FULL (every
  * column travels as "key", and two rows may be equal in all of them). Only
  * inserts of such a relation are buffered; any other change of it flushes

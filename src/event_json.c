@@ -730,7 +730,6 @@ static int event_json_meta_in(event_json_reader_t *r, event_json_doc_t *d)
 
 static int event_json_doc_in(event_json_reader_t *r, event_json_doc_t *d)
 {
-    const char *ignored;
     int64_t iv;
     if (!event_json_char(r, '{') || !event_json_key_is(r, "before") ||
         !event_json_image(r, &d->before) || !event_json_char(r, ',') ||
@@ -739,7 +738,6 @@ static int event_json_doc_in(event_json_reader_t *r, event_json_doc_t *d)
         !event_json_member_int(r, "ts_ms", &iv, 0) || !event_json_meta_in(r, d) ||
         !event_json_char(r, '}'))
         return 0;
-    (void)ignored;
     event_json_ws(r);
     return r->p == r->end;
 }

@@ -25,15 +25,6 @@ static int sbuf_reserve(sbuf_t *b, size_t more)
     return 0;
 }
 
-void sbuf_add(sbuf_t *b, const char *text)
-{
-    size_t n = strlen(text);
-    if (sbuf_reserve(b, n) != 0)
-        return;
-    memcpy(b->s + b->len, text, n + 1);
-    b->len += n;
-}
-
 void sbuf_addn(sbuf_t *b, const char *data, size_t n)
 {
     if (sbuf_reserve(b, n) != 0)
@@ -41,6 +32,11 @@ void sbuf_addn(sbuf_t *b, const char *data, size_t n)
     memcpy(b->s + b->len, data, n);
     b->len += n;
     b->s[b->len] = '\0';
+}
+
+void sbuf_add(sbuf_t *b, const char *text)
+{
+    sbuf_addn(b, text, strlen(text));
 }
 
 void sbuf_addc(sbuf_t *b, char c)
