@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_avro_write.h"
 #include "event_json.h"
 #include "kafka_conf.h"
 #include "kafka_schemas.h"
@@ -40,13 +41,13 @@
 
 #define KAFKA_SINK_STOP_GRACE_POLLS 100 /* x 100 ms after a stop request */
 
-/* The message held back for one partition: an Avro envelope as a tree, or a
- * JSON one already written as text. */
+/* The message held back for one partition, already written (Avro datum or
+ * JSON text) but not yet marked last or not. */
 typedef struct kafka_sink_pending {
     int held;
-    json_t *env;       /* Avro */
-    event_json_t json; /* JSON */
-    lsn_t end_lsn;     /* set when the source Commit makes it the last */
+    event_avro_msg_t avro; /* Avro */
+    event_json_t json;     /* JSON */
+    lsn_t end_lsn;         /* set when the source Commit makes it the last */
     char *key;
     size_t keylen;
 } kafka_sink_pending_t;
@@ -159,14 +160,10 @@ static err_t kafka_sink_register(kafka_sink_t *ks, event_avro_writer_t *w, char 
     return err;
 }
 
-/* Avro: publishes the writer schema of env unless done before. */
-static err_t kafka_sink_schema(kafka_sink_t *ks, json_t *env, char *errbuf, size_t errsize)
+/* Avro: publishes writer schema w unless done before. */
+static err_t kafka_sink_schema(kafka_sink_t *ks, event_avro_writer_t *w, char *errbuf,
+                               size_t errsize)
 {
-    if (!ks->avro)
-        return ERR_OK;
-    event_avro_writer_t *w = event_codec_writer(ks->codec, env, errbuf, errsize);
-    if (w == NULL)
-        return ERR_RUNTIME;
     if (event_avro_writer_published(w))
         return ERR_OK;
     return ks->sr != NULL ? kafka_sink_register(ks, w, errbuf, errsize)
@@ -175,29 +172,23 @@ static err_t kafka_sink_schema(kafka_sink_t *ks, json_t *env, char *errbuf, size
 
 static void kafka_sink_pending_clear(kafka_sink_pending_t *p)
 {
-    json_decref(p->env);
+    event_avro_write_clear(&p->avro);
     event_json_clear(&p->json);
     free(p->key);
     memset(p, 0, sizeof(*p));
 }
 
-/* The Avro message of a held envelope; malloc'd into *buf. */
+/* The Avro message of a held envelope, its writer schema published first;
+ * malloc'd into *buf. */
 static err_t kafka_sink_encode_avro(kafka_sink_t *ks, kafka_sink_pending_t *p, char **buf,
                                     size_t *len, char *errbuf, size_t errsize)
 {
-    if (p->end_lsn != 0 && event_mark_last(p->env, p->end_lsn) != 0) {
-        snprintf(errbuf, errsize, "out of memory");
-        return ERR_RUNTIME;
-    }
-    err_t err = kafka_sink_schema(ks, p->env, errbuf, errsize);
-    if (err == ERR_OK && event_encode(ks->codec, p->env, buf, len, errbuf, errsize) != 0) {
-        size_t n = strlen(errbuf);
-        const char *lsn =
-            json_string_value(json_object_get(json_object_get(p->env, "source"), "commit_lsn"));
-        snprintf(errbuf + n, errsize - n, " (commit lsn=%s)", lsn ? lsn : "?");
-        err = ERR_RUNTIME;
-    }
-    return err;
+    err_t err = kafka_sink_schema(ks, p->avro.writer, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    *buf = event_avro_write_take(&p->avro, event_codec_avro(ks->codec), p->end_lsn, len, errbuf,
+                                 errsize);
+    return *buf != NULL ? ERR_OK : ERR_RUNTIME;
 }
 
 static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_pending_t *p,
@@ -250,7 +241,8 @@ static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char 
     kafka_sink_pending_t next = {0};
     int rc = 0;
     if (ks->avro)
-        rc = (next.env = event_build(ch, &txn, ks->cfg->name, errbuf, errsize)) == NULL ? -1 : 0;
+        rc = event_avro_write(&next.avro, event_codec_avro(ks->codec), ch, &txn, ks->cfg->name,
+                              errbuf, errsize);
     else
         rc = event_json_write(&next.json, ch, &txn, ks->cfg->name, errbuf, errsize);
     if (rc != 0) {

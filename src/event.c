@@ -245,6 +245,11 @@ event_avro_writer_t *event_codec_writer(event_codec_t *codec, json_t *env, char 
     return event_avro_writer(codec->avro, env, errbuf, errsize);
 }
 
+event_avro_t *event_codec_avro(event_codec_t *codec)
+{
+    return codec->avro;
+}
+
 int event_codec_add_schema(event_codec_t *codec, const char *text, size_t len,
                            const event_avro_ref_t *ref, char *errbuf, size_t errsize)
 {

@@ -6,8 +6,9 @@
  *
  * The envelope is built as a jansson object first (event_build) so that the
  * capture side can hold the newest message of a transaction back and mark it
- * last (event_mark_last) once the source Commit is seen. For the JSON format
- * capture writes the same document as text directly (event_json.h).
+ * last (event_mark_last) once the source Commit is seen. Capture writes the
+ * same document directly instead: as JSON text (event_json.h) or as Avro
+ * binary (event_avro_write.h).
  */
 #ifndef SYNCLINE_EVENT_H
 #define SYNCLINE_EVENT_H
@@ -123,6 +124,9 @@ void event_codec_free(event_codec_t *codec);
  */
 event_avro_writer_t *event_codec_writer(event_codec_t *codec, json_t *env, char *errbuf,
                                         size_t errsize);
+
+/* The Avro writer schemas of an Avro codec (for event_avro_write); NULL for JSON. */
+event_avro_t *event_codec_avro(event_codec_t *codec);
 
 /* Avro: adds a writer schema read back from the schema topic or a registry
  * (event_avro_add). 0, or -1 with errbuf. */

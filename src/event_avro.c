@@ -187,17 +187,13 @@ static unsigned event_avro_bucket(const char *nsp, const char *rel)
 
 /* True when w was derived for this relation version. */
 static bool event_avro_same(const event_avro_writer_t *w, const char *nsp, const char *rel,
-                            json_t *cols)
+                            const event_schema_column_t *cols, int ncols)
 {
-    if (w->nsp == NULL || (size_t)w->ncols != json_array_size(cols) || strcmp(w->nsp, nsp) != 0 ||
-        strcmp(w->rel, rel) != 0)
+    if (w->nsp == NULL || w->ncols != ncols || strcmp(w->nsp, nsp) != 0 || strcmp(w->rel, rel) != 0)
         return false;
-    for (int i = 0; i < w->ncols; i++) {
-        json_t *c = json_array_get(cols, (size_t)i);
-        const char *name = json_string_value(json_object_get(c, "name"));
-        uint32_t type = (uint32_t)json_integer_value(json_object_get(c, "type"));
-        if (name == NULL || strcmp(name, w->cols[i]) != 0 ||
-            event_schema_type_of(type) != w->types[i])
+    for (int i = 0; i < ncols; i++) {
+        if (strcmp(cols[i].name, w->cols[i]) != 0 ||
+            event_schema_type_of(cols[i].type_oid) != w->types[i])
             return false;
     }
     return true;
@@ -223,22 +219,11 @@ static int event_avro_key(event_avro_writer_t *w, const char *nsp, const char *r
     return 0;
 }
 
-static event_avro_writer_t *event_avro_derive(const char *nsp, const char *rel, json_t *cols,
-                                              char *errbuf, size_t errsize)
+static event_avro_writer_t *event_avro_derive(const char *nsp, const char *rel,
+                                              const event_schema_column_t *sc, int n, char *errbuf,
+                                              size_t errsize)
 {
-    int n = (int)json_array_size(cols);
-    event_schema_column_t *sc = calloc((size_t)n + 1, sizeof(*sc));
-    for (int i = 0; sc != NULL && i < n; i++) {
-        json_t *c = json_array_get(cols, (size_t)i);
-        sc[i].name = json_string_value(json_object_get(c, "name"));
-        sc[i].type_oid = (uint32_t)json_integer_value(json_object_get(c, "type"));
-        if (sc[i].name == NULL) {
-            free(sc);
-            snprintf(errbuf, errsize, "syncline.columns: malformed entry");
-            return NULL;
-        }
-    }
-    json_t *schema = sc ? event_schema_derive(nsp, rel, sc, n) : NULL;
+    json_t *schema = event_schema_derive(nsp, rel, sc, n);
     char *text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
     event_avro_writer_t *w =
         text ? event_avro_writer_new(text, strlen(text), errbuf, errsize) : NULL;
@@ -251,7 +236,29 @@ static event_avro_writer_t *event_avro_derive(const char *nsp, const char *rel, 
     }
     free(text);
     json_decref(schema);
-    free(sc);
+    return w;
+}
+
+/* The writer of a relation version: a known one, or derived and kept. */
+static event_avro_writer_t *event_avro_lookup(event_avro_t *ea, const char *nsp, const char *rel,
+                                              const event_schema_column_t *sc, int n, char *errbuf,
+                                              size_t errsize)
+{
+    unsigned b = event_avro_bucket(nsp, rel);
+    for (event_avro_writer_t *w = ea->buckets[b]; w != NULL; w = w->next_rel) {
+        if (event_avro_same(w, nsp, rel, sc, n))
+            return w;
+    }
+    event_avro_writer_t *w = event_avro_derive(nsp, rel, sc, n, errbuf, errsize);
+    if (w == NULL) {
+        size_t len = strlen(errbuf);
+        snprintf(errbuf + len, errsize - len, " (writer schema of %s.%s)", nsp, rel);
+        return NULL;
+    }
+    w->next = ea->all;
+    ea->all = w;
+    w->next_rel = ea->buckets[b];
+    ea->buckets[b] = w;
     return w;
 }
 
@@ -265,21 +272,45 @@ event_avro_writer_t *event_avro_writer(event_avro_t *ea, json_t *env, char *errb
         snprintf(errbuf, errsize, "envelope without source.schema, source.table or columns");
         return NULL;
     }
-    unsigned b = event_avro_bucket(nsp, rel);
-    for (event_avro_writer_t *w = ea->buckets[b]; w != NULL; w = w->next_rel) {
-        if (event_avro_same(w, nsp, rel, cols))
-            return w;
-    }
-    event_avro_writer_t *w = event_avro_derive(nsp, rel, cols, errbuf, errsize);
-    if (w == NULL) {
-        size_t n = strlen(errbuf);
-        snprintf(errbuf + n, errsize - n, " (writer schema of %s.%s)", nsp, rel);
+    int n = (int)json_array_size(cols);
+    event_schema_column_t *sc = calloc((size_t)n + 1, sizeof(*sc));
+    if (sc == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
         return NULL;
     }
-    w->next = ea->all;
-    ea->all = w;
-    w->next_rel = ea->buckets[b];
-    ea->buckets[b] = w;
+    for (int i = 0; i < n; i++) {
+        json_t *c = json_array_get(cols, (size_t)i);
+        sc[i].name = json_string_value(json_object_get(c, "name"));
+        sc[i].type_oid = (uint32_t)json_integer_value(json_object_get(c, "type"));
+        if (sc[i].name == NULL) {
+            free(sc);
+            snprintf(errbuf, errsize, "syncline.columns: malformed entry (writer schema of %s.%s)",
+                     nsp, rel);
+            return NULL;
+        }
+    }
+    event_avro_writer_t *w = event_avro_lookup(ea, nsp, rel, sc, n, errbuf, errsize);
+    free(sc);
+    return w;
+}
+
+event_avro_writer_t *event_avro_writer_rel(event_avro_t *ea, const change_relation_t *rel,
+                                           char *errbuf, size_t errsize)
+{
+    event_schema_column_t stack[64] = {{0}};
+    event_schema_column_t *sc = rel->ncols <= 64 ? stack : calloc((size_t)rel->ncols, sizeof(*sc));
+    if (sc == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    for (int i = 0; i < rel->ncols; i++) {
+        sc[i].name = rel->cols[i].name;
+        sc[i].type_oid = rel->cols[i].type_oid;
+    }
+    event_avro_writer_t *w =
+        event_avro_lookup(ea, rel->nspname, rel->relname, sc, rel->ncols, errbuf, errsize);
+    if (sc != stack)
+        free(sc);
     return w;
 }
 
@@ -561,29 +592,40 @@ static int event_avro_set_envelope(avro_value_t *val, json_t *env, char *errbuf,
     return 0;
 }
 
-static size_t event_avro_header(const event_avro_t *ea, const event_avro_writer_t *w, char *out)
+size_t event_avro_header_len(const event_avro_t *ea)
+{
+    return ea->framing == EVENT_AVRO_CONFLUENT ? EVENT_AVRO_CF_HEADER : EVENT_AVRO_SO_HEADER;
+}
+
+int event_avro_frame(const event_avro_t *ea, const event_avro_writer_t *w,
+                     char out[EVENT_AVRO_HEADER_MAX], size_t *len, char *errbuf, size_t errsize)
 {
     if (ea->framing == EVENT_AVRO_CONFLUENT) {
+        if (w->id < 0 || w->id > INT32_MAX) {
+            snprintf(errbuf, errsize, "writer schema %s has no Schema Registry id", w->name);
+            return -1;
+        }
         out[0] = 0;
         for (int i = 0; i < 4; i++)
             out[1 + i] = (char)((uint32_t)w->id >> (8 * (3 - i)));
-        return EVENT_AVRO_CF_HEADER;
+        *len = EVENT_AVRO_CF_HEADER;
+        return 0;
     }
     out[0] = (char)0xC3;
     out[1] = 0x01;
     for (int i = 0; i < 8; i++)
         out[2 + i] = (char)(w->fingerprint >> (8 * i));
-    return EVENT_AVRO_SO_HEADER;
+    *len = EVENT_AVRO_SO_HEADER;
+    return 0;
 }
 
 int event_avro_encode(event_avro_t *ea, event_avro_writer_t *w, json_t *env, char **out,
                       size_t *len, char *errbuf, size_t errsize)
 {
-    size_t size = 0;
-    if (ea->framing == EVENT_AVRO_CONFLUENT && (w->id < 0 || w->id > INT32_MAX)) {
-        snprintf(errbuf, errsize, "writer schema %s has no Schema Registry id", w->name);
+    size_t size = 0, hdr;
+    char head[EVENT_AVRO_HEADER_MAX];
+    if (event_avro_frame(ea, w, head, &hdr, errbuf, errsize) != 0)
         return -1;
-    }
     avro_value_reset(&w->value);
     errbuf[0] = '\0';
     if (event_avro_set_envelope(&w->value, env, errbuf, errsize) != 0 ||
@@ -593,12 +635,12 @@ int event_avro_encode(event_avro_t *ea, event_avro_writer_t *w, json_t *env, cha
                      avro_strerror());
         return -1;
     }
-    *out = malloc(EVENT_AVRO_SO_HEADER + size);
+    *out = malloc(hdr + size);
     if (*out == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return -1;
     }
-    size_t hdr = event_avro_header(ea, w, *out);
+    memcpy(*out, head, hdr);
     avro_writer_t aw = avro_writer_memory(*out + hdr, (int64_t)size);
     int rc = aw != NULL ? avro_value_write(aw, &w->value) : -1;
     avro_writer_free(aw);

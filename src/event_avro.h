@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "change.h"
+
 typedef struct event_avro event_avro_t;
 typedef struct event_avro_writer event_avro_writer_t;
 
@@ -50,6 +52,22 @@ event_avro_writer_t *event_avro_writer(event_avro_t *ea, json_t *env, char *errb
  */
 event_avro_writer_t *event_avro_add(event_avro_t *ea, const char *text, size_t len,
                                     const event_avro_ref_t *ref, char *errbuf, size_t errsize);
+
+/* The writer schema of relation version rel (event_avro_writer's, found or
+ * derived without an envelope). NULL with errbuf when out of memory. */
+event_avro_writer_t *event_avro_writer_rel(event_avro_t *ea, const change_relation_t *rel,
+                                           char *errbuf, size_t errsize);
+
+/* Room for either framing's header. */
+#define EVENT_AVRO_HEADER_MAX 10
+
+/* The length of the framing header ea writes (either framing's). */
+size_t event_avro_header_len(const event_avro_t *ea);
+
+/* The framing header of a message written with w into out, its length in
+ * *len. 0, or -1 with errbuf (Confluent: w has no registry id yet). */
+int event_avro_frame(const event_avro_t *ea, const event_avro_writer_t *w,
+                     char out[EVENT_AVRO_HEADER_MAX], size_t *len, char *errbuf, size_t errsize);
 
 /* The schema's JSON text as published (with defaults and docs). */
 const char *event_avro_writer_text(const event_avro_writer_t *w);

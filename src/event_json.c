@@ -14,37 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), 0 if invalid:
- * overlong forms, surrogates and code points above U+10FFFF are refused, as
- * jansson refuses them. */
-static size_t event_json_utf8_len(const unsigned char *p, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-    if (p[0] >= 0xC2 && p[0] <= 0xDF) {
-        len = 2;
-        cp = p[0] & 0x1Fu;
-    } else if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-        len = 3;
-        cp = p[0] & 0x0Fu;
-    } else if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-        len = 4;
-        cp = p[0] & 0x07u;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3Fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
+#include "utf8.h"
 
 static void event_json_escape(sbuf_t *b, unsigned char c)
 {
@@ -86,7 +56,7 @@ static int event_json_string(sbuf_t *b, const char *s, size_t n)
     sbuf_addc(b, '"');
     while (i < n) {
         if (u[i] >= 0x80) {
-            size_t len = event_json_utf8_len(u + i, n - i);
+            size_t len = utf8_seq_len(u + i, n - i);
             if (len == 0)
                 return -1;
             i += len;
@@ -488,7 +458,7 @@ static int event_json_str(event_json_reader_t *r, const char **s, size_t *n)
             if (!event_json_unescape(r, &o))
                 return 0;
         } else if (c >= 0x80) {
-            size_t len = event_json_utf8_len((const unsigned char *)r->p, (size_t)(r->end - r->p));
+            size_t len = utf8_seq_len((const unsigned char *)r->p, (size_t)(r->end - r->p));
             if (len == 0)
                 return 0;
             memcpy(o, r->p, len);

@@ -18,6 +18,7 @@
 
 #include "event.h"
 #include "event_avro.h"
+#include "event_avro_write.h"
 #include "event_json.h"
 #include "event_schema.h"
 
@@ -66,6 +67,33 @@ static void assert_json_writer_same(const event_change_t *ch, const event_txn_t 
     free(got);
 }
 
+/* capture's Avro writer must write what event_build + event_encode write
+ * with the same codec, byte for byte (the held form, marked last on take). */
+static void assert_avro_writer_same(event_codec_t *codec, const event_change_t *ch,
+                                    const event_txn_t *txn, const char *expect, size_t expect_len)
+{
+    char err[256];
+    event_txn_t t = *txn;
+    t.last = false;
+    event_avro_msg_t m = {0};
+    if (event_avro_write(&m, event_codec_avro(codec), ch, &t, "shop", err, sizeof(err)) != 0)
+        fail_msg("Avro writer: %s", err);
+    size_t len;
+    char *got = event_avro_write_take(&m, event_codec_avro(codec), txn->last ? txn->end_lsn : 0,
+                                      &len, err, sizeof(err));
+    if (got == NULL)
+        fail_msg("Avro take: %s", err);
+    assert_null(m.body.s);
+    if (len != expect_len || memcmp(got, expect, len) != 0) {
+        size_t i = 0;
+        while (i < len && i < expect_len && got[i] == expect[i])
+            i++;
+        fail_msg("Avro writer differs at byte %zu of %zu (event_encode: %zu bytes)", i, len,
+                 expect_len);
+    }
+    free(got);
+}
+
 /* Both readers of a JSON message: event_json_read must take it (fast, 1) or
  * leave it (0) as said, and agree with the jansson reader when it takes it. */
 static void assert_readers_agree(const char *buf, size_t len, int fast)
@@ -103,8 +131,10 @@ static void round_trip(event_format_t fmt, const event_change_t *ch, const event
     char *buf;
     size_t len;
     assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
-    if (fmt == EVENT_FORMAT_AVRO)
+    if (fmt == EVENT_FORMAT_AVRO) {
         assert_int_equal((uint8_t)buf[0], 0xC3);
+        assert_avro_writer_same(codec, ch, txn, buf, len);
+    }
     if (fmt == EVENT_FORMAT_JSON) {
         assert_json_writer_same(ch, txn, buf, len);
         assert_readers_agree(buf, len, 1);
@@ -233,6 +263,7 @@ static void test_json_writer(void **state)
     char err[256], *buf;
     size_t len;
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_JSON, err, sizeof(err));
+    event_codec_t *avro = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         change_value_t v[3] = {text("7"), text(texts[i]), {.kind = CHANGE_UNCHANGED}};
         change_value_t o[3] = {text("7"), text(texts[i]), {.kind = CHANGE_NULL}};
@@ -256,6 +287,9 @@ static void test_json_writer(void **state)
             assert_json_writer_same(&ch, &txn, buf, len);
             assert_readers_agree(buf, len, 1);
             free(buf);
+            assert_int_equal(event_encode(avro, env, &buf, &len, err, sizeof(err)), 0);
+            assert_avro_writer_same(avro, &ch, &txn, buf, len);
+            free(buf);
             /* pretty-printed: still the fast reader's */
             buf = json_dumps(env, JSON_INDENT(2));
             assert_readers_agree(buf, strlen(buf), 1);
@@ -273,7 +307,13 @@ static void test_json_writer(void **state)
         event_json_t j = {0};
         assert_int_equal(event_json_write(&j, &ch, &txn, "shop", err, sizeof(err)), -1);
         assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
+        event_avro_msg_t m = {0};
+        err[0] = '\0';
+        assert_int_equal(
+            event_avro_write(&m, event_codec_avro(avro), &ch, &txn, "shop", err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
     }
+    event_codec_free(avro);
     event_codec_free(codec);
 }
 
@@ -599,6 +639,15 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
     assert_int_equal((uint8_t)buf[0], fmt == EVENT_FORMAT_AVRO ? 0xC3 : 0x00);
     if (fmt == EVENT_FORMAT_AVRO_CONFLUENT)
         assert_memory_equal(buf, "\0\0\0\0\x2a", 5);
+    assert_avro_writer_same(enc, &ch, &txn, buf, len);
+    txn.last = true;
+    txn.end_lsn = 0x1234567890ull;
+    char *last;
+    size_t last_len;
+    assert_int_equal(event_mark_last(env, txn.end_lsn), 0);
+    assert_int_equal(event_encode(enc, env, &last, &last_len, err, sizeof(err)), 0);
+    assert_avro_writer_same(enc, &ch, &txn, last, last_len);
+    free(last);
     /* a reader that does not know the schema yet */
     event_codec_t *dec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     event_t ev;
@@ -687,6 +736,13 @@ static void test_typed_misfit(void **state)
         snprintf(want, sizeof(want), "table my schema.typed column \"%s\"", bad[k][0]);
         if (strstr(err, want) == NULL)
             fail_msg("expected [%s] in [%s]", want, err);
+        char direct[256];
+        event_avro_msg_t m = {0};
+        assert_int_equal(event_avro_write(&m, event_codec_avro(codec), &ch, &txn, "shop", direct,
+                                          sizeof(direct)),
+                         -1);
+        assert_string_equal(direct, err);
+        assert_null(m.body.s);
         json_decref(env);
         event_codec_free(codec);
     }
