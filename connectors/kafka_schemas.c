@@ -18,8 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "kafka_conf.h"
 #include "log.h"
 
@@ -141,20 +141,13 @@ static err_t kafka_schemas_marks(kafka_schemas_t *ksc, int64_t *high, int *behin
     return ERR_OK;
 }
 
-static int64_t kafka_schemas_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Consumes until every partition's next offset reached high[]. */
 static err_t kafka_schemas_consume(kafka_schemas_t *ksc, event_codec_t *codec, const int64_t *high,
                                    int behind, int *added, char *errbuf, size_t errsize)
 {
-    int64_t deadline = kafka_schemas_now_ms() + KAFKA_SCHEMAS_TIMEOUT_MS;
+    int64_t deadline = clock_ms() + KAFKA_SCHEMAS_TIMEOUT_MS;
     while (behind > 0) {
-        if (kafka_schemas_now_ms() > deadline) {
+        if (clock_ms() > deadline) {
             snprintf(errbuf, errsize, "kafka topic=%s: not read to its end within %d s", ksc->topic,
                      KAFKA_SCHEMAS_TIMEOUT_MS / 1000);
             return ERR_CONNECT;

@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "event.h"
 #include "kafka_conf.h"
 #include "kafka_schemas.h"
@@ -86,13 +87,6 @@ typedef struct kafka_source {
     size_t errsize;
 } kafka_source_t;
 
-static int64_t kafka_source_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static kafka_source_part_t *kafka_source_part(kafka_source_t *ks, int32_t partition)
 {
     if (partition < 0)
@@ -131,7 +125,7 @@ static err_t kafka_source_begin(kafka_source_t *ks)
         return err;
     ks->batch_open = 1;
     ks->batch_rows = 0;
-    ks->batch_started_ms = kafka_source_now_ms();
+    ks->batch_started_ms = clock_ms();
     return ERR_OK;
 }
 
@@ -198,7 +192,7 @@ static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
         uint64_t rows = ks->stats->rows - ks->metrics_rows;
         ks->metrics_rows = ks->stats->rows;
         metrics_batch(ks->opts->metrics, rows,
-                      (double)(kafka_source_now_ms() - ks->batch_started_ms) / 1000.0);
+                      (double)(clock_ms() - ks->batch_started_ms) / 1000.0);
     }
     ks->pending = 1;
     ks->pending_end = end;
@@ -746,7 +740,7 @@ static int kafka_source_batch_due(const kafka_source_t *ks)
 {
     return ks->batch_open && kafka_source_at_boundary(ks) &&
            (ks->batch_rows >= ks->cfg->batch_rows ||
-            kafka_source_now_ms() - ks->batch_started_ms >= ks->cfg->batch_ms);
+            clock_ms() - ks->batch_started_ms >= ks->cfg->batch_ms);
 }
 
 static void kafka_source_consumer_error(const rd_kafka_message_t *m, rd_kafka_resp_err_t *last)

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 /*
@@ -54,13 +54,6 @@ static int pg_conn_event(PGEventId id, void *info, void *pass)
 static pg_conn_bound_t *pg_conn_bound(const PGconn *conn)
 {
     return conn != NULL ? PQinstanceData(conn, pg_conn_event) : NULL;
-}
-
-static int64_t pg_conn_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Text values must read back identically on the other side. */
@@ -250,7 +243,7 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
         snprintf(errbuf, errsize, "%s", b->why);
         return ERR_CONNECT;
     }
-    int64_t last = pg_conn_now_ms(), hooked = last;
+    int64_t last = clock_ms(), hooked = last;
     for (;;) {
         int f = PQflush(conn);
         if (f < 0)
@@ -258,13 +251,13 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
         /* a result that is in needs no flush first: the rest is sent later */
         if (output_only ? f == 0 : !PQisBusy(conn))
             return ERR_OK;
-        int64_t now = pg_conn_now_ms();
+        int64_t now = clock_ms();
         if (now - last >= b->timeout_ms)
             return pg_conn_stall(conn, b, now - last, errbuf, errsize);
         int moved;
         if (pg_conn_poll_once(conn, f, b->timeout_ms - (now - last), &moved) != 0)
             return pg_conn_lost(conn, b, errbuf, errsize);
-        now = pg_conn_now_ms();
+        now = clock_ms();
         if (moved)
             last = now;
         if (b->hook != NULL && now - hooked >= 1000) { /* e.g. status to the source */

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "copy_progress.h"
 #include "log.h"
 #include "pg_conn.h"
@@ -71,13 +72,6 @@ typedef struct pg_copy_shared {
     err_t err;
     char errbuf[2048];
 } pg_copy_shared_t;
-
-static double pg_copy_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void pg_copy_fail(pg_copy_shared_t *sh, err_t err, const char *msg)
 {
@@ -455,7 +449,7 @@ static int pg_copy_take(pg_copy_shared_t *sh)
     pthread_mutex_lock(&sh->lock);
     int i = (sh->failed || *sh->stop || sh->next >= sh->nitems) ? -1 : sh->next++;
     if (i >= 0 && sh->descs[sh->items[i].table].t_start == 0.0)
-        sh->descs[sh->items[i].table].t_start = pg_copy_now();
+        sh->descs[sh->items[i].table].t_start = clock_seconds();
     pthread_mutex_unlock(&sh->lock);
     return i;
 }
@@ -466,7 +460,7 @@ static void pg_copy_item_done(pg_copy_shared_t *sh, int i)
     sh->done++;
     pg_copy_desc_t *d = &sh->descs[sh->items[i].table];
     if (--d->items_left == 0)
-        d->t_end = pg_copy_now();
+        d->t_end = clock_seconds();
     pthread_mutex_unlock(&sh->lock);
 }
 
@@ -658,7 +652,7 @@ static void pg_copy_row_update(pg_copy_watch_t *w, const copy_progress_t *p)
 /* One tick: finished tables, terminal or log line, progress row. */
 static void pg_copy_tick(pg_copy_watch_t *w, int force)
 {
-    double now = pg_copy_now();
+    double now = clock_seconds();
     copy_progress_t p;
     pg_copy_report_done(w);
     pg_copy_sample(w, now, &p);
@@ -731,7 +725,7 @@ static err_t pg_copy_workers(pg_copy_shared_t *sh, int ntables, char *errbuf, si
         nworkers = sh->nitems > 0 ? sh->nitems : 1;
     pthread_t threads[64];
     int started = 0;
-    double t0 = pg_copy_now();
+    double t0 = clock_seconds();
     for (; started < nworkers && started < 64; started++) {
         if (pthread_create(&threads[started], NULL, pg_copy_worker, sh) != 0) {
             pg_copy_fail(sh, ERR_RUNTIME, "cannot start a copy worker thread");
@@ -770,10 +764,10 @@ static err_t pg_copy_defer_indexes(pg_copy_shared_t *sh, int ntables, char *errb
 static err_t pg_copy_restore_indexes(const config_t *cfg, char *errbuf, size_t errsize)
 {
     int n = 0;
-    double t0 = pg_copy_now();
+    double t0 = clock_seconds();
     err_t err = pg_index_defer_restore(cfg, &n, errbuf, errsize);
     if (err == ERR_OK && n > 0)
-        log_info("indexes restored count=%d seconds=%.1f", n, pg_copy_now() - t0);
+        log_info("indexes restored count=%d seconds=%.1f", n, clock_seconds() - t0);
     return err;
 }
 
@@ -789,7 +783,7 @@ err_t pg_copy_run(const config_t *cfg, const char *snapshot, const pg_copy_table
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    double t0 = pg_copy_now();
+    double t0 = clock_seconds();
     errbuf[0] = '\0';
     err_t err = pg_copy_describe_all(&sh, tables, ntables, errbuf, errsize);
     if (err == ERR_OK && pg_copy_plan(&sh, ntables) != 0) {
@@ -812,7 +806,7 @@ err_t pg_copy_run(const config_t *cfg, const char *snapshot, const pg_copy_table
         stats->bytes += atomic_load(&sh.descs[t].bytes);
     }
     stats->tables = ntables;
-    stats->seconds = pg_copy_now() - t0;
+    stats->seconds = clock_seconds() - t0;
     for (int t = 0; t < ntables; t++)
         pg_copy_desc_free(&sh.descs[t]);
     free(sh.descs);

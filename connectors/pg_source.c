@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pg_conn.h"
 #include "pgoutput.h"
@@ -388,13 +388,6 @@ static err_t pg_source_stream_error(pg_source_t *ps, char *errbuf, size_t errsiz
     return err;
 }
 
-static int64_t pg_source_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits for the replication socket. While the stream is busy (a message came
  * within PG_SOURCE_BUSY_MS) the socket only wakes us once PG_SOURCE_LOWAT bytes
@@ -406,7 +399,7 @@ static int64_t pg_source_now_ms(void)
 static int pg_source_wait(pg_source_t *ps, int timeout_ms)
 {
     int fd = PQsocket(ps->repl);
-    int busy = pg_source_now_ms() - ps->last_data_ms < PG_SOURCE_BUSY_MS;
+    int busy = clock_ms() - ps->last_data_ms < PG_SOURCE_BUSY_MS;
     int lowat = busy ? PG_SOURCE_LOWAT : 1;
     if (lowat != ps->lowat && setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
         ps->lowat = lowat;
@@ -426,7 +419,7 @@ static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *l
     for (int waited = 0;; waited = 1) {
         int n = PQgetCopyData(ps->repl, &ps->copybuf, 1);
         if (n > 0) {
-            ps->last_data_ms = pg_source_now_ms();
+            ps->last_data_ms = clock_ms();
             *buf = ps->copybuf;
             *len = (size_t)n;
             return 1;

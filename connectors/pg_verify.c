@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pg_conn.h"
 #include "pg_synced.h"
@@ -101,13 +102,6 @@ __attribute__((format(printf, 2, 3))) static void vbuf_add(vbuf_t *b, const char
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
-}
-
-static int64_t pg_verify_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void pg_verify_sleep_ms(const pg_verify_t *pv, int ms)
@@ -629,7 +623,7 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_table_t *t,
 {
     vtable_t vt = {0};
     vbuf_t detail = {0};
-    int64_t started = pg_verify_now_ms();
+    int64_t started = clock_ms();
     err_t err = vtable_prepare(pv, t, &vt);
     pg_verify_result_t r = {.source = vt.display, .target = vt.tdisplay, .keyed = vt.nkeys > 0};
     if (err == ERR_OK)
@@ -644,7 +638,7 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_table_t *t,
         stats->rows += r.source_rows;
         log_info("verified table=%s rows=%lld chunks=%d differing_chunks=%d seconds=%.1f",
                  vt.display, r.source_rows, r.chunks, r.bad_chunks,
-                 (double)(pg_verify_now_ms() - started) / 1000.0);
+                 (double)(clock_ms() - started) / 1000.0);
         if (report != NULL)
             report(arg, &r);
     }
@@ -766,7 +760,7 @@ static err_t pg_verify_wait_covered(pg_verify_t *pv, int64_t deadline, lsn_t *ap
         err_t err = pg_verify_covered(pv, &covered, applied);
         if (err != ERR_OK || covered)
             return err;
-        if (*pv->opts->stop || pg_verify_now_ms() > deadline) {
+        if (*pv->opts->stop || clock_ms() > deadline) {
             char a[LSN_STRLEN], l[LSN_STRLEN];
             snprintf(pv->errbuf, pv->errsize,
                      "target applied_lsn %s did not reach the source snapshot lsn=%s within %d s "
@@ -782,7 +776,7 @@ static err_t pg_verify_wait_covered(pg_verify_t *pv, int64_t deadline, lsn_t *ap
 /* Both snapshots open at one consistent point, or an error. */
 static err_t pg_verify_consistent(pg_verify_t *pv)
 {
-    int64_t deadline = pg_verify_now_ms() + (int64_t)pv->opts->timeout_s * 1000;
+    int64_t deadline = clock_ms() + (int64_t)pv->opts->timeout_s * 1000;
     for (;;) {
         lsn_t applied = 0;
         int still = 1;
@@ -800,7 +794,7 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
         PQclear(PQexec(pv->src, "ROLLBACK"));
         PQclear(pg_conn_query(pv->tgt, "ROLLBACK", 0, NULL));
         char l[LSN_STRLEN];
-        if (pg_verify_now_ms() > deadline || *pv->opts->stop) {
+        if (clock_ms() > deadline || *pv->opts->stop) {
             snprintf(pv->errbuf, pv->errsize,
                      "source moving: transactions kept committing on the source for %d s, so no "
                      "consistent point was found (stop the writers, or use 'syncline cutover "

@@ -6,9 +6,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 #include "log.h"
 #include "lsn.h"
 #include "pg_fence.h"
@@ -26,13 +26,6 @@ typedef struct cut_opts {
     long long max_lag_bytes;
     int timeout_s;
 } cut_opts_t;
-
-static int64_t cut_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- printing ----------------------------------------------------------- */
 
@@ -104,7 +97,7 @@ static err_t cut_wait(cli_ctx_t *ctx, pg_lag_t *pl, int64_t deadline,
         err_t err = pg_lag_sample(pl, s, ctx->errbuf, CLI_ERRBUF_SIZE);
         if (err != ERR_OK || done(s, arg))
             return err;
-        if (*ctx->stop || cut_now_ms() > deadline) {
+        if (*ctx->stop || clock_ms() > deadline) {
             char a[LSN_STRLEN];
             snprintf(ctx->errbuf, CLI_ERRBUF_SIZE,
                      "%s while waiting for %s: applied_lsn=%s lag_bytes=%llu%s",
@@ -149,7 +142,7 @@ static err_t cut_fence(cut_run_t *cr)
 {
     char l[LSN_STRLEN];
     cr->fenced = 1;
-    cr->fenced_ms = cut_now_ms();
+    cr->fenced_ms = clock_ms();
     err_t err = pg_fence_on(cr->pf, &cr->fi, cr->ctx->errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
@@ -174,20 +167,20 @@ static err_t cut_steps(cut_run_t *cr)
         err = cut_fence(cr);
     else
         cr->final_lsn = s.source_lsn;
-    int64_t drain_start = cut_now_ms();
+    int64_t drain_start = clock_ms();
     if (err == ERR_OK)
         err = cut_wait(cr->ctx, cr->pl, cr->deadline, cut_applied_reached, &cr->final_lsn,
                        "the target to apply the final LSN", &s);
     if (err != ERR_OK)
         return err;
-    cr->drain_seconds = (double)(cut_now_ms() - drain_start) / 1000.0;
+    cr->drain_seconds = (double)(clock_ms() - drain_start) / 1000.0;
     log_info("cutover: target applied final_lsn=%s in %.1f s",
              lsn_format(cr->final_lsn, l, sizeof(l)), cr->drain_seconds);
     err = cut_sequences(cr->cfg, &cr->seq, cr->ctx->errbuf);
     if (err != ERR_OK)
         return err;
     pg_verify_opts_t vo = cr->o->verify;
-    int64_t left = (cr->deadline - cut_now_ms()) / 1000;
+    int64_t left = (cr->deadline - clock_ms()) / 1000;
     vo.timeout_s = left > 1 ? (int)left : 1;
     return cut_verify(cr->cfg, &vo, &cr->ver, cr->ctx->errbuf);
 }
@@ -210,7 +203,7 @@ static void cut_report(const cut_run_t *cr)
     printf("  rows_verified:       %lld\n", cr->ver.rows);
     if (cr->o->fence) {
         printf("  write_pause_seconds: %.1f (fence to this report; the fence stays)\n",
-               (double)(cut_now_ms() - cr->fenced_ms) / 1000.0);
+               (double)(clock_ms() - cr->fenced_ms) / 1000.0);
         printf("SAFE TO SWITCH: the source database \"%s\" stays read-only for new sessions.\n"
                "Point the application at the target, then stop syncline. To make the source\n"
                "writable again: syncline unfence -c FILE (or ALTER DATABASE \"%s\" RESET "
@@ -244,7 +237,7 @@ static err_t cut_cutover(cli_ctx_t *ctx, const config_t *cfg, const cut_opts_t *
 {
     err_t err;
     cut_run_t cr = {.ctx = ctx, .cfg = cfg, .o = o};
-    cr.deadline = cut_now_ms() + (int64_t)o->timeout_s * 1000;
+    cr.deadline = clock_ms() + (int64_t)o->timeout_s * 1000;
     cr.pl = pg_lag_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (cr.pl != NULL)
         cr.pf = pg_fence_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define METRICS_NBUCKETS 8
 
@@ -72,13 +71,6 @@ void metrics_free(metrics_t *m)
     metrics_family_clear(&m->errors);
     pthread_mutex_destroy(&m->lock);
     free(m);
-}
-
-double metrics_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Copies s into out as a label value: \\, \" and \n escaped. */

@@ -35,9 +35,6 @@ void metrics_copy_rows(metrics_t *m, uint64_t rows);
 /* One error of the given kind (err_name: "connect", "schema", ...). */
 void metrics_error(metrics_t *m, const char *kind);
 
-/* Monotonic clock in seconds, for latencies. */
-double metrics_clock(void);
-
 /* The text exposition format (version 0.0.4), malloc'd (caller frees), or
  * NULL on allocation failure. */
 char *metrics_render(metrics_t *m);

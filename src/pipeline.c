@@ -16,8 +16,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pgoutput.h"
 #include "relcache.h"
@@ -59,13 +59,6 @@ typedef struct pipeline_state {
     int target_stalled;     /* the sink gave up on a stalled target */
 } pipeline_state_t;
 
-static int64_t pipeline_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
 
 /* The applied position and the lag as the stream sees it: bytes received and
@@ -83,7 +76,7 @@ static void pipeline_metrics_batch(const pipeline_state_t *st, double started)
 {
     if (st->opts->metrics == NULL)
         return;
-    metrics_batch(st->opts->metrics, st->batch_rows, metrics_clock() - started);
+    metrics_batch(st->opts->metrics, st->batch_rows, clock_seconds() - started);
     pipeline_metrics_position(st, st->batch_commit_time);
 }
 
@@ -93,7 +86,7 @@ static err_t pipeline_send_status(pipeline_state_t *st, int reply, char *errbuf,
 {
     err_t err = st->src->ops->send_status(st->src->ctx, st->received, st->applied, st->applied,
                                           reply, errbuf, errsize);
-    st->last_status_ms = pipeline_now_ms();
+    st->last_status_ms = clock_ms();
     st->last_status_flush = st->applied;
     return err;
 }
@@ -104,7 +97,7 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
     if (!st->batch_open)
         return ERR_OK;
     sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
-    double started = metrics_clock(); /* metrics */
+    double started = clock_seconds(); /* metrics */
     if (st->snk->ops->commit_async != NULL) {
         /* overlap: decode the next batch while the target commits this one */
         err_t err = st->snk->ops->commit_async(st->snk->ctx, &pos, errbuf, errsize);
@@ -132,7 +125,7 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
 static int pipeline_batch_full(const pipeline_state_t *st)
 {
     return st->batch_rows >= (uint64_t)st->opts->batch_rows ||
-           pipeline_now_ms() - st->batch_started_ms >= st->opts->batch_ms;
+           clock_ms() - st->batch_started_ms >= st->opts->batch_ms;
 }
 
 static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t errsize)
@@ -150,7 +143,7 @@ static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t er
     st->batch_open = 1;
     st->batch_rows = 0;
     st->batch_txns = 0;
-    st->batch_started_ms = pipeline_now_ms();
+    st->batch_started_ms = clock_ms();
     return ERR_OK;
 }
 
@@ -277,7 +270,7 @@ static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *er
         return ERR_OK;
     /* confirm only what the progress row says, so that a target behind the
      * slot always means a target that lost data */
-    int64_t now = pipeline_now_ms();
+    int64_t now = clock_ms();
     if (now - st->last_progress_ms < st->opts->progress_interval_ms)
         return ERR_OK;
     st->last_progress_ms = now;
@@ -314,7 +307,7 @@ static err_t pipeline_handle_frame(pipeline_state_t *st, const char *buf, size_t
 /* How long the next read may wait: until the batch is due or a status is. */
 static int pipeline_wait_ms(const pipeline_state_t *st)
 {
-    int64_t now = pipeline_now_ms();
+    int64_t now = clock_ms();
     int64_t due = st->last_status_ms + st->opts->status_interval_ms;
     if (st->batch_open && !st->in_txn) {
         int64_t batch_due = st->batch_started_ms + st->opts->batch_ms;
@@ -349,7 +342,7 @@ static err_t pipeline_check_silence(const pipeline_state_t *st, int64_t now, cha
 
 static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
 {
-    int64_t now = pipeline_now_ms();
+    int64_t now = clock_ms();
     err_t err = pipeline_check_silence(st, now, errbuf, errsize);
     if (err != ERR_OK)
         return err;
@@ -381,7 +374,7 @@ static void pipeline_on_wait(void *arg, int stalled)
     char eb[256];
     if (stalled)
         st->target_stalled = 1;
-    else if (pipeline_now_ms() - st->last_status_ms >= st->opts->status_interval_ms)
+    else if (clock_ms() - st->last_status_ms >= st->opts->status_interval_ms)
         (void)pipeline_send_status(st, 0, eb, sizeof(eb)); /* a failure shows on the next read */
 }
 
@@ -423,7 +416,7 @@ static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
         if (r == 0 && idle_pending) {
             /* look without waiting while the source may resume any moment;
              * wait for the target once it has been quiet for a while */
-            int quiet = pipeline_now_ms() - st->last_recv_ms >= PIPELINE_QUIET_MS;
+            int quiet = clock_ms() - st->last_recv_ms >= PIPELINE_QUIET_MS;
             err = pipeline_settle(st, quiet, errbuf, errsize);
             if (err != ERR_OK)
                 return err;
@@ -437,7 +430,7 @@ static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
         if (r < 0)
             return err;
         if (r > 0) {
-            st->last_recv_ms = pipeline_now_ms();
+            st->last_recv_ms = clock_ms();
             st->asked_ms = 0;
             err = pipeline_handle_frame(st, buf, len, errbuf, errsize);
         }
@@ -465,7 +458,7 @@ err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    st.last_status_ms = st.last_progress_ms = st.last_recv_ms = pipeline_now_ms();
+    st.last_status_ms = st.last_progress_ms = st.last_recv_ms = clock_ms();
     if (snk->ops->on_wait != NULL)
         snk->ops->on_wait(snk->ctx, pipeline_on_wait, &st);
     err_t err = pipeline_loop(&st, errbuf, errsize);
