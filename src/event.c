@@ -632,9 +632,12 @@ int event_decode(event_codec_t *codec, const void *buf, size_t len, const void *
     memset(ev, 0, sizeof(*ev));
     if (buf == NULL || len == 0)
         return event_bad(errbuf, errsize, "empty message (tombstone)");
-    if (!codec->tree_only && !(codec->avro != NULL && event_avro_framed(buf, len)) &&
-        event_json_read(buf, len, ev))
-        return 0;
+    if (!codec->tree_only) {
+        bool avro = codec->avro != NULL && event_avro_framed(buf, len);
+        if (avro ? event_avro_decode_direct(codec->avro, buf, len, ev)
+                 : event_json_read(buf, len, ev))
+            return 0;
+    }
     bool unknown;
     json_t *env = event_parse(codec, buf, len, &unknown, errbuf, errsize);
     if (env == NULL)

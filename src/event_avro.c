@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "event_avro_read.h"
 #include "event_schema.h"
 #include "hex.h"
 
@@ -47,6 +48,7 @@ struct event_avro_writer {
     avro_schema_t schema;
     avro_value_iface_t *iface;
     avro_value_t value;
+    event_avro_plan_t plan;        /* for event_avro_read */
     event_avro_writer_t *next;     /* every writer */
     event_avro_writer_t *next_rel; /* same hash bucket */
 };
@@ -72,6 +74,7 @@ event_avro_t *event_avro_new(event_avro_framing_t framing, char *errbuf, size_t 
 
 static void event_avro_writer_free(event_avro_writer_t *w)
 {
+    event_avro_plan_clear(&w->plan);
     if (w->value.iface != NULL)
         avro_value_decref(&w->value);
     if (w->iface != NULL)
@@ -126,6 +129,7 @@ static event_avro_writer_t *event_avro_writer_new(const char *text, size_t len, 
         return NULL;
     }
     free(canon);
+    event_avro_plan_init(&w->plan, w->schema);
     const char *ns = avro_schema_namespace(w->schema);
     const char *name = avro_schema_type_name(w->schema);
     if (name == NULL)
@@ -656,44 +660,19 @@ int event_avro_encode(event_avro_t *ea, event_avro_writer_t *w, json_t *env, cha
 
 /* ---- avro -> text --------------------------------------------------------- */
 
-/*
- * PostgreSQL's float text (extra_float_digits > 0): the shortest digits that
- * read back as the same value, fixed-point for decimal exponents from -4 up
- * to 14 (float8) or 5 (float4), else d.ddde+XX.
- */
 static json_t *event_avro_float_text(double d, bool single)
 {
-    char buf[64];
-    if (isnan(d))
-        return json_string("NaN");
-    if (isinf(d))
-        return json_string(d > 0 ? "Infinity" : "-Infinity");
-    int digits = 1;
-    for (; digits < 17; digits++) {
-        snprintf(buf, sizeof(buf), "%.*e", digits - 1, d);
-        if (single ? strtof(buf, NULL) == (float)d : strtod(buf, NULL) == d)
-            break;
-    }
-    snprintf(buf, sizeof(buf), "%.*e", digits - 1, d);
-    int exp = atoi(strchr(buf, 'e') + 1);
-    if (exp >= -4 && exp < (single ? 6 : 15))
-        snprintf(buf, sizeof(buf), "%.*f", digits - 1 - exp > 0 ? digits - 1 - exp : 0, d);
-    return json_string(buf);
+    char buf[EVENT_AVRO_READ_FLOATLEN];
+    size_t n = event_avro_read_float(d, single, buf);
+    return json_stringn(buf, n);
 }
 
 static json_t *event_avro_bytea_text(const uint8_t *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     char *s = malloc(2 * n + 3);
     if (s == NULL)
         return NULL;
-    s[0] = '\\';
-    s[1] = 'x';
-    for (size_t i = 0; i < n; i++) {
-        s[2 + 2 * i] = hex[p[i] >> 4];
-        s[3 + 2 * i] = hex[p[i] & 15];
-    }
-    json_t *j = json_stringn(s, 2 * n + 2);
+    json_t *j = json_stringn(s, event_avro_read_bytea(p, n, s));
     free(s);
     return j;
 }
@@ -1055,4 +1034,17 @@ json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, bool *u
         return NULL;
     }
     return env;
+}
+
+int event_avro_decode_direct(event_avro_t *ea, const void *buf, size_t len, event_t *ev)
+{
+    const uint8_t *p = buf;
+    size_t hdr = 0;
+    bool unknown = false;
+    event_avro_ref_t ref;
+    char scratch[160];
+    memset(ev, 0, sizeof(*ev));
+    event_avro_writer_t *w =
+        event_avro_header_writer(ea, p, len, &hdr, &unknown, &ref, scratch, sizeof(scratch));
+    return w != NULL && event_avro_read(&w->plan, p + hdr, len - hdr, ev);
 }

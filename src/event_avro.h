@@ -16,6 +16,8 @@
 
 #include "change.h"
 
+struct event; /* event.h */
+
 typedef struct event_avro event_avro_t;
 typedef struct event_avro_writer event_avro_writer_t;
 
@@ -98,5 +100,13 @@ bool event_avro_framed(const void *buf, size_t len);
  */
 json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, bool *unknown,
                           event_avro_ref_t *missing, char *errbuf, size_t errsize);
+
+/*
+ * Framed Avro bytes of a known writer schema with syncline's own layout,
+ * read directly into *ev (event_avro_read; free with event_clear). 1 when
+ * it did; 0 when the message is for event_avro_decode (unknown schema,
+ * another layout, or anything that reader would refuse or read otherwise).
+ */
+int event_avro_decode_direct(event_avro_t *ea, const void *buf, size_t len, struct event *ev);
 
 #endif

@@ -117,6 +117,38 @@ static void assert_readers_agree(const char *buf, size_t len, int fast)
     event_codec_free(tree);
 }
 
+/* Both readers of an Avro message whose writer schema (text, ref) is known:
+ * the direct reader must take it (1) or leave it (0) as said, and agree with
+ * the avro-c + jansson path when it takes it. */
+static void assert_avro_readers_agree(event_format_t fmt, const char *schema,
+                                      const event_avro_ref_t *ref, const char *buf, size_t len,
+                                      int fast)
+{
+    char err[256];
+    event_t a, b;
+    event_codec_t *direct = event_codec_new(fmt, err, sizeof(err));
+    event_codec_t *tree = event_codec_new(fmt, err, sizeof(err));
+    event_codec_tree_only(tree);
+    assert_int_equal(event_codec_add_schema(direct, schema, strlen(schema), ref, err, sizeof(err)),
+                     0);
+    assert_int_equal(event_codec_add_schema(tree, schema, strlen(schema), ref, err, sizeof(err)),
+                     0);
+    int rc = event_avro_decode_direct(event_codec_avro(direct), buf, len, &a);
+    assert_int_equal(rc, fast);
+    if (rc == 1) {
+        if (event_decode(tree, buf, len, NULL, 0, &b, err, sizeof(err)) != 0)
+            fail_msg("the direct Avro reader took what the generic path refuses (%s)", err);
+        assert_true(event_equal(&a, &b));
+        event_clear(&a);
+        event_clear(&b);
+    } else {
+        assert_null(a.rel);
+        assert_null(a.strings);
+    }
+    event_codec_free(direct);
+    event_codec_free(tree);
+}
+
 /* Encodes, decodes, returns the event (caller clears). */
 static void round_trip(event_format_t fmt, const event_change_t *ch, const event_txn_t *txn,
                        event_t *ev)
@@ -134,6 +166,9 @@ static void round_trip(event_format_t fmt, const event_change_t *ch, const event
     if (fmt == EVENT_FORMAT_AVRO) {
         assert_int_equal((uint8_t)buf[0], 0xC3);
         assert_avro_writer_same(codec, ch, txn, buf, len);
+        event_avro_writer_t *w = event_codec_writer(codec, env, err, sizeof(err));
+        event_avro_ref_t ref = {.fingerprint = event_avro_writer_fingerprint(w)};
+        assert_avro_readers_agree(fmt, event_avro_writer_text(w), &ref, buf, len, 1);
     }
     if (fmt == EVENT_FORMAT_JSON) {
         assert_json_writer_same(ch, txn, buf, len);
@@ -647,6 +682,11 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
     assert_int_equal(event_mark_last(env, txn.end_lsn), 0);
     assert_int_equal(event_encode(enc, env, &last, &last_len, err, sizeof(err)), 0);
     assert_avro_writer_same(enc, &ch, &txn, last, last_len);
+    event_avro_ref_t wref = {.by_id = fmt == EVENT_FORMAT_AVRO_CONFLUENT,
+                             .id = 42,
+                             .fingerprint = event_avro_writer_fingerprint(w)};
+    assert_avro_readers_agree(fmt, event_avro_writer_text(w), &wref, buf, len, 1);
+    assert_avro_readers_agree(fmt, event_avro_writer_text(w), &wref, last, last_len, 1);
     free(last);
     /* a reader that does not know the schema yet */
     event_codec_t *dec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
@@ -746,6 +786,54 @@ static void test_typed_misfit(void **state)
         json_decref(env);
         event_codec_free(codec);
     }
+}
+
+/* What the direct Avro reader leaves to the generic path: a boolean byte
+ * other than 0 and 1, trailing bytes, a truncated datum, a long varint in
+ * eleven bytes; and a writer schema of another layout (the v0 envelope). */
+static void test_avro_direct_leaves(void **state)
+{
+    (void)state;
+    char err[256];
+    event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
+    change_value_t v[3] = {text("5"), text("note"), {.kind = CHANGE_NULL}};
+    change_tuple_t t = {3, v};
+    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+    event_txn_t txn = {.xid = 3, .commit_lsn = 0x40};
+    event_avro_msg_t m = {0};
+    assert_int_equal(
+        event_avro_write(&m, event_codec_avro(codec), &ch, &txn, "shop", err, sizeof(err)), 0);
+    size_t last_at = m.last_at, len;
+    event_avro_writer_t *w = m.writer;
+    event_avro_ref_t ref = {.fingerprint = event_avro_writer_fingerprint(w)};
+    const char *schema = event_avro_writer_text(w);
+    char *buf = event_avro_write_take(&m, event_codec_avro(codec), 0, &len, err, sizeof(err));
+    assert_non_null(buf);
+    char *odd = malloc(len + 12);
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, schema, &ref, buf, len, 1);
+    memcpy(odd, buf, len);
+    odd[last_at] = 2;
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, schema, &ref, odd, len, 0);
+    memcpy(odd, buf, len);
+    odd[len] = 0;
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, schema, &ref, odd, len + 1, 0);
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, schema, &ref, buf, len - 1, 0);
+    /* source.xid (the varint before seq) in eleven bytes */
+    size_t xid_at = last_at - 2; /* seq 0 is one byte, xid 3 is one byte */
+    memcpy(odd, buf, xid_at);
+    memset(odd + xid_at, 0x80, 10);
+    odd[xid_at + 10] = 0;
+    memcpy(odd + xid_at + 11, buf + xid_at + 1, len - xid_at - 1);
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, schema, &ref, odd, len + 10, 0);
+    free(odd);
+    free(buf);
+    /* the v0 envelope's schema has no plan */
+    event_avro_ref_t v0 = {.fingerprint = event_schema_fingerprint(v0_schema)};
+    char head[11] = {(char)0xC3, 1, [10] = 0};
+    for (int i = 0; i < 8; i++)
+        head[2 + i] = (char)(v0.fingerprint >> (8 * i));
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, v0_schema, &v0, head, sizeof(head), 0);
+    event_codec_free(codec);
 }
 
 /* A relation change is a new writer schema; a reader that knows both reads both. */
@@ -873,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_poison_confluent),
         cmocka_unit_test(test_typed_values),
         cmocka_unit_test(test_typed_misfit),
+        cmocka_unit_test(test_avro_direct_leaves),
         cmocka_unit_test(test_relation_versions),
         cmocka_unit_test(test_add_schema),
         cmocka_unit_test(test_v0_envelope),
