@@ -1038,15 +1038,19 @@ static err_t pg_target_bind_bulk(pg_target_t *pt, const sink_row_t *rows, int m,
     return ERR_OK;
 }
 
-/* The prepared statement for m rows of this shape, built on first use. */
-static pg_target_stmt_t *pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op,
-                                             const char *present, int m, int per_row, char *errbuf,
-                                             size_t errsize)
+/* The prepared statement for m rows of this shape (*out), built on first
+ * use. A lost connection stays ERR_CONNECT, so the caller retries. */
+static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, const char *present,
+                                 int m, int per_row, pg_target_stmt_t **out, char *errbuf,
+                                 size_t errsize)
 {
     int ncols = r->rel->ncols;
     char *shape = malloc((size_t)ncols + 32);
-    if (shape == NULL)
-        return NULL;
+    *out = NULL;
+    if (shape == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
     int n = snprintf(shape, 32, "B%c%d:", op, m);
     for (int c = 0; c < ncols; c++)
         shape[n + c] = present[c] ? '1' : '0';
@@ -1056,7 +1060,8 @@ static pg_target_stmt_t *pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r
         st = st->next;
     if (st != NULL) {
         free(shape);
-        return st;
+        *out = st;
+        return ERR_OK;
     }
     pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
     char *sql = pg_bulk_sql(&b, op, present, m);
@@ -1076,21 +1081,23 @@ static pg_target_stmt_t *pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r
         if (err == ERR_RUNTIME && errbuf[0] == '\0')
             snprintf(errbuf, errsize, "out of memory");
         pg_target_stmts_free(st);
-        return NULL;
+        return err;
     }
     st->next = r->stmts;
     r->stmts = st;
-    return st;
+    *out = st;
+    return ERR_OK;
 }
 
 static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sink_row_t *rows,
                                   int m, char op, const char *present, const int *cols, int per_row,
                                   char *errbuf, size_t errsize)
 {
-    pg_target_stmt_t *st = pg_target_bulk_stmt(pt, r, op, present, m, per_row, errbuf, errsize);
-    if (st == NULL)
-        return ERR_RUNTIME;
-    err_t err = pg_target_bind_bulk(pt, rows, m, cols, per_row, op, errbuf, errsize);
+    pg_target_stmt_t *st;
+    err_t err = pg_target_bulk_stmt(pt, r, op, present, m, per_row, &st, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    err = pg_target_bind_bulk(pt, rows, m, cols, per_row, op, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     char key[256];

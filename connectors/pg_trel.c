@@ -150,7 +150,7 @@ static err_t pg_trel_target_columns(PGconn *conn, const char *target, char ***na
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(errbuf, errsize, "target: %s", PQresultErrorMessage(res));
         PQclear(res);
-        return ERR_RUNTIME;
+        return pg_conn_classify(conn); /* a lost connection is retried */
     }
     *n = PQntuples(res);
     *names = calloc((size_t)*n + 1, sizeof(char *));
@@ -505,8 +505,10 @@ static err_t pg_trel_bind(pg_trel_t *tr, const sink_row_t *row, pg_tsql_op_t op)
     return ERR_OK;
 }
 
-static pg_trel_stmt_t *pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, pg_tsql_op_t op,
-                                    const uint8_t *mask, char *errbuf, size_t errsize)
+/* The prepared statement of this shape (*out), built on first use. A lost
+ * connection stays ERR_CONNECT, so the caller retries. */
+static err_t pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, pg_tsql_op_t op,
+                          const uint8_t *mask, pg_trel_stmt_t **out, char *errbuf, size_t errsize)
 {
     char shape[1700];
     int n = tr->plan->ncols;
@@ -517,15 +519,16 @@ static pg_trel_stmt_t *pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter
     pg_trel_stmt_t *st = tr->stmts;
     while (st != NULL && strcmp(st->shape, shape) != 0)
         st = st->next;
+    *out = st;
     if (st != NULL)
-        return st;
+        return ERR_OK;
     char *sql = pg_tsql_build(&tr->sql, op, mask);
     st = calloc(1, sizeof(*st));
     if (sql == NULL || st == NULL || (st->shape = strdup(shape)) == NULL) {
         free(sql);
         free(st);
         snprintf(errbuf, errsize, "out of memory");
-        return NULL;
+        return ERR_RUNTIME;
     }
     snprintf(st->name, sizeof(st->name), "sl_%d", ++*counter);
     pg_pipe_tag_t tag = {.table = tr->display};
@@ -534,11 +537,12 @@ static pg_trel_stmt_t *pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter
     if (err != ERR_OK) {
         free(st->shape);
         free(st);
-        return NULL;
+        return err;
     }
     st->next = tr->stmts;
     tr->stmts = st;
-    return st;
+    *out = st;
+    return ERR_OK;
 }
 
 static int pg_trel_all(const uint8_t *mask, int n)
@@ -644,9 +648,10 @@ err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row
         return err;
     if (op == PG_TSQL_UPSERT && !pg_trel_all(mask, tr->plan->ncols))
         op = PG_TSQL_PARTIAL; /* some values unknown: update what is known */
-    pg_trel_stmt_t *st = pg_trel_stmt(tr, pipe, counter, op, mask, errbuf, errsize);
-    if (st == NULL)
-        return ERR_RUNTIME;
+    pg_trel_stmt_t *st;
+    err = pg_trel_stmt(tr, pipe, counter, op, mask, &st, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
     if (pg_trel_bind(tr, row, op) != ERR_OK) {
         snprintf(errbuf, errsize, "out of memory binding a row of %s", tr->display);
         return ERR_RUNTIME;
