@@ -387,8 +387,11 @@ static err_t kafka_source_poison(kafka_source_t *ks, const rd_kafka_message_t *m
     if (ks->opts->dead_letter != NULL)
         return kafka_source_dead_letter(ks, m, reason);
     /* keep what is complete before it, so that a restart resumes right there */
-    if (ks->batch_open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
-        return ERR_RUNTIME;
+    if (ks->batch_open && kafka_source_at_boundary(ks)) {
+        err_t err = kafka_source_commit(ks);
+        if (err != ERR_OK)
+            return err; /* a lost target is retried; the poison message waits */
+    }
     snprintf(ks->errbuf, ks->errsize,
              "cannot decode message topic=%s partition=%d offset=%lld: %s; fix or remove it, or "
              "run with --dead-letter TOPIC to set it aside (its change is then lost on the "
