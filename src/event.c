@@ -298,6 +298,44 @@ void event_clear(event_t *ev)
     memset(ev, 0, sizeof(*ev));
 }
 
+/* The transaction members; 0 for what event_txn_from refuses. */
+static int event_txn_parts(event_t *ev, const event_parts_t *p)
+{
+    if (!lsn_parse(p->commit_lsn, &ev->txn.commit_lsn) ||
+        (p->end_lsn != NULL && !lsn_parse(p->end_lsn, &ev->txn.end_lsn)))
+        return 0;
+    if (p->ts_ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
+        p->ts_ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
+        return 0;
+    ev->txn.xid = (uint32_t)p->xid;
+    ev->txn.seq = p->seq;
+    ev->txn.last = p->last;
+    ev->txn.commit_time = p->ts_ms == 0 ? 0 : p->ts_ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
+    ev->has_txn = true;
+    return 1;
+}
+
+int event_from_parts(event_t *ev, const event_parts_t *p)
+{
+    if (strlen(p->op) != 1 || strchr("cudtr", p->op[0]) == NULL || !event_txn_parts(ev, p))
+        return 0;
+    ev->op = (event_op_t)p->op[0];
+    ev->truncate_n = p->truncate ? (int)p->t_n : 1;
+    ev->truncate_i = p->truncate ? (int)p->t_i : 0;
+    ev->truncate_options = p->truncate ? (uint8_t)p->t_options : 0;
+    if (!(ev->truncate_n >= 1 && ev->truncate_i >= 0 && ev->truncate_i < ev->truncate_n))
+        return 0;
+    change_relation_t rel = {.relid = (uint32_t)p->relid,
+                             .nspname = (char *)p->schema,
+                             .relname = (char *)p->table,
+                             .replident = p->replident[0],
+                             .ncols = p->ncols,
+                             .cols = p->cols};
+    ev->rel = change_relation_dup(&rel);
+    ev->old_kind = p->old != NULL ? p->old[0] : 0;
+    return ev->rel != NULL;
+}
+
 static bool event_tuple_equal(const change_tuple_t *a, const change_tuple_t *b)
 {
     if (a->ncols != b->ncols)

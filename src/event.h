@@ -154,6 +154,23 @@ int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, cha
 int event_decode(event_codec_t *codec, const void *buf, size_t len, const void *key, size_t keylen,
                  event_t *ev, char *errbuf, size_t errsize);
 
+/* The envelope's members besides the row images, as a reader that skips
+ * jansson found them (event_json_read, event_avro_read). Strings are
+ * borrowed and NUL-terminated; end_lsn and old may be NULL. */
+typedef struct event_parts {
+    const char *op, *schema, *table, *commit_lsn, *end_lsn, *replident, *old;
+    int64_t ts_ms, xid, seq, relid;
+    bool last, truncate;
+    int64_t t_options, t_n, t_i;
+    change_column_t *cols; /* borrowed */
+    int ncols;
+} event_parts_t;
+
+/* Sets ev's op, transaction, truncate members, relation (copied) and old
+ * kind from p, as the jansson reader reads them. 1; 0 when that reader
+ * would refuse them, or memory ran out. */
+int event_from_parts(event_t *ev, const event_parts_t *p);
+
 /* Frees what ev owns and zeroes it. */
 void event_clear(event_t *ev);
 

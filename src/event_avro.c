@@ -19,7 +19,6 @@
 #include "event_avro.h"
 
 #include <avro.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 
 #include "event.h"
 #include "event_avro_read.h"
+#include "event_avro_write.h"
 #include "event_schema.h"
 #include "hex.h"
 
@@ -471,25 +471,26 @@ static int event_avro_set_bytea(avro_value_t *val, const char *s, size_t len)
     return rc;
 }
 
-/* A number's text, whole: strtoll/strtod must take all of it. */
+/* A number's text, whole (event_avro_write_parse). */
 static int event_avro_set_number(avro_value_t *val, avro_type_t type, const char *s)
 {
-    char *end;
-    errno = 0;
-    if (type == AVRO_INT32 || type == AVRO_INT64) {
-        long long v = strtoll(s, &end, 10);
-        if (end == s || *end != '\0' || errno != 0 ||
-            (type == AVRO_INT32 && (v < INT32_MIN || v > INT32_MAX)))
-            return -1;
-        return type == AVRO_INT32 ? avro_value_set_int(val, (int32_t)v)
-                                  : avro_value_set_long(val, v);
+    event_avro_number_t num;
+    event_schema_type_t t = type == AVRO_INT32   ? EVENT_SCHEMA_INT
+                            : type == AVRO_INT64 ? EVENT_SCHEMA_LONG
+                            : type == AVRO_FLOAT ? EVENT_SCHEMA_FLOAT
+                                                 : EVENT_SCHEMA_DOUBLE;
+    if (event_avro_write_parse(t, s, &num) != 0)
+        return -1;
+    switch (type) {
+    case AVRO_INT32:
+        return avro_value_set_int(val, (int32_t)num.l);
+    case AVRO_INT64:
+        return avro_value_set_long(val, num.l);
+    case AVRO_FLOAT:
+        return avro_value_set_float(val, num.f);
+    default:
+        return avro_value_set_double(val, num.d);
     }
-    if (type == AVRO_FLOAT) {
-        float f = strtof(s, &end);
-        return end == s || *end != '\0' ? -1 : avro_value_set_float(val, f);
-    }
-    double d = strtod(s, &end);
-    return end == s || *end != '\0' ? -1 : avro_value_set_double(val, d);
 }
 
 /* One column value, text -> the field's type T (inside ["null", T]). */

@@ -407,14 +407,9 @@ static bool event_avro_read_image(event_avro_reader_t *r, const event_avro_plan_
 
 /* What the reader collected besides the images; strings in the arena. */
 typedef struct event_avro_read_doc {
-    const char *op, *schema, *table, *commit_lsn, *end_lsn, *replident, *old;
-    int64_t ts_ms, xid, seq, relid;
-    bool last, truncate;
-    int32_t t_options, t_n, t_i;
+    event_parts_t f;
     const char **unchanged;
     int nunchanged;
-    change_column_t *cols;
-    int ncols;
     const uint8_t *cols_at, *cols_end; /* the columns section of the datum */
 } event_avro_read_doc_t;
 
@@ -424,15 +419,15 @@ static bool event_avro_read_source(event_avro_reader_t *r, event_avro_read_doc_t
     int64_t ignored;
     bool ok = true;
     if (!event_avro_read_skip_string(r) || !event_avro_read_skip_string(r) ||
-        !event_avro_read_skip_string(r) || !event_avro_read_string(r, &d->schema, &n) ||
-        !event_avro_read_string(r, &d->table, &n) || !event_avro_read_long(r, &ignored) ||
-        !event_avro_read_long(r, &ignored) || !event_avro_read_long(r, &d->ts_ms) ||
-        !event_avro_read_string(r, &d->commit_lsn, &n))
+        !event_avro_read_skip_string(r) || !event_avro_read_string(r, &d->f.schema, &n) ||
+        !event_avro_read_string(r, &d->f.table, &n) || !event_avro_read_long(r, &ignored) ||
+        !event_avro_read_long(r, &ignored) || !event_avro_read_long(r, &d->f.ts_ms) ||
+        !event_avro_read_string(r, &d->f.commit_lsn, &n))
         return false;
-    if (event_avro_read_branch(r, &ok) && !event_avro_read_string(r, &d->end_lsn, &n))
+    if (event_avro_read_branch(r, &ok) && !event_avro_read_string(r, &d->f.end_lsn, &n))
         return false;
-    return ok && event_avro_read_long(r, &d->xid) && event_avro_read_long(r, &d->seq) &&
-           event_avro_read_bool(r, &d->last);
+    return ok && event_avro_read_long(r, &d->f.xid) && event_avro_read_long(r, &d->f.seq) &&
+           event_avro_read_bool(r, &d->f.last);
 }
 
 /* An array's one block of count items (or none); arrays in several blocks
@@ -465,10 +460,10 @@ static bool event_avro_read_columns(event_avro_reader_t *r, event_avro_read_doc_
     d->cols_at = r->p;
     if (!event_avro_read_count(r, &count))
         return false;
-    if (count > 0 && (d->cols = calloc((size_t)count, sizeof(*d->cols))) == NULL)
+    if (count > 0 && (d->f.cols = calloc((size_t)count, sizeof(*d->f.cols))) == NULL)
         return false;
     for (int64_t i = 0; i < count; i++) {
-        change_column_t *c = &d->cols[i];
+        change_column_t *c = &d->f.cols[i];
         const char *name;
         if (!event_avro_read_string(r, &name, &n) || !event_avro_read_long(r, &type) ||
             !event_avro_read_int(r, &c->typmod) || !event_avro_read_bool(r, &c->is_key))
@@ -476,7 +471,7 @@ static bool event_avro_read_columns(event_avro_reader_t *r, event_avro_read_doc_
         c->name = (char *)name;
         c->type_oid = (uint32_t)type;
     }
-    d->ncols = (int)count;
+    d->f.ncols = (int)count;
     if (count > 0 && (!event_avro_read_long(r, &more) || more != 0))
         return false;
     d->cols_end = r->p;
@@ -487,17 +482,25 @@ static bool event_avro_read_meta(event_avro_reader_t *r, event_avro_read_doc_t *
 {
     size_t n;
     bool ok = true;
-    if (!event_avro_read_long(r, &d->relid) || !event_avro_read_string(r, &d->replident, &n))
+    if (!event_avro_read_long(r, &d->f.relid) || !event_avro_read_string(r, &d->f.replident, &n))
         return false;
-    if (event_avro_read_branch(r, &ok) && !event_avro_read_string(r, &d->old, &n))
+    if (event_avro_read_branch(r, &ok) && !event_avro_read_string(r, &d->f.old, &n))
         return false;
     if (!ok || !event_avro_read_unchanged(r, d) || !event_avro_read_columns(r, d))
         return false;
-    d->truncate = event_avro_read_branch(r, &ok);
+    d->f.truncate = event_avro_read_branch(r, &ok);
     if (!ok)
         return false;
-    return !d->truncate || (event_avro_read_int(r, &d->t_options) &&
-                            event_avro_read_int(r, &d->t_n) && event_avro_read_int(r, &d->t_i));
+    int32_t options, tn, ti;
+    if (!d->f.truncate)
+        return true;
+    if (!event_avro_read_int(r, &options) || !event_avro_read_int(r, &tn) ||
+        !event_avro_read_int(r, &ti))
+        return false;
+    d->f.t_options = options;
+    d->f.t_n = tn;
+    d->f.t_i = ti;
+    return true;
 }
 
 /* No column name twice (the generic path maps images by name). A columns
@@ -507,9 +510,9 @@ static bool event_avro_read_unique(event_avro_plan_t *plan, const event_avro_rea
     size_t len = (size_t)(d->cols_end - d->cols_at);
     if (plan->seen != NULL && plan->seen_len == len && memcmp(plan->seen, d->cols_at, len) == 0)
         return true;
-    for (int a = 0; a < d->ncols; a++) {
-        for (int b = a + 1; b < d->ncols; b++) {
-            if (strcmp(d->cols[a].name, d->cols[b].name) == 0)
+    for (int a = 0; a < d->f.ncols; a++) {
+        for (int b = a + 1; b < d->f.ncols; b++) {
+            if (strcmp(d->f.cols[a].name, d->f.cols[b].name) == 0)
                 return false;
         }
     }
@@ -523,28 +526,12 @@ static bool event_avro_read_unique(event_avro_plan_t *plan, const event_avro_rea
     return true;
 }
 
-static bool event_avro_read_txn(const event_avro_read_doc_t *d, event_t *ev)
-{
-    if (!lsn_parse(d->commit_lsn, &ev->txn.commit_lsn) ||
-        (d->end_lsn != NULL && !lsn_parse(d->end_lsn, &ev->txn.end_lsn)))
-        return false;
-    if (d->ts_ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
-        d->ts_ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
-        return false;
-    ev->txn.xid = (uint32_t)d->xid;
-    ev->txn.seq = d->seq;
-    ev->txn.last = d->last;
-    ev->txn.commit_time = d->ts_ms == 0 ? 0 : d->ts_ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
-    ev->has_txn = true;
-    return true;
-}
-
 /* The new image's unchanged TOAST columns, by name. */
 static void event_avro_read_mark(const event_avro_read_doc_t *d, change_tuple_t *t)
 {
     for (int k = 0; k < d->nunchanged; k++) {
-        for (int c = 0; c < d->ncols; c++) {
-            if (strcmp(d->unchanged[k], d->cols[c].name) == 0)
+        for (int c = 0; c < d->f.ncols; c++) {
+            if (strcmp(d->unchanged[k], d->f.cols[c].name) == 0)
                 t->values[c].kind = CHANGE_UNCHANGED;
         }
     }
@@ -552,26 +539,11 @@ static void event_avro_read_mark(const event_avro_read_doc_t *d, change_tuple_t 
 
 static bool event_avro_read_event(event_avro_plan_t *plan, event_avro_read_doc_t *d, event_t *ev)
 {
-    if (strlen(d->op) != 1 || strchr("cudtr", d->op[0]) == NULL || !event_avro_read_txn(d, ev))
-        return false;
     if ((ev->has_old || ev->has_new) &&
-        (d->ncols != plan->ncols || !event_avro_read_unique(plan, d)))
+        (d->f.ncols != plan->ncols || !event_avro_read_unique(plan, d)))
         return false;
-    ev->op = (event_op_t)d->op[0];
-    ev->truncate_n = d->truncate ? (int)d->t_n : 1;
-    ev->truncate_i = d->truncate ? (int)d->t_i : 0;
-    ev->truncate_options = d->truncate ? (uint8_t)d->t_options : 0;
-    if (!(ev->truncate_n >= 1 && ev->truncate_i >= 0 && ev->truncate_i < ev->truncate_n))
+    if (!event_from_parts(ev, &d->f))
         return false;
-    change_relation_t rel = {.relid = (uint32_t)d->relid,
-                             .nspname = (char *)d->schema,
-                             .relname = (char *)d->table,
-                             .replident = d->replident[0],
-                             .ncols = d->ncols,
-                             .cols = d->cols};
-    if ((ev->rel = change_relation_dup(&rel)) == NULL)
-        return false;
-    ev->old_kind = d->old != NULL ? d->old[0] : 0;
     if (ev->has_new)
         event_avro_read_mark(d, &ev->new_tuple);
     return true;
@@ -596,13 +568,13 @@ int event_avro_read(event_avro_plan_t *plan, const uint8_t *p, size_t len, event
     event_avro_read_doc_t d = {0};
     size_t n;
     int64_t ts_ms;
-    bool ok = event_avro_read_string(&r, &d.op, &n) &&
+    bool ok = event_avro_read_string(&r, &d.f.op, &n) &&
               event_avro_read_image(&r, plan, &ev->has_old, &ev->old_tuple) &&
               event_avro_read_image(&r, plan, &ev->has_new, &ev->new_tuple) &&
               event_avro_read_source(&r, &d) && event_avro_read_long(&r, &ts_ms) &&
               event_avro_read_meta(&r, &d) && r.p == r.end && event_avro_read_event(plan, &d, ev);
     free(d.unchanged);
-    free(d.cols);
+    free(d.f.cols);
     if (!ok)
         event_clear(ev);
     return ok;

@@ -69,35 +69,49 @@ static void event_avro_write_le(sbuf_t *b, uint64_t bits, size_t n)
 
 /* ---- column values: PostgreSQL text -> Avro ----------------------------- */
 
-/* A whole number text as int, long, float or double (strto* must take all
- * of it, as event_avro_encode demands). */
-static int event_avro_write_parsed(sbuf_t *b, event_schema_type_t type, const char *s)
+int event_avro_write_parse(event_schema_type_t type, const char *s, event_avro_number_t *out)
 {
     char *end;
     errno = 0;
-    if (type == EVENT_SCHEMA_INT || type == EVENT_SCHEMA_LONG) {
-        long long v = strtoll(s, &end, 10);
-        if (end == s || *end != '\0' || errno != 0 ||
-            (type == EVENT_SCHEMA_INT && (v < INT32_MIN || v > INT32_MAX)))
+    switch (type) {
+    case EVENT_SCHEMA_INT:
+    case EVENT_SCHEMA_LONG:
+        out->l = strtoll(s, &end, 10);
+        if (errno != 0 || (type == EVENT_SCHEMA_INT && (out->l < INT32_MIN || out->l > INT32_MAX)))
             return -1;
-        event_avro_write_long(b, v);
-        return 0;
-    }
-    if (type == EVENT_SCHEMA_FLOAT) {
-        float f = strtof(s, &end);
-        uint32_t u;
-        memcpy(&u, &f, sizeof(u));
-        if (end == s || *end != '\0')
-            return -1;
-        event_avro_write_le(b, u, 4);
-        return 0;
-    }
-    double d = strtod(s, &end);
-    uint64_t u;
-    memcpy(&u, &d, sizeof(u));
-    if (end == s || *end != '\0')
+        break;
+    case EVENT_SCHEMA_FLOAT:
+        out->f = strtof(s, &end);
+        break;
+    case EVENT_SCHEMA_DOUBLE:
+        out->d = strtod(s, &end);
+        break;
+    default:
         return -1;
-    event_avro_write_le(b, u, 8);
+    }
+    return end == s || *end != '\0' ? -1 : 0;
+}
+
+/* A number's text (NUL-terminated) written as its Avro type. */
+static int event_avro_write_parsed(sbuf_t *b, event_schema_type_t type, const char *s)
+{
+    event_avro_number_t num;
+    uint32_t u32;
+    uint64_t u64;
+    if (event_avro_write_parse(type, s, &num) != 0)
+        return -1;
+    switch (type) {
+    case EVENT_SCHEMA_FLOAT:
+        memcpy(&u32, &num.f, sizeof(u32));
+        event_avro_write_le(b, u32, 4);
+        break;
+    case EVENT_SCHEMA_DOUBLE:
+        memcpy(&u64, &num.d, sizeof(u64));
+        event_avro_write_le(b, u64, 8);
+        break;
+    default:
+        event_avro_write_long(b, num.l);
+    }
     return 0;
 }
 

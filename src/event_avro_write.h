@@ -12,6 +12,7 @@
 
 #include "event.h"
 #include "event_avro.h"
+#include "event_schema.h"
 #include "sbuf.h"
 
 /* A written envelope: the datum, not yet framed, marked last or not. */
@@ -39,6 +40,18 @@ int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const event_change
  */
 char *event_avro_write_take(event_avro_msg_t *m, const event_avro_t *ea, lsn_t end_lsn, size_t *len,
                             char *errbuf, size_t errsize);
+
+/* A number column's value as its Avro type takes it. */
+typedef struct event_avro_number {
+    int64_t l; /* int, long */
+    float f;
+    double d;
+} event_avro_number_t;
+
+/* Parses a number's text (NUL-terminated) for Avro type int, long, float
+ * or double: strto* must take all of it and an int must fit 32 bits.
+ * 0, or -1. */
+int event_avro_write_parse(event_schema_type_t type, const char *s, event_avro_number_t *out);
 
 /* Frees what m holds. */
 void event_avro_write_clear(event_avro_msg_t *m);

@@ -590,14 +590,9 @@ static int event_json_image(event_json_reader_t *r, event_json_image_t *img)
 /* What the reader collected; strings point into the arena. */
 typedef struct event_json_doc {
     event_json_image_t before, after;
-    const char *schema, *table, *commit_lsn, *end_lsn, *op, *replident, *old;
-    int64_t ts_ms, xid, seq, relid;
-    bool last;
+    event_parts_t f;
     event_json_image_t unchanged; /* names only */
-    change_column_t *cols;
-    int ncols, capcols;
-    int truncate;
-    int64_t t_options, t_n, t_i;
+    int capcols;                  /* of f.cols */
 } event_json_doc_t;
 
 static void event_json_doc_free(event_json_doc_t *d)
@@ -605,7 +600,7 @@ static void event_json_doc_free(event_json_doc_t *d)
     free(d->before.pairs);
     free(d->after.pairs);
     free(d->unchanged.pairs);
-    free(d->cols);
+    free(d->f.cols);
 }
 
 static int event_json_source_in(event_json_reader_t *r, event_json_doc_t *d)
@@ -616,15 +611,15 @@ static int event_json_source_in(event_json_reader_t *r, event_json_doc_t *d)
            event_json_member_str(r, "version", &ignored, 1) &&
            event_json_member_str(r, "connector", &ignored, 0) &&
            event_json_member_str(r, "name", &ignored, 0) &&
-           event_json_member_str(r, "schema", &d->schema, 0) &&
-           event_json_member_str(r, "table", &d->table, 0) &&
+           event_json_member_str(r, "schema", &d->f.schema, 0) &&
+           event_json_member_str(r, "table", &d->f.table, 0) &&
            event_json_member_int(r, "txId", &iv, 0) && event_json_member_int(r, "lsn", &iv, 0) &&
-           event_json_member_int(r, "ts_ms", &d->ts_ms, 0) &&
-           event_json_member_str(r, "commit_lsn", &d->commit_lsn, 0) &&
-           event_json_member_str_or_null(r, "end_lsn", &d->end_lsn) &&
-           event_json_member_int(r, "xid", &d->xid, 0) &&
-           event_json_member_int(r, "seq", &d->seq, 0) &&
-           event_json_member_bool(r, "last", &d->last) && event_json_char(r, '}');
+           event_json_member_int(r, "ts_ms", &d->f.ts_ms, 0) &&
+           event_json_member_str(r, "commit_lsn", &d->f.commit_lsn, 0) &&
+           event_json_member_str_or_null(r, "end_lsn", &d->f.end_lsn) &&
+           event_json_member_int(r, "xid", &d->f.xid, 0) &&
+           event_json_member_int(r, "seq", &d->f.seq, 0) &&
+           event_json_member_bool(r, "last", &d->f.last) && event_json_char(r, '}');
 }
 
 /* ["name", ...] */
@@ -654,15 +649,15 @@ static int event_json_column_in(event_json_reader_t *r, event_json_doc_t *d)
         !event_json_member_int(r, "typmod", &typmod, 0) ||
         !event_json_member_bool(r, "key", &key) || !event_json_char(r, '}'))
         return 0;
-    if (d->ncols == d->capcols) {
+    if (d->f.ncols == d->capcols) {
         int cap = d->capcols ? d->capcols * 2 : 16;
-        change_column_t *c = realloc(d->cols, (size_t)cap * sizeof(*c));
+        change_column_t *c = realloc(d->f.cols, (size_t)cap * sizeof(*c));
         if (c == NULL)
             return 0;
-        d->cols = c;
+        d->f.cols = c;
         d->capcols = cap;
     }
-    d->cols[d->ncols++] = (change_column_t){
+    d->f.cols[d->f.ncols++] = (change_column_t){
         .name = (char *)name, .type_oid = (uint32_t)type, .typmod = (int32_t)typmod, .is_key = key};
     return 1;
 }
@@ -673,18 +668,18 @@ static int event_json_truncate_in(event_json_reader_t *r, event_json_doc_t *d)
         return 0;
     if (event_json_word(r, "null"))
         return 1;
-    d->truncate = 1;
-    return event_json_char(r, '{') && event_json_member_int(r, "options", &d->t_options, 1) &&
-           event_json_member_int(r, "n", &d->t_n, 0) && event_json_member_int(r, "i", &d->t_i, 0) &&
-           event_json_char(r, '}');
+    d->f.truncate = 1;
+    return event_json_char(r, '{') && event_json_member_int(r, "options", &d->f.t_options, 1) &&
+           event_json_member_int(r, "n", &d->f.t_n, 0) &&
+           event_json_member_int(r, "i", &d->f.t_i, 0) && event_json_char(r, '}');
 }
 
 static int event_json_meta_in(event_json_reader_t *r, event_json_doc_t *d)
 {
     if (!event_json_char(r, ',') || !event_json_key_is(r, "syncline") || !event_json_char(r, '{') ||
-        !event_json_member_int(r, "relid", &d->relid, 1) ||
-        !event_json_member_str(r, "replident", &d->replident, 0) ||
-        !event_json_member_str_or_null(r, "old", &d->old) || !event_json_unchanged_in(r, d) ||
+        !event_json_member_int(r, "relid", &d->f.relid, 1) ||
+        !event_json_member_str(r, "replident", &d->f.replident, 0) ||
+        !event_json_member_str_or_null(r, "old", &d->f.old) || !event_json_unchanged_in(r, d) ||
         !event_json_char(r, ',') || !event_json_key_is(r, "columns") || !event_json_char(r, '['))
         return 0;
     if (!event_json_char(r, ']')) {
@@ -704,7 +699,7 @@ static int event_json_doc_in(event_json_reader_t *r, event_json_doc_t *d)
     if (!event_json_char(r, '{') || !event_json_key_is(r, "before") ||
         !event_json_image(r, &d->before) || !event_json_char(r, ',') ||
         !event_json_key_is(r, "after") || !event_json_image(r, &d->after) ||
-        !event_json_source_in(r, d) || !event_json_member_str(r, "op", &d->op, 0) ||
+        !event_json_source_in(r, d) || !event_json_member_str(r, "op", &d->f.op, 0) ||
         !event_json_member_int(r, "ts_ms", &iv, 0) || !event_json_meta_in(r, d) ||
         !event_json_char(r, '}'))
         return 0;
@@ -712,35 +707,18 @@ static int event_json_doc_in(event_json_reader_t *r, event_json_doc_t *d)
     return r->p == r->end;
 }
 
-/* The txn part, as event.c's reader checks it; 0 when jansson should tell. */
-static int event_json_txn(const event_json_doc_t *d, event_t *ev)
-{
-    if (!lsn_parse(d->commit_lsn, &ev->txn.commit_lsn) ||
-        (d->end_lsn != NULL && !lsn_parse(d->end_lsn, &ev->txn.end_lsn)))
-        return 0;
-    if (d->ts_ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
-        d->ts_ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
-        return 0;
-    ev->txn.xid = (uint32_t)d->xid;
-    ev->txn.seq = d->seq;
-    ev->txn.last = d->last;
-    ev->txn.commit_time = d->ts_ms == 0 ? 0 : d->ts_ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
-    ev->has_txn = true;
-    return 1;
-}
-
 /* A row image by the relation's columns; every member of the image must
  * name a column once (else jansson decides). */
 static int event_json_tuple_in(event_json_image_t *img, const event_json_doc_t *d,
                                const event_json_image_t *unchanged, change_tuple_t *t)
 {
-    t->ncols = d->ncols;
-    t->values = calloc((size_t)(d->ncols > 0 ? d->ncols : 1), sizeof(*t->values));
+    t->ncols = d->f.ncols;
+    t->values = calloc((size_t)(d->f.ncols > 0 ? d->f.ncols : 1), sizeof(*t->values));
     if (t->values == NULL)
         return 0;
     int used = 0;
-    for (int c = 0, hint = 0; c < d->ncols; c++) {
-        const char *name = d->cols[c].name;
+    for (int c = 0, hint = 0; c < d->f.ncols; c++) {
+        const char *name = d->f.cols[c].name;
         t->values[c].kind = CHANGE_NULL;
         for (int k = 0; k < img->n; k++) {
             event_json_pair_t *p = &img->pairs[(hint + k) % img->n];
@@ -762,24 +740,8 @@ static int event_json_tuple_in(event_json_image_t *img, const event_json_doc_t *
 
 static int event_json_event(event_json_doc_t *d, event_t *ev)
 {
-    if (strlen(d->op) != 1 || strchr("cudtr", d->op[0]) == NULL || !event_json_txn(d, ev))
+    if (!event_from_parts(ev, &d->f))
         return 0;
-    ev->op = (event_op_t)d->op[0];
-    ev->truncate_n = d->truncate ? (int)d->t_n : 1;
-    ev->truncate_i = d->truncate ? (int)d->t_i : 0;
-    ev->truncate_options = d->truncate ? (uint8_t)d->t_options : 0;
-    if (!(ev->truncate_n >= 1 && ev->truncate_i >= 0 && ev->truncate_i < ev->truncate_n))
-        return 0;
-    change_relation_t rel = {.relid = (uint32_t)d->relid,
-                             .nspname = (char *)d->schema,
-                             .relname = (char *)d->table,
-                             .replident = d->replident[0],
-                             .ncols = d->ncols,
-                             .cols = d->cols};
-    ev->rel = change_relation_dup(&rel);
-    if (ev->rel == NULL)
-        return 0;
-    ev->old_kind = d->old != NULL ? d->old[0] : 0;
     ev->has_old = d->before.present;
     ev->has_new = d->after.present;
     if (ev->has_old && !event_json_tuple_in(&d->before, d, NULL, &ev->old_tuple))
