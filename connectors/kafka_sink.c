@@ -17,11 +17,14 @@
  * waiting for the broker's acknowledgement so that apply, finding a
  * message with an unknown fingerprint, finds the schema there.
  *
- * Delivery reports count down the messages in flight; commit() polls until
- * that count is 0 and fails the batch on the first delivery error, so the
- * pipeline confirms nothing Kafka did not acknowledge. A capture that dies
- * between produce and confirm sends those transactions again on restart: the
- * applier drops them by (commit LSN, seq).
+ * Delivery reports count down the messages in flight, per batch (each
+ * message carries its batch's number). commit_async() ends a batch without
+ * waiting; durable() reports the end LSN of the newest batch whose messages,
+ * and every earlier batch's, Kafka acknowledged, and fails on the first
+ * delivery error. So the pipeline confirms nothing Kafka did not
+ * acknowledge, while capture goes on reading the source; commit() waits for
+ * all of it. A capture that dies between produce and confirm sends those
+ * transactions again on restart: the applier drops them by (commit LSN, seq).
  */
 #include "kafka_sink.h"
 
@@ -52,6 +55,13 @@ typedef struct kafka_sink_pending {
     size_t keylen;
 } kafka_sink_pending_t;
 
+/* A batch whose messages Kafka has not all acknowledged. */
+typedef struct kafka_sink_batch {
+    uint64_t seq;        /* numbered from 1 in the order begun */
+    lsn_t end_lsn;       /* 0 while open (or abandoned) */
+    int64_t outstanding; /* its messages without a delivery report */
+} kafka_sink_batch_t;
+
 struct kafka_sink {
     const config_t *cfg;
     rd_kafka_t *rk;
@@ -65,7 +75,12 @@ struct kafka_sink {
     kafka_sink_pending_t *pending; /* one per partition */
     event_txn_t txn;               /* the source transaction in hand */
     int64_t inflight;              /* produced, no delivery report yet */
-    rd_kafka_resp_err_t failed;    /* first delivery error since the last commit */
+    rd_kafka_resp_err_t failed;    /* first delivery error (sticky while batches are out) */
+    kafka_sink_batch_t *batches;   /* oldest first: [head, head + nbatches) */
+    size_t head, nbatches, capbatches;
+    uint64_t next_batch; /* seq of the next batch begun */
+    int batch_open;      /* the newest batch takes the messages produced now */
+    lsn_t durable;       /* end LSN of the newest batch acknowledged with all before it */
     char failed_detail[256];
     source_t inner;
     pgoutput_msg_t msg; /* scratch for Begin/Commit */
@@ -73,11 +88,25 @@ struct kafka_sink {
 
 /* ---- delivery ------------------------------------------------------------ */
 
+/* The batch numbered seq, if still out. */
+static kafka_sink_batch_t *kafka_sink_batch(kafka_sink_t *ks, uint64_t seq)
+{
+    if (seq == 0 || ks->nbatches == 0)
+        return NULL;
+    uint64_t first = ks->batches[ks->head].seq;
+    if (seq < first || seq - first >= ks->nbatches)
+        return NULL;
+    return &ks->batches[ks->head + (seq - first)];
+}
+
 static void kafka_sink_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     kafka_sink_t *ks = opaque;
     (void)rk;
     ks->inflight--;
+    kafka_sink_batch_t *b = kafka_sink_batch(ks, (uint64_t)(uintptr_t)m->_private);
+    if (b != NULL)
+        b->outstanding--;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
     ks->failed = m->err;
@@ -95,8 +124,14 @@ static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t pa
                              size_t len, const char *key, size_t keylen, char *errbuf,
                              size_t errsize)
 {
+    kafka_sink_batch_t *b =
+        ks->batch_open ? &ks->batches[ks->head + ks->nbatches - 1] : NULL; /* data, not schemas */
+    if (rkt != ks->rkt)
+        b = NULL;
+    void *opaque = b != NULL ? (void *)(uintptr_t)b->seq : NULL;
     for (;;) {
-        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_FREE, buf, len, key, keylen, NULL) == 0)
+        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_FREE, buf, len, key, keylen, opaque) ==
+            0)
             break;
         rd_kafka_resp_err_t kerr = rd_kafka_last_error();
         if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -108,6 +143,8 @@ static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t pa
         rd_kafka_poll(ks->rk, 100); /* the broker is slow or away: wait for room */
     }
     ks->inflight++;
+    if (b != NULL)
+        b->outstanding++;
     rd_kafka_poll(ks->rk, 0);
     return ERR_OK;
 }
@@ -289,12 +326,27 @@ static err_t kafka_sink_relation(void *ctx, const change_relation_t *rel, lsn_t 
     return ERR_OK;
 }
 
+/* Opens a batch: a new entry at the end. */
 static err_t kafka_sink_begin(void *ctx, char *errbuf, size_t errsize)
 {
     kafka_sink_t *ks = ctx;
-    (void)errbuf;
-    (void)errsize;
-    ks->failed = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ks->head > 0 && ks->head + ks->nbatches == ks->capbatches) {
+        memmove(ks->batches, ks->batches + ks->head, ks->nbatches * sizeof(*ks->batches));
+        ks->head = 0;
+    }
+    if (ks->nbatches == ks->capbatches) {
+        size_t cap = ks->capbatches ? 2 * ks->capbatches : 16;
+        kafka_sink_batch_t *nb = realloc(ks->batches, cap * sizeof(*nb));
+        if (nb == NULL) {
+            snprintf(errbuf, errsize, "out of memory");
+            return ERR_RUNTIME;
+        }
+        ks->batches = nb;
+        ks->capbatches = cap;
+    }
+    ks->batches[ks->head + ks->nbatches++] =
+        (kafka_sink_batch_t){.seq = ++ks->next_batch, .end_lsn = 0, .outstanding = 0};
+    ks->batch_open = 1;
     return ERR_OK;
 }
 
@@ -358,24 +410,77 @@ static err_t kafka_sink_wait(kafka_sink_t *ks, char *errbuf, size_t errsize)
     return ERR_OK;
 }
 
-static err_t kafka_sink_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
+/* Ends the open batch at pos without waiting for Kafka. */
+static err_t kafka_sink_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
+                                     size_t errsize)
 {
     kafka_sink_t *ks = ctx;
     err_t err = kafka_sink_end_txn(ks, pos->end_lsn, errbuf, errsize);
-    if (err == ERR_OK)
-        err = kafka_sink_wait(ks, errbuf, errsize);
-    if (err == ERR_OK && ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (err != ERR_OK)
+        return err;
+    if (ks->batch_open)
+        ks->batches[ks->head + ks->nbatches - 1].end_lsn = pos->end_lsn;
+    ks->batch_open = 0;
+    rd_kafka_poll(ks->rk, 0);
+    return ERR_OK;
+}
+
+/* Without blocking: the newest end LSN Kafka acknowledged with all before it. */
+static err_t kafka_sink_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    rd_kafka_poll(ks->rk, 0);
+    if (ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR) {
         char l[LSN_STRLEN];
-        snprintf(errbuf, errsize, "kafka delivery failed %s (batch up to lsn=%s not confirmed)",
-                 ks->failed_detail, lsn_format(pos->end_lsn, l, sizeof(l)));
-        err = kafka_conf_classify(ks->failed);
+        lsn_t first = ks->nbatches > 0 ? ks->batches[ks->head].end_lsn : 0;
+        snprintf(errbuf, errsize, "kafka delivery failed %s (batches from lsn=%s on not confirmed)",
+                 ks->failed_detail, lsn_format(first, l, sizeof(l)));
+        return kafka_conf_classify(ks->failed);
+    }
+    while (ks->nbatches > 0) { /* an open batch (end_lsn 0) stops it */
+        kafka_sink_batch_t *b = &ks->batches[ks->head];
+        if (b->end_lsn == 0 || b->outstanding > 0)
+            break;
+        ks->durable = b->end_lsn;
+        ks->head++;
+        ks->nbatches--;
+    }
+    if (ks->nbatches == 0)
+        ks->head = 0;
+    *lsn = ks->durable;
+    return ERR_OK;
+}
+
+/* Waits until Kafka answered every message (then durable() is final). */
+static err_t kafka_sink_drain(void *ctx, char *errbuf, size_t errsize)
+{
+    return kafka_sink_wait(ctx, errbuf, errsize);
+}
+
+static err_t kafka_sink_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
+{
+    lsn_t durable = 0;
+    err_t err = kafka_sink_commit_async(ctx, pos, errbuf, errsize);
+    if (err == ERR_OK)
+        err = kafka_sink_drain(ctx, errbuf, errsize);
+    if (err == ERR_OK)
+        err = kafka_sink_durable(ctx, &durable, errbuf, errsize);
+    if (err == ERR_OK && durable != pos->end_lsn) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize, "kafka: batch up to lsn=%s not acknowledged",
+                 lsn_format(pos->end_lsn, l, sizeof(l)));
+        err = ERR_RUNTIME;
     }
     return err;
 }
 
+/* The open batch is abandoned: its entry keeps end_lsn 0, so nothing at or
+ * after it becomes durable in this session. */
 static void kafka_sink_rollback(void *ctx)
 {
-    kafka_sink_drop_pending(ctx);
+    kafka_sink_t *ks = ctx;
+    kafka_sink_drop_pending(ks);
+    ks->batch_open = 0;
 }
 
 /*
@@ -418,6 +523,9 @@ static const sink_ops_t kafka_sink_ops = {
     .row = kafka_sink_row,
     .truncate = kafka_sink_truncate,
     .commit = kafka_sink_commit,
+    .commit_async = kafka_sink_commit_async,
+    .durable = kafka_sink_durable,
+    .drain = kafka_sink_drain,
     .rollback = kafka_sink_rollback,
     .advance = kafka_sink_advance,
 };
@@ -585,5 +693,6 @@ void kafka_sink_free(kafka_sink_t *ks)
     event_codec_free(ks->codec);
     schema_registry_free(ks->sr);
     free(ks->pending);
+    free(ks->batches);
     free(ks);
 }

@@ -1,6 +1,7 @@
 /*
  * Unit tests for kafka_sink against librdkafka's in-process mock cluster:
- * commit returns only after the broker acknowledged the batch, and a
+ * commit returns only after the broker acknowledged the batch, commit_async
+ * batches become durable only once acknowledged and in order, and a
  * delivery failure (produce error, broker down) fails the batch so nothing
  * is confirmed. No real broker needed.
  */
@@ -123,12 +124,73 @@ static void test_broker_down_fails_batch(void **state)
     assert_non_null(strstr(err, "delivery failed"));
 }
 
+/* Rows of one batch, ended with commit_async at end_lsn. */
+static void batch_async(fixture_t *f, int n, lsn_t end_lsn)
+{
+    char err[512];
+    sink_t snk = kafka_sink_sink(f->ks);
+    change_value_t v = {.kind = CHANGE_TEXT, .len = 1, .data = "7"};
+    change_tuple_t t = {1, &v};
+    sink_row_t row = {.op = SINK_INSERT, .rel = &rel, .new_tuple = &t, .lsn = end_lsn};
+    assert_int_equal(snk.ops->begin(snk.ctx, err, sizeof(err)), ERR_OK);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(snk.ops->row(snk.ctx, &row, err, sizeof(err)), ERR_OK);
+    sink_position_t pos = {.end_lsn = end_lsn};
+    if (snk.ops->commit_async(snk.ctx, &pos, err, sizeof(err)) != ERR_OK)
+        fail_msg("commit_async: %s", err);
+}
+
+static void test_async_durable_in_order(void **state)
+{
+    fixture_t *f = *state;
+    char err[512];
+    sink_t snk = kafka_sink_sink(f->ks);
+    batch_async(f, 50, 0x200);
+    batch_async(f, 50, 0x300);
+    lsn_t seen = 0;
+    for (int i = 0; i < 500 && seen != 0x300; i++) {
+        lsn_t d = 0;
+        if (snk.ops->durable(snk.ctx, &d, err, sizeof(err)) != ERR_OK)
+            fail_msg("durable: %s", err);
+        assert_true(d == 0 || d == 0x200 || d == 0x300);
+        assert_true(d >= seen);
+        seen = d;
+        if (seen != 0x300)
+            rd_kafka_poll(f->rk, 10);
+    }
+    assert_true(seen == 0x300);
+    assert_int_equal(snk.ops->drain(snk.ctx, err, sizeof(err)), ERR_OK);
+}
+
+/* Broker down: the batch never becomes durable; its delivery failure shows. */
+static void test_async_broker_down(void **state)
+{
+    fixture_t *f = *state;
+    char err[512] = "";
+    sink_t snk = kafka_sink_sink(f->ks);
+    rd_kafka_mock_broker_set_down(f->mc, 1);
+    batch_async(f, 5, 0x200);
+    err_t e = ERR_OK;
+    for (int i = 0; i < 1500 && e == ERR_OK; i++) {
+        lsn_t d = 0;
+        e = snk.ops->durable(snk.ctx, &d, err, sizeof(err));
+        if (e == ERR_OK)
+            assert_true(d == 0);
+        rd_kafka_poll(f->rk, 10);
+    }
+    rd_kafka_mock_broker_set_up(f->mc, 1);
+    assert_int_equal(e, ERR_CONNECT);
+    assert_non_null(strstr(err, "delivery failed"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_waits_for_acks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_produce_error_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_down_fails_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_durable_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_async_broker_down, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
