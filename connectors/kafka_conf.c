@@ -44,6 +44,8 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
     static const char *const producer[] = {"enable.idempotence",      "true", "acks",      "all",
                                            "compression.codec",       "lz4",  "linger.ms", "5",
                                            "socket.keepalive.enable", "true", NULL};
+    /* fetch.error.backoff.ms is also the pause after reaching a partition's
+     * end: librdkafka's 500 ms would hold apply back whenever it caught up */
     static const char *const consumer[] = {"enable.auto.commit",
                                            "false",
                                            "enable.auto.offset.store",
@@ -56,6 +58,8 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
                                            "false",
                                            "socket.keepalive.enable",
                                            "true",
+                                           "fetch.error.backoff.ms",
+                                           "10",
                                            NULL};
     const char *const *kv = role == KAFKA_CONF_PRODUCER ? producer : consumer;
     if (kafka_conf_set(conf, "bootstrap.servers", cfg->kafka.brokers, errbuf, errsize) != 0)

@@ -10,6 +10,13 @@
  * partition's last record, so the mark is always reached. Reading on from
  * where the last refresh stopped keeps a stream of new relations (each one
  * an unknown fingerprint) linear in the topic's size.
+ *
+ * A fetch waits at most KAFKA_SCHEMAS_FETCH_WAIT on the broker for data: a
+ * broker answers the requests of one connection in order, so the watermark
+ * query of the next refresh would otherwise wait behind a fetch parked for
+ * librdkafka's default fetch.wait.max.ms (500 ms), which stalled apply at
+ * every new relation. The cost is one empty fetch per that many ms while
+ * apply runs, on a topic of a few records.
  */
 #include "kafka_schemas.h"
 
@@ -24,6 +31,7 @@
 #include "log.h"
 
 #define KAFKA_SCHEMAS_TIMEOUT_MS 30000
+#define KAFKA_SCHEMAS_FETCH_WAIT "20" /* ms a fetch may wait on the broker for data */
 
 struct kafka_schemas {
     rd_kafka_t *rk;
@@ -42,6 +50,7 @@ static void kafka_schemas_setup(rd_kafka_conf_t *conf)
 {
     char kerr[256];
     rd_kafka_conf_set(conf, "enable.partition.eof", "true", kerr, sizeof(kerr));
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", KAFKA_SCHEMAS_FETCH_WAIT, kerr, sizeof(kerr));
 }
 
 kafka_schemas_t *kafka_schemas_new(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
