@@ -48,6 +48,27 @@ q() { # PORT DB SQL
 }
 now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+CLK_TCK=$(getconf CLK_TCK)
+# snap PID...: "pid:ticks" (user+sys clock ticks, all threads) of each process and its children.
+snap() {
+    local pid f
+    local -a st
+    for pid in "$@" $(for p in "$@"; do pgrep -P "$p" || true; done); do
+        f=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null) || continue
+        read -r -a st <<<"$f"
+        printf '%s:%s ' "$pid" $((st[11] + st[12]))
+    done
+    echo
+}
+# cpu BEFORE AFTER: CPU seconds between two snaps of the processes alive at AFTER (one that
+# started in between counts from 0).
+cpu() {
+    awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN {
+        n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, ":"); t0[kv[1]] = kv[2] }
+        n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, ":"); s += kv[2] - ((kv[1] in t0) ? t0[kv[1]] : 0) }
+        printf "%.2f", s / hz }'
+}
+pm() { head -n 1 "$SCRATCH/$1/postmaster.pid"; }
 
 SCRATCH=$(pg_make_scratch syncline-bench-kafka)
 SRC_PORT=$(pg_free_port 57442)
@@ -90,10 +111,12 @@ q "$SRC_PORT" bench "CREATE PUBLICATION native FOR ALL TABLES"
 q "$TGT_PORT" bench_native "CREATE SUBSCRIPTION native CONNECTION 'host=127.0.0.1 port=$SRC_PORT user=postgres dbname=bench' PUBLICATION native WITH (copy_data = false, enabled = false)"
 
 CFG=$SCRATCH/kafka.json
+KAFKA_PROPS=${BENCH_KAFKA_PROPERTIES:-"{}"}
 cat >"$CFG" <<JSON
 {"name": "bench", "source": {"conninfo": "host=127.0.0.1 port=$SRC_PORT user=postgres dbname=bench"},
  "target": {"conninfo": "host=127.0.0.1 port=$TGT_PORT user=postgres dbname=bench_kafka"},
- "kafka": {"brokers": "$BROKERS", "topic": "bench.$FORMAT", "format": "$FORMAT"}}
+ "kafka": {"brokers": "$BROKERS", "topic": "bench.$FORMAT", "format": "$FORMAT",
+           "properties": $KAFKA_PROPS}}
 JSON
 # capture once to create its slot and topic, then stop: the backlog piles up behind it too
 "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
@@ -112,13 +135,17 @@ WAL_MB=$(q "$SRC_PORT" bench "SELECT round(pg_wal_lsn_diff('$END_LSN', confirmed
 log "backlog: $ROWS transactions, $WAL_MB MB of WAL"
 
 log "native: draining"
+s0=$(snap "$(pm src)") g0=$(snap "$(pm tgt)")
 t0=$(now)
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
 until [[ "$(q "$TGT_PORT" bench_native "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.02; done
 T_NATIVE=$(secs "$t0" "$(now)")
+N_SRC=$(cpu "$s0" "$(snap "$(pm src)")") N_TGT=$(cpu "$g0" "$(snap "$(pm tgt)")")
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
 
 log "syncline capture + apply ($FORMAT): draining"
+BROKER_PID=$(cat "$SCRATCH/kafka/pid")
+s0=$(snap "$(pm src)") g0=$(snap "$(pm tgt)") k0=$(snap "$BROKER_PID")
 t0=$(now)
 "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
 PIDS+=($!)
@@ -135,6 +162,9 @@ while :; do
 done
 T_KAFKA=$(secs "$t0" "$(now)")
 T_CAPTURE=${T_CAPTURE:-$T_KAFKA}
+K_SRC=$(cpu "$s0" "$(snap "$(pm src)")") K_TGT=$(cpu "$g0" "$(snap "$(pm tgt)")")
+K_BROKER=$(cpu "$k0" "$(snap "$BROKER_PID")")
+K_CAPTURE=$(cpu "" "$(snap "${PIDS[0]}")") K_APPLY=$(cpu "" "$(snap "${PIDS[1]}")")
 
 status=PASS
 for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do
@@ -148,4 +178,6 @@ printf '\n| path | seconds | transactions/s | target equals source |\n|---|---:|
 printf '| native logical replication | %s | %s | %s |\n' "$T_NATIVE" "$(rate "$T_NATIVE")" "$status"
 printf '| syncline capture -> Kafka (%s) | %s | %s | - |\n' "$FORMAT" "$T_CAPTURE" "$(rate "$T_CAPTURE")"
 printf '| syncline capture + apply end to end (%s) | %s | %s | %s |\n' "$FORMAT" "$T_KAFKA" "$(rate "$T_KAFKA")" "$status"
+printf '\nCPU seconds during each drain: native: source server %s, target server %s; syncline: source server %s, target server %s, broker %s, capture %s, apply %s\n' \
+    "$N_SRC" "$N_TGT" "$K_SRC" "$K_TGT" "$K_BROKER" "$K_CAPTURE" "$K_APPLY"
 [[ "$status" == PASS ]]
