@@ -19,6 +19,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/tests/lib/pg.sh"
 # shellcheck source=tests/lib/kafka.sh
 source "$ROOT/tests/lib/kafka.sh"
+# shellcheck source=bench/cpu.sh
+source "$ROOT/bench/cpu.sh"
 
 SCALE=10
 TRANSACTIONS=40000
@@ -48,26 +50,6 @@ q() { # PORT DB SQL
 }
 now() { echo "$EPOCHREALTIME"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-CLK_TCK=$(getconf CLK_TCK)
-# snap PID...: "pid:ticks" (user+sys clock ticks, all threads) of each process and its children.
-snap() {
-    local pid f
-    local -a st
-    for pid in "$@" $(for p in "$@"; do pgrep -P "$p" || true; done); do
-        f=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null) || continue
-        read -r -a st <<<"$f"
-        printf '%s:%s ' "$pid" $((st[11] + st[12]))
-    done
-    echo
-}
-# cpu BEFORE AFTER: CPU seconds between two snaps of the processes alive at AFTER (one that
-# started in between counts from 0).
-cpu() {
-    awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN {
-        n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, ":"); t0[kv[1]] = kv[2] }
-        n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, ":"); s += kv[2] - ((kv[1] in t0) ? t0[kv[1]] : 0) }
-        printf "%.2f", s / hz }'
-}
 pm() { head -n 1 "$SCRATCH/$1/postmaster.pid"; }
 
 SCRATCH=$(pg_make_scratch syncline-bench-kafka)
@@ -135,17 +117,17 @@ WAL_MB=$(q "$SRC_PORT" bench "SELECT round(pg_wal_lsn_diff('$END_LSN', confirmed
 log "backlog: $ROWS transactions, $WAL_MB MB of WAL"
 
 log "native: draining"
-s0=$(snap "$(pm src)") g0=$(snap "$(pm tgt)")
+s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)")
 t0=$(now)
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
 until [[ "$(q "$TGT_PORT" bench_native "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.02; done
 T_NATIVE=$(secs "$t0" "$(now)")
-N_SRC=$(cpu "$s0" "$(snap "$(pm src)")") N_TGT=$(cpu "$g0" "$(snap "$(pm tgt)")")
+N_SRC=$(cpu_delta "$s0" "$(cpu_snap "$(pm src)")") N_TGT=$(cpu_delta "$g0" "$(cpu_snap "$(pm tgt)")")
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
 
 log "syncline capture + apply ($FORMAT): draining"
 BROKER_PID=$(cat "$SCRATCH/kafka/pid")
-s0=$(snap "$(pm src)") g0=$(snap "$(pm tgt)") k0=$(snap "$BROKER_PID")
+s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)") k0=$(cpu_snap "$BROKER_PID")
 t0=$(now)
 "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
 PIDS+=($!)
@@ -162,9 +144,9 @@ while :; do
 done
 T_KAFKA=$(secs "$t0" "$(now)")
 T_CAPTURE=${T_CAPTURE:-$T_KAFKA}
-K_SRC=$(cpu "$s0" "$(snap "$(pm src)")") K_TGT=$(cpu "$g0" "$(snap "$(pm tgt)")")
-K_BROKER=$(cpu "$k0" "$(snap "$BROKER_PID")")
-K_CAPTURE=$(cpu "" "$(snap "${PIDS[0]}")") K_APPLY=$(cpu "" "$(snap "${PIDS[1]}")")
+K_SRC=$(cpu_delta "$s0" "$(cpu_snap "$(pm src)")") K_TGT=$(cpu_delta "$g0" "$(cpu_snap "$(pm tgt)")")
+K_BROKER=$(cpu_delta "$k0" "$(cpu_snap "$BROKER_PID")")
+K_CAPTURE=$(cpu_delta "" "$(cpu_snap "${PIDS[0]}")") K_APPLY=$(cpu_delta "" "$(cpu_snap "${PIDS[1]}")")
 
 status=PASS
 for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do

@@ -15,6 +15,8 @@ NAME=bench # syncline's "name": slot and publication syncline_bench, progress ro
 
 # shellcheck source=tests/lib/pg.sh
 source "$ROOT/tests/lib/pg.sh"
+# shellcheck source=bench/cpu.sh
+source "$ROOT/bench/cpu.sh"
 PSQL=$PG_BIN/psql
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PGBENCH=$PG_BIN/pgbench
@@ -120,7 +122,6 @@ bench_clusters() {
     WORK=$(pg_make_scratch "${SCRATCH_PREFIX:-syncline-bench}")
     SRC_DIR=$WORK/source
     TGT_DIR=$WORK/target
-    CLK_TCK=$(getconf CLK_TCK)
     if ((!NATIVE_ONLY)); then
         # A private copy: a rebuild during the run must not swap the binary between the two starts.
         cp "$SYNCLINE" "$WORK/syncline"
@@ -231,29 +232,11 @@ poll_close() {
     POLL_PID=""
 }
 
-# server_cpu DIR: "pid:ticks" (user+sys clock ticks) of one cluster's postmaster and each child
-# alive now (backends, walsenders, apply workers, background processes).
-server_cpu() {
-    local pm pid f
-    pm=$(head -n 1 "$1/postmaster.pid")
-    for pid in $pm $(pgrep -P "$pm" || true); do
-        f=$(cut -d')' -f2- "/proc/$pid/stat" 2>/dev/null) || continue
-        # shellcheck disable=SC2086
-        set -- $f
-        printf '%s:%s ' "$pid" $((${12} + ${13}))
-    done
-    echo
-}
-# server_cpu_secs BEFORE AFTER: CPU seconds spent between two server_cpu snapshots by the processes
-# alive at AFTER (a process that started in between counts from 0). Processes that exited in
-# between are left out rather than subtracted (the plain difference of two sums can go negative
-# when, say, an autovacuum worker or the CHECKPOINT backend exits during the window).
-server_cpu_secs() {
-    awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN {
-        n = split(a, x, " "); for (i = 1; i <= n; i++) { split(x[i], kv, ":"); t0[kv[1]] = kv[2] }
-        n = split(b, y, " "); for (i = 1; i <= n; i++) { split(y[i], kv, ":"); s += kv[2] - ((kv[1] in t0) ? t0[kv[1]] : 0) }
-        printf "%.2f", s / hz }'
-}
+# server_cpu DIR: cpu_snap of one cluster's postmaster and each child alive now (backends,
+# walsenders, apply workers, background processes).
+server_cpu() { cpu_snap "$(head -n 1 "$1/postmaster.pid")"; }
+# server_cpu_secs BEFORE AFTER: cpu_delta of two server_cpu snapshots.
+server_cpu_secs() { cpu_delta "$1" "$2"; }
 cpu_secs() { awk -v a="$1" -v b="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }'; }
 # proc_cpu_split PID: "user sys" clock ticks of a process (all threads).
 proc_cpu_split() {
@@ -320,7 +303,8 @@ native_drop() {
 }
 
 # ---- syncline -----------------------------------------------------------------------------------
-# syncline_config: every table of the database (the benchmark's tables and nothing else).
+# syncline_config: every table of the database (the benchmark's tables and nothing else);
+# SYNC_EXTRA (e.g. ', "kafka": {...}') is added to the top-level object.
 syncline_config() {
     CFG=$WORK/syncline.json
     local apply=""
@@ -329,7 +313,7 @@ syncline_config() {
     cat >"$CFG" <<EOF
 {"name": "$NAME",
  "source": {"conninfo": "$(conninfo "$SRC_PORT")"},
- "target": {"conninfo": "$(conninfo "$TGT_PORT")"}$apply}
+ "target": {"conninfo": "$(conninfo "$TGT_PORT")"}$apply${SYNC_EXTRA:-}}
 EOF
     SYNC_LOG=$WORK/syncline.log
     : >"$SYNC_LOG"

@@ -182,15 +182,9 @@ steady_run() {
 
 # kafka_config: syncline's config gets a kafka object; `apply` replaces `run`.
 kafka_config() {
-    local apply=""
-    [[ -z ${BENCH_APPLY:-} ]] || apply=",
- \"apply\": $BENCH_APPLY"
-    cat >"$CFG" <<EOF
-{"name": "$NAME",
- "source": {"conninfo": "$(conninfo "$SRC_PORT")"},
- "target": {"conninfo": "$(conninfo "$TGT_PORT")"},
- "kafka": {"brokers": "$BROKERS", "topic": "bench.steady", "format": "$KAFKA"}$apply}
-EOF
+    SYNC_EXTRA=",
+ \"kafka\": {\"brokers\": \"$BROKERS\", \"topic\": \"bench.steady\", \"format\": \"$KAFKA\"}"
+    syncline_config
     SYNC_ARGS=(apply -c "$CFG")
 }
 # capture_start_ready: starts `syncline capture` and waits until it streams from its slot.
@@ -234,10 +228,11 @@ if ((!NATIVE_ONLY)); then
     src "VACUUM ANALYZE"
     log "syncline: copying the source database to the target again (pg_dump | psql)"
     resync_target
-    syncline_config
     if [[ -n $KAFKA ]]; then
         kafka_config
         capture_start_ready
+    else
+        syncline_config
     fi
     syncline_start_ready "steady"
     sleep 2
