@@ -4,11 +4,12 @@
  * envelope, serializes it as JSON or Avro, and decodes both (and plain
  * Debezium PostgreSQL messages) back. Pure: no I/O, no rdkafka.h.
  *
- * The envelope is built as a jansson object first (event_build) so that the
- * capture side can hold the newest message of a transaction back and mark it
- * last (event_mark_last) once the source Commit is seen. Capture writes the
- * same document directly instead: as JSON text (event_json.h) or as Avro
- * binary (event_avro_write.h).
+ * Capture writes the envelope directly: as JSON text (event_json.h) or as
+ * Avro binary (event_avro_write.h). event_build, event_mark_last and
+ * event_encode build the same document as a jansson tree and serialize it
+ * through jansson or avro-c: the reference those writers are checked against
+ * byte for byte (tests/unit/test_event.c) and the fuzz corpus generator's
+ * encoder; capture does not use them.
  */
 #ifndef SYNCLINE_EVENT_H
 #define SYNCLINE_EVENT_H

@@ -29,6 +29,7 @@
 #include "event_avro_write.h"
 #include "event_schema.h"
 #include "hex.h"
+#include "utf8.h"
 
 #define EVENT_AVRO_SO_HEADER 10 /* 0xC3 0x01, fingerprint */
 #define EVENT_AVRO_CF_HEADER 5  /* 0x00, schema id */
@@ -223,10 +224,31 @@ static int event_avro_key(event_avro_writer_t *w, const char *nsp, const char *r
     return 0;
 }
 
+/* The name of a relation version that is not valid UTF-8 (an Avro schema and
+ * message carry them as strings), or NULL. */
+static const char *event_avro_bad_name(const char *nsp, const char *rel,
+                                       const event_schema_column_t *sc, int n)
+{
+    if (!utf8_valid(nsp, strlen(nsp)))
+        return nsp;
+    if (!utf8_valid(rel, strlen(rel)))
+        return rel;
+    for (int i = 0; i < n; i++) {
+        if (!utf8_valid(sc[i].name, strlen(sc[i].name)))
+            return sc[i].name;
+    }
+    return NULL;
+}
+
 static event_avro_writer_t *event_avro_derive(const char *nsp, const char *rel,
                                               const event_schema_column_t *sc, int n, char *errbuf,
                                               size_t errsize)
 {
+    const char *bad = event_avro_bad_name(nsp, rel, sc, n);
+    if (bad != NULL) {
+        snprintf(errbuf, errsize, "name \"%s\" is not valid UTF-8", bad);
+        return NULL;
+    }
     json_t *schema = event_schema_derive(nsp, rel, sc, n);
     char *text = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
     event_avro_writer_t *w =
@@ -452,21 +474,11 @@ static int event_avro_set(avro_value_t *val, json_t *j)
 /* bytea's hex text form "\x0a1b" -> bytes. */
 static int event_avro_set_bytea(avro_value_t *val, const char *s, size_t len)
 {
-    if (len < 2 || s[0] != '\\' || s[1] != 'x' || len % 2 != 0)
-        return -1;
-    size_t n = (len - 2) / 2;
-    uint8_t *buf = malloc(n + 1);
-    if (buf == NULL)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        int hi = hex_digit(s[2 + 2 * i]), lo = hex_digit(s[3 + 2 * i]);
-        if (hi < 0 || lo < 0) {
-            free(buf);
-            return -1;
-        }
-        buf[i] = (uint8_t)(hi << 4 | lo);
-    }
-    int rc = avro_value_set_bytes(val, buf, n);
+    long n = hex_bytea_size(s, len);
+    uint8_t *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    int rc = buf != NULL && hex_decode(s + 2, (size_t)n, buf) == 0
+                 ? avro_value_set_bytes(val, buf, (size_t)n)
+                 : -1;
     free(buf);
     return rc;
 }

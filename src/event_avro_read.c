@@ -1,11 +1,12 @@
 /*
  * event_avro_read: the Avro change envelope read straight from bytes.
  *
- * Why: avro-c's generic values and the jansson tree built from them cost
- * apply most of its CPU in malloc and free (perf, bench/README.md "Kafka
- * path"). A writer schema derived by event_schema_derive has a fixed
- * layout, so its datum can be walked in place: the plan records the Value
- * record's column types once per writer schema.
+ * Why: avro-c's generic values and the jansson tree built from them put a
+ * third of apply's CPU samples in malloc and free (perf; bench/README.md,
+ * "What changed in the evening of 2026-12-05"). A writer schema derived by
+ * event_schema_derive has a fixed layout, so its datum can be walked in
+ * place: the plan records the Value record's column types once per writer
+ * schema.
  *
  * The reader must read a message exactly as the generic path does or leave
  * it. It leaves every datum that is not plainly canonical (a union branch,
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sbuf.h"
 #include "utf8.h"
 
 /* ---- the plan ------------------------------------------------------------- */
@@ -152,6 +154,8 @@ void event_avro_plan_init(event_avro_plan_t *plan, avro_schema_t schema)
     }
     plan->types = types;
     plan->ncols = (int)n;
+    for (size_t i = 0; i < n; i++)
+        plan->numbers += types[i] != EVENT_SCHEMA_STRING && types[i] != EVENT_SCHEMA_BYTES;
 }
 
 void event_avro_plan_clear(event_avro_plan_t *plan)
@@ -291,16 +295,7 @@ static bool event_avro_read_skip_string(event_avro_reader_t *r)
 
 static void event_avro_read_decimal(event_avro_reader_t *r, int64_t v, change_value_t *out)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? 0ULL - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0)
-        *--p = '-';
-    out->len = (uint32_t)(tmp + sizeof(tmp) - p);
-    memcpy(r->out, p, out->len);
+    out->len = (uint32_t)sbuf_int_text(v, r->out);
     r->out[out->len] = '\0';
 }
 
@@ -553,10 +548,7 @@ static bool event_avro_read_event(event_avro_plan_t *plan, event_avro_read_doc_t
  * text (in both images) gets 32 bytes. */
 static size_t event_avro_read_room(const event_avro_plan_t *plan, size_t len)
 {
-    size_t numbers = 0;
-    for (int c = 0; c < plan->ncols; c++)
-        numbers += plan->types[c] != EVENT_SCHEMA_STRING && plan->types[c] != EVENT_SCHEMA_BYTES;
-    return 3 * len + 64 + 2 * 32 * numbers + (size_t)EVENT_AVRO_READ_FLOATLEN;
+    return 3 * len + 64 + 2 * 32 * (size_t)plan->numbers + (size_t)EVENT_AVRO_READ_FLOATLEN;
 }
 
 int event_avro_read(event_avro_plan_t *plan, const uint8_t *p, size_t len, event_t *ev)

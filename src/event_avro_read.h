@@ -22,6 +22,7 @@
 typedef struct event_avro_plan {
     int ncols;                  /* fields of the Value record */
     event_schema_type_t *types; /* their types (owned); NULL: not our layout */
+    int numbers;                /* of them neither string nor bytes */
     char *seen;                 /* a columns section found free of duplicate names (owned) */
     size_t seen_len;
 } event_avro_plan_t;

@@ -44,9 +44,9 @@ void sbuf_addc(sbuf_t *b, char c)
     sbuf_addn(b, &c, 1);
 }
 
-void sbuf_add_int(sbuf_t *b, long long v)
+size_t sbuf_int_text(long long v, char out[SBUF_INTLEN])
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
+    char tmp[SBUF_INTLEN], *p = tmp + sizeof(tmp);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     do {
         *--p = (char)('0' + u % 10);
@@ -54,7 +54,15 @@ void sbuf_add_int(sbuf_t *b, long long v)
     } while (u != 0);
     if (v < 0)
         *--p = '-';
-    sbuf_addn(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    size_t n = (size_t)(tmp + sizeof(tmp) - p);
+    memcpy(out, p, n);
+    return n;
+}
+
+void sbuf_add_int(sbuf_t *b, long long v)
+{
+    char tmp[SBUF_INTLEN];
+    sbuf_addn(b, tmp, sbuf_int_text(v, tmp));
 }
 
 void sbuf_addf(sbuf_t *b, const char *fmt, ...)

@@ -26,6 +26,12 @@ void sbuf_addc(sbuf_t *b, char c);
 /* Appends a signed integer in decimal. */
 void sbuf_add_int(sbuf_t *b, long long v);
 
+/* Room for sbuf_int_text's digits: a sign and 19 digits. */
+#define SBUF_INTLEN 20
+
+/* Writes v in decimal at out (not NUL-terminated); returns its length. */
+size_t sbuf_int_text(long long v, char out[SBUF_INTLEN]);
+
 /* Appends printf-style. */
 void sbuf_addf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

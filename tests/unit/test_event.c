@@ -348,6 +348,21 @@ static void test_json_writer(void **state)
             event_avro_write(&m, event_codec_avro(avro), &ch, &txn, "shop", err, sizeof(err)), -1);
         assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
     }
+    /* names: the configuration's, and a relation's (checked with its writer schema) */
+    change_column_t badcols[] = {{.name = "ok", .type_oid = 25}, {.name = "n\xff", .type_oid = 25}};
+    change_relation_t badrel = {.nspname = "public", .relname = "t", .ncols = 2, .cols = badcols};
+    change_value_t bv[2] = {text("1"), text("2")};
+    change_tuple_t bt = {2, bv};
+    event_change_t bch = {.op = EVENT_CREATE, .rel = &badrel, .new_tuple = &bt};
+    event_txn_t btxn = {0};
+    event_avro_msg_t m = {0};
+    assert_int_equal(
+        event_avro_write(&m, event_codec_avro(avro), &bch, &btxn, "shop", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "name \"n\xff\" is not valid UTF-8"));
+    bch.rel = &rel;
+    assert_int_equal(
+        event_avro_write(&m, event_codec_avro(avro), &bch, &btxn, "sh\xc3", err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "name \"sh\xc3\" is not valid UTF-8"));
     event_codec_free(avro);
     event_codec_free(codec);
 }
