@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "event.h"
+#include "event/event.h"
+#include "event/event_codec.h"
 #include "fuzz_event_seed.h"
 
 static unsigned fuzz_event_touch(const change_tuple_t *t)

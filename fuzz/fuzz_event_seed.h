@@ -10,8 +10,9 @@
 
 #include <string.h>
 
-#include "event.h"
-#include "event_schema.h"
+#include "event/event.h"
+#include "event/event_codec.h"
+#include "event/event_schema.h"
 
 #define FUZZ_EVENT_SCHEMA_ID 1
 

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "change.h"
-#include "pgoutput.h"
+#include "core/change.h"
+#include "core/pgoutput.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config git
     libpq-dev librdkafka-dev libavro-dev libjansson-dev libcmocka-dev libmicrohttpd-dev
-    # the Schema Registry client (connectors/schema_registry.c)
+    # the Schema Registry client (connectors/kafka/schema_registry.c)
     libcurl4-openssl-dev
     # PostgreSQL 15 server and client. On bookworm postgresql-15 also provides
     # postgresql-contrib-15 (a virtual package) and ships pgbench.
@@ -19,6 +19,8 @@ PACKAGES=(
     # libFuzzer runtime for the fuzz targets (fuzz/README.md); openssl for the TLS test certificates
     libclang-rt-14-dev openssl
     kcat valgrind curl procps
+    # the layer check (scripts/check-layers.py) and test helpers
+    python3
     # promtool, to validate the metrics endpoint in tests/e2e/206-metrics.sh
     prometheus
     # the Apache Kafka broker of the Kafka tests (tests/lib/kafka.sh) and the opt-in Apicurio

@@ -7,7 +7,8 @@
 # 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both,
 #    runs the unit tests of build/ under valgrind, builds the libFuzzer targets (build-fuzz/, clang)
 #    and runs each for FUZZ_SECONDS (default 5) over its seed corpus (fuzz/README.md)
-# 3. lint: clang-format over src/ connectors/ tests/unit/ fuzz/, shellcheck over the shell scripts
+# 3. lint: clang-format over src/ connectors/ tests/unit/ tests/support/ fuzz/, the layer check
+#    (scripts/check-layers.py), shellcheck over the shell scripts
 # 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
 #    tests/e2e/[0-9]*.sh in order against the ASan+UBSan binary build-asan/syncline (any sanitizer
 #    report fails its scenario), each with a timeout; then, for the whole suite, a release smoke:
@@ -191,7 +192,7 @@ fi
 
 check_format() {
     local files=()
-    mapfile -t files < <(find src connectors tests/unit fuzz -type f \( -name '*.c' -o -name '*.h' \) \
+    mapfile -t files < <(find src connectors tests/unit tests/support fuzz -type f \( -name '*.c' -o -name '*.h' \) \
         2>/dev/null | sort)
     if ((${#files[@]} == 0)); then
         echo "no C sources yet"
@@ -216,6 +217,7 @@ check_shell() {
 }
 
 step "clang-format" check_format
+step "layers (scripts/check-layers.py: includes point down, no module cycles)" python3 scripts/check-layers.py .
 step "shellcheck" check_shell
 
 # ------------------------------------------------------------------ end-to-end scenarios

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Collapsing changes per row (src/collapse.c) with batches that hold many source transactions:
+# Collapsing changes per row (src/core/collapse.c) with batches that hold many source transactions:
 # insert/update/update/delete/re-insert of the same keys in one transaction and across many,
 # a hot row (with an unchanged TOASTed column) updated 1000 times, rows inserted and deleted
 # before the batch ends (never written to the target), primary-key changes in the middle of

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "clock.h"
+#include "core/clock.h"
 
 static void sleep_ms(long ms)
 {

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "collapse.h"
+#include "core/collapse.h"
 
 #define NELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 #define MAXCOLS 4

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "core/config.h"
 
 #define ERRSIZE 256
 

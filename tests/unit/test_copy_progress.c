@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "copy_progress.h"
+#include "core/copy_progress.h"
 
 static void test_eta(void **state)
 {

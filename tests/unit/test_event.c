@@ -16,11 +16,12 @@
 #include <avro.h>
 #include <cmocka.h>
 
-#include "event.h"
-#include "event_avro.h"
-#include "event_avro_write.h"
-#include "event_json.h"
-#include "event_schema.h"
+#include "event/event.h"
+#include "event/event_codec.h"
+#include "event/event_avro.h"
+#include "event/event_avro_write.h"
+#include "event/event_json.h"
+#include "event/event_schema.h"
 
 static change_column_t cols[] = {
     {.name = "id", .type_oid = 23, .typmod = -1, .is_key = true},

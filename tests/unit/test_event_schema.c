@@ -16,7 +16,7 @@
 #include <avro.h>
 #include <cmocka.h>
 
-#include "event_schema.h"
+#include "event/event_schema.h"
 
 static void test_types(void **state)
 {

@@ -17,8 +17,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "config.h"
-#include "kafka_sink.h"
+#include "core/config.h"
+#include "kafka/kafka_sink.h"
 
 #define TOPIC "mock.changes"
 #define PRODUCE_API_KEY 0

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "lsn.h"
+#include "core/lsn.h"
 
 /* The value lsn_parse must leave alone when it rejects its input. */
 #define SENTINEL UINT64_C(0x1234567890ABCDEF)

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "metrics.h"
+#include "core/metrics.h"
 
 static void assert_has(const char *text, const char *line)
 {

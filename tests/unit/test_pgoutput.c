@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "change.h"
-#include "lsn.h"
-#include "pgoutput.h"
+#include "core/change.h"
+#include "core/lsn.h"
+#include "core/pgoutput.h"
 
 /* ---- fixture writer ---- */
 

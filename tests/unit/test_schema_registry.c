@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "schema_registry.h"
+#include "kafka/schema_registry.h"
 
 #define CANARY "Canary-Pw-4242"
 

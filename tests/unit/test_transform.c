@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "transform.h"
+#include "core/transform.h"
 
 #define NELEMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 

@@ -1,0 +1,882 @@
+/*
+ * kafka_source: apply's consumer loop.
+ *
+ * Design. Messages are decoded (event.h) and handed to the pg_target sink as
+ * they arrive; a target transaction (batch) is closed only when every
+ * partition in hand is at a transaction boundary (its last message seen), so
+ * a source transaction's part in a partition is never split. Commit writes
+ * the next offset of each partition with the rows: the target owns the
+ * offsets, and on (re)assignment the consumer seeks to what the target holds,
+ * so a target restored from a backup rewinds by itself.
+ *
+ * Duplicates: a capture restarted between produce and slot confirm sends
+ * transactions again. Within a partition messages are ordered by (commit
+ * LSN, seq), so anything at or below the newest position seen in that
+ * partition is dropped. To know that position after a restart the consumer
+ * seeks one message before the stored offset and reads it without applying
+ * it ("priming"). With one partition, transactions whose commit LSN is below
+ * the progress row's applied_lsn are dropped too (covers --from-* replays).
+ *
+ * Avro writer schemas: a message naming one the codec lacks sends us to
+ * fetch it, from the registry by id (Confluent wire format, cached in the
+ * codec) or by re-reading <topic>.schemas (single-object encoding; read once
+ * at start too). Only a schema that is still unknown stops apply, naming
+ * the message and the fingerprint or id; never the dead-letter topic, since
+ * it says nothing about the message but about where schemas are kept.
+ */
+#include "kafka/kafka_source.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "event/event.h"
+#include "event/event_codec.h"
+#include "kafka/kafka_conf.h"
+#include "kafka/kafka_schemas.h"
+#include "core/collapse.h"
+#include "core/log.h"
+#include "core/relcache.h"
+#include "kafka/schema_registry.h"
+
+typedef struct kafka_source_part {
+    int assigned;
+    int64_t next_offset; /* -1: unknown (nothing stored, nothing read) */
+    int dirty;           /* next_offset moved since the last commit */
+    int prime;           /* the message at next_offset - 1 is read, not applied */
+    int in_txn;          /* a transaction's part has begun and not ended */
+    int has_pos;
+    lsn_t pos_lsn; /* (commit LSN, seq) of the newest message applied */
+    int64_t pos_seq;
+} kafka_source_part_t;
+
+typedef struct kafka_source {
+    const config_t *cfg;
+    const kafka_source_opts_t *opts;
+    uint64_t metrics_rows; /* rows already counted in metrics batches */
+    kafka_source_stats_t *stats;
+    sink_t snk;
+    const sink_t *target; /* the target sink itself: stored offsets */
+    rd_kafka_t *rk;
+    rd_kafka_t *dlq;
+    rd_kafka_resp_err_t dlq_err;
+    event_codec_t *codec;
+    schema_registry_t *sr;    /* kafka.schema_registry set; NULL otherwise */
+    kafka_schemas_t *schemas; /* <topic>.schemas, once needed */
+    relcache_t *rels;
+    kafka_source_part_t *parts;
+    int nparts;
+    int group;     /* partitioning table/key: subscribe in group syncline.<name> */
+    int use_lsn;   /* one partition: skip below the applied LSN */
+    lsn_t applied; /* end of the newest batch committed or sent for commit */
+    int pending;   /* a batch's COMMIT was sent and is not known durable yet */
+    lsn_t pending_end;
+    unsigned polls; /* messages since the last look at what is durable */
+    int overrides_done;
+    int batch_open;
+    int batch_rows;
+    int64_t batch_started_ms;
+    lsn_t batch_end;
+    int64_t batch_time;
+    const change_relation_t **trunc; /* a TRUNCATE of several relations, collecting */
+    int ntrunc;
+    err_t cb_err; /* an error inside the rebalance callback */
+    char *errbuf;
+    size_t errsize;
+} kafka_source_t;
+
+static kafka_source_part_t *kafka_source_part(kafka_source_t *ks, int32_t partition)
+{
+    if (partition < 0)
+        return NULL;
+    if (partition >= ks->nparts) {
+        int n = partition + 16;
+        kafka_source_part_t *p = realloc(ks->parts, (size_t)n * sizeof(*p));
+        if (p == NULL)
+            return NULL;
+        memset(p + ks->nparts, 0, (size_t)(n - ks->nparts) * sizeof(*p));
+        for (int i = ks->nparts; i < n; i++)
+            p[i].next_offset = -1;
+        ks->parts = p;
+        ks->nparts = n;
+    }
+    return &ks->parts[partition];
+}
+
+static int kafka_source_at_boundary(const kafka_source_t *ks)
+{
+    for (int i = 0; i < ks->nparts; i++) {
+        if (ks->parts[i].assigned && ks->parts[i].in_txn)
+            return 0;
+    }
+    return ks->ntrunc == 0;
+}
+
+/* ---- target transactions ------------------------------------------------- */
+
+static err_t kafka_source_begin(kafka_source_t *ks)
+{
+    if (ks->batch_open)
+        return ERR_OK;
+    err_t err = ks->snk.ops->begin(ks->snk.ctx, ks->errbuf, ks->errsize);
+    if (err != ERR_OK)
+        return err;
+    ks->batch_open = 1;
+    ks->batch_rows = 0;
+    ks->batch_started_ms = clock_ms();
+    return ERR_OK;
+}
+
+/* metrics: the applied position once durable */
+static void kafka_source_metrics_position(kafka_source_t *ks, lsn_t end)
+{
+    if (ks->opts->metrics == NULL)
+        return;
+    /* as seen from the stream: nothing consumed is pending after a commit; the
+     * age of the newest applied source commit is the lag in seconds */
+    double age = ks->batch_time ? (double)(lsn_pgtime_now() - ks->batch_time) / 1e6 : 0;
+    metrics_position(ks->opts->metrics, end, 0, age);
+}
+
+/* Learns how far the target committed the batches sent with wait 0; with
+ * wait, waits for all of them. */
+static err_t kafka_source_settle(kafka_source_t *ks, int wait)
+{
+    lsn_t durable = 0;
+    ks->polls = 0;
+    if (!ks->pending)
+        return ERR_OK;
+    err_t err = wait ? ks->snk.ops->drain(ks->snk.ctx, ks->errbuf, ks->errsize) : ERR_OK;
+    if (err == ERR_OK)
+        err = ks->snk.ops->durable(ks->snk.ctx, &durable, ks->errbuf, ks->errsize);
+    if (err != ERR_OK || durable < ks->pending_end)
+        return err;
+    ks->pending = 0;
+    ks->stats->applied_lsn = ks->pending_end;
+    kafka_source_metrics_position(ks, ks->pending_end);
+    return ERR_OK;
+}
+
+/*
+ * Commits the open batch, the offsets past it in the same transaction. With
+ * wait 0 (the batch filled up while messages flow) it returns once the
+ * COMMIT is sent, so that the next batch is read and sent while the target
+ * works; kafka_source_settle learns later what became durable. Every other
+ * caller (stop, revoke, a poison message) waits: nothing may be in flight
+ * when another consumer could take the partitions over.
+ */
+static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
+{
+    sink_offset_t offs[ks->nparts > 0 ? ks->nparts : 1];
+    int n = 0;
+    for (int i = 0; i < ks->nparts; i++) {
+        if (ks->parts[i].dirty && ks->parts[i].next_offset >= 0)
+            offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
+    }
+    lsn_t end = ks->batch_end > ks->applied ? ks->batch_end : ks->applied;
+    sink_position_t pos = {
+        .end_lsn = end, .commit_time = ks->batch_time, .offsets = offs, .noffsets = n};
+    int async = !wait && ks->snk.ops->commit_async != NULL;
+    err_t err = async ? ks->snk.ops->commit_async(ks->snk.ctx, &pos, ks->errbuf, ks->errsize)
+                      : ks->snk.ops->commit(ks->snk.ctx, &pos, ks->errbuf, ks->errsize);
+    if (err != ERR_OK)
+        return err;
+    for (int i = 0; i < ks->nparts; i++)
+        ks->parts[i].dirty = 0;
+    ks->batch_open = 0;
+    ks->applied = end;
+    ks->stats->batches++;
+    if (ks->opts->metrics != NULL) { /* metrics */
+        uint64_t rows = ks->stats->rows - ks->metrics_rows;
+        ks->metrics_rows = ks->stats->rows;
+        metrics_batch(ks->opts->metrics, rows,
+                      (double)(clock_ms() - ks->batch_started_ms) / 1000.0);
+    }
+    ks->pending = 1;
+    ks->pending_end = end;
+    return async ? ERR_OK : kafka_source_settle(ks, 0); /* a synchronous commit drained all */
+}
+
+static err_t kafka_source_commit(kafka_source_t *ks)
+{
+    return kafka_source_commit_batch(ks, 1);
+}
+
+/* Abandons the open batch: its offsets were not stored, so what it held is
+ * read again after the next assignment or start. */
+static void kafka_source_rollback(kafka_source_t *ks)
+{
+    if (ks->batch_open)
+        ks->snk.ops->rollback(ks->snk.ctx);
+    ks->batch_open = 0;
+    ks->ntrunc = 0;
+}
+
+/* ---- applying one message ------------------------------------------------- */
+
+/* The relation as the sink knows it; describes it again when it changed.
+ * Takes ev->rel. */
+static const change_relation_t *kafka_source_relation(kafka_source_t *ks, event_t *ev, err_t *err)
+{
+    uint32_t relid = ev->rel->relid;
+    const change_relation_t *cur = relcache_get(ks->rels, relid);
+    *err = ERR_OK;
+    if (cur != NULL && event_relation_equal(cur, ev->rel))
+        return cur;
+    change_relation_t *old = NULL;
+    int rc = relcache_replace(ks->rels, ev->rel, &old);
+    ev->rel = NULL;
+    if (rc != 0) {
+        snprintf(ks->errbuf, ks->errsize, "out of memory");
+        *err = ERR_RUNTIME;
+        return NULL;
+    }
+    cur = relcache_get(ks->rels, relid);
+    /* the sink (collapse) may still hold rows of the old description: free it after */
+    *err = ks->snk.ops->relation(ks->snk.ctx, cur, ev->txn.commit_lsn, ks->errbuf, ks->errsize);
+    change_relation_free(old);
+    return *err == ERR_OK ? cur : NULL;
+}
+
+static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
+                                   const change_relation_t *rel)
+{
+    if (ev->truncate_i == 0)
+        ks->ntrunc = 0;
+    if (ks->trunc == NULL || ks->ntrunc >= ev->truncate_n) {
+        const change_relation_t **t =
+            realloc(ks->trunc, (size_t)(ev->truncate_n + ks->ntrunc + 1) * sizeof(*t));
+        if (t == NULL) {
+            snprintf(ks->errbuf, ks->errsize, "out of memory");
+            return ERR_RUNTIME;
+        }
+        ks->trunc = t;
+    }
+    ks->trunc[ks->ntrunc++] = rel;
+    if (ev->truncate_i < ev->truncate_n - 1)
+        return ERR_OK; /* the other relations of this TRUNCATE follow */
+    int n = ks->ntrunc;
+    ks->ntrunc = 0;
+    ks->batch_rows++;
+    return ks->snk.ops->truncate(ks->snk.ctx, ks->trunc, n, ev->truncate_options,
+                                 ev->txn.commit_lsn, ks->errbuf, ks->errsize);
+}
+
+static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const change_relation_t *rel)
+{
+    sink_row_t row = {.rel = rel, .lsn = ev->txn.commit_lsn};
+    switch (ev->op) {
+    case EVENT_CREATE:
+    case EVENT_READ:
+        row.op = SINK_INSERT;
+        break;
+    case EVENT_UPDATE:
+        row.op = SINK_UPDATE;
+        break;
+    case EVENT_DELETE:
+        row.op = SINK_DELETE;
+        break;
+    case EVENT_TRUNCATE:
+        return kafka_source_truncate(ks, ev, rel);
+    }
+    if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
+        snprintf(ks->errbuf, ks->errsize, "%s of %s.%s without its %s row image",
+                 row.op == SINK_DELETE ? "delete" : "change", rel->nspname, rel->relname,
+                 row.op == SINK_DELETE ? "before" : "after");
+        return ERR_RUNTIME;
+    }
+    row.old_kind = ev->has_old ? ev->old_kind : 0;
+    row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
+    row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
+    ks->batch_rows++;
+    ks->stats->rows++;
+    return ks->snk.ops->row(ks->snk.ctx, &row, ks->errbuf, ks->errsize);
+}
+
+static err_t kafka_source_apply(kafka_source_t *ks, event_t *ev)
+{
+    err_t err = kafka_source_begin(ks);
+    const change_relation_t *rel = err == ERR_OK ? kafka_source_relation(ks, ev, &err) : NULL;
+    if (err == ERR_OK)
+        err = kafka_source_row(ks, ev, rel);
+    if (err == ERR_OK && ev->txn.last && ev->txn.end_lsn > ks->batch_end) {
+        ks->batch_end = ev->txn.end_lsn;
+        ks->batch_time = ev->txn.commit_time;
+    }
+    return err;
+}
+
+/* Already applied: a re-sent transaction, or a replay below the progress row. */
+static int kafka_source_seen(const kafka_source_t *ks, const kafka_source_part_t *p,
+                             const event_t *ev)
+{
+    if (!ev->has_txn)
+        return 0;
+    if (ks->use_lsn && ev->txn.commit_lsn < ks->applied)
+        return 1;
+    return p->has_pos && (ev->txn.commit_lsn < p->pos_lsn ||
+                          (ev->txn.commit_lsn == p->pos_lsn && ev->txn.seq <= p->pos_seq));
+}
+
+static void kafka_source_note(kafka_source_part_t *p, const event_t *ev)
+{
+    if (!ev->has_txn)
+        return;
+    p->has_pos = 1;
+    p->pos_lsn = ev->txn.commit_lsn;
+    p->pos_seq = ev->txn.seq;
+}
+
+/* ---- poison messages ------------------------------------------------------ */
+
+static void kafka_source_dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    kafka_source_t *ks = opaque;
+    (void)rk;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        ks->dlq_err = m->err;
+}
+
+static void kafka_source_dlq_setup(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_source_dlq_delivered);
+}
+
+/* Copies the raw message to the dead-letter topic and waits for the ack. */
+static err_t kafka_source_dead_letter(kafka_source_t *ks, const rd_kafka_message_t *m,
+                                      const char *reason)
+{
+    err_t err = ERR_OK;
+    if (ks->dlq == NULL)
+        ks->dlq = kafka_conf_client(ks->cfg, KAFKA_CONF_PRODUCER, ks, kafka_source_dlq_setup, &err,
+                                    ks->errbuf, ks->errsize);
+    if (ks->dlq == NULL)
+        return err;
+    char where[64];
+    snprintf(where, sizeof(where), "%d:%lld", (int)m->partition, (long long)m->offset);
+    ks->dlq_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    rd_kafka_resp_err_t kerr = rd_kafka_producev(
+        ks->dlq, RD_KAFKA_V_TOPIC(ks->opts->dead_letter), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+        RD_KAFKA_V_HEADER("syncline.error", reason, -1),
+        RD_KAFKA_V_HEADER("syncline.source", where, -1), RD_KAFKA_V_END);
+    if (kerr == RD_KAFKA_RESP_ERR_NO_ERROR)
+        kerr = rd_kafka_flush(ks->dlq, 30000);
+    if (kerr == RD_KAFKA_RESP_ERR_NO_ERROR)
+        kerr = ks->dlq_err;
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(ks->errbuf, ks->errsize,
+                 "dead-letter topic=%s: %s (message topic=%s partition=%d offset=%lld)",
+                 ks->opts->dead_letter, rd_kafka_err2str(kerr), rd_kafka_topic_name(m->rkt),
+                 (int)m->partition, (long long)m->offset);
+        return kafka_conf_classify(kerr);
+    }
+    log_warn("dead-letter topic=%s partition=%d offset=%lld dead_letter_topic=%s reason=%s "
+             "(the change is not applied to the target)",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+             ks->opts->dead_letter, reason);
+    ks->stats->dead++;
+    return kafka_source_begin(ks); /* so that the offset past it is stored */
+}
+
+static err_t kafka_source_poison(kafka_source_t *ks, const rd_kafka_message_t *m,
+                                 const char *reason)
+{
+    if (ks->opts->dead_letter != NULL)
+        return kafka_source_dead_letter(ks, m, reason);
+    /* keep what is complete before it, so that a restart resumes right there */
+    if (ks->batch_open && kafka_source_at_boundary(ks)) {
+        err_t err = kafka_source_commit(ks);
+        if (err != ERR_OK)
+            return err; /* a lost target is retried; the poison message waits */
+    }
+    snprintf(ks->errbuf, ks->errsize,
+             "cannot decode message topic=%s partition=%d offset=%lld: %s; fix or remove it, or "
+             "run with --dead-letter TOPIC to set it aside (its change is then lost on the "
+             "target)",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, reason);
+    return ERR_RUNTIME;
+}
+
+/* ---- writer schemas --------------------------------------------------------- */
+
+/* Fetches the writer schema ref names into the codec. */
+static err_t kafka_source_learn(kafka_source_t *ks, const event_avro_ref_t *ref)
+{
+    if (!ref->by_id) {
+        err_t err = ERR_OK;
+        if (ks->schemas == NULL)
+            ks->schemas = kafka_schemas_new(ks->cfg, &err, ks->errbuf, ks->errsize);
+        return err == ERR_OK
+                   ? kafka_schemas_refresh(ks->schemas, ks->codec, ks->errbuf, ks->errsize)
+                   : err;
+    }
+    if (ks->sr == NULL) {
+        snprintf(ks->errbuf, ks->errsize,
+                 "message in the Confluent wire format (schema id %d) but kafka.schema_registry "
+                 "is not set",
+                 (int)ref->id);
+        return ERR_CONFIG;
+    }
+    char *text = NULL;
+    err_t err = schema_registry_schema(ks->sr, ref->id, &text, ks->errbuf, ks->errsize);
+    if (err == ERR_OK &&
+        event_codec_add_schema(ks->codec, text, strlen(text), ref, ks->errbuf, ks->errsize) != 0)
+        err = ERR_RUNTIME;
+    if (err == ERR_OK)
+        log_info("schema fetched registry=%s id=%d", schema_registry_url(ks->sr), (int)ref->id);
+    free(text);
+    return err;
+}
+
+/*
+ * event_decode, first learning a writer schema the codec lacks. 0, or
+ * EVENT_DECODE_POISON with why set, or EVENT_DECODE_UNKNOWN_SCHEMA with *err
+ * and ks->errbuf set (the schema could not be had, or is still unknown).
+ */
+static int kafka_source_decode(kafka_source_t *ks, const rd_kafka_message_t *m, event_t *ev,
+                               char *why, size_t whysize, err_t *err)
+{
+    *err = ERR_OK;
+    int rc = event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, ev, why, whysize);
+    if (rc != EVENT_DECODE_UNKNOWN_SCHEMA)
+        return rc;
+    event_avro_ref_t ref = event_codec_missing(ks->codec);
+    *err = kafka_source_learn(ks, &ref);
+    if (*err == ERR_OK)
+        rc = event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, ev, why, whysize);
+    if (*err == ERR_OK && rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
+        char topic[300];
+        kafka_schemas_topic(ks->cfg->kafka.topic, topic, sizeof(topic));
+        snprintf(ks->errbuf, ks->errsize, "%s, not in %s (topic=%s partition=%d offset=%lld)", why,
+                 ref.by_id ? "the schema registry" : topic, rd_kafka_topic_name(m->rkt),
+                 (int)m->partition, (long long)m->offset);
+        *err = ERR_RUNTIME;
+    } else if (*err != ERR_OK) {
+        size_t n = strlen(ks->errbuf);
+        snprintf(ks->errbuf + n, ks->errsize - n,
+                 " (writer schema of message topic=%s partition=%d offset=%lld)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+    }
+    return rc;
+}
+
+/* ---- one message ----------------------------------------------------------- */
+
+/* The message before the stored offset was applied before: learn its position. */
+static err_t kafka_source_prime(kafka_source_t *ks, kafka_source_part_t *p,
+                                const rd_kafka_message_t *m)
+{
+    event_t ev;
+    char why[512];
+    err_t err;
+    if (kafka_source_decode(ks, m, &ev, why, sizeof(why), &err) == 0) {
+        kafka_source_note(p, &ev);
+        event_clear(&ev);
+    }
+    return err;
+}
+
+static void kafka_source_where(kafka_source_t *ks, const rd_kafka_message_t *m)
+{
+    size_t n = strlen(ks->errbuf);
+    if (n < ks->errsize)
+        snprintf(ks->errbuf + n, ks->errsize - n, " (topic=%s partition=%d offset=%lld)",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+}
+
+/* 1 with *lsn set when m is capture's heartbeat (kafka_sink_advance). */
+static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
+{
+    rd_kafka_headers_t *hdrs;
+    const void *v;
+    size_t n;
+    char text[LSN_STRLEN];
+    if (m->payload != NULL || m->key != NULL ||
+        rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, KAFKA_HEARTBEAT_HEADER, &v, &n) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        v == NULL || n >= sizeof(text))
+        return 0;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    return lsn_parse(text, lsn);
+}
+
+/*
+ * A heartbeat at lsn: every transaction below it in the partition came
+ * before it, and any later one commits at lsn or above. It is the newest
+ * position of the partition (so a re-sent older transaction is dropped),
+ * and the offset past it is stored (consumer lag 0 when idle). With one
+ * partition, the batch's end moves to it, so the progress row's applied_lsn
+ * follows an idle source; with several, applied_lsn stays what it was.
+ */
+static err_t kafka_source_on_heartbeat(kafka_source_t *ks, kafka_source_part_t *p, lsn_t lsn)
+{
+    if (p->in_txn)
+        return ERR_OK;
+    if (!p->has_pos || lsn > p->pos_lsn) {
+        p->has_pos = 1;
+        p->pos_lsn = lsn;
+        p->pos_seq = -1;
+    }
+    err_t err = kafka_source_begin(ks); /* so that the offset past it is stored */
+    if (err == ERR_OK && ks->use_lsn && lsn > ks->batch_end)
+        ks->batch_end = lsn;
+    return err;
+}
+
+static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m)
+{
+    kafka_source_part_t *p = kafka_source_part(ks, m->partition);
+    if (p == NULL) {
+        snprintf(ks->errbuf, ks->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    ks->stats->messages++;
+    int prime = p->prime;
+    p->prime = 0;
+    lsn_t hb;
+    if (kafka_source_heartbeat(m, &hb)) {
+        err_t err = ERR_OK;
+        if (prime && m->offset == p->next_offset - 1) {
+            p->has_pos = 1; /* applied before: only its position */
+            p->pos_lsn = hb;
+            p->pos_seq = -1;
+        } else {
+            err = kafka_source_on_heartbeat(ks, p, hb);
+            p->next_offset = m->offset + 1;
+            p->dirty = 1;
+        }
+        return err;
+    }
+    if (prime && m->offset == p->next_offset - 1)
+        return kafka_source_prime(ks, p, m);
+    event_t ev;
+    char why[512];
+    err_t err = ERR_OK;
+    int rc = kafka_source_decode(ks, m, &ev, why, sizeof(why), &err);
+    if (rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
+        /* keep what is complete before it; read again from here after a restart */
+        char *why_schema = strdup(ks->errbuf);
+        if (ks->batch_open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
+            err = ERR_RUNTIME;
+        else if (why_schema != NULL)
+            snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
+        free(why_schema);
+        return err;
+    } else if (rc != 0) {
+        err = kafka_source_poison(ks, m, why);
+    } else if (kafka_source_seen(ks, p, &ev)) {
+        ks->stats->skipped++;
+    } else {
+        err = kafka_source_apply(ks, &ev);
+        if (err != ERR_OK)
+            kafka_source_where(ks, m);
+        p->in_txn = !ev.txn.last;
+        kafka_source_note(p, &ev);
+    }
+    event_clear(&ev);
+    p->next_offset = m->offset + 1;
+    p->dirty = 1;
+    return err;
+}
+
+/* ---- assignment ------------------------------------------------------------ */
+
+static int64_t kafka_source_stored(const sink_offset_t *stored, int n, int32_t partition)
+{
+    for (int i = 0; i < n; i++) {
+        if (stored[i].partition == partition)
+            return stored[i].next_offset;
+    }
+    return -1;
+}
+
+/* "The beginning" as an offset. Left to librdkafka, the offset query is made
+ * as soon as the partition is assigned, often before the client has mapped
+ * the partition to its leader, and is then retried only 500 ms later (seen
+ * in half the starts of bench/kafka.sh with librdkafka 2.0.2). A failed
+ * query leaves BEGINNING as it was. */
+static void kafka_source_resolve_beginning(kafka_source_t *ks,
+                                           rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        int64_t lo, hi;
+        if (tp->offset == RD_KAFKA_OFFSET_BEGINNING &&
+            rd_kafka_query_watermark_offsets(ks->rk, tp->topic, tp->partition, &lo, &hi, 5000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            tp->offset = lo;
+    }
+}
+
+/* Where one partition starts: the operator's override on the first
+ * assignment, else the offset the target stored, else the beginning. */
+static void kafka_source_start_at(kafka_source_t *ks, rd_kafka_topic_partition_t *tp,
+                                  kafka_source_part_t *p, int64_t stored)
+{
+    memset(p, 0, sizeof(*p));
+    p->assigned = 1;
+    p->next_offset = -1;
+    if (!ks->overrides_done && ks->opts->from != KAFKA_SOURCE_FROM_STORED) {
+        tp->offset = ks->opts->from == KAFKA_SOURCE_FROM_OFFSET      ? ks->opts->from_value
+                     : ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP ? ks->opts->from_value
+                                                                     : RD_KAFKA_OFFSET_BEGINNING;
+    } else if (stored > 0) {
+        tp->offset = stored - 1;
+        p->next_offset = stored;
+        p->prime = 1;
+    } else {
+        tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+}
+
+static err_t kafka_source_assign(kafka_source_t *ks, rd_kafka_topic_partition_list_t *list)
+{
+    sink_offset_t *stored;
+    int n;
+    err_t err = ks->target->ops->offsets(ks->target->ctx, ks->cfg->kafka.topic, &stored, &n,
+                                         ks->errbuf, ks->errsize);
+    if (err != ERR_OK)
+        return err;
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        kafka_source_part_t *p = kafka_source_part(ks, tp->partition);
+        if (p != NULL)
+            kafka_source_start_at(ks, tp, p, kafka_source_stored(stored, n, tp->partition));
+    }
+    free(stored);
+    if (!ks->overrides_done && ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP)
+        rd_kafka_offsets_for_times(ks->rk, list, 10000);
+    ks->overrides_done = 1;
+    kafka_source_resolve_beginning(ks, list);
+    for (int i = 0; i < list->cnt; i++)
+        log_info("kafka assigned topic=%s partition=%d offset=%lld", list->elems[i].topic,
+                 (int)list->elems[i].partition, (long long)list->elems[i].offset);
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(ks->rk, list);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(ks->errbuf, ks->errsize, "kafka assign topic=%s: %s", ks->cfg->kafka.topic,
+                 rd_kafka_err2str(kerr));
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
+/* Partitions go away: commit what is complete, else drop the open batch. */
+static void kafka_source_revoke(kafka_source_t *ks)
+{
+    if (ks->batch_open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
+        ks->cb_err = kafka_source_commit(ks);
+    kafka_source_rollback(ks);
+    if (ks->cb_err == ERR_OK)
+        ks->cb_err = kafka_source_settle(ks, 1);
+    for (int i = 0; i < ks->nparts; i++) {
+        ks->parts[i].assigned = 0;
+        ks->parts[i].in_txn = 0;
+    }
+    rd_kafka_assign(ks->rk, NULL);
+}
+
+static void kafka_source_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
+                                   rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    kafka_source_t *ks = opaque;
+    (void)rk;
+    if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && ks->cb_err == ERR_OK)
+        ks->cb_err = kafka_source_assign(ks, list);
+    else
+        kafka_source_revoke(ks);
+}
+
+static void kafka_source_setup(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_rebalance_cb(conf, kafka_source_rebalance);
+}
+
+/* One partition (partitioning none): no group, every partition assigned here. */
+static err_t kafka_source_assign_all(kafka_source_t *ks)
+{
+    int n = 0, waited = 0;
+    while (!*ks->opts->stop) {
+        err_t err =
+            kafka_conf_partitions(ks->rk, ks->cfg->kafka.topic, &n, ks->errbuf, ks->errsize);
+        if (err != ERR_OK || n > 0)
+            break;
+        if (!waited++)
+            log_info("kafka waiting for topic=%s to exist", ks->cfg->kafka.topic);
+        struct timespec ts = {1, 0};
+        nanosleep(&ts, NULL);
+    }
+    if (n == 0)
+        return *ks->opts->stop ? ERR_OK : ERR_CONNECT;
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+    for (int i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, ks->cfg->kafka.topic, i);
+    err_t err = kafka_source_assign(ks, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return err;
+}
+
+static err_t kafka_source_subscribe(kafka_source_t *ks)
+{
+    if (!ks->group)
+        return kafka_source_assign_all(ks);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, ks->cfg->kafka.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(ks->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(ks->errbuf, ks->errsize, "kafka subscribe topic=%s: %s", ks->cfg->kafka.topic,
+                 rd_kafka_err2str(kerr));
+        return ERR_RUNTIME;
+    }
+    log_info("kafka subscribed topic=%s group=syncline.%s", ks->cfg->kafka.topic, ks->cfg->name);
+    return ERR_OK;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static int kafka_source_batch_due(const kafka_source_t *ks)
+{
+    return ks->batch_open && kafka_source_at_boundary(ks) &&
+           (ks->batch_rows >= ks->cfg->batch_rows ||
+            clock_ms() - ks->batch_started_ms >= ks->cfg->batch_ms);
+}
+
+static void kafka_source_consumer_error(const rd_kafka_message_t *m, rd_kafka_resp_err_t *last)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
+        return;
+    *last = m->err;
+    log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
+             rd_kafka_message_errstr(m));
+}
+
+static err_t kafka_source_loop(kafka_source_t *ks)
+{
+    rd_kafka_resp_err_t last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    err_t err = ERR_OK;
+    while (err == ERR_OK) {
+        if (*ks->opts->stop) {
+            if (ks->batch_open && kafka_source_at_boundary(ks))
+                return kafka_source_commit(ks);
+            kafka_source_rollback(ks); /* half a transaction: read it again next time */
+            return kafka_source_settle(ks, 1);
+        }
+        /* a commit in flight and nothing open: look, do not sleep */
+        int wait_ms = ks->pending && !ks->batch_open ? 0 : ks->batch_open ? 20 : 200;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
+        if (ks->cb_err != ERR_OK)
+            err = ks->cb_err;
+        else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            kafka_source_consumer_error(m, &last_err);
+        else if (m != NULL)
+            err = kafka_source_handle(ks, m);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+        if (err == ERR_OK && kafka_source_batch_due(ks))
+            err = kafka_source_commit_batch(ks, 0);
+        /* the stream paused: wait for the target; now and then: just look */
+        if (err == ERR_OK && ks->pending && (m == NULL || ++ks->polls % 256 == 0))
+            err = kafka_source_settle(ks, m == NULL && !ks->batch_open);
+    }
+    return err;
+}
+
+/* Avro: the registry client, or the schemas of <topic>.schemas so far. */
+static err_t kafka_source_schemas(kafka_source_t *ks)
+{
+    const char *url = ks->cfg->kafka.schema_registry;
+    err_t err = ERR_OK;
+    if (strcmp(ks->cfg->kafka.format, "avro") != 0)
+        return ERR_OK;
+    if (url != NULL) {
+        schema_registry_opts_t o = {.stop = ks->opts->stop};
+        ks->sr = schema_registry_new(url, &o, &err, ks->errbuf, ks->errsize);
+        if (ks->sr != NULL)
+            log_info("schema registry registry=%s", schema_registry_url(ks->sr));
+        return err;
+    }
+    ks->schemas = kafka_schemas_new(ks->cfg, &err, ks->errbuf, ks->errsize);
+    return err == ERR_OK ? kafka_schemas_refresh(ks->schemas, ks->codec, ks->errbuf, ks->errsize)
+                         : err;
+}
+
+static err_t kafka_source_open(kafka_source_t *ks)
+{
+    err_t err = ERR_RUNTIME;
+    ks->codec = event_codec_new(strcmp(ks->cfg->kafka.format, "avro") == 0 ? EVENT_FORMAT_AVRO
+                                                                           : EVENT_FORMAT_JSON,
+                                ks->errbuf, ks->errsize);
+    ks->rels = relcache_new();
+    if (ks->codec == NULL || ks->rels == NULL) {
+        if (ks->rels == NULL)
+            snprintf(ks->errbuf, ks->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    err = kafka_source_schemas(ks);
+    if (err != ERR_OK)
+        return err;
+    ks->rk =
+        kafka_conf_client(ks->cfg, KAFKA_CONF_CONSUMER, ks, ks->group ? kafka_source_setup : NULL,
+                          &err, ks->errbuf, ks->errsize);
+    if (ks->rk == NULL)
+        return err;
+    rd_kafka_poll_set_consumer(ks->rk);
+    return kafka_source_subscribe(ks);
+}
+
+static void kafka_source_close(kafka_source_t *ks)
+{
+    kafka_source_rollback(ks);
+    if (ks->rk != NULL) {
+        ks->cb_err = ERR_RUNTIME; /* no commit from the revoke during close */
+        rd_kafka_consumer_close(ks->rk);
+        rd_kafka_destroy(ks->rk);
+    }
+    if (ks->dlq != NULL) {
+        rd_kafka_flush(ks->dlq, 10000);
+        rd_kafka_destroy(ks->dlq);
+    }
+    event_codec_free(ks->codec);
+    schema_registry_free(ks->sr);
+    kafka_schemas_free(ks->schemas);
+    relcache_free(ks->rels);
+    free(ks->parts);
+    free(ks->trunc);
+}
+
+err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, const sink_t *target,
+                       lsn_t applied, kafka_source_stats_t *stats, char *errbuf, size_t errsize)
+{
+    kafka_source_t ks = {.cfg = cfg,
+                         .opts = opts,
+                         .stats = stats,
+                         .target = target,
+                         .snk = *target,
+                         .applied = applied,
+                         .errbuf = errbuf,
+                         .errsize = errsize};
+    memset(stats, 0, sizeof(*stats));
+    stats->applied_lsn = applied;
+    if (target->ops->offsets == NULL) {
+        snprintf(errbuf, errsize, "apply: the target sink keeps no consumer offsets");
+        return ERR_RUNTIME;
+    }
+    ks.group = strcmp(cfg->kafka.partitioning, "none") != 0;
+    ks.use_lsn = !ks.group;
+    /* as in run: changes to one row within a batch merged, rows written set-based */
+    collapse_t *cl = cfg->collapse ? collapse_new(ks.snk, 64u << 20) : NULL;
+    if (cl != NULL)
+        ks.snk = collapse_sink(cl);
+    err_t err = kafka_source_open(&ks);
+    if (err == ERR_OK)
+        err = kafka_source_loop(&ks);
+    kafka_source_close(&ks);
+    collapse_free(cl);
+    return err;
+}

@@ -1,0 +1,71 @@
+/*
+ * pg_source: the PostgreSQL source connector. Publication and slot
+ * management on an ordinary session, and the logical replication stream
+ * (START_REPLICATION with pgoutput) exposed as a source_t. Does not decode.
+ */
+#ifndef SYNCLINE_PG_SOURCE_H
+#define SYNCLINE_PG_SOURCE_H
+
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/lsn.h"
+#include "core/source.h"
+
+typedef struct pg_source pg_source_t;
+
+typedef struct pg_source_slot {
+    int exists;
+    char wal_status[16]; /* reserved, extended, unreserved, lost ("" when NULL) */
+    int active_pid;      /* 0 when no process streams from it */
+    lsn_t confirmed_flush;
+    lsn_t restart_lsn;
+    int other_database;     /* the slot belongs to another database */
+    int64_t retained_bytes; /* WAL kept for it: current LSN - restart_lsn */
+} pg_source_slot_t;
+
+/* Connects the ordinary session. Caller frees with pg_source_free. */
+pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize);
+void pg_source_free(pg_source_t *ps);
+
+/* ERR_SOURCE unless wal_level is logical. */
+err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
+
+/* Opens a source transaction and creates the publication in it when absent
+ * (*created tells). pg_source_end_publication commits or rolls it back, so a
+ * start that fails its checks leaves nothing behind. */
+err_t pg_source_ensure_publication(pg_source_t *ps, int *created, char *errbuf, size_t errsize);
+err_t pg_source_end_publication(pg_source_t *ps, int commit, char *errbuf, size_t errsize);
+
+err_t pg_source_slot_info(pg_source_t *ps, pg_source_slot_t *out, char *errbuf, size_t errsize);
+
+/* ERR_SOURCE when the slot is lost, active elsewhere or in another database. */
+err_t pg_source_check_slot(const pg_source_t *ps, const pg_source_slot_t *slot, char *errbuf,
+                           size_t errsize);
+
+/* Creates the slot (pgoutput); *consistent_point is where its stream starts.
+ * With snapshot != NULL the slot exports a snapshot whose name is written
+ * there; it stays valid until pg_source_start (the replication session must
+ * stay idle meanwhile). */
+err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snapshot,
+                            size_t snapsize, char *errbuf, size_t errsize);
+
+err_t pg_source_current_lsn(pg_source_t *ps, lsn_t *out, char *errbuf, size_t errsize);
+
+/* The published tables as "schema\0name" pairs: *schemas and *names are
+ * malloc'd arrays of malloc'd strings (caller frees with pg_source_free_names). */
+err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names, int *n,
+                                 char *errbuf, size_t errsize);
+void pg_source_free_names(char **v, int n);
+
+/* Opens the replication connection and starts streaming from `start`. */
+err_t pg_source_start(pg_source_t *ps, lsn_t start, char *errbuf, size_t errsize);
+
+/* The running stream as a source_t (valid while ps lives). */
+source_t pg_source_stream(pg_source_t *ps);
+
+/* Drops the slot (if present) and, when drop_publication, the publication. */
+err_t pg_source_drop(pg_source_t *ps, int drop_publication, char *errbuf, size_t errsize);
+
+#endif

@@ -1,0 +1,888 @@
+/*
+ * pg_verify: table comparison between source and target.
+ *
+ * Design. Each side computes, per chunk of primary-key range, count(*) and
+ * sum(hashtextextended(ROW(columns)::text, 0)) (order-independent and exactly
+ * additive, so a differing chunk always has a differing sub-chunk). Chunk
+ * bounds are the keys of every chunk_rows-th source row; the first chunk is
+ * open below and the last open above, so extra target rows outside the
+ * source's key span are seen. A differing chunk is split in eight by the keys
+ * of the side holding more rows, down to at most one row per side, which
+ * names the row. Tables without a primary key are compared whole.
+ *
+ * Consistency. The source is read in one REPEATABLE READ transaction whose
+ * snapshot is taken with pg_current_wal_lsn() = L; the target in another,
+ * once its applied position covers L: either it reached L (run applies and
+ * follows keepalives), or syncline is stopped and the slot holds no committed
+ * transaction between applied and L (peeked, not consumed). Unless the source
+ * database is fenced, the cluster's xid horizon must not have moved since
+ * the source snapshot, or a transaction committed after it might already be on
+ * the target: "source moving", retried. Rejected: comparing a moving pair
+ * with row timestamps (needs schema changes) and exporting the snapshot to
+ * parallel workers (not needed at these sizes yet).
+ */
+#include "pg/pg_verify.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "pg/pg_conn.h"
+#include "pg/pg_synced.h"
+#include "pg/pg_tsql.h"
+#include "core/transform.h"
+
+#define PG_VERIFY_SPLIT 8      /* sub-chunks per narrowing step */
+#define PG_VERIFY_MAX_REPORT 5 /* differing chunks narrowed and reported per table */
+#define PG_VERIFY_MAX_KEYS 32
+
+/* A growing string; oom sticks. */
+typedef struct vbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} vbuf_t;
+
+typedef char **vbound_t; /* nkeys key values as text; NULL: unbounded */
+
+typedef struct vstat {
+    long long count;
+    char sum[96];
+} vstat_t;
+
+/* One table being compared. */
+typedef struct vtable {
+    const pg_synced_table_t *t;
+    char display[600]; /* source name */
+    char tdisplay[600];
+    char *sq, *tq;  /* quoted names */
+    char *rowexpr;  /* "ROW(c1, c2, ...)" */
+    char *keylist;  /* quoted "k1, k2" */
+    char *keynames; /* "k1, k2" for messages */
+    int nkeys;
+} vtable_t;
+
+typedef struct pg_verify {
+    const config_t *cfg;
+    const pg_verify_opts_t *opts;
+    PGconn *src;  /* the snapshot transaction */
+    PGconn *src2; /* autocommit: horizon checks, slot peeks */
+    PGconn *tgt;
+    lsn_t lsn;
+    char xmax[32];
+    char *xip;
+    int fenced;
+    char *errbuf;
+    size_t errsize;
+} pg_verify_t;
+
+__attribute__((format(printf, 2, 3))) static void vbuf_add(vbuf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (b->oom || n < 0)
+        return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)n;
+        char *s = realloc(b->s, cap);
+        if (s == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static void pg_verify_sleep_ms(const pg_verify_t *pv, int ms)
+{
+    for (int waited = 0; waited < ms && !*pv->opts->stop; waited += 50)
+        nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+}
+
+static void vbound_free(vbound_t b, int nkeys)
+{
+    for (int i = 0; b != NULL && i < nkeys; i++)
+        free(b[i]);
+    free(b);
+}
+
+static void vbounds_free(vbound_t *v, int n, int nkeys)
+{
+    for (int i = 0; v != NULL && i < n; i++)
+        vbound_free(v[i], nkeys);
+    free(v);
+}
+
+/* "(k1, k2) >= ($1, $2) AND (k1, k2) < ($3, $4)" for [lo, hi); params point
+ * into lo and hi. */
+static void pg_verify_where(const vtable_t *vt, vbound_t lo, vbound_t hi, vbuf_t *sql,
+                            const char **params, int *np)
+{
+    const vbound_t b[2] = {lo, hi};
+    int clauses = 0;
+    for (int side = 0; side < 2; side++) {
+        if (b[side] == NULL)
+            continue;
+        vbuf_add(sql, "%s(%s) %s (", clauses++ ? " AND " : " WHERE ", vt->keylist,
+                 side == 0 ? ">=" : "<");
+        for (int k = 0; k < vt->nkeys; k++) {
+            params[*np] = b[side][k];
+            vbuf_add(sql, "%s$%d", k ? ", " : "", ++*np);
+        }
+        vbuf_add(sql, ")");
+    }
+}
+
+/* Runs sql with params on conn, expecting rows; errors name the table. */
+static PGresult *pg_verify_query(pg_verify_t *pv, PGconn *conn, const vtable_t *vt,
+                                 const vbuf_t *sql, const char **params, int np)
+{
+    char what[700];
+    snprintf(what, sizeof(what), "%s: verify table %s", conn == pv->tgt ? "target" : "source",
+             conn == pv->tgt ? vt->tdisplay : vt->display);
+    if (sql->oom) {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        return NULL;
+    }
+    return pg_conn_execp(conn, sql->s, np, params, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+}
+
+/* count and checksum of [lo, hi) on one side. */
+static err_t pg_verify_stat(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, vbound_t lo,
+                            vbound_t hi, vstat_t *out)
+{
+    vbuf_t sql = {0};
+    const char *params[2 * PG_VERIFY_MAX_KEYS];
+    int np = 0;
+    if (pv->opts->mode == PG_VERIFY_COUNT)
+        vbuf_add(&sql, "SELECT count(*), '0'");
+    else
+        vbuf_add(&sql, "SELECT count(*), coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)",
+                 vt->rowexpr);
+    vbuf_add(&sql, " FROM %s", conn == pv->tgt ? vt->tq : vt->sq);
+    pg_verify_where(vt, lo, hi, &sql, params, &np);
+    PGresult *res = pg_verify_query(pv, conn, vt, &sql, params, np);
+    free(sql.s);
+    if (res == NULL)
+        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
+    out->count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    snprintf(out->sum, sizeof(out->sum), "%s", PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return ERR_OK;
+}
+
+static int vstat_same(const vstat_t *a, const vstat_t *b)
+{
+    return a->count == b->count && strcmp(a->sum, b->sum) == 0;
+}
+
+/* Keys of every `every`-th row of [lo, hi) on conn, after the first row. */
+static err_t pg_verify_bounds(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, vbound_t lo,
+                              vbound_t hi, long long every, vbound_t **out, int *n)
+{
+    vbuf_t sql = {0};
+    const char *params[2 * PG_VERIFY_MAX_KEYS];
+    int np = 0;
+    *out = NULL;
+    *n = 0;
+    vbuf_add(&sql,
+             "SELECT * FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS syncline_rn FROM %s",
+             vt->keylist, vt->keylist, conn == pv->tgt ? vt->tq : vt->sq);
+    pg_verify_where(vt, lo, hi, &sql, params, &np);
+    vbuf_add(&sql, ") s WHERE syncline_rn > 1 AND (syncline_rn - 1) %% %lld = 0 ORDER BY %s", every,
+             vt->keylist);
+    PGresult *res = pg_verify_query(pv, conn, vt, &sql, params, np);
+    free(sql.s);
+    if (res == NULL)
+        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
+    int rows = PQntuples(res), oom = 0;
+    *out = calloc((size_t)rows + 1, sizeof(vbound_t));
+    oom = *out == NULL;
+    for (int i = 0; i < rows && !oom; i++) {
+        (*out)[i] = calloc((size_t)vt->nkeys, sizeof(char *));
+        oom = (*out)[i] == NULL;
+        for (int k = 0; k < vt->nkeys && !oom; k++)
+            oom = ((*out)[i][k] = strdup(PQgetvalue(res, i, k))) == NULL;
+        *n = i + 1;
+    }
+    PQclear(res);
+    if (oom) {
+        vbounds_free(*out, *n, vt->nkeys);
+        *out = NULL;
+        *n = 0;
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
+/* "(k) >= (v1) AND (k) < (v2)" for messages. */
+static void pg_verify_describe(const vtable_t *vt, vbound_t lo, vbound_t hi, vbuf_t *out)
+{
+    const vbound_t b[2] = {lo, hi};
+    int clauses = 0;
+    for (int side = 0; side < 2; side++) {
+        if (b[side] == NULL)
+            continue;
+        vbuf_add(out, "%s(%s) %s (", clauses++ ? " AND " : "", vt->keynames,
+                 side == 0 ? ">=" : "<");
+        for (int k = 0; k < vt->nkeys; k++)
+            vbuf_add(out, "%s%s", k ? ", " : "", b[side][k]);
+        vbuf_add(out, ")");
+    }
+    if (clauses == 0)
+        vbuf_add(out, "all keys");
+}
+
+/* The key of the one row in [lo, hi) on conn as "(v1, v2)", or "" when none. */
+static err_t pg_verify_row_key(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, vbound_t lo,
+                               vbound_t hi, char *key, size_t keysize)
+{
+    vbuf_t sql = {0};
+    const char *params[2 * PG_VERIFY_MAX_KEYS];
+    int np = 0;
+    vbuf_add(&sql, "SELECT ROW(%s)::text FROM %s", vt->keylist, conn == pv->tgt ? vt->tq : vt->sq);
+    pg_verify_where(vt, lo, hi, &sql, params, &np);
+    vbuf_add(&sql, " ORDER BY %s LIMIT 1", vt->keylist);
+    PGresult *res = pg_verify_query(pv, conn, vt, &sql, params, np);
+    free(sql.s);
+    if (res == NULL)
+        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
+    snprintf(key, keysize, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "");
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* What the at-most-one-row range [lo, hi) shows. */
+static err_t pg_verify_name_row(pg_verify_t *pv, const vtable_t *vt, vbound_t lo, vbound_t hi,
+                                vbuf_t *detail)
+{
+    char sk[512], tk[512];
+    err_t err = pg_verify_row_key(pv, pv->src, vt, lo, hi, sk, sizeof(sk));
+    if (err == ERR_OK)
+        err = pg_verify_row_key(pv, pv->tgt, vt, lo, hi, tk, sizeof(tk));
+    if (err != ERR_OK)
+        return err;
+    if (sk[0] && tk[0] && strcmp(sk, tk) == 0)
+        vbuf_add(detail, "row (%s)=%s differs", vt->keynames, sk);
+    else if (sk[0] && tk[0])
+        vbuf_add(detail, "source has row (%s)=%s, target has row (%s)=%s", vt->keynames, sk,
+                 vt->keynames, tk);
+    else if (sk[0])
+        vbuf_add(detail, "row (%s)=%s is missing on the target", vt->keynames, sk);
+    else
+        vbuf_add(detail, "row (%s)=%s is on the target only", vt->keynames, tk);
+    return ERR_OK;
+}
+
+/* The first differing sub-chunk of [*lo, *hi): narrows *lo, *hi, *s, *t to
+ * it. The new bounds are owned by *owned (freed by the caller). */
+static err_t pg_verify_split(pg_verify_t *pv, const vtable_t *vt, vbound_t *lo, vbound_t *hi,
+                             vstat_t *s, vstat_t *t, vbound_t **owned, int *nowned, int *found)
+{
+    long long most = s->count > t->count ? s->count : t->count;
+    PGconn *side = s->count >= t->count ? pv->src : pv->tgt;
+    vbound_t *sub;
+    int n;
+    *found = 0;
+    err_t err = pg_verify_bounds(pv, side, vt, *lo, *hi,
+                                 (most + PG_VERIFY_SPLIT - 1) / PG_VERIFY_SPLIT, &sub, &n);
+    for (int j = 0; err == ERR_OK && j <= n && !*found; j++) {
+        vbound_t a = j == 0 ? *lo : sub[j - 1], b = j == n ? *hi : sub[j];
+        vstat_t ss, ts;
+        err = pg_verify_stat(pv, pv->src, vt, a, b, &ss);
+        if (err == ERR_OK)
+            err = pg_verify_stat(pv, pv->tgt, vt, a, b, &ts);
+        if (err == ERR_OK && !vstat_same(&ss, &ts)) {
+            *lo = a, *hi = b, *s = ss, *t = ts;
+            *found = 1;
+        }
+    }
+    *owned = sub;
+    *nowned = n;
+    return err;
+}
+
+/* Appends "range ...: source N rows, target M rows; <the row>" for a differing chunk. */
+static err_t pg_verify_narrow(pg_verify_t *pv, const vtable_t *vt, vbound_t lo, vbound_t hi,
+                              vstat_t s, vstat_t t, vbuf_t *detail)
+{
+    vbound_t *held[64];
+    int nheld[64], levels = 0, found = 1;
+    err_t err = ERR_OK;
+    vbuf_add(detail, "\n  key range ");
+    pg_verify_describe(vt, lo, hi, detail);
+    vbuf_add(detail, ": source %lld rows, target %lld rows", s.count, t.count);
+    while (err == ERR_OK && found && (s.count > 1 || t.count > 1) && levels < 64) {
+        err = pg_verify_split(pv, vt, &lo, &hi, &s, &t, &held[levels], &nheld[levels], &found);
+        levels++;
+    }
+    if (err == ERR_OK && s.count <= 1 && t.count <= 1) {
+        vbuf_add(detail, "\n    narrowed to ");
+        pg_verify_describe(vt, lo, hi, detail);
+        vbuf_add(detail, ": ");
+        err = pg_verify_name_row(pv, vt, lo, hi, detail);
+    }
+    while (levels-- > 0)
+        vbounds_free(held[levels], nheld[levels], vt->nkeys);
+    return err;
+}
+
+/* Chunked comparison of a table with a primary key. */
+static err_t pg_verify_keyed(pg_verify_t *pv, const vtable_t *vt, pg_verify_result_t *r,
+                             vbuf_t *detail)
+{
+    vbound_t *b;
+    int n;
+    err_t err = pg_verify_bounds(pv, pv->src, vt, NULL, NULL, pv->opts->chunk_rows, &b, &n);
+    for (int i = 0; err == ERR_OK && i <= n; i++) {
+        vbound_t lo = i == 0 ? NULL : b[i - 1], hi = i == n ? NULL : b[i];
+        vstat_t s, t;
+        if (*pv->opts->stop) {
+            snprintf(pv->errbuf, pv->errsize, "verify interrupted at table %s", vt->display);
+            err = ERR_RUNTIME;
+            break;
+        }
+        err = pg_verify_stat(pv, pv->src, vt, lo, hi, &s);
+        if (err == ERR_OK)
+            err = pg_verify_stat(pv, pv->tgt, vt, lo, hi, &t);
+        if (err != ERR_OK)
+            break;
+        r->chunks++;
+        r->source_rows += s.count;
+        r->target_rows += t.count;
+        if (!vstat_same(&s, &t) && ++r->bad_chunks <= PG_VERIFY_MAX_REPORT)
+            err = pg_verify_narrow(pv, vt, lo, hi, s, t, detail);
+    }
+    vbounds_free(b, n, vt->nkeys);
+    return err;
+}
+
+static err_t pg_verify_whole(pg_verify_t *pv, const vtable_t *vt, pg_verify_result_t *r,
+                             vbuf_t *detail)
+{
+    vstat_t s, t;
+    err_t err = pg_verify_stat(pv, pv->src, vt, NULL, NULL, &s);
+    if (err == ERR_OK)
+        err = pg_verify_stat(pv, pv->tgt, vt, NULL, NULL, &t);
+    if (err != ERR_OK)
+        return err;
+    r->chunks = 1;
+    r->source_rows = s.count;
+    r->target_rows = t.count;
+    if (!vstat_same(&s, &t)) {
+        r->bad_chunks = 1;
+        vbuf_add(detail,
+                 "\n  no primary key: whole table compared: source %lld rows, target %lld "
+                 "rows%s",
+                 s.count, t.count, s.count == t.count ? ", contents differ" : "");
+    }
+    return ERR_OK;
+}
+
+/* Quoted "a, b" (and the plain "a, b" when plain != NULL) from column 0 of res. */
+static int pg_verify_names(PGconn *conn, PGresult *res, vbuf_t *quoted, vbuf_t *plain)
+{
+    for (int i = 0; i < PQntuples(res); i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        char *q = PQescapeIdentifier(conn, name, strlen(name));
+        if (q == NULL)
+            return -1;
+        vbuf_add(quoted, "%s%s", i ? ", " : "", q);
+        if (plain != NULL)
+            vbuf_add(plain, "%s%s", i ? ", " : "", name);
+        PQfreemem(q);
+    }
+    return quoted->oom || (plain && plain->oom) ? -1 : 0;
+}
+
+static void vtable_clear(vtable_t *vt)
+{
+    free(vt->sq);
+    free(vt->tq);
+    free(vt->rowexpr);
+    free(vt->keylist);
+    free(vt->keynames);
+    memset(vt, 0, sizeof(*vt));
+}
+
+/* Column `col` of every row of res, as a NULL-terminated array (borrowed
+ * strings, owned array). */
+static const char **pg_verify_column(PGresult *res, int col)
+{
+    int n = PQntuples(res);
+    const char **v = calloc((size_t)n + 1, sizeof(char *));
+    for (int i = 0; v != NULL && i < n; i++)
+        v[i] = PQgetvalue(res, i, col);
+    return v;
+}
+
+/* The catalog a transformed table needs: source columns (name, quoted,
+ * whether the table is partitioned), target columns (name, quoted, built-in
+ * type or NULL) and target primary key. NULLs on error (errbuf set). */
+static err_t vtable_catalog(pg_verify_t *pv, const vtable_t *vt, PGresult **sc, PGresult **tc,
+                            PGresult **tk)
+{
+    const char *ps[1] = {vt->sq}, *pt[1] = {vt->tq};
+    char what[700];
+    snprintf(what, sizeof(what), "columns of %s", vt->display);
+    *sc = pg_conn_execp(
+        pv->src,
+        "SELECT attname, quote_ident(attname), (SELECT relkind = 'p' FROM pg_class WHERE oid = "
+        "$1::regclass) FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT "
+        "attisdropped AND attgenerated = '' ORDER BY attnum",
+        1, ps, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    if (*sc == NULL)
+        return pg_conn_classify(pv->src);
+    *tc = pg_conn_execp(pv->tgt,
+                        "SELECT a.attname, quote_ident(a.attname), CASE WHEN t.typnamespace = "
+                        "'pg_catalog'::regnamespace THEN format_type(a.atttypid, a.atttypmod) "
+                        "END FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid WHERE "
+                        "a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped AND "
+                        "a.attgenerated = '' ORDER BY a.attnum",
+                        1, pt, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    *tk = *tc == NULL ? NULL
+                      : pg_conn_execp(pv->tgt,
+                                      "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+                                      "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+                                      "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER "
+                                      "BY array_position(i.indkey::int2[], a.attnum)",
+                                      1, pt, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    return *tk == NULL ? pg_conn_classify(pv->tgt) : ERR_OK;
+}
+
+/*
+ * The source side of a transformed table into *from: the mapped query of
+ * the initial copy (pg_tsql_copy: SELECT (expr), ... FROM [ONLY] source AS s
+ * WHERE (filter)) as a derived table named by the target columns, each cast
+ * to the target column's type when that is a built-in type (so both sides
+ * print the same text); *row gets ROW(<the plan's target columns>).
+ */
+static err_t vtable_mapped(const vtable_t *vt, const transform_plan_t *plan, PGresult *sc,
+                           PGresult *tc, vbuf_t *from, vbuf_t *row)
+{
+    const char **sq = pg_verify_column(sc, 1), **tn = pg_verify_column(tc, 0);
+    char **tq = calloc((size_t)plan->ncols + 1, sizeof(char *)), *select = NULL, *cols = NULL;
+    int ok = sq && tn && tq;
+    for (int c = 0; ok && c < plan->ncols; c++) {
+        int at = -1;
+        for (int i = 0; i < PQntuples(tc) && at < 0; i++)
+            at = strcmp(tn[i], plan->cols[c].target) == 0 ? i : -1;
+        ok = at >= 0 && (tq[c] = strdup(PQgetvalue(tc, at, 1))) != NULL;
+        if (ok) {
+            vbuf_add(row, "%s%s", c ? ", " : "ROW(", tq[c]);
+            vbuf_add(from, "%sv.%s", c ? ", " : "(SELECT ", tq[c]);
+            if (!PQgetisnull(tc, at, 2))
+                vbuf_add(from, "::%s", PQgetvalue(tc, at, 2));
+            vbuf_add(from, " AS %s", tq[c]);
+        }
+    }
+    int only = PQntuples(sc) > 0 && PQgetvalue(sc, 0, 2)[0] != 't';
+    ok = ok && pg_tsql_copy(plan, (char *const *)sq, tq, vt->sq, only, &select, &cols) == 0;
+    if (ok) {
+        vbuf_add(row, ")");
+        vbuf_add(from, " FROM (%s) AS v(%s)) AS syncline_v", select, cols);
+    }
+    for (int c = 0; tq != NULL && c < plan->ncols; c++)
+        free(tq[c]);
+    free(tq);
+    free(sq);
+    free(tn);
+    free(select);
+    free(cols);
+    return ok && !row->oom && !from->oom ? ERR_OK : ERR_RUNTIME;
+}
+
+/*
+ * A table whose entry has columns/exclude/where is compared through its
+ * mapping: the target against the mapped source query (vtable_mapped),
+ * chunked by the target's primary key, evaluated on the source through the
+ * mapping. Target columns the mapping does not feed are not compared.
+ */
+static err_t vtable_transformed(pg_verify_t *pv, const config_table_t *entry, vtable_t *vt)
+{
+    PGresult *sc = NULL, *tc = NULL, *tk = NULL;
+    transform_plan_t *plan = NULL;
+    vbuf_t from = {0}, row = {0}, keys = {0}, names = {0};
+    err_t err = vtable_catalog(pv, vt, &sc, &tc, &tk);
+    const char **sn = err == ERR_OK ? pg_verify_column(sc, 0) : NULL;
+    const char **tn = err == ERR_OK ? pg_verify_column(tc, 0) : NULL;
+    if (err == ERR_OK && (sn == NULL || tn == NULL))
+        err = ERR_RUNTIME;
+    if (err == ERR_OK) {
+        plan = transform_plan_new(entry, sn, PQntuples(sc), tn, PQntuples(tc), vt->display,
+                                  pv->errbuf, pv->errsize);
+        err = plan ? ERR_OK : ERR_SCHEMA;
+    }
+    for (int k = 0; err == ERR_OK && k < PQntuples(tk); k++) {
+        if (transform_plan_find(plan, PQgetvalue(tk, k, 0)) < 0) {
+            snprintf(pv->errbuf, pv->errsize,
+                     "table %s: target key column \"%s\" is not fed by the mapping", vt->display,
+                     PQgetvalue(tk, k, 0));
+            err = ERR_SCHEMA;
+        }
+    }
+    if (err == ERR_OK)
+        err = vtable_mapped(vt, plan, sc, tc, &from, &row);
+    if (err == ERR_OK && pg_verify_names(pv->tgt, tk, &keys, &names) != 0)
+        err = ERR_RUNTIME;
+    if (err == ERR_OK) {
+        free(vt->sq);
+        vt->sq = from.s;
+        vt->rowexpr = row.s;
+        vt->keylist = keys.s;
+        vt->keynames = names.s;
+        vt->nkeys = PQntuples(tk) <= PG_VERIFY_MAX_KEYS ? PQntuples(tk) : 0;
+        from.s = row.s = keys.s = names.s = NULL;
+    } else if (err == ERR_RUNTIME && pv->errbuf[0] == '\0') {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+    }
+    free(sn);
+    free(tn);
+    free(from.s);
+    free(row.s);
+    free(keys.s);
+    free(names.s);
+    transform_plan_free(plan);
+    PQclear(sc);
+    PQclear(tc);
+    PQclear(tk);
+    return err;
+}
+
+/* Names, the row expression over the source's columns and the primary key. */
+static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_t *vt)
+{
+    vbuf_t cols = {0}, keys = {0}, names = {0};
+    vt->t = t;
+    snprintf(vt->display, sizeof(vt->display), "%s.%s", t->schema, t->name);
+    snprintf(vt->tdisplay, sizeof(vt->tdisplay), "%s.%s", t->tschema, t->tname);
+    vt->sq = pg_conn_qualified(pv->src, t->schema, t->name);
+    vt->tq = pg_conn_qualified(pv->tgt, t->tschema, t->tname);
+    if (vt->sq == NULL || vt->tq == NULL) {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    const config_table_t *entry = config_find_table(pv->cfg, t->schema, t->name);
+    if (entry != NULL && (entry->ncolumns > 0 || entry->nexclude > 0 || entry->where != NULL)) {
+        pv->errbuf[0] = '\0';
+        return vtable_transformed(pv, entry, vt);
+    }
+    const char *params[1] = {vt->sq};
+    char what[700];
+    snprintf(what, sizeof(what), "source: columns of %s", vt->display);
+    PGresult *c = pg_conn_execp(pv->src,
+                                "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass "
+                                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                                1, params, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
+    PGresult *k = c ? pg_conn_execp(pv->src,
+                                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+                                    "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE "
+                                    "i.indrelid = $1::regclass AND i.indisprimary ORDER BY "
+                                    "array_position(i.indkey::int2[], a.attnum)",
+                                    1, params, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize)
+                    : NULL;
+    err_t err = k ? ERR_OK : pg_conn_classify(pv->src);
+    if (err == ERR_OK && (pg_verify_names(pv->src, c, &cols, NULL) != 0 ||
+                          pg_verify_names(pv->src, k, &keys, &names) != 0)) {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    if (err == ERR_OK) {
+        vt->nkeys = PQntuples(k) <= PG_VERIFY_MAX_KEYS ? PQntuples(k) : 0;
+        vbuf_t row = {0};
+        vbuf_add(&row, "ROW(%s)", cols.s ? cols.s : "");
+        vt->rowexpr = row.s;
+        vt->keylist = keys.s;
+        vt->keynames = names.s;
+        keys.s = names.s = NULL;
+    }
+    free(cols.s);
+    free(keys.s);
+    free(names.s);
+    PQclear(c);
+    PQclear(k);
+    return err;
+}
+
+/* Compares one table and reports it. */
+static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_table_t *t,
+                             void (*report)(void *arg, const pg_verify_result_t *r), void *arg,
+                             pg_verify_stats_t *stats)
+{
+    vtable_t vt = {0};
+    vbuf_t detail = {0};
+    int64_t started = clock_ms();
+    err_t err = vtable_prepare(pv, t, &vt);
+    pg_verify_result_t r = {.source = vt.display, .target = vt.tdisplay, .keyed = vt.nkeys > 0};
+    if (err == ERR_OK)
+        err = vt.nkeys > 0 ? pg_verify_keyed(pv, &vt, &r, &detail)
+                           : pg_verify_whole(pv, &vt, &r, &detail);
+    if (err == ERR_OK) {
+        r.keyed = vt.nkeys > 0;
+        r.match = r.bad_chunks == 0;
+        r.detail = detail.s ? detail.s : "";
+        stats->tables++;
+        stats->differ += !r.match;
+        stats->rows += r.source_rows;
+        log_info("verified table=%s rows=%lld chunks=%d differing_chunks=%d seconds=%.1f",
+                 vt.display, r.source_rows, r.chunks, r.bad_chunks,
+                 (double)(clock_ms() - started) / 1000.0);
+        if (report != NULL)
+            report(arg, &r);
+    }
+    free(detail.s);
+    vtable_clear(&vt);
+    return err;
+}
+
+/* ---- consistency ------------------------------------------------------- */
+
+static err_t pg_verify_exec(pg_verify_t *pv, PGconn *conn, const char *sql)
+{
+    PGresult *res = pg_conn_exec(conn, sql, PGRES_COMMAND_OK, conn == pv->tgt ? "target" : "source",
+                                 pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* Opens the source snapshot: L, the xid horizon, and whether it is fenced. */
+static err_t pg_verify_source_snapshot(pg_verify_t *pv)
+{
+    err_t err = pg_verify_exec(pv, pv->src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (err != ERR_OK)
+        return err;
+    PGresult *res = pg_conn_exec(
+        pv->src,
+        "SELECT pg_current_wal_lsn(), pg_snapshot_xmax(pg_current_snapshot())::text, "
+        "(SELECT coalesce(array_agg(x), '{}')::text FROM pg_snapshot_xip(pg_current_snapshot()) "
+        "x), EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
+        "s.setdatabase, unnest(s.setconfig) c WHERE d.datname = current_database() AND "
+        "s.setrole = 0 AND c IN ('default_transaction_read_only=on', "
+        "'default_transaction_read_only=true', 'default_transaction_read_only=1'))",
+        PGRES_TUPLES_OK, "source: snapshot", pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(pv->src);
+    lsn_parse(PQgetvalue(res, 0, 0), &pv->lsn);
+    snprintf(pv->xmax, sizeof(pv->xmax), "%s", PQgetvalue(res, 0, 1));
+    free(pv->xip);
+    pv->xip = strdup(PQgetvalue(res, 0, 2));
+    pv->fenced = PQgetvalue(res, 0, 3)[0] == 't';
+    PQclear(res);
+    if (pv->xip == NULL) {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
+/* *covered = 1 when the target holds everything committed up to pv->lsn:
+ * applied >= L, or the slot is idle and has no commit in (applied, L]. */
+static err_t pg_verify_covered(pg_verify_t *pv, int *covered, lsn_t *applied)
+{
+    const char *p1[1] = {pv->cfg->name};
+    PGresult *res =
+        pg_conn_execp(pv->tgt, "SELECT applied_lsn FROM syncline.progress WHERE name = $1", 1, p1,
+                      PGRES_TUPLES_OK, "target: read progress", pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(pv->tgt);
+    int exists = PQntuples(res) > 0;
+    if (exists)
+        lsn_parse(PQgetvalue(res, 0, 0), applied);
+    PQclear(res);
+    if (!exists) {
+        snprintf(pv->errbuf, pv->errsize,
+                 "target has no progress row for '%s': nothing to verify "
+                 "against (start 'syncline run' first)",
+                 pv->cfg->name);
+        return ERR_SOURCE;
+    }
+    *covered = *applied >= pv->lsn;
+    if (*covered)
+        return ERR_OK;
+    char a[LSN_STRLEN], l[LSN_STRLEN];
+    char *pub = PQescapeIdentifier(pv->src2, pv->cfg->publication, strlen(pv->cfg->publication));
+    const char *p2[4] = {pv->cfg->slot, lsn_format(pv->lsn, l, sizeof(l)), pub,
+                         lsn_format(*applied, a, sizeof(a))};
+    /* A stopped syncline: peek (not consume) the slot for commits still to
+     * apply. A slot in use cannot be peeked (error): wait for applied instead. */
+    res = pub ? PQexecParams(pv->src2,
+                             "SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, "
+                             "$2::pg_lsn, NULL, 'proto_version', '1', 'publication_names', $3) c "
+                             "WHERE substr(c.data, 1, 1) = '\\x43'::bytea AND c.lsn > $4::pg_lsn "
+                             "AND c.lsn <= $2::pg_lsn",
+                             4, NULL, p2, NULL, NULL, 0)
+              : NULL;
+    PQfreemem(pub);
+    *covered = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+               strcmp(PQgetvalue(res, 0, 0), "0") == 0;
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* 1 when no transaction completed on the source cluster since the snapshot:
+ * the horizon (latest completed xid + 1) is unchanged and every xid in
+ * progress at the snapshot still is. */
+static err_t pg_verify_still(pg_verify_t *pv, int *still)
+{
+    const char *params[2] = {pv->xmax, pv->xip};
+    PGresult *res =
+        pg_conn_execp(pv->src2,
+                      "SELECT pg_snapshot_xmax(pg_current_snapshot()) = $1::xid8 AND "
+                      "NOT EXISTS (SELECT 1 FROM unnest($2::xid8[]) x WHERE "
+                      "pg_xact_status(x) <> 'in progress')",
+                      2, params, PGRES_TUPLES_OK, "source: horizon", pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(pv->src2);
+    *still = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* Waits until the target covers the source snapshot's LSN. */
+static err_t pg_verify_wait_covered(pg_verify_t *pv, int64_t deadline, lsn_t *applied)
+{
+    for (;;) {
+        int covered = 0;
+        err_t err = pg_verify_covered(pv, &covered, applied);
+        if (err != ERR_OK || covered)
+            return err;
+        if (*pv->opts->stop || clock_ms() > deadline) {
+            char a[LSN_STRLEN], l[LSN_STRLEN];
+            snprintf(pv->errbuf, pv->errsize,
+                     "target applied_lsn %s did not reach the source snapshot lsn=%s within %d s "
+                     "(is 'syncline run' running?)",
+                     lsn_format(*applied, a, sizeof(a)), lsn_format(pv->lsn, l, sizeof(l)),
+                     pv->opts->timeout_s);
+            return *pv->opts->stop ? ERR_RUNTIME : ERR_LAG;
+        }
+        pg_verify_sleep_ms(pv, 200);
+    }
+}
+
+/* Both snapshots open at one consistent point, or an error. */
+static err_t pg_verify_consistent(pg_verify_t *pv)
+{
+    int64_t deadline = clock_ms() + (int64_t)pv->opts->timeout_s * 1000;
+    for (;;) {
+        lsn_t applied = 0;
+        int still = 1;
+        err_t err = pg_verify_source_snapshot(pv);
+        if (err == ERR_OK)
+            err = pg_verify_wait_covered(pv, deadline, &applied);
+        if (err == ERR_OK)
+            err = pg_verify_exec(pv, pv->tgt, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        if (err == ERR_OK) /* the first read fixes the target's snapshot */
+            err = pg_verify_covered(pv, &still, &applied);
+        if (err == ERR_OK && !pv->fenced)
+            err = pg_verify_still(pv, &still);
+        if (err != ERR_OK || still)
+            return err;
+        PQclear(PQexec(pv->src, "ROLLBACK"));
+        PQclear(pg_conn_query(pv->tgt, "ROLLBACK", 0, NULL));
+        char l[LSN_STRLEN];
+        if (clock_ms() > deadline || *pv->opts->stop) {
+            snprintf(pv->errbuf, pv->errsize,
+                     "source moving: transactions kept committing on the source for %d s, so no "
+                     "consistent point was found (stop the writers, or use 'syncline cutover "
+                     "--fence')",
+                     pv->opts->timeout_s);
+            return *pv->opts->stop ? ERR_RUNTIME : ERR_LAG;
+        }
+        log_info("verify: source moving since snapshot lsn=%s; retrying",
+                 lsn_format(pv->lsn, l, sizeof(l)));
+        pg_verify_sleep_ms(pv, 1000);
+    }
+}
+
+/* ---- entry point ------------------------------------------------------- */
+
+/* 1 when t is selected by opts->tables (all when none given). */
+static int pg_verify_selected(const pg_verify_opts_t *opts, const pg_synced_table_t *t, int *used)
+{
+    if (opts->ntables == 0)
+        return 1;
+    for (int i = 0; i < opts->ntables; i++) {
+        config_qname_t q;
+        if (!config_parse_qname(opts->tables[i], &q))
+            continue;
+        int hit = strcmp(q.schema, t->schema) == 0 && strcmp(q.name, t->name) == 0;
+        free(q.schema);
+        free(q.name);
+        if (hit) {
+            used[i] = 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static err_t pg_verify_all(pg_verify_t *pv, void (*report)(void *arg, const pg_verify_result_t *r),
+                           void *arg, pg_verify_stats_t *stats)
+{
+    pg_synced_t synced;
+    int used[256] = {0};
+    if (pv->opts->ntables > 256) {
+        snprintf(pv->errbuf, pv->errsize, "--tables: at most 256 tables");
+        return ERR_USAGE;
+    }
+    err_t err = pg_synced_list(pv->src, pv->cfg, &synced, pv->errbuf, pv->errsize);
+    if (err != ERR_OK)
+        return err;
+    for (int i = 0; i < synced.ntables && err == ERR_OK; i++) {
+        if (pg_verify_selected(pv->opts, &synced.tables[i], used))
+            err = pg_verify_table(pv, &synced.tables[i], report, arg, stats);
+    }
+    for (int i = 0; i < pv->opts->ntables && err == ERR_OK; i++) {
+        if (!used[i]) {
+            snprintf(pv->errbuf, pv->errsize, "--tables: %s is not a synced source table",
+                     pv->opts->tables[i]);
+            err = ERR_USAGE;
+        }
+    }
+    pg_synced_clear(&synced);
+    return err;
+}
+
+err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
+                    void (*report)(void *arg, const pg_verify_result_t *r), void *arg,
+                    pg_verify_stats_t *stats, char *errbuf, size_t errsize)
+{
+    err_t err;
+    pg_verify_t pv = {.cfg = cfg, .opts = opts, .errbuf = errbuf, .errsize = errsize};
+    memset(stats, 0, sizeof(*stats));
+    pv.src = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
+    if (pv.src != NULL)
+        pv.src2 = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
+    if (pv.src2 != NULL)
+        pv.tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                      cfg->target_timeout_s * 1000, &err, errbuf, errsize);
+    if (pv.tgt != NULL)
+        err = pg_verify_consistent(&pv);
+    if (pv.tgt != NULL && err == ERR_OK) {
+        char l[LSN_STRLEN];
+        stats->lsn = pv.lsn;
+        stats->fenced = pv.fenced;
+        log_info("verify: consistent point lsn=%s fenced=%s", lsn_format(pv.lsn, l, sizeof(l)),
+                 pv.fenced ? "yes" : "no");
+        err = pg_verify_all(&pv, report, arg, stats);
+    }
+    free(pv.xip);
+    PQfinish(pv.src);
+    PQfinish(pv.src2);
+    PQfinish(pv.tgt);
+    return err;
+}

@@ -1,0 +1,478 @@
+/*
+ * pipeline: the apply loop between a source and a sink.
+ *
+ * Design. Each XLogData payload is decoded in place and dispatched by one
+ * switch on the message byte. A target transaction (a "batch") is opened at
+ * the first Begin and closed after a source Commit once it holds batch_rows
+ * rows, has been open batch_ms, the stream has gone quiet, or a stop was
+ * asked for; a source transaction is never split because batches only end
+ * at a Commit. Only after the sink's commit returns (durable, progress row
+ * included) does the confirmed position move, and it moves to the Commit's
+ * end LSN. With nothing pending, keepalive positions are confirmed too, so an
+ * idle or filtered source does not pin WAL. Transactions whose commit LSN is
+ * below the applied position were applied before a restart: skipped.
+ */
+#include "core/pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/pgoutput.h"
+#include "core/relcache.h"
+
+#define PIPELINE_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
+#define PIPELINE_QUIET_MS 20       /* source silence after which settling waits for the target */
+
+typedef struct pipeline_state {
+    const source_t *src;
+    const sink_t *snk;
+    const pipeline_opts_t *opts;
+    pipeline_stats_t *stats;
+    relcache_t *rels;
+    pgoutput_msg_t msg;
+
+    lsn_t received;       /* newest WAL position seen */
+    lsn_t applied;        /* durable on the target and confirmable */
+    lsn_t progress_saved; /* newest position written to the progress row */
+    lsn_t txn_lsn;        /* commit LSN of the source transaction in hand */
+    int64_t txn_commit_time;
+    int in_txn;   /* between Begin and Commit */
+    int skipping; /* the transaction in hand was applied before */
+    int batch_open;
+    lsn_t batch_end_lsn; /* end LSN of the newest Commit in the open batch */
+    int64_t batch_commit_time;
+    uint64_t batch_rows;
+    uint64_t batch_txns;
+    int64_t batch_started_ms;
+    int64_t last_status_ms;
+    int64_t last_progress_ms;
+    lsn_t last_status_flush;
+    lsn_t keepalive_end;    /* newest keepalive position, confirmable when idle */
+    int64_t last_recv_ms;   /* when the source last sent anything */
+    int pending;            /* a batch's COMMIT was sent and is not known durable yet */
+    lsn_t pending_lsn;      /* the end LSN it covers */
+    double pending_started; /* metrics: when it was sent */
+    unsigned polls;         /* messages read while a commit was in flight */
+    int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
+    int target_stalled;     /* the sink gave up on a stalled target */
+} pipeline_state_t;
+
+/* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
+
+/* The applied position and the lag as the stream sees it: bytes received and
+ * not applied, and the age of the newest applied commit (0 when caught up). */
+static void pipeline_metrics_position(const pipeline_state_t *st, int64_t commit_time)
+{
+    if (st->opts->metrics == NULL)
+        return;
+    uint64_t bytes = lsn_diff(st->received, st->applied);
+    double age = commit_time && bytes ? (double)(lsn_pgtime_now() - commit_time) / 1e6 : 0;
+    metrics_position(st->opts->metrics, st->applied, bytes, age);
+}
+
+static void pipeline_metrics_batch(const pipeline_state_t *st, double started)
+{
+    if (st->opts->metrics == NULL)
+        return;
+    metrics_batch(st->opts->metrics, st->batch_rows, clock_seconds() - started);
+    pipeline_metrics_position(st, st->batch_commit_time);
+}
+
+/* ---- end of metrics ------------------------------------------------------ */
+
+static err_t pipeline_send_status(pipeline_state_t *st, int reply, char *errbuf, size_t errsize)
+{
+    err_t err = st->src->ops->send_status(st->src->ctx, st->received, st->applied, st->applied,
+                                          reply, errbuf, errsize);
+    st->last_status_ms = clock_ms();
+    st->last_status_flush = st->applied;
+    return err;
+}
+
+/* Commits the open batch and confirms its end LSN. */
+static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    if (!st->batch_open)
+        return ERR_OK;
+    sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
+    double started = clock_seconds(); /* metrics */
+    if (st->snk->ops->commit_async != NULL) {
+        /* overlap: decode the next batch while the target commits this one */
+        err_t err = st->snk->ops->commit_async(st->snk->ctx, &pos, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+        st->batch_open = 0;
+        st->pending = 1;
+        st->pending_lsn = st->batch_end_lsn;
+        st->pending_started = started;
+        st->stats->batches++;
+        return ERR_OK;
+    }
+    err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    st->batch_open = 0;
+    st->applied = st->batch_end_lsn;
+    st->progress_saved = st->applied;
+    st->stats->batches++;
+    st->stats->applied_lsn = st->applied;
+    pipeline_metrics_batch(st, started); /* metrics */
+    return pipeline_send_status(st, 0, errbuf, errsize);
+}
+
+static int pipeline_batch_full(const pipeline_state_t *st)
+{
+    return st->batch_rows >= (uint64_t)st->opts->batch_rows ||
+           clock_ms() - st->batch_started_ms >= st->opts->batch_ms;
+}
+
+static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_begin_t *b = &st->msg.u.begin;
+    st->in_txn = 1;
+    st->txn_lsn = b->final_lsn;
+    st->txn_commit_time = b->commit_time;
+    st->skipping = b->final_lsn < st->applied;
+    if (st->skipping || st->batch_open)
+        return ERR_OK;
+    err_t err = st->snk->ops->begin(st->snk->ctx, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    st->batch_open = 1;
+    st->batch_rows = 0;
+    st->batch_txns = 0;
+    st->batch_started_ms = clock_ms();
+    return ERR_OK;
+}
+
+static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_commit_t *c = &st->msg.u.commit;
+    st->in_txn = 0;
+    if (c->end_lsn > st->received)
+        st->received = c->end_lsn;
+    if (st->skipping) {
+        st->skipping = 0;
+        return ERR_OK;
+    }
+    st->batch_end_lsn = c->end_lsn;
+    st->batch_commit_time = c->commit_time;
+    st->batch_txns++;
+    st->stats->txns++;
+    if (st->opts->metrics != NULL) /* metrics */
+        metrics_transaction(st->opts->metrics);
+    if (pipeline_batch_full(st) || *st->opts->stop)
+        return pipeline_flush_batch(st, errbuf, errsize);
+    return ERR_OK;
+}
+
+static err_t pipeline_handle_relation(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    change_relation_t *rel = st->msg.relation, *old = NULL;
+    st->msg.relation = NULL;
+    uint32_t relid = rel->relid;
+    if (relcache_replace(st->rels, rel, &old) != 0) {
+        snprintf(errbuf, errsize, "out of memory caching relation %u", relid);
+        return ERR_RUNTIME;
+    }
+    /* the sink may still hold rows of the old description: free it after */
+    err_t err = st->snk->ops->relation(st->snk->ctx, relcache_get(st->rels, relid), st->txn_lsn,
+                                       errbuf, errsize);
+    change_relation_free(old);
+    return err;
+}
+
+static const change_relation_t *pipeline_relation(pipeline_state_t *st, uint32_t relid,
+                                                  char *errbuf, size_t errsize)
+{
+    const change_relation_t *rel = relcache_get(st->rels, relid);
+    if (rel == NULL) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize, "change for relation %u before its Relation message (lsn=%s)",
+                 relid, lsn_format(st->txn_lsn, l, sizeof(l)));
+    }
+    return rel;
+}
+
+static err_t pipeline_handle_row(pipeline_state_t *st, sink_op_t op, char *errbuf, size_t errsize)
+{
+    const pgoutput_row_t *r = &st->msg.u.row;
+    if (st->skipping)
+        return ERR_OK;
+    sink_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn_lsn};
+    row.rel = pipeline_relation(st, r->relid, errbuf, errsize);
+    if (row.rel == NULL)
+        return ERR_RUNTIME;
+    if (r->old_kind != 0)
+        row.old_tuple = &r->old_tuple;
+    if (op != SINK_DELETE)
+        row.new_tuple = &r->new_tuple;
+    st->batch_rows++;
+    st->stats->rows++;
+    if (st->opts->metrics != NULL) /* metrics */
+        metrics_change(st->opts->metrics, row.rel->nspname, row.rel->relname, (char)op);
+    return st->snk->ops->row(st->snk->ctx, &row, errbuf, errsize);
+}
+
+static err_t pipeline_handle_truncate(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_truncate_t *t = &st->msg.u.truncate;
+    const change_relation_t *rels[t->nrelids > 0 ? t->nrelids : 1];
+    if (st->skipping)
+        return ERR_OK;
+    for (int i = 0; i < t->nrelids; i++) {
+        rels[i] = pipeline_relation(st, t->relids[i], errbuf, errsize);
+        if (rels[i] == NULL)
+            return ERR_RUNTIME;
+    }
+    st->batch_rows++;
+    return st->snk->ops->truncate(st->snk->ctx, rels, t->nrelids, t->options, st->txn_lsn, errbuf,
+                                  errsize);
+}
+
+static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    switch (st->msg.kind) {
+    case PGOUTPUT_BEGIN:
+        return pipeline_handle_begin(st, errbuf, errsize);
+    case PGOUTPUT_COMMIT:
+        return pipeline_handle_commit(st, errbuf, errsize);
+    case PGOUTPUT_RELATION:
+        return pipeline_handle_relation(st, errbuf, errsize);
+    case PGOUTPUT_INSERT:
+        return pipeline_handle_row(st, SINK_INSERT, errbuf, errsize);
+    case PGOUTPUT_UPDATE:
+        return pipeline_handle_row(st, SINK_UPDATE, errbuf, errsize);
+    case PGOUTPUT_DELETE:
+        return pipeline_handle_row(st, SINK_DELETE, errbuf, errsize);
+    case PGOUTPUT_TRUNCATE:
+        return pipeline_handle_truncate(st, errbuf, errsize);
+    case PGOUTPUT_TYPE:
+        if (st->snk->ops->type == NULL)
+            return ERR_OK;
+        return st->snk->ops->type(st->snk->ctx, st->msg.u.type.oid, st->msg.u.type.nspname,
+                                  st->msg.u.type.typname, errbuf, errsize);
+    case PGOUTPUT_ORIGIN:
+    case PGOUTPUT_MESSAGE:
+        return ERR_OK; /* types travel as text; origins and messages carry no rows */
+    }
+    snprintf(errbuf, errsize, "unexpected pgoutput message '%c'", (char)st->msg.kind);
+    return ERR_RUNTIME;
+}
+
+/* Nothing pending: the keepalive position is as good as applied. */
+static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *errbuf,
+                                   size_t errsize)
+{
+    if (st->in_txn || st->batch_open || st->pending || wal_end <= st->applied)
+        return ERR_OK;
+    /* confirm only what the progress row says, so that a target behind the
+     * slot always means a target that lost data */
+    int64_t now = clock_ms();
+    if (now - st->last_progress_ms < st->opts->progress_interval_ms)
+        return ERR_OK;
+    st->last_progress_ms = now;
+    err_t err = st->snk->ops->advance(st->snk->ctx, wal_end, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    st->applied = st->progress_saved = wal_end;
+    st->stats->applied_lsn = wal_end;
+    pipeline_metrics_position(st, 0); /* metrics */
+    return ERR_OK;
+}
+
+static err_t pipeline_handle_frame(pipeline_state_t *st, const char *buf, size_t len, char *errbuf,
+                                   size_t errsize)
+{
+    pgoutput_frame_t f;
+    if (pgoutput_read_frame(buf, len, &f, errbuf, errsize) != PGOUTPUT_OK)
+        return ERR_RUNTIME;
+    if (f.wal_end > st->received && !st->in_txn)
+        st->received = f.wal_end;
+    if (f.kind == PGOUTPUT_FRAME_KEEPALIVE) {
+        if (f.wal_end > st->keepalive_end)
+            st->keepalive_end = f.wal_end;
+        err_t err = pipeline_idle_advance(st, f.wal_end, errbuf, errsize);
+        if (err == ERR_OK && (f.reply_requested || st->applied != st->last_status_flush))
+            err = pipeline_send_status(st, 0, errbuf, errsize);
+        return err;
+    }
+    if (pgoutput_read_msg(f.payload, f.payload_len, &st->msg, errbuf, errsize) != PGOUTPUT_OK)
+        return ERR_RUNTIME;
+    return pipeline_dispatch(st, errbuf, errsize);
+}
+
+/* How long the next read may wait: until the batch is due or a status is. */
+static int pipeline_wait_ms(const pipeline_state_t *st)
+{
+    int64_t now = clock_ms();
+    int64_t due = st->last_status_ms + st->opts->status_interval_ms;
+    if (st->batch_open && !st->in_txn) {
+        int64_t batch_due = st->batch_started_ms + st->opts->batch_ms;
+        if (batch_due < due)
+            due = batch_due;
+    }
+    if (st->keepalive_end > st->applied && !st->in_txn && !st->batch_open) {
+        int64_t progress_due = st->last_progress_ms + st->opts->progress_interval_ms;
+        if (progress_due < due)
+            due = progress_due;
+    }
+    if (*st->opts->stop)
+        due = now + 100;
+    return due <= now ? 0 : (int)(due - now);
+}
+
+/* A replication connection that went quiet although a reply was asked for
+ * is dead or stalled (a hung peer or a black hole that TCP does not notice):
+ * give it up, the caller reconnects. */
+static err_t pipeline_check_silence(const pipeline_state_t *st, int64_t now, char *errbuf,
+                                    size_t errsize)
+{
+    int limit = st->opts->silence_timeout_ms;
+    if (limit <= 0 || st->asked_ms == 0 || now - st->asked_ms < limit)
+        return ERR_OK;
+    snprintf(errbuf, errsize,
+             "source: no reply on the replication connection for %lld ms (limit %d ms): "
+             "connection presumed dead",
+             (long long)(now - st->asked_ms), limit);
+    return ERR_CONNECT;
+}
+
+static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    int64_t now = clock_ms();
+    err_t err = pipeline_check_silence(st, now, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    if (st->batch_open && !st->in_txn &&
+        (now - st->batch_started_ms >= st->opts->batch_ms || *st->opts->stop)) {
+        err = pipeline_flush_batch(st, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    lsn_t before = st->applied;
+    err = pipeline_idle_advance(st, st->keepalive_end, errbuf, errsize);
+    /* quiet for a status period: ask for a reply, which proves the link alive */
+    int ask =
+        st->opts->silence_timeout_ms > 0 && now - st->last_recv_ms >= st->opts->status_interval_ms;
+    if (err == ERR_OK &&
+        (st->applied != before || now - st->last_status_ms >= st->opts->status_interval_ms)) {
+        err = pipeline_send_status(st, ask, errbuf, errsize);
+        if (ask && st->asked_ms == 0)
+            st->asked_ms = now;
+    }
+    return err;
+}
+
+/* The sink is waiting for the target (a long statement, a slow commit): the
+ * source still hears from us, so the walsender's timeout does not fire. */
+static void pipeline_on_wait(void *arg, int stalled)
+{
+    pipeline_state_t *st = arg;
+    char eb[256];
+    if (stalled)
+        st->target_stalled = 1;
+    else if (clock_ms() - st->last_status_ms >= st->opts->status_interval_ms)
+        (void)pipeline_send_status(st, 0, eb, sizeof(eb)); /* a failure shows on the next read */
+}
+
+/* Learns how far the target committed; with wait, waits for all of it.
+ * Only what the target reported committed becomes the confirmable position. */
+static err_t pipeline_settle(pipeline_state_t *st, int wait, char *errbuf, size_t errsize)
+{
+    lsn_t durable = 0;
+    err_t err = wait ? st->snk->ops->drain(st->snk->ctx, errbuf, errsize) : ERR_OK;
+    if (err == ERR_OK)
+        err = st->snk->ops->durable(st->snk->ctx, &durable, errbuf, errsize);
+    if (err != ERR_OK || durable <= st->applied)
+        return err;
+    st->applied = st->progress_saved = durable;
+    st->stats->applied_lsn = durable;
+    if (durable >= st->pending_lsn) {
+        st->pending = 0;
+        pipeline_metrics_batch(st, st->pending_started); /* metrics */
+    }
+    return pipeline_send_status(st, 0, errbuf, errsize);
+}
+
+static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
+{
+    for (;;) {
+        if (*st->opts->stop && !st->in_txn && !st->batch_open)
+            return st->pending ? pipeline_settle(st, 1, errbuf, errsize) : ERR_OK;
+        const char *buf;
+        size_t len;
+        err_t err = ERR_OK;
+        /* a commit in flight: keep reading while data flows, settle when it stops
+         * (a short wait first: the source may only be a moment behind, and
+         * settling waits for everything the target has queued) */
+        int idle_pending = st->pending && !st->batch_open;
+        int wait_ms = pipeline_wait_ms(st);
+        if (idle_pending && wait_ms > PIPELINE_PENDING_WAIT_MS)
+            wait_ms = PIPELINE_PENDING_WAIT_MS;
+        int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, &err, errbuf, errsize);
+        if (r == 0 && idle_pending) {
+            /* look without waiting while the source may resume any moment;
+             * wait for the target once it has been quiet for a while */
+            int quiet = clock_ms() - st->last_recv_ms >= PIPELINE_QUIET_MS;
+            err = pipeline_settle(st, quiet, errbuf, errsize);
+            if (err != ERR_OK)
+                return err;
+            continue;
+        }
+        /* now and then, learn without waiting what the target has committed */
+        if (r >= 0 && st->pending && (r == 0 || ++st->polls % 256 == 0))
+            err = pipeline_settle(st, 0, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+        if (r < 0)
+            return err;
+        if (r > 0) {
+            st->last_recv_ms = clock_ms();
+            st->asked_ms = 0;
+            err = pipeline_handle_frame(st, buf, len, errbuf, errsize);
+        }
+        if (err == ERR_OK)
+            err = pipeline_tick(st, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+}
+
+int pipeline_silence_timeout_ms(int status_interval_ms)
+{
+    return status_interval_ms < 5000 / 3 ? 5000 : 3 * status_interval_ms;
+}
+
+err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t *opts,
+                   pipeline_stats_t *stats, char *errbuf, size_t errsize)
+{
+    pipeline_state_t st = {.src = src, .snk = snk, .opts = opts, .stats = stats};
+    memset(stats, 0, sizeof(*stats));
+    st.applied = st.received = st.progress_saved = opts->applied_lsn;
+    stats->applied_lsn = opts->applied_lsn;
+    st.rels = relcache_new();
+    if (st.rels == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    st.last_status_ms = st.last_progress_ms = st.last_recv_ms = clock_ms();
+    if (snk->ops->on_wait != NULL)
+        snk->ops->on_wait(snk->ctx, pipeline_on_wait, &st);
+    err_t err = pipeline_loop(&st, errbuf, errsize);
+    if (snk->ops->on_wait != NULL)
+        snk->ops->on_wait(snk->ctx, NULL, NULL);
+    if (err != ERR_OK && opts->metrics != NULL) /* metrics: a stall is a connect error */
+        metrics_error(opts->metrics, st.target_stalled ? "target_stall" : err_name(err));
+    if (err != ERR_OK && st.batch_open)
+        snk->ops->rollback(snk->ctx);
+    if (err == ERR_OK) {
+        char eb[256];
+        pipeline_send_status(&st, 0, eb, sizeof(eb)); /* last word: what is durable */
+    }
+    pgoutput_msg_clear(&st.msg);
+    relcache_free(st.rels);
+    return err;
+}

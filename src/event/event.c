@@ -1,0 +1,570 @@
+/*
+ * event: builds and parses the change envelope (Debezium shape plus a
+ * "syncline" section with the relation's columns and transaction markers).
+ * Pure: jansson trees in and out; the codecs (event_codec.c) turn them into
+ * bytes and back.
+ *
+ * Why an explicit "syncline" section rather than Debezium's schema block: the
+ * applier must rebuild the exact change_relation_t (type OIDs, typmods, replica
+ * identity) and tell "unchanged TOAST value" from a string that happens to
+ * equal the placeholder; Debezium consumers ignore the extra member.
+ */
+#include "event/event.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- building ----------------------------------------------------------- */
+
+static int event_set(json_t *obj, const char *key, json_t *val)
+{
+    return val == NULL ? -1 : json_object_set_new(obj, key, val);
+}
+
+static json_t *event_value_json(const change_value_t *v, const char *col, json_t *unchanged,
+                                char *errbuf, size_t errsize)
+{
+    switch (v->kind) {
+    case CHANGE_NULL:
+        return json_null();
+    case CHANGE_UNCHANGED:
+        json_array_append_new(unchanged, json_string(col));
+        return json_string(EVENT_UNAVAILABLE);
+    case CHANGE_TEXT: {
+        json_t *s = json_stringn(v->data, v->len);
+        if (s == NULL)
+            snprintf(errbuf, errsize, "column \"%s\": value is not valid UTF-8", col);
+        return s;
+    }
+    case CHANGE_BINARY:
+        break;
+    }
+    event_refuse_binary(col, errbuf, errsize);
+    return NULL;
+}
+
+void event_refuse_binary(const char *col, char *errbuf, size_t errsize)
+{
+    snprintf(errbuf, errsize,
+             "column \"%s\": binary value; the Kafka transport needs text values "
+             "(set apply.binary to false)",
+             col);
+}
+
+/* {column: text|null} of a row image; key_only keeps the identity columns. */
+static json_t *event_tuple_json(const change_relation_t *rel, const change_tuple_t *t,
+                                bool key_only, json_t *unchanged, char *errbuf, size_t errsize)
+{
+    json_t *obj = json_object();
+    for (int c = 0; obj != NULL && c < rel->ncols && c < t->ncols; c++) {
+        if (key_only && !rel->cols[c].is_key)
+            continue;
+        const char *name = rel->cols[c].name;
+        json_t *v = event_value_json(&t->values[c], name, unchanged, errbuf, errsize);
+        if (v == NULL || json_object_set_new(obj, name, v) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
+    }
+    return obj;
+}
+
+static json_t *event_columns_json(const change_relation_t *rel)
+{
+    json_t *cols = json_array();
+    for (int c = 0; cols != NULL && c < rel->ncols; c++) {
+        const change_column_t *col = &rel->cols[c];
+        json_t *o =
+            json_pack("{s:s, s:I, s:i, s:b}", "name", col->name, "type", (json_int_t)col->type_oid,
+                      "typmod", (int)col->typmod, "key", (int)col->is_key);
+        if (o == NULL || json_array_append_new(cols, o) != 0) {
+            json_decref(cols);
+            cols = NULL;
+        }
+    }
+    return cols;
+}
+
+int64_t event_ts_ms(int64_t pg_time)
+{
+    return pg_time == 0 ? 0 : lsn_pgtime_to_unix_us(pg_time) / 1000;
+}
+
+static json_t *event_source_json(const event_change_t *ch, const event_txn_t *txn, const char *name)
+{
+    char cl[LSN_STRLEN], el[LSN_STRLEN];
+    lsn_format(txn->commit_lsn, cl, sizeof(cl));
+    lsn_format(txn->end_lsn, el, sizeof(el));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s?, s:I, s:I, s:b}",
+                     "version", SYNCLINE_VERSION, "connector", "postgresql", "name", name, "schema",
+                     ch->rel->nspname, "table", ch->rel->relname, "txId", (json_int_t)txn->xid,
+                     "lsn", (json_int_t)txn->commit_lsn, "ts_ms",
+                     (json_int_t)event_ts_ms(txn->commit_time), "commit_lsn", cl, "end_lsn",
+                     txn->last ? el : NULL, "xid", (json_int_t)txn->xid, "seq",
+                     (json_int_t)txn->seq, "last", (int)txn->last);
+}
+
+static json_t *event_meta_json(const event_change_t *ch, json_t *unchanged)
+{
+    char ri[2] = {ch->rel->replident, '\0'}, old[2] = {ch->old_kind, '\0'};
+    json_t *trunc = ch->op == EVENT_TRUNCATE
+                        ? json_pack("{s:i, s:i, s:i}", "options", (int)ch->truncate_options, "n",
+                                    ch->truncate_n, "i", ch->truncate_i)
+                        : json_null();
+    return json_pack("{s:I, s:s, s:s?, s:O, s:o, s:o}", "relid", (json_int_t)ch->rel->relid,
+                     "replident", ri, "old", ch->old_kind ? old : NULL, "unchanged", unchanged,
+                     "columns", event_columns_json(ch->rel), "truncate", trunc);
+}
+
+/* before/after of a change, by operation. */
+static int event_images(json_t *env, const event_change_t *ch, json_t *unchanged, char *errbuf,
+                        size_t errsize)
+{
+    json_t *before = json_null(), *after = json_null();
+    if (ch->old_kind != 0 && ch->old_tuple != NULL)
+        before = event_tuple_json(ch->rel, ch->old_tuple, ch->old_kind == 'K', unchanged, errbuf,
+                                  errsize);
+    if (ch->op != EVENT_DELETE && ch->op != EVENT_TRUNCATE && ch->new_tuple != NULL)
+        after = event_tuple_json(ch->rel, ch->new_tuple, false, unchanged, errbuf, errsize);
+    int rc = (before == NULL || after == NULL) ? -1 : 0;
+    if (event_set(env, "before", before) != 0 || event_set(env, "after", after) != 0)
+        rc = -1;
+    return rc;
+}
+
+json_t *event_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
+                    char *errbuf, size_t errsize)
+{
+    char op[2] = {(char)ch->op, '\0'};
+    json_t *env = json_object(), *unchanged = json_array();
+    errbuf[0] = '\0';
+    int rc = (env == NULL || unchanged == NULL) ? -1 : 0;
+    if (rc == 0)
+        rc = event_images(env, ch, unchanged, errbuf, errsize);
+    if (rc == 0)
+        rc = event_set(env, "source", event_source_json(ch, txn, name));
+    if (rc == 0)
+        rc = event_set(env, "op", json_string(op));
+    if (rc == 0)
+        rc = event_set(env, "ts_ms", json_integer(event_ts_ms(txn->commit_time)));
+    if (rc == 0)
+        rc = event_set(env, "syncline", event_meta_json(ch, unchanged));
+    json_decref(unchanged);
+    if (rc != 0) {
+        if (errbuf[0] == '\0')
+            snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->rel->nspname,
+                     ch->rel->relname);
+        json_decref(env);
+        return NULL;
+    }
+    return env;
+}
+
+int event_mark_last(json_t *env, lsn_t end_lsn)
+{
+    char el[LSN_STRLEN];
+    json_t *src = json_object_get(env, "source");
+    if (src == NULL)
+        return -1;
+    if (json_object_set_new(src, "end_lsn", json_string(lsn_format(end_lsn, el, sizeof(el)))) != 0)
+        return -1;
+    return json_object_set_new(src, "last", json_true());
+}
+
+char *event_key(const event_change_t *ch, const char *partitioning, size_t *len)
+{
+    if (partitioning == NULL || strcmp(partitioning, "none") == 0)
+        return NULL;
+    json_t *k = json_pack("[s, s]", ch->rel->nspname, ch->rel->relname);
+    const change_tuple_t *t = ch->op == EVENT_DELETE ? ch->old_tuple : ch->new_tuple;
+    if (t == NULL)
+        t = ch->old_tuple;
+    if (strcmp(partitioning, "key") == 0 && ch->op != EVENT_TRUNCATE && t != NULL) {
+        for (int c = 0; k != NULL && c < ch->rel->ncols && c < t->ncols; c++) {
+            const change_value_t *v = &t->values[c];
+            if (!ch->rel->cols[c].is_key)
+                continue;
+            json_array_append_new(k, v->kind == CHANGE_TEXT ? json_stringn(v->data, v->len)
+                                                            : json_null());
+        }
+    }
+    char *s = k ? json_dumps(k, JSON_COMPACT) : NULL;
+    json_decref(k);
+    if (s != NULL)
+        *len = strlen(s);
+    return s;
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+void event_clear(event_t *ev)
+{
+    change_relation_free(ev->rel);
+    free(ev->old_tuple.values);
+    free(ev->new_tuple.values);
+    json_decref(ev->root);
+    free(ev->strings);
+    memset(ev, 0, sizeof(*ev));
+}
+
+/* The transaction members; 0 for what event_txn_from refuses. */
+static int event_txn_parts(event_t *ev, const event_parts_t *p)
+{
+    if (!lsn_parse(p->commit_lsn, &ev->txn.commit_lsn) ||
+        (p->end_lsn != NULL && !lsn_parse(p->end_lsn, &ev->txn.end_lsn)))
+        return 0;
+    if (p->ts_ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
+        p->ts_ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
+        return 0;
+    ev->txn.xid = (uint32_t)p->xid;
+    ev->txn.seq = p->seq;
+    ev->txn.last = p->last;
+    ev->txn.commit_time = p->ts_ms == 0 ? 0 : p->ts_ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
+    ev->has_txn = true;
+    return 1;
+}
+
+int event_from_parts(event_t *ev, const event_parts_t *p)
+{
+    if (strlen(p->op) != 1 || strchr("cudtr", p->op[0]) == NULL || !event_txn_parts(ev, p))
+        return 0;
+    ev->op = (event_op_t)p->op[0];
+    ev->truncate_n = p->truncate ? (int)p->t_n : 1;
+    ev->truncate_i = p->truncate ? (int)p->t_i : 0;
+    ev->truncate_options = p->truncate ? (uint8_t)p->t_options : 0;
+    if (!(ev->truncate_n >= 1 && ev->truncate_i >= 0 && ev->truncate_i < ev->truncate_n))
+        return 0;
+    change_relation_t rel = {.relid = (uint32_t)p->relid,
+                             .nspname = (char *)p->schema,
+                             .relname = (char *)p->table,
+                             .replident = p->replident[0],
+                             .ncols = p->ncols,
+                             .cols = p->cols};
+    ev->rel = change_relation_dup(&rel);
+    ev->old_kind = p->old != NULL ? p->old[0] : 0;
+    return ev->rel != NULL;
+}
+
+static bool event_tuple_equal(const change_tuple_t *a, const change_tuple_t *b)
+{
+    if (a->ncols != b->ncols)
+        return false;
+    for (int c = 0; c < a->ncols; c++) {
+        const change_value_t *x = &a->values[c], *y = &b->values[c];
+        if (x->kind != y->kind || x->len != y->len ||
+            (x->len > 0 && memcmp(x->data, y->data, x->len) != 0))
+            return false;
+    }
+    return true;
+}
+
+bool event_equal(const event_t *a, const event_t *b)
+{
+    return a->op == b->op && a->has_txn == b->has_txn && a->txn.xid == b->txn.xid &&
+           a->txn.commit_lsn == b->txn.commit_lsn && a->txn.end_lsn == b->txn.end_lsn &&
+           a->txn.commit_time == b->txn.commit_time && a->txn.seq == b->txn.seq &&
+           a->txn.last == b->txn.last && event_relation_equal(a->rel, b->rel) &&
+           a->old_kind == b->old_kind && a->has_old == b->has_old && a->has_new == b->has_new &&
+           (!a->has_old || event_tuple_equal(&a->old_tuple, &b->old_tuple)) &&
+           (!a->has_new || event_tuple_equal(&a->new_tuple, &b->new_tuple)) &&
+           a->truncate_options == b->truncate_options && a->truncate_n == b->truncate_n &&
+           a->truncate_i == b->truncate_i;
+}
+
+bool event_relation_equal(const change_relation_t *a, const change_relation_t *b)
+{
+    if (a->relid != b->relid || a->replident != b->replident || a->ncols != b->ncols ||
+        strcmp(a->nspname, b->nspname) != 0 || strcmp(a->relname, b->relname) != 0)
+        return false;
+    for (int c = 0; c < a->ncols; c++) {
+        const change_column_t *x = &a->cols[c], *y = &b->cols[c];
+        if (strcmp(x->name, y->name) != 0 || x->type_oid != y->type_oid || x->typmod != y->typmod ||
+            x->is_key != y->is_key)
+            return false;
+    }
+    return true;
+}
+
+static change_relation_t *event_rel_new(const char *nsp, const char *rel, int ncols)
+{
+    change_relation_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->nspname = strdup(nsp);
+    r->relname = strdup(rel);
+    r->cols = calloc((size_t)(ncols > 0 ? ncols : 1), sizeof(*r->cols));
+    if (r->nspname == NULL || r->relname == NULL || r->cols == NULL) {
+        change_relation_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Adds a column; its name is copied. */
+static int event_rel_add(change_relation_t *r, const char *name, uint32_t type, int32_t typmod,
+                         bool key)
+{
+    change_column_t *c = &r->cols[r->ncols];
+    c->name = strdup(name);
+    if (c->name == NULL)
+        return -1;
+    c->type_oid = type;
+    c->typmod = typmod;
+    c->is_key = key;
+    r->ncols++;
+    return 0;
+}
+
+/* Text of a JSON value kept alive by ev->root's "_text" array (Debezium
+ * messages carry numbers, booleans and nested JSON as such). */
+static int event_value_from(event_t *ev, json_t *v, change_value_t *out)
+{
+    if (v == NULL || json_is_null(v)) {
+        out->kind = CHANGE_NULL;
+        return 0;
+    }
+    json_t *s = v;
+    if (!json_is_string(v)) {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        s = text ? json_string(text) : NULL;
+        free(text);
+        if (s == NULL || json_array_append_new(json_object_get(ev->root, "_text"), s) != 0)
+            return -1;
+    }
+    out->kind = CHANGE_TEXT;
+    out->data = json_string_value(s);
+    out->len = (uint32_t)json_string_length(s);
+    if (!ev->has_txn && strcmp(out->data, EVENT_UNAVAILABLE) == 0)
+        out->kind = CHANGE_UNCHANGED;
+    return 0;
+}
+
+/* Fills a tuple from a {column: value} image, by the relation's columns. */
+static int event_tuple_from(event_t *ev, json_t *img, json_t *unchanged, change_tuple_t *t,
+                            char *errbuf, size_t errsize)
+{
+    t->ncols = ev->rel->ncols;
+    t->values = calloc((size_t)(t->ncols > 0 ? t->ncols : 1), sizeof(*t->values));
+    if (t->values == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -1;
+    }
+    for (int c = 0; c < t->ncols; c++) {
+        const char *name = ev->rel->cols[c].name;
+        if (event_value_from(ev, json_object_get(img, name), &t->values[c]) != 0) {
+            snprintf(errbuf, errsize, "column \"%s\": cannot read its value", name);
+            return -1;
+        }
+        size_t i;
+        json_t *u;
+        json_array_foreach(unchanged, i, u)
+        {
+            if (json_is_string(u) && strcmp(json_string_value(u), name) == 0)
+                t->values[c].kind = CHANGE_UNCHANGED;
+        }
+    }
+    return 0;
+}
+
+static int event_bad(char *errbuf, size_t errsize, const char *what)
+{
+    snprintf(errbuf, errsize, "%s", what);
+    return -1;
+}
+
+/* The relation described by a syncline message's "columns". */
+static int event_rel_syncline(event_t *ev, json_t *src, json_t *meta, char *errbuf, size_t errsize)
+{
+    json_t *cols = json_object_get(meta, "columns");
+    const char *ri = json_string_value(json_object_get(meta, "replident"));
+    if (!json_is_array(cols) || ri == NULL)
+        return event_bad(errbuf, errsize, "syncline.columns or syncline.replident missing");
+    ev->rel =
+        event_rel_new(json_string_value(json_object_get(src, "schema")),
+                      json_string_value(json_object_get(src, "table")), (int)json_array_size(cols));
+    if (ev->rel == NULL)
+        return event_bad(errbuf, errsize, "out of memory");
+    ev->rel->relid = (uint32_t)json_integer_value(json_object_get(meta, "relid"));
+    ev->rel->replident = ri[0];
+    size_t i;
+    json_t *c;
+    json_array_foreach(cols, i, c)
+    {
+        const char *name = json_string_value(json_object_get(c, "name"));
+        json_t *type = json_object_get(c, "type"), *key = json_object_get(c, "key");
+        if (name == NULL || !json_is_integer(type) || !json_is_boolean(key))
+            return event_bad(errbuf, errsize, "syncline.columns: malformed entry");
+        if (event_rel_add(ev->rel, name, (uint32_t)json_integer_value(type),
+                          (int32_t)json_integer_value(json_object_get(c, "typmod")),
+                          json_is_true(key)) != 0)
+            return event_bad(errbuf, errsize, "out of memory");
+    }
+    return 0;
+}
+
+static int event_txn_from(event_t *ev, json_t *src, char *errbuf, size_t errsize)
+{
+    const char *cl = json_string_value(json_object_get(src, "commit_lsn"));
+    const char *el = json_string_value(json_object_get(src, "end_lsn"));
+    json_t *seq = json_object_get(src, "seq"), *last = json_object_get(src, "last");
+    if (cl == NULL || !lsn_parse(cl, &ev->txn.commit_lsn) || !json_is_integer(seq) ||
+        !json_is_boolean(last))
+        return event_bad(errbuf, errsize, "source.commit_lsn, seq or last missing or malformed");
+    if (el != NULL && !lsn_parse(el, &ev->txn.end_lsn))
+        return event_bad(errbuf, errsize, "source.end_lsn is not an LSN");
+    ev->txn.xid = (uint32_t)json_integer_value(json_object_get(src, "xid"));
+    ev->txn.seq = json_integer_value(seq);
+    ev->txn.last = json_is_true(last);
+    int64_t ms = json_integer_value(json_object_get(src, "ts_ms"));
+    /* a poison ts_ms must not overflow the conversion to a PostgreSQL timestamp */
+    if (ms > (INT64_MAX - LSN_PG_EPOCH_OFFSET_US) / 1000 ||
+        ms < (INT64_MIN + LSN_PG_EPOCH_OFFSET_US) / 1000)
+        return event_bad(errbuf, errsize, "source.ts_ms is out of range");
+    ev->txn.commit_time = ms == 0 ? 0 : ms * 1000 - LSN_PG_EPOCH_OFFSET_US;
+    ev->has_txn = true;
+    return 0;
+}
+
+static int event_truncate_from(event_t *ev, json_t *meta)
+{
+    json_t *t = json_object_get(meta, "truncate");
+    ev->truncate_n = 1;
+    if (!json_is_object(t))
+        return 0;
+    ev->truncate_options = (uint8_t)json_integer_value(json_object_get(t, "options"));
+    ev->truncate_n = (int)json_integer_value(json_object_get(t, "n"));
+    ev->truncate_i = (int)json_integer_value(json_object_get(t, "i"));
+    return ev->truncate_n >= 1 && ev->truncate_i >= 0 && ev->truncate_i < ev->truncate_n ? 0 : -1;
+}
+
+static int event_decode_syncline(event_t *ev, json_t *env, json_t *meta, char *errbuf,
+                                 size_t errsize)
+{
+    json_t *src = json_object_get(env, "source");
+    if (event_txn_from(ev, src, errbuf, errsize) != 0 ||
+        event_rel_syncline(ev, src, meta, errbuf, errsize) != 0)
+        return -1;
+    if (event_truncate_from(ev, meta) != 0)
+        return event_bad(errbuf, errsize, "syncline.truncate is malformed");
+    const char *old = json_string_value(json_object_get(meta, "old"));
+    ev->old_kind = old != NULL ? old[0] : 0;
+    json_t *unchanged = json_object_get(meta, "unchanged");
+    json_t *before = json_object_get(env, "before"), *after = json_object_get(env, "after");
+    ev->has_old = json_is_object(before);
+    ev->has_new = json_is_object(after);
+    if (ev->has_old && event_tuple_from(ev, before, NULL, &ev->old_tuple, errbuf, errsize) != 0)
+        return -1;
+    if (ev->has_new && event_tuple_from(ev, after, unchanged, &ev->new_tuple, errbuf, errsize) != 0)
+        return -1;
+    return 0;
+}
+
+/* A stable relation id for a Debezium table (no OID travels): FNV-1a. */
+static uint32_t event_name_relid(const char *nsp, const char *rel)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = nsp; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    h = (h ^ '.') * 16777619u;
+    for (const char *p = rel; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h | 0x80000000u;
+}
+
+/* Debezium keys ({"id": 1} or {"schema":..., "payload": {...}}) name the identity. */
+static json_t *event_key_json(const void *key, size_t keylen)
+{
+    if (key == NULL || keylen == 0)
+        return NULL;
+    json_t *k = json_loadb(key, keylen, 0, NULL);
+    json_t *payload = json_object_get(k, "payload");
+    if (json_is_object(payload)) {
+        json_incref(payload);
+        json_decref(k);
+        k = payload;
+    }
+    if (!json_is_object(k)) {
+        json_decref(k);
+        return NULL;
+    }
+    return k;
+}
+
+static int event_rel_debezium(event_t *ev, json_t *src, json_t *img, json_t *key, char *errbuf,
+                              size_t errsize)
+{
+    const char *nsp = json_string_value(json_object_get(src, "schema"));
+    const char *rel = json_string_value(json_object_get(src, "table"));
+    ev->rel = event_rel_new(nsp, rel, (int)json_object_size(img));
+    if (ev->rel == NULL)
+        return event_bad(errbuf, errsize, "out of memory");
+    ev->rel->relid = event_name_relid(nsp, rel);
+    ev->rel->replident = key != NULL ? 'd' : 'f';
+    const char *name;
+    json_t *v;
+    json_object_foreach(img, name, v)
+    {
+        bool is_key = key == NULL || json_object_get(key, name) != NULL;
+        if (event_rel_add(ev->rel, name, 0, -1, is_key) != 0)
+            return event_bad(errbuf, errsize, "out of memory");
+    }
+    return 0;
+}
+
+static int event_decode_debezium(event_t *ev, json_t *env, const void *key, size_t keylen,
+                                 char *errbuf, size_t errsize)
+{
+    json_t *src = json_object_get(env, "source");
+    json_t *before = json_object_get(env, "before"), *after = json_object_get(env, "after");
+    ev->txn.last = true;
+    ev->truncate_n = 1;
+    ev->has_old = json_is_object(before);
+    ev->has_new = json_is_object(after) && ev->op != EVENT_DELETE;
+    if (ev->op != EVENT_TRUNCATE && !ev->has_new && !ev->has_old)
+        return event_bad(errbuf, errsize, "neither before nor after is an object");
+    json_t *k = event_key_json(key, keylen);
+    int rc = event_rel_debezium(ev, src, ev->has_new ? after : before, k, errbuf, errsize);
+    json_decref(k);
+    if (rc != 0)
+        return -1;
+    ev->old_kind = ev->has_old && ev->op != EVENT_CREATE && ev->op != EVENT_READ ? 'O' : 0;
+    ev->has_old = ev->old_kind != 0;
+    if (ev->has_old && event_tuple_from(ev, before, NULL, &ev->old_tuple, errbuf, errsize) != 0)
+        return -1;
+    if (ev->has_new && event_tuple_from(ev, after, NULL, &ev->new_tuple, errbuf, errsize) != 0)
+        return -1;
+    return 0;
+}
+
+static int event_read_op(event_t *ev, json_t *env, char *errbuf, size_t errsize)
+{
+    const char *op = json_string_value(json_object_get(env, "op"));
+    json_t *src = json_object_get(env, "source");
+    if (op == NULL || strlen(op) != 1 || strchr("cudtr", op[0]) == NULL)
+        return event_bad(errbuf, errsize, "\"op\" is missing or not one of c, u, d, t, r");
+    if (json_string_value(json_object_get(src, "schema")) == NULL ||
+        json_string_value(json_object_get(src, "table")) == NULL)
+        return event_bad(errbuf, errsize, "source.schema or source.table is missing");
+    ev->op = (event_op_t)op[0];
+    return 0;
+}
+
+int event_from_tree(event_t *ev, json_t *env, const void *key, size_t keylen, char *errbuf,
+                    size_t errsize)
+{
+    ev->root = env;
+    if (!json_is_object(env) || json_object_set_new(env, "_text", json_array()) != 0) {
+        event_clear(ev);
+        return event_bad(errbuf, errsize, "not a JSON object");
+    }
+    int rc = event_read_op(ev, env, errbuf, errsize);
+    json_t *meta = json_object_get(env, "syncline");
+    if (rc == 0 && json_is_object(meta))
+        rc = event_decode_syncline(ev, env, meta, errbuf, errsize);
+    else if (rc == 0)
+        rc = event_decode_debezium(ev, env, key, keylen, errbuf, errsize);
+    if (rc != 0)
+        event_clear(ev);
+    return rc;
+}
