@@ -2,7 +2,7 @@
 """Writes the seed corpora in fuzz/corpus/<target>/ from valid inputs.
 
 pgoutput messages are built like tests/unit/test_pgoutput.c builds them,
-configurations cover every key of README's reference, expressions come from
+configurations cover every key of docs/configuration.md, expressions come from
 tests/unit/test_transform.c; the Kafka messages are written by the real
 encoders (build-fuzz/fuzz_gen_events). Existing files (regression inputs found
 by fuzzing) are kept.

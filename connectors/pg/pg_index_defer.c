@@ -2,7 +2,8 @@
  * pg_index_defer: secondary indexes dropped for the initial copy and built
  * again after it. Building an index once over all rows is cheaper than
  * maintaining it row by row, and parallel copy workers then do not contend
- * on the same index pages (see README, "Initial copy", for the numbers).
+ * on the same index pages (docs/operations.md, "Secondary indexes during the copy", and
+ * bench/README.md for the numbers).
  *
  * Crash safety: the definitions (pg_get_indexdef) go into
  * syncline.deferred_indexes in the same transaction as the DROPs, and each

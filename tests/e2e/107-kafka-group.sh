@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib-kafka.sh"
 
 kafka_e2e_setup kafka_group json key
 # The same initial rows on both sides (pgbench's data is deterministic): a TRUNCATE in the
-# stream would not be ordered with the table's rows in other partitions (see README).
+# stream would not be ordered with the table's rows in other partitions (see docs/kafka.md).
 for port in "$SRC_PORT" "$TGT_PORT"; do
     PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/pgbench" -q -i -I dtgp -s 1 \
         -h 127.0.0.1 -p "$port" -U postgres "$SRC_DB" >/dev/null 2>&1 || fail "pgbench -i"

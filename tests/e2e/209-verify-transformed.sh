@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# syncline verify on a transformed table (the README example: public.users -> app.accounts with
+# syncline verify on a transformed table (the docs/configuration.md example: public.users -> app.accounts with
 # lower(email), btrim(name), a rename, coalesce, a constant, an excluded column and a filter)
 # compares the target with the mapped source query SELECT <expressions> FROM users WHERE
 # is_active, chunked by the target key: passes on equal data (inactive source rows are not

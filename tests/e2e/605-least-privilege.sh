@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# syncline runs with exactly the privileges README's "Privileges" section documents, as roles
+# syncline runs with exactly the privileges docs/operations.md's "Privileges" section documents, as roles
 # that are not superuser: on the source a LOGIN REPLICATION role with SELECT on the synced tables
 # and a publication an administrator created; on the target a LOGIN role with SELECT, INSERT,
 # UPDATE, DELETE and TRUNCATE on the tables and CREATE on the database (for the syncline schema).
@@ -21,7 +21,7 @@ src_sql "INSERT INTO items SELECT i, 'copied ' || i, i / 3.0 FROM generate_serie
          INSERT INTO tags SELECT i, 't' || (i % 5) FROM generate_series(1, 100) i;
          INSERT INTO nokey VALUES (1, 'a'), (1, 'a'), (2, NULL)"
 
-# The administrator's part (README, "Privileges").
+# The administrator's part (docs/operations.md, "Privileges").
 _e2e_psql_or_fail "source roles" "$SRC_PORT" "$SRC_DB" -c "DROP ROLE IF EXISTS sync_src" \
     -c "CREATE ROLE sync_src LOGIN REPLICATION" \
     -c "GRANT SELECT ON items, tags, nokey TO sync_src" \
