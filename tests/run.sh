@@ -208,7 +208,7 @@ check_shell() {
         return 0
     fi
     local infra=() others=() rc=0
-    mapfile -t infra < <(ls tests/run.sh tests/lib/*.sh tests/e2e/lib.sh scripts/*.sh .ci/run 2>/dev/null)
+    mapfile -t infra < <(ls tests/run.sh tests/lib/*.sh tests/e2e/lib.sh scripts/*.sh docs/*.sh .ci/run 2>/dev/null)
     mapfile -t others < <(ls tests/e2e/[0-9]*.sh bench/*.sh 2>/dev/null)
     echo "shellcheck: ${#infra[@]} harness scripts (all warnings), ${#others[@]} scenario/bench scripts (errors)"
     shellcheck -x "${infra[@]}" || rc=1
@@ -219,6 +219,7 @@ check_shell() {
 step "clang-format" check_format
 step "layers (scripts/check-layers.py: includes point down, no module cycles)" python3 scripts/check-layers.py .
 step "shellcheck" check_shell
+step "docs: links and headings (docs/check-links.sh)" bash docs/check-links.sh
 
 # ------------------------------------------------------------------ end-to-end scenarios
 

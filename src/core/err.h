@@ -1,7 +1,7 @@
 /*
  * err: the error codes every fallible function returns. They double as the
- * process exit codes documented in docs/operations.md ("Exit codes"); only main turns them into
- * exits.
+ * process exit codes documented in docs/operations.md ("Exit codes"); only
+ * main turns them into exits.
  */
 #ifndef SYNCLINE_ERR_H
 #define SYNCLINE_ERR_H
