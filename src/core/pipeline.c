@@ -38,6 +38,7 @@ typedef struct pipeline_state {
     lsn_t progress_saved; /* newest position written to the progress row */
     lsn_t txn_lsn;        /* commit LSN of the source transaction in hand */
     int64_t txn_commit_time;
+    uint32_t txn_xid;
     int in_txn;   /* between Begin and Commit */
     int skipping; /* the transaction in hand was applied before */
     int batch_open;
@@ -134,17 +135,23 @@ static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t er
     st->in_txn = 1;
     st->txn_lsn = b->final_lsn;
     st->txn_commit_time = b->commit_time;
+    st->txn_xid = b->xid;
     st->skipping = b->final_lsn < st->applied;
-    if (st->skipping || st->batch_open)
+    if (st->skipping)
         return ERR_OK;
-    err_t err = st->snk->ops->begin(st->snk->ctx, errbuf, errsize);
-    if (err != ERR_OK)
-        return err;
-    st->batch_open = 1;
-    st->batch_rows = 0;
-    st->batch_txns = 0;
-    st->batch_started_ms = clock_ms();
-    return ERR_OK;
+    if (!st->batch_open) {
+        err_t err = st->snk->ops->begin(st->snk->ctx, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+        st->batch_open = 1;
+        st->batch_rows = 0;
+        st->batch_txns = 0;
+        st->batch_started_ms = clock_ms();
+    }
+    if (st->snk->ops->txn_begin == NULL)
+        return ERR_OK;
+    sink_txn_t t = {.xid = b->xid, .commit_lsn = b->final_lsn, .commit_time = b->commit_time};
+    return st->snk->ops->txn_begin(st->snk->ctx, &t, errbuf, errsize);
 }
 
 static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t errsize)
@@ -156,6 +163,15 @@ static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t e
     if (st->skipping) {
         st->skipping = 0;
         return ERR_OK;
+    }
+    if (st->snk->ops->txn_end != NULL) {
+        sink_txn_t t = {.xid = st->txn_xid,
+                        .commit_lsn = c->commit_lsn,
+                        .end_lsn = c->end_lsn,
+                        .commit_time = c->commit_time};
+        err_t err = st->snk->ops->txn_end(st->snk->ctx, &t, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
     }
     st->batch_end_lsn = c->end_lsn;
     st->batch_commit_time = c->commit_time;

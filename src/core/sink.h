@@ -29,6 +29,14 @@ typedef struct sink_row {
     lsn_t lsn;                       /* the source transaction's commit LSN, for errors */
 } sink_row_t;
 
+/* One source transaction as its Begin and Commit describe it. */
+typedef struct sink_txn {
+    uint32_t xid;
+    lsn_t commit_lsn;    /* the Commit record's LSN: orders transactions */
+    lsn_t end_lsn;       /* the Commit's end LSN; 0 until the Commit */
+    int64_t commit_time; /* PostgreSQL timestamp */
+} sink_txn_t;
+
 /* Where a Kafka consumer stands: the next offset to read in a partition. */
 typedef struct sink_offset {
     const char *topic;
@@ -55,6 +63,13 @@ typedef struct sink_ops {
                   size_t errsize);
     /* Opens a target transaction (the pipeline calls it once per batch). */
     err_t (*begin)(void *ctx, char *errbuf, size_t errsize);
+    /* May be NULL. A source transaction starts: its changes follow, inside the
+     * target transaction begin opened. Not called for transactions skipped as
+     * applied before. */
+    err_t (*txn_begin)(void *ctx, const sink_txn_t *txn, char *errbuf, size_t errsize);
+    /* May be NULL. The source transaction's Commit: every change of it was handed
+     * over (txn->end_lsn now set). The target transaction may go on. */
+    err_t (*txn_end)(void *ctx, const sink_txn_t *txn, char *errbuf, size_t errsize);
     err_t (*row)(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize);
     err_t (*truncate)(void *ctx, const change_relation_t *const *rels, int nrels, uint8_t options,
                       lsn_t lsn, char *errbuf, size_t errsize);

@@ -197,6 +197,21 @@ static err_t fake_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize)
     return ERR_OK;
 }
 
+static err_t fake_txn_begin(void *ctx, const sink_txn_t *txn, char *errbuf, size_t errsize)
+{
+    (void)errbuf, (void)errsize;
+    fake_log(ctx, "<%u@%llX ", (unsigned)txn->xid, (unsigned long long)txn->commit_lsn);
+    return ERR_OK;
+}
+
+static err_t fake_txn_end(void *ctx, const sink_txn_t *txn, char *errbuf, size_t errsize)
+{
+    (void)errbuf, (void)errsize;
+    fake_log(ctx, "%u@%llX-%llX> ", (unsigned)txn->xid, (unsigned long long)txn->commit_lsn,
+             (unsigned long long)txn->end_lsn);
+    return ERR_OK;
+}
+
 static const sink_ops_t fake_sink_ops = {
     .relation = fake_relation,
     .begin = fake_begin,
@@ -212,6 +227,8 @@ static const sink_ops_t fake_sink_ops = {
 static const sink_ops_t fake_sink_async_ops = {
     .relation = fake_relation,
     .begin = fake_begin,
+    .txn_begin = fake_txn_begin,
+    .txn_end = fake_txn_end,
     .row = fake_row,
     .truncate = fake_truncate,
     .commit = fake_commit,
@@ -341,7 +358,8 @@ static void test_applied_transactions_skipped(void **state)
     assert_false(f.src.over_confirmed);
 }
 
-/* Asynchronous commits: the position moves only once durable() reports it. */
+/* Asynchronous commits: the position moves only once durable() reports it.
+ * This sink also hears each source transaction's boundaries. */
 static void test_async_commit_confirms_durable_only(void **state)
 {
     (void)state;
@@ -351,7 +369,8 @@ static void test_async_commit_confirms_durable_only(void **state)
     fake_txn(&f.src, 0x1000, 1, 1);
     fake_txn(&f.src, 0x2000, 2, 1);
     assert_int_equal(fixture_run(&f), ERR_OK);
-    assert_string_equal(f.snk.log, "B I100 A1088 B I200 A2088 ");
+    assert_string_equal(f.snk.log,
+                        "B <1@1080 I100 1@1080-1088> A1088 B <2@2080 I200 2@2080-2088> A2088 ");
     assert_int_equal(f.stats.applied_lsn, 0x2088);
     assert_int_equal(f.src.max_flush, 0x2088);
     assert_false(f.src.over_confirmed);
