@@ -4,8 +4,10 @@
  * Design. Each XLogData payload is decoded in place and dispatched by one
  * switch on the message byte. A target transaction (a "batch") is opened at
  * the first Begin and closed after a source Commit once it holds batch_rows
- * rows, has been open batch_ms, the stream has gone quiet, or a stop was
- * asked for; a source transaction is never split because batches only end
+ * rows, has been open batch_ms, the source has had nothing ready for a
+ * millisecond while no earlier commit is in flight (so a caught-up stream
+ * commits each transaction at once and batches grow only with a backlog), or
+ * a stop was asked for; a source transaction is never split because batches only end
  * at a Commit. Only after the sink's commit returns (durable, progress row
  * included) does the confirmed position move, and it moves to the Commit's
  * end LSN. With nothing pending, keepalive positions are confirmed too, so an
@@ -24,6 +26,7 @@
 
 #define PIPELINE_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
 #define PIPELINE_QUIET_MS 20       /* source silence after which settling waits for the target */
+#define PIPELINE_IDLE_MS 1         /* source silence after which an open batch is committed */
 
 typedef struct pipeline_state {
     const source_t *src;
@@ -326,7 +329,10 @@ static int pipeline_wait_ms(const pipeline_state_t *st)
     int64_t now = clock_ms();
     int64_t due = st->last_status_ms + st->opts->status_interval_ms;
     if (st->batch_open && !st->in_txn) {
+        /* batch only while behind: a source with nothing more ready ends it */
         int64_t batch_due = st->batch_started_ms + st->opts->batch_ms;
+        if (now + PIPELINE_IDLE_MS < batch_due)
+            batch_due = now + PIPELINE_IDLE_MS;
         if (batch_due < due)
             due = batch_due;
     }
@@ -443,6 +449,14 @@ static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
             err = pipeline_settle(st, 0, errbuf, errsize);
         if (err != ERR_OK)
             return err;
+        /* the source has nothing ready: commit the batch at once unless the
+         * previous commit is still in flight (then the batch grows meanwhile,
+         * so batches grow with the backlog) */
+        if (r == 0 && st->batch_open && !st->in_txn && !st->pending) {
+            err = pipeline_flush_batch(st, errbuf, errsize);
+            if (err != ERR_OK)
+                return err;
+        }
         if (r < 0)
             return err;
         if (r > 0) {

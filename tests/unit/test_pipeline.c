@@ -43,6 +43,10 @@ static int fake_read(void *ctx, int timeout_ms, const char **buf, size_t *len, e
         *fs->stop = 1; /* the stream ran dry: ask the loop to finish */
         return 0;
     }
+    if (fs->frames[fs->next].len == 0) { /* a pause: nothing ready this time */
+        fs->next++;
+        return 0;
+    }
     *buf = (const char *)fs->frames[fs->next].data;
     *len = fs->frames[fs->next].len;
     fs->next++;
@@ -305,6 +309,22 @@ static void test_transactions_batched(void **state)
     assert_false(f.src.over_confirmed);
 }
 
+/* Caught up: when the source has nothing more ready, the open batch commits
+ * at once instead of waiting for batch_ms (here a minute). */
+static void test_idle_source_commits_at_once(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, 1000);
+    fake_txn(&f.src, 0x1000, 1, 1);
+    f.src.n++; /* a pause */
+    fake_txn(&f.src, 0x2000, 2, 1);
+    assert_int_equal(fixture_run(&f), ERR_OK);
+    assert_string_equal(f.snk.log, "B I100 C1088 B I200 C2088 ");
+    assert_int_equal(f.stats.batches, 2);
+    assert_false(f.src.over_confirmed);
+}
+
 /* A change that fails: the open target transaction is rolled back, nothing of
  * the failing source transaction commits, and the source is never told more
  * than what committed before it. */
@@ -397,6 +417,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_transactions),
         cmocka_unit_test(test_transactions_batched),
+        cmocka_unit_test(test_idle_source_commits_at_once),
         cmocka_unit_test(test_failed_change_commits_nothing),
         cmocka_unit_test(test_failed_change_in_shared_batch),
         cmocka_unit_test(test_applied_transactions_skipped),
