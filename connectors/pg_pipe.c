@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "pg_conn.h"
+#include "pg_rowcheck.h"
 
 #define PG_PIPE_SYNC_OP 'S'
 #define PG_PIPE_KEY_MAX 200
@@ -62,6 +63,11 @@ pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
         return NULL;
     }
     return pp;
+}
+
+int pg_pipe_skips_missing(const pg_pipe_t *pp)
+{
+    return pp->skip_missing;
 }
 
 static void pg_pipe_pop(pg_pipe_t *pp)
@@ -172,33 +178,29 @@ static void pg_pipe_note_error(pg_pipe_t *pp, pg_pipe_entry_t *e, err_t kind, co
         pp->error[--n] = '\0';
 }
 
+/* A checked statement (pg_rowcheck) that succeeded returns 0, or 1 when it
+ * found no row and was told to carry on (on_missing_row = skip). */
 static void pg_pipe_check_rows(pg_pipe_t *pp, pg_pipe_entry_t *e, PGresult *res)
 {
-    long touched = strtol(PQcmdTuples(res), NULL, 10);
-    long need = e->tag.expect_rows > 0 ? e->tag.expect_rows : 1;
-    if (e->tag.check_rows != 1 || touched >= need)
+    if (!e->tag.check_rows || PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "0") == 0)
         return;
-    if (pp->skip_missing) {
-        char l[LSN_STRLEN];
-        pp->missing_skipped++;
-        log_warn("missing row skipped op=%s table=%s lsn=%s key=%s", pg_pipe_op_name(e->tag.op),
-                 e->tag.table, lsn_format(e->tag.lsn, l, sizeof(l)), e->key ? e->key : "-");
-        return;
-    }
-    pg_pipe_note_error(pp, e, ERR_RUNTIME,
-                       "no such row on the target (the target diverged from the source; "
-                       "set apply.on_missing_row to \"skip\" to carry on)");
+    char l[LSN_STRLEN];
+    pp->missing_skipped++;
+    log_warn("missing row skipped op=%s table=%s lsn=%s key=%s", pg_pipe_op_name(e->tag.op),
+             e->tag.table, lsn_format(e->tag.lsn, l, sizeof(l)), e->key ? e->key : "-");
 }
 
-/* A failed statement. A session the server ended (pg_terminate_backend,
- * shutdown, failover: class 57P) or a broken connection (class 08) is a lost
- * connection, worth a reconnect. */
+/* A failed statement: a check of pg_rowcheck gets its explanation; a session
+ * the server ended (pg_terminate_backend, shutdown, failover: class 57P) or a
+ * broken connection (class 08) is a lost connection, worth a reconnect. */
 static void pg_pipe_failed_result(pg_pipe_t *pp, pg_pipe_entry_t *e, const PGresult *res)
 {
+    const char *msg = PQresultErrorMessage(res);
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *reason = pg_rowcheck_reason(msg);
     int lost = PQstatus(pp->conn) != CONNECTION_OK ||
                (state != NULL && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0));
-    pg_pipe_note_error(pp, e, lost ? ERR_CONNECT : ERR_RUNTIME, PQresultErrorMessage(res));
+    pg_pipe_note_error(pp, e, lost ? ERR_CONNECT : ERR_RUNTIME, reason != NULL ? reason : msg);
 }
 
 /* Reads the results of the FIFO head statement. */
@@ -225,15 +227,9 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
         pp->committed = e->tag.lsn;
     if (st == PGRES_FATAL_ERROR)
         pg_pipe_failed_result(pp, e, res);
-    else if (st == PGRES_COMMAND_OK)
+    else if (st == PGRES_TUPLES_OK)
         pg_pipe_check_rows(pp, e, res);
-    else if (st == PGRES_TUPLES_OK && e->tag.check_rows == 2 && PQntuples(res) == 1 &&
-             strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-        pg_pipe_note_error(pp, e, ERR_RUNTIME,
-                           "the row now passes the table's filter but is not on the target, and "
-                           "the UPDATE did not send its unchanged TOAST values; set REPLICA "
-                           "IDENTITY FULL on the source table so they travel with the change");
-    else if (st != PGRES_PIPELINE_ABORTED && st != PGRES_TUPLES_OK)
+    else if (st != PGRES_PIPELINE_ABORTED && st != PGRES_COMMAND_OK)
         pg_pipe_note_error(pp, e, ERR_RUNTIME, PQresStatus(st));
     PQclear(res);
     /* each statement's results end with a NULL */

@@ -15,6 +15,7 @@
 #include "pg_offsets.h"
 #include "pg_bulk.h"
 #include "pg_pipe.h"
+#include "pg_rowcheck.h"
 #include "pg_trel.h"
 #include "route.h"
 #include "sbuf.h"
@@ -615,21 +616,25 @@ static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     sbuf_add(s, ")");
 }
 
-/* Under FULL identity duplicates are possible: touch exactly one row. */
-static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
+/* Under FULL identity duplicates are possible: touch exactly one row. The
+ * row's WHERE condition goes to *where too (for pg_target_sql_checked). */
+static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old,
+                                 sbuf_t *where)
 {
+    pg_target_sql_where(where, r, st, old);
     sbuf_add(s, " WHERE ");
     if (r->full) {
         sbuf_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
         sbuf_add(s, r->target);
         sbuf_add(s, " WHERE ");
     }
-    pg_target_sql_where(s, r, st, old);
+    sbuf_add(s, where->s ? where->s : "false");
     if (r->full)
         sbuf_add(s, " LIMIT 1)");
 }
 
-static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                 sbuf_t *where)
 {
     sbuf_add(s, "UPDATE ");
     sbuf_add(s, r->target);
@@ -643,14 +648,24 @@ static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_
             pg_target_sql_param(s, st, c, 0);
         }
     }
-    pg_target_sql_locate(s, r, st, st->shape[0] == 'u');
+    pg_target_sql_locate(s, r, st, st->shape[0] == 'u', where);
 }
 
-static void pg_target_sql_delete(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_delete(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                 sbuf_t *where)
 {
     sbuf_add(s, "DELETE FROM ");
     sbuf_add(s, r->target);
-    pg_target_sql_locate(s, r, st, 1);
+    pg_target_sql_locate(s, r, st, 1, where);
+}
+
+/* The UPDATE/DELETE in s as a pg_rowcheck statement that must touch one row
+ * (malloc'd, NULL when out of memory). */
+static char *pg_target_sql_checked(const pg_target_t *pt, const sbuf_t *s, const sbuf_t *where)
+{
+    if (s->oom || where->oom || s->s == NULL)
+        return NULL;
+    return pg_rowcheck_wrap(s->s, 1, NULL, pg_pipe_skips_missing(pt->pipe));
 }
 
 /*
@@ -687,15 +702,22 @@ static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *
         return NULL;
     }
     snprintf(st->name, sizeof(st->name), "sl_%d", ++pt->stmt_counter);
+    sbuf_t where = {0};
     if (shape[0] == 'I')
         pg_target_sql_insert(&s, r, st);
     else if (shape[0] == 'D')
-        pg_target_sql_delete(&s, r, st);
+        pg_target_sql_delete(&s, r, st, &where);
     else
-        pg_target_sql_update(&s, r, st);
-    pg_pipe_tag_t tag = {.table = r->display};
-    *err = s.oom ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, s.s, &tag, errbuf, errsize);
+        pg_target_sql_update(&s, r, st, &where);
+    char *sql = shape[0] == 'I' ? sbuf_take(&s) : pg_target_sql_checked(pt, &s, &where);
     free(s.s);
+    free(where.s);
+    pg_pipe_tag_t tag = {.table = r->display};
+    *err =
+        sql == NULL ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, sql, &tag, errbuf, errsize);
+    if (sql == NULL)
+        snprintf(errbuf, errsize, "out of memory");
+    free(sql);
     if (*err != ERR_OK) {
         pg_target_stmts_free(st);
         return NULL;
@@ -882,13 +904,19 @@ static err_t pg_target_queue_progress(pg_target_t *pt, lsn_t lsn, int64_t commit
     pg_pipe_tag_t tag = {.op = 'U', .check_rows = 1, .table = "syncline.progress", .lsn = lsn};
     err_t err = pg_pipe_enter(pt->pipe, errbuf, errsize);
     if (err == ERR_OK && !pt->progress_prepared) {
-        err = pg_pipe_prepare(
-            pt->pipe, PG_TARGET_PROGRESS_STMT,
+        /* a missing progress row fails the transaction, even with on_missing_row skip */
+        char *sql = pg_rowcheck_wrap(
             "UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, updated_at = now(), "
             "source_commit_time = CASE WHEN $3::bigint = 0 THEN source_commit_time ELSE "
             "'2000-01-01 00:00:00+00'::timestamptz + $3::bigint * interval '1 microsecond' END "
             "WHERE name = $1",
-            &tag, errbuf, errsize);
+            1, NULL, 0);
+        err = sql != NULL
+                  ? pg_pipe_prepare(pt->pipe, PG_TARGET_PROGRESS_STMT, sql, &tag, errbuf, errsize)
+                  : ERR_RUNTIME;
+        if (sql == NULL)
+            snprintf(errbuf, errsize, "out of memory");
+        free(sql);
         pt->progress_prepared = err == ERR_OK;
     }
     if (err != ERR_OK)
@@ -1065,6 +1093,11 @@ static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, c
     }
     pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
     char *sql = pg_bulk_sql(&b, op, present, m);
+    if (sql != NULL && op != 'I') { /* no trigger here: collapsible tables have none */
+        char *checked = pg_rowcheck_wrap(sql, m, NULL, pg_pipe_skips_missing(pt->pipe));
+        free(sql);
+        sql = checked;
+    }
     st = calloc(1, sizeof(*st));
     err_t err = ERR_RUNTIME;
     if (sql != NULL && st != NULL) {
@@ -1102,11 +1135,8 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
         return err;
     char key[256];
     change_key_text(r->rel, op == 'D' ? rows[0].old_tuple : rows[0].new_tuple, key, sizeof(key));
-    pg_pipe_tag_t tag = {.op = op,
-                         .check_rows = op != 'I',
-                         .expect_rows = m,
-                         .table = r->display,
-                         .lsn = rows[m - 1].lsn};
+    pg_pipe_tag_t tag = {
+        .op = op, .check_rows = op != 'I', .table = r->display, .lsn = rows[m - 1].lsn};
     return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
                                  pt->lengths, pt->formats, &tag, key, errbuf, errsize);
 }
