@@ -43,9 +43,10 @@ typedef struct pg_target_rel {
     char **qcols;           /* quoted target column per source column */
     char **ttypes;          /* target type (no typmod) per source column, for pg_bulk */
     int skip;
-    int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
-    pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
-    int collapsible; /* changes to one row may be merged (see pg_target_collapsible) */
+    int full;          /* REPLICA IDENTITY FULL: match all columns, one row at a time */
+    pg_trel_t *trel;   /* set for a transformed table (columns/exclude/where) */
+    int collapsible;   /* changes to one row may be merged (see pg_target_collapsible) */
+    int trigger_skips; /* a BEFORE ROW UPDATE/DELETE trigger fires: it may skip a change */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
 } pg_target_rel_t;
@@ -485,6 +486,24 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
     return ok;
 }
 
+/* True when a BEFORE ROW UPDATE or DELETE trigger fires for this session's
+ * role on the table or one of its partitions: it may return NULL and skip a
+ * change on purpose, which native replication does not count as a missing row. */
+static int pg_target_trigger_skips(pg_target_t *pt, const pg_target_rel_t *r)
+{
+    const char *p[2] = {r->target, pt->replica_role ? "{A,R}" : "{A,O}"};
+    PGresult *res =
+        pg_conn_query(pt->conn,
+                      "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE (tgrelid = $1::regclass OR "
+                      "tgrelid IN (SELECT relid FROM pg_partition_tree($1::regclass))) AND NOT "
+                      "tgisinternal AND tgenabled = ANY ($2::\"char\"[]) AND tgtype & 3 = 3 AND "
+                      "tgtype & 24 <> 0)",
+                      2, p);
+    int skips = PQresultStatus(res) != PGRES_TUPLES_OK || PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return skips;
+}
+
 static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, char *errbuf,
                                 size_t errsize)
 {
@@ -531,8 +550,10 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
         return err;
     }
     err = pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
-    if (err == ERR_OK)
+    if (err == ERR_OK) {
         r->collapsible = pg_target_can_collapse(pt, r);
+        r->trigger_skips = pg_target_trigger_skips(pt, r);
+    }
     return err;
 }
 
@@ -659,13 +680,25 @@ static void pg_target_sql_delete(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     pg_target_sql_locate(s, r, st, 1, where);
 }
 
-/* The UPDATE/DELETE in s as a pg_rowcheck statement that must touch one row
- * (malloc'd, NULL when out of memory). */
-static char *pg_target_sql_checked(const pg_target_t *pt, const sbuf_t *s, const sbuf_t *where)
+/* The UPDATE/DELETE in s as a pg_rowcheck statement (malloc'd, NULL when out
+ * of memory): it must touch one row, or the row must have existed before it
+ * (a trigger skipped the change) on tables where a trigger may skip. */
+static char *pg_target_sql_checked(const pg_target_t *pt, const pg_target_rel_t *r, const sbuf_t *s,
+                                   const sbuf_t *where)
 {
-    if (s->oom || where->oom || s->s == NULL)
-        return NULL;
-    return pg_rowcheck_wrap(s->s, 1, NULL, pg_pipe_skips_missing(pt->pipe));
+    sbuf_t exists = {0};
+    if (r->trigger_skips) {
+        sbuf_add(&exists, "EXISTS (SELECT 1 FROM ");
+        sbuf_add(&exists, r->target);
+        sbuf_add(&exists, " WHERE ");
+        sbuf_add(&exists, where->s ? where->s : "false");
+        sbuf_add(&exists, ")");
+    }
+    char *sql = NULL;
+    if (!s->oom && !where->oom && !exists.oom && s->s != NULL)
+        sql = pg_rowcheck_wrap(s->s, 1, exists.s, pg_pipe_skips_missing(pt->pipe));
+    free(exists.s);
+    return sql;
 }
 
 /*
@@ -709,7 +742,7 @@ static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *
         pg_target_sql_delete(&s, r, st, &where);
     else
         pg_target_sql_update(&s, r, st, &where);
-    char *sql = shape[0] == 'I' ? sbuf_take(&s) : pg_target_sql_checked(pt, &s, &where);
+    char *sql = shape[0] == 'I' ? sbuf_take(&s) : pg_target_sql_checked(pt, r, &s, &where);
     free(s.s);
     free(where.s);
     pg_pipe_tag_t tag = {.table = r->display};
