@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_rowcheck.h"
 
 #define PG_PIPE_SYNC_OP 'S'
 #define PG_PIPE_KEY_MAX 200
@@ -39,6 +40,7 @@ struct pg_pipe {
     size_t since_try; /* bytes queued since the last flush attempt */
     int syncs;        /* Syncs sent and not yet read */
     int failed;       /* an error was seen in the current window */
+    err_t failed_err; /* its kind: ERR_CONNECT when the session was ended, else ERR_RUNTIME */
     char error[1024];
     uint64_t missing_skipped;
     lsn_t committed;   /* newest successful COMMIT (tag op 'C') */
@@ -61,6 +63,11 @@ pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
         return NULL;
     }
     return pp;
+}
+
+int pg_pipe_skips_missing(const pg_pipe_t *pp)
+{
+    return pp->skip_missing;
 }
 
 static void pg_pipe_pop(pg_pipe_t *pp)
@@ -150,13 +157,15 @@ static const char *pg_pipe_op_name(char op)
     }
 }
 
-/* Records the first failure of the window with everything known about it. */
-static void pg_pipe_note_error(pg_pipe_t *pp, pg_pipe_entry_t *e, const char *msg)
+/* Records the first failure of the window with everything known about it;
+ * kind says whether a reconnect may cure it. */
+static void pg_pipe_note_error(pg_pipe_t *pp, pg_pipe_entry_t *e, err_t kind, const char *msg)
 {
     if (pp->failed)
         return;
     char l[LSN_STRLEN];
     pp->failed = 1;
+    pp->failed_err = kind;
     pp->failed_diag = e->tag.diag;
     pp->failed_diag_free = e->tag.diag_free;
     e->tag.diag = NULL;
@@ -169,22 +178,29 @@ static void pg_pipe_note_error(pg_pipe_t *pp, pg_pipe_entry_t *e, const char *ms
         pp->error[--n] = '\0';
 }
 
+/* A checked statement (pg_rowcheck) that succeeded returns 0, or 1 when it
+ * found no row and was told to carry on (on_missing_row = skip). */
 static void pg_pipe_check_rows(pg_pipe_t *pp, pg_pipe_entry_t *e, PGresult *res)
 {
-    long touched = strtol(PQcmdTuples(res), NULL, 10);
-    long need = e->tag.expect_rows > 0 ? e->tag.expect_rows : 1;
-    if (e->tag.check_rows != 1 || touched >= need)
+    if (!e->tag.check_rows || PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "0") == 0)
         return;
-    if (pp->skip_missing) {
-        char l[LSN_STRLEN];
-        pp->missing_skipped++;
-        log_warn("missing row skipped op=%s table=%s lsn=%s key=%s", pg_pipe_op_name(e->tag.op),
-                 e->tag.table, lsn_format(e->tag.lsn, l, sizeof(l)), e->key ? e->key : "-");
-        return;
-    }
-    pg_pipe_note_error(pp, e,
-                       "no such row on the target (the target diverged from the source; "
-                       "set apply.on_missing_row to \"skip\" to carry on)");
+    char l[LSN_STRLEN];
+    pp->missing_skipped++;
+    log_warn("missing row skipped op=%s table=%s lsn=%s key=%s", pg_pipe_op_name(e->tag.op),
+             e->tag.table, lsn_format(e->tag.lsn, l, sizeof(l)), e->key ? e->key : "-");
+}
+
+/* A failed statement: a check of pg_rowcheck gets its explanation; a session
+ * the server ended (pg_terminate_backend, shutdown, failover: class 57P) or a
+ * broken connection (class 08) is a lost connection, worth a reconnect. */
+static void pg_pipe_failed_result(pg_pipe_t *pp, pg_pipe_entry_t *e, const PGresult *res)
+{
+    const char *msg = PQresultErrorMessage(res);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *reason = pg_rowcheck_reason(msg);
+    int lost = PQstatus(pp->conn) != CONNECTION_OK ||
+               (state != NULL && (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0));
+    pg_pipe_note_error(pp, e, lost ? ERR_CONNECT : ERR_RUNTIME, reason != NULL ? reason : msg);
 }
 
 /* Reads the results of the FIFO head statement. */
@@ -210,17 +226,11 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
         strcmp(PQcmdStatus(res), "COMMIT") == 0 && e->tag.lsn > pp->committed)
         pp->committed = e->tag.lsn;
     if (st == PGRES_FATAL_ERROR)
-        pg_pipe_note_error(pp, e, PQresultErrorMessage(res));
-    else if (st == PGRES_COMMAND_OK)
+        pg_pipe_failed_result(pp, e, res);
+    else if (st == PGRES_TUPLES_OK)
         pg_pipe_check_rows(pp, e, res);
-    else if (st == PGRES_TUPLES_OK && e->tag.check_rows == 2 && PQntuples(res) == 1 &&
-             strcmp(PQgetvalue(res, 0, 0), "0") != 0)
-        pg_pipe_note_error(pp, e,
-                           "the row now passes the table's filter but is not on the target, and "
-                           "the UPDATE did not send its unchanged TOAST values; set REPLICA "
-                           "IDENTITY FULL on the source table so they travel with the change");
-    else if (st != PGRES_PIPELINE_ABORTED && st != PGRES_TUPLES_OK)
-        pg_pipe_note_error(pp, e, PQresStatus(st));
+    else if (st != PGRES_PIPELINE_ABORTED && st != PGRES_COMMAND_OK)
+        pg_pipe_note_error(pp, e, ERR_RUNTIME, PQresStatus(st));
     PQclear(res);
     /* each statement's results end with a NULL */
     err = pg_conn_await(pp->conn, 0, errbuf, errsize);
@@ -232,12 +242,12 @@ static err_t pg_pipe_read_one(pg_pipe_t *pp, char *errbuf, size_t errsize)
     return ERR_OK;
 }
 
-/* ERR_RUNTIME with the window's first failure in errbuf once a statement failed. */
+/* The window's first failure (its kind, message in errbuf) once a statement failed. */
 static err_t pg_pipe_status(const pg_pipe_t *pp, char *errbuf, size_t errsize)
 {
     if (pp->failed) {
         snprintf(errbuf, errsize, "%s", pp->error);
-        return ERR_RUNTIME;
+        return pp->failed_err;
     }
     return ERR_OK;
 }

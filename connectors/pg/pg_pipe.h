@@ -17,10 +17,9 @@
 /* What a queued statement was for. `table` is borrowed and must outlive the
  * result (callers drain before freeing what it points to). */
 typedef struct pg_pipe_tag {
-    char op;         /* 'I','U','D','T' for changes; 'P' prepare; 'X' other */
-    int check_rows;  /* 1: zero affected rows is a missing row; 2: the statement returns
-                        one value that must be 0 (see PG_TSQL_PARTIAL) */
-    int expect_rows; /* with check_rows 1: rows the statement must touch (0 = at least one) */
+    char op;        /* 'I','U','D','T' for changes; 'P' prepare; 'X' other */
+    int check_rows; /* 1: a pg_rowcheck statement: it fails by itself when rows are
+                       missing, or returns 1 when told to skip them (warned here) */
     const char *table;
     lsn_t lsn;
     /* optional: what is needed to explain a failure later (owned by the pipe
@@ -32,9 +31,13 @@ typedef struct pg_pipe_tag {
 typedef struct pg_pipe pg_pipe_t;
 
 /* conn is borrowed. window: statements between Syncs. skip_missing: a
- * missing row is logged and skipped instead of failing. */
+ * missing row is logged and skipped instead of failing (statements are
+ * built for it: see pg_pipe_skips_missing). */
 pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing);
 void pg_pipe_free(pg_pipe_t *pp);
+
+/* Whether checked statements are to be built soft (pg_rowcheck_wrap). */
+int pg_pipe_skips_missing(const pg_pipe_t *pp);
 
 /* Enters pipeline mode (idempotent). */
 err_t pg_pipe_enter(pg_pipe_t *pp, char *errbuf, size_t errsize);

@@ -18,6 +18,7 @@
 #include "pg/pg_trel.h"
 #include "core/route.h"
 #include "core/sbuf.h"
+#include "pg/pg_rowcheck.h"
 
 #define PG_TARGET_WINDOW 1000
 #define PG_TARGET_PROGRESS_STMT "syncline_progress"
@@ -42,9 +43,10 @@ typedef struct pg_target_rel {
     char **qcols;           /* quoted target column per source column */
     char **ttypes;          /* target type (no typmod) per source column, for pg_bulk */
     int skip;
-    int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
-    pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
-    int collapsible; /* changes to one row may be merged (see pg_target_collapsible) */
+    int full;          /* REPLICA IDENTITY FULL: match all columns, one row at a time */
+    pg_trel_t *trel;   /* set for a transformed table (columns/exclude/where) */
+    int collapsible;   /* changes to one row may be merged (see pg_target_collapsible) */
+    int trigger_skips; /* a BEFORE ROW UPDATE/DELETE trigger fires: it may skip a change */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
 } pg_target_rel_t;
@@ -484,6 +486,24 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
     return ok;
 }
 
+/* True when a BEFORE ROW UPDATE or DELETE trigger fires for this session's
+ * role on the table or one of its partitions: it may return NULL and skip a
+ * change on purpose, which native replication does not count as a missing row. */
+static int pg_target_trigger_skips(pg_target_t *pt, const pg_target_rel_t *r)
+{
+    const char *p[2] = {r->target, pt->replica_role ? "{A,R}" : "{A,O}"};
+    PGresult *res =
+        pg_conn_query(pt->conn,
+                      "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE (tgrelid = $1::regclass OR "
+                      "tgrelid IN (SELECT relid FROM pg_partition_tree($1::regclass))) AND NOT "
+                      "tgisinternal AND tgenabled = ANY ($2::\"char\"[]) AND tgtype & 3 = 3 AND "
+                      "tgtype & 24 <> 0)",
+                      2, p);
+    int skips = PQresultStatus(res) != PGRES_TUPLES_OK || PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return skips;
+}
+
 static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, char *errbuf,
                                 size_t errsize)
 {
@@ -530,8 +550,10 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
         return err;
     }
     err = pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
-    if (err == ERR_OK)
+    if (err == ERR_OK) {
         r->collapsible = pg_target_can_collapse(pt, r);
+        r->trigger_skips = pg_target_trigger_skips(pt, r);
+    }
     return err;
 }
 
@@ -615,21 +637,25 @@ static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     sbuf_add(s, ")");
 }
 
-/* Under FULL identity duplicates are possible: touch exactly one row. */
-static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
+/* Under FULL identity duplicates are possible: touch exactly one row. The
+ * row's WHERE condition goes to *where too (for pg_target_sql_checked). */
+static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old,
+                                 sbuf_t *where)
 {
+    pg_target_sql_where(where, r, st, old);
     sbuf_add(s, " WHERE ");
     if (r->full) {
         sbuf_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
         sbuf_add(s, r->target);
         sbuf_add(s, " WHERE ");
     }
-    pg_target_sql_where(s, r, st, old);
+    sbuf_add(s, where->s ? where->s : "false");
     if (r->full)
         sbuf_add(s, " LIMIT 1)");
 }
 
-static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                 sbuf_t *where)
 {
     sbuf_add(s, "UPDATE ");
     sbuf_add(s, r->target);
@@ -643,14 +669,36 @@ static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_
             pg_target_sql_param(s, st, c, 0);
         }
     }
-    pg_target_sql_locate(s, r, st, st->shape[0] == 'u');
+    pg_target_sql_locate(s, r, st, st->shape[0] == 'u', where);
 }
 
-static void pg_target_sql_delete(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
+static void pg_target_sql_delete(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                 sbuf_t *where)
 {
     sbuf_add(s, "DELETE FROM ");
     sbuf_add(s, r->target);
-    pg_target_sql_locate(s, r, st, 1);
+    pg_target_sql_locate(s, r, st, 1, where);
+}
+
+/* The UPDATE/DELETE in s as a pg_rowcheck statement (malloc'd, NULL when out
+ * of memory): it must touch one row, or the row must have existed before it
+ * (a trigger skipped the change) on tables where a trigger may skip. */
+static char *pg_target_sql_checked(const pg_target_t *pt, const pg_target_rel_t *r, const sbuf_t *s,
+                                   const sbuf_t *where)
+{
+    sbuf_t exists = {0};
+    if (r->trigger_skips) {
+        sbuf_add(&exists, "EXISTS (SELECT 1 FROM ");
+        sbuf_add(&exists, r->target);
+        sbuf_add(&exists, " WHERE ");
+        sbuf_add(&exists, where->s ? where->s : "false");
+        sbuf_add(&exists, ")");
+    }
+    char *sql = NULL;
+    if (!s->oom && !where->oom && !exists.oom && s->s != NULL)
+        sql = pg_rowcheck_wrap(s->s, 1, exists.s, pg_pipe_skips_missing(pt->pipe));
+    free(exists.s);
+    return sql;
 }
 
 /*
@@ -687,15 +735,22 @@ static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *
         return NULL;
     }
     snprintf(st->name, sizeof(st->name), "sl_%d", ++pt->stmt_counter);
+    sbuf_t where = {0};
     if (shape[0] == 'I')
         pg_target_sql_insert(&s, r, st);
     else if (shape[0] == 'D')
-        pg_target_sql_delete(&s, r, st);
+        pg_target_sql_delete(&s, r, st, &where);
     else
-        pg_target_sql_update(&s, r, st);
-    pg_pipe_tag_t tag = {.table = r->display};
-    *err = s.oom ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, s.s, &tag, errbuf, errsize);
+        pg_target_sql_update(&s, r, st, &where);
+    char *sql = shape[0] == 'I' ? sbuf_take(&s) : pg_target_sql_checked(pt, r, &s, &where);
     free(s.s);
+    free(where.s);
+    pg_pipe_tag_t tag = {.table = r->display};
+    *err =
+        sql == NULL ? ERR_RUNTIME : pg_pipe_prepare(pt->pipe, st->name, sql, &tag, errbuf, errsize);
+    if (sql == NULL)
+        snprintf(errbuf, errsize, "out of memory");
+    free(sql);
     if (*err != ERR_OK) {
         pg_target_stmts_free(st);
         return NULL;
@@ -882,13 +937,19 @@ static err_t pg_target_queue_progress(pg_target_t *pt, lsn_t lsn, int64_t commit
     pg_pipe_tag_t tag = {.op = 'U', .check_rows = 1, .table = "syncline.progress", .lsn = lsn};
     err_t err = pg_pipe_enter(pt->pipe, errbuf, errsize);
     if (err == ERR_OK && !pt->progress_prepared) {
-        err = pg_pipe_prepare(
-            pt->pipe, PG_TARGET_PROGRESS_STMT,
+        /* a missing progress row fails the transaction, even with on_missing_row skip */
+        char *sql = pg_rowcheck_wrap(
             "UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, updated_at = now(), "
             "source_commit_time = CASE WHEN $3::bigint = 0 THEN source_commit_time ELSE "
             "'2000-01-01 00:00:00+00'::timestamptz + $3::bigint * interval '1 microsecond' END "
             "WHERE name = $1",
-            &tag, errbuf, errsize);
+            1, NULL, 0);
+        err = sql != NULL
+                  ? pg_pipe_prepare(pt->pipe, PG_TARGET_PROGRESS_STMT, sql, &tag, errbuf, errsize)
+                  : ERR_RUNTIME;
+        if (sql == NULL)
+            snprintf(errbuf, errsize, "out of memory");
+        free(sql);
         pt->progress_prepared = err == ERR_OK;
     }
     if (err != ERR_OK)
@@ -1065,6 +1126,11 @@ static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, c
     }
     pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
     char *sql = pg_bulk_sql(&b, op, present, m);
+    if (sql != NULL && op != 'I') { /* no trigger here: collapsible tables have none */
+        char *checked = pg_rowcheck_wrap(sql, m, NULL, pg_pipe_skips_missing(pt->pipe));
+        free(sql);
+        sql = checked;
+    }
     st = calloc(1, sizeof(*st));
     err_t err = ERR_RUNTIME;
     if (sql != NULL && st != NULL) {
@@ -1102,11 +1168,8 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
         return err;
     char key[256];
     change_key_text(r->rel, op == 'D' ? rows[0].old_tuple : rows[0].new_tuple, key, sizeof(key));
-    pg_pipe_tag_t tag = {.op = op,
-                         .check_rows = op != 'I',
-                         .expect_rows = m,
-                         .table = r->display,
-                         .lsn = rows[m - 1].lsn};
+    pg_pipe_tag_t tag = {
+        .op = op, .check_rows = op != 'I', .table = r->display, .lsn = rows[m - 1].lsn};
     return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
                                  pt->lengths, pt->formats, &tag, key, errbuf, errsize);
 }

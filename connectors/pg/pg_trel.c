@@ -18,6 +18,7 @@
 #include "pg/pg_conn.h"
 #include "pg/pg_tsql.h"
 #include "core/transform.h"
+#include "pg/pg_rowcheck.h"
 
 #define PG_TREL_FIRST_USER_OID 16384
 
@@ -505,6 +506,13 @@ static err_t pg_trel_bind(pg_trel_t *tr, const sink_row_t *row, pg_tsql_op_t op)
     return ERR_OK;
 }
 
+/* Whether a statement of op must find its row (pg_rowcheck): an UPDATE, and
+ * a DELETE unless a filter may rightly have kept the row off the target. */
+static int pg_trel_checked(const pg_trel_t *tr, pg_tsql_op_t op)
+{
+    return op == PG_TSQL_UPDATE || (op == PG_TSQL_DELETE && tr->plan->where == NULL);
+}
+
 /* The prepared statement of this shape (*out), built on first use. A lost
  * connection stays ERR_CONNECT, so the caller retries. */
 static err_t pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, pg_tsql_op_t op,
@@ -523,6 +531,11 @@ static err_t pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, pg_tsql_
     if (st != NULL)
         return ERR_OK;
     char *sql = pg_tsql_build(&tr->sql, op, mask);
+    if (sql != NULL && pg_trel_checked(tr, op)) {
+        char *checked = pg_rowcheck_wrap(sql, 1, NULL, pg_pipe_skips_missing(pipe));
+        free(sql);
+        sql = checked;
+    }
     st = calloc(1, sizeof(*st));
     if (sql == NULL || st == NULL || (st->shape = strdup(shape)) == NULL) {
         free(sql);
@@ -661,10 +674,7 @@ err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row
     pg_pipe_tag_t tag = {.diag = pg_trel_diag_new(tr),
                          .diag_free = pg_trel_diag_free,
                          .op = (char)row->op,
-                         .check_rows = op == PG_TSQL_PARTIAL
-                                           ? 2
-                                           : op == PG_TSQL_UPDATE ||
-                                                 (op == PG_TSQL_DELETE && tr->plan->where == NULL),
+                         .check_rows = op == PG_TSQL_PARTIAL || pg_trel_checked(tr, op),
                          .table = tr->display,
                          .lsn = row->lsn};
     return pg_pipe_exec_prepared(pipe, st->name, pg_tsql_nparams(&tr->sql, op),

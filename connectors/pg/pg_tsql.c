@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/sbuf.h"
+#include "pg/pg_rowcheck.h"
 
 /* (SELECT $k::type AS "c", ...) with parameters numbered from first. */
 static void pg_tsql_values(sbuf_t *b, const pg_tsql_rel_t *r, int first)
@@ -238,8 +239,8 @@ static void pg_tsql_partial(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *ma
     pg_tsql_update_set(b, r, list, n);
     sbuf_add(b, "n) WHERE ");
     pg_tsql_key_match(b, r, "o");
-    sbuf_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) "
-                "SELECT (SELECT k FROM q) - (SELECT count(*) FROM u)");
+    sbuf_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) ");
+    pg_rowcheck_select(b, "(SELECT k FROM q) = (SELECT count(*) FROM u)", PG_ROWCHECK_PARTIAL, 0);
     free(list);
 }
 

@@ -28,8 +28,8 @@ typedef enum pg_tsql_op {
     PG_TSQL_UPDATE = 'U', /* $1..$n new, $n+1..$2n old; sets plan columns with mask[c] */
     PG_TSQL_UPSERT = 'F', /* filtered tables: $1..$n new, $n+1..$2n old */
     /* filtered tables, some inputs unchanged (TOAST): deletes the row when the new one
-     * fails the filter, else updates the mask's columns; returns one value, 1 when the
-     * row qualifies but was not on the target (its unchanged values are unknown) */
+     * fails the filter, else updates the mask's columns; fails (PG_ROWCHECK_PARTIAL) when
+     * the row qualifies but was not on the target (its unchanged values are unknown) */
     PG_TSQL_PARTIAL = 'P',
 } pg_tsql_op_t;
 
