@@ -619,7 +619,7 @@ static void pg_target_sql_same(sbuf_t *s, const pg_target_rel_t *r, int col, con
  * with its type's equality, as native replication does (the key's = under
  * DEFAULT or USING INDEX, IS NOT DISTINCT FROM under FULL). Under FULL a
  * type without equality is compared by its output text instead of being
- * refused.
+ * refused. A FULL table without columns matches any row.
  */
 static void pg_target_sql_where(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
 {
@@ -639,6 +639,8 @@ static void pg_target_sql_where(sbuf_t *s, const pg_target_rel_t *r, pg_target_s
         sbuf_add(s, r->full ? " IS NOT DISTINCT FROM " : " = ");
         pg_target_sql_typed(s, r, c, p);
     }
+    if (first)
+        sbuf_add(s, r->full ? "true" : "false");
 }
 
 /* ORDER BY (identical on every column compared by =) DESC: of the rows
@@ -665,6 +667,10 @@ static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_
 {
     sbuf_add(s, "INSERT INTO ");
     sbuf_add(s, r->target);
+    if (r->rel->ncols == 0) { /* a table without columns: () would be a syntax error */
+        sbuf_add(s, " DEFAULT VALUES");
+        return;
+    }
     sbuf_add(s, " (");
     int n = 0;
     char p[16];
