@@ -33,6 +33,11 @@ typedef struct pg_target_stmt {
     struct pg_target_stmt *next;
 } pg_target_stmt_t;
 
+/* How a FULL lookup compares a column (pg_target_check_columns). */
+#define PG_TARGET_EQ_NONE 'n'  /* no equality operator: output text, exactly */
+#define PG_TARGET_EQ_LOOSE 'l' /* =, but equal values may differ (1.0 = 1.00) */
+#define PG_TARGET_EQ_EXACT 'e' /* =, and equal values are identical */
+
 /* What the applier knows about one source relation. */
 typedef struct pg_target_rel {
     uint32_t relid;
@@ -41,7 +46,7 @@ typedef struct pg_target_rel {
     char *target;           /* quoted target "schema"."name" */
     char **qcols;           /* quoted target column per source column */
     char **ttypes;          /* target type (no typmod) per source column: parameter casts */
-    uint8_t *teq;           /* 1: that type has a default btree or hash equality (FULL lookups) */
+    char *teq;              /* its equality under FULL: PG_TARGET_EQ_* per source column */
     int skip;
     int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
@@ -362,23 +367,30 @@ static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
 
 /*
  * Target columns: name, generated, the unlimited form of the type ("bit" and
- * "character" without a length would mean bit(1) and char(1)), and whether
- * the type (or a domain's base type) has a default btree or hash operator
- * class, directly, as an enum or through a binary-coercible cast: what the
- * type cache offers native replication as the type's equality. Arrays,
- * composites and ranges answer false (their equality depends on their
- * elements); FULL lookups then compare them exactly by output text.
+ * "character" without a length would mean bit(1) and char(1)), and its
+ * PG_TARGET_EQ_*. A type (or a domain's base type) has equality when it has
+ * a default btree or hash operator class, directly, as an enum or through a
+ * binary-coercible cast: what the type cache offers native replication.
+ * Arrays, composites and ranges answer none (their equality depends on their
+ * elements) and are compared exactly by output text. Equality is exact for
+ * a list of built-in types whose equal values print the same (under a
+ * deterministic collation); numeric, float, interval, jsonb, citext... are
+ * loose.
  */
 #define PG_TARGET_COLUMNS_SQL                                                                      \
     "SELECT a.attname, a.attgenerated <> '', "                                                     \
     "CASE a.atttypid WHEN 'bpchar'::regtype THEN 'bpchar' "                                        \
     "WHEN '_bpchar'::regtype THEN 'bpchar[]' WHEN 'bit'::regtype THEN 'bit varying' "              \
     "WHEN '_bit'::regtype THEN 'bit varying[]' ELSE format_type(a.atttypid, NULL) END, "           \
-    "EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod "                  \
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod "    \
     " WHERE oc.opcdefault AND am.amname IN ('btree', 'hash') AND (oc.opcintype = b.oid "           \
     " OR (b.typtype = 'e' AND oc.opcintype = 'anyenum'::regtype) OR EXISTS (SELECT 1 FROM "        \
     " pg_cast k WHERE k.castsource = b.oid AND k.casttarget = oc.opcintype "                       \
-    " AND k.castmethod = 'b'))) "                                                                  \
+    " AND k.castmethod = 'b'))) THEN 'n' "                                                         \
+    "WHEN (b.typtype = 'e' OR b.oid = ANY ('{bool,int2,int4,int8,oid,text,varchar,bpchar,name,"    \
+    "\"char\",bytea,date,time,timetz,timestamp,timestamptz,uuid,inet,cidr,macaddr,macaddr8,bit,"   \
+    "varbit,money,pg_lsn}'::regtype[])) AND coalesce((SELECT collisdeterministic FROM "            \
+    "pg_collation WHERE oid = a.attcollation), true) THEN 'e' ELSE 'l' END "                       \
     "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "                                    \
     "JOIN pg_type b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "         \
     "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
@@ -401,7 +413,7 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
             if (found && r->ttypes[c] == NULL)
                 r->ttypes[c] = strdup(PQgetvalue(res, i, 2));
             if (found)
-                r->teq[c] = PQgetvalue(res, i, 3)[0] == 't';
+                r->teq[c] = PQgetvalue(res, i, 3)[0];
         }
         if (!found || generated) {
             char l[LSN_STRLEN];
@@ -615,23 +627,21 @@ static void pg_target_sql_same(sbuf_t *s, const pg_target_rel_t *r, int col, con
 }
 
 /*
- * WHERE clause locating the row by its identity columns, each compared
- * with its type's equality, as native replication does (the key's = under
+ * The old tuple's identity columns, parameters $from+1 on, compared with
+ * each type's equality as native replication does (the key's = under
  * DEFAULT or USING INDEX, IS NOT DISTINCT FROM under FULL). Under FULL a
  * type without equality is compared by its output text instead of being
  * refused. A FULL table without columns matches any row.
  */
-static void pg_target_sql_where(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
+static void pg_target_sql_match(sbuf_t *s, const pg_target_rel_t *r, const pg_target_stmt_t *st,
+                                int from)
 {
-    int first = 1;
     char p[16];
-    for (int c = 0; c < r->rel->ncols; c++) {
-        if (!r->rel->cols[c].is_key)
-            continue;
-        sbuf_add(s, first ? "" : " AND ");
-        first = 0;
-        pg_target_sql_param(st, c, old, p, sizeof(p));
-        if (r->full && !r->teq[c]) {
+    for (int i = from; i < st->nparams; i++) {
+        int c = st->param_col[i];
+        snprintf(p, sizeof(p), "$%d", i + 1);
+        sbuf_add(s, i > from ? " AND " : "");
+        if (r->full && r->teq[c] == PG_TARGET_EQ_NONE) {
             pg_target_sql_same(s, r, c, p);
             continue;
         }
@@ -639,28 +649,40 @@ static void pg_target_sql_where(sbuf_t *s, const pg_target_rel_t *r, pg_target_s
         sbuf_add(s, r->full ? " IS NOT DISTINCT FROM " : " = ");
         pg_target_sql_typed(s, r, c, p);
     }
-    if (first)
+    if (st->nparams == from)
         sbuf_add(s, r->full ? "true" : "false");
 }
 
-/* ORDER BY (identical on every column compared by =) DESC: of the rows
- * equal to the old tuple, the identical one first. Parameters $from+1 on
- * are the WHERE clause's. */
-static void pg_target_sql_identical_first(sbuf_t *s, const pg_target_rel_t *r,
-                                          const pg_target_stmt_t *st, int from)
+/* Identical (same output text) on every loosely equal column of the match;
+ * 0 when there is none. */
+static int pg_target_sql_identical(sbuf_t *s, const pg_target_rel_t *r, const pg_target_stmt_t *st,
+                                   int from)
 {
     int n = 0;
     char p[16];
     for (int i = from; i < st->nparams; i++) {
         int c = st->param_col[i];
-        if (!r->teq[c])
+        if (r->teq[c] != PG_TARGET_EQ_LOOSE)
             continue;
-        sbuf_add(s, n++ ? " AND " : " ORDER BY (");
+        sbuf_add(s, " AND ");
         snprintf(p, sizeof(p), "$%d", i + 1);
         pg_target_sql_same(s, r, c, p);
+        n++;
     }
-    if (n > 0)
-        sbuf_add(s, ") DESC");
+    return n;
+}
+
+/* SELECT tableoid, ctid FROM target WHERE <match>[ AND <identical>] LIMIT 1 */
+static int pg_target_sql_first(sbuf_t *s, const pg_target_rel_t *r, const pg_target_stmt_t *st,
+                               int from, int identical)
+{
+    sbuf_add(s, "SELECT tableoid, ctid FROM ");
+    sbuf_add(s, r->target);
+    sbuf_add(s, " WHERE ");
+    pg_target_sql_match(s, r, st, from);
+    int n = identical ? pg_target_sql_identical(s, r, st, from) : 0;
+    sbuf_add(s, " LIMIT 1");
+    return n;
 }
 
 static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
@@ -692,21 +714,42 @@ static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     sbuf_add(s, ")");
 }
 
-/* Under FULL identity duplicates are possible: touch exactly one row. */
+/*
+ * WHERE clause locating the row by its identity columns. Under FULL
+ * duplicates are possible: exactly one row is touched, and of the rows equal
+ * to the old tuple an identical one is preferred (numeric 1.0 = 1.00, float
+ * -0 = 0; the source changed one of them). The identical row is searched
+ * first and the equal one only when none is found: UNION ALL runs its
+ * branches in order (UPDATE and DELETE never run in parallel), so the scan
+ * still stops at the first hit where ORDER BY would read the whole table.
+ */
 static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
 {
     int from = st->nparams;
+    char p[16];
+    for (int c = 0; c < r->rel->ncols; c++) {
+        if (r->rel->cols[c].is_key)
+            pg_target_sql_param(st, c, old, p, sizeof(p));
+    }
     sbuf_add(s, " WHERE ");
-    if (r->full) {
-        sbuf_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
-        sbuf_add(s, r->target);
-        sbuf_add(s, " WHERE ");
+    if (!r->full) {
+        pg_target_sql_match(s, r, st, from);
+        return;
     }
-    pg_target_sql_where(s, r, st, old);
-    if (r->full) {
-        pg_target_sql_identical_first(s, r, st, from);
-        sbuf_add(s, " LIMIT 1)");
+    sbuf_t exact = {0};
+    sbuf_add(s, "(tableoid, ctid) = (");
+    if (pg_target_sql_first(&exact, r, st, from, 1) == 0) {
+        pg_target_sql_first(s, r, st, from, 0);
+    } else {
+        sbuf_add(s, "SELECT tableoid, ctid FROM ((");
+        sbuf_add(s, exact.s ? exact.s : "");
+        sbuf_add(s, ") UNION ALL (");
+        pg_target_sql_first(s, r, st, from, 0);
+        sbuf_add(s, ")) AS syncline_m LIMIT 1");
     }
+    s->oom |= exact.oom;
+    free(exact.s);
+    sbuf_add(s, ")");
 }
 
 static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)

@@ -4,7 +4,8 @@
 # whose boolean ('f' on the wire, 'false' as ::text), inet ('/32' added by ::text) and char(n)
 # (trailing blanks dropped by ::text) columns are updated and deleted; FULL with numeric scale
 # (1.0 vs 1.00: both equal, the identical one is changed), float (-0 and 0, NaN, shortest digits)
-# and timestamptz; FULL with types that have no equality operator (json, point), compared exactly.
+# and timestamptz; FULL with types that have no equality operator (json, point), compared exactly;
+# FULL where the target's numeric(10,2) row (1.50) is equal but not identical to the old tuple (1.5).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -16,10 +17,14 @@ CREATE TABLE t_comp (k pair PRIMARY KEY, v text);
 CREATE TABLE t_fullt (id int, b boolean, i inet, c char(6), v text);
 CREATE TABLE t_fullnum (id int, n numeric, f float8, ts timestamptz, v text);
 CREATE TABLE t_noeq (id int, doc json, p point, v text);"
+# The target keeps two decimals where the source keeps what it was given: equal, not identical.
+src_sql "CREATE TABLE t_scale (id int, n numeric, v text)"
+tgt_sql "CREATE TABLE t_scale (id int, n numeric(10, 2), v text)"
 src_sql "
 ALTER TABLE t_fullt REPLICA IDENTITY FULL;
 ALTER TABLE t_fullnum REPLICA IDENTITY FULL;
-ALTER TABLE t_noeq REPLICA IDENTITY FULL;"
+ALTER TABLE t_noeq REPLICA IDENTITY FULL;
+ALTER TABLE t_scale REPLICA IDENTITY FULL;"
 
 syncline_start
 
@@ -73,7 +78,15 @@ src_sql "UPDATE t_noeq SET v = 'thirds, updated' WHERE id = 2"
 src_sql "UPDATE t_noeq SET p = '(3,3)' WHERE id = 3"
 src_sql "DELETE FROM t_noeq WHERE id = 4"
 
+# ---- FULL: the target's row is equal to the old tuple (1.50 = 1.5) but prints differently
+src_sql "INSERT INTO t_scale VALUES (1, 1.5, 'a'), (2, 2, 'b'), (3, 3.25, 'c')"
+src_sql "UPDATE t_scale SET v = 'a, updated' WHERE id = 1"
+src_sql "DELETE FROM t_scale WHERE id = 2"
+
 wait_synced
+assert_eq "1:1.50:a, updated,3:3.25:c" \
+    "$(tgt_sql "SELECT string_agg(id || ':' || n || ':' || v, ',' ORDER BY id) FROM t_scale")" \
+    "t_scale: rows equal but not identical to the old tuple were updated and deleted"
 for t in t_comp t_fullt t_fullnum t_noeq; do
     assert_same "$t"
 done
