@@ -84,6 +84,12 @@ static void pg_bulk_insert(sbuf_t *sb, const pg_bulk_rel_t *b, const int *cols, 
 {
     sbuf_add(sb, "INSERT INTO ");
     sbuf_add(sb, b->target);
+    if (n == 0) { /* a table without columns: nrows empty rows */
+        char p[48];
+        snprintf(p, sizeof(p), " SELECT FROM generate_series(1, %d)", nrows);
+        sbuf_add(sb, p);
+        return;
+    }
     sbuf_add(sb, " (");
     for (int i = 0; i < n; i++) {
         sbuf_add(sb, i ? ", " : "");

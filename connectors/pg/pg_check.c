@@ -181,7 +181,7 @@ static void pg_check_identity(pg_check_ctx_t *cx, const change_relation_t *rel)
     int keys = 0;
     for (int i = 0; i < rel->ncols; i++)
         keys += rel->cols[i].is_key;
-    if (keys > 0)
+    if (keys > 0 || rel->replident == 'f') /* FULL without columns: nothing to send */
         return;
     char msg[512];
     snprintf(msg, sizeof(msg),

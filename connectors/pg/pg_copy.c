@@ -109,6 +109,25 @@ static char *pg_copy_cat(char *s, const char *add)
     return n;
 }
 
+/* A source table without columns copies as COPY t FROM STDIN (a column
+ * list cannot be empty), which fills every target column: refused when the
+ * target has one to fill, rather than loading empty text into it. rt is
+ * pg_copy_columns's target query. */
+static err_t pg_copy_no_columns(PGresult *rt, const char *display, char *errbuf, size_t errsize)
+{
+    for (int j = 0; j < PQntuples(rt); j++) {
+        if (PQgetvalue(rt, j, 2)[0] != 't') {
+            snprintf(errbuf, errsize,
+                     "source table %s has no columns to copy but its target table has column "
+                     "\"%s\"; the initial copy cannot fill it (drop the column or copy the "
+                     "table yourself and run with --snapshot=never)",
+                     display, PQgetvalue(rt, j, 0));
+            return ERR_SCHEMA;
+        }
+    }
+    return ERR_OK;
+}
+
 /* Column list shared by source and target: every non-generated source column.
  * Fails when the target lacks one. Sets *binary when all types match. */
 static err_t pg_copy_columns(PGconn *src, PGconn *tgt, const char *sq, const char *tq,
@@ -146,6 +165,8 @@ static err_t pg_copy_columns(PGconn *src, PGconn *tgt, const char *sq, const cha
             err = ERR_RUNTIME;
         }
     }
+    if (err == ERR_OK && (*cols)[0] == '\0')
+        err = pg_copy_no_columns(rt, display, errbuf, errsize);
     PQclear(rs);
     PQclear(rt);
     if (err != ERR_OK) {
@@ -281,8 +302,9 @@ static err_t pg_copy_describe(PGconn *src, PGconn *tgt, const config_t *cfg,
         d->format = binary ? "binary" : "text";
         if (d->select && d->copy_in) {
             snprintf(d->select, n, "SELECT %s FROM %s%s", cols, d->partitioned ? "" : "ONLY ", sq);
-            snprintf(d->copy_in, n, "COPY %s (%s) FROM STDIN WITH (FORMAT %s)", tq, cols,
-                     d->format);
+            /* no columns: COPY t () would be a syntax error (pg_copy_no_columns) */
+            snprintf(d->copy_in, n, "COPY %s%s%s%s FROM STDIN WITH (FORMAT %s)", tq,
+                     cols[0] ? " (" : "", cols, cols[0] ? ")" : "", d->format);
         } else {
             err = ERR_RUNTIME;
         }

@@ -34,6 +34,11 @@ typedef struct pg_target_stmt {
     struct pg_target_stmt *next;
 } pg_target_stmt_t;
 
+/* How a FULL lookup compares a column (pg_target_check_columns). */
+#define PG_TARGET_EQ_NONE 'n'  /* no equality operator: output text, exactly */
+#define PG_TARGET_EQ_LOOSE 'l' /* =, but equal values may differ (1.0 = 1.00) */
+#define PG_TARGET_EQ_EXACT 'e' /* =, and equal values are identical */
+
 /* What the applier knows about one source relation. */
 typedef struct pg_target_rel {
     uint32_t relid;
@@ -41,7 +46,8 @@ typedef struct pg_target_rel {
     char *display;          /* source "schema.name", for messages */
     char *target;           /* quoted target "schema"."name" */
     char **qcols;           /* quoted target column per source column */
-    char **ttypes;          /* target type (no typmod) per source column, for pg_bulk */
+    char **ttypes;          /* target type (no typmod) per source column: parameter casts */
+    char *teq;              /* its equality under FULL: PG_TARGET_EQ_* per source column */
     int skip;
     int full;          /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_trel_t *trel;   /* set for a transformed table (columns/exclude/where) */
@@ -134,6 +140,7 @@ static void pg_target_rel_free(pg_target_rel_t *r)
     for (int i = 0; r->ttypes && r->rel && i < r->rel->ncols; i++)
         free(r->ttypes[i]);
     free(r->ttypes);
+    free(r->teq);
     change_relation_free(r->rel);
     free(r->display);
     free(r->target);
@@ -360,23 +367,43 @@ static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
     }
 }
 
+/*
+ * Target columns: name, generated, the unlimited form of the type ("bit" and
+ * "character" without a length would mean bit(1) and char(1)), and its
+ * PG_TARGET_EQ_*. A type (or a domain's base type) has equality when it has
+ * a default btree or hash operator class, directly, as an enum or through a
+ * binary-coercible cast: what the type cache offers native replication.
+ * Arrays, composites and ranges answer none (their equality depends on their
+ * elements) and are compared exactly by output text. Equality is exact for
+ * a list of built-in types whose equal values print the same (under a
+ * deterministic collation); numeric, float, interval, jsonb, citext... are
+ * loose.
+ */
+#define PG_TARGET_COLUMNS_SQL                                                                      \
+    "SELECT a.attname, a.attgenerated <> '', "                                                     \
+    "CASE a.atttypid WHEN 'bpchar'::regtype THEN 'bpchar' "                                        \
+    "WHEN '_bpchar'::regtype THEN 'bpchar[]' WHEN 'bit'::regtype THEN 'bit varying' "              \
+    "WHEN '_bit'::regtype THEN 'bit varying[]' ELSE format_type(a.atttypid, NULL) END, "           \
+    "CASE WHEN NOT EXISTS (SELECT 1 FROM pg_opclass oc JOIN pg_am am ON am.oid = oc.opcmethod "    \
+    " WHERE oc.opcdefault AND am.amname IN ('btree', 'hash') AND (oc.opcintype = b.oid "           \
+    " OR (b.typtype = 'e' AND oc.opcintype = 'anyenum'::regtype) OR EXISTS (SELECT 1 FROM "        \
+    " pg_cast k WHERE k.castsource = b.oid AND k.casttarget = oc.opcintype "                       \
+    " AND k.castmethod = 'b'))) THEN 'n' "                                                         \
+    "WHEN (b.typtype = 'e' OR b.oid = ANY ('{bool,int2,int4,int8,oid,text,varchar,bpchar,name,"    \
+    "\"char\",bytea,date,time,timetz,timestamp,timestamptz,uuid,inet,cidr,macaddr,macaddr8,bit,"   \
+    "varbit,money,pg_lsn}'::regtype[])) AND coalesce((SELECT collisdeterministic FROM "            \
+    "pg_collation WHERE oid = a.attcollation), true) THEN 'e' ELSE 'l' END "                       \
+    "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "                                    \
+    "JOIN pg_type b ON b.oid = CASE t.typtype WHEN 'd' THEN t.typbasetype ELSE t.oid END "         \
+    "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped"
+
 /* Checks every source column against the target's columns. */
 static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const char *tdisplay,
                                      lsn_t lsn, char *errbuf, size_t errsize)
 {
     const char *params[1] = {r->target};
-    PGresult *res = pg_conn_execp(pt->conn,
-                                  "SELECT attname, attgenerated <> '', "
-                                  /* the unlimited form of each type: "bit" and "character"
-                                   * without a length would mean bit(1) and char(1) */
-                                  "CASE atttypid WHEN 'bpchar'::regtype THEN 'bpchar' "
-                                  "WHEN '_bpchar'::regtype THEN 'bpchar[]' "
-                                  "WHEN 'bit'::regtype THEN 'bit varying' "
-                                  "WHEN '_bit'::regtype THEN 'bit varying[]' "
-                                  "ELSE format_type(atttypid, NULL) END FROM pg_attribute "
-                                  "WHERE attrelid = $1::regclass AND attnum > 0 "
-                                  "AND NOT attisdropped",
-                                  1, params, PGRES_TUPLES_OK, "target", errbuf, errsize);
+    PGresult *res = pg_conn_execp(pt->conn, PG_TARGET_COLUMNS_SQL, 1, params, PGRES_TUPLES_OK,
+                                  "target", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(pt->conn);
     err_t err = ERR_OK;
@@ -385,8 +412,10 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
         for (int i = 0; i < PQntuples(res) && !found; i++) {
             found = strcmp(PQgetvalue(res, i, 0), r->rel->cols[c].name) == 0;
             generated = found && PQgetvalue(res, i, 1)[0] == 't';
-            if (found && r->ttypes != NULL && r->ttypes[c] == NULL)
+            if (found && r->ttypes[c] == NULL)
                 r->ttypes[c] = strdup(PQgetvalue(res, i, 2));
+            if (found)
+                r->teq[c] = PQgetvalue(res, i, 3)[0];
         }
         if (!found || generated) {
             char l[LSN_STRLEN];
@@ -397,6 +426,9 @@ static err_t pg_target_check_columns(pg_target_t *pt, pg_target_rel_t *r, const 
                      r->display, lsn ? " (lsn=" : "", lsn ? lsn_format(lsn, l, sizeof(l)) : "",
                      lsn ? ")" : "");
             err = ERR_SCHEMA;
+        } else if (r->ttypes[c] == NULL) {
+            snprintf(errbuf, errsize, "out of memory");
+            err = ERR_RUNTIME;
         }
     }
     PQclear(res);
@@ -414,7 +446,9 @@ static pg_target_rel_t *pg_target_rel_new(pg_target_t *pt, const change_relation
     r->display = malloc(len);
     r->qcols = calloc((size_t)rel->ncols + 1, sizeof(char *));
     r->ttypes = calloc((size_t)rel->ncols + 1, sizeof(char *));
-    if (r->rel == NULL || r->display == NULL || r->qcols == NULL || r->ttypes == NULL) {
+    r->teq = calloc((size_t)rel->ncols + 1, 1);
+    if (r->rel == NULL || r->display == NULL || r->qcols == NULL || r->ttypes == NULL ||
+        r->teq == NULL) {
         pg_target_rel_free(r);
         return NULL;
     }
@@ -583,43 +617,107 @@ static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t l
 
 /* ---- statements -------------------------------------------------------- */
 
-static void pg_target_sql_param(sbuf_t *s, pg_target_stmt_t *st, int col, int old)
+/* A new parameter for column col of the new or old tuple; its "$k" into p. */
+static void pg_target_sql_param(pg_target_stmt_t *st, int col, int old, char *p, size_t psize)
 {
-    char p[16];
     st->param_col[st->nparams] = col;
     st->param_old[st->nparams] = old;
-    snprintf(p, sizeof(p), "$%d", ++st->nparams);
-    sbuf_add(s, p);
+    snprintf(p, psize, "$%d", ++st->nparams);
 }
 
-/* WHERE clause locating the row by its identity columns. */
-static void pg_target_sql_where(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old)
+/* $k::type: the parameter typed as the target column, so that the
+ * comparison is the type's own (a bare $k next to a composite column would
+ * be an anonymous record, which has no input function). */
+static void pg_target_sql_typed(sbuf_t *s, const pg_target_rel_t *r, int col, const char *param)
 {
-    int first = 1;
-    for (int c = 0; c < r->rel->ncols; c++) {
-        if (!r->rel->cols[c].is_key)
+    sbuf_add(s, param);
+    sbuf_add(s, "::");
+    sbuf_add(s, r->ttypes[col]);
+}
+
+/* format('%L', "c") = format('%L', $k::type): both values printed by the
+ * type's output function in this one session, NULL as NULL. Exact for types
+ * without an equality operator (json, point), and the tie-break between rows
+ * equal by = but not identical (numeric 1.0 and 1.00, float -0 and 0). */
+static void pg_target_sql_same(sbuf_t *s, const pg_target_rel_t *r, int col, const char *param)
+{
+    sbuf_add(s, "format('%L', ");
+    sbuf_add(s, r->qcols[col]);
+    sbuf_add(s, ") = format('%L', ");
+    pg_target_sql_typed(s, r, col, param);
+    sbuf_add(s, ")");
+}
+
+/*
+ * The old tuple's identity columns, parameters $from+1 on, compared with
+ * each type's equality as native replication does (the key's = under
+ * DEFAULT or USING INDEX, IS NOT DISTINCT FROM under FULL). Under FULL a
+ * type without equality is compared by its output text instead of being
+ * refused. A FULL table without columns matches any row.
+ */
+static void pg_target_sql_match(sbuf_t *s, const pg_target_rel_t *r, const pg_target_stmt_t *st,
+                                int from)
+{
+    char p[16];
+    for (int i = from; i < st->nparams; i++) {
+        int c = st->param_col[i];
+        snprintf(p, sizeof(p), "$%d", i + 1);
+        sbuf_add(s, i > from ? " AND " : "");
+        if (r->full && r->teq[c] == PG_TARGET_EQ_NONE) {
+            pg_target_sql_same(s, r, c, p);
             continue;
-        /* Under FULL identity every column is compared by its text form: equality
-         * operators may be missing (json, point) or too loose (numeric 4.0 = 4.00
-         * would pick the wrong one of two rows). Both sessions print values with
-         * the same settings, so equal text means the same value. */
-        int as_text = r->full;
-        sbuf_add(s, first ? "" : " AND ");
+        }
         sbuf_add(s, r->qcols[c]);
-        sbuf_add(s, as_text ? "::text" : "");
         sbuf_add(s, r->full ? " IS NOT DISTINCT FROM " : " = ");
-        pg_target_sql_param(s, st, c, old);
-        sbuf_add(s, as_text ? "::text" : "");
-        first = 0;
+        pg_target_sql_typed(s, r, c, p);
     }
+    if (st->nparams == from)
+        sbuf_add(s, r->full ? "true" : "false");
+}
+
+/* Identical (same output text) on every loosely equal column of the match;
+ * 0 when there is none. */
+static int pg_target_sql_identical(sbuf_t *s, const pg_target_rel_t *r, const pg_target_stmt_t *st,
+                                   int from)
+{
+    int n = 0;
+    char p[16];
+    for (int i = from; i < st->nparams; i++) {
+        int c = st->param_col[i];
+        if (r->teq[c] != PG_TARGET_EQ_LOOSE)
+            continue;
+        sbuf_add(s, " AND ");
+        snprintf(p, sizeof(p), "$%d", i + 1);
+        pg_target_sql_same(s, r, c, p);
+        n++;
+    }
+    return n;
+}
+
+/* SELECT tableoid, ctid FROM target WHERE <match>[ AND <identical>] LIMIT 1 */
+static int pg_target_sql_first(sbuf_t *s, const pg_target_rel_t *r, const pg_target_stmt_t *st,
+                               int from, int identical)
+{
+    sbuf_add(s, "SELECT tableoid, ctid FROM ");
+    sbuf_add(s, r->target);
+    sbuf_add(s, " WHERE ");
+    pg_target_sql_match(s, r, st, from);
+    int n = identical ? pg_target_sql_identical(s, r, st, from) : 0;
+    sbuf_add(s, " LIMIT 1");
+    return n;
 }
 
 static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
 {
     sbuf_add(s, "INSERT INTO ");
     sbuf_add(s, r->target);
+    if (r->rel->ncols == 0) { /* a table without columns: () would be a syntax error */
+        sbuf_add(s, " DEFAULT VALUES");
+        return;
+    }
     sbuf_add(s, " (");
     int n = 0;
+    char p[16];
     for (int c = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
             sbuf_add(s, n++ ? ", " : "");
@@ -631,27 +729,52 @@ static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     for (int c = 0, k = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
             sbuf_add(s, k++ ? ", " : "");
-            pg_target_sql_param(s, st, c, 0);
+            pg_target_sql_param(st, c, 0, p, sizeof(p));
+            sbuf_add(s, p);
         }
     }
     sbuf_add(s, ")");
 }
 
-/* Under FULL identity duplicates are possible: touch exactly one row. The
- * row's WHERE condition goes to *where too (for pg_target_sql_checked). */
+/*
+ * WHERE clause locating the row by its identity columns. Under FULL
+ * duplicates are possible: exactly one row is touched, and of the rows equal
+ * to the old tuple an identical one is preferred (numeric 1.0 = 1.00, float
+ * -0 = 0; the source changed one of them). The identical row is searched
+ * first and the equal one only when none is found: UNION ALL runs its
+ * branches in order (UPDATE and DELETE never run in parallel), so the scan
+ * still stops at the first hit where ORDER BY would read the whole table.
+ * The match condition goes to *where too (for pg_target_sql_checked).
+ */
 static void pg_target_sql_locate(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st, int old,
                                  sbuf_t *where)
 {
-    pg_target_sql_where(where, r, st, old);
-    sbuf_add(s, " WHERE ");
-    if (r->full) {
-        sbuf_add(s, "(tableoid, ctid) = (SELECT tableoid, ctid FROM ");
-        sbuf_add(s, r->target);
-        sbuf_add(s, " WHERE ");
+    int from = st->nparams;
+    char p[16];
+    for (int c = 0; c < r->rel->ncols; c++) {
+        if (r->rel->cols[c].is_key)
+            pg_target_sql_param(st, c, old, p, sizeof(p));
     }
-    sbuf_add(s, where->s ? where->s : "false");
-    if (r->full)
-        sbuf_add(s, " LIMIT 1)");
+    pg_target_sql_match(where, r, st, from);
+    sbuf_add(s, " WHERE ");
+    if (!r->full) {
+        sbuf_add(s, where->s ? where->s : "false");
+        return;
+    }
+    sbuf_t exact = {0};
+    sbuf_add(s, "(tableoid, ctid) = (");
+    if (pg_target_sql_first(&exact, r, st, from, 1) == 0) {
+        pg_target_sql_first(s, r, st, from, 0);
+    } else {
+        sbuf_add(s, "SELECT tableoid, ctid FROM ((");
+        sbuf_add(s, exact.s ? exact.s : "");
+        sbuf_add(s, ") UNION ALL (");
+        pg_target_sql_first(s, r, st, from, 0);
+        sbuf_add(s, ")) AS syncline_m LIMIT 1");
+    }
+    s->oom |= exact.oom;
+    free(exact.s);
+    sbuf_add(s, ")");
 }
 
 static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
@@ -661,12 +784,14 @@ static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     sbuf_add(s, r->target);
     sbuf_add(s, " SET ");
     int n = 0;
+    char p[16];
     for (int c = 0; c < r->rel->ncols; c++) {
         if (st->shape[c + 1] == '1') {
             sbuf_add(s, n++ ? ", " : "");
             sbuf_add(s, r->qcols[c]);
             sbuf_add(s, " = ");
-            pg_target_sql_param(s, st, c, 0);
+            pg_target_sql_param(st, c, 0, p, sizeof(p));
+            sbuf_add(s, p);
         }
     }
     pg_target_sql_locate(s, r, st, st->shape[0] == 'u', where);

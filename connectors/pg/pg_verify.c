@@ -64,6 +64,9 @@ typedef struct vtable {
     char *keylist;  /* quoted "k1, k2" */
     char *keynames; /* "k1, k2" for messages */
     int nkeys;
+    /* per key column, the cast of its bound parameters, or NULL: a composite
+     * key compared with an untyped parameter would be an anonymous record */
+    char *keytype[PG_VERIFY_MAX_KEYS];
 } vtable_t;
 
 typedef struct pg_verify {
@@ -138,7 +141,8 @@ static void pg_verify_where(const vtable_t *vt, vbound_t lo, vbound_t hi, vbuf_t
                  side == 0 ? ">=" : "<");
         for (int k = 0; k < vt->nkeys; k++) {
             params[*np] = b[side][k];
-            vbuf_add(sql, "%s$%d", k ? ", " : "", ++*np);
+            vbuf_add(sql, "%s$%d%s%s", k ? ", " : "", ++*np, vt->keytype[k] ? "::" : "",
+                     vt->keytype[k] ? vt->keytype[k] : "");
         }
         vbuf_add(sql, ")");
     }
@@ -407,6 +411,16 @@ static int pg_verify_names(PGconn *conn, PGresult *res, vbuf_t *quoted, vbuf_t *
     return quoted->oom || (plain && plain->oom) ? -1 : 0;
 }
 
+/* vt->keytype from column 1 of the key query k; -1 when out of memory. */
+static int vtable_keytypes(vtable_t *vt, PGresult *k)
+{
+    for (int i = 0; i < PQntuples(k) && i < PG_VERIFY_MAX_KEYS; i++) {
+        if (!PQgetisnull(k, i, 1) && (vt->keytype[i] = strdup(PQgetvalue(k, i, 1))) == NULL)
+            return -1;
+    }
+    return 0;
+}
+
 static void vtable_clear(vtable_t *vt)
 {
     free(vt->sq);
@@ -414,6 +428,8 @@ static void vtable_clear(vtable_t *vt)
     free(vt->rowexpr);
     free(vt->keylist);
     free(vt->keynames);
+    for (int k = 0; k < PG_VERIFY_MAX_KEYS; k++)
+        free(vt->keytype[k]);
     memset(vt, 0, sizeof(*vt));
 }
 
@@ -587,8 +603,10 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_
                                 "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
                                 1, params, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
     PGresult *k = c ? pg_conn_execp(pv->src,
-                                    "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
-                                    "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE "
+                                    "SELECT a.attname, CASE WHEN t.typtype = 'c' THEN "
+                                    "format_type(a.atttypid, NULL) END FROM pg_index i JOIN "
+                                    "pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
+                                    "ANY(i.indkey) JOIN pg_type t ON t.oid = a.atttypid WHERE "
                                     "i.indrelid = $1::regclass AND i.indisprimary ORDER BY "
                                     "array_position(i.indkey::int2[], a.attnum)",
                                     1, params, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize)
@@ -596,6 +614,10 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_
     err_t err = k ? ERR_OK : pg_conn_classify(pv->src);
     if (err == ERR_OK && (pg_verify_names(pv->src, c, &cols, NULL) != 0 ||
                           pg_verify_names(pv->src, k, &keys, &names) != 0)) {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    if (err == ERR_OK && vtable_keytypes(vt, k) != 0) {
         snprintf(pv->errbuf, pv->errsize, "out of memory");
         err = ERR_RUNTIME;
     }
