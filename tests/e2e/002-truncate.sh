@@ -22,6 +22,7 @@ CREATE TABLE events (seq int PRIMARY KEY, what text);"
 tgt_sql "SELECT setval('counter_id_seq', 500); SELECT setval('keepseq_id_seq', 300);" >/dev/null
 
 syncline_start
+syncline_wait_streaming # the TRUNCATEs below must not meet the initial copy's locks
 
 # 1. Initial rows everywhere.
 src_sql "BEGIN;

@@ -429,6 +429,25 @@ _e2e_applied_lsn() {
     tgt_psql -c "SELECT applied_lsn FROM syncline.progress WHERE name = '$(_e2e_cfg_name)'" 2>/dev/null || true
 }
 
+# syncline_wait_streaming [SECONDS]: waits (default E2E_START_TIMEOUT) until the initial copy is
+# over (the progress row says streaming). syncline_start returns as soon as the slot is held,
+# which is while the copy still reads the tables: a TRUNCATE or ALTER of several of them then may
+# deadlock with the copy's locks on the source.
+syncline_wait_streaming() {
+    local secs=${1:-$E2E_START_TIMEOUT} name deadline state
+    name=$(_e2e_cfg_name)
+    deadline=$(($(_e2e_now_ms) + secs * 1000))
+    while :; do
+        state=$(tgt_psql -c "SELECT state FROM syncline.progress WHERE name = '$name'" 2>/dev/null) || true
+        [[ "$state" != streaming ]] || return 0
+        _e2e_alive "$SYNCLINE_PID" || fail "syncline_wait_streaming: syncline is not running"
+        if (($(_e2e_now_ms) > deadline)); then
+            fail "syncline_wait_streaming: '$name' is [${state:-no progress row}] after ${secs}s"
+        fi
+        sleep 0.2
+    done
+}
+
 wait_synced() {
     local secs=${1:-60} lsn name deadline ok rc start
     name=$(_e2e_cfg_name)
