@@ -1089,6 +1089,90 @@ static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, c
     return ERR_OK;
 }
 
+/*
+ * A multi-row statement's keys and LSNs, kept until its result is in. A value
+ * the server cannot take as a parameter (a character the target encoding
+ * cannot hold, a malformed value) fails with "parameter $N"; the row it
+ * belongs to is (N - 1) / per_row, and the error then names that row.
+ */
+typedef struct pg_target_bulk_diag {
+    const change_relation_t *rel; /* borrowed: lives as long as the statement's table name */
+    int m, per_row;
+    lsn_t *lsn;          /* per row */
+    change_tuple_t *key; /* per row: the key columns' values, the others NULL */
+    change_value_t *values;
+    char *bytes; /* the key values' data */
+} pg_target_bulk_diag_t;
+
+static void pg_target_bulk_diag_free(void *p)
+{
+    pg_target_bulk_diag_t *d = p;
+    if (d == NULL)
+        return;
+    free(d->lsn);
+    free(d->key);
+    free(d->values);
+    free(d->bytes);
+    free(d);
+}
+
+static void pg_target_bulk_diag_explain(PGconn *conn, void *p, char *errbuf, size_t errsize)
+{
+    pg_target_bulk_diag_t *d = p;
+    const char *at = strstr(errbuf, "parameter $");
+    long row = at != NULL ? (strtol(at + 11, NULL, 10) - 1) / d->per_row : -1;
+    (void)conn;
+    if (row >= 0 && row < d->m) {
+        char key[256], l[LSN_STRLEN];
+        change_key_text(d->rel, &d->key[row], key, sizeof(key));
+        size_t n = strlen(errbuf);
+        snprintf(errbuf + n, n < errsize ? errsize - n : 0,
+                 " (the failing row: lsn=%s key=%s, row %ld of %d in one statement)",
+                 lsn_format(d->lsn[row], l, sizeof(l)), key, row + 1, d->m);
+    }
+    pg_target_bulk_diag_free(d);
+}
+
+/* Copies what pg_target_bulk_diag_explain needs of m rows; NULL when out of
+ * memory (the error then names the statement's first row only). */
+static pg_target_bulk_diag_t *pg_target_bulk_diag_new(const change_relation_t *rel,
+                                                      const sink_row_t *rows, int m, char op,
+                                                      int per_row)
+{
+    int ncols = rel->ncols;
+    size_t bytes = 1;
+    for (int r = 0; r < m; r++) {
+        const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
+        for (int c = 0; c < ncols && c < t->ncols; c++)
+            bytes += rel->cols[c].is_key ? t->values[c].len : 0;
+    }
+    pg_target_bulk_diag_t *d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->lsn = calloc((size_t)m, sizeof(lsn_t))) == NULL ||
+        (d->key = calloc((size_t)m, sizeof(change_tuple_t))) == NULL ||
+        (d->values = calloc((size_t)m * (size_t)ncols + 1, sizeof(change_value_t))) == NULL ||
+        (d->bytes = malloc(bytes)) == NULL) {
+        pg_target_bulk_diag_free(d);
+        return NULL;
+    }
+    *d = (pg_target_bulk_diag_t){rel, m, per_row, d->lsn, d->key, d->values, d->bytes};
+    char *p = d->bytes;
+    for (int r = 0; r < m; r++) {
+        const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
+        d->lsn[r] = rows[r].lsn;
+        d->key[r] = (change_tuple_t){.ncols = ncols, .values = d->values + (size_t)r * ncols};
+        for (int c = 0; c < ncols && c < t->ncols; c++) {
+            change_value_t *v = &d->key[r].values[c];
+            *v = (change_value_t){.kind = CHANGE_NULL};
+            if (!rel->cols[c].is_key)
+                continue;
+            *v = (change_value_t){.kind = t->values[c].kind, .len = t->values[c].len, .data = p};
+            memcpy(p, t->values[c].data ? t->values[c].data : "", t->values[c].len);
+            p += t->values[c].len;
+        }
+    }
+    return d;
+}
+
 static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sink_row_t *rows,
                                   int m, char op, const char *present, const int *cols, int per_row,
                                   char *errbuf, size_t errsize)
@@ -1102,11 +1186,16 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
         return err;
     char key[256];
     change_key_text(r->rel, op == 'D' ? rows[0].old_tuple : rows[0].new_tuple, key, sizeof(key));
+    size_t kn = strlen(key);
+    snprintf(key + kn, sizeof(key) - kn, " (first of %d rows)", m);
     pg_pipe_tag_t tag = {.op = op,
                          .check_rows = op != 'I',
                          .expect_rows = m,
                          .table = r->display,
-                         .lsn = rows[m - 1].lsn};
+                         .lsn = rows[m - 1].lsn,
+                         .diag = pg_target_bulk_diag_new(r->rel, rows, m, op, per_row),
+                         .diag_free = pg_target_bulk_diag_free,
+                         .diag_explain = pg_target_bulk_diag_explain};
     return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
                                  pt->lengths, pt->formats, &tag, key, errbuf, errsize);
 }
@@ -1159,10 +1248,11 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
  */
 static err_t pg_target_failed(pg_target_t *pt, err_t err, char *errbuf, size_t errsize)
 {
-    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe) : NULL;
+    void (*explain)(PGconn * conn, void *diag, char *errbuf, size_t errsize) = NULL;
+    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe, &explain) : NULL;
     if (diag != NULL) {
         pg_pipe_abort(pt->pipe);
-        pg_trel_explain(pt->conn, diag, errbuf, errsize);
+        explain(pt->conn, diag, errbuf, errsize);
     }
     return err;
 }
