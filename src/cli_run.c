@@ -79,7 +79,7 @@ static void run_ctx_clear(run_ctx_t *rc)
 }
 
 /* Copies every table as of the slot's snapshot, then marks the row streaming. */
-static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
+static err_t run_copy(run_ctx_t *rc, const char *snapshot, lsn_t start, int truncate)
 {
     pg_copy_stats_t stats;
     err_t err = ERR_OK;
@@ -91,8 +91,13 @@ static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
     if (err == ERR_OK)
         err = pg_copy_run(rc->cfg, snapshot, rc->tables, rc->ntables, rc->stop, &stats, rc->errbuf,
                           CLI_ERRBUF_SIZE);
-    if (err != ERR_OK)
+    if (err != ERR_OK) { /* the copy is the state of the source at the slot's start */
+        char l[LSN_STRLEN];
+        size_t n = strlen(rc->errbuf);
+        snprintf(rc->errbuf + n, n < CLI_ERRBUF_SIZE ? CLI_ERRBUF_SIZE - n : 0,
+                 " (initial copy as of lsn=%s)", lsn_format(start, l, sizeof(l)));
         return err;
+    }
     if (stats.interrupted) { /* SIGINT/SIGTERM: stop cleanly; the row still says copying */
         log_warn("copy interrupted by a stop request after %llu rows; the next run starts it "
                  "again",
@@ -201,7 +206,7 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
         err = pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf,
                                       CLI_ERRBUF_SIZE);
     if (err == ERR_OK && copy)
-        err = run_copy(rc, snapshot, truncate);
+        err = run_copy(rc, snapshot, *start, truncate);
     return err;
 }
 
