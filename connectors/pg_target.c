@@ -42,6 +42,11 @@ typedef struct pg_target_rel {
     char **qcols;           /* quoted target column per source column */
     char **ttypes;          /* target type (no typmod) per source column, for pg_bulk */
     int skip;
+    /* why this relation cannot be applied (no target table, not listed), or
+     * NULL. Not an error until a change of it arrives: with
+     * publish_via_partition_root the stream describes the leaf partitions
+     * too, but their rows come as the root's. Owned. */
+    char *unusable;
     int full;        /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_trel_t *trel; /* set for a transformed table (columns/exclude/where) */
     int collapsible; /* changes to one row may be merged (see pg_target_collapsible) */
@@ -133,6 +138,7 @@ static void pg_target_rel_free(pg_target_rel_t *r)
         free(r->ttypes[i]);
     free(r->ttypes);
     change_relation_free(r->rel);
+    free(r->unusable);
     free(r->display);
     free(r->target);
     pg_target_stmts_free(r->stmts);
@@ -484,6 +490,28 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
     return ok;
 }
 
+/* Keeps errbuf's message as the reason r cannot be applied (see unusable). */
+static err_t pg_target_unusable(pg_target_rel_t *r, char *errbuf, size_t errsize)
+{
+    r->unusable = strdup(errbuf);
+    errbuf[0] = '\0';
+    if (r->unusable != NULL)
+        return ERR_OK;
+    snprintf(errbuf, errsize, "out of memory");
+    return ERR_RUNTIME;
+}
+
+/* ERR_SCHEMA when a change of r arrives that it cannot take, naming its LSN. */
+static err_t pg_target_usable(const pg_target_rel_t *r, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    if (r->unusable == NULL)
+        return ERR_OK;
+    char l[LSN_STRLEN];
+    snprintf(errbuf, errsize, "%s; a change of it arrived (lsn=%s)", r->unusable,
+             lsn_format(lsn, l, sizeof(l)));
+    return ERR_SCHEMA;
+}
+
 static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, char *errbuf,
                                 size_t errsize)
 {
@@ -495,7 +523,7 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
                  "source table %s is published but not listed in tables (add it, or an entry "
                  "with \"skip\": true)",
                  r->display);
-        return ERR_SCHEMA;
+        return pg_target_unusable(r, errbuf, errsize);
     }
     if (r->skip)
         return ERR_OK;
@@ -510,10 +538,9 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
     char tdisplay[512];
     snprintf(tdisplay, sizeof(tdisplay), "%s.%s", ts, tn);
     if (!exists) {
-        char l[LSN_STRLEN];
-        snprintf(errbuf, errsize, "target table %s does not exist (source table %s, lsn=%s)",
-                 tdisplay, r->display, lsn_format(lsn, l, sizeof(l)));
-        return ERR_SCHEMA;
+        snprintf(errbuf, errsize, "target table %s does not exist (source table %s)", tdisplay,
+                 r->display);
+        return pg_target_unusable(r, errbuf, errsize);
     }
     const config_table_t *entry = config_find_table(pt->cfg, r->rel->nspname, r->rel->relname);
     err_t err = pg_trel_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types, &r->trel,
@@ -816,6 +843,8 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
     }
     if (r->skip)
         return ERR_OK;
+    if (r->unusable != NULL)
+        return pg_target_usable(r, row->lsn, errbuf, errsize);
     if (r->trel != NULL)
         return pg_trel_apply(r->trel, pt->pipe, &pt->stmt_counter, row, errbuf, errsize);
     err_t err;
@@ -847,6 +876,10 @@ static err_t pg_target_truncate(void *ctx, const change_relation_t *const *rels,
         pg_target_rel_t *r = pg_target_find_rel(pt, rels[i]->relid);
         if (r == NULL || r->skip)
             continue;
+        if (r->unusable != NULL) {
+            sbuf_clear(&s);
+            return pg_target_usable(r, lsn, errbuf, errsize);
+        }
         sbuf_add(&s, n++ ? ", " : "");
         sbuf_add(&s, r->target);
         first = first ? first : r->display;
@@ -1238,7 +1271,7 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
 {
     pg_target_t *pt = ctx;
     pg_target_rel_t *r = pg_target_find_rel(pt, relid);
-    return r != NULL && r->collapsible && r->trel == NULL && !r->skip;
+    return r != NULL && r->collapsible && r->trel == NULL && !r->skip && r->unusable == NULL;
 }
 
 /*
