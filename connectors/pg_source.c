@@ -58,6 +58,31 @@ void pg_source_free(pg_source_t *ps)
     free(ps);
 }
 
+err_t pg_source_lock(pg_source_t *ps, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {ps->cfg->slot};
+    PGresult *res = pg_conn_execp(
+        ps->sql,
+        "SELECT pg_try_advisory_lock(hashtext('syncline'), hashtext($1)), "
+        "(SELECT string_agg(pid::text, ', ') FROM pg_locks WHERE locktype = 'advisory' AND "
+        "granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND classid = hashtext('syncline')::oid AND objid = hashtext($1)::oid AND objsubid = 2)",
+        1, params, PGRES_TUPLES_OK, "source: advisory lock", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(ps->sql);
+    err_t err = ERR_OK;
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        snprintf(errbuf, errsize,
+                 "'%s' is already running: another syncline process (source backend pid %s) "
+                 "holds the lock of slot %s",
+                 ps->cfg->name, PQgetisnull(res, 0, 1) ? "?" : PQgetvalue(res, 0, 1),
+                 ps->cfg->slot);
+        err = ERR_SOURCE;
+    }
+    PQclear(res);
+    return err;
+}
+
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     PGresult *res =

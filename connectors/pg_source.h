@@ -29,6 +29,11 @@ typedef struct pg_source_slot {
 pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize);
 void pg_source_free(pg_source_t *ps);
 
+/* Takes, for the life of the session, the source's advisory lock of this
+ * slot, so that two processes of one name (run, capture) never set up at the
+ * same time: ERR_SOURCE "already running" when another process holds it. */
+err_t pg_source_lock(pg_source_t *ps, char *errbuf, size_t errsize);
+
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
 

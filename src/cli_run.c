@@ -258,6 +258,8 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     if (rc.ps != NULL)
         rc.pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL)
+        err = pg_source_lock(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK)
         err = pg_source_check_wal_level(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK && !*streamed)
         err = cli_check_before_run(cfg, errbuf, CLI_ERRBUF_SIZE);
