@@ -133,7 +133,7 @@ static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress
 {
     err_t err = ERR_OK;
     if (slot->exists)
-        err = pg_source_drop(rc->ps, 0, rc->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_source_drop(rc->ps, PG_SOURCE_PUB_KEEP, NULL, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && prog->exists)
         err = pg_target_delete_progress(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
     rc->pub_created |= prog->publication_created;
