@@ -190,7 +190,13 @@ err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errs
         " partition integer NOT NULL,"
         " next_offset bigint NOT NULL,"
         " updated_at timestamptz NOT NULL DEFAULT now(),"
-        " PRIMARY KEY (name, topic, partition))";
+        " PRIMARY KEY (name, topic, partition));"
+        /* which configuration writes which target table (pg_target_claim_tables) */
+        "CREATE TABLE IF NOT EXISTS syncline.claims ("
+        " relid oid PRIMARY KEY,"
+        " target text NOT NULL,"
+        " name text NOT NULL,"
+        " claimed_at timestamptz NOT NULL DEFAULT now())";
     PGresult *res = pg_conn_exec(pt->conn, ddl, PGRES_COMMAND_OK, "target: create progress table",
                                  errbuf, errsize);
     if (res == NULL)
@@ -269,6 +275,108 @@ err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize)
                       "UPDATE syncline.progress SET state = 'streaming', "
                       "updated_at = now() WHERE name = $1",
                       1, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* Quoted target names of the source tables (schema, name) that are not
+ * skipped, as a PostgreSQL text[] literal into sb. */
+static void pg_target_claim_list(pg_target_t *pt, const char *const *schemas,
+                                 const char *const *names, int n, sbuf_t *sb)
+{
+    sbuf_add(sb, "{");
+    for (int i = 0, k = 0; i < n; i++) {
+        const char *ts, *tn;
+        if (route_target(pt->cfg, schemas[i], names[i], &ts, &tn) != ROUTE_SYNC)
+            continue;
+        char *q = pg_conn_qualified(pt->conn, ts, tn);
+        sbuf_add(sb, k++ ? ",\"" : "\"");
+        for (const char *c = q ? q : ""; *c != '\0'; c++) { /* array element quoting */
+            char e[3] = {'\\', *c, '\0'};
+            sbuf_add(sb, (*c == '"' || *c == '\\') ? e : e + 1);
+        }
+        sbuf_add(sb, "\"");
+        sb->oom |= q == NULL;
+        free(q);
+    }
+    sbuf_add(sb, "}");
+}
+
+/* Runs the claim statements in one transaction that holds the claims table's
+ * lock, so that two configurations starting at once are serialised. */
+static err_t pg_target_claim_run(pg_target_t *pt, const char *list, char *errbuf, size_t errsize)
+{
+    const char *params[2] = {pt->cfg->name, list};
+    PGresult *res =
+        pg_conn_exec(pt->conn, "BEGIN; LOCK TABLE syncline.claims IN SHARE ROW EXCLUSIVE MODE",
+                     PGRES_COMMAND_OK, "target: claim tables", errbuf, errsize);
+    PQclear(res);
+    PGresult *taken =
+        res ? pg_conn_execp(pt->conn,
+                            "SELECT c.target, c.name FROM syncline.claims c WHERE c.name <> $1 AND "
+                            "c.relid IN (SELECT to_regclass(t)::oid FROM unnest($2::text[]) t) "
+                            "ORDER BY 1 LIMIT 1",
+                            2, params, PGRES_TUPLES_OK, "target: claim tables", errbuf, errsize)
+            : NULL;
+    err_t err = taken ? ERR_OK : pg_conn_classify(pt->conn);
+    if (taken != NULL && PQntuples(taken) > 0) {
+        snprintf(errbuf, errsize,
+                 "target table %s is written by configuration '%s' (syncline.claims on the "
+                 "target): two configurations must not write the same table; remove it from one "
+                 "of them, or 'syncline drop' the other",
+                 PQgetvalue(taken, 0, 0), PQgetvalue(taken, 0, 1));
+        err = ERR_CONFIG;
+    }
+    PQclear(taken);
+    static const char *const write[2] = {
+        /* tables this configuration no longer lists are free again */
+        "DELETE FROM syncline.claims WHERE name = $1 AND relid NOT IN (SELECT to_regclass(t)::oid "
+        "FROM unnest($2::text[]) t WHERE to_regclass(t) IS NOT NULL)",
+        "INSERT INTO syncline.claims (relid, target, name) SELECT to_regclass(t)::oid, "
+        "t, $1 FROM unnest($2::text[]) t WHERE to_regclass(t) IS NOT NULL "
+        "ON CONFLICT (relid) DO NOTHING"};
+    for (int i = 0; i < 2 && err == ERR_OK; i++) {
+        res = pg_conn_execp(pt->conn, write[i], 2, params, PGRES_COMMAND_OK, "target: claim tables",
+                            errbuf, errsize);
+        err = res ? ERR_OK : pg_conn_classify(pt->conn);
+        PQclear(res);
+    }
+    char eb[64];
+    PQclear(pg_conn_exec(pt->conn, err == ERR_OK ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
+                         "target", eb, sizeof(eb)));
+    return err;
+}
+
+err_t pg_target_claim_tables(pg_target_t *pt, const char *const *schemas, const char *const *names,
+                             int n, char *errbuf, size_t errsize)
+{
+    sbuf_t sb = {0};
+    pg_target_claim_list(pt, schemas, names, n, &sb);
+    char *list = sbuf_take(&sb);
+    if (list == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    err_t err = pg_target_claim_run(pt, list, errbuf, errsize);
+    free(list);
+    return err;
+}
+
+err_t pg_target_unclaim_tables(pg_target_t *pt, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {pt->cfg->name};
+    PGresult *res = pg_conn_exec(pt->conn, "SELECT to_regclass('syncline.claims') IS NOT NULL",
+                                 PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    int has = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!has)
+        return ERR_OK;
+    res = pg_conn_execp(pt->conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,
+                        PGRES_COMMAND_OK, "target: delete claims", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(pt->conn);
     PQclear(res);

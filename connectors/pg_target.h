@@ -51,6 +51,20 @@ err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize);
 
 err_t pg_target_delete_progress(pg_target_t *pt, char *errbuf, size_t errsize);
 
+/*
+ * Records in syncline.claims that this configuration writes the target tables
+ * of these source tables (schema[i].name[i]; skipped ones are left out), and
+ * frees the ones it no longer lists. ERR_CONFIG naming the table and the other
+ * configuration when another name claimed one of them: two configurations
+ * writing one table would interleave their changes unnoticed. Needs the table
+ * from pg_target_ensure_progress_table; call outside a transaction.
+ */
+err_t pg_target_claim_tables(pg_target_t *pt, const char *const *schemas, const char *const *names,
+                             int n, char *errbuf, size_t errsize);
+
+/* Forgets this configuration's claims (drop). */
+err_t pg_target_unclaim_tables(pg_target_t *pt, char *errbuf, size_t errsize);
+
 /* ERR_SCHEMA unless the target table mapped from source schema.name exists
  * (tables marked skip pass). */
 err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *name, char *errbuf,

@@ -141,6 +141,27 @@ static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress
     return err;
 }
 
+/* The target tables are this configuration's alone (pg_target_claim_tables). */
+static err_t run_claim_tables(run_ctx_t *rc)
+{
+    const char **schemas = calloc((size_t)rc->ntables + 1, sizeof(char *));
+    const char **names = calloc((size_t)rc->ntables + 1, sizeof(char *));
+    err_t err = ERR_RUNTIME;
+    if (schemas != NULL && names != NULL) {
+        for (int i = 0; i < rc->ntables; i++) {
+            schemas[i] = rc->tables[i].schema;
+            names[i] = rc->tables[i].name;
+        }
+        err = pg_target_claim_tables(rc->pt, schemas, names, rc->ntables, rc->errbuf,
+                                     CLI_ERRBUF_SIZE);
+    } else {
+        snprintf(rc->errbuf, CLI_ERRBUF_SIZE, "out of memory");
+    }
+    free(schemas);
+    free(names);
+    return err;
+}
+
 /* Slot and progress row: creates what is absent, copies when asked, and
  * returns where streaming must start. */
 static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
@@ -202,6 +223,8 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
         return err;
     *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
     err = pg_target_ensure_progress_table(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK)
+        err = run_claim_tables(rc);
     if (err == ERR_OK && !prog.exists)
         err = pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf,
                                       CLI_ERRBUF_SIZE);

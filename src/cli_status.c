@@ -158,6 +158,8 @@ static err_t drop_all(const config_t *cfg, char *errbuf)
     if (pt != NULL && err == ERR_OK)
         err = pg_target_delete_progress(pt, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
+        err = pg_target_unclaim_tables(pt, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK)
         log_info("dropped slot=%s publication=%s", cfg->slot,
                  pub_dropped ? cfg->publication : "(kept: not created by syncline)");
     pg_target_free(pt);
