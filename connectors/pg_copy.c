@@ -413,11 +413,12 @@ static err_t pg_copy_finish(PGconn *conn, const char *what, uint64_t *rows, char
     return waited != ERR_OK ? waited : err;
 }
 
-/* "<head>(<item's select>)<tail>" into a malloc'd string; NULL when out of memory. */
+/* "<head>(<item's select><inner>)<tail>" into a malloc'd string; NULL when
+ * out of memory. */
 static char *pg_copy_item_sql(const pg_copy_desc_t *d, const pg_copy_item_t *it, const char *head,
-                              const char *tail)
+                              const char *inner, const char *tail)
 {
-    size_t n = strlen(d->select) + strlen(head) + strlen(tail) + 128;
+    size_t n = strlen(d->select) + strlen(head) + strlen(inner) + strlen(tail) + 128;
     char *sql = malloc(n);
     if (sql == NULL)
         return NULL;
@@ -426,7 +427,7 @@ static char *pg_copy_item_sql(const pg_copy_desc_t *d, const pg_copy_item_t *it,
         m += snprintf(sql + m, n - (size_t)m,
                       " %s ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
                       d->filtered ? "AND" : "WHERE", (long long)it->lo, (long long)it->hi);
-    snprintf(sql + m, n - (size_t)m, ")%s", tail);
+    snprintf(sql + m, n - (size_t)m, "%s)%s", inner, tail);
     return sql;
 }
 
@@ -436,7 +437,7 @@ static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
     pg_copy_desc_t *d = &sh->descs[it->table];
     char tail[64];
     snprintf(tail, sizeof(tail), " TO STDOUT WITH (FORMAT %s)", d->format);
-    char *sql = pg_copy_item_sql(d, it, "COPY ", tail);
+    char *sql = pg_copy_item_sql(d, it, "COPY ", "", tail);
     if (sql == NULL)
         return ERR_RUNTIME;
     PGresult *out = pg_conn_exec(src, sql, PGRES_COPY_OUT, "source: copy", errbuf, errsize);
@@ -510,13 +511,9 @@ static void pg_copy_locate(pg_copy_shared_t *sh, const pg_copy_item_t *it, long 
     snprintf(head, sizeof(head), "SELECT concat_ws(', ', %s) FROM ", exprs);
     snprintf(tail, sizeof(tail), " s OFFSET %ld LIMIT 1", line - 1);
     /* OFFSET 0 keeps the item's own plan (the subquery is not flattened) */
-    char *sql = pg_copy_item_sql(d, it, head, "");
-    char *full = sql ? malloc(strlen(sql) + 96) : NULL;
-    if (full != NULL) {
-        size_t n = strlen(sql);
-        sql[n - 1] = '\0'; /* drop the closing parenthesis: OFFSET 0 goes inside */
-        sprintf(full, "%s OFFSET 0)%s", sql, tail);
-        PGresult *res = pg_conn_query(src, full, 0, NULL);
+    char *sql = pg_copy_item_sql(d, it, head, " OFFSET 0", tail);
+    if (sql != NULL) {
+        PGresult *res = pg_conn_query(src, sql, 0, NULL);
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
             snprintf(key, size, "(%s)=(%s)", names, PQgetvalue(res, 0, 0));
         else
@@ -524,7 +521,6 @@ static void pg_copy_locate(pg_copy_shared_t *sh, const pg_copy_item_t *it, long 
                      d->display, line, pg_conn_message(src, eb, sizeof(eb)));
         PQclear(res);
     }
-    free(full);
     free(sql);
     PQfinish(src);
 }
@@ -535,9 +531,9 @@ static void pg_copy_locate(pg_copy_shared_t *sh, const pg_copy_item_t *it, long 
 static void pg_copy_item_failed(pg_copy_shared_t *sh, const pg_copy_item_t *it, const char *why)
 {
     char msg[1700], key[600] = "";
-    const char *at = strstr(why, ", line ");
     const char *ctx = strstr(why, "CONTEXT:  COPY ");
-    if (ctx != NULL && at != NULL && at > ctx)
+    const char *at = ctx != NULL ? strstr(ctx, ", line ") : NULL;
+    if (at != NULL)
         pg_copy_locate(sh, it, strtol(at + 7, NULL, 10), key, sizeof(key));
     snprintf(msg, sizeof(msg), "copy of %s failed%s%s: %s", sh->descs[it->table].display,
              key[0] ? " at key " : "", key, why);
