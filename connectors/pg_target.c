@@ -598,8 +598,14 @@ static int pg_target_can_collapse(pg_target_t *pt, const pg_target_rel_t *r)
     return ok;
 }
 
+const char *pg_target_unusable(pg_target_t *pt, uint32_t relid)
+{
+    const pg_target_rel_t *r = pg_target_find_rel(pt, relid);
+    return r != NULL ? r->unusable : NULL;
+}
+
 /* Keeps errbuf's message as the reason r cannot be applied (see unusable). */
-static err_t pg_target_unusable(pg_target_rel_t *r, char *errbuf, size_t errsize)
+static err_t pg_target_set_unusable(pg_target_rel_t *r, char *errbuf, size_t errsize)
 {
     r->unusable = strdup(errbuf);
     errbuf[0] = '\0';
@@ -631,7 +637,7 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
                  "source table %s is published but not listed in tables (add it, or an entry "
                  "with \"skip\": true)",
                  r->display);
-        return pg_target_unusable(r, errbuf, errsize);
+        return pg_target_set_unusable(r, errbuf, errsize);
     }
     if (r->skip)
         return ERR_OK;
@@ -648,7 +654,7 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
     if (!exists) {
         snprintf(errbuf, errsize, "target table %s does not exist (source table %s)", tdisplay,
                  r->display);
-        return pg_target_unusable(r, errbuf, errsize);
+        return pg_target_set_unusable(r, errbuf, errsize);
     }
     const config_table_t *entry = config_find_table(pt->cfg, r->rel->nspname, r->rel->relname);
     err_t err = pg_trel_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types, &r->trel,

@@ -70,6 +70,13 @@ err_t pg_target_unclaim_tables(pg_target_t *pt, char *errbuf, size_t errsize);
 err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *name, char *errbuf,
                             size_t errsize);
 
+/* Why the relation described last under relid cannot be applied (no target
+ * table, not listed), or NULL. The sink's relation op accepts such a
+ * relation, since only a change of it is an error (the leaf partitions of a
+ * table published via its root never carry one); checks ask here. Borrowed:
+ * valid until the relation is described again or pt is freed. */
+const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
+
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);
 
