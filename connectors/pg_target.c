@@ -62,6 +62,9 @@ struct pg_target {
     int stmt_counter;
     pg_trel_types_t types; /* user-defined source types seen on the stream */
     int replica_role;      /* session_replication_role = replica is in force */
+    /* the target's encoding is neither UTF8 (ours) nor SQL_ASCII: a value may
+     * fail to convert, so multi-row statements keep their rows' keys */
+    int converts;
     int progress_prepared;
     int offsets_prepared;
     /* per-row scratch */
@@ -88,6 +91,8 @@ pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_
         free(pt);
         return NULL;
     }
+    const char *enc = PQparameterStatus(pt->conn, "server_encoding");
+    pt->converts = enc == NULL || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0);
     /* Replayed rows must not fire ordinary triggers or FK checks a second time.
      * Needs superuser (or the right grant); without it, say so and go on. */
     PGresult *res = pg_conn_query(pt->conn, "SET session_replication_role = replica", 0, NULL);
@@ -1240,7 +1245,9 @@ static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, c
  * A multi-row statement's keys and LSNs, kept until its result is in. A value
  * the server cannot take as a parameter (a character the target encoding
  * cannot hold, a malformed value) fails with "parameter $N"; the row it
- * belongs to is (N - 1) / per_row, and the error then names that row.
+ * belongs to is (N - 1) / per_row, and the error then names that row. Kept
+ * only when the target's encoding converts (pt->converts): a window of
+ * statements in flight holds up to 256 rows' keys each.
  */
 typedef struct pg_target_bulk_diag {
     const change_relation_t *rel; /* borrowed: lives as long as the statement's table name */
@@ -1335,14 +1342,15 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
     change_key_text(r->rel, op == 'D' ? rows[0].old_tuple : rows[0].new_tuple, key, sizeof(key));
     size_t kn = strlen(key);
     snprintf(key + kn, sizeof(key) - kn, " (first of %d rows)", m);
-    pg_pipe_tag_t tag = {.op = op,
-                         .check_rows = op != 'I',
-                         .expect_rows = m,
-                         .table = r->display,
-                         .lsn = rows[m - 1].lsn,
-                         .diag = pg_target_bulk_diag_new(r->rel, rows, m, op, per_row),
-                         .diag_free = pg_target_bulk_diag_free,
-                         .diag_explain = pg_target_bulk_diag_explain};
+    pg_pipe_tag_t tag = {
+        .op = op,
+        .check_rows = op != 'I',
+        .expect_rows = m,
+        .table = r->display,
+        .lsn = rows[m - 1].lsn,
+        .diag = pt->converts ? pg_target_bulk_diag_new(r->rel, rows, m, op, per_row) : NULL,
+        .diag_free = pg_target_bulk_diag_free,
+        .diag_explain = pg_target_bulk_diag_explain};
     return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
                                  pt->lengths, pt->formats, &tag, key, errbuf, errsize);
 }
