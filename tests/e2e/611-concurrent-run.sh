@@ -6,7 +6,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t019
+e2e_setup t611
 both_sql "CREATE TABLE items (id int PRIMARY KEY, v text)"
 
 pids=()

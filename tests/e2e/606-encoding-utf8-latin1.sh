@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t014
+e2e_setup t606
 
 # The target database in LATIN1 (template0: the template's encoding must not matter).
 _e2e_psql_or_fail "latin1 target" "$TGT_PORT" postgres -c "DROP DATABASE $TGT_DB WITH (FORCE)" \

@@ -6,10 +6,10 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t021
+e2e_setup t613
 both_sql "CREATE TABLE items (id int PRIMARY KEY, v text); CREATE TABLE other (id int PRIMARY KEY)"
 
-# A: both tables (the default configuration, name t021)
+# A: both tables (the default configuration, name t613)
 syncline_start
 src_sql "INSERT INTO items VALUES (1, 'a')"
 wait_synced
@@ -22,7 +22,7 @@ CFG_B=$E2E_TMP/config-b.json
 python3 - "$CFG" "$CFG_B" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
-d["name"] = "t021b"
+d["name"] = "t613b"
 d["tables"] = [{"source": "public.items", "target": "public.items"}]
 json.dump(d, open(sys.argv[2], "w"))
 PY
@@ -32,7 +32,7 @@ timeout -k 5 60 "$SYNCLINE" run -c "$CFG_B" --snapshot=never >"$E2E_TMP/b.log" 2
 cat "$E2E_TMP/b.log"
 assert_eq 3 "$rc" "B (--snapshot=never) is refused"
 assert_contains "$E2E_TMP/b.log" "items" "the error names the table"
-assert_contains "$E2E_TMP/b.log" "t021" "the error names the other configuration"
+assert_contains "$E2E_TMP/b.log" "t613" "the error names the other configuration"
 assert_eq "a" "$(tgt_sql "SELECT string_agg(v, ',') FROM items")" "B wrote nothing"
 
 # once A is dropped, B may take the table

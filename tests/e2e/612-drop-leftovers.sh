@@ -5,11 +5,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t020
+e2e_setup t612
 both_sql "CREATE TABLE items (id int PRIMARY KEY, v text)"
 tgt_sql "INSERT INTO items VALUES (1, 'already there')"
 
-pub_count() { src_sql "SELECT count(*) FROM pg_publication WHERE pubname = 'syncline_t020'"; }
+pub_count() { src_sql "SELECT count(*) FROM pg_publication WHERE pubname = 'syncline_t612'"; }
 rc=0
 timeout -k 5 60 "$SYNCLINE" run -c "$CFG" >"$E2E_TMP/run.log" 2>&1 </dev/null || rc=$?
 cat "$E2E_TMP/run.log"
@@ -26,7 +26,7 @@ assert_eq 0 "$rc" "drop exit code"
 assert_eq 0 "$(pub_count)" "drop removed the publication run created"
 
 # a publication made by someone else is kept
-src_sql "CREATE PUBLICATION syncline_t020 FOR TABLE items"
+src_sql "CREATE PUBLICATION syncline_t612 FOR TABLE items"
 "$SYNCLINE" drop -c "$CFG" >"$E2E_TMP/drop2.log" 2>&1 || fail "drop failed: $(cat "$E2E_TMP/drop2.log")"
 assert_eq 1 "$(pub_count)" "drop keeps a publication syncline did not create"
-src_sql "DROP PUBLICATION syncline_t020"
+src_sql "DROP PUBLICATION syncline_t612"

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t018
+e2e_setup t610
 both_sql "CREATE TABLE items (id int PRIMARY KEY, v text)"
 
 # ---- a FIFO without writer: exit 3 within seconds, saying what it is

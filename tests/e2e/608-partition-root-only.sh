@@ -7,7 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t016
+e2e_setup t608
 
 src_sql "
 CREATE TABLE measures (id int, day date, v text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);

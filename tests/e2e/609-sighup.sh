@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t017
+e2e_setup t609
 both_sql "CREATE TABLE items (id int PRIMARY KEY, v text)"
 syncline_start
 src_sql "INSERT INTO items SELECT g, 'before' FROM generate_series(1, 50) g"

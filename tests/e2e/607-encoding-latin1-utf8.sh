@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-e2e_setup t015
+e2e_setup t607
 
 _e2e_psql_or_fail "latin1 source" "$SRC_PORT" postgres -c "DROP DATABASE $SRC_DB WITH (FORCE)" \
     -c "CREATE DATABASE $SRC_DB ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
