@@ -206,6 +206,11 @@ static err_t pg_check_table(pg_check_ctx_t *cx, PGresult *tables, int row)
     pg_check_identity(cx, rel);
     pg_check_toast(cx, rel, PQgetvalue(tables, row, 0));
     err_t err = cx->snk.ops->relation(cx->snk.ctx, rel, 0, errbuf, sizeof(errbuf));
+    const char *unusable = err == ERR_OK ? pg_target_unusable(cx->pt, rel->relid) : NULL;
+    if (unusable != NULL) { /* the stream would stop at its first change */
+        snprintf(errbuf, sizeof(errbuf), "%s", unusable);
+        err = ERR_SCHEMA;
+    }
     if (err == ERR_SCHEMA || err == ERR_CONFIG)
         pg_check_problem(cx, errbuf);
     change_relation_free(rel);

@@ -56,7 +56,16 @@ static pg_conn_bound_t *pg_conn_bound(const PGconn *conn)
     return conn != NULL ? PQinstanceData(conn, pg_conn_event) : NULL;
 }
 
-/* Text values must read back identically on the other side. */
+/*
+ * Text values must read back identically on the other side. Every session,
+ * source and target, talks UTF-8 (client_encoding below): each server converts
+ * from and to its own encoding, so a LATIN1 source feeds a UTF8 target, Kafka
+ * events are always UTF-8, and a character the target's encoding cannot hold
+ * fails on the target, in the statement of that row, where the error can name
+ * table, key and LSN (on the source it would fail inside the walsender, with
+ * none of them). Native replication sets the target's encoding on the source
+ * instead; UTF-8 loses nothing, since every server encoding converts to it.
+ */
 #define PG_CONN_OPTIONS                                                                            \
     "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "                          \
     "-c standard_conforming_strings=on "                                                           \
@@ -145,12 +154,13 @@ PGconn *pg_conn_open_bounded(const char *conninfo, pg_conn_kind_t kind, const ch
         *err = ERR_CONFIG;
         return NULL;
     }
-    const char *keys[PG_CONN_NDEFAULTS + 5];
-    const char *vals[PG_CONN_NDEFAULTS + 5];
+    const char *keys[PG_CONN_NDEFAULTS + 6];
+    const char *vals[PG_CONN_NDEFAULTS + 6];
     int n = 0;
     keys[n] = "dbname", vals[n++] = conninfo;
     keys[n] = "options", vals[n++] = PG_CONN_OPTIONS;
     keys[n] = "fallback_application_name", vals[n++] = "syncline";
+    keys[n] = "client_encoding", vals[n++] = "UTF8"; /* after dbname: overrides the user's */
     for (size_t i = 0; i < PG_CONN_NDEFAULTS; i++) {
         if (!pg_conn_has(opts, pg_conn_defaults[i][0]))
             keys[n] = pg_conn_defaults[i][0], vals[n++] = pg_conn_defaults[i][1];

@@ -38,6 +38,7 @@
 
 typedef struct pg_copy_desc {
     char *display; /* "schema.name" of the source */
+    char *source;  /* quoted "schema"."name" of the source */
     char *target;  /* quoted "schema"."name" of the target */
     char *select;  /* COPY (<select>) TO STDOUT */
     char *copy_in; /* COPY target (cols) FROM STDIN ... */
@@ -89,6 +90,7 @@ static void pg_copy_fail(pg_copy_shared_t *sh, err_t err, const char *msg)
 static void pg_copy_desc_free(pg_copy_desc_t *d)
 {
     free(d->display);
+    free(d->source);
     free(d->target);
     free(d->select);
     free(d->copy_in);
@@ -311,7 +313,7 @@ static err_t pg_copy_describe(PGconn *src, PGconn *tgt, const config_t *cfg,
     }
     if (err == ERR_RUNTIME && errbuf[0] == '\0')
         snprintf(errbuf, errsize, "out of memory");
-    free(sq);
+    d->source = sq;
     d->target = tq;
     free(cols);
     return err;
@@ -330,7 +332,11 @@ static PGconn *pg_copy_source_session(pg_copy_shared_t *sh, char *errbuf, size_t
     char sql[256];
     snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", lit ? lit : "''");
     PQfreemem(lit);
-    PGresult *res = pg_conn_exec(src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    /* no synchronized scans: the same query in the same snapshot then returns
+     * rows in the same order, which pg_copy_locate relies on */
+    PGresult *res = pg_conn_exec(src,
+                                 "SET synchronize_seqscans = off; "
+                                 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
                                  PGRES_COMMAND_OK, "source", errbuf, errsize);
     PQclear(res);
     res = res ? pg_conn_exec(src, sql, PGRES_COMMAND_OK, "source: import snapshot", errbuf, errsize)
@@ -429,20 +435,33 @@ static err_t pg_copy_finish(PGconn *conn, const char *what, uint64_t *rows, char
     return waited != ERR_OK ? waited : err;
 }
 
-static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
-                              const pg_copy_item_t *it, char *errbuf, size_t errsize)
+/* "<head>(<item's select><inner>)<tail>" into a malloc'd string; NULL when
+ * out of memory. */
+static char *pg_copy_item_sql(const pg_copy_desc_t *d, const pg_copy_item_t *it, const char *head,
+                              const char *inner, const char *tail)
 {
-    pg_copy_desc_t *d = &sh->descs[it->table];
-    size_t n = strlen(d->select) + 128;
+    size_t n = strlen(d->select) + strlen(head) + strlen(inner) + strlen(tail) + 128;
     char *sql = malloc(n);
     if (sql == NULL)
-        return ERR_RUNTIME;
-    int m = snprintf(sql, n, "COPY (%s", d->select);
+        return NULL;
+    int m = snprintf(sql, n, "%s(%s", head, d->select);
     if (it->hi >= 0)
         m += snprintf(sql + m, n - (size_t)m,
                       " %s ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
                       d->filtered ? "AND" : "WHERE", (long long)it->lo, (long long)it->hi);
-    snprintf(sql + m, n - (size_t)m, ") TO STDOUT WITH (FORMAT %s)", d->format);
+    snprintf(sql + m, n - (size_t)m, "%s)%s", inner, tail);
+    return sql;
+}
+
+static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
+                              const pg_copy_item_t *it, char *errbuf, size_t errsize)
+{
+    pg_copy_desc_t *d = &sh->descs[it->table];
+    char tail[64];
+    snprintf(tail, sizeof(tail), " TO STDOUT WITH (FORMAT %s)", d->format);
+    char *sql = pg_copy_item_sql(d, it, "COPY ", "", tail);
+    if (sql == NULL)
+        return ERR_RUNTIME;
     PGresult *out = pg_conn_exec(src, sql, PGRES_COPY_OUT, "source: copy", errbuf, errsize);
     free(sql);
     PGresult *in =
@@ -463,6 +482,84 @@ static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
     if (e1 == ERR_OK && e2 == ERR_OK)
         atomic_fetch_add(&d->rows, rows - sent); /* exact count; wraps back when sent > rows */
     return e1 != ERR_OK ? e1 : e2;
+}
+
+/* Key columns of the source table (replica identity index, else primary key)
+ * as "a, b" (names) and "quoted_a::text, ..." (select list); 0 when found. */
+static int pg_copy_key_columns(PGconn *src, const char *source, char *names, size_t nsize,
+                               char *exprs, size_t esize)
+{
+    static const char *const q =
+        "SELECT string_agg(a.attname, ', ' ORDER BY k.n), "
+        "string_agg(quote_ident(a.attname) || '::text', ', ' ORDER BY k.n) "
+        "FROM (SELECT indrelid, indkey FROM pg_index WHERE indrelid = $1::regclass "
+        "AND (indisreplident OR indisprimary) ORDER BY indisreplident DESC LIMIT 1) i "
+        "CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum";
+    const char *params[1] = {source};
+    PGresult *res = pg_conn_query(src, q, 1, params);
+    int ok =
+        PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0);
+    if (ok) {
+        snprintf(names, nsize, "%s", PQgetvalue(res, 0, 0));
+        snprintf(exprs, esize, "%s", PQgetvalue(res, 0, 1));
+    }
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/*
+ * The key of the row on COPY line `line` (COPY counts rows, from 1) of item
+ * it, as "(a, b)=(1, x)", read again on a fresh session importing the same
+ * snapshot: the same query in the same snapshot yields the same rows in the
+ * same order (no synchronized scans). Best effort: key stays "" when it cannot
+ * tell (the snapshot no longer importable, a table without key).
+ */
+static void pg_copy_locate(pg_copy_shared_t *sh, const pg_copy_item_t *it, long line, char *key,
+                           size_t size)
+{
+    const pg_copy_desc_t *d = &sh->descs[it->table];
+    char eb[256], names[512], exprs[1024], tail[64];
+    key[0] = '\0';
+    PGconn *src = pg_copy_source_session(sh, eb, sizeof(eb));
+    if (src == NULL ||
+        pg_copy_key_columns(src, d->source, names, sizeof(names), exprs, sizeof(exprs)) != 0) {
+        log_warn("copy: cannot read the key of the failing row table=%s line=%ld: %s", d->display,
+                 line, src == NULL ? eb : "no replica identity index or primary key");
+        PQfinish(src);
+        return;
+    }
+    char head[1100];
+    snprintf(head, sizeof(head), "SELECT concat_ws(', ', %s) FROM ", exprs);
+    snprintf(tail, sizeof(tail), " s OFFSET %ld LIMIT 1", line - 1);
+    /* OFFSET 0 keeps the item's own plan (the subquery is not flattened) */
+    char *sql = pg_copy_item_sql(d, it, head, " OFFSET 0", tail);
+    if (sql != NULL) {
+        PGresult *res = pg_conn_query(src, sql, 0, NULL);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+            snprintf(key, size, "(%s)=(%s)", names, PQgetvalue(res, 0, 0));
+        else
+            log_warn("copy: cannot read the key of the failing row table=%s line=%ld: %s",
+                     d->display, line, pg_conn_message(src, eb, sizeof(eb)));
+        PQclear(res);
+    }
+    free(sql);
+    PQfinish(src);
+}
+
+/* A failed item's message, with the key of the failing row when the target
+ * named its COPY line (a value it could not take: an untranslatable
+ * character, a malformed value). */
+static void pg_copy_item_failed(pg_copy_shared_t *sh, const pg_copy_item_t *it, const char *why)
+{
+    char msg[1700], key[600] = "";
+    const char *ctx = strstr(why, "CONTEXT:  COPY ");
+    const char *at = ctx != NULL ? strstr(ctx, ", line ") : NULL;
+    if (at != NULL)
+        pg_copy_locate(sh, it, strtol(at + 7, NULL, 10), key, sizeof(key));
+    snprintf(msg, sizeof(msg), "copy of %s failed%s%s: %s", sh->descs[it->table].display,
+             key[0] ? " at key " : "", key, why);
+    pg_copy_fail(sh, ERR_RUNTIME, msg);
 }
 
 /* Index of the next work item, or -1 when none is left or the copy stops. */
@@ -502,10 +599,7 @@ static void *pg_copy_worker(void *arg)
         if (pg_copy_item_run(sh, src, tgt, &sh->items[i], errbuf, sizeof(errbuf)) != ERR_OK) {
             if (*sh->stop)
                 break; /* reported as a stop, not a failure */
-            char msg[1400];
-            snprintf(msg, sizeof(msg), "copy of %s failed: %s",
-                     sh->descs[sh->items[i].table].display, errbuf);
-            pg_copy_fail(sh, ERR_RUNTIME, msg);
+            pg_copy_item_failed(sh, &sh->items[i], errbuf);
             break;
         }
         pg_copy_item_done(sh, i);

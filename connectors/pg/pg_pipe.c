@@ -46,6 +46,7 @@ struct pg_pipe {
     lsn_t committed;   /* newest successful COMMIT (tag op 'C') */
     void *failed_diag; /* diag of the failed statement, taken from its entry */
     void (*failed_diag_free)(void *diag);
+    void (*failed_diag_explain)(PGconn *conn, void *diag, char *errbuf, size_t errsize);
 };
 
 pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
@@ -82,9 +83,16 @@ static void pg_pipe_pop(pg_pipe_t *pp)
     pp->count--;
 }
 
-void *pg_pipe_take_failed(pg_pipe_t *pp)
+void *pg_pipe_take_failed(pg_pipe_t *pp,
+                          void (**explain)(PGconn *conn, void *diag, char *errbuf, size_t errsize))
 {
     void *d = pp->failed_diag;
+    *explain = pp->failed_diag_explain;
+    if (d != NULL && *explain == NULL) { /* nothing to explain with: just free it */
+        if (pp->failed_diag_free != NULL)
+            pp->failed_diag_free(d);
+        d = NULL;
+    }
     pp->failed_diag = NULL;
     return d;
 }
@@ -168,6 +176,7 @@ static void pg_pipe_note_error(pg_pipe_t *pp, pg_pipe_entry_t *e, err_t kind, co
     pp->failed_err = kind;
     pp->failed_diag = e->tag.diag;
     pp->failed_diag_free = e->tag.diag_free;
+    pp->failed_diag_explain = e->tag.diag_explain;
     e->tag.diag = NULL;
     snprintf(pp->error, sizeof(pp->error), "target: %s on %s failed (lsn=%s%s%s): %s",
              pg_pipe_op_name(e->tag.op), e->tag.table ? e->tag.table : "-",

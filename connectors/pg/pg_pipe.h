@@ -26,6 +26,8 @@ typedef struct pg_pipe_tag {
      * once queued, freed with diag_free; see pg_pipe_take_failed) */
     void *diag;
     void (*diag_free)(void *diag);
+    /* appends to errbuf what diag tells about the failure, and frees diag */
+    void (*diag_explain)(PGconn *conn, void *diag, char *errbuf, size_t errsize);
 } pg_pipe_tag_t;
 
 typedef struct pg_pipe pg_pipe_t;
@@ -70,9 +72,10 @@ lsn_t pg_pipe_committed(const pg_pipe_t *pp);
 /* Sends a Sync and reads every result up to it. */
 err_t pg_pipe_drain(pg_pipe_t *pp, char *errbuf, size_t errsize);
 
-/* The diag of the statement that failed (caller frees with its diag_free),
- * or NULL; at most once per failure. */
-void *pg_pipe_take_failed(pg_pipe_t *pp);
+/* The diag of the statement that failed, or NULL; at most once per failure.
+ * The caller hands it to *explain (which frees it). */
+void *pg_pipe_take_failed(pg_pipe_t *pp,
+                          void (**explain)(PGconn *conn, void *diag, char *errbuf, size_t errsize));
 
 /* Best effort after a failure: discards results, rolls back, leaves pipeline mode. */
 void pg_pipe_abort(pg_pipe_t *pp);

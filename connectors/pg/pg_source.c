@@ -58,6 +58,31 @@ void pg_source_free(pg_source_t *ps)
     free(ps);
 }
 
+err_t pg_source_lock(pg_source_t *ps, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {ps->cfg->slot};
+    PGresult *res = pg_conn_execp(
+        ps->sql,
+        "SELECT pg_try_advisory_lock(hashtext('syncline'), hashtext($1)), "
+        "(SELECT string_agg(pid::text, ', ') FROM pg_locks WHERE locktype = 'advisory' AND "
+        "granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND classid = hashtext('syncline')::oid AND objid = hashtext($1)::oid AND objsubid = 2)",
+        1, params, PGRES_TUPLES_OK, "source: advisory lock", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(ps->sql);
+    err_t err = ERR_OK;
+    if (PQgetvalue(res, 0, 0)[0] != 't') {
+        snprintf(errbuf, errsize,
+                 "'%s' is already running: another syncline process (source backend pid %s) "
+                 "holds the lock of slot %s",
+                 ps->cfg->name, PQgetisnull(res, 0, 1) ? "?" : PQgetvalue(res, 0, 1),
+                 ps->cfg->slot);
+        err = ERR_SOURCE;
+    }
+    PQclear(res);
+    return err;
+}
+
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     PGresult *res =
@@ -115,6 +140,10 @@ static char *pg_source_publication_targets(pg_source_t *ps, char *errbuf, size_t
     return out;
 }
 
+/* The comment run puts on a publication it creates: drop removes such a one
+ * even when no progress row says so (run stopped before writing it). */
+#define PG_SOURCE_PUB_MARK "created by syncline run; removed by syncline drop"
+
 static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     char *targets = ps->cfg->has_tables ? pg_source_publication_targets(ps, errbuf, errsize)
@@ -122,12 +151,14 @@ static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t 
     if (targets == NULL)
         return ps->cfg->has_tables ? ERR_CONFIG : ERR_RUNTIME;
     char *pub = PQescapeIdentifier(ps->sql, ps->cfg->publication, strlen(ps->cfg->publication));
-    size_t len = strlen(targets) + (pub ? strlen(pub) : 0) + 128;
+    size_t len = strlen(targets) + (pub ? 2 * strlen(pub) : 0) + 256;
     char *sql = malloc(len);
     err_t err = ERR_RUNTIME;
     if (pub != NULL && sql != NULL) {
-        snprintf(sql, len, "CREATE PUBLICATION %s FOR %s WITH (publish_via_partition_root = true)",
-                 pub, targets);
+        snprintf(sql, len,
+                 "CREATE PUBLICATION %s FOR %s WITH (publish_via_partition_root = true); "
+                 "COMMENT ON PUBLICATION %s IS '" PG_SOURCE_PUB_MARK "'",
+                 pub, targets, pub);
         PGresult *res = pg_conn_exec(ps->sql, sql, PGRES_COMMAND_OK, "source: create publication",
                                      errbuf, errsize);
         err = res ? ERR_OK : pg_conn_classify(ps->sql);
@@ -466,8 +497,28 @@ source_t pg_source_stream(pg_source_t *ps)
     return s;
 }
 
-err_t pg_source_drop(pg_source_t *ps, int drop_publication, char *errbuf, size_t errsize)
+/* 1 when the publication carries run's comment, 0 when not, -1 on error. */
+static int pg_source_publication_ours(pg_source_t *ps, char *errbuf, size_t errsize)
 {
+    const char *p[1] = {ps->cfg->publication};
+    PGresult *res =
+        pg_conn_execp(ps->sql,
+                      "SELECT 1 FROM pg_publication WHERE pubname = $1 AND "
+                      "obj_description(oid, 'pg_publication') = '" PG_SOURCE_PUB_MARK "'",
+                      1, p, PGRES_TUPLES_OK, "source: read publication", errbuf, errsize);
+    if (res == NULL)
+        return -1;
+    int ours = PQntuples(res) > 0;
+    PQclear(res);
+    return ours;
+}
+
+err_t pg_source_drop(pg_source_t *ps, pg_source_pub_drop_t pub, int *pub_dropped, char *errbuf,
+                     size_t errsize)
+{
+    int drop_publication = pub == PG_SOURCE_PUB_DROP;
+    if (pub_dropped != NULL)
+        *pub_dropped = 0;
     const char *params[1] = {ps->cfg->slot};
     PGresult *res = pg_conn_execp(ps->sql,
                                   "SELECT pg_drop_replication_slot(slot_name) FROM "
@@ -476,15 +527,22 @@ err_t pg_source_drop(pg_source_t *ps, int drop_publication, char *errbuf, size_t
     if (res == NULL)
         return pg_conn_classify(ps->sql) == ERR_CONNECT ? ERR_CONNECT : ERR_SOURCE;
     PQclear(res);
+    if (pub == PG_SOURCE_PUB_IF_OURS) { /* run made it, and stopped before recording that */
+        drop_publication = pg_source_publication_ours(ps, errbuf, errsize);
+        if (drop_publication < 0)
+            return pg_conn_classify(ps->sql);
+    }
     if (!drop_publication)
         return ERR_OK;
-    char *pub = PQescapeIdentifier(ps->sql, ps->cfg->publication, strlen(ps->cfg->publication));
+    char *qpub = PQescapeIdentifier(ps->sql, ps->cfg->publication, strlen(ps->cfg->publication));
     char sql[256];
-    snprintf(sql, sizeof(sql), "DROP PUBLICATION IF EXISTS %s", pub ? pub : "");
-    PQfreemem(pub);
+    snprintf(sql, sizeof(sql), "DROP PUBLICATION IF EXISTS %s", qpub ? qpub : "");
+    PQfreemem(qpub);
     res = pg_conn_exec(ps->sql, sql, PGRES_COMMAND_OK, "source: drop publication", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(ps->sql);
     PQclear(res);
+    if (pub_dropped != NULL)
+        *pub_dropped = 1;
     return ERR_OK;
 }

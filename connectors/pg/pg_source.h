@@ -29,6 +29,11 @@ typedef struct pg_source_slot {
 pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize);
 void pg_source_free(pg_source_t *ps);
 
+/* Takes, for the life of the session, the source's advisory lock of this
+ * slot, so that two processes of one name (run, capture) never set up at the
+ * same time: ERR_SOURCE "already running" when another process holds it. */
+err_t pg_source_lock(pg_source_t *ps, char *errbuf, size_t errsize);
+
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
 
@@ -65,7 +70,15 @@ err_t pg_source_start(pg_source_t *ps, lsn_t start, char *errbuf, size_t errsize
 /* The running stream as a source_t (valid while ps lives). */
 source_t pg_source_stream(pg_source_t *ps);
 
-/* Drops the slot (if present) and, when drop_publication, the publication. */
-err_t pg_source_drop(pg_source_t *ps, int drop_publication, char *errbuf, size_t errsize);
+typedef enum pg_source_pub_drop {
+    PG_SOURCE_PUB_KEEP,    /* the slot only */
+    PG_SOURCE_PUB_DROP,    /* and the publication */
+    PG_SOURCE_PUB_IF_OURS, /* and the publication if run created it (its comment says so) */
+} pg_source_pub_drop_t;
+
+/* Drops the slot (if present) and the publication as `pub` says; *pub_dropped
+ * (may be NULL) tells whether the publication went. */
+err_t pg_source_drop(pg_source_t *ps, pg_source_pub_drop_t pub, int *pub_dropped, char *errbuf,
+                     size_t errsize);
 
 #endif

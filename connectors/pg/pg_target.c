@@ -49,6 +49,11 @@ typedef struct pg_target_rel {
     char **ttypes;          /* target type (no typmod) per source column: parameter casts */
     char *teq;              /* its equality under FULL: PG_TARGET_EQ_* per source column */
     int skip;
+    /* why this relation cannot be applied (no target table, not listed), or
+     * NULL. Not an error until a change of it arrives: with
+     * publish_via_partition_root the stream describes the leaf partitions
+     * too, but their rows come as the root's. Owned. */
+    char *unusable;
     int full;          /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_trel_t *trel;   /* set for a transformed table (columns/exclude/where) */
     int collapsible;   /* changes to one row may be merged (see pg_target_collapsible) */
@@ -65,6 +70,9 @@ struct pg_target {
     int stmt_counter;
     pg_trel_types_t types; /* user-defined source types seen on the stream */
     int replica_role;      /* session_replication_role = replica is in force */
+    /* the target's encoding is neither UTF8 (ours) nor SQL_ASCII: a value may
+     * fail to convert, so multi-row statements keep their rows' keys */
+    int converts;
     int progress_prepared;
     int offsets_prepared;
     /* per-row scratch */
@@ -91,6 +99,8 @@ pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_
         free(pt);
         return NULL;
     }
+    const char *enc = PQparameterStatus(pt->conn, "server_encoding");
+    pt->converts = enc == NULL || (strcmp(enc, "UTF8") != 0 && strcmp(enc, "SQL_ASCII") != 0);
     /* Replayed rows must not fire ordinary triggers or FK checks a second time.
      * Needs superuser (or the right grant); without it, say so and go on. */
     PGresult *res = pg_conn_query(pt->conn, "SET session_replication_role = replica", 0, NULL);
@@ -142,6 +152,7 @@ static void pg_target_rel_free(pg_target_rel_t *r)
     free(r->ttypes);
     free(r->teq);
     change_relation_free(r->rel);
+    free(r->unusable);
     free(r->display);
     free(r->target);
     pg_target_stmts_free(r->stmts);
@@ -193,7 +204,13 @@ err_t pg_target_ensure_progress_table(pg_target_t *pt, char *errbuf, size_t errs
         " partition integer NOT NULL,"
         " next_offset bigint NOT NULL,"
         " updated_at timestamptz NOT NULL DEFAULT now(),"
-        " PRIMARY KEY (name, topic, partition))";
+        " PRIMARY KEY (name, topic, partition));"
+        /* which configuration writes which target table (pg_target_claim_tables) */
+        "CREATE TABLE IF NOT EXISTS syncline.claims ("
+        " relid oid PRIMARY KEY,"
+        " target text NOT NULL,"
+        " name text NOT NULL,"
+        " claimed_at timestamptz NOT NULL DEFAULT now())";
     PGresult *res = pg_conn_exec(pt->conn, ddl, PGRES_COMMAND_OK, "target: create progress table",
                                  errbuf, errsize);
     if (res == NULL)
@@ -272,6 +289,108 @@ err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize)
                       "UPDATE syncline.progress SET state = 'streaming', "
                       "updated_at = now() WHERE name = $1",
                       1, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* Quoted target names of the source tables (schema, name) that are not
+ * skipped, as a PostgreSQL text[] literal into sb. */
+static void pg_target_claim_list(pg_target_t *pt, const char *const *schemas,
+                                 const char *const *names, int n, sbuf_t *sb)
+{
+    sbuf_add(sb, "{");
+    for (int i = 0, k = 0; i < n; i++) {
+        const char *ts, *tn;
+        if (route_target(pt->cfg, schemas[i], names[i], &ts, &tn) != ROUTE_SYNC)
+            continue;
+        char *q = pg_conn_qualified(pt->conn, ts, tn);
+        sbuf_add(sb, k++ ? ",\"" : "\"");
+        for (const char *c = q ? q : ""; *c != '\0'; c++) { /* array element quoting */
+            char e[3] = {'\\', *c, '\0'};
+            sbuf_add(sb, (*c == '"' || *c == '\\') ? e : e + 1);
+        }
+        sbuf_add(sb, "\"");
+        sb->oom |= q == NULL;
+        free(q);
+    }
+    sbuf_add(sb, "}");
+}
+
+/* Runs the claim statements in one transaction that holds the claims table's
+ * lock, so that two configurations starting at once are serialised. */
+static err_t pg_target_claim_run(pg_target_t *pt, const char *list, char *errbuf, size_t errsize)
+{
+    const char *params[2] = {pt->cfg->name, list};
+    PGresult *res =
+        pg_conn_exec(pt->conn, "BEGIN; LOCK TABLE syncline.claims IN SHARE ROW EXCLUSIVE MODE",
+                     PGRES_COMMAND_OK, "target: claim tables", errbuf, errsize);
+    PQclear(res);
+    PGresult *taken =
+        res ? pg_conn_execp(pt->conn,
+                            "SELECT c.target, c.name FROM syncline.claims c WHERE c.name <> $1 AND "
+                            "c.relid IN (SELECT to_regclass(t)::oid FROM unnest($2::text[]) t) "
+                            "ORDER BY 1 LIMIT 1",
+                            2, params, PGRES_TUPLES_OK, "target: claim tables", errbuf, errsize)
+            : NULL;
+    err_t err = taken ? ERR_OK : pg_conn_classify(pt->conn);
+    if (taken != NULL && PQntuples(taken) > 0) {
+        snprintf(errbuf, errsize,
+                 "target table %s is written by configuration '%s' (syncline.claims on the "
+                 "target): two configurations must not write the same table; remove it from one "
+                 "of them, or 'syncline drop' the other",
+                 PQgetvalue(taken, 0, 0), PQgetvalue(taken, 0, 1));
+        err = ERR_CONFIG;
+    }
+    PQclear(taken);
+    static const char *const write[2] = {
+        /* tables this configuration no longer lists are free again */
+        "DELETE FROM syncline.claims WHERE name = $1 AND relid NOT IN (SELECT to_regclass(t)::oid "
+        "FROM unnest($2::text[]) t WHERE to_regclass(t) IS NOT NULL)",
+        "INSERT INTO syncline.claims (relid, target, name) SELECT to_regclass(t)::oid, "
+        "t, $1 FROM unnest($2::text[]) t WHERE to_regclass(t) IS NOT NULL "
+        "ON CONFLICT (relid) DO NOTHING"};
+    for (int i = 0; i < 2 && err == ERR_OK; i++) {
+        res = pg_conn_execp(pt->conn, write[i], 2, params, PGRES_COMMAND_OK, "target: claim tables",
+                            errbuf, errsize);
+        err = res ? ERR_OK : pg_conn_classify(pt->conn);
+        PQclear(res);
+    }
+    char eb[64];
+    PQclear(pg_conn_exec(pt->conn, err == ERR_OK ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
+                         "target", eb, sizeof(eb)));
+    return err;
+}
+
+err_t pg_target_claim_tables(pg_target_t *pt, const char *const *schemas, const char *const *names,
+                             int n, char *errbuf, size_t errsize)
+{
+    sbuf_t sb = {0};
+    pg_target_claim_list(pt, schemas, names, n, &sb);
+    char *list = sbuf_take(&sb);
+    if (list == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    err_t err = pg_target_claim_run(pt, list, errbuf, errsize);
+    free(list);
+    return err;
+}
+
+err_t pg_target_unclaim_tables(pg_target_t *pt, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {pt->cfg->name};
+    PGresult *res = pg_conn_exec(pt->conn, "SELECT to_regclass('syncline.claims') IS NOT NULL",
+                                 PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(pt->conn);
+    int has = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!has)
+        return ERR_OK;
+    res = pg_conn_execp(pt->conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,
+                        PGRES_COMMAND_OK, "target: delete claims", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(pt->conn);
     PQclear(res);
@@ -538,6 +657,34 @@ static int pg_target_trigger_skips(pg_target_t *pt, const pg_target_rel_t *r)
     return skips;
 }
 
+const char *pg_target_unusable(pg_target_t *pt, uint32_t relid)
+{
+    const pg_target_rel_t *r = pg_target_find_rel(pt, relid);
+    return r != NULL ? r->unusable : NULL;
+}
+
+/* Keeps errbuf's message as the reason r cannot be applied (see unusable). */
+static err_t pg_target_set_unusable(pg_target_rel_t *r, char *errbuf, size_t errsize)
+{
+    r->unusable = strdup(errbuf);
+    errbuf[0] = '\0';
+    if (r->unusable != NULL)
+        return ERR_OK;
+    snprintf(errbuf, errsize, "out of memory");
+    return ERR_RUNTIME;
+}
+
+/* ERR_SCHEMA when a change of r arrives that it cannot take, naming its LSN. */
+static err_t pg_target_usable(const pg_target_rel_t *r, lsn_t lsn, char *errbuf, size_t errsize)
+{
+    if (r->unusable == NULL)
+        return ERR_OK;
+    char l[LSN_STRLEN];
+    snprintf(errbuf, errsize, "%s; a change of it arrived (lsn=%s)", r->unusable,
+             lsn_format(lsn, l, sizeof(l)));
+    return ERR_SCHEMA;
+}
+
 static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, char *errbuf,
                                 size_t errsize)
 {
@@ -549,7 +696,7 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
                  "source table %s is published but not listed in tables (add it, or an entry "
                  "with \"skip\": true)",
                  r->display);
-        return ERR_SCHEMA;
+        return pg_target_set_unusable(r, errbuf, errsize);
     }
     if (r->skip)
         return ERR_OK;
@@ -564,10 +711,9 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
     char tdisplay[512];
     snprintf(tdisplay, sizeof(tdisplay), "%s.%s", ts, tn);
     if (!exists) {
-        char l[LSN_STRLEN];
-        snprintf(errbuf, errsize, "target table %s does not exist (source table %s, lsn=%s)",
-                 tdisplay, r->display, lsn_format(lsn, l, sizeof(l)));
-        return ERR_SCHEMA;
+        snprintf(errbuf, errsize, "target table %s does not exist (source table %s)", tdisplay,
+                 r->display);
+        return pg_target_set_unusable(r, errbuf, errsize);
     }
     const config_table_t *entry = config_find_table(pt->cfg, r->rel->nspname, r->rel->relname);
     err_t err = pg_trel_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types, &r->trel,
@@ -996,6 +1142,8 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
     }
     if (r->skip)
         return ERR_OK;
+    if (r->unusable != NULL)
+        return pg_target_usable(r, row->lsn, errbuf, errsize);
     if (r->trel != NULL)
         return pg_trel_apply(r->trel, pt->pipe, &pt->stmt_counter, row, errbuf, errsize);
     err_t err;
@@ -1027,6 +1175,10 @@ static err_t pg_target_truncate(void *ctx, const change_relation_t *const *rels,
         pg_target_rel_t *r = pg_target_find_rel(pt, rels[i]->relid);
         if (r == NULL || r->skip)
             continue;
+        if (r->unusable != NULL) {
+            sbuf_clear(&s);
+            return pg_target_usable(r, lsn, errbuf, errsize);
+        }
         sbuf_add(&s, n++ ? ", " : "");
         sbuf_add(&s, r->target);
         first = first ? first : r->display;
@@ -1280,6 +1432,92 @@ static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, c
     return ERR_OK;
 }
 
+/*
+ * A multi-row statement's keys and LSNs, kept until its result is in. A value
+ * the server cannot take as a parameter (a character the target encoding
+ * cannot hold, a malformed value) fails with "parameter $N"; the row it
+ * belongs to is (N - 1) / per_row, and the error then names that row. Kept
+ * only when the target's encoding converts (pt->converts): a window of
+ * statements in flight holds up to 256 rows' keys each.
+ */
+typedef struct pg_target_bulk_diag {
+    const change_relation_t *rel; /* borrowed: lives as long as the statement's table name */
+    int m, per_row;
+    lsn_t *lsn;          /* per row */
+    change_tuple_t *key; /* per row: the key columns' values, the others NULL */
+    change_value_t *values;
+    char *bytes; /* the key values' data */
+} pg_target_bulk_diag_t;
+
+static void pg_target_bulk_diag_free(void *p)
+{
+    pg_target_bulk_diag_t *d = p;
+    if (d == NULL)
+        return;
+    free(d->lsn);
+    free(d->key);
+    free(d->values);
+    free(d->bytes);
+    free(d);
+}
+
+static void pg_target_bulk_diag_explain(PGconn *conn, void *p, char *errbuf, size_t errsize)
+{
+    pg_target_bulk_diag_t *d = p;
+    const char *at = strstr(errbuf, "parameter $");
+    long row = at != NULL ? (strtol(at + 11, NULL, 10) - 1) / d->per_row : -1;
+    (void)conn;
+    if (row >= 0 && row < d->m) {
+        char key[256], l[LSN_STRLEN];
+        change_key_text(d->rel, &d->key[row], key, sizeof(key));
+        size_t n = strlen(errbuf);
+        snprintf(errbuf + n, n < errsize ? errsize - n : 0,
+                 " (the failing row: lsn=%s key=%s, row %ld of %d in one statement)",
+                 lsn_format(d->lsn[row], l, sizeof(l)), key, row + 1, d->m);
+    }
+    pg_target_bulk_diag_free(d);
+}
+
+/* Copies what pg_target_bulk_diag_explain needs of m rows; NULL when out of
+ * memory (the error then names the statement's first row only). */
+static pg_target_bulk_diag_t *pg_target_bulk_diag_new(const change_relation_t *rel,
+                                                      const sink_row_t *rows, int m, char op,
+                                                      int per_row)
+{
+    int ncols = rel->ncols;
+    size_t bytes = 1;
+    for (int r = 0; r < m; r++) {
+        const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
+        for (int c = 0; c < ncols && c < t->ncols; c++)
+            bytes += rel->cols[c].is_key ? t->values[c].len : 0;
+    }
+    pg_target_bulk_diag_t *d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->lsn = calloc((size_t)m, sizeof(lsn_t))) == NULL ||
+        (d->key = calloc((size_t)m, sizeof(change_tuple_t))) == NULL ||
+        (d->values = calloc((size_t)m * (size_t)ncols + 1, sizeof(change_value_t))) == NULL ||
+        (d->bytes = malloc(bytes)) == NULL) {
+        pg_target_bulk_diag_free(d);
+        return NULL;
+    }
+    *d = (pg_target_bulk_diag_t){rel, m, per_row, d->lsn, d->key, d->values, d->bytes};
+    char *p = d->bytes;
+    for (int r = 0; r < m; r++) {
+        const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
+        d->lsn[r] = rows[r].lsn;
+        d->key[r] = (change_tuple_t){.ncols = ncols, .values = d->values + (size_t)r * ncols};
+        for (int c = 0; c < ncols && c < t->ncols; c++) {
+            change_value_t *v = &d->key[r].values[c];
+            *v = (change_value_t){.kind = CHANGE_NULL};
+            if (!rel->cols[c].is_key)
+                continue;
+            *v = (change_value_t){.kind = t->values[c].kind, .len = t->values[c].len, .data = p};
+            memcpy(p, t->values[c].data ? t->values[c].data : "", t->values[c].len);
+            p += t->values[c].len;
+        }
+    }
+    return d;
+}
+
 static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sink_row_t *rows,
                                   int m, char op, const char *present, const int *cols, int per_row,
                                   char *errbuf, size_t errsize)
@@ -1293,8 +1531,16 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
         return err;
     char key[256];
     change_key_text(r->rel, op == 'D' ? rows[0].old_tuple : rows[0].new_tuple, key, sizeof(key));
+    size_t kn = strlen(key);
+    snprintf(key + kn, sizeof(key) - kn, " (first of %d rows)", m);
     pg_pipe_tag_t tag = {
-        .op = op, .check_rows = op != 'I', .table = r->display, .lsn = rows[m - 1].lsn};
+        .op = op,
+        .check_rows = op != 'I',
+        .table = r->display,
+        .lsn = rows[m - 1].lsn,
+        .diag = pt->converts ? pg_target_bulk_diag_new(r->rel, rows, m, op, per_row) : NULL,
+        .diag_free = pg_target_bulk_diag_free,
+        .diag_explain = pg_target_bulk_diag_explain};
     return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
                                  pt->lengths, pt->formats, &tag, key, errbuf, errsize);
 }
@@ -1337,7 +1583,7 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
 {
     pg_target_t *pt = ctx;
     pg_target_rel_t *r = pg_target_find_rel(pt, relid);
-    return r != NULL && r->collapsible && r->trel == NULL && !r->skip;
+    return r != NULL && r->collapsible && r->trel == NULL && !r->skip && r->unusable == NULL;
 }
 
 /*
@@ -1347,10 +1593,11 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
  */
 static err_t pg_target_failed(pg_target_t *pt, err_t err, char *errbuf, size_t errsize)
 {
-    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe) : NULL;
+    void (*explain)(PGconn * conn, void *diag, char *errbuf, size_t errsize) = NULL;
+    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe, &explain) : NULL;
     if (diag != NULL) {
         pg_pipe_abort(pt->pipe);
-        pg_trel_explain(pt->conn, diag, errbuf, errsize);
+        explain(pt->conn, diag, errbuf, errsize);
     }
     return err;
 }

@@ -51,10 +51,31 @@ err_t pg_target_copy_done(pg_target_t *pt, char *errbuf, size_t errsize);
 
 err_t pg_target_delete_progress(pg_target_t *pt, char *errbuf, size_t errsize);
 
+/*
+ * Records in syncline.claims that this configuration writes the target tables
+ * of these source tables (schema[i].name[i]; skipped ones are left out), and
+ * frees the ones it no longer lists. ERR_CONFIG naming the table and the other
+ * configuration when another name claimed one of them: two configurations
+ * writing one table would interleave their changes unnoticed. Needs the table
+ * from pg_target_ensure_progress_table; call outside a transaction.
+ */
+err_t pg_target_claim_tables(pg_target_t *pt, const char *const *schemas, const char *const *names,
+                             int n, char *errbuf, size_t errsize);
+
+/* Forgets this configuration's claims (drop). */
+err_t pg_target_unclaim_tables(pg_target_t *pt, char *errbuf, size_t errsize);
+
 /* ERR_SCHEMA unless the target table mapped from source schema.name exists
  * (tables marked skip pass). */
 err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *name, char *errbuf,
                             size_t errsize);
+
+/* Why the relation described last under relid cannot be applied (no target
+ * table, not listed), or NULL. The sink's relation op accepts such a
+ * relation, since only a change of it is an error (the leaf partitions of a
+ * table published via its root never carry one); checks ask here. Borrowed:
+ * valid until the relation is described again or pt is freed. */
+const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);

@@ -673,6 +673,7 @@ err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row
     /* a filtered table may rightly have no row to change */
     pg_pipe_tag_t tag = {.diag = pg_trel_diag_new(tr),
                          .diag_free = pg_trel_diag_free,
+                         .diag_explain = pg_trel_explain,
                          .op = (char)row->op,
                          .check_rows = op == PG_TSQL_PARTIAL || pg_trel_checked(tr, op),
                          .table = tr->display,

@@ -79,6 +79,9 @@ typedef struct pg_verify {
     char xmax[32];
     char *xip;
     int fenced;
+    /* the servers' encodings differ: a row's text is hashed as its UTF-8
+     * bytes (hex), the same on both sides, not as each server's own bytes */
+    int utf8_hash;
     char *errbuf;
     size_t errsize;
 } pg_verify_t;
@@ -171,6 +174,12 @@ static err_t pg_verify_stat(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, v
     int np = 0;
     if (pv->opts->mode == PG_VERIFY_COUNT)
         vbuf_add(&sql, "SELECT count(*), '0'");
+    else if (pv->utf8_hash)
+        vbuf_add(
+            &sql,
+            "SELECT count(*), coalesce(sum(hashtextextended(convert_to(%s::text, 'UTF8')::text, "
+            "0)::numeric), 0)",
+            vt->rowexpr);
     else
         vbuf_add(&sql, "SELECT count(*), coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)",
                  vt->rowexpr);
@@ -892,8 +901,12 @@ err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
     if (pv.src2 != NULL)
         pv.tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
-    if (pv.tgt != NULL)
+    if (pv.tgt != NULL) {
+        const char *se = PQparameterStatus(pv.src, "server_encoding");
+        const char *te = PQparameterStatus(pv.tgt, "server_encoding");
+        pv.utf8_hash = se == NULL || te == NULL || strcmp(se, te) != 0;
         err = pg_verify_consistent(&pv);
+    }
     if (pv.tgt != NULL && err == ERR_OK) {
         char l[LSN_STRLEN];
         stats->lsn = pv.lsn;

@@ -104,6 +104,8 @@ static err_t capture_session(void *state, cli_ctx_t *ctx, int *started)
     kafka_sink_t *ks = NULL;
     pg_source_t *ps = pg_source_open(cs->cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (ps != NULL)
+        err = pg_source_lock(ps, ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (ps != NULL && err == ERR_OK)
         err = capture_prepare(ps, &start, ctx->errbuf);
     if (ps != NULL && err == ERR_OK) {
         kafka_sink_opts_t ko = {.partitions = cs->partitions, .stop = ctx->stop};

@@ -79,7 +79,7 @@ static void run_ctx_clear(run_ctx_t *rc)
 }
 
 /* Copies every table as of the slot's snapshot, then marks the row streaming. */
-static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
+static err_t run_copy(run_ctx_t *rc, const char *snapshot, lsn_t start, int truncate)
 {
     pg_copy_stats_t stats;
     err_t err = ERR_OK;
@@ -91,8 +91,13 @@ static err_t run_copy(run_ctx_t *rc, const char *snapshot, int truncate)
     if (err == ERR_OK)
         err = pg_copy_run(rc->cfg, snapshot, rc->tables, rc->ntables, rc->stop, &stats, rc->errbuf,
                           CLI_ERRBUF_SIZE);
-    if (err != ERR_OK)
+    if (err != ERR_OK) { /* the copy is the state of the source at the slot's start */
+        char l[LSN_STRLEN];
+        size_t n = strlen(rc->errbuf);
+        snprintf(rc->errbuf + n, n < CLI_ERRBUF_SIZE ? CLI_ERRBUF_SIZE - n : 0,
+                 " (initial copy as of lsn=%s)", lsn_format(start, l, sizeof(l)));
         return err;
+    }
     if (stats.interrupted) { /* SIGINT/SIGTERM: stop cleanly; the row still says copying */
         log_warn("copy interrupted by a stop request after %llu rows; the next run starts it "
                  "again",
@@ -128,11 +133,32 @@ static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress
 {
     err_t err = ERR_OK;
     if (slot->exists)
-        err = pg_source_drop(rc->ps, 0, rc->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_source_drop(rc->ps, PG_SOURCE_PUB_KEEP, NULL, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && prog->exists)
         err = pg_target_delete_progress(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
     rc->pub_created |= prog->publication_created;
     slot->exists = prog->exists = 0;
+    return err;
+}
+
+/* The target tables are this configuration's alone (pg_target_claim_tables). */
+static err_t run_claim_tables(run_ctx_t *rc)
+{
+    const char **schemas = calloc((size_t)rc->ntables + 1, sizeof(char *));
+    const char **names = calloc((size_t)rc->ntables + 1, sizeof(char *));
+    err_t err = ERR_RUNTIME;
+    if (schemas != NULL && names != NULL) {
+        for (int i = 0; i < rc->ntables; i++) {
+            schemas[i] = rc->tables[i].schema;
+            names[i] = rc->tables[i].name;
+        }
+        err = pg_target_claim_tables(rc->pt, schemas, names, rc->ntables, rc->errbuf,
+                                     CLI_ERRBUF_SIZE);
+    } else {
+        snprintf(rc->errbuf, CLI_ERRBUF_SIZE, "out of memory");
+    }
+    free(schemas);
+    free(names);
     return err;
 }
 
@@ -197,11 +223,13 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
         return err;
     *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
     err = pg_target_ensure_progress_table(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK)
+        err = run_claim_tables(rc);
     if (err == ERR_OK && !prog.exists)
         err = pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf,
                                       CLI_ERRBUF_SIZE);
     if (err == ERR_OK && copy)
-        err = run_copy(rc, snapshot, truncate);
+        err = run_copy(rc, snapshot, *start, truncate);
     return err;
 }
 
@@ -253,6 +281,8 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     if (rc.ps != NULL)
         rc.pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL)
+        err = pg_source_lock(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK)
         err = pg_source_check_wal_level(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK && !*streamed)
         err = cli_check_before_run(cfg, errbuf, CLI_ERRBUF_SIZE);

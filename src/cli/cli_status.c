@@ -150,13 +150,18 @@ static err_t drop_all(const config_t *cfg, char *errbuf)
         pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL)
         err = pg_target_read_progress(pt, &prog, errbuf, CLI_ERRBUF_SIZE);
+    int pub_dropped = 0;
     if (pt != NULL && err == ERR_OK)
-        err = pg_source_drop(ps, prog.publication_created, errbuf, CLI_ERRBUF_SIZE);
+        err = pg_source_drop(ps,
+                             prog.publication_created ? PG_SOURCE_PUB_DROP : PG_SOURCE_PUB_IF_OURS,
+                             &pub_dropped, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         err = pg_target_delete_progress(pt, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
+        err = pg_target_unclaim_tables(pt, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK)
         log_info("dropped slot=%s publication=%s", cfg->slot,
-                 prog.publication_created ? cfg->publication : "(kept: not created by syncline)");
+                 pub_dropped ? cfg->publication : "(kept: not created by syncline)");
     pg_target_free(pt);
     pg_source_free(ps);
     return err;

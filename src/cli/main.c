@@ -58,6 +58,9 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* a supervisor's reload or a closed terminal must not stop a run; there
+     * is nothing to reload: the configuration is read at start only */
+    signal(SIGHUP, SIG_IGN);
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -956,21 +959,95 @@ static loader_t loader_init(char *errbuf, size_t errsize)
     return ld;
 }
 
+#define CONFIG_MAX_BYTES (16 << 20) /* more is not a configuration (/dev/zero) */
+#define CONFIG_WAIT_MS 10000        /* a pipe or FIFO silent this long is given up */
+
+/* Appends what one read brings; 1 at end of file, 0 for more, -1 on error. */
+static int read_some(loader_t *ld, const char *path, int fd, char **buf, size_t *len)
+{
+    char chunk[65536];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return 0;
+    if (n < 0)
+        return fail(ld, CONFIG_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    if (n == 0)
+        return 1;
+    if (*len + (size_t)n > CONFIG_MAX_BYTES)
+        return fail(ld, CONFIG_ERR_IO, "%s: larger than %d MB: not a configuration file", path,
+                    CONFIG_MAX_BYTES >> 20);
+    char *grown = realloc(*buf, *len + (size_t)n + 1);
+    if (!grown)
+        return fail_nomem(ld, path);
+    memcpy(grown + *len, chunk, (size_t)n);
+    *buf = grown;
+    *len += (size_t)n;
+    return 0;
+}
+
+/*
+ * The whole file into a malloc'd buffer (caller frees). Never blocks for good:
+ * the file is opened nonblocking, so a FIFO nobody writes gives end of file at
+ * once (an error naming it), and a pipe that stays silent for CONFIG_WAIT_MS is
+ * given up; a pipe that is written (bash's -c <(...)) is read to its end.
+ */
+static char *read_config_file(loader_t *ld, const char *path, size_t *len)
+{
+    struct stat st = {0};
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) {
+        fail(ld, CONFIG_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = NULL;
+    int done = 0;
+    *len = 0;
+    /* jansson reports a directory as an empty document; it is an I/O problem */
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        done = fail(ld, CONFIG_ERR_IO, "%s: is a directory", path);
+    /* reads first: a FIFO without writer is at its end at once (poll would wait) */
+    for (int first = 1; done == 0; first = 0) {
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int r = first || S_ISREG(st.st_mode) ? 1 : poll(&pfd, 1, CONFIG_WAIT_MS);
+        if (r == 0)
+            done = fail(ld, CONFIG_ERR_IO, "%s: nothing to read for %d s (a pipe nobody writes)",
+                        path, CONFIG_WAIT_MS / 1000);
+        else if (r > 0 || errno == EINTR)
+            done = read_some(ld, path, fd, &buf, len);
+        else
+            done = fail(ld, CONFIG_ERR_IO, "%s: cannot read: %s", path, strerror(errno));
+    }
+    close(fd);
+    if (done == 1 && *len == 0 && S_ISFIFO(st.st_mode))
+        done = fail(ld, CONFIG_ERR_IO, "%s: is a FIFO with no writer: pass a regular file", path);
+    if (done != 1) {
+        free(buf);
+        return NULL;
+    }
+    return buf != NULL ? buf : strdup("");
+}
+
 config_t *config_load(const char *path, config_err_t *err, char *errbuf, size_t errsize)
 {
     loader_t ld = loader_init(errbuf, errsize);
     json_error_t jerr;
-    struct stat st;
+    size_t len = 0;
+    char *text = NULL;
 
     if (!path)
         fail(&ld, CONFIG_ERR_IO, "no configuration file given");
-    /* jansson reports a directory as an empty document; it is an I/O problem */
-    else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        fail(&ld, CONFIG_ERR_IO, "%s: is a directory", path);
     else
-        return load_json(&ld, json_load_file(path, LOAD_FLAGS, &jerr), &jerr, path, err);
-    report(&ld, err);
-    return NULL;
+        text = read_config_file(&ld, path, &len);
+    if (!text) {
+        report(&ld, err);
+        return NULL;
+    }
+    /* a UTF-8 byte-order mark (some editors write one) is not part of the JSON */
+    size_t skip = len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0 ? 3 : 0;
+    config_t *cfg =
+        load_json(&ld, json_loadb(text + skip, len - skip, LOAD_FLAGS, &jerr), &jerr, path, err);
+    free(text);
+    return cfg;
 }
 
 config_t *config_load_string(const char *json, config_err_t *err, char *errbuf, size_t errsize)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -1118,6 +1119,28 @@ static void test_load_file_io_errors(void **state)
     assert_int_equal(err, CONFIG_ERR_IO);
 }
 
+/* A UTF-8 byte-order mark before the JSON loads; a FIFO without writer fails at once. */
+static void test_load_file_bom_fifo(void **state)
+{
+    char errbuf[ERRSIZE];
+    config_err_t err;
+    char *path = write_temp("\xef\xbb\xbf{" BASE "}");
+    config_t *cfg;
+
+    (void)state;
+    cfg = config_load(path, &err, errbuf, sizeof errbuf);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->name, "shop");
+    config_free(cfg);
+    unlink(path);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_null(config_load(path, &err, errbuf, sizeof errbuf));
+    assert_int_equal(err, CONFIG_ERR_IO);
+    assert_non_null(strstr(errbuf, "is a FIFO with no writer"));
+    unlink(path);
+    free(path);
+}
+
 static void test_null_arguments(void **state)
 {
     char errbuf[4];
@@ -1177,6 +1200,7 @@ int main(void)
         cmocka_unit_test(test_kafka_errors),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_load_file_io_errors),
+        cmocka_unit_test(test_load_file_bom_fifo),
         cmocka_unit_test(test_null_arguments),
     };
 
