@@ -14,6 +14,8 @@ e2e_setup t024
 both_sql "
 CREATE TYPE pair AS (x int, y text);
 CREATE TABLE t_comp (k pair PRIMARY KEY, v text);
+CREATE TABLE t_keys (kb bit(8), kc char(4), kn numeric(6, 2), kv varchar(5), v text,
+                     PRIMARY KEY (kb, kc, kn, kv));
 CREATE TABLE t_fullt (id int, b boolean, i inet, c char(6), v text);
 CREATE TABLE t_fullnum (id int, n numeric, f float8, ts timestamptz, v text);
 CREATE TABLE t_noeq (id int, doc json, p point, v text);"
@@ -37,6 +39,13 @@ UPDATE t_comp SET k = ROW(100, 'moved')::pair WHERE (k).x = 4;
 UPDATE t_comp SET v = 'odd, changed' WHERE (k).x = 11;
 DELETE FROM t_comp WHERE (k).x IN (5, 6);
 COMMIT;"
+
+# ---- keys whose parameter type is the unlimited form (bit varying, bpchar, numeric, varchar)
+src_sql "INSERT INTO t_keys VALUES (B'00000001', 'a', 1.5, 'x', 'one'), (B'10000000', 'bb  ', 2, 'yy', 'two'),
+                                   (B'11111111', '', 3.25, '', 'three')"
+src_sql "UPDATE t_keys SET v = 'one, updated' WHERE v = 'one'"
+src_sql "UPDATE t_keys SET kc = 'cc', v = 'two, rekeyed' WHERE v = 'two'"
+src_sql "DELETE FROM t_keys WHERE v = 'three'"
 
 # ---- FULL: boolean, inet, char(n)
 src_sql "INSERT INTO t_fullt VALUES
@@ -87,7 +96,7 @@ wait_synced
 assert_eq "1:1.50:a, updated,3:3.25:c" \
     "$(tgt_sql "SELECT string_agg(id || ':' || n || ':' || v, ',' ORDER BY id) FROM t_scale")" \
     "t_scale: rows equal but not identical to the old tuple were updated and deleted"
-for t in t_comp t_fullt t_fullnum t_noeq; do
+for t in t_comp t_keys t_fullt t_fullnum t_noeq; do
     assert_same "$t"
 done
 assert_eq "1" "$(tgt_sql "SELECT count(*) FROM t_fullnum WHERE v = 'a, 1.00' AND n::text = '1.00'")" \
