@@ -12,6 +12,7 @@
 
 #include "event/event.h"
 #include "event/event_codec.h"
+#include "support/event_oracle.h"
 #include "event/event_schema.h"
 
 #define FUZZ_EVENT_SCHEMA_ID 1
@@ -67,8 +68,8 @@ static int fuzz_event_prepare(event_codec_t *codec)
     char err[512];
     event_change_t ch = {.op = EVENT_TRUNCATE, .rel = &fuzz_event_rel, .truncate_n = 1};
     event_txn_t txn = {.commit_lsn = 1};
-    json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
-    event_avro_writer_t *w = env ? event_codec_writer(codec, env, err, sizeof(err)) : NULL;
+    json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+    event_avro_writer_t *w = env ? event_oracle_writer(codec, env, err, sizeof(err)) : NULL;
     json_decref(env);
     if (w == NULL)
         return -1;

@@ -1,6 +1,6 @@
 /*
  * Writes the seed corpora of fuzz_event_json and fuzz_event_avro with the
- * real encoders (event_build + event_encode), plus Debezium samples, in the
+ * real encoders (event_oracle_build + event_oracle_encode), plus Debezium samples, in the
  * fuzz_event.h layout (key length byte, key, value). The Avro seeds come in
  * both framings: single-object (syncline-*) and Confluent (confluent-*,
  * schema id FUZZ_EVENT_SCHEMA_ID). Run by fuzz/gen_corpus.py.
@@ -64,11 +64,11 @@ static int encode_all(const char *dir, event_format_t fmt, const char *prefix)
                                .commit_lsn = 0x16B3748 + i,
                                .commit_time = 756000000000000,
                                .seq = (int64_t)i};
-            json_t *env = event_build(&changes[i], &txn, "shop", err, sizeof(err));
+            json_t *env = event_oracle_build(&changes[i], &txn, "shop", err, sizeof(err));
             char *buf, *key, name[64];
             size_t len, keylen;
-            if (env == NULL || (last && event_mark_last(env, 0x16B3800 + i) != 0) ||
-                event_encode(codec, env, &buf, &len, err, sizeof(err)) != 0)
+            if (env == NULL || (last && event_oracle_mark_last(env, 0x16B3800 + i) != 0) ||
+                event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)) != 0)
                 return -1;
             key = event_key(&changes[i], last ? "key" : "table", &keylen);
             snprintf(name, sizeof(name), "%s-%zu-%s", prefix, i, last ? "last" : "mid");

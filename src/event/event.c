@@ -17,33 +17,6 @@
 
 /* ---- building ----------------------------------------------------------- */
 
-static int event_set(json_t *obj, const char *key, json_t *val)
-{
-    return val == NULL ? -1 : json_object_set_new(obj, key, val);
-}
-
-static json_t *event_value_json(const change_value_t *v, const char *col, json_t *unchanged,
-                                char *errbuf, size_t errsize)
-{
-    switch (v->kind) {
-    case CHANGE_NULL:
-        return json_null();
-    case CHANGE_UNCHANGED:
-        json_array_append_new(unchanged, json_string(col));
-        return json_string(EVENT_UNAVAILABLE);
-    case CHANGE_TEXT: {
-        json_t *s = json_stringn(v->data, v->len);
-        if (s == NULL)
-            snprintf(errbuf, errsize, "column \"%s\": value is not valid UTF-8", col);
-        return s;
-    }
-    case CHANGE_BINARY:
-        break;
-    }
-    event_refuse_binary(col, errbuf, errsize);
-    return NULL;
-}
-
 void event_refuse_binary(const char *col, char *errbuf, size_t errsize)
 {
     snprintf(errbuf, errsize,
@@ -52,124 +25,9 @@ void event_refuse_binary(const char *col, char *errbuf, size_t errsize)
              col);
 }
 
-/* {column: text|null} of a row image; key_only keeps the identity columns. */
-static json_t *event_tuple_json(const change_relation_t *rel, const change_tuple_t *t,
-                                bool key_only, json_t *unchanged, char *errbuf, size_t errsize)
-{
-    json_t *obj = json_object();
-    for (int c = 0; obj != NULL && c < rel->ncols && c < t->ncols; c++) {
-        if (key_only && !rel->cols[c].is_key)
-            continue;
-        const char *name = rel->cols[c].name;
-        json_t *v = event_value_json(&t->values[c], name, unchanged, errbuf, errsize);
-        if (v == NULL || json_object_set_new(obj, name, v) != 0) {
-            json_decref(obj);
-            obj = NULL;
-        }
-    }
-    return obj;
-}
-
-static json_t *event_columns_json(const change_relation_t *rel)
-{
-    json_t *cols = json_array();
-    for (int c = 0; cols != NULL && c < rel->ncols; c++) {
-        const change_column_t *col = &rel->cols[c];
-        json_t *o =
-            json_pack("{s:s, s:I, s:i, s:b}", "name", col->name, "type", (json_int_t)col->type_oid,
-                      "typmod", (int)col->typmod, "key", (int)col->is_key);
-        if (o == NULL || json_array_append_new(cols, o) != 0) {
-            json_decref(cols);
-            cols = NULL;
-        }
-    }
-    return cols;
-}
-
 int64_t event_ts_ms(int64_t pg_time)
 {
     return pg_time == 0 ? 0 : lsn_pgtime_to_unix_us(pg_time) / 1000;
-}
-
-static json_t *event_source_json(const event_change_t *ch, const event_txn_t *txn, const char *name)
-{
-    char cl[LSN_STRLEN], el[LSN_STRLEN];
-    lsn_format(txn->commit_lsn, cl, sizeof(cl));
-    lsn_format(txn->end_lsn, el, sizeof(el));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s?, s:I, s:I, s:b}",
-                     "version", SYNCLINE_VERSION, "connector", "postgresql", "name", name, "schema",
-                     ch->rel->nspname, "table", ch->rel->relname, "txId", (json_int_t)txn->xid,
-                     "lsn", (json_int_t)txn->commit_lsn, "ts_ms",
-                     (json_int_t)event_ts_ms(txn->commit_time), "commit_lsn", cl, "end_lsn",
-                     txn->last ? el : NULL, "xid", (json_int_t)txn->xid, "seq",
-                     (json_int_t)txn->seq, "last", (int)txn->last);
-}
-
-static json_t *event_meta_json(const event_change_t *ch, json_t *unchanged)
-{
-    char ri[2] = {ch->rel->replident, '\0'}, old[2] = {ch->old_kind, '\0'};
-    json_t *trunc = ch->op == EVENT_TRUNCATE
-                        ? json_pack("{s:i, s:i, s:i}", "options", (int)ch->truncate_options, "n",
-                                    ch->truncate_n, "i", ch->truncate_i)
-                        : json_null();
-    return json_pack("{s:I, s:s, s:s?, s:O, s:o, s:o}", "relid", (json_int_t)ch->rel->relid,
-                     "replident", ri, "old", ch->old_kind ? old : NULL, "unchanged", unchanged,
-                     "columns", event_columns_json(ch->rel), "truncate", trunc);
-}
-
-/* before/after of a change, by operation. */
-static int event_images(json_t *env, const event_change_t *ch, json_t *unchanged, char *errbuf,
-                        size_t errsize)
-{
-    json_t *before = json_null(), *after = json_null();
-    if (ch->old_kind != 0 && ch->old_tuple != NULL)
-        before = event_tuple_json(ch->rel, ch->old_tuple, ch->old_kind == 'K', unchanged, errbuf,
-                                  errsize);
-    if (ch->op != EVENT_DELETE && ch->op != EVENT_TRUNCATE && ch->new_tuple != NULL)
-        after = event_tuple_json(ch->rel, ch->new_tuple, false, unchanged, errbuf, errsize);
-    int rc = (before == NULL || after == NULL) ? -1 : 0;
-    if (event_set(env, "before", before) != 0 || event_set(env, "after", after) != 0)
-        rc = -1;
-    return rc;
-}
-
-json_t *event_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
-                    char *errbuf, size_t errsize)
-{
-    char op[2] = {(char)ch->op, '\0'};
-    json_t *env = json_object(), *unchanged = json_array();
-    errbuf[0] = '\0';
-    int rc = (env == NULL || unchanged == NULL) ? -1 : 0;
-    if (rc == 0)
-        rc = event_images(env, ch, unchanged, errbuf, errsize);
-    if (rc == 0)
-        rc = event_set(env, "source", event_source_json(ch, txn, name));
-    if (rc == 0)
-        rc = event_set(env, "op", json_string(op));
-    if (rc == 0)
-        rc = event_set(env, "ts_ms", json_integer(event_ts_ms(txn->commit_time)));
-    if (rc == 0)
-        rc = event_set(env, "syncline", event_meta_json(ch, unchanged));
-    json_decref(unchanged);
-    if (rc != 0) {
-        if (errbuf[0] == '\0')
-            snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->rel->nspname,
-                     ch->rel->relname);
-        json_decref(env);
-        return NULL;
-    }
-    return env;
-}
-
-int event_mark_last(json_t *env, lsn_t end_lsn)
-{
-    char el[LSN_STRLEN];
-    json_t *src = json_object_get(env, "source");
-    if (src == NULL)
-        return -1;
-    if (json_object_set_new(src, "end_lsn", json_string(lsn_format(end_lsn, el, sizeof(el)))) != 0)
-        return -1;
-    return json_object_set_new(src, "last", json_true());
 }
 
 char *event_key(const event_change_t *ch, const char *partitioning, size_t *len)

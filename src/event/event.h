@@ -1,15 +1,14 @@
 /*
- * event: the messages of the Kafka change stream. Turns one row change (or one
- * truncated relation) plus its source-transaction position into a Debezium-style
- * envelope, serializes it as JSON or Avro, and decodes both (and plain
- * Debezium PostgreSQL messages) back. Pure: no I/O, no rdkafka.h.
+ * event: the messages of the Kafka change stream: one row change (or one
+ * truncated relation) plus its source-transaction position, as a
+ * Debezium-style envelope, and that envelope read back from a jansson tree
+ * (syncline's own or a plain Debezium PostgreSQL message). Pure: no I/O, no
+ * rdkafka.h.
  *
  * Capture writes the envelope directly: as JSON text (event_json.h) or as
- * Avro binary (event_avro_write.h). event_build, event_mark_last and
- * event_encode build the same document as a jansson tree and serialize it
- * through jansson or avro-c: the reference those writers are checked against
- * byte for byte (tests/unit/test_event.c) and the fuzz corpus generator's
- * encoder; capture does not use them.
+ * Avro binary (event_avro_write.h); event_codec.h reads both back. The
+ * reference encoder those writers are checked against byte for byte lives
+ * in tests/support/event_oracle.c.
  */
 #ifndef SYNCLINE_EVENT_H
 #define SYNCLINE_EVENT_H
@@ -87,23 +86,12 @@ typedef struct event {
     char *strings; /* or this (event_json_read) */
 } event_t;
 
-/*
- * Builds the envelope of one change (new reference). name is the
- * configuration's name (source.name). NULL with errbuf set on a binary value
- * (capture needs text values) or allocation failure.
- */
-json_t *event_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
-                    char *errbuf, size_t errsize);
-
 /* The error for a binary value (apply.binary), which the Kafka transport
  * cannot carry, naming the column; into errbuf. */
 void event_refuse_binary(const char *col, char *errbuf, size_t errsize);
 
 /* A PostgreSQL timestamp as Unix milliseconds (0 stays 0): the ts_ms members. */
 int64_t event_ts_ms(int64_t pg_time);
-
-/* Marks an envelope from event_build as the last of its transaction. */
-int event_mark_last(json_t *env, lsn_t end_lsn);
 
 /* The message key for a partitioning mode ("table": schema.table, "key":
  * schema.table plus the identity values). Malloc'd; NULL for "none" or OOM. */

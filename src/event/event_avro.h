@@ -9,6 +9,7 @@
 #ifndef SYNCLINE_EVENT_AVRO_H
 #define SYNCLINE_EVENT_AVRO_H
 
+#include <avro.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,9 +40,9 @@ event_avro_t *event_avro_new(event_avro_framing_t framing, char *errbuf, size_t 
 void event_avro_free(event_avro_t *ea);
 
 /*
- * The writer schema of an envelope (as event_build makes it): the one of
- * its relation version, derived on first use and kept by ea. NULL with
- * errbuf when the envelope lacks source.schema/table or syncline.columns.
+ * The writer schema of an envelope (as the reference encoder, tests/support/event_oracle.c, builds
+ * it): the one of its relation version, derived on first use and kept by ea. NULL with errbuf when
+ * the envelope lacks source.schema/table or syncline.columns.
  */
 event_avro_writer_t *event_avro_writer(event_avro_t *ea, json_t *env, char *errbuf, size_t errsize);
 
@@ -84,11 +85,6 @@ bool event_avro_writer_published(const event_avro_writer_t *w);
 /* Marks it published, with its registry id (-1: none). */
 void event_avro_writer_set_published(event_avro_writer_t *w, int64_t id);
 
-/* Envelope -> framed Avro bytes with writer w (*out malloc'd). 0, or -1
- * with errbuf naming table and column (a value that does not fit its type). */
-int event_avro_encode(event_avro_t *ea, event_avro_writer_t *w, json_t *env, char **out,
-                      size_t *len, char *errbuf, size_t errsize);
-
 /* True when buf starts like a framed Avro message (either framing). */
 bool event_avro_framed(const void *buf, size_t len);
 
@@ -108,5 +104,9 @@ json_t *event_avro_decode(event_avro_t *ea, const void *buf, size_t len, bool *u
  * another layout, or anything that reader would refuse or read otherwise).
  */
 int event_avro_decode_direct(event_avro_t *ea, const void *buf, size_t len, struct event *ev);
+
+/* The writer's avro-c value, reset, to fill and write (the reference encoder
+ * in tests/support). Owned by the writer. */
+avro_value_t *event_avro_writer_value(event_avro_writer_t *w);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * event_avro_write: writes the Avro form of the change envelope straight
  * from a change, without a jansson tree or avro-c values: the hot path of
- * capture for the Avro formats. The bytes are the ones event_build plus
- * event_encode make (tests/unit/test_event.c checks them byte for byte).
+ * capture for the Avro formats. The bytes are the ones the reference encoder
+ * (tests/support/event_oracle.c) makes; tests/unit/test_event.c checks them
+ * byte for byte.
  * Pure: no I/O.
  */
 #ifndef SYNCLINE_EVENT_AVRO_WRITE_H

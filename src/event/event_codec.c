@@ -47,16 +47,6 @@ void event_codec_free(event_codec_t *codec)
     free(codec);
 }
 
-event_avro_writer_t *event_codec_writer(event_codec_t *codec, json_t *env, char *errbuf,
-                                        size_t errsize)
-{
-    if (codec->avro == NULL) {
-        snprintf(errbuf, errsize, "the JSON format has no writer schema");
-        return NULL;
-    }
-    return event_avro_writer(codec->avro, env, errbuf, errsize);
-}
-
 event_avro_t *event_codec_avro(event_codec_t *codec)
 {
     return codec->avro;
@@ -80,22 +70,6 @@ void event_codec_tree_only(event_codec_t *codec)
 event_avro_ref_t event_codec_missing(const event_codec_t *codec)
 {
     return codec->missing;
-}
-
-int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, char *errbuf,
-                 size_t errsize)
-{
-    if (codec->avro != NULL) {
-        event_avro_writer_t *w = event_avro_writer(codec->avro, env, errbuf, errsize);
-        return w != NULL ? event_avro_encode(codec->avro, w, env, out, len, errbuf, errsize) : -1;
-    }
-    *out = json_dumps(env, JSON_COMPACT);
-    if (*out == NULL) {
-        snprintf(errbuf, errsize, "out of memory serializing a change");
-        return -1;
-    }
-    *len = strlen(*out);
-    return 0;
 }
 
 /* The envelope: a value of its own, or Debezium's {"schema", "payload"} wrapper.

@@ -19,15 +19,6 @@ typedef struct event_codec event_codec_t;
 event_codec_t *event_codec_new(event_format_t format, char *errbuf, size_t errsize);
 void event_codec_free(event_codec_t *codec);
 
-/*
- * Avro: the writer schema env will be encoded with (owned by the codec), one
- * per relation version, so that the caller can publish it (and, for the
- * Confluent format, set its registry id) before the first message that uses
- * it. NULL with errbuf for a malformed envelope, or for a JSON codec.
- */
-event_avro_writer_t *event_codec_writer(event_codec_t *codec, json_t *env, char *errbuf,
-                                        size_t errsize);
-
 /* The Avro writer schemas of an Avro codec (for event_avro_write); NULL for JSON. */
 event_avro_t *event_codec_avro(event_codec_t *codec);
 
@@ -42,13 +33,9 @@ void event_codec_tree_only(event_codec_t *codec);
 /* The writer schema the last EVENT_DECODE_UNKNOWN_SCHEMA was about. */
 event_avro_ref_t event_codec_missing(const event_codec_t *codec);
 
-/* Serializes an envelope: *out is malloc'd (caller frees). 0 or -1 with errbuf. */
-int event_encode(event_codec_t *codec, json_t *env, char **out, size_t *len, char *errbuf,
-                 size_t errsize);
-
 /*
  * Decodes a message value (and its key, which names a Debezium message's
- * identity columns) into *ev. Accepts what event_encode writes in the codec's
+ * identity columns) into *ev. Accepts what capture writes in the codec's
  * format (an Avro codec reads both framings) and Debezium PostgreSQL JSON
  * (with or without its schema wrapper). 0; EVENT_DECODE_POISON with errbuf
  * saying why; or EVENT_DECODE_UNKNOWN_SCHEMA when the Avro writer schema the

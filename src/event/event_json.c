@@ -4,8 +4,9 @@
  * Why: building a jansson tree per change and dumping it cost capture about
  * 13 us of CPU per row, 90 % of it in jansson, malloc and printf
  * (bench/README.md, "Kafka path"). Appending to one growing buffer costs a
- * fraction of that. The members and their order are event_build's, so a
- * reader sees no difference; the unit tests compare both documents.
+ * fraction of that. The members and their order are the reference encoder's
+ * (tests/support/event_oracle.c), so a reader sees no difference; the unit tests compare both
+ * documents.
  */
 #include "event/event_json.h"
 
@@ -323,7 +324,7 @@ void event_json_clear(event_json_t *ev)
 /* ---- reading ------------------------------------------------------------- */
 
 /*
- * The reader takes the compact envelope event_json_write (or event_build)
+ * The reader takes the compact envelope event_json_write (or the reference encoder)
  * makes, members in that order, and nothing else: any other shape, an escape
  * it does not take, a number that is not a plain integer, a value that is
  * not a string or null, answers 0 and event_decode parses the message with

@@ -1,9 +1,9 @@
 /*
  * event_json: writes and reads the JSON change envelope as text, without a
  * jansson tree: the hot paths of capture and apply for the JSON format. The
- * document is the one event_build makes (same members, same order), which
- * tests/unit/test_event.c checks; event_decode tries event_json_read first
- * and falls back to jansson for any other shape.
+ * document is the one the reference encoder (tests/support/event_oracle.c) makes (same members,
+ * same order), which tests/unit/test_event.c checks; event_decode tries event_json_read first and
+ * falls back to jansson for any other shape.
  */
 #ifndef SYNCLINE_EVENT_JSON_H
 #define SYNCLINE_EVENT_JSON_H

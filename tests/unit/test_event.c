@@ -18,6 +18,7 @@
 
 #include "event/event.h"
 #include "event/event_codec.h"
+#include "support/event_oracle.h"
 #include "event/event_avro.h"
 #include "event/event_avro_write.h"
 #include "event/event_json.h"
@@ -50,7 +51,7 @@ static void assert_value(const change_value_t *v, change_kind_t kind, const char
     }
 }
 
-/* capture's JSON writer must write what event_build + event_encode write,
+/* capture's JSON writer must write what event_oracle_build + event_oracle_encode write,
  * byte for byte. */
 static void assert_json_writer_same(const event_change_t *ch, const event_txn_t *txn,
                                     const char *expect, size_t expect_len)
@@ -68,7 +69,7 @@ static void assert_json_writer_same(const event_change_t *ch, const event_txn_t 
     free(got);
 }
 
-/* capture's Avro writer must write what event_build + event_encode write
+/* capture's Avro writer must write what event_oracle_build + event_oracle_encode write
  * with the same codec, byte for byte (the held form, marked last on take). */
 static void assert_avro_writer_same(event_codec_t *codec, const event_change_t *ch,
                                     const event_txn_t *txn, const char *expect, size_t expect_len)
@@ -89,7 +90,7 @@ static void assert_avro_writer_same(event_codec_t *codec, const event_change_t *
         size_t i = 0;
         while (i < len && i < expect_len && got[i] == expect[i])
             i++;
-        fail_msg("Avro writer differs at byte %zu of %zu (event_encode: %zu bytes)", i, len,
+        fail_msg("Avro writer differs at byte %zu of %zu (event_oracle_encode: %zu bytes)", i, len,
                  expect_len);
     }
     free(got);
@@ -157,17 +158,17 @@ static void round_trip(event_format_t fmt, const event_change_t *ch, const event
     char err[256];
     event_codec_t *codec = event_codec_new(fmt, err, sizeof(err));
     assert_non_null(codec);
-    json_t *env = event_build(ch, txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(ch, txn, "shop", err, sizeof(err));
     assert_non_null(env);
     if (txn->last)
-        assert_int_equal(event_mark_last(env, txn->end_lsn), 0);
+        assert_int_equal(event_oracle_mark_last(env, txn->end_lsn), 0);
     char *buf;
     size_t len;
-    assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
+    assert_int_equal(event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
     if (fmt == EVENT_FORMAT_AVRO) {
         assert_int_equal((uint8_t)buf[0], 0xC3);
         assert_avro_writer_same(codec, ch, txn, buf, len);
-        event_avro_writer_t *w = event_codec_writer(codec, env, err, sizeof(err));
+        event_avro_writer_t *w = event_oracle_writer(codec, env, err, sizeof(err));
         event_avro_ref_t ref = {.fingerprint = event_avro_writer_fingerprint(w)};
         assert_avro_readers_agree(fmt, event_avro_writer_text(w), &ref, buf, len, 1);
     }
@@ -280,7 +281,7 @@ static void test_binary_refused(void **state)
     event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
     event_txn_t txn = {0};
     char err[256];
-    assert_null(event_build(&ch, &txn, "shop", err, sizeof(err)));
+    assert_null(event_oracle_build(&ch, &txn, "shop", err, sizeof(err)));
     assert_non_null(strstr(err, "column \"id\""));
     event_json_t j = {0};
     err[0] = '\0';
@@ -289,7 +290,7 @@ static void test_binary_refused(void **state)
     assert_null(j.text.s);
 }
 
-/* The JSON writer against event_build on values that need escaping, every
+/* The JSON writer against event_oracle_build on values that need escaping, every
  * operation, and text that is not UTF-8 (refused by both, naming the column). */
 static void test_json_writer(void **state)
 {
@@ -317,13 +318,13 @@ static void test_json_writer(void **state)
                                .commit_time = -5000,
                                .seq = (int64_t)i,
                                .last = (i % 2) == 1};
-            json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
+            json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
             assert_non_null(env);
-            assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
+            assert_int_equal(event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
             assert_json_writer_same(&ch, &txn, buf, len);
             assert_readers_agree(buf, len, 1);
             free(buf);
-            assert_int_equal(event_encode(avro, env, &buf, &len, err, sizeof(err)), 0);
+            assert_int_equal(event_oracle_encode(avro, env, &buf, &len, err, sizeof(err)), 0);
             assert_avro_writer_same(avro, &ch, &txn, buf, len);
             free(buf);
             /* pretty-printed: still the fast reader's */
@@ -339,7 +340,7 @@ static void test_json_writer(void **state)
         change_tuple_t t = {3, v};
         event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
         event_txn_t txn = {0};
-        assert_null(event_build(&ch, &txn, "shop", err, sizeof(err)));
+        assert_null(event_oracle_build(&ch, &txn, "shop", err, sizeof(err)));
         event_json_t j = {0};
         assert_int_equal(event_json_write(&j, &ch, &txn, "shop", err, sizeof(err)), -1);
         assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
@@ -505,9 +506,9 @@ static event_avro_writer_t *writer_of(event_codec_t *codec, const event_change_t
 {
     char err[256];
     event_txn_t txn = {.xid = 1, .commit_lsn = 10};
-    json_t *env = event_build(ch, &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(ch, &txn, "shop", err, sizeof(err));
     assert_non_null(env);
-    event_avro_writer_t *w = event_codec_writer(codec, env, err, sizeof(err));
+    event_avro_writer_t *w = event_oracle_writer(codec, env, err, sizeof(err));
     if (w == NULL)
         fail_msg("writer: %s", err);
     json_decref(env);
@@ -580,11 +581,11 @@ static void test_poison_confluent(void **state)
     change_column_t c2[] = {{.name = "only", .type_oid = 23, .typmod = -1, .is_key = true}};
     change_relation_t r2 = {.relid = 2, .nspname = "s", .relname = "u", .ncols = 1, .cols = c2};
     event_txn_t txn = {.commit_lsn = 1};
-    json_t *env = event_build(&(event_change_t){.op = EVENT_TRUNCATE, .rel = &r2}, &txn, "shop",
-                              err, sizeof(err));
+    json_t *env = event_oracle_build(&(event_change_t){.op = EVENT_TRUNCATE, .rel = &r2}, &txn,
+                                     "shop", err, sizeof(err));
     char *out;
     size_t len;
-    assert_int_equal(event_encode(codec, env, &out, &len, err, sizeof(err)), -1);
+    assert_int_equal(event_oracle_encode(codec, env, &out, &len, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "no Schema Registry id"));
     json_decref(env);
     event_codec_free(codec);
@@ -622,10 +623,10 @@ static void test_poison_ts_ms(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         for (int fmt = EVENT_FORMAT_JSON; fmt <= EVENT_FORMAT_AVRO; fmt++) {
             event_codec_t *codec = event_codec_new((event_format_t)fmt, err, sizeof(err));
-            json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
+            json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
             assert_non_null(env);
             json_object_set_new(json_object_get(env, "source"), "ts_ms", json_integer(bad[i]));
-            assert_int_equal(event_encode(codec, env, &msg, &len, err, sizeof(err)), 0);
+            assert_int_equal(event_oracle_encode(codec, env, &msg, &len, err, sizeof(err)), 0);
             event_t ev;
             assert_int_equal(event_decode(codec, msg, len, NULL, 0, &ev, err, sizeof(err)), -1);
             assert_non_null(strstr(err, "ts_ms is out of range"));
@@ -679,13 +680,13 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
     char err[256], *buf;
     size_t len;
     event_codec_t *enc = event_codec_new(fmt, err, sizeof(err));
-    json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
     assert_non_null(env);
-    event_avro_writer_t *w = event_codec_writer(enc, env, err, sizeof(err));
+    event_avro_writer_t *w = event_oracle_writer(enc, env, err, sizeof(err));
     assert_non_null(w);
     assert_string_equal(event_avro_writer_name(w), "syncline.my_schema_cc4df00a.typed.Envelope");
     event_avro_writer_set_published(w, 42);
-    if (event_encode(enc, env, &buf, &len, err, sizeof(err)) != 0)
+    if (event_oracle_encode(enc, env, &buf, &len, err, sizeof(err)) != 0)
         fail_msg("encode: %s", err);
     assert_int_equal((uint8_t)buf[0], fmt == EVENT_FORMAT_AVRO ? 0xC3 : 0x00);
     if (fmt == EVENT_FORMAT_AVRO_CONFLUENT)
@@ -695,8 +696,8 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
     txn.end_lsn = 0x1234567890ull;
     char *last;
     size_t last_len;
-    assert_int_equal(event_mark_last(env, txn.end_lsn), 0);
-    assert_int_equal(event_encode(enc, env, &last, &last_len, err, sizeof(err)), 0);
+    assert_int_equal(event_oracle_mark_last(env, txn.end_lsn), 0);
+    assert_int_equal(event_oracle_encode(enc, env, &last, &last_len, err, sizeof(err)), 0);
     assert_avro_writer_same(enc, &ch, &txn, last, last_len);
     event_avro_ref_t wref = {.by_id = fmt == EVENT_FORMAT_AVRO_CONFLUENT,
                              .id = 42,
@@ -787,8 +788,8 @@ static void test_typed_misfit(void **state)
         char err[256], *buf = NULL, want[128];
         size_t len;
         event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
-        json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
-        assert_int_equal(event_encode(codec, env, &buf, &len, err, sizeof(err)), -1);
+        json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+        assert_int_equal(event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)), -1);
         snprintf(want, sizeof(want), "table my schema.typed column \"%s\"", bad[k][0]);
         if (strstr(err, want) == NULL)
             fail_msg("expected [%s] in [%s]", want, err);
@@ -937,9 +938,9 @@ static void test_v0_envelope(void **state)
     event_change_t ch = {
         .op = EVENT_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
     event_txn_t txn = {.xid = 5, .commit_lsn = 0x20, .end_lsn = 0x30, .last = true};
-    json_t *env = event_build(&ch, &txn, "shop", err, sizeof(err));
-    assert_int_equal(event_mark_last(env, 0x30), 0);
-    assert_int_equal(event_avro_encode(ea, w, env, &buf, &len, err, sizeof(err)), 0);
+    json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+    assert_int_equal(event_oracle_mark_last(env, 0x30), 0);
+    assert_int_equal(event_oracle_avro_encode(ea, w, env, &buf, &len, err, sizeof(err)), 0);
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     assert_int_equal(
         event_codec_add_schema(codec, v0_schema, strlen(v0_schema), &ref, err, sizeof(err)), 0);
