@@ -243,19 +243,24 @@ def run_one(env, wl, work, strict=True):
     lines = []
     sig = None
     diffs, notes = [], []
+    marks = [("start", time.time())]
     try:
         try:
             setup(env, wl, work)
+            marks.append(("setup", time.time()))
             errs = replay(env, wl, work, strict)
+            marks.append(("replay", time.time()))
             if strict and errs:
                 return "ERROR", ("source", "(workload)"), [
                     "  the workload failed on the source (a generator bug): " + errs[0]], time.time() - t0
             if errs:
                 lines.append("  (%d statements failed on the source, as a shrunk workload may)" % len(errs))
             catch_up(env, env.a.timeout)
+            marks.append(("catch-up", time.time()))
             if env.a.control:
                 sabotage(env)
             diffs, notes = compare(env)
+            marks.append(("compare", time.time()))
         except Died as e:
             diffs = [(e.name, "(exit)", [str(e)], [])]
         except TimeoutError as e:
@@ -269,6 +274,9 @@ def run_one(env, wl, work, strict=True):
             sig = (diffs[0][0], diffs[0][1])
     finally:
         codes = env.stop_all()
+        marks.append(("stop", time.time()))
+        lines.insert(0, "  seconds: " + ", ".join("%s %.1f" % (marks[i][0], marks[i][1] - marks[i - 1][1])
+                                                   for i in range(1, len(marks))))
     bad = {k: v for k, v in codes.items() if v not in (0, None)}
     if bad and not sig:
         sig = (sorted(bad)[0], "(exit)")
@@ -340,12 +348,16 @@ def main():
     ap.add_argument("--timeout", type=int, default=90, help="seconds for every replica to catch up")
     ap.add_argument("--control", action="store_true",
                     help="delete a row on the direct replica before comparing: every seed must DIFF")
+    ap.add_argument("--reset-only", action="store_true", help="drop the databases, slots and subscription; run nothing")
     ap.add_argument("--keep", action="store_true", help="keep the databases of the last run")
     a = ap.parse_args()
     if a.kafka and not a.kafka_brokers:
         ap.error("--kafka needs --kafka-brokers or KAFKA_BROKERS")
     feats = gen.FEATURES if a.features == "all" else [f for f in a.features.split(",") if f]
     env = Env(a)
+    if a.reset_only:
+        reset(env)
+        return 0
 
     jobs = []  # (label, workload, header)
     for s in a.seed + list(range(a.first, a.first + a.seeds)):
@@ -373,9 +385,11 @@ def main():
         if a.shrink and verdict == "DIFF":
             log("  shrinking (%s on %s)..." % sig)
             small = shrink(env, wl, sig, os.path.join(work, "shrink"), log)
+            _, _, why, _ = run_one(env, small, os.path.join(work, "shrunk"), strict=False)
             name = "%s-%s-%s.sql" % (label.replace(" ", "-"), sig[0], sig[1].strip("()"))
             path = os.path.join(a.cases_dir, name)
-            write_case(small, hdr + ["shrunk: %s differs from native on %s (%s)" % (sig[0], sig[1], mode)], path)
+            write_case(small, hdr + ["shrunk: %s differs from native on %s (%s)" % (sig[0], sig[1], mode)]
+                       + [w.strip()[:400] for w in why], path)
             log("  kept %s (%d txns)" % (path, len(small["txns"])))
     log("diff: %d clean, %d diverged" % (passed, failed))
     return 1 if failed else 0
