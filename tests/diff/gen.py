@@ -28,6 +28,7 @@ FEATURES = [
     "rollback",  # whole transactions rolled back
     "truncate",  # TRUNCATE of one or several tables
     "multi_table",  # transactions that touch several tables
+    "big_txn",  # statements of thousands of rows (batches, decoder spill)
     "no_columns",  # a table with no columns
 ]
 
@@ -459,7 +460,9 @@ class Generator:
     def body(self, tables, n):
         out = []
         for _ in range(n):
-            if self.has("savepoints") and self.r.random() < 0.15:
+            if self.has("big_txn") and self.r.random() < 0.03:
+                out.append(self.big())
+            elif self.has("savepoints") and self.r.random() < 0.15:
                 out += self.savepoint(tables)
             elif self.has("truncate") and self.r.random() < 0.04:
                 names = sorted({self.r.choice(tables).name for _ in range(self.r.randint(1, 2))})
@@ -467,6 +470,15 @@ class Generator:
             else:
                 out.append(self.statement(self.r.choice(tables)))
         return out
+
+    def big(self):
+        """Thousands of rows in one statement: more than apply.batch_rows (10000) by the end of
+        some transactions, and more than logical_decoding_work_mem, so the decoder spills."""
+        n = self.r.randint(3000, 12000)
+        return self.r.choice([
+            "INSERT INTO t_single SELECT nextval('gen_seq'), 'big ' || g, g FROM generate_series(1, %d) g;" % n,
+            "UPDATE t_single SET n = coalesce(n, 0) + 1, v = left(v, 20);",
+            "DELETE FROM t_single WHERE id %% 3 = %d;" % self.r.randrange(3)])
 
     def savepoint(self, tables):
         self.sp += 1
