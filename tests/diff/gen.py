@@ -19,7 +19,8 @@ FEATURES = [
     "types",  # a table with many column types (arrays, json, ranges, enums, bit strings...)
     "composite_key",  # a composite (int, text) primary key
     "composite_typed",  # a primary key over uuid, timestamptz, numeric, char(n), inet, bool
-    "full_identity",  # REPLICA IDENTITY FULL without a key (duplicates; bool, inet, char(n))
+    "full_identity",  # REPLICA IDENTITY FULL without a key (duplicates; text, numeric, float8, jsonb)
+    "full_typed",  # REPLICA IDENTITY FULL over bool, char(n), inet, timestamptz, uuid, bytea, varchar
     "index_identity",  # REPLICA IDENTITY USING INDEX
     "partitions",  # a range-partitioned table (hash sub-partition, default) published via root
     "toast",  # out-of-line TOAST values left unchanged by later updates
@@ -281,41 +282,57 @@ class CompositeTyped(Table):
 
 
 class Full(Table):
-    """No key, REPLICA IDENTITY FULL: rows found by every column; duplicates."""
+    """No key, REPLICA IDENTITY FULL: rows found by every column; identical duplicates."""
     name = "t_full"
     keyed = False
     key_col = "a"
+    COLS = "a int, b text, c numeric, d float8, j jsonb"
 
     def ddl(self):
-        return ["CREATE TABLE t_full (a int, b text, c numeric, f bool, ip inet, ch char(4), d float8);",
-                "ALTER TABLE t_full REPLICA IDENTITY FULL;"]
+        return ["CREATE TABLE %s (%s);" % (self.name, self.COLS),
+                "ALTER TABLE %s REPLICA IDENTITY FULL;" % self.name]
 
     def row(self):
-        return "(%s, %s, %s, %s, %s, %s, %s)" % (
+        return "(%s, %s, %s, %s, %s)" % (
             self.r.randint(0, 20), self.v.maybe_null(self.v.text()), self.v.maybe_null(self.v.numeric()),
-            self.v.maybe_null(self.v.bool_()), self.v.maybe_null(self.v.inet()),
-            self.v.maybe_null(q(self.v.pick(["x", "ab", "abcd", ""]))), self.v.maybe_null(self.v.float_()))
+            self.v.maybe_null(self.v.float_()), self.v.maybe_null(self.v.json()))
+
+    SETS = ["b = coalesce(b, '') || '!'", "c = c + 1", "d = d * 2", "j = '[]'"]
 
     def insert(self):
         row = self.row()
         rows = [row] * self.r.randint(1, 2) + [self.row() for _ in range(self.r.randint(0, 2))]
-        return "INSERT INTO t_full VALUES %s;" % ", ".join(rows)
+        return "INSERT INTO %s VALUES %s;" % (self.name, ", ".join(rows))
 
     def update(self):
-        sets = self.r.choice(["b = coalesce(b, '') || '!'", "c = c + 1", "f = NOT f", "ch = 'upd'",
-                              "ip = '10.1.2.3'", "d = d * 2"])
+        sets = self.r.choice(self.SETS)
         if self.r.random() < 0.5:  # one of possibly identical rows
-            return "UPDATE t_full SET %s WHERE ctid = (SELECT ctid FROM t_full WHERE a = %d LIMIT 1);" % (
-                sets, self.r.randint(0, 20))
-        return "UPDATE t_full SET %s WHERE %s;" % (sets, self.pred())
+            return "UPDATE %s SET %s WHERE ctid = (SELECT ctid FROM %s WHERE a = %d LIMIT 1);" % (
+                self.name, sets, self.name, self.r.randint(0, 20))
+        return "UPDATE %s SET %s WHERE %s;" % (self.name, sets, self.pred())
 
     def delete(self):
         if self.r.random() < 0.5:
-            return "DELETE FROM t_full WHERE ctid = (SELECT ctid FROM t_full WHERE a = %d LIMIT 1);" % self.r.randint(0, 20)
-        return "DELETE FROM t_full WHERE %s;" % self.pred()
+            return "DELETE FROM %s WHERE ctid = (SELECT ctid FROM %s WHERE a = %d LIMIT 1);" % (
+                self.name, self.name, self.r.randint(0, 20))
+        return "DELETE FROM %s WHERE %s;" % (self.name, self.pred())
 
     def key_update(self):
-        return "UPDATE t_full SET a = a + 100 WHERE %s;" % self.pred()
+        return "UPDATE %s SET a = a + 100 WHERE %s;" % (self.name, self.pred())
+
+
+class FullTyped(Full):
+    """REPLICA IDENTITY FULL over bool, char(n), inet, timestamptz, uuid, bytea, varchar."""
+    name = "t_fullt"
+    COLS = "a int, f bool, ch char(4), ip inet, ts timestamptz, u uuid, raw bytea, vc varchar(10)"
+    SETS = ["f = NOT f", "ch = 'upd'", "ip = '10.1.2.3'", "ts = ts + interval '1 day'", "raw = '\\x01'", "vc = 'v'"]
+
+    def row(self):
+        v = self.v
+        return "(%s, %s, %s, %s, %s, %s, %s, %s)" % (
+            self.r.randint(0, 20), v.maybe_null(v.bool_()), v.maybe_null(q(v.pick(["x", "ab", "abcd", ""]))),
+            v.maybe_null(v.inet()), v.maybe_null(v.tstz()), v.maybe_null(v.uuid()), v.maybe_null(v.bytea()),
+            v.maybe_null(q(v.pick(["", "a", "ab "]))))
 
 
 class IndexIdent(Table):
@@ -425,7 +442,7 @@ class NoCols(Table):
 
 
 TABLE_FEATURES = [("types", Types), ("composite_key", Composite), ("composite_typed", CompositeTyped),
-                  ("full_identity", Full), ("index_identity", IndexIdent), ("partitions", Part),
+                  ("full_identity", Full), ("full_typed", FullTyped), ("index_identity", IndexIdent), ("partitions", Part),
                   ("toast", Toast), ("no_columns", NoCols)]
 
 

@@ -1,6 +1,7 @@
 -- case: REPLICA IDENTITY FULL, the old tuple holds a char(n) value: syncline cannot find the row.
 -- found: seed 1 (--features full_identity --txns 20), shrunk to one transaction, then the
---   columns reduced by hand (each other column NULL: the char(4) value alone makes it fail)
+--   columns reduced by hand (each other column NULL: a char(4) value shorter than 4, stored
+--   with trailing blanks, makes it fail; a full-length one does not)
 -- native: deletes the row. syncline run: exits 1 with
 --   DELETE on public.t_full failed (lsn=... key=(a, b, c, f, ip, ch, d)=(6, NULL, NULL, NULL,
 --   NULL,     , NULL)): no such row on the target
