@@ -220,7 +220,7 @@ def catch_up(env, secs):
 
 def tables(env):
     return env.src(env.a.prefix, "SELECT quote_ident(relname) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
-                   " AND relkind IN ('r', 'p') AND relname <> 'zz_marker' ORDER BY relname").split()
+                   " AND relkind IN ('r', 'p') AND relname <> 'zz_marker' ORDER BY relname").splitlines()
 
 
 def dump(env, port, db, table):
