@@ -178,36 +178,40 @@ def setup(env, wl, work):
     wait_for("syncline run streaming", 60, streaming, env)
 
 
-def replay(env, wl, work, strict):
-    """Runs the transactions on the source, dealt round-robin to --sessions concurrent psql
-    sessions (the first transactions, one per table, run first, alone); returns the psql errors
-    (a list of lines). Deadlocks between sessions are the source's business, not errors."""
+def is_first_inserts(txn):
+    """The generator's opening transactions: BEGIN, three INSERTs into one table, COMMIT."""
+    return len(txn) == 5 and all(x.startswith("INSERT") for x in txn[1:4])
+
+
+def run_sessions(env, batches, work, tag):
+    """Runs each batch of transactions in its own psql session, all at once; returns the error
+    lines, without deadlocks and what they abort (the source's business between sessions)."""
     a = env.a
-    n = max(1, a.sessions)
-    first = len(wl["txns"])
-    if n > 1:
-        seed_txn = [i for i, t in enumerate(wl["txns"]) if not (len(t) == 5 and all(x.startswith("INSERT") for x in t[1:4]))]
-        first = seed_txn[0] if seed_txn else first
-    groups = [wl["txns"][:first]] + [wl["txns"][first + i::n] for i in range(n)]
+    procs = []
+    for i, txns in enumerate(batches):
+        path = os.path.join(work, "txns.%s.%d.sql" % (tag, i))
+        with open(path, "w") as f:
+            f.write("".join("\n".join(t) + "\n" for t in txns))
+        cmd = [env.psql, "-X", "-qAt", "-h", "127.0.0.1", "-p", str(a.src_port), "-U", "postgres",
+               "-d", a.prefix, "-v", "ON_ERROR_STOP=0", "-f", path]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                      env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning")))
     errors = []
-    for gi, group in enumerate([groups[0]] + [None]):
-        if group is not None:
-            batches = [group]
-        else:
-            batches = [g for g in groups[1:] if g]
-        procs = []
-        for bi, txns in enumerate(batches):
-            path = os.path.join(work, "txns.%d.%d.sql" % (gi, bi))
-            with open(path, "w") as f:
-                f.write("".join("\n".join(t) + "\n" for t in txns))
-            cmd = [env.psql, "-X", "-qAt", "-h", "127.0.0.1", "-p", str(a.src_port), "-U", "postgres",
-                   "-d", a.prefix, "-v", "ON_ERROR_STOP=0", "-f", path]
-            procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                          env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning")))
-        for p in procs:
-            _, err = p.communicate()
-            errors += [line for line in err.splitlines() if "ERROR" in line and not any(
-                k in line for k in ("deadlock detected", "current transaction is aborted"))]
+    for p in procs:
+        _, err = p.communicate()
+        errors += [line for line in err.splitlines() if "ERROR" in line and not any(
+            k in line for k in ("deadlock detected", "current transaction is aborted"))]
+    return errors
+
+
+def replay(env, wl, work):
+    """Runs the transactions on the source, then the marker; returns the psql error lines. With
+    --sessions N > 1 the opening inserts run first, alone, and the rest is dealt round-robin to
+    N concurrent sessions."""
+    txns, n = wl["txns"], max(1, env.a.sessions)
+    first = len(txns) if n == 1 else next((i for i, t in enumerate(txns) if not is_first_inserts(t)), len(txns))
+    errors = run_sessions(env, [txns[:first]], work, "first")
+    errors += run_sessions(env, [txns[first + i::n] for i in range(n) if txns[first + i::n]], work, "rest")
     env.src(env.a.prefix, "INSERT INTO zz_marker VALUES (1);")
     return errors
 
@@ -273,7 +277,7 @@ def run_one(env, wl, work, strict=True):
         try:
             setup(env, wl, work)
             marks.append(("setup", time.time()))
-            errs = replay(env, wl, work, strict)
+            errs = replay(env, wl, work)
             marks.append(("replay", time.time()))
             if strict and errs:
                 return "ERROR", ("source", "(workload)"), [

@@ -4,7 +4,8 @@
 # the source; native logical replication is the oracle, syncline (run, and capture + apply
 # through Kafka) must end with the same rows in every table. First a control (a row deleted on
 # syncline's replica must be reported), then 3 seeds direct, 1 seed direct + Kafka, then every
-# kept case of tests/diff/cases/ (cases/pending/ holds known divergences and is not run).
+# kept case of tests/diff/cases/, direct and through Kafka (JSON) (cases/pending/ holds known
+# divergences and is not run).
 # DIFF_SEEDS / DIFF_FIRST / DIFF_KAFKA_SEED change the seeds.
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
@@ -29,7 +30,7 @@ diff_py --first "${DIFF_FIRST:-1}" --seeds "${DIFF_SEEDS:-3}" || rc=$?
 assert_eq 0 "$rc" "direct: every seed ran clean"
 
 rc=0
-diff_py --seed "${DIFF_KAFKA_SEED:-4}" --kafka --kafka-brokers "$KAFKA_BROKERS" || rc=$?
+diff_py --seed "${DIFF_KAFKA_SEED:-4}" --kafka --kafka-format avro --kafka-brokers "$KAFKA_BROKERS" || rc=$?
 assert_eq 0 "$rc" "direct + Kafka: the seed ran clean"
 
 cases=()
@@ -38,6 +39,6 @@ for f in "$DIFF"/cases/*.sql; do
 done
 if ((${#cases[@]})); then
     rc=0
-    diff_py "${cases[@]}" || rc=$?
+    diff_py "${cases[@]}" --kafka --kafka-format json --kafka-brokers "$KAFKA_BROKERS" || rc=$?
     assert_eq 0 "$rc" "kept cases (${#cases[@]} args) ran clean"
 fi
