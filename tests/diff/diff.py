@@ -228,9 +228,18 @@ def tables(env):
                    " AND relkind IN ('r', 'p') AND relname <> 'zz_marker' ORDER BY relname").splitlines()
 
 
-def dump(env, port, db, table):
-    q = "COPY (SELECT t::text FROM %s t ORDER BY t::text COLLATE \"C\") TO STDOUT;" % table
-    return env.sql(port, db, q).stdout.splitlines()
+def dump_all(env, port, db, names):
+    """{table: its rows as text, sorted} for every table of NAMES, in one psql session."""
+    marker = "@@diff-table@@ "
+    script = "".join("\\echo '%s%d'\nCOPY (SELECT t::text FROM %s t ORDER BY t::text COLLATE \"C\") TO STDOUT;\n"
+                     % (marker, i, t) for i, t in enumerate(names))
+    rows, cur = {t: [] for t in names}, None
+    for line in env.sql(port, db, script).stdout.splitlines():
+        if line.startswith(marker):
+            cur = rows[names[int(line[len(marker):])]]
+        else:
+            cur.append(line)
+    return rows
 
 
 def first_diff(a_rows, b_rows, n=5):
@@ -247,15 +256,16 @@ def compare(env):
     a = env.a
     dbs = replica_dbs(a)
     diffs, notes = [], []
-    for t in tables(env):
-        src = dump(env, a.src_port, a.prefix, t)
-        nat = dump(env, a.tgt_port, dbs["native"], t)
-        if src != nat:
-            notes.append((t, first_diff(src, nat)))
+    names = tables(env)
+    src = dump_all(env, a.src_port, a.prefix, names)
+    got = {n: dump_all(env, a.tgt_port, db, names) for n, db in dbs.items()}
+    for t in names:
+        nat = got["native"][t]
+        if src[t] != nat:
+            notes.append((t, first_diff(src[t], nat)))
         for name in [n for n in dbs if n != "native"]:
-            got = dump(env, a.tgt_port, dbs[name], t)
-            if got != nat:
-                x, y = first_diff(nat, got)
+            if got[name][t] != nat:
+                x, y = first_diff(nat, got[name][t])
                 diffs.append((name, t, x, y))
     return diffs, notes
 
@@ -291,8 +301,10 @@ def run_one(env, wl, work, strict=True):
             diffs, notes = compare(env)
             marks.append(("compare", time.time()))
         except Died as e:
+            marks.append(("until the exit", time.time()))
             diffs = [(e.name, "(exit)", [str(e)], [])]
         except TimeoutError as e:
+            marks.append(("until the timeout", time.time()))
             diffs = [(str(e).split()[0], "(timeout)", [str(e)], [])]
         for t, (x, y) in notes:
             lines.append("  note: native differs from the source on %s (source: %s, native: %s)" % (t, x[:2], y[:2]))
@@ -358,6 +370,19 @@ def write_case(wl, header, path):
 
 # ----------------------------------------------------------------- main
 
+def parse_features(text):
+    """'types,toast' | 'ci' | 'all' | 'ci,+full_typed' | 'all,-no_columns' -> a feature list."""
+    out = []
+    for tok in [t for t in text.split(",") if t]:
+        if tok in ("ci", "all"):
+            out += [f for f in (CI_FEATURES if tok == "ci" else gen.FEATURES) if f not in out]
+        elif tok.startswith("-"):
+            out = [f for f in out if f != tok[1:]]
+        elif tok.lstrip("+") not in out:
+            out.append(tok.lstrip("+"))
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--src-port", type=int, required=True)
@@ -369,7 +394,8 @@ def main():
     ap.add_argument("--seed", type=int, action="append", default=[])
     ap.add_argument("--seeds", type=int, default=0, help="run seeds FIRST..FIRST+N-1")
     ap.add_argument("--first", type=int, default=1)
-    ap.add_argument("--features", default=",".join(CI_FEATURES), help="comma list, or 'all'")
+    ap.add_argument("--features", default="ci",
+                    help="comma list of features, 'ci' or 'all', each optionally followed by +F or -F")
     ap.add_argument("--txns", type=int, default=30)
     ap.add_argument("--replay", action="append", default=[], help="a workload/case file (repeatable)")
     ap.add_argument("--sessions", type=int, default=1,
@@ -388,7 +414,7 @@ def main():
     a = ap.parse_args()
     if a.kafka and not a.kafka_brokers:
         ap.error("--kafka needs --kafka-brokers or KAFKA_BROKERS")
-    feats = gen.FEATURES if a.features == "all" else [f for f in a.features.split(",") if f]
+    feats = parse_features(a.features)
     env = Env(a)
     if a.reset_only:
         reset(env)
