@@ -37,7 +37,7 @@ class Env:
     def sql(self, port, db, text, check=True, on_error_stop=True):
         cmd = [self.psql, "-X", "-qAt", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db,
                "-v", "ON_ERROR_STOP=%d" % (1 if on_error_stop else 0), "-f", "-"]
-        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning", PGCONNECT_TIMEOUT="10")
+        env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning", PGCLIENTENCODING="UTF8", PGCONNECT_TIMEOUT="10")
         p = subprocess.run(cmd, input=text, capture_output=True, text=True, env=env)
         if check and p.returncode != 0:
             raise RuntimeError("psql on %s/%s failed: %s\nSQL: %s" % (port, db, p.stderr.strip(), text[:500]))
@@ -150,7 +150,8 @@ def setup(env, wl, work):
     a = env.a
     reset(env)
     dbs = replica_dbs(a)
-    env.src("postgres", "CREATE DATABASE %s;" % a.prefix)
+    enc = " ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" % a.src_encoding if a.src_encoding else ""
+    env.src("postgres", "CREATE DATABASE %s%s;" % (a.prefix, enc))
     # every walsender of this database spills transactions over 64 kB to disk while decoding
     env.src("postgres", "ALTER DATABASE %s SET logical_decoding_work_mem = '64kB';" % a.prefix)
     schema = "\n".join(wl["schema"]) + "\n"
@@ -195,7 +196,7 @@ def run_sessions(env, batches, work, tag):
         cmd = [env.psql, "-X", "-qAt", "-h", "127.0.0.1", "-p", str(a.src_port), "-U", "postgres",
                "-d", a.prefix, "-v", "ON_ERROR_STOP=0", "-f", path]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                      env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning")))
+                                      env=dict(os.environ, PGOPTIONS="-c client_min_messages=warning", PGCLIENTENCODING="UTF8")))
     errors = []
     for p in procs:
         _, err = p.communicate()
@@ -400,6 +401,8 @@ def main():
     ap.add_argument("--replay", action="append", default=[], help="a workload/case file (repeatable)")
     ap.add_argument("--sessions", type=int, default=1,
                     help="run the transactions from this many concurrent sessions (commit order then varies)")
+    ap.add_argument("--src-encoding", help="the source database's encoding (replicas stay UTF8); "
+                    "with LATIN1 add the feature latin1")
     ap.add_argument("--binary", action="store_true", help="syncline with apply.binary (pgoutput binary values)")
     ap.add_argument("--kafka", action="store_true", help="also syncline through Kafka (capture + apply)")
     ap.add_argument("--kafka-brokers", default=os.environ.get("KAFKA_BROKERS", ""))
@@ -422,18 +425,24 @@ def main():
 
     jobs = []  # (label, workload, header)
     for s in a.seed + list(range(a.first, a.first + a.seeds)):
-        hdr = ["seed: %d" % s, "features: %s" % ",".join(feats), "txns: %d" % a.txns]
+        hdr = ["seed: %d" % s, "features: %s" % ",".join(feats), "txns: %d" % a.txns] + (
+            ["src-encoding: %s" % a.src_encoding] if a.src_encoding else [])
         jobs.append(("seed %d" % s, gen.generate(s, feats, a.txns), hdr))
     for path in a.replay:
         wl = gen.parse_workload(open(path).read())
         jobs.append(("case %s" % os.path.basename(path), wl, wl["header"]))
+        # a case may need a source encoding: a header line "src-encoding: LATIN1"
+        wl["src_encoding"] = next((h.split(":", 1)[1].strip() for h in wl["header"]
+                                   if h.startswith("src-encoding:")), None)
 
     def log(msg):
         print(msg, flush=True)
 
     passed = failed = 0
+    default_encoding = a.src_encoding
     for label, wl, hdr in jobs:
         work = os.path.join(a.work, label.replace(" ", "-"))
+        a.src_encoding = wl.get("src_encoding") or default_encoding
         verdict, sig, lines, secs = run_one(env, wl, work, strict=label.startswith("seed"))
         mode = "direct+kafka(%s)" % a.kafka_format if a.kafka else "direct"
         log("%s %s (%s, %d txns, %.1f s)" % (verdict, label, mode, len(wl["txns"]), secs))

@@ -36,6 +36,7 @@ FEATURES = [
     "dropped_columns",  # a table whose columns were dropped and added before the workload
     "quoted_names",  # table and column names that need quoting
     "toast_full",  # REPLICA IDENTITY FULL with TOASTed values
+    "latin1",  # no text outside LATIN1 (for diff.py --src-encoding LATIN1)
 ]
 
 NULL_P = 0.15
@@ -55,8 +56,10 @@ class Values:
     TEXTS = ["", "a", "it's", 'say "hi"', "back\\slash", "ü é ß 漢字", "tab\there", "line\nbreak",
              "  spaces  ", "NULL", "\\N", "emoji 🐘", "x" * 40, "comma,semi;colon", "{}", "[]"]
 
-    def __init__(self, rnd):
+    def __init__(self, rnd, latin1=False):
         self.r = rnd
+        if latin1:  # only text a LATIN1 database can store
+            self.TEXTS = [t for t in self.TEXTS if all(ord(c) < 256 for c in t)]
 
     def maybe_null(self, lit):
         return "NULL" if self.r.random() < NULL_P else lit
@@ -544,7 +547,7 @@ class Generator:
         self.features = set(features)
         self.ntxns = txns
         self.r = random.Random(seed)
-        self.v = Values(self.r)
+        self.v = Values(self.r, "latin1" in self.features)
         self.tables = [Single(self)] + [cls(self) for f, cls in TABLE_FEATURES if f in self.features]
         self.sp = 0
 
