@@ -6,7 +6,7 @@ database per replica: `native` (a PostgreSQL subscription), `direct` (`syncline 
 --kafka, `kafka` (`syncline capture` + `syncline apply`). All read the same publication. It
 replays the workload on the source, waits until every replica has a marker row committed after
 it, then compares every table row by row. Prints PASS or DIFF per seed; --shrink reduces a DIFF to
-a small case under tests/diff/cases/. It only drives servers and processes: it does not start
+a small case under tests/diff/cases/pending/. It only drives servers and processes: it does not start
 clusters or brokers (tests/diff/run.sh and tests/e2e/701-differential.sh do).
 """
 import argparse
