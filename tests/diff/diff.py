@@ -429,23 +429,26 @@ def main():
     jobs = []  # (label, workload, header)
     for s in a.seed + list(range(a.first, a.first + a.seeds)):
         hdr = ["seed: %d" % s, "features: %s" % ",".join(feats), "txns: %d" % a.txns] + (
-            ["src-encoding: %s" % a.src_encoding] if a.src_encoding else [])
+            ["src-encoding: %s" % a.src_encoding] if a.src_encoding else []) + (
+            ["binary: true"] if a.binary else []) + (["sessions: %d" % a.sessions] if a.sessions > 1 else [])
         jobs.append(("seed %d" % s, gen.generate(s, feats, a.txns), hdr))
     for path in a.replay:
         wl = gen.parse_workload(open(path).read())
         jobs.append(("case %s" % os.path.basename(path), wl, wl["header"]))
-        # a case may need a source encoding: a header line "src-encoding: LATIN1"
-        wl["src_encoding"] = next((h.split(":", 1)[1].strip() for h in wl["header"]
-                                   if h.startswith("src-encoding:")), None)
+        # a case may need options: header lines "src-encoding: LATIN1", "binary: true"
+        opts = {h.split(":", 1)[0]: h.split(":", 1)[1].strip() for h in wl["header"] if ":" in h}
+        wl["src_encoding"] = opts.get("src-encoding")
+        wl["binary"] = opts.get("binary") == "true"
 
     def log(msg):
         print(msg, flush=True)
 
     passed = failed = 0
-    default_encoding = a.src_encoding
+    default_encoding, default_binary = a.src_encoding, a.binary
     for label, wl, hdr in jobs:
         work = os.path.join(a.work, label.replace(" ", "-"))
         a.src_encoding = wl.get("src_encoding") or default_encoding
+        a.binary = wl.get("binary") or default_binary
         verdict, sig, lines, secs = run_one(env, wl, work, strict=label.startswith("seed"))
         mode = "direct+kafka(%s)" % a.kafka_format if a.kafka else "direct"
         log("%s %s (%s, %d txns, %.1f s)" % (verdict, label, mode, len(wl["txns"]), secs))
