@@ -4,7 +4,7 @@
 --   reduced by hand
 -- native: replicates the row. syncline run: exit code 1, no log line (strace: it reads the
 --   columns of the source table, closes its connections, exits)
--- pending: encodings are being fixed elsewhere; the silent exit breaks "errors name table, column"
+-- fixed: passes since the typed-lookup, no-columns and encoding fixes (issue 15, classes 2, 4, 6); replayed by CI
 -- src-encoding: LATIN1
 -- @schema
 CREATE TABLE zz_marker (id int PRIMARY KEY);

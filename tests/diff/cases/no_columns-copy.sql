@@ -3,7 +3,7 @@
 -- native: replicates the rows (row count). syncline run: exits 1 with
 --   copy of public.t_nocols failed: target: copy: ERROR:  syntax error at or near ")"
 --   LINE 1: COPY "public"."t_nocols" () FROM STDIN WITH (FORMAT binary)
--- pending: tables with no columns are being fixed elsewhere
+-- fixed: passes since the typed-lookup, no-columns and encoding fixes (issue 15, classes 2, 4, 6); replayed by CI
 -- @schema
 CREATE TABLE zz_marker (id int PRIMARY KEY);
 CREATE TABLE t_single (id int8 PRIMARY KEY, v text, n int);

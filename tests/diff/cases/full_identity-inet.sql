@@ -5,7 +5,7 @@
 -- native: deletes the row. syncline run: exits 1 with
 --   DELETE on public.t_fullt failed (lsn=... key=(a, f, ch, ip, ts, u, raw, vc)=(6, NULL, NULL,
 --   ::1, NULL, NULL, NULL, NULL)): no such row on the target
--- pending: typed key lookups (FULL identity with boolean/inet/char(n)) are being fixed elsewhere
+-- fixed: passes since the typed-lookup, no-columns and encoding fixes (issue 15, classes 2, 4, 6); replayed by CI
 -- @schema
 CREATE TABLE zz_marker (id int PRIMARY KEY);
 CREATE TABLE t_single (id int8 PRIMARY KEY, v text, n int);
