@@ -12,9 +12,13 @@
 #include "config.h"
 #include "err.h"
 
-/* Header of capture's idle heartbeat messages (no key, no value): the source
- * LSN everything before it in its partition stays below. */
+/* Header of capture's idle heartbeat messages (no value): the source LSN
+ * everything before it in its partition stays below. */
 #define KAFKA_HEARTBEAT_HEADER "syncline.heartbeat"
+/* Their key: a compacted topic refuses keyless messages, and compaction then
+ * keeps the newest heartbeat. No change has it (change keys are JSON arrays).
+ * Heartbeats without a key (older captures) are read too. */
+#define KAFKA_HEARTBEAT_KEY "syncline.heartbeat"
 
 typedef enum kafka_conf_role {
     KAFKA_CONF_PRODUCER, /* idempotent, acks=all */

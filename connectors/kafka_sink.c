@@ -485,8 +485,8 @@ static void kafka_sink_rollback(void *ctx)
 
 /*
  * Nothing pending at keepalive position lsn (at most once a second, by the
- * pipeline): a heartbeat in every partition, a message without key or value
- * whose header KAFKA_HEARTBEAT_HEADER holds lsn. Everything below lsn was
+ * pipeline): a heartbeat in every partition, a message without value, with
+ * key KAFKA_HEARTBEAT_KEY, whose header KAFKA_HEARTBEAT_HEADER holds lsn. Everything below lsn was
  * produced before it in its partition, so apply may move the target's
  * applied position to lsn once it reaches it (an idle source then shows no
  * lag). Confirmed to the slot only once the broker acknowledged it.
@@ -500,6 +500,7 @@ static err_t kafka_sink_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsi
         rd_kafka_resp_err_t kerr =
             rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(i),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(KAFKA_HEARTBEAT_KEY, strlen(KAFKA_HEARTBEAT_KEY)),
                               RD_KAFKA_V_HEADER(KAFKA_HEARTBEAT_HEADER, l, -1), RD_KAFKA_V_END);
         if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
             snprintf(errbuf, errsize, "kafka produce heartbeat topic=%s partition=%d: %s",

@@ -494,7 +494,9 @@ static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
     const void *v;
     size_t n;
     char text[LSN_STRLEN];
-    if (m->payload != NULL || m->key != NULL ||
+    if (m->payload != NULL ||
+        (m->key != NULL && (m->key_len != strlen(KAFKA_HEARTBEAT_KEY) ||
+                            memcmp(m->key, KAFKA_HEARTBEAT_KEY, m->key_len) != 0)) ||
         rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         rd_kafka_header_get_last(hdrs, KAFKA_HEARTBEAT_HEADER, &v, &n) !=
             RD_KAFKA_RESP_ERR_NO_ERROR ||
