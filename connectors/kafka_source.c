@@ -615,6 +615,48 @@ static void kafka_source_resolve_beginning(kafka_source_t *ks,
     }
 }
 
+/*
+ * A stored offset below the partition's low watermark: the messages from it
+ * on were deleted (retention, deleteRecords) before apply read them, and the
+ * target misses their changes. Jumping to the low watermark (what
+ * auto.offset.reset would do) would hide that, so apply stops.
+ */
+static err_t kafka_source_gap(kafka_source_t *ks, int32_t partition, int64_t stored, int64_t low)
+{
+    snprintf(ks->errbuf, ks->errsize,
+             "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld: the "
+             "messages from the stored offset on were deleted from the topic (retention or "
+             "deleteRecords) before apply read them, so the target misses their changes; no "
+             "offset is reset: the target must be copied again",
+             ks->cfg->kafka.topic, (int)partition, (long long)stored, (long long)low);
+    return ERR_SOURCE;
+}
+
+/* Checks a stored start offset against the low watermark: a gap is an error;
+ * without the message before it (deleted exactly up to it) there is nothing
+ * to prime from. */
+static err_t kafka_source_check_stored(kafka_source_t *ks, rd_kafka_topic_partition_t *tp,
+                                       kafka_source_part_t *p)
+{
+    int64_t lo, hi;
+    if (p->next_offset < 0) /* nothing stored, or an operator's --from-* */
+        return ERR_OK;
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_query_watermark_offsets(ks->rk, tp->topic, tp->partition, &lo, &hi, 10000);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(ks->errbuf, ks->errsize, "kafka watermarks topic=%s partition=%d: %s", tp->topic,
+                 (int)tp->partition, rd_kafka_err2str(kerr));
+        return kafka_conf_classify(kerr);
+    }
+    if (p->next_offset < lo)
+        return kafka_source_gap(ks, tp->partition, p->next_offset, lo);
+    if (p->prime && p->next_offset == lo) {
+        tp->offset = p->next_offset;
+        p->prime = 0;
+    }
+    return ERR_OK;
+}
+
 /* Where one partition starts: the operator's override on the first
  * assignment, else the offset the target stored, else the beginning. */
 static void kafka_source_start_at(kafka_source_t *ks, rd_kafka_topic_partition_t *tp,
@@ -627,10 +669,10 @@ static void kafka_source_start_at(kafka_source_t *ks, rd_kafka_topic_partition_t
         tp->offset = ks->opts->from == KAFKA_SOURCE_FROM_OFFSET      ? ks->opts->from_value
                      : ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP ? ks->opts->from_value
                                                                      : RD_KAFKA_OFFSET_BEGINNING;
-    } else if (stored > 0) {
-        tp->offset = stored - 1;
+    } else if (stored >= 0) {
+        tp->offset = stored > 0 ? stored - 1 : stored;
         p->next_offset = stored;
-        p->prime = 1;
+        p->prime = stored > 0;
     } else {
         tp->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
@@ -644,13 +686,17 @@ static err_t kafka_source_assign(kafka_source_t *ks, rd_kafka_topic_partition_li
         pg_target_read_offsets(ks->pt, ks->cfg->kafka.topic, &stored, &n, ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
-    for (int i = 0; i < list->cnt; i++) {
+    for (int i = 0; i < list->cnt && err == ERR_OK; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         kafka_source_part_t *p = kafka_source_part(ks, tp->partition);
         if (p != NULL)
             kafka_source_start_at(ks, tp, p, kafka_source_stored(stored, n, tp->partition));
+        if (p != NULL)
+            err = kafka_source_check_stored(ks, tp, p);
     }
     free(stored);
+    if (err != ERR_OK)
+        return err;
     if (!ks->overrides_done && ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP)
         rd_kafka_offsets_for_times(ks->rk, list, 10000);
     ks->overrides_done = 1;
@@ -748,13 +794,25 @@ static int kafka_source_batch_due(const kafka_source_t *ks)
             clock_ms() - ks->batch_started_ms >= ks->cfg->batch_ms);
 }
 
-static void kafka_source_consumer_error(const rd_kafka_message_t *m, rd_kafka_resp_err_t *last)
+/* Logs a consumer error once; an offset out of range (auto.offset.reset is
+ * "error": messages deleted under apply while it ran) is a gap. */
+static err_t kafka_source_consumer_error(kafka_source_t *ks, const rd_kafka_message_t *m,
+                                         rd_kafka_resp_err_t *last)
 {
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        kafka_source_part_t *p = kafka_source_part(ks, m->partition);
+        int64_t lo = -1, hi;
+        rd_kafka_query_watermark_offsets(ks->rk, ks->cfg->kafka.topic, m->partition, &lo, &hi,
+                                         10000);
+        return kafka_source_gap(ks, m->partition,
+                                p != NULL && p->next_offset >= 0 ? p->next_offset : m->offset, lo);
+    }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
-        return;
+        return ERR_OK;
     *last = m->err;
     log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
              rd_kafka_message_errstr(m));
+    return ERR_OK;
 }
 
 static err_t kafka_source_loop(kafka_source_t *ks)
@@ -774,7 +832,7 @@ static err_t kafka_source_loop(kafka_source_t *ks)
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
         else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            kafka_source_consumer_error(m, &last_err);
+            err = kafka_source_consumer_error(ks, m, &last_err);
         else if (m != NULL)
             err = kafka_source_handle(ks, m);
         if (m != NULL)
