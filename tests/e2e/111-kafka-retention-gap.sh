@@ -3,7 +3,6 @@
 # (deleteRecords, as retention would). apply does not jump to the low watermark: it exits 5
 # naming topic, partition, stored offset and low watermark and says the target must be copied
 # again; lag reports the gap (exit 5) instead of 0 messages behind; the target is unchanged.
-# Records deleted while apply runs (stored offset still present at start) stop it the same way.
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
 
