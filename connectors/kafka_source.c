@@ -17,6 +17,20 @@
  * it ("priming"). With one partition, transactions whose commit LSN is below
  * the progress row's applied_lsn are dropped too (covers --from-* replays).
  *
+ * Gaps: each message names the transaction capture produced into its
+ * partition before (KAFKA_PREV_HEADER; a heartbeat names the newest). A
+ * transaction (or heartbeat) whose predecessor is not the last transaction
+ * applied in the partition means one is missing or out of order: the broker
+ * refused a message (too large) and accepted the next. Nothing of the
+ * partition is applied from there and its offset stays before it; apply
+ * reads on, because a capture restarted after the refusal sends the missing
+ * transaction again, without a predecessor (a new session starts after all
+ * that Kafka acknowledged): that heals the gap, and the copies read past are
+ * sent again after it. A gap still open at the partition's end
+ * (KAFKA_SOURCE_GAP_GRACE_MS) stops apply, exit 5. Messages without the
+ * header (older captures) are not checked. A poison message set aside
+ * forgets the predecessor: its transaction is unknown.
+ *
  * Avro writer schemas: a message naming one the codec lacks sends us to
  * fetch it, from the registry by id (Confluent wire format, cached in the
  * codec) or by re-reading <topic>.schemas (single-object encoding; read once
@@ -41,8 +55,18 @@
 #include "relcache.h"
 #include "schema_registry.h"
 
+#define KAFKA_SOURCE_GAP_GRACE_MS 5000
+
 typedef struct kafka_source_part {
     int assigned;
+    lsn_t last_txn;      /* commit LSN of the newest transaction applied here; 0: unknown */
+    int gap;             /* a missing transaction: nothing applied until healed */
+    int64_t gap_offset;  /* the first message after the hole */
+    lsn_t gap_lsn;       /* its commit LSN (a heartbeat: its LSN) */
+    lsn_t gap_prev;      /* the predecessor it names */
+    lsn_t gap_last;      /* last_txn when it was found */
+    int64_t gap_ms;      /* when */
+    int64_t scanned;     /* next offset to look at, in a gap */
     int64_t next_offset; /* -1: unknown (nothing stored, nothing read) */
     int dirty;           /* next_offset moved since the last commit */
     int prime;           /* the message at next_offset - 1 is read, not applied */
@@ -324,6 +348,7 @@ static void kafka_source_note(kafka_source_part_t *p, const event_t *ev)
 {
     if (!ev->has_txn)
         return;
+    p->last_txn = ev->txn.commit_lsn;
     p->has_pos = 1;
     p->pos_lsn = ev->txn.commit_lsn;
     p->pos_seq = ev->txn.seq;
@@ -507,6 +532,84 @@ static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
     return lsn_parse(text, lsn);
 }
 
+/* 1 with *lsn set when m carries KAFKA_PREV_HEADER. */
+static int kafka_source_prev(const rd_kafka_message_t *m, lsn_t *lsn)
+{
+    rd_kafka_headers_t *hdrs;
+    const void *v;
+    size_t n;
+    char text[LSN_STRLEN];
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, KAFKA_PREV_HEADER, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        v == NULL || n >= sizeof(text))
+        return 0;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    return lsn_parse(text, lsn);
+}
+
+/* The chain breaks at m (a transaction's first message here, or a
+ * heartbeat, at lsn, naming prev): the partition waits for a healer. */
+static void kafka_source_gap_open(kafka_source_part_t *p, const rd_kafka_message_t *m, lsn_t lsn,
+                                  lsn_t prev)
+{
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    p->gap = 1;
+    p->gap_offset = m->offset;
+    p->gap_lsn = lsn;
+    p->gap_prev = prev;
+    p->gap_last = p->last_txn;
+    p->gap_ms = clock_ms();
+    log_warn("kafka missing transaction topic=%s partition=%d offset=%lld lsn=%s prev=%s "
+             "last_applied=%s: not applied; waiting for capture to send it again",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+             lsn_format(lsn, a, sizeof(a)), lsn_format(prev, b, sizeof(b)),
+             lsn_format(p->last_txn, c, sizeof(c)));
+}
+
+/* 1 when the chain holds at m: no predecessor named (a capture session's
+ * first transaction here, or an older capture), none known here, or the
+ * one applied last. */
+static int kafka_source_chained(const kafka_source_part_t *p, const rd_kafka_message_t *m,
+                                lsn_t *prev)
+{
+    *prev = 0;
+    return !kafka_source_prev(m, prev) || p->last_txn == 0 || *prev == p->last_txn;
+}
+
+/* A gap still open at the end of its partition after the grace period. */
+static err_t kafka_source_gap_check(kafka_source_t *ks, int32_t partition, kafka_source_part_t *p)
+{
+    int64_t lo, hi;
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    if (!p->assigned || !p->gap || clock_ms() - p->gap_ms < KAFKA_SOURCE_GAP_GRACE_MS ||
+        rd_kafka_query_watermark_offsets(ks->rk, ks->cfg->kafka.topic, partition, &lo, &hi, 1000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        p->scanned < hi)
+        return ERR_OK;
+    snprintf(ks->errbuf, ks->errsize,
+             "kafka missing transaction topic=%s partition=%d offset=%lld: the transaction at "
+             "lsn=%s names lsn=%s as the one before it in this partition, but the last one "
+             "applied here is lsn=%s; a transaction is missing or out of order (the broker "
+             "refused a message, e.g. larger than the topic's max.message.bytes, or records "
+             "were produced or removed by hand). Nothing past it is applied (the stored offset "
+             "stays at %lld). Fix the cause and start capture again: it sends the missing "
+             "transaction again from its slot, then start apply",
+             ks->cfg->kafka.topic, (int)partition, (long long)p->gap_offset,
+             lsn_format(p->gap_lsn, a, sizeof(a)), lsn_format(p->gap_prev, b, sizeof(b)),
+             lsn_format(p->gap_last, c, sizeof(c)), (long long)p->next_offset);
+    return ERR_SOURCE;
+}
+
+/* Called while nothing arrives: any partition's gap open too long. */
+static err_t kafka_source_gaps(kafka_source_t *ks)
+{
+    err_t err = ERR_OK;
+    for (int i = 0; i < ks->nparts && err == ERR_OK; i++)
+        err = kafka_source_gap_check(ks, i, &ks->parts[i]);
+    return err;
+}
+
 /*
  * A heartbeat at lsn: every transaction below it in the partition came
  * before it, and any later one commits at lsn or above. It is the newest
@@ -540,15 +643,23 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
     ks->stats->messages++;
     int prime = p->prime;
     p->prime = 0;
-    lsn_t hb;
+    lsn_t hb, prev = 0;
     if (kafka_source_heartbeat(m, &hb)) {
         err_t err = ERR_OK;
         if (prime && m->offset == p->next_offset - 1) {
             p->has_pos = 1; /* applied before: only its position */
             p->pos_lsn = hb;
             p->pos_seq = -1;
+            p->last_txn = kafka_source_prev(m, &prev) ? prev : 0;
+        } else if (p->gap) {
+            p->scanned = m->offset + 1;
+        } else if (!p->in_txn && !kafka_source_chained(p, m, &prev)) {
+            kafka_source_gap_open(p, m, hb, prev);
+            p->scanned = m->offset + 1;
         } else {
             err = kafka_source_on_heartbeat(ks, p, hb);
+            if (prev != 0)
+                p->last_txn = prev;
             p->next_offset = m->offset + 1;
             p->dirty = 1;
         }
@@ -569,11 +680,29 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
             snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
         free(why_schema);
         return err;
+    } else if (p->gap && (rc != 0 || !ev.has_txn || kafka_source_seen(ks, p, &ev) ||
+                          !kafka_source_chained(p, m, &prev))) {
+        ks->stats->skipped++; /* past the hole: read again once healed */
+        p->scanned = m->offset + 1;
+        if (rc == 0)
+            event_clear(&ev);
+        return ERR_OK;
     } else if (rc != 0) {
         err = kafka_source_poison(ks, m, why);
+        p->last_txn = 0;
     } else if (kafka_source_seen(ks, p, &ev)) {
         ks->stats->skipped++;
+    } else if (ev.has_txn && !p->in_txn && !kafka_source_chained(p, m, &prev)) {
+        kafka_source_gap_open(p, m, ev.txn.commit_lsn, prev);
+        p->scanned = m->offset + 1;
+        ks->stats->skipped++;
+        event_clear(&ev);
+        return ERR_OK;
     } else {
+        if (p->gap)
+            log_info("kafka gap healed topic=%s partition=%d offset=%lld",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+        p->gap = 0;
         err = kafka_source_apply(ks, &ev);
         if (err != ERR_OK)
             kafka_source_where(ks, m);
@@ -839,6 +968,8 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             rd_kafka_message_destroy(m);
         if (err == ERR_OK && kafka_source_batch_due(ks))
             err = kafka_source_commit_batch(ks, 0);
+        if (err == ERR_OK && m == NULL)
+            err = kafka_source_gaps(ks);
         /* the stream paused: wait for the target; now and then: just look */
         if (err == ERR_OK && ks->pending && (m == NULL || ++ks->polls % 256 == 0))
             err = kafka_source_settle(ks, m == NULL && !ks->batch_open);
