@@ -587,6 +587,11 @@ static err_t kafka_source_gap_check(kafka_source_t *ks, int32_t partition, kafka
             RD_KAFKA_RESP_ERR_NO_ERROR ||
         p->scanned < hi)
         return ERR_OK;
+    if (ks->batch_open && kafka_source_at_boundary(ks)) { /* keep what is complete */
+        err_t err = kafka_source_commit(ks);
+        if (err != ERR_OK)
+            return err;
+    }
     snprintf(ks->errbuf, ks->errsize,
              "kafka missing transaction topic=%s partition=%d offset=%lld: the transaction at "
              "lsn=%s names lsn=%s as the one before it in this partition, but the last one "
@@ -682,10 +687,14 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
         return err;
     } else if (p->gap && (rc != 0 || !ev.has_txn || kafka_source_seen(ks, p, &ev) ||
                           !kafka_source_chained(p, m, &prev))) {
-        ks->stats->skipped++; /* past the hole: read again once healed */
+        ks->stats->skipped++; /* past the hole: sent again after the missing one */
         p->scanned = m->offset + 1;
         if (rc == 0)
             event_clear(&ev);
+        else /* not capture's: a restarted capture does not send it again */
+            log_warn("kafka skipped undecodable message in a gap topic=%s partition=%d "
+                     "offset=%lld reason=%s",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
         return ERR_OK;
     } else if (rc != 0) {
         err = kafka_source_poison(ks, m, why);
@@ -968,8 +977,8 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             rd_kafka_message_destroy(m);
         if (err == ERR_OK && kafka_source_batch_due(ks))
             err = kafka_source_commit_batch(ks, 0);
-        if (err == ERR_OK && m == NULL)
-            err = kafka_source_gaps(ks);
+        if (err == ERR_OK && (m == NULL || ks->stats->messages % 4096 == 0))
+            err = kafka_source_gaps(ks); /* also while other partitions keep it busy */
         /* the stream paused: wait for the target; now and then: just look */
         if (err == ERR_OK && ks->pending && (m == NULL || ++ks->polls % 256 == 0))
             err = kafka_source_settle(ks, m == NULL && !ks->batch_open);
