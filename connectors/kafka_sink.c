@@ -18,8 +18,8 @@
  * message with an unknown fingerprint, finds the schema there.
  *
  * Order. Each change message names, in header KAFKA_PREV_HEADER, the commit
- * LSN of the transaction produced into its partition before (per partition:
- * with partitioning key or table most transactions touch few partitions).
+ * LSN of the transaction produced into its partition before (per partition,
+ * because order holds only within one and apply checks each on its own).
  * The broker may refuse one message (too large) and accept the next; apply
  * then sees a transaction whose predecessor it never got and stops there
  * instead of applying past it. A new session knows no predecessor, so its
