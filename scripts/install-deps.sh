@@ -24,8 +24,9 @@ PACKAGES=(
     # promtool, to validate the metrics endpoint in tests/e2e/206-metrics.sh
     prometheus
     # the Apache Kafka broker of the Kafka tests (tests/lib/kafka.sh) and the opt-in Apicurio
-    # Registry (tests/lib/apicurio.sh): a Java 17 runtime and Maven (no JDK needed)
-    openjdk-17-jre-headless maven
+    # Registry (tests/lib/apicurio.sh): Java 17 and Maven; the JDK runs tests/lib/KafkaAdmin.java
+    # as a single source file (the launcher compiles it)
+    openjdk-17-jdk-headless maven
 )
 # shellcheck disable=SC2206  # word splitting of the extra list is intended
 PACKAGES+=(${SYNCLINE_EXTRA_PACKAGES:-})

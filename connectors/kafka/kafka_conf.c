@@ -44,14 +44,16 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
     static const char *const producer[] = {"enable.idempotence",      "true", "acks",      "all",
                                            "compression.codec",       "lz4",  "linger.ms", "5",
                                            "socket.keepalive.enable", "true", NULL};
-    /* fetch.error.backoff.ms is also the pause after reaching a partition's
+    /* auto.offset.reset "error": a stored offset deleted from the topic is a
+     * gap apply reports, never a jump to either end.
+     * fetch.error.backoff.ms is also the pause after reaching a partition's
      * end: librdkafka's 500 ms would hold apply back whenever it caught up */
     static const char *const consumer[] = {"enable.auto.commit",
                                            "false",
                                            "enable.auto.offset.store",
                                            "false",
                                            "auto.offset.reset",
-                                           "earliest",
+                                           "error",
                                            "session.timeout.ms",
                                            "10000",
                                            "enable.partition.eof",
@@ -80,9 +82,18 @@ rd_kafka_t *kafka_conf_client(const config_t *cfg, kafka_conf_role_t role, void 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     *err = ERR_CONFIG;
     int rc = kafka_conf_defaults(conf, cfg, role, errbuf, errsize);
-    for (int i = 0; rc == 0 && i < cfg->kafka.nproperties; i++)
+    for (int i = 0; rc == 0 && i < cfg->kafka.nproperties; i++) {
+        /* a reset would skip deleted messages silently: apply stops on that gap */
+        if (strcmp(cfg->kafka.property_keys[i], "auto.offset.reset") == 0) {
+            snprintf(errbuf, errsize,
+                     "kafka.properties.auto.offset.reset: syncline never resets offsets "
+                     "automatically (apply stops on missing messages); remove it");
+            rc = -1;
+            break;
+        }
         rc = kafka_conf_set(conf, cfg->kafka.property_keys[i], cfg->kafka.property_values[i],
                             errbuf, errsize);
+    }
     if (rc != 0) {
         rd_kafka_conf_destroy(conf);
         return NULL;

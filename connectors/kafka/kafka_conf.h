@@ -12,9 +12,19 @@
 #include "core/config.h"
 #include "core/err.h"
 
-/* Header of capture's idle heartbeat messages (no key, no value): the source
- * LSN everything before it in its partition stays below. */
+/* Header of capture's idle heartbeat messages (no value): the source LSN
+ * everything before it in its partition stays below. */
 #define KAFKA_HEARTBEAT_HEADER "syncline.heartbeat"
+/* Their key: a compacted topic refuses keyless messages, and compaction then
+ * keeps the newest heartbeat. No change has it (change keys are JSON arrays).
+ * Heartbeats without a key (older captures) are read too. */
+#define KAFKA_HEARTBEAT_KEY "syncline.heartbeat"
+/* Header of every change message (and heartbeat): the commit LSN of the
+ * transaction capture produced into the same partition before this one, in
+ * source order. Absent: capture (re)started and produced none there yet; its
+ * stream starts at the slot, after everything Kafka acknowledged. apply
+ * checks the chain to find a missing or reordered transaction (kafka_source). */
+#define KAFKA_PREV_HEADER "syncline.prev"
 
 typedef enum kafka_conf_role {
     KAFKA_CONF_PRODUCER, /* idempotent, acks=all */

@@ -7,6 +7,7 @@
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "kafka/kafka_conf.h"
 
@@ -51,13 +52,20 @@ static int64_t kafka_lag_stored(const sink_offset_t *stored, int n, int32_t part
     return -1;
 }
 
-err_t kafka_lag_behind(kafka_lag_t *kl, const sink_offset_t *stored, int nstored, int64_t *behind,
-                       int *partitions, char *errbuf, size_t errsize)
+static void kafka_lag_add_gap(kafka_lag_report_t *r, int32_t partition, int64_t stored, int64_t low)
+{
+    if (r->ngaps < KAFKA_LAG_MAX_GAPS)
+        r->gaps[r->ngaps] = (kafka_lag_gap_t){partition, stored, low};
+    r->ngaps++;
+}
+
+err_t kafka_lag_behind(kafka_lag_t *kl, const sink_offset_t *stored, int nstored,
+                       kafka_lag_report_t *r, char *errbuf, size_t errsize)
 {
     const char *topic = kl->cfg->kafka.topic;
-    *behind = 0;
-    err_t err = kafka_conf_partitions(kl->rk, topic, partitions, errbuf, errsize);
-    for (int32_t p = 0; err == ERR_OK && p < *partitions; p++) {
+    memset(r, 0, sizeof(*r));
+    err_t err = kafka_conf_partitions(kl->rk, topic, &r->partitions, errbuf, errsize);
+    for (int32_t p = 0; err == ERR_OK && p < r->partitions; p++) {
         int64_t lo = 0, hi = 0;
         rd_kafka_resp_err_t kerr =
             rd_kafka_query_watermark_offsets(kl->rk, topic, p, &lo, &hi, KAFKA_LAG_TIMEOUT_MS);
@@ -67,10 +75,12 @@ err_t kafka_lag_behind(kafka_lag_t *kl, const sink_offset_t *stored, int nstored
             return kafka_conf_classify(kerr);
         }
         int64_t next = kafka_lag_stored(stored, nstored, p);
-        if (next < lo)
+        if (next >= 0 && next < lo)
+            kafka_lag_add_gap(r, p, next, lo);
+        else if (next < lo)
             next = lo;
         if (hi > next)
-            *behind += hi - next;
+            r->behind += hi - next;
     }
     return err;
 }

@@ -20,13 +20,31 @@ typedef struct kafka_lag kafka_lag_t;
 kafka_lag_t *kafka_lag_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize);
 void kafka_lag_free(kafka_lag_t *kl);
 
+#define KAFKA_LAG_MAX_GAPS 16
+
+/* A partition whose stored next offset is below its low watermark: messages
+ * apply never read were deleted (retention, deleteRecords). */
+typedef struct kafka_lag_gap {
+    int32_t partition;
+    int64_t stored_offset;
+    int64_t low_watermark;
+} kafka_lag_gap_t;
+
+typedef struct kafka_lag_report {
+    int partitions; /* of the topic */
+    int64_t behind; /* messages not yet applied */
+    int ngaps;      /* partitions with a gap; the first KAFKA_LAG_MAX_GAPS in gaps */
+    kafka_lag_gap_t gaps[KAFKA_LAG_MAX_GAPS];
+} kafka_lag_report_t;
+
 /*
  * Messages in the topic not yet applied: sum over its partitions of the high
  * watermark minus the stored next offset (the low watermark when the target
- * stored none; never below 0). *partitions gets the topic's partition count.
+ * stored none; never below 0). A stored offset below the low watermark is a
+ * gap: reported in r->gaps, and its deleted messages count as behind.
  * Capture's idle heartbeats count as messages (apply stores past them).
  */
-err_t kafka_lag_behind(kafka_lag_t *kl, const sink_offset_t *stored, int nstored, int64_t *behind,
-                       int *partitions, char *errbuf, size_t errsize);
+err_t kafka_lag_behind(kafka_lag_t *kl, const sink_offset_t *stored, int nstored,
+                       kafka_lag_report_t *r, char *errbuf, size_t errsize);
 
 #endif

@@ -17,6 +17,17 @@
  * waiting for the broker's acknowledgement so that apply, finding a
  * message with an unknown fingerprint, finds the schema there.
  *
+ * Order. Each change message names, in header KAFKA_PREV_HEADER, the commit
+ * LSN of the transaction produced into its partition before (per partition,
+ * because order holds only within one and apply checks each on its own).
+ * The broker may refuse one message (too large) and accept the next; apply
+ * then sees a transaction whose predecessor it never got and stops there
+ * instead of applying past it. A new session knows no predecessor, so its
+ * first transaction in each partition has no header: it follows everything
+ * Kafka acknowledged, since the session starts at the slot's confirmed LSN.
+ * Rejected in-band alternatives: an envelope field (every codec, schema and
+ * pinned fixture changes, and other consumers need nothing of it).
+ *
  * Delivery reports count down the messages in flight, per batch (each
  * message carries its batch's number). commit_async() ends a batch without
  * waiting; durable() reports the end LSN of the newest batch whose messages,
@@ -52,9 +63,18 @@ typedef struct kafka_sink_pending {
     event_avro_msg_t avro; /* Avro */
     event_json_t json;     /* JSON */
     lsn_t end_lsn;         /* set when the source Commit makes it the last */
+    lsn_t commit_lsn;      /* for messages */
+    lsn_t prev;            /* KAFKA_PREV_HEADER; 0: none */
     char *key;
     size_t keylen;
+    char table[136]; /* schema.table, for messages (truncated) */
 } kafka_sink_pending_t;
+
+/* Per partition: the transactions produced into it in this session. */
+typedef struct kafka_sink_chain {
+    lsn_t last; /* commit LSN of the newest; 0: none yet */
+    lsn_t prev; /* the one before it; 0: none in this session */
+} kafka_sink_chain_t;
 
 /* A batch whose messages Kafka has not all acknowledged. */
 typedef struct kafka_sink_batch {
@@ -74,6 +94,7 @@ struct kafka_sink {
     int partitions;
     volatile sig_atomic_t *stop;
     kafka_sink_pending_t *pending; /* one per partition */
+    kafka_sink_chain_t *chain;     /* one per partition */
     event_txn_t txn;               /* the source transaction in hand */
     int64_t inflight;              /* produced, no delivery report yet */
     rd_kafka_resp_err_t failed;    /* first delivery error (sticky while batches are out) */
@@ -82,7 +103,7 @@ struct kafka_sink {
     uint64_t next_batch; /* seq of the next batch begun */
     int batch_open;      /* the newest batch takes the messages produced now */
     lsn_t durable;       /* end LSN of the newest batch acknowledged with all before it */
-    char failed_detail[256];
+    char failed_detail[1024];
     source_t inner;
     pgoutput_msg_t msg; /* scratch for Begin/Commit */
 };
@@ -100,6 +121,52 @@ static kafka_sink_batch_t *kafka_sink_batch(kafka_sink_t *ks, uint64_t seq)
     return &ks->batches[ks->head + (seq - first)];
 }
 
+static int kafka_sink_too_large(rd_kafka_resp_err_t kerr)
+{
+    return kerr == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           kerr == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
+}
+
+/* "; raise ..." for a message too large: the two limits (the producer's
+ * checked here, the topic's by the broker on the compressed batch). */
+static void kafka_sink_limits_hint(kafka_sink_t *ks, size_t size, char *buf, size_t bufsize)
+{
+    char producer[32] = "?";
+    size_t n = sizeof(producer);
+    if (rd_kafka_conf_get(rd_kafka_conf(ks->rk), "message.max.bytes", producer, &n) !=
+        RD_KAFKA_CONF_OK)
+        snprintf(producer, sizeof(producer), "?");
+    snprintf(buf, bufsize,
+             "; raise the topic's max.message.bytes (broker/topic config) and the producer's "
+             "message.max.bytes (kafka.properties, now %s) above %zu bytes, then start capture "
+             "again: it sends again from the slot, which confirms nothing past this message",
+             producer, size);
+}
+
+/* The refused message: topic, partition, error, and from its envelope the
+ * table and commit LSN (a message the codec cannot read: its size only). */
+static void kafka_sink_describe(kafka_sink_t *ks, const rd_kafka_message_t *m, char *buf,
+                                size_t size)
+{
+    event_t ev;
+    char why[256], l[LSN_STRLEN], hint[400] = "";
+    int n = snprintf(buf, size, "topic=%s partition=%d: %s", rd_kafka_topic_name(m->rkt),
+                     (int)m->partition, rd_kafka_err2str(m->err));
+    if (n < 0 || (size_t)n >= size)
+        return;
+    if (kafka_sink_too_large(m->err))
+        kafka_sink_limits_hint(ks, m->len, hint, sizeof(hint));
+    if (m->payload != NULL && event_decode(ks->codec, m->payload, m->len, m->key, m->key_len, &ev,
+                                           why, sizeof(why)) == 0) {
+        snprintf(buf + n, size - (size_t)n, " (table=%s.%s lsn=%s size=%zu bytes)%s",
+                 ev.rel != NULL ? ev.rel->nspname : "?", ev.rel != NULL ? ev.rel->relname : "?",
+                 lsn_format(ev.txn.commit_lsn, l, sizeof(l)), m->len, hint);
+        event_clear(&ev);
+    } else {
+        snprintf(buf + n, size - (size_t)n, " (size=%zu bytes)%s", m->len, hint);
+    }
+}
+
 static void kafka_sink_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     kafka_sink_t *ks = opaque;
@@ -111,8 +178,7 @@ static void kafka_sink_delivered(rd_kafka_t *rk, const rd_kafka_message_t *m, vo
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR || ks->failed != RD_KAFKA_RESP_ERR_NO_ERROR)
         return;
     ks->failed = m->err;
-    snprintf(ks->failed_detail, sizeof(ks->failed_detail), "topic=%s partition=%d: %s",
-             rd_kafka_topic_name(m->rkt), (int)m->partition, rd_kafka_err2str(m->err));
+    kafka_sink_describe(ks, m, ks->failed_detail, sizeof(ks->failed_detail));
 }
 
 static void kafka_sink_setup(rd_kafka_conf_t *conf)
@@ -120,9 +186,22 @@ static void kafka_sink_setup(rd_kafka_conf_t *conf)
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_sink_delivered);
 }
 
-/* Takes ownership of buf (freed by librdkafka, or here on failure). */
+/* The KAFKA_PREV_HEADER of a message (NULL for prev 0); caller owns it. */
+static rd_kafka_headers_t *kafka_sink_prev_header(lsn_t prev)
+{
+    char l[LSN_STRLEN];
+    if (prev == 0)
+        return NULL;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    lsn_format(prev, l, sizeof(l));
+    rd_kafka_header_add(h, KAFKA_PREV_HEADER, -1, l, -1);
+    return h;
+}
+
+/* Takes ownership of buf (freed by librdkafka, or here on failure). prev:
+ * see KAFKA_PREV_HEADER (0: no header). */
 static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t partition, char *buf,
-                             size_t len, const char *key, size_t keylen, char *errbuf,
+                             size_t len, const char *key, size_t keylen, lsn_t prev, char *errbuf,
                              size_t errsize)
 {
     kafka_sink_batch_t *b =
@@ -131,14 +210,23 @@ static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t pa
         b = NULL;
     void *opaque = b != NULL ? (void *)(uintptr_t)b->seq : NULL;
     for (;;) {
-        if (rd_kafka_produce(rkt, partition, RD_KAFKA_MSG_F_FREE, buf, len, key, keylen, opaque) ==
-            0)
+        rd_kafka_headers_t *h = kafka_sink_prev_header(prev); /* producev takes it on success */
+        rd_kafka_resp_err_t kerr =
+            rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_VALUE(buf, len),
+                              RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_OPAQUE(opaque),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+        if (kerr == RD_KAFKA_RESP_ERR_NO_ERROR)
             break;
-        rd_kafka_resp_err_t kerr = rd_kafka_last_error();
+        if (h != NULL)
+            rd_kafka_headers_destroy(h);
         if (kerr != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            char hint[400] = "";
             free(buf);
-            snprintf(errbuf, errsize, "kafka produce topic=%s partition=%d: %s",
-                     rd_kafka_topic_name(rkt), (int)partition, rd_kafka_err2str(kerr));
+            if (kafka_sink_too_large(kerr))
+                kafka_sink_limits_hint(ks, len, hint, sizeof(hint));
+            snprintf(errbuf, errsize, "kafka produce topic=%s partition=%d: %s (size=%zu bytes)%s",
+                     rd_kafka_topic_name(rkt), (int)partition, rd_kafka_err2str(kerr), len, hint);
             return kafka_conf_classify(kerr);
         }
         rd_kafka_poll(ks->rk, 100); /* the broker is slow or away: wait for room */
@@ -163,7 +251,7 @@ static err_t kafka_sink_publish_topic(kafka_sink_t *ks, event_avro_writer_t *w, 
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    err_t err = kafka_sink_send(ks, ks->schemas_rkt, 0, schema, strlen(schema), key, strlen(key),
+    err_t err = kafka_sink_send(ks, ks->schemas_rkt, 0, schema, strlen(schema), key, strlen(key), 0,
                                 errbuf, errsize);
     if (err == ERR_OK)
         err = kafka_sink_wait(ks, errbuf, errsize);
@@ -242,7 +330,14 @@ static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_
         err = ERR_RUNTIME;
     }
     if (err == ERR_OK)
-        err = kafka_sink_send(ks, ks->rkt, partition, buf, len, p->key, p->keylen, errbuf, errsize);
+        err = kafka_sink_send(ks, ks->rkt, partition, buf, len, p->key, p->keylen, p->prev, errbuf,
+                              errsize);
+    if (err != ERR_OK) {
+        char l[LSN_STRLEN];
+        size_t n = strlen(errbuf);
+        snprintf(errbuf + n, errsize - n, " (table=%s lsn=%s)", p->table,
+                 lsn_format(p->commit_lsn, l, sizeof(l)));
+    }
     kafka_sink_pending_clear(p);
     return err;
 }
@@ -256,11 +351,22 @@ static int32_t kafka_sink_partition(kafka_sink_t *ks, const char *key, size_t ke
     return rd_kafka_msg_partitioner_murmur2(ks->rkt, key, keylen, ks->partitions, NULL, NULL);
 }
 
-/* Takes ownership of what next holds. */
-static err_t kafka_sink_hold(kafka_sink_t *ks, kafka_sink_pending_t *next, char *errbuf,
-                             size_t errsize)
+/* The predecessor of transaction commit_lsn in partition part (0: none in
+ * this session), noting it as the partition's newest. */
+static lsn_t kafka_sink_chain(kafka_sink_t *ks, int32_t part, lsn_t commit_lsn)
 {
-    int32_t part = kafka_sink_partition(ks, next->key, next->keylen);
+    kafka_sink_chain_t *c = &ks->chain[part];
+    if (c->last != commit_lsn) {
+        c->prev = c->last;
+        c->last = commit_lsn;
+    }
+    return c->prev;
+}
+
+/* Takes ownership of what next holds. */
+static err_t kafka_sink_hold(kafka_sink_t *ks, int32_t part, kafka_sink_pending_t *next,
+                             char *errbuf, size_t errsize)
+{
     kafka_sink_pending_t *p = &ks->pending[part];
     err_t err = ERR_OK;
     if (p->held)
@@ -291,7 +397,11 @@ static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char 
         return ERR_RUNTIME;
     }
     next.key = event_key(ch, ks->cfg->kafka.partitioning, &next.keylen);
-    return kafka_sink_hold(ks, &next, errbuf, errsize);
+    int32_t part = kafka_sink_partition(ks, next.key, next.keylen);
+    next.commit_lsn = txn.commit_lsn;
+    next.prev = kafka_sink_chain(ks, part, txn.commit_lsn);
+    snprintf(next.table, sizeof(next.table), "%s.%s", ch->rel->nspname, ch->rel->relname);
+    return kafka_sink_hold(ks, part, &next, errbuf, errsize);
 }
 
 /* The source Commit: what is held back is the last of the transaction. */
@@ -486,8 +596,8 @@ static void kafka_sink_rollback(void *ctx)
 
 /*
  * Nothing pending at keepalive position lsn (at most once a second, by the
- * pipeline): a heartbeat in every partition, a message without key or value
- * whose header KAFKA_HEARTBEAT_HEADER holds lsn. Everything below lsn was
+ * pipeline): a heartbeat in every partition, a message without value, with
+ * key KAFKA_HEARTBEAT_KEY, whose header KAFKA_HEARTBEAT_HEADER holds lsn. Everything below lsn was
  * produced before it in its partition, so apply may move the target's
  * applied position to lsn once it reaches it (an idle source then shows no
  * lag). Confirmed to the slot only once the broker acknowledged it.
@@ -498,11 +608,18 @@ static err_t kafka_sink_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsi
     char l[LSN_STRLEN];
     lsn_format(lsn, l, sizeof(l));
     for (int32_t i = 0; i < ks->partitions; i++) {
+        /* its "prev": the newest transaction in the partition */
+        rd_kafka_headers_t *h = kafka_sink_prev_header(ks->chain[i].last);
+        if (h == NULL)
+            h = rd_kafka_headers_new(1);
+        rd_kafka_header_add(h, KAFKA_HEARTBEAT_HEADER, -1, l, -1);
         rd_kafka_resp_err_t kerr =
             rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(ks->rkt), RD_KAFKA_V_PARTITION(i),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_HEADER(KAFKA_HEARTBEAT_HEADER, l, -1), RD_KAFKA_V_END);
+                              RD_KAFKA_V_KEY(KAFKA_HEARTBEAT_KEY, strlen(KAFKA_HEARTBEAT_KEY)),
+                              RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
         if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rd_kafka_headers_destroy(h);
             snprintf(errbuf, errsize, "kafka produce heartbeat topic=%s partition=%d: %s",
                      ks->cfg->kafka.topic, (int)i, rd_kafka_err2str(kerr));
             return kafka_conf_classify(kerr);
@@ -637,8 +754,9 @@ static err_t kafka_sink_connect(kafka_sink_t *ks, const kafka_sink_opts_t *opts,
         log_warn("kafka topic=%s has %d partitions; partitioning none uses partition 0 only",
                  k->topic, ks->partitions);
     ks->pending = calloc((size_t)ks->partitions, sizeof(*ks->pending));
+    ks->chain = calloc((size_t)ks->partitions, sizeof(*ks->chain));
     ks->rkt = rd_kafka_topic_new(ks->rk, k->topic, NULL);
-    if (ks->pending == NULL || ks->rkt == NULL) {
+    if (ks->pending == NULL || ks->chain == NULL || ks->rkt == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
@@ -694,6 +812,7 @@ void kafka_sink_free(kafka_sink_t *ks)
     event_codec_free(ks->codec);
     schema_registry_free(ks->sr);
     free(ks->pending);
+    free(ks->chain);
     free(ks->batches);
     free(ks);
 }

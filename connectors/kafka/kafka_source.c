@@ -17,6 +17,20 @@
  * it ("priming"). With one partition, transactions whose commit LSN is below
  * the progress row's applied_lsn are dropped too (covers --from-* replays).
  *
+ * Gaps: each message names the transaction capture produced into its
+ * partition before (KAFKA_PREV_HEADER; a heartbeat names the newest). A
+ * transaction (or heartbeat) whose predecessor is not the last transaction
+ * applied in the partition means one is missing or out of order: the broker
+ * refused a message (too large) and accepted the next. Nothing of the
+ * partition is applied from there and its offset stays before it; apply
+ * reads on, because a capture restarted after the refusal sends the missing
+ * transaction again, without a predecessor (a new session starts after all
+ * that Kafka acknowledged): that heals the gap, and the copies read past are
+ * sent again after it. A gap still open at the partition's end
+ * (KAFKA_SOURCE_GAP_GRACE_MS) stops apply, exit 5. Messages without the
+ * header (older captures) are not checked. A poison message set aside
+ * forgets the predecessor: its transaction is unknown.
+ *
  * Avro writer schemas: a message naming one the codec lacks sends us to
  * fetch it, from the registry by id (Confluent wire format, cached in the
  * codec) or by re-reading <topic>.schemas (single-object encoding; read once
@@ -42,8 +56,18 @@
 #include "core/relcache.h"
 #include "kafka/schema_registry.h"
 
+#define KAFKA_SOURCE_GAP_GRACE_MS 5000
+
 typedef struct kafka_source_part {
     int assigned;
+    lsn_t last_txn;      /* commit LSN of the newest transaction applied here; 0: unknown */
+    int gap;             /* a missing transaction: nothing applied until healed */
+    int64_t gap_offset;  /* the first message after the hole */
+    lsn_t gap_lsn;       /* its commit LSN (a heartbeat: its LSN) */
+    lsn_t gap_prev;      /* the predecessor it names */
+    lsn_t gap_last;      /* last_txn when it was found */
+    int64_t gap_ms;      /* when */
+    int64_t scanned;     /* next offset to look at, in a gap */
     int64_t next_offset; /* -1: unknown (nothing stored, nothing read) */
     int dirty;           /* next_offset moved since the last commit */
     int prime;           /* the message at next_offset - 1 is read, not applied */
@@ -325,6 +349,7 @@ static void kafka_source_note(kafka_source_part_t *p, const event_t *ev)
 {
     if (!ev->has_txn)
         return;
+    p->last_txn = ev->txn.commit_lsn;
     p->has_pos = 1;
     p->pos_lsn = ev->txn.commit_lsn;
     p->pos_seq = ev->txn.seq;
@@ -495,7 +520,9 @@ static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
     const void *v;
     size_t n;
     char text[LSN_STRLEN];
-    if (m->payload != NULL || m->key != NULL ||
+    if (m->payload != NULL ||
+        (m->key != NULL && (m->key_len != strlen(KAFKA_HEARTBEAT_KEY) ||
+                            memcmp(m->key, KAFKA_HEARTBEAT_KEY, m->key_len) != 0)) ||
         rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
         rd_kafka_header_get_last(hdrs, KAFKA_HEARTBEAT_HEADER, &v, &n) !=
             RD_KAFKA_RESP_ERR_NO_ERROR ||
@@ -504,6 +531,89 @@ static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
     memcpy(text, v, n);
     text[n] = '\0';
     return lsn_parse(text, lsn);
+}
+
+/* 1 with *lsn set when m carries KAFKA_PREV_HEADER. */
+static int kafka_source_prev(const rd_kafka_message_t *m, lsn_t *lsn)
+{
+    rd_kafka_headers_t *hdrs;
+    const void *v;
+    size_t n;
+    char text[LSN_STRLEN];
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, KAFKA_PREV_HEADER, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        v == NULL || n >= sizeof(text))
+        return 0;
+    memcpy(text, v, n);
+    text[n] = '\0';
+    return lsn_parse(text, lsn);
+}
+
+/* The chain breaks at m (a transaction's first message here, or a
+ * heartbeat, at lsn, naming prev): the partition waits for a healer. */
+static void kafka_source_gap_open(kafka_source_part_t *p, const rd_kafka_message_t *m, lsn_t lsn,
+                                  lsn_t prev)
+{
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    p->gap = 1;
+    p->gap_offset = m->offset;
+    p->gap_lsn = lsn;
+    p->gap_prev = prev;
+    p->gap_last = p->last_txn;
+    p->gap_ms = clock_ms();
+    log_warn("kafka missing transaction topic=%s partition=%d offset=%lld lsn=%s prev=%s "
+             "last_applied=%s: not applied; waiting for capture to send it again",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+             lsn_format(lsn, a, sizeof(a)), lsn_format(prev, b, sizeof(b)),
+             lsn_format(p->last_txn, c, sizeof(c)));
+}
+
+/* 1 when the chain holds at m: no predecessor named (a capture session's
+ * first transaction here, or an older capture), none known here, or the
+ * one applied last. */
+static int kafka_source_chained(const kafka_source_part_t *p, const rd_kafka_message_t *m,
+                                lsn_t *prev)
+{
+    *prev = 0;
+    return !kafka_source_prev(m, prev) || p->last_txn == 0 || *prev == p->last_txn;
+}
+
+/* A gap still open at the end of its partition after the grace period. */
+static err_t kafka_source_gap_check(kafka_source_t *ks, int32_t partition, kafka_source_part_t *p)
+{
+    int64_t lo, hi;
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN];
+    if (!p->assigned || !p->gap || clock_ms() - p->gap_ms < KAFKA_SOURCE_GAP_GRACE_MS ||
+        rd_kafka_query_watermark_offsets(ks->rk, ks->cfg->kafka.topic, partition, &lo, &hi, 1000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        p->scanned < hi)
+        return ERR_OK;
+    if (ks->batch_open && kafka_source_at_boundary(ks)) { /* keep what is complete */
+        err_t err = kafka_source_commit(ks);
+        if (err != ERR_OK)
+            return err;
+    }
+    snprintf(ks->errbuf, ks->errsize,
+             "kafka missing transaction topic=%s partition=%d offset=%lld: the transaction at "
+             "lsn=%s names lsn=%s as the one before it in this partition, but the last one "
+             "applied here is lsn=%s; a transaction is missing or out of order (the broker "
+             "refused a message, e.g. larger than the topic's max.message.bytes, or records "
+             "were produced or removed by hand). Nothing past it is applied (the stored offset "
+             "stays at %lld). Fix the cause and start capture again: it sends the missing "
+             "transaction again from its slot, then start apply",
+             ks->cfg->kafka.topic, (int)partition, (long long)p->gap_offset,
+             lsn_format(p->gap_lsn, a, sizeof(a)), lsn_format(p->gap_prev, b, sizeof(b)),
+             lsn_format(p->gap_last, c, sizeof(c)), (long long)p->next_offset);
+    return ERR_SOURCE;
+}
+
+/* Called while nothing arrives: any partition's gap open too long. */
+static err_t kafka_source_gaps(kafka_source_t *ks)
+{
+    err_t err = ERR_OK;
+    for (int i = 0; i < ks->nparts && err == ERR_OK; i++)
+        err = kafka_source_gap_check(ks, i, &ks->parts[i]);
+    return err;
 }
 
 /*
@@ -539,15 +649,23 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
     ks->stats->messages++;
     int prime = p->prime;
     p->prime = 0;
-    lsn_t hb;
+    lsn_t hb, prev = 0;
     if (kafka_source_heartbeat(m, &hb)) {
         err_t err = ERR_OK;
         if (prime && m->offset == p->next_offset - 1) {
             p->has_pos = 1; /* applied before: only its position */
             p->pos_lsn = hb;
             p->pos_seq = -1;
+            p->last_txn = kafka_source_prev(m, &prev) ? prev : 0;
+        } else if (p->gap) {
+            p->scanned = m->offset + 1;
+        } else if (!p->in_txn && !kafka_source_chained(p, m, &prev)) {
+            kafka_source_gap_open(p, m, hb, prev);
+            p->scanned = m->offset + 1;
         } else {
             err = kafka_source_on_heartbeat(ks, p, hb);
+            if (prev != 0)
+                p->last_txn = prev;
             p->next_offset = m->offset + 1;
             p->dirty = 1;
         }
@@ -568,11 +686,33 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
             snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
         free(why_schema);
         return err;
+    } else if (p->gap && (rc != 0 || !ev.has_txn || kafka_source_seen(ks, p, &ev) ||
+                          !kafka_source_chained(p, m, &prev))) {
+        ks->stats->skipped++; /* past the hole: sent again after the missing one */
+        p->scanned = m->offset + 1;
+        if (rc == 0)
+            event_clear(&ev);
+        else /* not capture's: a restarted capture does not send it again */
+            log_warn("kafka skipped undecodable message in a gap topic=%s partition=%d "
+                     "offset=%lld reason=%s",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
+        return ERR_OK;
     } else if (rc != 0) {
         err = kafka_source_poison(ks, m, why);
+        p->last_txn = 0;
     } else if (kafka_source_seen(ks, p, &ev)) {
         ks->stats->skipped++;
+    } else if (ev.has_txn && !p->in_txn && !kafka_source_chained(p, m, &prev)) {
+        kafka_source_gap_open(p, m, ev.txn.commit_lsn, prev);
+        p->scanned = m->offset + 1;
+        ks->stats->skipped++;
+        event_clear(&ev);
+        return ERR_OK;
     } else {
+        if (p->gap)
+            log_info("kafka gap healed topic=%s partition=%d offset=%lld",
+                     rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
+        p->gap = 0;
         err = kafka_source_apply(ks, &ev);
         if (err != ERR_OK)
             kafka_source_where(ks, m);
@@ -614,6 +754,48 @@ static void kafka_source_resolve_beginning(kafka_source_t *ks,
     }
 }
 
+/*
+ * A stored offset below the partition's low watermark: the messages from it
+ * on were deleted (retention, deleteRecords) before apply read them, and the
+ * target misses their changes. Jumping to the low watermark (what
+ * auto.offset.reset would do) would hide that, so apply stops.
+ */
+static err_t kafka_source_gap(kafka_source_t *ks, int32_t partition, int64_t stored, int64_t low)
+{
+    snprintf(ks->errbuf, ks->errsize,
+             "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld: the "
+             "messages from the stored offset on were deleted from the topic (retention or "
+             "deleteRecords) before apply read them, so the target misses their changes; no "
+             "offset is reset: the target must be copied again",
+             ks->cfg->kafka.topic, (int)partition, (long long)stored, (long long)low);
+    return ERR_SOURCE;
+}
+
+/* Checks a stored start offset against the low watermark: a gap is an error;
+ * without the message before it (deleted exactly up to it) there is nothing
+ * to prime from. */
+static err_t kafka_source_check_stored(kafka_source_t *ks, rd_kafka_topic_partition_t *tp,
+                                       kafka_source_part_t *p)
+{
+    int64_t lo, hi;
+    if (p->next_offset < 0) /* nothing stored, or an operator's --from-* */
+        return ERR_OK;
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_query_watermark_offsets(ks->rk, tp->topic, tp->partition, &lo, &hi, 10000);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(ks->errbuf, ks->errsize, "kafka watermarks topic=%s partition=%d: %s", tp->topic,
+                 (int)tp->partition, rd_kafka_err2str(kerr));
+        return kafka_conf_classify(kerr);
+    }
+    if (p->next_offset < lo)
+        return kafka_source_gap(ks, tp->partition, p->next_offset, lo);
+    if (p->prime && p->next_offset == lo) {
+        tp->offset = p->next_offset;
+        p->prime = 0;
+    }
+    return ERR_OK;
+}
+
 /* Where one partition starts: the operator's override on the first
  * assignment, else the offset the target stored, else the beginning. */
 static void kafka_source_start_at(kafka_source_t *ks, rd_kafka_topic_partition_t *tp,
@@ -626,10 +808,10 @@ static void kafka_source_start_at(kafka_source_t *ks, rd_kafka_topic_partition_t
         tp->offset = ks->opts->from == KAFKA_SOURCE_FROM_OFFSET      ? ks->opts->from_value
                      : ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP ? ks->opts->from_value
                                                                      : RD_KAFKA_OFFSET_BEGINNING;
-    } else if (stored > 0) {
-        tp->offset = stored - 1;
+    } else if (stored >= 0) {
+        tp->offset = stored > 0 ? stored - 1 : stored;
         p->next_offset = stored;
-        p->prime = 1;
+        p->prime = stored > 0;
     } else {
         tp->offset = RD_KAFKA_OFFSET_BEGINNING;
     }
@@ -643,13 +825,17 @@ static err_t kafka_source_assign(kafka_source_t *ks, rd_kafka_topic_partition_li
                                          ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
-    for (int i = 0; i < list->cnt; i++) {
+    for (int i = 0; i < list->cnt && err == ERR_OK; i++) {
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         kafka_source_part_t *p = kafka_source_part(ks, tp->partition);
         if (p != NULL)
             kafka_source_start_at(ks, tp, p, kafka_source_stored(stored, n, tp->partition));
+        if (p != NULL)
+            err = kafka_source_check_stored(ks, tp, p);
     }
     free(stored);
+    if (err != ERR_OK)
+        return err;
     if (!ks->overrides_done && ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP)
         rd_kafka_offsets_for_times(ks->rk, list, 10000);
     ks->overrides_done = 1;
@@ -747,13 +933,25 @@ static int kafka_source_batch_due(const kafka_source_t *ks)
             clock_ms() - ks->batch_started_ms >= ks->cfg->batch_ms);
 }
 
-static void kafka_source_consumer_error(const rd_kafka_message_t *m, rd_kafka_resp_err_t *last)
+/* Logs a consumer error once; an offset out of range (auto.offset.reset is
+ * "error": messages deleted under apply while it ran) is a gap. */
+static err_t kafka_source_consumer_error(kafka_source_t *ks, const rd_kafka_message_t *m,
+                                         rd_kafka_resp_err_t *last)
 {
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        kafka_source_part_t *p = kafka_source_part(ks, m->partition);
+        int64_t lo = -1, hi;
+        rd_kafka_query_watermark_offsets(ks->rk, ks->cfg->kafka.topic, m->partition, &lo, &hi,
+                                         10000);
+        return kafka_source_gap(ks, m->partition,
+                                p != NULL && p->next_offset >= 0 ? p->next_offset : m->offset, lo);
+    }
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
-        return;
+        return ERR_OK;
     *last = m->err;
     log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
              rd_kafka_message_errstr(m));
+    return ERR_OK;
 }
 
 static err_t kafka_source_loop(kafka_source_t *ks)
@@ -773,13 +971,15 @@ static err_t kafka_source_loop(kafka_source_t *ks)
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
         else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            kafka_source_consumer_error(m, &last_err);
+            err = kafka_source_consumer_error(ks, m, &last_err);
         else if (m != NULL)
             err = kafka_source_handle(ks, m);
         if (m != NULL)
             rd_kafka_message_destroy(m);
         if (err == ERR_OK && kafka_source_batch_due(ks))
             err = kafka_source_commit_batch(ks, 0);
+        if (err == ERR_OK && (m == NULL || ks->stats->messages % 4096 == 0))
+            err = kafka_source_gaps(ks); /* also while other partitions keep it busy */
         /* the stream paused: wait for the target; now and then: just look */
         if (err == ERR_OK && ks->pending && (m == NULL || ++ks->polls % 256 == 0))
             err = kafka_source_settle(ks, m == NULL && !ks->batch_open);

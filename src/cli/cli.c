@@ -61,10 +61,20 @@ err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *sho
     return ERR_OK;
 }
 
-config_t *cli_load_config(cli_ctx_t *ctx, const char *path)
+config_t *cli_load_config_source(cli_ctx_t *ctx, const char *path)
 {
     config_err_t cerr;
     return config_load(path, &cerr, ctx->errbuf, sizeof(ctx->errbuf));
+}
+
+config_t *cli_load_config(cli_ctx_t *ctx, const char *path)
+{
+    config_t *cfg = cli_load_config_source(ctx, path);
+    if (cfg != NULL && config_require_target(cfg, ctx->errbuf, sizeof(ctx->errbuf)) != 0) {
+        config_free(cfg);
+        return NULL;
+    }
+    return cfg;
 }
 
 void cli_sleep_ms(const cli_ctx_t *ctx, int ms)

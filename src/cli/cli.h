@@ -39,8 +39,12 @@ err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *sho
                 err_t (*on_opt)(int opt, const char *arg, void *state), void *state,
                 const char **config, int *help);
 
-/* Loads the configuration or returns NULL with ctx->errbuf set (ERR_CONFIG). */
+/* Loads the configuration or returns NULL with ctx->errbuf set (ERR_CONFIG);
+ * target.conninfo must be set (or SYNCLINE_TARGET). */
 config_t *cli_load_config(cli_ctx_t *ctx, const char *path);
+
+/* The same without the target: for `capture`, which never opens it. */
+config_t *cli_load_config_source(cli_ctx_t *ctx, const char *path);
 
 typedef struct metrics metrics_t;
 

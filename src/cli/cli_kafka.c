@@ -156,7 +156,7 @@ static err_t cli_capture(cli_ctx_t *ctx, int argc, char **argv)
                           &path, &help);
     if (err != ERR_OK || help)
         return err;
-    config_t *cfg = cli_load_config(ctx, path);
+    config_t *cfg = cli_load_config_source(ctx, path);
     if (cfg == NULL)
         return ERR_CONFIG;
     cs.cfg = cfg;

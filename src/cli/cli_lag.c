@@ -22,9 +22,9 @@ typedef struct lag_opts {
 
 /* Kafka mode: apply's consumer lag in messages. */
 typedef struct lag_kafka {
-    int on; /* the configuration has a kafka block */
-    int partitions;
-    int64_t behind; /* -1: unknown (broker unreachable); the LSN lag still counts */
+    int on;    /* the configuration has a kafka block */
+    int known; /* 0: unknown (broker unreachable); the LSN lag still counts */
+    kafka_lag_report_t r;
 } lag_kafka_t;
 
 static int lag_exceeded(const lag_opts_t *o, const pg_lag_sample_t *s)
@@ -33,12 +33,34 @@ static int lag_exceeded(const lag_opts_t *o, const pg_lag_sample_t *s)
            (o->max_seconds >= 0 && s->lag_seconds > o->max_seconds);
 }
 
+/* " kafka_messages_behind=N" and one " kafka_gap=..." per gap. */
+static void lag_kafka_text(const kafka_lag_report_t *r, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, " kafka_messages_behind=%lld", (long long)r->behind);
+    for (int i = 0; i < r->ngaps && i < KAFKA_LAG_MAX_GAPS && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n,
+                              " kafka_gap=partition:%d,stored_offset:%lld,low_watermark:%lld",
+                              (int)r->gaps[i].partition, (long long)r->gaps[i].stored_offset,
+                              (long long)r->gaps[i].low_watermark);
+}
+
+static json_t *lag_kafka_gaps_json(const kafka_lag_report_t *r)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < r->ngaps && i < KAFKA_LAG_MAX_GAPS; i++)
+        json_array_append_new(a,
+                              json_pack("{s:i, s:I, s:I}", "partition", (int)r->gaps[i].partition,
+                                        "stored_offset", (json_int_t)r->gaps[i].stored_offset,
+                                        "low_watermark", (json_int_t)r->gaps[i].low_watermark));
+    return a;
+}
+
 static void lag_print_text(const config_t *cfg, const pg_lag_sample_t *s, const lag_kafka_t *k,
                            int over)
 {
-    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN], km[64] = "";
-    if (k->on && k->behind >= 0)
-        snprintf(km, sizeof(km), " kafka_messages_behind=%lld", (long long)k->behind);
+    char a[LSN_STRLEN], b[LSN_STRLEN], c[LSN_STRLEN], km[64 + 80 * KAFKA_LAG_MAX_GAPS] = "";
+    if (k->on && k->known)
+        lag_kafka_text(&k->r, km, sizeof(km));
     else if (k->on)
         snprintf(km, sizeof(km), " kafka_messages_behind=?");
     printf("name=%s source_lsn=%s confirmed_lsn=%s applied_lsn=%s lag_bytes=%llu "
@@ -69,9 +91,10 @@ static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, const 
     if (k->on) {
         json_t *kj = json_object();
         json_object_set_new(kj, "topic", json_string(cfg->kafka.topic));
-        json_object_set_new(kj, "partitions", json_integer(k->partitions));
+        json_object_set_new(kj, "partitions", json_integer(k->known ? k->r.partitions : 0));
         json_object_set_new(kj, "messages_behind",
-                            k->behind >= 0 ? json_integer((json_int_t)k->behind) : json_null());
+                            k->known ? json_integer((json_int_t)k->r.behind) : json_null());
+        json_object_set_new(kj, "gaps", k->known ? lag_kafka_gaps_json(&k->r) : json_null());
         json_object_set_new(o, "kafka", kj);
     }
     json_object_set_new(o, "within_limits", json_boolean(!over));
@@ -91,7 +114,8 @@ static err_t lag_kafka(pg_lag_t *pl, kafka_lag_t *kl, const config_t *cfg, lag_k
     int n = 0;
     err_t err = pg_lag_kafka_offsets(pl, cfg->kafka.topic, &stored, &n, errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
-        err = kafka_lag_behind(kl, stored, n, &k->behind, &k->partitions, errbuf, CLI_ERRBUF_SIZE);
+        err = kafka_lag_behind(kl, stored, n, &k->r, errbuf, CLI_ERRBUF_SIZE);
+    k->known = err == ERR_OK;
     free(stored);
     return err;
 }
@@ -108,7 +132,6 @@ static err_t lag_once(pg_lag_t *pl, kafka_lag_t *kl, const config_t *cfg, const 
     if (kl != NULL && lag_kafka(pl, kl, cfg, &k, errbuf) != ERR_OK) {
         /* informational only: the LSN lag above already says whether apply keeps up */
         log_warn("lag: kafka consumer lag unknown: %s", errbuf);
-        k.behind = -1;
     }
     int over = lag_exceeded(o, &s);
     if (o->json)
@@ -116,6 +139,15 @@ static err_t lag_once(pg_lag_t *pl, kafka_lag_t *kl, const config_t *cfg, const 
     else
         lag_print_text(cfg, &s, &k, over);
     fflush(stdout);
+    if (k.known && k.r.ngaps > 0) {
+        snprintf(errbuf, CLI_ERRBUF_SIZE,
+                 "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld (%d "
+                 "partitions): messages apply never read were deleted; the target must be "
+                 "copied again",
+                 cfg->kafka.topic, (int)k.r.gaps[0].partition, (long long)k.r.gaps[0].stored_offset,
+                 (long long)k.r.gaps[0].low_watermark, k.r.ngaps);
+        return ERR_SOURCE;
+    }
     return over ? ERR_LAG : ERR_OK;
 }
 
@@ -204,7 +236,10 @@ const cli_command_t cli_lag_command = {
         "  --json            one JSON object per measurement\n"
         "  --watch           measure every second until Ctrl-C (exit code of the last one)\n"
         "  With a \"kafka\" block it also prints apply's consumer lag in messages (topic\n"
-        "  high watermarks - offsets stored in the target); not part of the limits.\n"
-        "  Exit codes: 0 within the limits, 7 above, 4 connection, 5 no progress row.\n",
+        "  high watermarks - offsets stored in the target); not part of the limits; and\n"
+        "  each partition whose stored offset is below its low watermark (kafka_gap=...:\n"
+        "  messages apply never read were deleted; the target must be copied again).\n"
+        "  Exit codes: 0 within the limits, 7 above, 4 connection, 5 no progress row or a\n"
+        "  Kafka gap.\n",
     .run = cli_lag,
 };

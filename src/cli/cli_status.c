@@ -1,6 +1,7 @@
 /*
  * cli_status: the `status` and `drop` commands: report slot, positions and
- * lag; remove what `run` created (slot, its publication, the progress row).
+ * lag (with a kafka block, apply's consumer lag and gaps too); remove what
+ * `run` created (slot, its publication, the progress row).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -13,13 +14,70 @@
 #include "pg/pg_copy.h"
 #include "pg/pg_source.h"
 #include "pg/pg_target.h"
+#include "kafka/kafka_lag.h"
 
 typedef struct status_info {
     pg_source_slot_t slot;
     pg_target_progress_t prog;
     pg_copy_status_t copy; /* read only while the initial copy runs */
     lsn_t current;
+    int kafka_known; /* a kafka block, and the broker answered */
+    kafka_lag_report_t kafka;
 } status_info_t;
+
+/* Kafka mode: apply's consumer lag and gaps; a broker that does not answer
+ * only leaves them out (logged). */
+static void status_read_kafka(const config_t *cfg, pg_target_t *pt, status_info_t *si)
+{
+    char errbuf[CLI_ERRBUF_SIZE];
+    sink_offset_t *stored = NULL;
+    int n = 0;
+    err_t err;
+    kafka_lag_t *kl = kafka_lag_open(cfg, &err, errbuf, sizeof(errbuf));
+    if (kl != NULL)
+        err = pg_target_read_offsets(pt, cfg->kafka.topic, &stored, &n, errbuf, sizeof(errbuf));
+    if (kl != NULL && err == ERR_OK)
+        err = kafka_lag_behind(kl, stored, n, &si->kafka, errbuf, sizeof(errbuf));
+    si->kafka_known = kl != NULL && err == ERR_OK;
+    if (!si->kafka_known)
+        log_warn("status: kafka consumer lag unknown: %s", errbuf);
+    free(stored);
+    kafka_lag_free(kl);
+}
+
+static void status_print_kafka(const config_t *cfg, const status_info_t *si)
+{
+    if (cfg->kafka.brokers == NULL)
+        return;
+    if (!si->kafka_known) {
+        printf("kafka:           topic=%s messages_behind=?\n", cfg->kafka.topic);
+        return;
+    }
+    printf("kafka:           topic=%s partitions=%d messages_behind=%lld\n", cfg->kafka.topic,
+           si->kafka.partitions, (long long)si->kafka.behind);
+    for (int i = 0; i < si->kafka.ngaps && i < KAFKA_LAG_MAX_GAPS; i++)
+        printf("kafka_gap:       partition=%d stored_offset=%lld low_watermark=%lld (deleted "
+               "before apply read them: the target must be copied again)\n",
+               (int)si->kafka.gaps[i].partition, (long long)si->kafka.gaps[i].stored_offset,
+               (long long)si->kafka.gaps[i].low_watermark);
+}
+
+static json_t *status_kafka_json(const config_t *cfg, const status_info_t *si)
+{
+    if (cfg->kafka.brokers == NULL)
+        return json_null();
+    json_t *k = json_object(), *gaps = json_array();
+    json_object_set_new(k, "topic", json_string(cfg->kafka.topic));
+    json_object_set_new(k, "messages_behind",
+                        si->kafka_known ? json_integer((json_int_t)si->kafka.behind) : json_null());
+    for (int i = 0; si->kafka_known && i < si->kafka.ngaps && i < KAFKA_LAG_MAX_GAPS; i++)
+        json_array_append_new(
+            gaps, json_pack("{s:i, s:I, s:I}", "partition", (int)si->kafka.gaps[i].partition,
+                            "stored_offset", (json_int_t)si->kafka.gaps[i].stored_offset,
+                            "low_watermark", (json_int_t)si->kafka.gaps[i].low_watermark));
+    json_object_set_new(k, "gaps", gaps);
+    return k;
+}
 
 /* "3/9 tables, 1234567 rows, 1.2 GB of about 3.4 GB (35%)" */
 static void status_print_copy(const pg_copy_status_t *cs)
@@ -59,6 +117,7 @@ static void status_print_text(const config_t *cfg, const status_info_t *si)
     } else {
         printf("applied_lsn:     - (no progress row on the target)\n");
     }
+    status_print_kafka(cfg, si);
 }
 
 /* {"rows": .., "bytes": .., "total_bytes": .., "tables_done": .., "tables_total": ..}
@@ -105,6 +164,7 @@ static void status_print_json(const config_t *cfg, const status_info_t *si)
         json_object_set_new(o, "applied_lsn", json_null());
         json_object_set_new(o, "lag_bytes", json_null());
     }
+    json_object_set_new(o, "kafka", status_kafka_json(cfg, si));
     char *s = json_dumps(o, JSON_COMPACT);
     if (s != NULL)
         printf("%s\n", s);
@@ -129,6 +189,8 @@ static err_t status_show(const config_t *cfg, int json, char *errbuf)
         err = pg_target_read_progress(pt, &si.prog, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK && si.prog.exists && si.prog.copying)
         err = pg_copy_read_status(cfg, &si.copy, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK && cfg->kafka.brokers != NULL)
+        status_read_kafka(cfg, pt, &si);
     if (pt != NULL && err == ERR_OK) {
         if (json)
             status_print_json(cfg, &si);

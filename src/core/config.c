@@ -225,9 +225,9 @@ static const prop_t config_props[] = {
     {.path = "target.conninfo",
      .type = PROP_STRING,
      .offset = CFG(target_conninfo),
-     .flags = PROP_REQUIRED,
      .env = "SYNCLINE_TARGET",
-     .doc = "libpq connection string; SYNCLINE_TARGET replaces it when set."},
+     .doc = "libpq connection string; SYNCLINE_TARGET replaces it when set. Every command but "
+            "capture needs it (config_require_target)."},
     {.path = "tables",
      .type = PROP_CUSTOM,
      .parse = parse_tables,
@@ -1060,6 +1060,14 @@ config_t *config_load_string(const char *json, config_err_t *err, char *errbuf, 
     fail(&ld, CONFIG_ERR_PARSE, "no configuration text given");
     report(&ld, err);
     return NULL;
+}
+
+int config_require_target(const config_t *cfg, char *errbuf, size_t errsize)
+{
+    if (cfg->target_conninfo != NULL)
+        return 0;
+    snprintf(errbuf, errsize, "target.conninfo: required (or set SYNCLINE_TARGET)");
+    return -1;
 }
 
 /* ---- freeing ---- */

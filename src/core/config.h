@@ -93,6 +93,11 @@ config_t *config_load(const char *path, config_err_t *err, char *errbuf, size_t 
 /* The same from a string already in memory (used by tests and fuzzers). */
 config_t *config_load_string(const char *json, config_err_t *err, char *errbuf, size_t errsize);
 
+/* target.conninfo is optional in the file because `capture` needs none; every
+ * command that opens the target checks it here: 0, or -1 with errbuf naming
+ * the key (a configuration error). */
+int config_require_target(const config_t *cfg, char *errbuf, size_t errsize);
+
 /* Frees cfg and everything it owns. NULL is fine. */
 void config_free(config_t *cfg);
 

@@ -15,6 +15,9 @@
 #   kafka_kill DIR              SIGKILL (a crash)
 #   kafka_restart DIR           starts the broker of DIR again on the same ports and data
 #   kafka_running DIR           true while the broker of DIR runs
+#   kafka_admin OP ARGS...      tests/lib/KafkaAdmin.java against $KAFKA_BROKERS: create TOPIC N
+#                               [KEY=VALUE...], config TOPIC KEY=VALUE..., delete-records TOPIC
+#                               PARTITION OFFSET (what kcat cannot do); output on failure only
 #
 # Environment: KAFKA_VERSION (default 4.1.1), KAFKA_CACHE, JAVA (default java).
 
@@ -200,4 +203,13 @@ kafka_restart() {
     local dir=$1
     kafka_running "$dir" && return 0
     _kafka_launch "$dir"
+}
+
+kafka_admin() {
+    local out rc=0
+    out=$("${JAVA:-java}" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Dkafka.logs.dir="${TMPDIR:-/tmp}" \
+        -Dlog4j2.configurationFile="$(_kafka_cache)/log4j2.properties" \
+        -cp "$(_kafka_cache)/jars/*" "$(dirname "${BASH_SOURCE[0]}")/KafkaAdmin.java" "$@" 2>&1) || rc=$?
+    ((rc == 0)) || echo "kafka_admin $*: exit $rc: $out" >&2
+    return "$rc"
 }

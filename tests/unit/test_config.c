@@ -485,8 +485,6 @@ static void test_required(void **state)
          "source.conninfo: required (or set SYNCLINE_SOURCE)"},
         {"{`name`: `shop`, `source`: {`slot`: `s`}, `target`: {`conninfo`: `b`}}",
          "source.conninfo: required (or set SYNCLINE_SOURCE)"},
-        {"{`name`: `shop`, `source`: {`conninfo`: `a`}}",
-         "target.conninfo: required (or set SYNCLINE_TARGET)"},
         {"{" BASE ", `kafka`: {}}", "kafka.brokers: required"},
         {"{" BASE ", `kafka`: {`brokers`: ``}}", "kafka.brokers: must not be empty"},
         {"{" BASE ", `tables`: [{`target`: `a`}]}", "tables[0].source: required"},
@@ -494,6 +492,29 @@ static void test_required(void **state)
 
     (void)state;
     expect_invalid_cases(cases, NELEM(cases));
+}
+
+/* capture needs no target: the file may leave it out; the other commands
+ * check it with config_require_target */
+static void test_target_optional(void **state)
+{
+    char errbuf[ERRSIZE] = "";
+    config_t *cfg;
+
+    (void)state;
+    cfg = load_ok("{`name`: `shop`, `source`: {`conninfo`: `a`}}");
+    assert_null(cfg->target_conninfo);
+    assert_int_equal(config_require_target(cfg, errbuf, sizeof(errbuf)), -1);
+    assert_string_equal(errbuf, "target.conninfo: required (or set SYNCLINE_TARGET)");
+    config_free(cfg);
+    setenv("SYNCLINE_TARGET", "host=env-dst", 1);
+    cfg = load_ok("{`name`: `shop`, `source`: {`conninfo`: `a`}}");
+    assert_int_equal(config_require_target(cfg, errbuf, sizeof(errbuf)), 0);
+    config_free(cfg);
+    unset_env(NULL);
+    cfg = load_ok("{" BASE "}");
+    assert_int_equal(config_require_target(cfg, errbuf, sizeof(errbuf)), 0);
+    config_free(cfg);
 }
 
 /* ---- ranges and names ---- */
@@ -703,7 +724,7 @@ static void test_password_never_echoed(void **state)
         {"{`name`: `shop`, " SRC ", `apply`: {`batch_rows`: 0}}", CONFIG_ERR_INVALID},
         {"{`name`: `Shop`, " SRC "}", CONFIG_ERR_INVALID},
         {"{`name`: `shop`, " SRC ", `bogus`: 1}", CONFIG_ERR_INVALID},
-        {"{`name`: `shop`, " SRC "}", CONFIG_ERR_INVALID}, /* target missing */
+        {"{`name`: `shop`, " SRC ", `kafka`: {}}", CONFIG_ERR_INVALID}, /* brokers missing */
         {"{`name`: `shop`, " SRC ", `source`: {}}", CONFIG_ERR_PARSE},
         {"{`name`: `shop`, `source`: {`conninfo` `password=" CANARY "`}}", CONFIG_ERR_PARSE},
         {"{`name`: `shop`, `source`: {`conninfo`: `password=" CANARY "\n`}}", CONFIG_ERR_PARSE},
@@ -1179,6 +1200,7 @@ int main(void)
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_required),
+        cmocka_unit_test_teardown(test_target_optional, unset_env),
         cmocka_unit_test(test_int_ranges),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_slot_and_publication),

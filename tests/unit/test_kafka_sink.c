@@ -3,7 +3,8 @@
  * commit returns only after the broker acknowledged the batch, commit_async
  * batches become durable only once acknowledged and in order, and a
  * delivery failure (produce error, broker down) fails the batch so nothing
- * is confirmed. No real broker needed.
+ * is confirmed; a message refused as too large is named with both limits.
+ * No real broker needed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +114,25 @@ static void test_produce_error_fails_batch(void **state)
         fail_msg("unexpected error text: %s", err);
 }
 
+/* A message the broker refuses as too large: the error names the table, the
+ * message size and the two limits to raise. */
+static void test_too_large_names_limits(void **state)
+{
+    fixture_t *f = *state;
+    char err[2048] = "";
+    rd_kafka_mock_push_request_errors(f->mc, PRODUCE_API_KEY, 1,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    err_t e = batch(f, 1, err, sizeof(err));
+    assert_int_not_equal(e, ERR_OK);
+    static const char *const want[] = {"delivery failed", "table=public.t",
+                                       "size=", "topic's max.message.bytes",
+                                       "producer's message.max.bytes"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (strstr(err, want[i]) == NULL)
+            fail_msg("no \"%s\" in: %s", want[i], err);
+    }
+}
+
 static void test_broker_down_fails_batch(void **state)
 {
     fixture_t *f = *state;
@@ -188,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_commit_waits_for_acks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_produce_error_fails_batch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_large_names_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_down_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_durable_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_broker_down, setup, teardown),
