@@ -1,9 +1,8 @@
 /*
  * kafka_sink: capture's producer.
  *
- * Design. The sink interface hands over rows, not transaction boundaries, so
- * kafka_sink_source() watches the stream the pipeline reads and notes each
- * Begin (xid, commit LSN, commit time) and Commit (end LSN). Every message
+ * Design. The apply loop hands each source transaction's boundaries to the
+ * sink (txn_begin: xid, commit LSN, commit time; txn_end: end LSN). Every message
  * carries its transaction's commit LSN, xid and its index (seq); the newest
  * message of each partition is held back until the next one for that
  * partition or the source Commit, so that it can be marked last (with the end
@@ -51,7 +50,6 @@
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_schemas.h"
 #include "core/log.h"
-#include "core/pgoutput.h"
 #include "kafka/schema_registry.h"
 
 #define KAFKA_SINK_STOP_GRACE_POLLS 100 /* x 100 ms after a stop request */
@@ -105,7 +103,6 @@ struct kafka_sink {
     lsn_t durable;       /* end LSN of the newest batch acknowledged with all before it */
     char failed_detail[1024];
     source_t inner;
-    pgoutput_msg_t msg; /* scratch for Begin/Commit */
 };
 
 /* ---- delivery ------------------------------------------------------------ */
@@ -437,6 +434,25 @@ static err_t kafka_sink_relation(void *ctx, const change_relation_t *rel, lsn_t 
     return ERR_OK;
 }
 
+/* A source transaction starts: its changes carry its xid, commit LSN and time. */
+static err_t kafka_sink_txn_begin(void *ctx, const sink_txn_t *t, char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    (void)errbuf;
+    (void)errsize;
+    memset(&ks->txn, 0, sizeof(ks->txn));
+    ks->txn.xid = t->xid;
+    ks->txn.commit_lsn = t->commit_lsn;
+    ks->txn.commit_time = t->commit_time;
+    return ERR_OK;
+}
+
+/* Its Commit: the messages held back are the last of it in their partitions. */
+static err_t kafka_sink_txn_end(void *ctx, const sink_txn_t *t, char *errbuf, size_t errsize)
+{
+    return kafka_sink_end_txn(ctx, t->end_lsn, errbuf, errsize);
+}
+
 /* Opens a batch: a new entry at the end. */
 static err_t kafka_sink_begin(void *ctx, char *errbuf, size_t errsize)
 {
@@ -638,6 +654,8 @@ static err_t kafka_sink_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsi
 static const sink_ops_t kafka_sink_ops = {
     .relation = kafka_sink_relation,
     .begin = kafka_sink_begin,
+    .txn_begin = kafka_sink_txn_begin,
+    .txn_end = kafka_sink_txn_end,
     .row = kafka_sink_row,
     .truncate = kafka_sink_truncate,
     .commit = kafka_sink_commit,
@@ -654,39 +672,14 @@ sink_t kafka_sink_sink(kafka_sink_t *ks)
     return s;
 }
 
-/* ---- watching the stream ------------------------------------------------- */
-
-/* Notes Begin and Commit; everything else is left to the pipeline. */
-static err_t kafka_sink_watch(kafka_sink_t *ks, const char *buf, size_t len, char *errbuf,
-                              size_t errsize)
-{
-    pgoutput_frame_t f;
-    if (pgoutput_read_frame(buf, len, &f, errbuf, errsize) != PGOUTPUT_OK ||
-        f.kind != PGOUTPUT_FRAME_XLOGDATA || f.payload_len == 0 ||
-        (f.payload[0] != PGOUTPUT_BEGIN && f.payload[0] != PGOUTPUT_COMMIT))
-        return ERR_OK; /* the pipeline reports malformed frames */
-    if (pgoutput_read_msg(f.payload, f.payload_len, &ks->msg, errbuf, errsize) != PGOUTPUT_OK)
-        return ERR_OK;
-    if (ks->msg.kind == PGOUTPUT_COMMIT)
-        return kafka_sink_end_txn(ks, ks->msg.u.commit.end_lsn, errbuf, errsize);
-    memset(&ks->txn, 0, sizeof(ks->txn));
-    ks->txn.xid = ks->msg.u.begin.xid;
-    ks->txn.commit_lsn = ks->msg.u.begin.final_lsn;
-    ks->txn.commit_time = ks->msg.u.begin.commit_time;
-    return ERR_OK;
-}
+/* ---- serving delivery reports while reading the stream -------------------- */
 
 static int kafka_sink_read(void *ctx, int timeout_ms, const char **buf, size_t *len, err_t *err,
                            char *errbuf, size_t errsize)
 {
     kafka_sink_t *ks = ctx;
     int r = ks->inner.ops->read(ks->inner.ctx, timeout_ms, buf, len, err, errbuf, errsize);
-    if (r > 0) {
-        *err = kafka_sink_watch(ks, *buf, *len, errbuf, errsize);
-        if (*err != ERR_OK)
-            return -1;
-    }
-    rd_kafka_poll(ks->rk, 0);
+    rd_kafka_poll(ks->rk, 0); /* delivery reports while the stream flows */
     return r;
 }
 
@@ -808,7 +801,6 @@ void kafka_sink_free(kafka_sink_t *ks)
             rd_kafka_topic_destroy(ks->schemas_rkt);
         rd_kafka_destroy(ks->rk);
     }
-    pgoutput_msg_clear(&ks->msg);
     event_codec_free(ks->codec);
     schema_registry_free(ks->sr);
     free(ks->pending);

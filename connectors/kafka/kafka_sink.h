@@ -34,9 +34,8 @@ void kafka_sink_free(kafka_sink_t *ks);
 sink_t kafka_sink_sink(kafka_sink_t *ks);
 
 /*
- * Wraps the source stream the pipeline reads: the sink learns each source
- * transaction's xid and commit position from Begin, and its end LSN from
- * Commit, which the sink interface does not carry. inner must outlive ks.
+ * Wraps the source stream the apply loop reads, so that the producer serves
+ * its delivery reports while the stream flows. inner must outlive ks.
  */
 source_t kafka_sink_source(kafka_sink_t *ks, const source_t *inner);
 
