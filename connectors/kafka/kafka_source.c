@@ -965,8 +965,9 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             kafka_source_rollback(ks); /* half a transaction: read it again next time */
             return kafka_source_settle(ks, 1);
         }
-        /* a commit in flight and nothing open: look, do not sleep */
-        int wait_ms = ks->pending && !ks->batch_open ? 0 : ks->batch_open ? 20 : 200;
+        /* a commit in flight and nothing open: look, do not sleep; a batch
+         * open: a moment, then it commits (below) */
+        int wait_ms = ks->pending && !ks->batch_open ? 0 : ks->batch_open ? 1 : 200;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
@@ -976,7 +977,10 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             err = kafka_source_handle(ks, m);
         if (m != NULL)
             rd_kafka_message_destroy(m);
-        if (err == ERR_OK && kafka_source_batch_due(ks))
+        /* batch only while behind: nothing more ready and no commit in flight
+         * commits the batch at once (batches grow with the backlog) */
+        int idle = m == NULL && ks->batch_open && !ks->pending && kafka_source_at_boundary(ks);
+        if (err == ERR_OK && (idle || kafka_source_batch_due(ks)))
             err = kafka_source_commit_batch(ks, 0);
         if (err == ERR_OK && (m == NULL || ks->stats->messages % 4096 == 0))
             err = kafka_source_gaps(ks); /* also while other partitions keep it busy */
