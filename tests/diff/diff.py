@@ -274,8 +274,9 @@ def compare(env):
 
 
 def sabotage(env):
-    """--control: one row less on the direct replica, so that a working harness says DIFF."""
-    env.tgt(replica_dbs(env.a)["direct"], "DELETE FROM t_single WHERE id = (SELECT min(id) FROM t_single);")
+    """--control: one row more on the direct replica, so that a working harness says DIFF (an
+    extra row, not a deleted one: a workload may leave t_single empty)."""
+    env.tgt(replica_dbs(env.a)["direct"], "INSERT INTO t_single (id, v, n) VALUES (-1, 'sabotage', -1);")
 
 
 def run_one(env, wl, work, strict=True):

@@ -2,7 +2,7 @@
 # Differential test (tests/diff/README.md): seeded random workloads over many types, key kinds,
 # partitions, TOAST, key updates, savepoints, truncates and multi-table transactions replayed on
 # the source; native logical replication is the oracle, syncline (run, and capture + apply
-# through Kafka) must end with the same rows in every table. First a control (a row deleted on
+# through Kafka) must end with the same rows in every table. First a control (a row added on
 # syncline's replica must be reported), then 3 seeds direct, 1 seed direct + Kafka, then every
 # kept case of tests/diff/cases/, direct and through Kafka (JSON) (cases/pending/ holds known
 # divergences and is not run).
@@ -21,7 +21,7 @@ e2e_on_exit 'diff_py --seeds 0 --reset-only >/dev/null 2>&1'
 rc=0
 diff_py --seed 1 --control --txns 10 >"$E2E_TMP/control.out" 2>&1 || rc=$?
 cat "$E2E_TMP/control.out"
-assert_eq 1 "$rc" "control: a replica with one row deleted fails the run"
+assert_eq 1 "$rc" "control: a replica with one row too many fails the run"
 assert_contains "$E2E_TMP/control.out" "DIFF seed 1" "control: the seed is reported as DIFF"
 assert_contains "$E2E_TMP/control.out" "direct differs from native on t_single" "control: names the table"
 
