@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/lsn.h"
+#include "core/partmap.h"
 #include "core/source.h"
 
 typedef struct pg_source pg_source_t;
@@ -28,6 +29,18 @@ typedef struct pg_source_slot {
 /* Connects the ordinary session. Caller frees with pg_source_free. */
 pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize);
 void pg_source_free(pg_source_t *ps);
+
+/* The source's server_version_num (pg_version.h decides what it accepts). */
+int pg_source_version(const pg_source_t *ps);
+
+/* ERR_CONFIG when the configuration asks for what the source's major lacks
+ * (apply.binary before 14), naming the setting and the version. */
+err_t pg_source_check_features(const pg_source_t *ps, char *errbuf, size_t errsize);
+
+/* Before 13 (no publish_via_partition_root) adds each published leaf with the
+ * root of its tree to pm, so that its rows go where the root's would;
+ * ERR_SOURCE when a tree is only partly published. Nothing from 13 on. */
+err_t pg_source_partitions(pg_source_t *ps, partmap_t *pm, char *errbuf, size_t errsize);
 
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
@@ -53,8 +66,8 @@ err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snap
 
 err_t pg_source_current_lsn(pg_source_t *ps, lsn_t *out, char *errbuf, size_t errsize);
 
-/* The published tables as "schema\0name" pairs: *schemas and *names are
- * malloc'd arrays of malloc'd strings (caller frees with pg_source_free_names). */
+/* The published tables (before 13: the roots of the published leaves) as pairs: *schemas and *names
+ * are malloc'd arrays of malloc'd strings (caller frees with pg_source_free_names). */
 err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names, int *n,
                                  char *errbuf, size_t errsize);
 void pg_source_free_names(char **v, int n);
