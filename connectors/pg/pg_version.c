@@ -43,6 +43,11 @@ int pg_version_has_wal_status(int num)
     return num >= 130000;
 }
 
+int pg_version_has_xid8(int num)
+{
+    return num >= 130000;
+}
+
 int pg_version_create_slot_sql(int num, const char *slot, int export_snapshot, char *buf,
                                size_t size)
 {

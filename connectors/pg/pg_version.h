@@ -30,6 +30,10 @@ int pg_version_has_schema_publication(int num);
 /* pg_replication_slots.wal_status and max_slot_wal_keep_size (13+). */
 int pg_version_has_wal_status(int num);
 
+/* pg_current_snapshot, pg_snapshot_* and the xid8 type (13+); 12 has the
+ * txid_* functions on bigint. */
+int pg_version_has_xid8(int num);
+
 /* The CREATE_REPLICATION_SLOT command for a pgoutput slot named by the quoted
  * identifier slot, exporting a snapshot or not: the parenthesized options of
  * 15+, the EXPORT_SNAPSHOT / NOEXPORT_SNAPSHOT keywords before. Returns 0, or

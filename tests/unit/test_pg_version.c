@@ -34,6 +34,8 @@ static void test_feature_cutoffs(void **state)
     assert_true(pg_version_has_binary(140000));
     assert_false(pg_version_has_schema_publication(140023));
     assert_true(pg_version_has_schema_publication(150000));
+    assert_false(pg_version_has_xid8(120022));
+    assert_true(pg_version_has_xid8(130000));
 }
 
 static void test_create_slot_sql(void **state)
