@@ -59,4 +59,7 @@ err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *nam
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);
 
+/* The target's server_version_num (pg_version.h). */
+int pg_target_server_version(const pg_target_t *pt);
+
 #endif
