@@ -730,12 +730,17 @@ static err_t pg_verify_covered(pg_verify_t *pv, int *covered, lsn_t *applied)
     const char *p2[4] = {pv->cfg->slot, lsn_format(pv->lsn, l, sizeof(l)), pub,
                          lsn_format(*applied, a, sizeof(a))};
     /* A stopped syncline: peek (not consume) the slot for commits still to
-     * apply. A slot in use cannot be peeked (error): wait for applied instead. */
+     * apply. A slot in use cannot be peeked (error): wait for applied instead.
+     * Only transactions with a row change (I, U, D, T) count: before 15
+     * pgoutput also sends empty ones (catalog-only, such as autovacuum's). */
     res = pub ? PQexecParams(pv->src2,
-                             "SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, "
-                             "$2::pg_lsn, NULL, 'proto_version', '1', 'publication_names', $3) c "
-                             "WHERE substr(c.data, 1, 1) = '\\x43'::bytea AND c.lsn > $4::pg_lsn "
-                             "AND c.lsn <= $2::pg_lsn",
+                             "SELECT count(*) FROM (SELECT c.xid FROM "
+                             "pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, NULL, "
+                             "'proto_version', '1', 'publication_names', $3) c GROUP BY c.xid "
+                             "HAVING bool_or(substr(c.data, 1, 1) IN ('\\x49'::bytea, "
+                             "'\\x55'::bytea, '\\x44'::bytea, '\\x54'::bytea)) AND "
+                             "bool_or(substr(c.data, 1, 1) = '\\x43'::bytea AND c.lsn > "
+                             "$4::pg_lsn AND c.lsn <= $2::pg_lsn)) t",
                              4, NULL, p2, NULL, NULL, 0)
               : NULL;
     PQfreemem(pub);
