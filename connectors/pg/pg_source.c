@@ -27,11 +27,14 @@ struct pg_source {
     char *copybuf;        /* last payload from PQgetCopyData, owned */
     int lowat;            /* SO_RCVLOWAT in force on the replication socket (0: not set yet) */
     int64_t last_data_ms; /* when the last message came */
+    int watch_leaves;     /* 12 with partitions: re-check the publication holds every leaf */
+    int64_t leaves_checked_ms;
 };
 
 #define PG_SOURCE_LOWAT (64 * 1024) /* bytes that wake a wait on a busy stream */
 #define PG_SOURCE_BUSY_MS 50        /* a message this recent: the stream is busy */
 #define PG_SOURCE_BUSY_WAIT_MS 2    /* longest wait on a busy stream */
+#define PG_SOURCE_LEAVES_MS 5000    /* how often a 12 source's partition trees are re-checked */
 
 pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
 {
@@ -408,7 +411,8 @@ err_t pg_source_partitions(pg_source_t *ps, partmap_t *pm, char *errbuf, size_t 
             snprintf(errbuf, errsize,
                      "source: publication %s holds partition %s.%s but not every leaf of its "
                      "partitioned table %s.%s (%s missing): PostgreSQL 12 publishes leaves, "
-                     "add the missing ones with ALTER PUBLICATION ... ADD TABLE",
+                     "add the missing ones with ALTER PUBLICATION ... ADD TABLE (rows written "
+                     "to them before that are not in the stream: copy them by hand)",
                      ps->cfg->publication, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
                      PQgetvalue(res, r, 2), PQgetvalue(res, r, 3), PQgetvalue(res, r, 6));
             err = ERR_SOURCE;
@@ -420,6 +424,23 @@ err_t pg_source_partitions(pg_source_t *ps, partmap_t *pm, char *errbuf, size_t 
         }
     }
     PQclear(res);
+    ps->watch_leaves |= partmap_count(pm) > 0;
+    return err;
+}
+
+/* A partition attached while streaming (12) is not in a publication that
+ * lists leaves, and its rows would be missed silently: every few seconds the
+ * trees are checked again and the stream stops (ERR_SOURCE) on a gap. */
+static err_t pg_source_watch_leaves(pg_source_t *ps, char *errbuf, size_t errsize)
+{
+    if (!ps->watch_leaves || clock_ms() - ps->leaves_checked_ms < PG_SOURCE_LEAVES_MS)
+        return ERR_OK;
+    ps->leaves_checked_ms = clock_ms();
+    partmap_t *pm = partmap_new();
+    err_t err = pm ? pg_source_partitions(ps, pm, errbuf, errsize) : ERR_RUNTIME;
+    if (pm == NULL)
+        snprintf(errbuf, errsize, "out of memory");
+    partmap_free(pm);
     return err;
 }
 
@@ -569,6 +590,8 @@ static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *l
     pg_source_t *ps = ctx;
     PQfreemem(ps->copybuf);
     ps->copybuf = NULL;
+    if ((*err = pg_source_watch_leaves(ps, errbuf, errsize)) != ERR_OK)
+        return -1;
     for (int waited = 0;; waited = 1) {
         int n = PQgetCopyData(ps->repl, &ps->copybuf, 1);
         if (n > 0) {

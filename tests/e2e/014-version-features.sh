@@ -5,7 +5,8 @@
 # a partitioned table is published as its leaves and its rows reach the table's target under
 # another name: `check` warns; inserts into the root and into a leaf, an update that moves a row
 # across partitions and a TRUNCATE of the root arrive; a partition attached later (not in the
-# publication, which lists the leaves) makes `run` refuse to start, naming table and remedy; a
+# publication, which lists the leaves) makes `run` refuse to start, naming table and remedy, and
+# one attached while it streams stops it within seconds (exit 5) instead of missing rows; a
 # TRUNCATE of one partition stops apply with an error naming table and LSN, and nothing of its
 # transaction is applied.
 set -euo pipefail
@@ -92,12 +93,25 @@ src_sql "INSERT INTO meas VALUES (6, '2022-03-03', 'new partition')"
 wait_synced
 assert_query_same "SELECT * FROM meas" meas_moved "rows of the added partition arrive"
 
+# A partition attached while syncline streams is not published either: syncline notices within
+# seconds and stops (exit 5) rather than miss its rows silently.
+src_sql "CREATE TABLE meas_2023 PARTITION OF meas FOR VALUES FROM ('2023-01-01') TO ('2024-01-01')"
+syncline_wait_exit 30 "a partition attached while streaming"
+assert_eq 5 "$SYNCLINE_RC" "syncline exit code after a partition was attached while streaming"
+assert_contains "$E2E_TMP/syncline.log" \
+    "not every leaf of its partitioned table public.meas (1 missing)" "the error names the table"
+src_sql "ALTER PUBLICATION syncline_t014 ADD TABLE meas_2023"
+syncline_start
+src_sql "INSERT INTO meas VALUES (7, '2023-03-03', 'attached while streaming')"
+wait_synced
+assert_query_same "SELECT * FROM meas" meas_moved "rows of the partition attached while streaming arrive"
+
 # A TRUNCATE of one partition cannot be applied to the target's table: apply stops, and none of
 # its transaction is applied.
 src_sql "BEGIN; INSERT INTO plain VALUES (10, 'same transaction'); TRUNCATE meas_2020; COMMIT;"
 syncline_wait_exit 30 "a TRUNCATE of one partition"
 assert_eq 1 "$SYNCLINE_RC" "syncline exit code after a TRUNCATE of one partition"
-assert_contains "$E2E_TMP/syncline.log" "TRUNCATE of 1 of the 3 partitions of public.meas (lsn=" \
+assert_contains "$E2E_TMP/syncline.log" "TRUNCATE of 1 of the 4 partitions of public.meas (lsn=" \
     "the error names the table and the LSN"
 assert_eq "0" "$(tgt_sql "SELECT count(*) FROM plain WHERE id = 10")" \
     "nothing of the failed transaction is on the target"
