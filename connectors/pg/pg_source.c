@@ -27,7 +27,7 @@ struct pg_source {
     char *copybuf;        /* last payload from PQgetCopyData, owned */
     int lowat;            /* SO_RCVLOWAT in force on the replication socket (0: not set yet) */
     int64_t last_data_ms; /* when the last message came */
-    int watch_leaves;     /* 12 with partitions: re-check the publication holds every leaf */
+    partmap_t *parts;     /* before 13: published leaves -> roots, owned (NULL from 13) */
     int64_t leaves_checked_ms;
 };
 
@@ -72,6 +72,7 @@ void pg_source_free(pg_source_t *ps)
     if (ps == NULL)
         return;
     PQfreemem(ps->copybuf);
+    partmap_free(ps->parts);
     PQfinish(ps->repl);
     PQfinish(ps->sql);
     free(ps);
@@ -394,10 +395,16 @@ void pg_source_free_names(char **v, int n)
     "JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn "   \
     "ON rn.oid = r.relnamespace WHERE pt.pubname = $1"
 
-err_t pg_source_partitions(pg_source_t *ps, partmap_t *pm, char *errbuf, size_t errsize)
+err_t pg_source_partitions(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     if (pg_version_has_partition_root(ps->version))
         return ERR_OK;
+    if (ps->parts == NULL && (ps->parts = partmap_new()) == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    partmap_t *pm = ps->parts;
+    partmap_clear(pm);
     const char *params[1] = {ps->cfg->publication};
     PGresult *res = pg_conn_execp(ps->sql, PG_SOURCE_LEAF_ROOTS_SQL " ORDER BY 3, 4, 1, 2", 1,
                                   params, PGRES_TUPLES_OK, "source: partitions", errbuf, errsize);
@@ -424,24 +431,29 @@ err_t pg_source_partitions(pg_source_t *ps, partmap_t *pm, char *errbuf, size_t 
         }
     }
     PQclear(res);
-    ps->watch_leaves |= partmap_count(pm) > 0;
     return err;
+}
+
+const partmap_t *pg_source_partmap(const pg_source_t *ps)
+{
+    return ps->parts;
 }
 
 /* A partition attached while streaming (12) is not in a publication that
  * lists leaves, and its rows would be missed silently: every few seconds the
- * trees are checked again and the stream stops (ERR_SOURCE) on a gap. */
-static err_t pg_source_watch_leaves(pg_source_t *ps, char *errbuf, size_t errsize)
+ * trees are checked again and the stream stops (ERR_SOURCE) on a gap. A
+ * Relation message (XLogData 'w', 24 header bytes, then 'R') may name a leaf
+ * attached since (FOR ALL TABLES publishes it at once): the map is reloaded
+ * before the pipeline sees it. */
+static err_t pg_source_watch_leaves(pg_source_t *ps, const char *msg, size_t len, char *errbuf,
+                                    size_t errsize)
 {
-    if (!ps->watch_leaves || clock_ms() - ps->leaves_checked_ms < PG_SOURCE_LEAVES_MS)
+    int relation = msg != NULL && len > 25 && msg[0] == 'w' && msg[25] == 'R';
+    if (ps->parts == NULL ||
+        (!relation && clock_ms() - ps->leaves_checked_ms < PG_SOURCE_LEAVES_MS))
         return ERR_OK;
     ps->leaves_checked_ms = clock_ms();
-    partmap_t *pm = partmap_new();
-    err_t err = pm ? pg_source_partitions(ps, pm, errbuf, errsize) : ERR_RUNTIME;
-    if (pm == NULL)
-        snprintf(errbuf, errsize, "out of memory");
-    partmap_free(pm);
-    return err;
+    return pg_source_partitions(ps, errbuf, errsize);
 }
 
 err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names, int *n,
@@ -590,10 +602,13 @@ static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *l
     pg_source_t *ps = ctx;
     PQfreemem(ps->copybuf);
     ps->copybuf = NULL;
-    if ((*err = pg_source_watch_leaves(ps, errbuf, errsize)) != ERR_OK)
+    if ((*err = pg_source_watch_leaves(ps, NULL, 0, errbuf, errsize)) != ERR_OK)
         return -1;
     for (int waited = 0;; waited = 1) {
         int n = PQgetCopyData(ps->repl, &ps->copybuf, 1);
+        if (n > 0 &&
+            (*err = pg_source_watch_leaves(ps, ps->copybuf, (size_t)n, errbuf, errsize)) != ERR_OK)
+            return -1;
         if (n > 0) {
             ps->last_data_ms = clock_ms();
             *buf = ps->copybuf;

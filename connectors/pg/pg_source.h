@@ -37,10 +37,16 @@ int pg_source_version(const pg_source_t *ps);
  * (apply.binary before 14), naming the setting and the version. */
 err_t pg_source_check_features(const pg_source_t *ps, char *errbuf, size_t errsize);
 
-/* Before 13 (no publish_via_partition_root) adds each published leaf with the
- * root of its tree to pm, so that its rows go where the root's would;
- * ERR_SOURCE when a tree is only partly published. Nothing from 13 on. */
-err_t pg_source_partitions(pg_source_t *ps, partmap_t *pm, char *errbuf, size_t errsize);
+/* Before 13 (no publish_via_partition_root) loads each published leaf with the
+ * root of its tree into the source's partmap, so that its rows go where the
+ * root's would; ERR_SOURCE when a tree is only partly published. Nothing from
+ * 13 on. The stream reloads it on its own (every few seconds, and before a
+ * Relation message) and stops on a partly published tree. */
+err_t pg_source_partitions(pg_source_t *ps, char *errbuf, size_t errsize);
+
+/* The map loaded by pg_source_partitions (NULL from 13 on), owned by ps and
+ * valid while it lives: hand it to pipeline_opts_t.parts. */
+const partmap_t *pg_source_partmap(const pg_source_t *ps);
 
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);

@@ -72,16 +72,11 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
 static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *ks, lsn_t start,
                             metrics_t *metrics, cli_ctx_t *ctx)
 {
-    partmap_t *parts = partmap_new(); /* PG 12: published leaves and their roots */
-    err_t err = parts ? pg_source_partitions(ps, parts, ctx->errbuf, CLI_ERRBUF_SIZE) : ERR_RUNTIME;
-    if (parts == NULL)
-        snprintf(ctx->errbuf, CLI_ERRBUF_SIZE, "out of memory");
+    err_t err = pg_source_partitions(ps, ctx->errbuf, CLI_ERRBUF_SIZE); /* PG 12 */
     if (err == ERR_OK)
         err = pg_source_start(ps, start, ctx->errbuf, CLI_ERRBUF_SIZE);
-    if (err != ERR_OK) {
-        partmap_free(parts);
+    if (err != ERR_OK)
         return err;
-    }
     source_t inner = pg_source_stream(ps);
     source_t src = kafka_sink_source(ks, &inner);
     sink_t snk = kafka_sink_sink(ks);
@@ -94,13 +89,12 @@ static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *
                                 pipeline_silence_timeout_ms(cfg->status_interval_ms),
                             .stop = ctx->stop,
                             .metrics = metrics,
-                            .parts = parts};
+                            .parts = pg_source_partmap(ps)};
     pipeline_stats_t stats;
     char l[LSN_STRLEN];
     log_info("capture streaming topic=%s format=%s partitioning=%s from=%s", cfg->kafka.topic,
              cfg->kafka.format, cfg->kafka.partitioning, lsn_format(start, l, sizeof(l)));
     err = pipeline_run(&src, &snk, &opts, &stats, ctx->errbuf, CLI_ERRBUF_SIZE);
-    partmap_free(parts);
     log_info("capture stopped confirmed_lsn=%s transactions=%llu rows=%llu batches=%llu",
              lsn_format(stats.applied_lsn, l, sizeof(l)), (unsigned long long)stats.txns,
              (unsigned long long)stats.rows, (unsigned long long)stats.batches);

@@ -208,16 +208,11 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
 static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, lsn_t start,
                         volatile sig_atomic_t *stop, metrics_t *metrics, char *errbuf)
 {
-    partmap_t *parts = partmap_new(); /* PG 12: published leaves and their roots */
-    err_t err = parts ? pg_source_partitions(ps, parts, errbuf, CLI_ERRBUF_SIZE) : ERR_RUNTIME;
-    if (parts == NULL)
-        snprintf(errbuf, CLI_ERRBUF_SIZE, "out of memory");
+    err_t err = pg_source_partitions(ps, errbuf, CLI_ERRBUF_SIZE); /* PG 12: leaves -> roots */
     if (err == ERR_OK)
         err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
-    if (err != ERR_OK) {
-        partmap_free(parts);
+    if (err != ERR_OK)
         return err;
-    }
     source_t src = pg_source_stream(ps);
     sink_t snk = pg_target_sink(pt);
     collapse_t *cl = cfg->collapse ? collapse_new(snk, 64u << 20) : NULL;
@@ -232,10 +227,9 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
                                 pipeline_silence_timeout_ms(cfg->status_interval_ms),
                             .stop = stop,
                             .metrics = metrics,
-                            .parts = parts};
+                            .parts = pg_source_partmap(ps)};
     pipeline_stats_t stats;
     err = pipeline_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
-    partmap_free(parts);
     char l[LSN_STRLEN];
     unsigned long long in = stats.rows, out = stats.rows;
     if (cl != NULL)

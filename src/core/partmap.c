@@ -32,12 +32,18 @@ static void partmap_leaf_clear(partmap_leaf_t *l)
     free(l->rname);
 }
 
+void partmap_clear(partmap_t *pm)
+{
+    for (int i = 0; i < pm->n; i++)
+        partmap_leaf_clear(&pm->v[i]);
+    pm->n = 0;
+}
+
 void partmap_free(partmap_t *pm)
 {
     if (pm == NULL)
         return;
-    for (int i = 0; i < pm->n; i++)
-        partmap_leaf_clear(&pm->v[i]);
+    partmap_clear(pm);
     free(pm->v);
     free(pm);
 }

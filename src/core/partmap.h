@@ -18,6 +18,9 @@ void partmap_free(partmap_t *pm);
 int partmap_add(partmap_t *pm, const char *schema, const char *name, const char *rschema,
                 const char *rname, int nleaves);
 
+/* Forgets every leaf (the map stays usable). */
+void partmap_clear(partmap_t *pm);
+
 /* Number of leaves recorded. */
 int partmap_count(const partmap_t *pm);
 

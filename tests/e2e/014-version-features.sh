@@ -117,3 +117,15 @@ assert_eq "0" "$(tgt_sql "SELECT count(*) FROM plain WHERE id = 10")" \
     "nothing of the failed transaction is on the target"
 assert_eq "1" "$(tgt_sql "SELECT count(*) FROM meas_moved WHERE day < '2021-01-01'")" \
     "the partition's rows are still on the target"
+
+# --- 3. PostgreSQL 12, no tables list (FOR ALL TABLES): a partition attached while streaming is
+# published at once; its rows, too, reach the root's target.
+write_config "$(config_json | sed 's/"name": "t014"/"name": "t014all"/')"
+tgt_sql "TRUNCATE meas, plain; CREATE TABLE meas_rest PARTITION OF meas DEFAULT;"
+syncline_start
+src_sql "CREATE TABLE meas_2024 PARTITION OF meas FOR VALUES FROM ('2024-01-01') TO ('2025-01-01')"
+src_sql "INSERT INTO meas VALUES (8, '2024-04-04', 'attached, all tables'), (9, '2020-09-09', 'old')"
+wait_synced
+assert_same meas
+assert_eq "1" "$(tgt_sql "SELECT count(*) FROM meas_rest WHERE id = 8")" \
+    "the new partition's row is in the target's table"
