@@ -10,12 +10,13 @@
 #    and runs each for FUZZ_SECONDS (default 5) over its seed corpus (fuzz/README.md)
 # 3. lint: clang-format over src/ connectors/ tests/unit/ tests/support/ fuzz/, the layer check
 #    (scripts/check-layers.py), shellcheck over the shell scripts
-# 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
+# 4. starts throwaway source and target PostgreSQL clusters (15, or SRC_PG_MAJOR / TGT_PG_MAJOR)
+#    and runs every
 #    tests/e2e/[0-9]*.sh in order against the ASan+UBSan binary build-asan/syncline (any sanitizer
 #    report fails its scenario), each with a timeout; then, for the whole suite, a release smoke:
 #    the scenarios matching E2E_RELEASE_SMOKE (default 001|101|504; empty: none) again
-#    against the optimised build/syncline (logged as NAME-release)
-#    the whole suite also runs the version matrix's CI subset (MATRIX_CI_PAIRS, see --matrix)
+#    against the optimised build/syncline (logged as NAME-release); last, the version matrix's
+#    CI subset (MATRIX_CI_PAIRS, default 12:18 14:17 18:15, with MATRIX_CI_SCENARIOS; ~3 min)
 # 5. prints a summary ending with the line "e2e: N passed, N failed"; exits non-zero on any failure
 #
 # Options:
