@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # syncline demo on throwaway local clusters (Debian 12, as root or a user with sudo):
 #
-#   bash scripts/demo.sh [--keep] [--no-deps] [--no-build]
+#   bash scripts/demo.sh [--keep] [--no-deps] [--no-build] [--from MAJOR] [--to MAJOR]
 #
-# Creates a source (port 56432) and a target (port 56433) PostgreSQL 15 cluster, loads a pgbench
+# Creates a source (port 56432) and a target (port 56433) PostgreSQL cluster (15 and 15, or the
+# majors 12-18 of --from and --to: the upgrade `bash scripts/demo.sh --from 13 --to 18`; majors
+# other than Debian's 15 are fetched once by tests/lib/pgversions.sh), loads a pgbench
 # database into the source and gives the target the schema only, starts `syncline run` (which
 # copies the existing rows from one consistent snapshot, then streams) while a live pgbench
 # workload writes to the source and `syncline status` is shown, waits until the lag is zero and
@@ -14,12 +16,22 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-KEEP=0 DO_DEPS=1 DO_BUILD=1
-for arg in "$@"; do
+KEEP=0 DO_DEPS=1 DO_BUILD=1 FROM=15 TO=15
+while (($#)); do
+    arg=$1
+    shift
     case $arg in
     --keep) KEEP=1 ;;
     --no-deps) DO_DEPS=0 ;;
     --no-build) DO_BUILD=0 ;;
+    --from | --to)
+        [[ ${1:-} =~ ^1[2-8]$ ]] || {
+            echo "demo.sh: $arg takes a PostgreSQL major, 12 to 18" >&2
+            exit 2
+        }
+        if [[ $arg == --from ]]; then FROM=$1; else TO=$1; fi
+        shift
+        ;;
     -h | --help)
         sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         exit 0
@@ -92,11 +104,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-pg_cluster_create demo_source "$SRC_PORT" "$SRC_DIR"
-pg_cluster_create demo_target "$TGT_PORT" "$TGT_DIR"
+PG_MAJOR=$FROM pg_cluster_create demo_source "$SRC_PORT" "$SRC_DIR"
+PG_MAJOR=$TO pg_cluster_create demo_target "$TGT_PORT" "$TGT_DIR"
 pg_cluster_start "$SRC_DIR"
 pg_cluster_start "$TGT_DIR"
-echo "source: 127.0.0.1:$SRC_PORT   target: 127.0.0.1:$TGT_PORT   files: $DEMO_DIR"
+echo "source: PostgreSQL $FROM 127.0.0.1:$SRC_PORT   target: PostgreSQL $TO 127.0.0.1:$TGT_PORT   files: $DEMO_DIR"
 
 src() { "$PG_BIN/psql" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$SRC_PORT" -U postgres -d demo "$@"; }
 tgt() { "$PG_BIN/psql" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TGT_PORT" -U postgres -d demo "$@"; }

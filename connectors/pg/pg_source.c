@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_version.h"
 #include "core/pgoutput.h"
 #include "core/sbuf.h"
 
@@ -22,14 +23,18 @@ struct pg_source {
     const config_t *cfg;
     PGconn *sql;          /* ordinary session */
     PGconn *repl;         /* replication session, once started */
+    int version;          /* server_version_num of the source (pg_version.h decides by it) */
     char *copybuf;        /* last payload from PQgetCopyData, owned */
     int lowat;            /* SO_RCVLOWAT in force on the replication socket (0: not set yet) */
     int64_t last_data_ms; /* when the last message came */
+    partmap_t *parts;     /* before 13: published leaves -> roots, owned (NULL from 13) */
+    int64_t leaves_checked_ms;
 };
 
 #define PG_SOURCE_LOWAT (64 * 1024) /* bytes that wake a wait on a busy stream */
 #define PG_SOURCE_BUSY_MS 50        /* a message this recent: the stream is busy */
 #define PG_SOURCE_BUSY_WAIT_MS 2    /* longest wait on a busy stream */
+#define PG_SOURCE_LEAVES_MS 5000    /* how often a 12 source's partition trees are re-checked */
 
 pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
 {
@@ -45,7 +50,21 @@ pg_source_t *pg_source_open(const config_t *cfg, err_t *err, char *errbuf, size_
         free(ps);
         return NULL;
     }
+    ps->version = PQserverVersion(ps->sql);
+    if (ps->version < PG_VERSION_MIN) {
+        snprintf(errbuf, errsize,
+                 "source: PostgreSQL server_version_num %d is too old; syncline needs 12 or newer",
+                 ps->version);
+        *err = ERR_SOURCE;
+        pg_source_free(ps);
+        return NULL;
+    }
     return ps;
+}
+
+int pg_source_version(const pg_source_t *ps)
+{
+    return ps->version;
 }
 
 void pg_source_free(pg_source_t *ps)
@@ -53,6 +72,7 @@ void pg_source_free(pg_source_t *ps)
     if (ps == NULL)
         return;
     PQfreemem(ps->copybuf);
+    partmap_free(ps->parts);
     PQfinish(ps->repl);
     PQfinish(ps->sql);
     free(ps);
@@ -83,6 +103,19 @@ err_t pg_source_lock(pg_source_t *ps, char *errbuf, size_t errsize)
     return err;
 }
 
+err_t pg_source_check_features(const pg_source_t *ps, char *errbuf, size_t errsize)
+{
+    char v[8];
+    if (ps->cfg->binary && !pg_version_has_binary(ps->version)) {
+        snprintf(errbuf, errsize,
+                 "apply.binary: the source is PostgreSQL %s, whose pgoutput has no binary "
+                 "option (14 and newer); set apply.binary to false",
+                 pg_version_major(ps->version, v, sizeof(v)));
+        return ERR_CONFIG;
+    }
+    return ERR_OK;
+}
+
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     PGresult *res =
@@ -101,6 +134,52 @@ err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
     return err;
 }
 
+/* Leaves of a partitioned table (before 13, which cannot publish the root). */
+#define PG_SOURCE_LEAVES_SQL                                                                       \
+    "SELECT n.nspname, c.relname FROM pg_partition_tree(to_regclass(format('%I.%I', $1::text, "    \
+    "$2::text))) t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = "             \
+    "c.relnamespace WHERE t.isleaf AND t.level > 0 ORDER BY 1, 2"
+
+/* The tables of a schema (before 15, which has no FOR TABLES IN SCHEMA): with
+ * publish_via_partition_root ($2) the plain tables and partition roots, else
+ * every plain table, leaves included. */
+#define PG_SOURCE_SCHEMA_SQL                                                                       \
+    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "   \
+    "WHERE n.nspname = $1 AND CASE WHEN $2::bool THEN c.relkind IN ('r', 'p') AND NOT "            \
+    "c.relispartition ELSE c.relkind = 'r' END ORDER BY 1, 2"
+
+/*
+ * Appends to sb the tables an older server must list itself: a schema's
+ * tables (before 15) or a partitioned table's leaves (before 13). *listed is
+ * set when it appended any; else the entry goes in as written. -1 on error.
+ */
+static int pg_source_expand_entry(pg_source_t *ps, const config_table_t *t, int pattern, sbuf_t *sb,
+                                  int *ntables, int *listed, char *errbuf, size_t errsize)
+{
+    *listed = 0;
+    if (pattern ? pg_version_has_schema_publication(ps->version)
+                : pg_version_has_partition_root(ps->version))
+        return 0;
+    const char *params[2] = {t->source.schema,
+                             pattern ? (pg_version_has_partition_root(ps->version) ? "t" : "f")
+                                     : t->source.name};
+    PGresult *res =
+        pg_conn_execp(ps->sql, pattern ? PG_SOURCE_SCHEMA_SQL : PG_SOURCE_LEAVES_SQL, 2, params,
+                      PGRES_TUPLES_OK, "source: list tables to publish", errbuf, errsize);
+    if (res == NULL)
+        return -1;
+    for (int r = 0; r < PQntuples(res); r++) {
+        char *q = pg_conn_qualified(ps->sql, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1));
+        sbuf_add(sb, (*ntables)++ ? ", " : "TABLE ");
+        sbuf_add(sb, q ? q : "");
+        sb->oom |= q == NULL;
+        free(q);
+    }
+    *listed = PQntuples(res) > 0 || pattern;
+    PQclear(res);
+    return 0;
+}
+
 /* "FOR TABLE a, b, TABLES IN SCHEMA s" from the tables list; NULL on error. */
 static char *pg_source_publication_targets(pg_source_t *ps, char *errbuf, size_t errsize)
 {
@@ -111,8 +190,14 @@ static char *pg_source_publication_targets(pg_source_t *ps, char *errbuf, size_t
     for (int pass = 0; pass < 2; pass++) {
         for (int i = 0; i < cfg->ntables; i++) {
             const config_table_t *t = &cfg->tables[i];
-            int pattern = strcmp(t->source.name, "*") == 0;
+            int pattern = strcmp(t->source.name, "*") == 0, listed = 0;
             if (t->skip || pattern != pass)
+                continue;
+            if (pg_source_expand_entry(ps, t, pattern, &sb, &ntables, &listed, errbuf, errsize)) {
+                sbuf_clear(&sb);
+                return NULL;
+            }
+            if (listed)
                 continue;
             char *q = pattern
                           ? PQescapeIdentifier(ps->sql, t->source.schema, strlen(t->source.schema))
@@ -130,7 +215,9 @@ static char *pg_source_publication_targets(pg_source_t *ps, char *errbuf, size_t
         }
     }
     if (ntables + nschemas == 0) {
-        snprintf(errbuf, errsize, "tables: no table to sync (every entry is skip)");
+        snprintf(errbuf, errsize,
+                 "tables: no table to sync (every entry is skip, or the "
+                 "schemas listed hold no table)");
         sbuf_clear(&sb);
         return NULL;
     }
@@ -155,10 +242,13 @@ static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t 
     char *sql = malloc(len);
     err_t err = ERR_RUNTIME;
     if (pub != NULL && sql != NULL) {
-        snprintf(sql, len,
-                 "CREATE PUBLICATION %s FOR %s WITH (publish_via_partition_root = true); "
-                 "COMMENT ON PUBLICATION %s IS '" PG_SOURCE_PUB_MARK "'",
-                 pub, targets, pub);
+        snprintf(
+            sql, len,
+            "CREATE PUBLICATION %s FOR %s%s; COMMENT ON PUBLICATION %s IS '" PG_SOURCE_PUB_MARK "'",
+            pub, targets,
+            pg_version_has_partition_root(ps->version) ? " WITH (publish_via_partition_root = true)"
+                                                       : "",
+            pub);
         PGresult *res = pg_conn_exec(ps->sql, sql, PGRES_COMMAND_OK, "source: create publication",
                                      errbuf, errsize);
         err = res ? ERR_OK : pg_conn_classify(ps->sql);
@@ -204,16 +294,21 @@ err_t pg_source_ensure_publication(pg_source_t *ps, int *created, char *errbuf, 
     return err;
 }
 
+/* The slot's health; wal_status exists from 13 (NULL, shown as "", before). */
+#define PG_SOURCE_SLOT_SQL(wal_status)                                                             \
+    "SELECT coalesce(" wal_status "::text, ''), coalesce(active_pid, 0), "                         \
+    "coalesce(confirmed_flush_lsn, '0/0'), coalesce(restart_lsn, '0/0'), "                         \
+    "database IS DISTINCT FROM current_database(), "                                               \
+    "coalesce(pg_current_wal_lsn() - restart_lsn, 0)::bigint "                                     \
+    "FROM pg_replication_slots WHERE slot_name = $1"
+
 err_t pg_source_slot_info(pg_source_t *ps, pg_source_slot_t *out, char *errbuf, size_t errsize)
 {
     const char *params[1] = {ps->cfg->slot};
     PGresult *res =
         pg_conn_execp(ps->sql,
-                      "SELECT coalesce(wal_status, ''), coalesce(active_pid, 0), "
-                      "coalesce(confirmed_flush_lsn, '0/0'), coalesce(restart_lsn, '0/0'), "
-                      "database IS DISTINCT FROM current_database(), "
-                      "coalesce(pg_current_wal_lsn() - restart_lsn, 0)::bigint "
-                      "FROM pg_replication_slots WHERE slot_name = $1",
+                      pg_version_has_wal_status(ps->version) ? PG_SOURCE_SLOT_SQL("wal_status")
+                                                             : PG_SOURCE_SLOT_SQL("NULL"),
                       1, params, PGRES_TUPLES_OK, "source: read slot", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(ps->sql);
@@ -279,9 +374,13 @@ err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snap
         return err;
     char *slot = PQescapeIdentifier(repl, ps->cfg->slot, strlen(ps->cfg->slot));
     char sql[256];
-    snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL pgoutput (SNAPSHOT '%s')",
-             slot ? slot : "", snapshot ? "export" : "nothing");
+    int fits = pg_version_create_slot_sql(ps->version, slot ? slot : "", snapshot != NULL, sql,
+                                          sizeof(sql)) == 0;
     PQfreemem(slot);
+    if (!fits) {
+        snprintf(errbuf, errsize, "source: slot name too long");
+        return ERR_CONFIG;
+    }
     PGresult *res = pg_conn_exec(repl, sql, PGRES_TUPLES_OK, "source: create replication slot",
                                  errbuf, errsize);
     if (res == NULL)
@@ -315,14 +414,92 @@ void pg_source_free_names(char **v, int n)
     free(v);
 }
 
+/* Each published table with the root of its partition tree (itself when not a
+ * partition): before 13 the publication holds the leaves. */
+#define PG_SOURCE_LEAF_ROOTS_SQL                                                                   \
+    "SELECT pt.schemaname, pt.tablename, rn.nspname AS root_schema, r.relname AS root_name, "      \
+    "c.relispartition, (SELECT count(*) FROM pg_partition_tree(r.oid) t WHERE t.isleaf), "         \
+    "(SELECT count(*) FROM pg_partition_tree(r.oid) t JOIN pg_class lc ON lc.oid = t.relid JOIN "  \
+    "pg_namespace ln ON ln.oid = lc.relnamespace WHERE t.isleaf AND NOT EXISTS (SELECT 1 FROM "    \
+    "pg_publication_tables p2 WHERE p2.pubname = pt.pubname AND p2.schemaname = ln.nspname AND "   \
+    "p2.tablename = lc.relname)) FROM pg_publication_tables pt JOIN pg_namespace n ON n.nspname "  \
+    "= pt.schemaname JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = pt.tablename "      \
+    "JOIN pg_class r ON r.oid = coalesce(pg_partition_root(c.oid), c.oid) JOIN pg_namespace rn "   \
+    "ON rn.oid = r.relnamespace WHERE pt.pubname = $1"
+
+err_t pg_source_partitions(pg_source_t *ps, char *errbuf, size_t errsize)
+{
+    if (pg_version_has_partition_root(ps->version))
+        return ERR_OK;
+    if (ps->parts == NULL && (ps->parts = partmap_new()) == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    partmap_t *pm = ps->parts;
+    partmap_clear(pm);
+    const char *params[1] = {ps->cfg->publication};
+    PGresult *res = pg_conn_execp(ps->sql, PG_SOURCE_LEAF_ROOTS_SQL " ORDER BY 3, 4, 1, 2", 1,
+                                  params, PGRES_TUPLES_OK, "source: partitions", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(ps->sql);
+    err_t err = ERR_OK;
+    for (int r = 0; err == ERR_OK && r < PQntuples(res); r++) {
+        if (PQgetvalue(res, r, 4)[0] != 't')
+            continue;
+        if (strcmp(PQgetvalue(res, r, 6), "0") != 0) {
+            snprintf(errbuf, errsize,
+                     "source: publication %s holds partition %s.%s but not every leaf of its "
+                     "partitioned table %s.%s (%s missing): PostgreSQL 12 publishes leaves, "
+                     "add the missing ones with ALTER PUBLICATION ... ADD TABLE (rows written "
+                     "to them before that are not in the stream: copy them by hand)",
+                     ps->cfg->publication, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+                     PQgetvalue(res, r, 2), PQgetvalue(res, r, 3), PQgetvalue(res, r, 6));
+            err = ERR_SOURCE;
+        } else if (partmap_add(pm, PQgetvalue(res, r, 0), PQgetvalue(res, r, 1),
+                               PQgetvalue(res, r, 2), PQgetvalue(res, r, 3),
+                               atoi(PQgetvalue(res, r, 5))) != 0) {
+            snprintf(errbuf, errsize, "out of memory");
+            err = ERR_RUNTIME;
+        }
+    }
+    PQclear(res);
+    return err;
+}
+
+const partmap_t *pg_source_partmap(const pg_source_t *ps)
+{
+    return ps->parts;
+}
+
+/* A partition attached while streaming (12) is not in a publication that
+ * lists leaves, and its rows would be missed silently: every few seconds the
+ * trees are checked again and the stream stops (ERR_SOURCE) on a gap. A
+ * Relation message (XLogData 'w', 24 header bytes, then 'R') may name a leaf
+ * attached since (FOR ALL TABLES publishes it at once): the map is reloaded
+ * before the pipeline sees it. */
+static err_t pg_source_watch_leaves(pg_source_t *ps, const char *msg, size_t len, char *errbuf,
+                                    size_t errsize)
+{
+    int relation = msg != NULL && len > 25 && msg[0] == 'w' && msg[25] == 'R';
+    if (ps->parts == NULL ||
+        (!relation && clock_ms() - ps->leaves_checked_ms < PG_SOURCE_LEAVES_MS))
+        return ERR_OK;
+    ps->leaves_checked_ms = clock_ms();
+    return pg_source_partitions(ps, errbuf, errsize);
+}
+
 err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names, int *n,
                                  char *errbuf, size_t errsize)
 {
     const char *params[1] = {ps->cfg->publication};
-    PGresult *res = pg_conn_execp(ps->sql,
-                                  "SELECT schemaname, tablename FROM pg_publication_tables "
-                                  "WHERE pubname = $1 ORDER BY 1, 2",
-                                  1, params, PGRES_TUPLES_OK, "source", errbuf, errsize);
+    PGresult *res =
+        pg_conn_execp(ps->sql,
+                      pg_version_has_partition_root(ps->version)
+                          ? "SELECT schemaname, tablename FROM pg_publication_tables "
+                            "WHERE pubname = $1 ORDER BY 1, 2"
+                          : "SELECT DISTINCT root_schema, root_name FROM (" PG_SOURCE_LEAF_ROOTS_SQL
+                            ") l ORDER BY 1, 2",
+                      1, params, PGRES_TUPLES_OK, "source", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(ps->sql);
     int rows = PQntuples(res);
@@ -347,22 +524,25 @@ err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names
 }
 
 /* START_REPLICATION ... with the publication quoted twice: as an identifier
- * inside the list, and the list as a literal. */
-static char *pg_source_start_sql(PGconn *repl, const config_t *cfg, lsn_t start)
+ * inside the list, and the list as a literal. Options per server version. */
+static char *pg_source_start_sql(PGconn *repl, const config_t *cfg, int version, lsn_t start)
 {
     char *slot = PQescapeIdentifier(repl, cfg->slot, strlen(cfg->slot));
     char *pubid = PQescapeIdentifier(repl, cfg->publication, strlen(cfg->publication));
     char *publit = pubid ? PQescapeLiteral(repl, pubid, strlen(pubid)) : NULL;
     char *sql = NULL;
     if (slot != NULL && publit != NULL) {
-        size_t len = strlen(slot) + strlen(publit) + 256;
+        size_t olen = strlen(publit) + 128, len = strlen(slot) + olen + 128;
         char l[LSN_STRLEN];
+        char *opts = malloc(olen);
         sql = malloc(len);
-        if (sql != NULL)
-            snprintf(sql, len,
-                     "START_REPLICATION SLOT %s LOGICAL %s (proto_version '1', "
-                     "publication_names %s, binary '%s')",
-                     slot, lsn_format(start, l, sizeof(l)), publit, cfg->binary ? "true" : "false");
+        if (opts != NULL && sql != NULL &&
+            pg_version_start_options(version, publit, cfg->binary, opts, olen) == 0)
+            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s)", slot,
+                     lsn_format(start, l, sizeof(l)), opts);
+        else if (sql != NULL)
+            sql[0] = '\0';
+        free(opts);
     }
     PQfreemem(slot);
     PQfreemem(pubid);
@@ -376,8 +556,15 @@ err_t pg_source_start(pg_source_t *ps, lsn_t start, char *errbuf, size_t errsize
     PGconn *repl = pg_source_repl_conn(ps, &err, errbuf, errsize);
     if (repl == NULL)
         return err;
-    char *sql = pg_source_start_sql(repl, ps->cfg, start);
+    char *sql = pg_source_start_sql(repl, ps->cfg, ps->version, start);
     if (sql == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    if (sql[0] == '\0') {
+        free(sql);
+        if (pg_source_check_features(ps, errbuf, errsize) != ERR_OK)
+            return ERR_CONFIG;
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
@@ -447,8 +634,13 @@ static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *l
     pg_source_t *ps = ctx;
     PQfreemem(ps->copybuf);
     ps->copybuf = NULL;
+    if ((*err = pg_source_watch_leaves(ps, NULL, 0, errbuf, errsize)) != ERR_OK)
+        return -1;
     for (int waited = 0;; waited = 1) {
         int n = PQgetCopyData(ps->repl, &ps->copybuf, 1);
+        if (n > 0 &&
+            (*err = pg_source_watch_leaves(ps, ps->copybuf, (size_t)n, errbuf, errsize)) != ERR_OK)
+            return -1;
         if (n > 0) {
             ps->last_data_ms = clock_ms();
             *buf = ps->copybuf;

@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/lsn.h"
+#include "core/partmap.h"
 #include "core/source.h"
 
 typedef struct pg_source pg_source_t;
@@ -33,6 +34,24 @@ void pg_source_free(pg_source_t *ps);
  * slot, so that two processes of one name (run, capture) never set up at the
  * same time: ERR_SOURCE "already running" when another process holds it. */
 err_t pg_source_lock(pg_source_t *ps, char *errbuf, size_t errsize);
+
+/* The source's server_version_num (pg_version.h decides what it accepts). */
+int pg_source_version(const pg_source_t *ps);
+
+/* ERR_CONFIG when the configuration asks for what the source's major lacks
+ * (apply.binary before 14), naming the setting and the version. */
+err_t pg_source_check_features(const pg_source_t *ps, char *errbuf, size_t errsize);
+
+/* Before 13 (no publish_via_partition_root) loads each published leaf with the
+ * root of its tree into the source's partmap, so that its rows go where the
+ * root's would; ERR_SOURCE when a tree is only partly published. Nothing from
+ * 13 on. The stream reloads it on its own (every few seconds, and before a
+ * Relation message) and stops on a partly published tree. */
+err_t pg_source_partitions(pg_source_t *ps, char *errbuf, size_t errsize);
+
+/* The map loaded by pg_source_partitions (NULL from 13 on), owned by ps and
+ * valid while it lives: hand it to pipeline_opts_t.parts. */
+const partmap_t *pg_source_partmap(const pg_source_t *ps);
 
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
@@ -58,8 +77,8 @@ err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snap
 
 err_t pg_source_current_lsn(pg_source_t *ps, lsn_t *out, char *errbuf, size_t errsize);
 
-/* The published tables as "schema\0name" pairs: *schemas and *names are
- * malloc'd arrays of malloc'd strings (caller frees with pg_source_free_names). */
+/* The published tables (before 13: the roots of the published leaves) as pairs: *schemas and *names
+ * are malloc'd arrays of malloc'd strings (caller frees with pg_source_free_names). */
 err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names, int *n,
                                  char *errbuf, size_t errsize);
 void pg_source_free_names(char **v, int n);

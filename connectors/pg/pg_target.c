@@ -1689,3 +1689,8 @@ sink_t pg_target_sink(pg_target_t *pt)
     sink_t s = {.ops = &pg_target_ops, .ctx = pt};
     return s;
 }
+
+int pg_target_server_version(const pg_target_t *pt)
+{
+    return PQserverVersion(pt->conn);
+}

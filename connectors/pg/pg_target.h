@@ -80,4 +80,7 @@ const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);
 
+/* The target's server_version_num (pg_version.h). */
+int pg_target_server_version(const pg_target_t *pt);
+
 #endif

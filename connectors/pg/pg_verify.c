@@ -32,6 +32,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_version.h"
 #include "pg/pg_synced.h"
 #include "pg/pg_tsql.h"
 #include "core/transform.h"
@@ -690,6 +691,19 @@ static err_t pg_verify_exec(pg_verify_t *pv, PGconn *conn, const char *sql)
     return ERR_OK;
 }
 
+/* The snapshot and its horizon: pg_snapshot and xid8 from 13, txid_snapshot
+ * and bigint on 12 (XMAX, XIP and SNAP name the functions). */
+#define PG_VERIFY_SNAPSHOT_SQL(SNAP, XMAX, XIP)                                                    \
+    "SELECT pg_current_wal_lsn(), " XMAX "(" SNAP "())::text, "                                    \
+    "(SELECT coalesce(array_agg(x), '{}')::text FROM " XIP "(" SNAP "()) "                         \
+    "x), EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "                \
+    "s.setdatabase, unnest(s.setconfig) c WHERE d.datname = current_database() AND "               \
+    "s.setrole = 0 AND c IN ('default_transaction_read_only=on', "                                 \
+    "'default_transaction_read_only=true', 'default_transaction_read_only=1'))"
+#define PG_VERIFY_STILL_SQL(SNAP, XMAX, TYPE, STATUS)                                              \
+    "SELECT " XMAX "(" SNAP "()) = $1::" TYPE " AND NOT EXISTS (SELECT 1 FROM unnest($2::" TYPE    \
+    "[]) x WHERE " STATUS "(x) <> 'in progress')"
+
 /* Opens the source snapshot: L, the xid horizon, and whether it is fenced. */
 static err_t pg_verify_source_snapshot(pg_verify_t *pv)
 {
@@ -698,12 +712,10 @@ static err_t pg_verify_source_snapshot(pg_verify_t *pv)
         return err;
     PGresult *res = pg_conn_exec(
         pv->src,
-        "SELECT pg_current_wal_lsn(), pg_snapshot_xmax(pg_current_snapshot())::text, "
-        "(SELECT coalesce(array_agg(x), '{}')::text FROM pg_snapshot_xip(pg_current_snapshot()) "
-        "x), EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "
-        "s.setdatabase, unnest(s.setconfig) c WHERE d.datname = current_database() AND "
-        "s.setrole = 0 AND c IN ('default_transaction_read_only=on', "
-        "'default_transaction_read_only=true', 'default_transaction_read_only=1'))",
+        pg_version_has_xid8(PQserverVersion(pv->src))
+            ? PG_VERIFY_SNAPSHOT_SQL("pg_current_snapshot", "pg_snapshot_xmax", "pg_snapshot_xip")
+            : PG_VERIFY_SNAPSHOT_SQL("txid_current_snapshot", "txid_snapshot_xmax",
+                                     "txid_snapshot_xip"),
         PGRES_TUPLES_OK, "source: snapshot", pv->errbuf, pv->errsize);
     if (res == NULL)
         return pg_conn_classify(pv->src);
@@ -749,12 +761,17 @@ static err_t pg_verify_covered(pg_verify_t *pv, int *covered, lsn_t *applied)
     const char *p2[4] = {pv->cfg->slot, lsn_format(pv->lsn, l, sizeof(l)), pub,
                          lsn_format(*applied, a, sizeof(a))};
     /* A stopped syncline: peek (not consume) the slot for commits still to
-     * apply. A slot in use cannot be peeked (error): wait for applied instead. */
+     * apply. A slot in use cannot be peeked (error): wait for applied instead.
+     * Only transactions with a row change (I, U, D, T) count: before 15
+     * pgoutput also sends empty ones (catalog-only, such as autovacuum's). */
     res = pub ? PQexecParams(pv->src2,
-                             "SELECT count(*) FROM pg_logical_slot_peek_binary_changes($1, "
-                             "$2::pg_lsn, NULL, 'proto_version', '1', 'publication_names', $3) c "
-                             "WHERE substr(c.data, 1, 1) = '\\x43'::bytea AND c.lsn > $4::pg_lsn "
-                             "AND c.lsn <= $2::pg_lsn",
+                             "SELECT count(*) FROM (SELECT c.xid FROM "
+                             "pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, NULL, "
+                             "'proto_version', '1', 'publication_names', $3) c GROUP BY c.xid "
+                             "HAVING bool_or(substr(c.data, 1, 1) IN ('\\x49'::bytea, "
+                             "'\\x55'::bytea, '\\x44'::bytea, '\\x54'::bytea)) AND "
+                             "bool_or(substr(c.data, 1, 1) = '\\x43'::bytea AND c.lsn > "
+                             "$4::pg_lsn AND c.lsn <= $2::pg_lsn)) t",
                              4, NULL, p2, NULL, NULL, 0)
               : NULL;
     PQfreemem(pub);
@@ -772,9 +789,11 @@ static err_t pg_verify_still(pg_verify_t *pv, int *still)
     const char *params[2] = {pv->xmax, pv->xip};
     PGresult *res =
         pg_conn_execp(pv->src2,
-                      "SELECT pg_snapshot_xmax(pg_current_snapshot()) = $1::xid8 AND "
-                      "NOT EXISTS (SELECT 1 FROM unnest($2::xid8[]) x WHERE "
-                      "pg_xact_status(x) <> 'in progress')",
+                      pg_version_has_xid8(PQserverVersion(pv->src2))
+                          ? PG_VERIFY_STILL_SQL("pg_current_snapshot", "pg_snapshot_xmax", "xid8",
+                                                "pg_xact_status")
+                          : PG_VERIFY_STILL_SQL("txid_current_snapshot", "txid_snapshot_xmax",
+                                                "bigint", "txid_status"),
                       2, params, PGRES_TUPLES_OK, "source: horizon", pv->errbuf, pv->errsize);
     if (res == NULL)
         return pg_conn_classify(pv->src2);

@@ -61,6 +61,8 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
     int created = 0;
     err_t err = pg_source_check_wal_level(ps, errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
+        err = pg_source_check_features(ps, errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK)
         err = pg_source_ensure_publication(ps, &created, errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = pg_source_end_publication(ps, 1, errbuf, CLI_ERRBUF_SIZE);
@@ -70,7 +72,9 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
 static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *ks, lsn_t start,
                             metrics_t *metrics, cli_ctx_t *ctx)
 {
-    err_t err = pg_source_start(ps, start, ctx->errbuf, CLI_ERRBUF_SIZE);
+    err_t err = pg_source_partitions(ps, ctx->errbuf, CLI_ERRBUF_SIZE); /* PG 12 */
+    if (err == ERR_OK)
+        err = pg_source_start(ps, start, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
     source_t inner = pg_source_stream(ps);
@@ -84,7 +88,8 @@ static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *
                             .silence_timeout_ms =
                                 pipeline_silence_timeout_ms(cfg->status_interval_ms),
                             .stop = ctx->stop,
-                            .metrics = metrics};
+                            .metrics = metrics,
+                            .parts = pg_source_partmap(ps)};
     pipeline_stats_t stats;
     char l[LSN_STRLEN];
     log_info("capture streaming topic=%s format=%s partitioning=%s from=%s", cfg->kafka.topic,

@@ -236,7 +236,9 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
 static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, lsn_t start,
                         volatile sig_atomic_t *stop, metrics_t *metrics, char *errbuf)
 {
-    err_t err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
+    err_t err = pg_source_partitions(ps, errbuf, CLI_ERRBUF_SIZE); /* PG 12: leaves -> roots */
+    if (err == ERR_OK)
+        err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_OK)
         return err;
     source_t src = pg_source_stream(ps);
@@ -252,7 +254,8 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
                             .silence_timeout_ms =
                                 pipeline_silence_timeout_ms(cfg->status_interval_ms),
                             .stop = stop,
-                            .metrics = metrics};
+                            .metrics = metrics,
+                            .parts = pg_source_partmap(ps)};
     pipeline_stats_t stats;
     err = pipeline_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
     char l[LSN_STRLEN];
@@ -284,6 +287,8 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
         err = pg_source_lock(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK)
         err = pg_source_check_wal_level(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK)
+        err = pg_source_check_features(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK && !*streamed)
         err = cli_check_before_run(cfg, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK) {

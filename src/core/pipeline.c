@@ -17,6 +17,7 @@
 #include "core/pipeline.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
@@ -187,11 +188,36 @@ static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t e
     return ERR_OK;
 }
 
+/* A published leaf takes its root's name, as publish_via_partition_root does
+ * from PostgreSQL 13 on: its rows go where the root's would. -1: no memory. */
+static int pipeline_rename_leaf(const partmap_t *parts, change_relation_t *rel)
+{
+    const char *rschema, *rname;
+    if (!partmap_root(parts, rel->nspname, rel->relname, &rschema, &rname, NULL))
+        return 0;
+    char *s = strdup(rschema), *n = strdup(rname);
+    if (s == NULL || n == NULL) {
+        free(s);
+        free(n);
+        return -1;
+    }
+    free(rel->nspname);
+    free(rel->relname);
+    rel->nspname = s;
+    rel->relname = n;
+    return 0;
+}
+
 static err_t pipeline_handle_relation(pipeline_state_t *st, char *errbuf, size_t errsize)
 {
     change_relation_t *rel = st->msg.relation, *old = NULL;
     st->msg.relation = NULL;
     uint32_t relid = rel->relid;
+    if (pipeline_rename_leaf(st->opts->parts, rel) != 0) {
+        change_relation_free(rel);
+        snprintf(errbuf, errsize, "out of memory renaming relation %u", relid);
+        return ERR_RUNTIME;
+    }
     if (relcache_replace(st->rels, rel, &old) != 0) {
         snprintf(errbuf, errsize, "out of memory caching relation %u", relid);
         return ERR_RUNTIME;
@@ -235,10 +261,52 @@ static err_t pipeline_handle_row(pipeline_state_t *st, sink_op_t op, char *errbu
     return st->snk->ops->row(st->snk->ctx, &row, errbuf, errsize);
 }
 
+static int pipeline_same_name(const change_relation_t *a, const change_relation_t *b)
+{
+    return strcmp(a->nspname, b->nspname) == 0 && strcmp(a->relname, b->relname) == 0;
+}
+
+/*
+ * Leaves renamed to their root (PG 12) become one truncate of the root, when
+ * the truncate holds every leaf (the root was truncated). A truncate of only
+ * some partitions cannot be applied to the target's root: an error, not a
+ * silent skip (from 13 on PostgreSQL itself does not publish it).
+ */
+static err_t pipeline_truncate_roots(pipeline_state_t *st, const change_relation_t **rels, int *n,
+                                     char *errbuf, size_t errsize)
+{
+    int out = 0;
+    for (int i = 0; i < *n; i++) {
+        int size = partmap_tree_size(st->opts->parts, rels[i]->nspname, rels[i]->relname);
+        int seen = 0, count = 0;
+        for (int j = 0; size > 0 && j < *n; j++) {
+            seen |= j < i && pipeline_same_name(rels[j], rels[i]);
+            count += pipeline_same_name(rels[j], rels[i]);
+        }
+        if (seen)
+            continue;
+        if (size > 0 && count != size) {
+            char l[LSN_STRLEN];
+            snprintf(errbuf, errsize,
+                     "TRUNCATE of %d of the %d partitions of %s.%s (lsn=%s): the source "
+                     "(PostgreSQL 12) publishes partitions, and the truncation of some of them "
+                     "cannot be applied to the target's table; truncate them on the target "
+                     "by hand and drop and re-create the sync, or truncate the whole table",
+                     count, size, rels[i]->nspname, rels[i]->relname,
+                     lsn_format(st->txn_lsn, l, sizeof(l)));
+            return ERR_RUNTIME;
+        }
+        rels[out++] = rels[i];
+    }
+    *n = out;
+    return ERR_OK;
+}
+
 static err_t pipeline_handle_truncate(pipeline_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_truncate_t *t = &st->msg.u.truncate;
     const change_relation_t *rels[t->nrelids > 0 ? t->nrelids : 1];
+    int n = t->nrelids;
     if (st->skipping)
         return ERR_OK;
     for (int i = 0; i < t->nrelids; i++) {
@@ -246,9 +314,11 @@ static err_t pipeline_handle_truncate(pipeline_state_t *st, char *errbuf, size_t
         if (rels[i] == NULL)
             return ERR_RUNTIME;
     }
+    if (partmap_count(st->opts->parts) > 0 &&
+        pipeline_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
+        return ERR_RUNTIME;
     st->batch_rows++;
-    return st->snk->ops->truncate(st->snk->ctx, rels, t->nrelids, t->options, st->txn_lsn, errbuf,
-                                  errsize);
+    return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn_lsn, errbuf, errsize);
 }
 
 static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsize)

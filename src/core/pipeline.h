@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/lsn.h"
 #include "core/metrics.h"
+#include "core/partmap.h"
 #include "core/sink.h"
 #include "core/source.h"
 
@@ -26,6 +27,7 @@ typedef struct pipeline_opts {
     int silence_timeout_ms;      /* a reply request unanswered this long: connection dead */
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the transaction, stop */
     metrics_t *metrics;          /* optional (NULL: none): counts, latencies, lag */
+    const partmap_t *parts;      /* optional: published leaves renamed to their root (PG 12) */
 } pipeline_opts_t;
 
 typedef struct pipeline_stats {

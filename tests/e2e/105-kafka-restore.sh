@@ -5,6 +5,8 @@
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
 
+e2e_need_major tgt 13 "DROP DATABASE ... WITH (FORCE)"
+((TGT_PG_MAJOR <= 15)) || e2e_skip "pg_dump 15 refuses a PostgreSQL $TGT_PG_MAJOR target"
 kafka_e2e_setup kafka_restore json none
 pgbench_schema
 capture_start

@@ -37,6 +37,9 @@ assert_contains "$E2E_TMP/verify.out" "table public.nokey -> public.nokey: match
 rc=0
 syncline_stop || rc=$?
 assert_eq 0 "$rc" "syncline exit code"
+# A transaction without a row change (catalog only) is nothing to wait for: before PostgreSQL 15
+# pgoutput still sends its BEGIN and COMMIT, which the peek at the stopped slot must not count.
+src_sql "COMMENT ON TABLE big IS 'no row changed'"
 assert_eq 0 "$(verify)" "verify passes with syncline stopped"
 
 # the defects, made on the target directly

@@ -80,7 +80,8 @@ assert_eq "" "$(tgt_sql "SELECT to_regclass('public.ignored')")" "no table creat
 assert_eq 0 "$(tgt_sql "SELECT count(*) FROM pg_tables WHERE schemaname = 'sales'")" \
     "nothing written under the source schema name on the target"
 syncline_running || fail "syncline stopped"
-if grep -E ' (error|warn) ' "$E2E_TMP/syncline.log"; then
+# (before PostgreSQL 15 check warns that the schema's tables are listed once: docs/versions.md)
+if grep -E ' (error|warn) ' "$E2E_TMP/syncline.log" | grep -v 'no FOR TABLES IN SCHEMA before 15'; then
     fail "errors or warnings logged for the skipped table"
 fi
 echo "ok: no error or warning logged"

@@ -10,6 +10,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+e2e_need_major src 13 "max_slot_wal_keep_size and wal_status (a slot is never lost on 12)"
 e2e_setup t503
 SLOT=syncline_t503
 both_sql "CREATE TABLE t (id int PRIMARY KEY, v text);

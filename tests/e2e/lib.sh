@@ -20,6 +20,8 @@ E2E_CLEANUP=()
 : "${E2E_START_WAIT:=1}"     # syncline_start waits until syncline streams (0: don't)
 : "${E2E_START_TIMEOUT:=30}" # seconds syncline_start waits for that
 : "${E2E_STOP_TIMEOUT:=30}"  # seconds syncline_stop waits after SIGTERM
+: "${SRC_PG_MAJOR:=15}"      # PostgreSQL majors of the source and target clusters (run.sh sets them)
+: "${TGT_PG_MAJOR:=15}"
 
 # ---------------------------------------------------------------- small utilities
 
@@ -177,6 +179,37 @@ assert_query_same() {
 
 # ---------------------------------------------------------------- setup / teardown
 
+# Ends the scenario as skipped: exit 77, which tests/run.sh counts as SKIP (neither passed nor
+# failed). For what a PostgreSQL major lacks; say what and why.
+e2e_skip() {
+    echo "SKIP: $*"
+    exit 77
+}
+
+# Skips the scenario unless the SIDE (src or tgt) cluster's major is at least MIN. MIN REASON
+e2e_need_major() {
+    local side=$1 min=$2 major
+    shift 2
+    if [[ $side == src ]]; then major=$SRC_PG_MAJOR; else major=$TGT_PG_MAJOR; fi
+    ((major >= min)) || e2e_skip "the $side is PostgreSQL $major, this needs $min or newer: $*"
+}
+
+# Drops (terminating its sessions: DROP DATABASE ... WITH (FORCE) is 13+) and creates database
+# NAME on the cluster at PORT. LABEL PORT NAME
+_e2e_recreate_db() {
+    local label=$1 port=$2 name=$3 i
+    for ((i = 0; i < 20; i++)); do
+        _e2e_psql "$port" postgres -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                WHERE datname = '$name' AND pid <> pg_backend_pid()" >/dev/null 2>&1 || true
+        if _e2e_psql "$port" postgres -c "DROP DATABASE IF EXISTS $name" >/dev/null 2>&1; then
+            break
+        fi
+        sleep 0.2 # a terminated session may linger a moment
+    done
+    _e2e_psql_or_fail "$label" "$port" postgres -c "DROP DATABASE IF EXISTS $name" \
+        -c "CREATE DATABASE $name"
+}
+
 # The progress row / slot name: the "name" of $CFG, else the scenario name.
 _e2e_cfg_name() {
     local n=""
@@ -247,10 +280,8 @@ e2e_setup() {
     trap '_e2e_on_signal INT 130' INT
 
     _e2e_drop_slots "$name" "$name" "syncline_$name" || fail "e2e_setup: stale slots"
-    _e2e_psql_or_fail "e2e_setup (source)" "$SRC_PORT" postgres \
-        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
-    _e2e_psql_or_fail "e2e_setup (target)" "$TGT_PORT" postgres \
-        -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" -c "CREATE DATABASE $name"
+    _e2e_recreate_db "e2e_setup (source)" "$SRC_PORT" "$name"
+    _e2e_recreate_db "e2e_setup (target)" "$TGT_PORT" "$name"
     write_config "$(config_json "")"
     _e2e_log "setup $name: source 127.0.0.1:$SRC_PORT/$SRC_DB, target 127.0.0.1:$TGT_PORT/$TGT_DB, scratch $E2E_TMP"
 }

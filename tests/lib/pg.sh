@@ -8,6 +8,9 @@
 #                                 (scram for role syncline_pw), log in DIR/log/postgresql.log.
 #                                 Extra lines are appended to postgresql.conf (last one wins).
 #                                 PG_FSYNC=on|off (default off) sets fsync.
+#                                 PG_MAJOR=12..18 (default 15) picks the server's major: 15 is
+#                                 Debian's (PG_BIN), others come from tests/lib/pgversions.sh
+#                                 (fetched into PGV_CACHE, /var/cache/syncline-pg, if absent).
 #   pg_cluster_start DIR          starts it and waits until it accepts connections
 #   pg_cluster_stop DIR [MODE]    stops it if running (MODE: smart|fast|immediate, default fast)
 #   pg_cluster_destroy DIR        stops it (immediate) and removes DIR
@@ -20,9 +23,13 @@
 #   pg_make_scratch PREFIX        prints a new directory /tmp/PREFIX.XXXXXX usable by the server
 #
 # As root the server runs as the `postgres` system user (created if missing), because initdb
-# refuses to run as root. As any other user it runs as that user.
+# refuses to run as root. As any other user it runs as that user. The functions taking DIR use
+# the server binaries of the major in DIR/PG_VERSION; clients (psql, pg_isready, pgbench) are
+# always PG_BIN's, which talk to every major 12-18.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# shellcheck source=tests/lib/pgversions.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pgversions.sh"
 
 _pg_die() {
     echo "pg.sh: $*" >&2
@@ -41,6 +48,26 @@ pg_as_owner() {
 # The account that owns the clusters: postgres when we are root, else ourselves.
 pg_owner() {
     if [[ $(id -u) -eq 0 ]]; then echo postgres; else id -un; fi
+}
+
+# The major of the cluster in DIR (15 when unknown).
+_pg_dir_major() {
+    local v
+    v=$(cat "$1/PG_VERSION" 2>/dev/null) || v=15
+    echo "${v:-15}"
+}
+
+# Runs server program CMD of MAJOR as the cluster owner; other majors than Debian's 15 need
+# their own libraries (LD_LIBRARY_PATH, passed through runuser with env; pg_ctl hands it on).
+_pg_server() { # MAJOR CMD [ARGS...]
+    local major=$1 cmd=$2 bin
+    shift 2
+    if [[ $major == 15 ]]; then
+        pg_as_owner "$PG_BIN/$cmd" "$@"
+        return
+    fi
+    bin=$(pgv_bin "$major")
+    pg_as_owner env LD_LIBRARY_PATH="$bin/../lib" "$bin/$cmd" "$@"
 }
 
 pg_ensure_owner() {
@@ -94,11 +121,14 @@ pg_cluster_create() {
         _pg_die "usage: pg_cluster_create NAME PORT DIR [EXTRA_CONF_LINE...]"
         return 1
     }
-    local owner
+    local owner major=${PG_MAJOR:-15}
     pg_ensure_owner || return 1
     owner=$(pg_owner)
-    [[ -x "$PG_BIN/initdb" ]] || {
-        _pg_die "no initdb in PG_BIN=$PG_BIN (run scripts/install-deps.sh)"
+    if [[ $major != 15 ]]; then
+        pgv_fetch "$major" || return 1
+    fi
+    [[ -x "$(pgv_bin "$major")/initdb" ]] || {
+        _pg_die "no initdb for PostgreSQL $major in $(pgv_bin "$major") (run scripts/install-deps.sh)"
         return 1
     }
     if [[ -e "$dir" && -n "$(ls -A "$dir" 2>/dev/null)" ]]; then
@@ -115,7 +145,7 @@ pg_cluster_create() {
     fi
 
     local out
-    if ! out=$(pg_as_owner "$PG_BIN/initdb" -D "$dir" -U postgres -A trust --no-sync \
+    if ! out=$(_pg_server "$major" initdb -D "$dir" -U postgres -A trust --no-sync \
         -E UTF8 --locale=C.UTF-8 2>&1); then
         echo "$out" >&2
         _pg_die "initdb $dir failed"
@@ -172,7 +202,7 @@ pg_cluster_port() {
 }
 
 pg_cluster_running() {
-    pg_as_owner "$PG_BIN/pg_ctl" -D "$1" status >/dev/null 2>&1
+    _pg_server "$(_pg_dir_major "$1")" pg_ctl -D "$1" status >/dev/null 2>&1
 }
 
 pg_cluster_start() {
@@ -186,8 +216,8 @@ pg_cluster_start() {
         _pg_die "port $port is already in use, cannot start $dir"
         return 1
     }
-    if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -l "$(pg_cluster_log "$dir")" -w -t 120 \
-        start >/dev/null; then
+    if ! _pg_server "$(_pg_dir_major "$dir")" pg_ctl -D "$dir" -l "$(pg_cluster_log "$dir")" \
+        -w -t 120 start >/dev/null; then
         tail -n 30 "$(pg_cluster_log "$dir")" >&2 || true
         _pg_die "could not start the cluster in $dir"
         return 1
@@ -199,7 +229,7 @@ pg_cluster_stop() {
     local dir=$1 mode=${2:-fast}
     [[ -d "$dir" ]] || return 0
     pg_cluster_running "$dir" || return 0
-    pg_as_owner "$PG_BIN/pg_ctl" -D "$dir" -m "$mode" -w -t 120 stop >/dev/null
+    _pg_server "$(_pg_dir_major "$dir")" pg_ctl -D "$dir" -m "$mode" -w -t 120 stop >/dev/null
 }
 
 pg_cluster_destroy() {
