@@ -31,7 +31,7 @@
  * message carries its batch's number). commit_async() ends a batch without
  * waiting; durable() reports the end LSN of the newest batch whose messages,
  * and every earlier batch's, Kafka acknowledged, and fails on the first
- * delivery error. So the pipeline confirms nothing Kafka did not
+ * delivery error. So the apply loop confirms nothing Kafka did not
  * acknowledge, while capture goes on reading the source; commit() waits for
  * all of it. A capture that dies between produce and confirm sends those
  * transactions again on restart: the applier drops them by (commit LSN, seq).
@@ -612,7 +612,7 @@ static void kafka_sink_rollback(void *ctx)
 
 /*
  * Nothing pending at keepalive position lsn (at most once a second, by the
- * pipeline): a heartbeat in every partition, a message without value, with
+ * apply loop): a heartbeat in every partition, a message without value, with
  * key KAFKA_HEARTBEAT_KEY, whose header KAFKA_HEARTBEAT_HEADER holds lsn. Everything below lsn was
  * produced before it in its partition, so apply may move the target's
  * applied position to lsn once it reaches it (an idle source then shows no

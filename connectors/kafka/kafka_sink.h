@@ -2,7 +2,7 @@
  * kafka_sink: the sink of `syncline capture`: every change becomes one Kafka
  * message (event.h), produced by an idempotent producer with acks=all. The
  * sink's commit returns only once the broker acknowledged every message, so
- * the pipeline confirms to the slot only what Kafka holds.
+ * the apply loop confirms to the slot only what Kafka holds.
  */
 #ifndef SYNCLINE_KAFKA_SINK_H
 #define SYNCLINE_KAFKA_SINK_H

@@ -27,7 +27,7 @@
 #include "core/log.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_index_defer.h"
-#include "pg/pg_tsql.h"
+#include "pg/pg_transform_sql.h"
 #include "core/route.h"
 #include "core/transform.h"
 
@@ -248,8 +248,9 @@ static err_t pg_copy_transformed(PGconn *src, PGconn *tgt, const config_table_t 
     char **tq_cols = plan ? calloc((size_t)plan->ncols + 1, sizeof(char *)) : NULL;
     for (int c = 0; tq_cols != NULL && c < plan->ncols; c++)
         tq_cols[c] = PQescapeIdentifier(tgt, plan->cols[c].target, strlen(plan->cols[c].target));
-    if (err == ERR_OK && (tq_cols == NULL || pg_tsql_copy(plan, squoted, tq_cols, sq,
-                                                          !d->partitioned, &select, &cols) != 0))
+    if (err == ERR_OK &&
+        (tq_cols == NULL ||
+         pg_transform_sql_copy(plan, squoted, tq_cols, sq, !d->partitioned, &select, &cols) != 0))
         err = ERR_RUNTIME;
     size_t n = err == ERR_OK ? strlen(cols) + strlen(tq) + 64 : 0;
     if (err == ERR_OK && (d->copy_in = malloc(n)) != NULL) {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "pg/pg_conn.h"
-#include "pg/pg_synced.h"
+#include "pg/pg_synced_tables.h"
 
 /* Every user sequence, with the table column owning it (serial, identity). */
 #define PG_SEQ_LIST_SQL                                                                            \
@@ -29,7 +29,7 @@ typedef struct pg_seq_ctx {
     const config_t *cfg;
     PGconn *src;
     PGconn *tgt;
-    pg_synced_t synced;
+    pg_synced_tables_t synced;
     void (*report)(void *arg, const pg_seq_result_t *r);
     void *arg;
     pg_seq_stats_t *stats;
@@ -38,11 +38,11 @@ typedef struct pg_seq_ctx {
 } pg_seq_ctx_t;
 
 /* The synced table schema.name, or NULL. */
-static const pg_synced_table_t *pg_seq_synced(const pg_seq_ctx_t *sc, const char *schema,
-                                              const char *name)
+static const pg_synced_tables_table_t *pg_seq_synced(const pg_seq_ctx_t *sc, const char *schema,
+                                                     const char *name)
 {
     for (int i = 0; i < sc->synced.ntables; i++) {
-        const pg_synced_table_t *t = &sc->synced.tables[i];
+        const pg_synced_tables_table_t *t = &sc->synced.tables[i];
         if (strcmp(t->schema, schema) == 0 && (name == NULL || strcmp(t->name, name) == 0))
             return t;
     }
@@ -69,7 +69,7 @@ static int pg_seq_read(PGconn *conn, const char *q, const char *what, long long 
 static char *pg_seq_target(pg_seq_ctx_t *sc, PGresult *res, int i, char *display, size_t dsize,
                            int *missing, err_t *err)
 {
-    const pg_synced_table_t *owner = NULL;
+    const pg_synced_tables_table_t *owner = NULL;
     if (!PQgetisnull(res, i, 2))
         owner = pg_seq_synced(sc, PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
     char *q = NULL;
@@ -95,7 +95,7 @@ static char *pg_seq_target(pg_seq_ctx_t *sc, PGresult *res, int i, char *display
             return q;
         }
     }
-    const char *ts = pg_synced_target_schema(sc->cfg, PQgetvalue(res, i, 0));
+    const char *ts = pg_synced_tables_target_schema(sc->cfg, PQgetvalue(res, i, 0));
     snprintf(display, dsize, "%s.%s", ts, PQgetvalue(res, i, 1));
     q = pg_conn_qualified(sc->tgt, ts, PQgetvalue(res, i, 1));
     const char *params[1] = {q};
@@ -188,7 +188,7 @@ static err_t pg_seq_one(pg_seq_ctx_t *sc, PGresult *list, int i)
 
 static err_t pg_seq_all(pg_seq_ctx_t *sc)
 {
-    err_t err = pg_synced_list(sc->src, sc->cfg, &sc->synced, sc->errbuf, sc->errsize);
+    err_t err = pg_synced_tables_list(sc->src, sc->cfg, &sc->synced, sc->errbuf, sc->errsize);
     if (err != ERR_OK)
         return err;
     PGresult *list = pg_conn_exec(sc->src, PG_SEQ_LIST_SQL, PGRES_TUPLES_OK,
@@ -223,7 +223,7 @@ err_t pg_seq_sync(const config_t *cfg, void (*report)(void *arg, const pg_seq_re
                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
     if (sc.tgt != NULL)
         err = pg_seq_all(&sc);
-    pg_synced_clear(&sc.synced);
+    pg_synced_tables_clear(&sc.synced);
     PQfinish(sc.src);
     PQfinish(sc.tgt);
     return err;

@@ -50,7 +50,7 @@ err_t pg_source_check_features(const pg_source_t *ps, char *errbuf, size_t errsi
 err_t pg_source_partitions(pg_source_t *ps, char *errbuf, size_t errsize);
 
 /* The map loaded by pg_source_partitions (NULL from 13 on), owned by ps and
- * valid while it lives: hand it to pipeline_opts_t.parts. */
+ * valid while it lives: hand it to stream_opts_t.parts. */
 const partmap_t *pg_source_partmap(const pg_source_t *ps);
 
 /* ERR_SOURCE unless wal_level is logical. */

@@ -13,9 +13,9 @@
 #include "core/log.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_offsets.h"
-#include "pg/pg_bulk.h"
+#include "pg/pg_bulk_sql.h"
 #include "pg/pg_pipe.h"
-#include "pg/pg_trel.h"
+#include "pg/pg_target_transform.h"
 #include "core/route.h"
 #include "core/sbuf.h"
 #include "pg/pg_rowcheck.h"
@@ -54,9 +54,9 @@ typedef struct pg_target_rel {
      * publish_via_partition_root the stream describes the leaf partitions
      * too, but their rows come as the root's. Owned. */
     char *unusable;
-    int full;          /* REPLICA IDENTITY FULL: match all columns, one row at a time */
-    pg_trel_t *trel;   /* set for a transformed table (columns/exclude/where) */
-    int collapsible;   /* changes to one row may be merged (see pg_target_collapsible) */
+    int full;                    /* REPLICA IDENTITY FULL: match all columns, one row at a time */
+    pg_target_transform_t *trel; /* set for a transformed table (columns/exclude/where) */
+    int collapsible;             /* changes to one row may be merged (see pg_target_collapsible) */
     int trigger_skips; /* a BEFORE ROW UPDATE/DELETE trigger fires: it may skip a change */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
@@ -68,8 +68,8 @@ struct pg_target {
     pg_pipe_t *pipe;
     pg_target_rel_t *rels;
     int stmt_counter;
-    pg_trel_types_t types; /* user-defined source types seen on the stream */
-    int replica_role;      /* session_replication_role = replica is in force */
+    pg_target_transform_types_t types; /* user-defined source types seen on the stream */
+    int replica_role;                  /* session_replication_role = replica is in force */
     /* the target's encoding is neither UTF8 (ours) nor SQL_ASCII: a value may
      * fail to convert, so multi-row statements keep their rows' keys */
     int converts;
@@ -156,7 +156,7 @@ static void pg_target_rel_free(pg_target_rel_t *r)
     free(r->display);
     free(r->target);
     pg_target_stmts_free(r->stmts);
-    pg_trel_free(r->trel, NULL);
+    pg_target_transform_free(r->trel, NULL);
     free(r);
 }
 
@@ -170,7 +170,7 @@ void pg_target_free(pg_target_t *pt)
         pt->rels = next;
     }
     pg_pipe_free(pt->pipe);
-    pg_trel_types_clear(&pt->types);
+    pg_target_transform_types_clear(&pt->types);
     PQfinish(pt->conn);
     free(pt->values);
     free(pt->lengths);
@@ -478,7 +478,7 @@ static void pg_target_forget_rel(pg_target_t *pt, uint32_t relid)
                 snprintf(sql, sizeof(sql), "DEALLOCATE %s", st->name);
                 PQclear(pg_conn_query(pt->conn, sql, 0, NULL));
             }
-            pg_trel_free(r->trel, pt->conn);
+            pg_target_transform_free(r->trel, pt->conn);
             r->trel = NULL;
             pg_target_rel_free(r);
             return;
@@ -716,8 +716,8 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
         return pg_target_set_unusable(r, errbuf, errsize);
     }
     const config_table_t *entry = config_find_table(pt->cfg, r->rel->nspname, r->rel->relname);
-    err_t err = pg_trel_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types, &r->trel,
-                            errbuf, errsize);
+    err_t err = pg_target_transform_new(pt->conn, entry, r->rel, r->target, r->display, &pt->types,
+                                        &r->trel, errbuf, errsize);
     if (err == ERR_RUNTIME)
         err = pg_conn_classify(pt->conn); /* a lost connection is worth a retry */
     if (err != ERR_OK || r->trel != NULL) {
@@ -1145,7 +1145,8 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
     if (r->unusable != NULL)
         return pg_target_usable(r, row->lsn, errbuf, errsize);
     if (r->trel != NULL)
-        return pg_trel_apply(r->trel, pt->pipe, &pt->stmt_counter, row, errbuf, errsize);
+        return pg_target_transform_apply(r->trel, pt->pipe, &pt->stmt_counter, row, errbuf,
+                                         errsize);
     err_t err;
     pg_target_stmt_t *st = pg_target_stmt(pt, r, row, errbuf, errsize, &err);
     if (st == NULL)
@@ -1326,7 +1327,7 @@ static err_t pg_target_type(void *ctx, uint32_t oid, const char *nspname, const 
                             char *errbuf, size_t errsize)
 {
     pg_target_t *pt = ctx;
-    if (pg_trel_types_put(&pt->types, pt->conn, oid, nspname, typname) != 0) {
+    if (pg_target_transform_types_put(&pt->types, pt->conn, oid, nspname, typname) != 0) {
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
@@ -1343,7 +1344,7 @@ static int pg_target_chunk(int n, int per_row)
     return m;
 }
 
-/* Binds the chunk's rows in pg_bulk_columns order; text values get a NUL. */
+/* Binds the chunk's rows in pg_bulk_sql_columns order; text values get a NUL. */
 static err_t pg_target_bind_bulk(pg_target_t *pt, const sink_row_t *rows, int m, const int *cols,
                                  int per_row, char op, char *errbuf, size_t errsize)
 {
@@ -1401,7 +1402,8 @@ static err_t pg_target_bulk_stmt(pg_target_t *pt, pg_target_rel_t *r, char op, c
         *out = st;
         return ERR_OK;
     }
-    pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
+    pg_bulk_sql_rel_t b = {
+        .rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
     char *sql = pg_bulk_sql(&b, op, present, m);
     if (sql != NULL && op != 'I') { /* no trigger here: collapsible tables have none */
         char *checked = pg_rowcheck_wrap(sql, m, NULL, pg_pipe_skips_missing(pt->pipe));
@@ -1565,8 +1567,9 @@ static err_t pg_target_rows(void *ctx, const sink_row_t *rows, int n, char *errb
     for (int c = 0; c < ncols; c++)
         present[c] = op != 'D' && c < rows[0].new_tuple->ncols &&
                      rows[0].new_tuple->values[c].kind != CHANGE_UNCHANGED;
-    pg_bulk_rel_t b = {.rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
-    int per_row = pg_bulk_columns(&b, op, present, cols);
+    pg_bulk_sql_rel_t b = {
+        .rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
+    int per_row = pg_bulk_sql_columns(&b, op, present, cols);
     for (int done = 0; done < n && err == ERR_OK;) {
         int m = pg_target_chunk(n - done, per_row);
         err = m == 1 ? pg_target_row(pt, &rows[done], errbuf, errsize)

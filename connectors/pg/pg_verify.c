@@ -33,8 +33,8 @@
 #include "core/log.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_version.h"
-#include "pg/pg_synced.h"
-#include "pg/pg_tsql.h"
+#include "pg/pg_synced_tables.h"
+#include "pg/pg_transform_sql.h"
 #include "core/transform.h"
 
 #define PG_VERIFY_SPLIT 8      /* sub-chunks per narrowing step */
@@ -57,7 +57,7 @@ typedef struct vstat {
 
 /* One table being compared. */
 typedef struct vtable {
-    const pg_synced_table_t *t;
+    const pg_synced_tables_table_t *t;
     char display[600]; /* source name */
     char tdisplay[600];
     char *sq, *tq;  /* quoted names */
@@ -490,7 +490,7 @@ static err_t vtable_catalog(pg_verify_t *pv, const vtable_t *vt, PGresult **sc, 
 
 /*
  * The source side of a transformed table into *from: the mapped query of
- * the initial copy (pg_tsql_copy: SELECT (expr), ... FROM [ONLY] source AS s
+ * the initial copy (pg_transform_sql_copy: SELECT (expr), ... FROM [ONLY] source AS s
  * WHERE (filter)) as a derived table named by the target columns, each cast
  * to the target column's type when that is a built-in type (so both sides
  * print the same text); *row gets ROW(<the plan's target columns>).
@@ -515,7 +515,8 @@ static err_t vtable_mapped(const vtable_t *vt, const transform_plan_t *plan, PGr
         }
     }
     int only = PQntuples(sc) > 0 && PQgetvalue(sc, 0, 2)[0] != 't';
-    ok = ok && pg_tsql_copy(plan, (char *const *)sq, tq, vt->sq, only, &select, &cols) == 0;
+    ok =
+        ok && pg_transform_sql_copy(plan, (char *const *)sq, tq, vt->sq, only, &select, &cols) == 0;
     if (ok) {
         vbuf_add(row, ")");
         vbuf_add(from, " FROM (%s) AS v(%s)) AS syncline_v", select, cols);
@@ -588,7 +589,7 @@ static err_t vtable_transformed(pg_verify_t *pv, const config_table_t *entry, vt
 }
 
 /* Names, the row expression over the source's columns and the primary key. */
-static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_t *vt)
+static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_tables_table_t *t, vtable_t *vt)
 {
     vbuf_t cols = {0}, keys = {0}, names = {0};
     vt->t = t;
@@ -649,7 +650,7 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_table_t *t, vtable_
 }
 
 /* Compares one table and reports it. */
-static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_table_t *t,
+static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
                              void (*report)(void *arg, const pg_verify_result_t *r), void *arg,
                              pg_verify_stats_t *stats)
 {
@@ -861,7 +862,8 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
 /* ---- entry point ------------------------------------------------------- */
 
 /* 1 when t is selected by opts->tables (all when none given). */
-static int pg_verify_selected(const pg_verify_opts_t *opts, const pg_synced_table_t *t, int *used)
+static int pg_verify_selected(const pg_verify_opts_t *opts, const pg_synced_tables_table_t *t,
+                              int *used)
 {
     if (opts->ntables == 0)
         return 1;
@@ -883,13 +885,13 @@ static int pg_verify_selected(const pg_verify_opts_t *opts, const pg_synced_tabl
 static err_t pg_verify_all(pg_verify_t *pv, void (*report)(void *arg, const pg_verify_result_t *r),
                            void *arg, pg_verify_stats_t *stats)
 {
-    pg_synced_t synced;
+    pg_synced_tables_t synced;
     int used[256] = {0};
     if (pv->opts->ntables > 256) {
         snprintf(pv->errbuf, pv->errsize, "--tables: at most 256 tables");
         return ERR_USAGE;
     }
-    err_t err = pg_synced_list(pv->src, pv->cfg, &synced, pv->errbuf, pv->errsize);
+    err_t err = pg_synced_tables_list(pv->src, pv->cfg, &synced, pv->errbuf, pv->errsize);
     if (err != ERR_OK)
         return err;
     for (int i = 0; i < synced.ntables && err == ERR_OK; i++) {
@@ -903,7 +905,7 @@ static err_t pg_verify_all(pg_verify_t *pv, void (*report)(void *arg, const pg_v
             err = ERR_USAGE;
         }
     }
-    pg_synced_clear(&synced);
+    pg_synced_tables_clear(&synced);
     return err;
 }
 

@@ -1,6 +1,6 @@
 /*
  * cli_kafka: the Kafka transport commands. `capture` streams the source slot
- * into a Kafka topic (pg_source -> pipeline -> kafka_sink); `apply` reads the
+ * into a Kafka topic (pg_source -> stream -> kafka_sink); `apply` reads the
  * topic into the target (kafka_source -> pg_target). Wiring only.
  */
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "core/log.h"
 #include "pg/pg_source.h"
 #include "pg/pg_target.h"
-#include "core/pipeline.h"
+#include "core/stream.h"
 
 /* ---- shared ------------------------------------------------------------- */
 
@@ -34,7 +34,7 @@ typedef struct capture_state {
     const config_t *cfg;
     int partitions;
     const char *metrics_addr; /* --metrics, NULL: no endpoint */
-    metrics_t *metrics;       /* the registry the pipeline fills, NULL: none */
+    metrics_t *metrics;       /* the registry the apply loop fills, NULL: none */
 } capture_state_t;
 
 /* Where the stream starts: the slot's confirmed position (created if absent). */
@@ -80,21 +80,20 @@ static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *
     source_t inner = pg_source_stream(ps);
     source_t src = kafka_sink_source(ks, &inner);
     sink_t snk = kafka_sink_sink(ks);
-    pipeline_opts_t opts = {.applied_lsn = start,
-                            .batch_rows = cfg->batch_rows,
-                            .batch_ms = cfg->batch_ms,
-                            .status_interval_ms = cfg->status_interval_ms,
-                            .progress_interval_ms = 1000,
-                            .silence_timeout_ms =
-                                pipeline_silence_timeout_ms(cfg->status_interval_ms),
-                            .stop = ctx->stop,
-                            .metrics = metrics,
-                            .parts = pg_source_partmap(ps)};
-    pipeline_stats_t stats;
+    stream_opts_t opts = {.applied_lsn = start,
+                          .batch_rows = cfg->batch_rows,
+                          .batch_ms = cfg->batch_ms,
+                          .status_interval_ms = cfg->status_interval_ms,
+                          .progress_interval_ms = 1000,
+                          .silence_timeout_ms = stream_silence_timeout_ms(cfg->status_interval_ms),
+                          .stop = ctx->stop,
+                          .metrics = metrics,
+                          .parts = pg_source_partmap(ps)};
+    stream_stats_t stats;
     char l[LSN_STRLEN];
     log_info("capture streaming topic=%s format=%s partitioning=%s from=%s", cfg->kafka.topic,
              cfg->kafka.format, cfg->kafka.partitioning, lsn_format(start, l, sizeof(l)));
-    err = pipeline_run(&src, &snk, &opts, &stats, ctx->errbuf, CLI_ERRBUF_SIZE);
+    err = stream_run(&src, &snk, &opts, &stats, ctx->errbuf, CLI_ERRBUF_SIZE);
     log_info("capture stopped confirmed_lsn=%s transactions=%llu rows=%llu batches=%llu",
              lsn_format(stats.applied_lsn, l, sizeof(l)), (unsigned long long)stats.txns,
              (unsigned long long)stats.rows, (unsigned long long)stats.batches);

@@ -16,7 +16,7 @@
 #include "pg/pg_index_defer.h"
 #include "pg/pg_source.h"
 #include "pg/pg_target.h"
-#include "core/pipeline.h"
+#include "core/stream.h"
 
 typedef enum snapshot_mode {
     SNAPSHOT_AUTO,   /* copy when the target has no progress row */
@@ -246,18 +246,17 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
     collapse_t *cl = cfg->collapse ? collapse_new(snk, 64u << 20) : NULL;
     if (cl != NULL)
         snk = collapse_sink(cl);
-    pipeline_opts_t opts = {.applied_lsn = start,
-                            .batch_rows = cfg->batch_rows,
-                            .batch_ms = cfg->batch_ms,
-                            .status_interval_ms = cfg->status_interval_ms,
-                            .progress_interval_ms = 1000,
-                            .silence_timeout_ms =
-                                pipeline_silence_timeout_ms(cfg->status_interval_ms),
-                            .stop = stop,
-                            .metrics = metrics,
-                            .parts = pg_source_partmap(ps)};
-    pipeline_stats_t stats;
-    err = pipeline_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
+    stream_opts_t opts = {.applied_lsn = start,
+                          .batch_rows = cfg->batch_rows,
+                          .batch_ms = cfg->batch_ms,
+                          .status_interval_ms = cfg->status_interval_ms,
+                          .progress_interval_ms = 1000,
+                          .silence_timeout_ms = stream_silence_timeout_ms(cfg->status_interval_ms),
+                          .stop = stop,
+                          .metrics = metrics,
+                          .parts = pg_source_partmap(ps)};
+    stream_stats_t stats;
+    err = stream_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
     char l[LSN_STRLEN];
     unsigned long long in = stats.rows, out = stats.rows;
     if (cl != NULL)
@@ -335,7 +334,7 @@ static err_t run_loop(const config_t *cfg, const run_opts_t *opts, cli_ctx_t *ct
     return cli_retry(ctx, NULL, run_retry_session, &rr);
 }
 
-/* ---- metrics: --metrics ADDR:PORT serves a registry the pipeline fills ---- */
+/* ---- metrics: --metrics ADDR:PORT serves a registry the apply loop fills ---- */
 
 typedef struct run_body_state {
     const config_t *cfg;

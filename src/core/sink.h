@@ -1,7 +1,7 @@
 /*
- * sink: the interface the pipeline applies changes through. A connector
+ * sink: the interface the apply loop applies changes through. A connector
  * (connectors/pg/pg_target.c) implements it on a PostgreSQL target. The sink
- * owns target transactions; the pipeline decides where they end.
+ * owns target transactions; the apply loop decides where they end.
  */
 #ifndef SYNCLINE_SINK_H
 #define SYNCLINE_SINK_H
@@ -61,7 +61,7 @@ typedef struct sink_ops {
     /* A user-defined source type (pgoutput Type message); may be NULL. */
     err_t (*type)(void *ctx, uint32_t oid, const char *nspname, const char *typname, char *errbuf,
                   size_t errsize);
-    /* Opens a target transaction (the pipeline calls it once per batch). */
+    /* Opens a target transaction (the apply loop calls it once per batch). */
     err_t (*begin)(void *ctx, char *errbuf, size_t errsize);
     /* May be NULL. A source transaction starts: its changes follow, inside the
      * target transaction begin opened. Not called for transactions skipped as
@@ -78,7 +78,7 @@ typedef struct sink_ops {
     err_t (*commit)(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize);
     /* Like commit, but returns once the commit is sent, not when it is durable;
      * durable() then tells how far the target has committed. May be NULL (the
-     * pipeline then uses commit). */
+     * apply loop then uses commit). */
     err_t (*commit_async)(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize);
     /* Without blocking: the end LSN of the newest commit the target reported
      * durable (*lsn, 0 = none yet). Fails when a sent commit failed. */

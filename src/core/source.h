@@ -1,5 +1,5 @@
 /*
- * source: the interface the pipeline reads a change stream through. A
+ * source: the interface the apply loop reads a change stream through. A
  * connector (connectors/pg/pg_source.c) implements it over the replication
  * protocol; the core never sees libpq.
  */

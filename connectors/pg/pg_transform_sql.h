@@ -1,5 +1,5 @@
 /*
- * pg_tsql: SQL text of the statements that apply changes to a transformed
+ * pg_transform_sql: SQL text of the statements that apply changes to a transformed
  * table. Source values enter as a derived table of typed parameters, so the
  * mapping's expressions are evaluated by PostgreSQL over source column names
  * and cannot see the target's columns. Builds text only; runs nothing.
@@ -11,7 +11,7 @@
 
 #include "core/transform.h"
 
-typedef struct pg_tsql_rel {
+typedef struct pg_transform_sql_rel {
     const char *target; /* quoted "schema"."table" */
     int nsrc;
     char *const *src_q;    /* quoted source column names */
@@ -20,28 +20,29 @@ typedef struct pg_tsql_rel {
     char *const *tcol_q; /* quoted target column per plan column */
     const int *key;      /* plan columns forming the target key */
     int nkey;
-} pg_tsql_rel_t;
+} pg_transform_sql_rel_t;
 
-typedef enum pg_tsql_op {
-    PG_TSQL_INSERT = 'I', /* $1..$n: new values */
-    PG_TSQL_DELETE = 'D', /* $1..$n: old values (key columns at least) */
-    PG_TSQL_UPDATE = 'U', /* $1..$n new, $n+1..$2n old; sets plan columns with mask[c] */
-    PG_TSQL_UPSERT = 'F', /* filtered tables: $1..$n new, $n+1..$2n old */
+typedef enum pg_transform_sql_op {
+    PG_TRANSFORM_SQL_INSERT = 'I', /* $1..$n: new values */
+    PG_TRANSFORM_SQL_DELETE = 'D', /* $1..$n: old values (key columns at least) */
+    PG_TRANSFORM_SQL_UPDATE = 'U', /* $1..$n new, $n+1..$2n old; sets plan columns with mask[c] */
+    PG_TRANSFORM_SQL_UPSERT = 'F', /* filtered tables: $1..$n new, $n+1..$2n old */
     /* filtered tables, some inputs unchanged (TOAST): deletes the row when the new one
      * fails the filter, else updates the mask's columns; fails (PG_ROWCHECK_PARTIAL) when
      * the row qualifies but was not on the target (its unchanged values are unknown) */
-    PG_TSQL_PARTIAL = 'P',
-} pg_tsql_op_t;
+    PG_TRANSFORM_SQL_PARTIAL = 'P',
+} pg_transform_sql_op_t;
 
 /* malloc'd SQL, NULL on allocation failure. mask is used by UPDATE only. */
-char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask);
+char *pg_transform_sql_build(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op,
+                             const uint8_t *mask);
 
 /* SELECT (expr) FROM <typed values $1..$n> AS s for plan column c, or for
  * the filter when c == -1: evaluates one mapping alone (malloc'd). */
-char *pg_tsql_probe(const pg_tsql_rel_t *r, int c);
+char *pg_transform_sql_probe(const pg_transform_sql_rel_t *r, int c);
 
 /* Number of parameters the statement of op takes. */
-int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op);
+int pg_transform_sql_nparams(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op);
 
 /*
  * The initial copy of a transformed table, evaluated on the source:
@@ -49,6 +50,6 @@ int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op);
  * the target column list into *columns (both malloc'd). Returns -1 on
  * allocation failure.
  */
-int pg_tsql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,
-                 const char *source, int only, char **select, char **columns);
+int pg_transform_sql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,
+                          const char *source, int only, char **select, char **columns);
 #endif

@@ -1,5 +1,5 @@
 /*
- * pipeline: the apply loop between a source and a sink.
+ * stream: the apply loop between a source and a sink.
  *
  * Design. Each XLogData payload is decoded in place and dispatched by one
  * switch on the message byte. A target transaction (a "batch") is opened at
@@ -14,7 +14,7 @@
  * idle or filtered source does not pin WAL. Transactions whose commit LSN is
  * below the applied position were applied before a restart: skipped.
  */
-#include "core/pipeline.h"
+#include "core/stream.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +25,15 @@
 #include "core/pgoutput.h"
 #include "core/relcache.h"
 
-#define PIPELINE_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
-#define PIPELINE_QUIET_MS 20       /* source silence after which settling waits for the target */
-#define PIPELINE_IDLE_MS 1         /* source silence after which an open batch is committed */
+#define STREAM_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
+#define STREAM_QUIET_MS 20       /* source silence after which settling waits for the target */
+#define STREAM_IDLE_MS 1         /* source silence after which an open batch is committed */
 
-typedef struct pipeline_state {
+typedef struct stream_state {
     const source_t *src;
     const sink_t *snk;
-    const pipeline_opts_t *opts;
-    pipeline_stats_t *stats;
+    const stream_opts_t *opts;
+    stream_stats_t *stats;
     relcache_t *rels;
     pgoutput_msg_t msg;
 
@@ -62,13 +62,13 @@ typedef struct pipeline_state {
     unsigned polls;         /* messages read while a commit was in flight */
     int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
     int target_stalled;     /* the sink gave up on a stalled target */
-} pipeline_state_t;
+} stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
 
 /* The applied position and the lag as the stream sees it: bytes received and
  * not applied, and the age of the newest applied commit (0 when caught up). */
-static void pipeline_metrics_position(const pipeline_state_t *st, int64_t commit_time)
+static void stream_metrics_position(const stream_state_t *st, int64_t commit_time)
 {
     if (st->opts->metrics == NULL)
         return;
@@ -77,17 +77,17 @@ static void pipeline_metrics_position(const pipeline_state_t *st, int64_t commit
     metrics_position(st->opts->metrics, st->applied, bytes, age);
 }
 
-static void pipeline_metrics_batch(const pipeline_state_t *st, double started)
+static void stream_metrics_batch(const stream_state_t *st, double started)
 {
     if (st->opts->metrics == NULL)
         return;
     metrics_batch(st->opts->metrics, st->batch_rows, clock_seconds() - started);
-    pipeline_metrics_position(st, st->batch_commit_time);
+    stream_metrics_position(st, st->batch_commit_time);
 }
 
 /* ---- end of metrics ------------------------------------------------------ */
 
-static err_t pipeline_send_status(pipeline_state_t *st, int reply, char *errbuf, size_t errsize)
+static err_t stream_send_status(stream_state_t *st, int reply, char *errbuf, size_t errsize)
 {
     err_t err = st->src->ops->send_status(st->src->ctx, st->received, st->applied, st->applied,
                                           reply, errbuf, errsize);
@@ -97,7 +97,7 @@ static err_t pipeline_send_status(pipeline_state_t *st, int reply, char *errbuf,
 }
 
 /* Commits the open batch and confirms its end LSN. */
-static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize)
 {
     if (!st->batch_open)
         return ERR_OK;
@@ -123,17 +123,17 @@ static err_t pipeline_flush_batch(pipeline_state_t *st, char *errbuf, size_t err
     st->progress_saved = st->applied;
     st->stats->batches++;
     st->stats->applied_lsn = st->applied;
-    pipeline_metrics_batch(st, started); /* metrics */
-    return pipeline_send_status(st, 0, errbuf, errsize);
+    stream_metrics_batch(st, started); /* metrics */
+    return stream_send_status(st, 0, errbuf, errsize);
 }
 
-static int pipeline_batch_full(const pipeline_state_t *st)
+static int stream_batch_full(const stream_state_t *st)
 {
     return st->batch_rows >= (uint64_t)st->opts->batch_rows ||
            clock_ms() - st->batch_started_ms >= st->opts->batch_ms;
 }
 
-static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_begin_t *b = &st->msg.u.begin;
     st->in_txn = 1;
@@ -158,7 +158,7 @@ static err_t pipeline_handle_begin(pipeline_state_t *st, char *errbuf, size_t er
     return st->snk->ops->txn_begin(st->snk->ctx, &t, errbuf, errsize);
 }
 
-static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_handle_commit(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_commit_t *c = &st->msg.u.commit;
     st->in_txn = 0;
@@ -183,14 +183,14 @@ static err_t pipeline_handle_commit(pipeline_state_t *st, char *errbuf, size_t e
     st->stats->txns++;
     if (st->opts->metrics != NULL) /* metrics */
         metrics_transaction(st->opts->metrics);
-    if (pipeline_batch_full(st) || *st->opts->stop)
-        return pipeline_flush_batch(st, errbuf, errsize);
+    if (stream_batch_full(st) || *st->opts->stop)
+        return stream_flush_batch(st, errbuf, errsize);
     return ERR_OK;
 }
 
 /* A published leaf takes its root's name, as publish_via_partition_root does
  * from PostgreSQL 13 on: its rows go where the root's would. -1: no memory. */
-static int pipeline_rename_leaf(const partmap_t *parts, change_relation_t *rel)
+static int stream_rename_leaf(const partmap_t *parts, change_relation_t *rel)
 {
     const char *rschema, *rname;
     if (!partmap_root(parts, rel->nspname, rel->relname, &rschema, &rname, NULL))
@@ -208,12 +208,12 @@ static int pipeline_rename_leaf(const partmap_t *parts, change_relation_t *rel)
     return 0;
 }
 
-static err_t pipeline_handle_relation(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_handle_relation(stream_state_t *st, char *errbuf, size_t errsize)
 {
     change_relation_t *rel = st->msg.relation, *old = NULL;
     st->msg.relation = NULL;
     uint32_t relid = rel->relid;
-    if (pipeline_rename_leaf(st->opts->parts, rel) != 0) {
+    if (stream_rename_leaf(st->opts->parts, rel) != 0) {
         change_relation_free(rel);
         snprintf(errbuf, errsize, "out of memory renaming relation %u", relid);
         return ERR_RUNTIME;
@@ -229,8 +229,8 @@ static err_t pipeline_handle_relation(pipeline_state_t *st, char *errbuf, size_t
     return err;
 }
 
-static const change_relation_t *pipeline_relation(pipeline_state_t *st, uint32_t relid,
-                                                  char *errbuf, size_t errsize)
+static const change_relation_t *stream_relation(stream_state_t *st, uint32_t relid, char *errbuf,
+                                                size_t errsize)
 {
     const change_relation_t *rel = relcache_get(st->rels, relid);
     if (rel == NULL) {
@@ -241,13 +241,13 @@ static const change_relation_t *pipeline_relation(pipeline_state_t *st, uint32_t
     return rel;
 }
 
-static err_t pipeline_handle_row(pipeline_state_t *st, sink_op_t op, char *errbuf, size_t errsize)
+static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, size_t errsize)
 {
     const pgoutput_row_t *r = &st->msg.u.row;
     if (st->skipping)
         return ERR_OK;
     sink_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn_lsn};
-    row.rel = pipeline_relation(st, r->relid, errbuf, errsize);
+    row.rel = stream_relation(st, r->relid, errbuf, errsize);
     if (row.rel == NULL)
         return ERR_RUNTIME;
     if (r->old_kind != 0)
@@ -261,7 +261,7 @@ static err_t pipeline_handle_row(pipeline_state_t *st, sink_op_t op, char *errbu
     return st->snk->ops->row(st->snk->ctx, &row, errbuf, errsize);
 }
 
-static int pipeline_same_name(const change_relation_t *a, const change_relation_t *b)
+static int stream_same_name(const change_relation_t *a, const change_relation_t *b)
 {
     return strcmp(a->nspname, b->nspname) == 0 && strcmp(a->relname, b->relname) == 0;
 }
@@ -272,16 +272,16 @@ static int pipeline_same_name(const change_relation_t *a, const change_relation_
  * some partitions cannot be applied to the target's root: an error, not a
  * silent skip (from 13 on PostgreSQL itself does not publish it).
  */
-static err_t pipeline_truncate_roots(pipeline_state_t *st, const change_relation_t **rels, int *n,
-                                     char *errbuf, size_t errsize)
+static err_t stream_truncate_roots(stream_state_t *st, const change_relation_t **rels, int *n,
+                                   char *errbuf, size_t errsize)
 {
     int out = 0;
     for (int i = 0; i < *n; i++) {
         int size = partmap_tree_size(st->opts->parts, rels[i]->nspname, rels[i]->relname);
         int seen = 0, count = 0;
         for (int j = 0; size > 0 && j < *n; j++) {
-            seen |= j < i && pipeline_same_name(rels[j], rels[i]);
-            count += pipeline_same_name(rels[j], rels[i]);
+            seen |= j < i && stream_same_name(rels[j], rels[i]);
+            count += stream_same_name(rels[j], rels[i]);
         }
         if (seen)
             continue;
@@ -302,7 +302,7 @@ static err_t pipeline_truncate_roots(pipeline_state_t *st, const change_relation
     return ERR_OK;
 }
 
-static err_t pipeline_handle_truncate(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_truncate_t *t = &st->msg.u.truncate;
     const change_relation_t *rels[t->nrelids > 0 ? t->nrelids : 1];
@@ -310,34 +310,34 @@ static err_t pipeline_handle_truncate(pipeline_state_t *st, char *errbuf, size_t
     if (st->skipping)
         return ERR_OK;
     for (int i = 0; i < t->nrelids; i++) {
-        rels[i] = pipeline_relation(st, t->relids[i], errbuf, errsize);
+        rels[i] = stream_relation(st, t->relids[i], errbuf, errsize);
         if (rels[i] == NULL)
             return ERR_RUNTIME;
     }
     if (partmap_count(st->opts->parts) > 0 &&
-        pipeline_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
+        stream_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
         return ERR_RUNTIME;
     st->batch_rows++;
     return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn_lsn, errbuf, errsize);
 }
 
-static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
 {
     switch (st->msg.kind) {
     case PGOUTPUT_BEGIN:
-        return pipeline_handle_begin(st, errbuf, errsize);
+        return stream_handle_begin(st, errbuf, errsize);
     case PGOUTPUT_COMMIT:
-        return pipeline_handle_commit(st, errbuf, errsize);
+        return stream_handle_commit(st, errbuf, errsize);
     case PGOUTPUT_RELATION:
-        return pipeline_handle_relation(st, errbuf, errsize);
+        return stream_handle_relation(st, errbuf, errsize);
     case PGOUTPUT_INSERT:
-        return pipeline_handle_row(st, SINK_INSERT, errbuf, errsize);
+        return stream_handle_row(st, SINK_INSERT, errbuf, errsize);
     case PGOUTPUT_UPDATE:
-        return pipeline_handle_row(st, SINK_UPDATE, errbuf, errsize);
+        return stream_handle_row(st, SINK_UPDATE, errbuf, errsize);
     case PGOUTPUT_DELETE:
-        return pipeline_handle_row(st, SINK_DELETE, errbuf, errsize);
+        return stream_handle_row(st, SINK_DELETE, errbuf, errsize);
     case PGOUTPUT_TRUNCATE:
-        return pipeline_handle_truncate(st, errbuf, errsize);
+        return stream_handle_truncate(st, errbuf, errsize);
     case PGOUTPUT_TYPE:
         if (st->snk->ops->type == NULL)
             return ERR_OK;
@@ -352,8 +352,7 @@ static err_t pipeline_dispatch(pipeline_state_t *st, char *errbuf, size_t errsiz
 }
 
 /* Nothing pending: the keepalive position is as good as applied. */
-static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *errbuf,
-                                   size_t errsize)
+static err_t stream_idle_advance(stream_state_t *st, lsn_t wal_end, char *errbuf, size_t errsize)
 {
     if (st->in_txn || st->batch_open || st->pending || wal_end <= st->applied)
         return ERR_OK;
@@ -368,12 +367,12 @@ static err_t pipeline_idle_advance(pipeline_state_t *st, lsn_t wal_end, char *er
         return err;
     st->applied = st->progress_saved = wal_end;
     st->stats->applied_lsn = wal_end;
-    pipeline_metrics_position(st, 0); /* metrics */
+    stream_metrics_position(st, 0); /* metrics */
     return ERR_OK;
 }
 
-static err_t pipeline_handle_frame(pipeline_state_t *st, const char *buf, size_t len, char *errbuf,
-                                   size_t errsize)
+static err_t stream_handle_frame(stream_state_t *st, const char *buf, size_t len, char *errbuf,
+                                 size_t errsize)
 {
     pgoutput_frame_t f;
     if (pgoutput_read_frame(buf, len, &f, errbuf, errsize) != PGOUTPUT_OK)
@@ -383,26 +382,26 @@ static err_t pipeline_handle_frame(pipeline_state_t *st, const char *buf, size_t
     if (f.kind == PGOUTPUT_FRAME_KEEPALIVE) {
         if (f.wal_end > st->keepalive_end)
             st->keepalive_end = f.wal_end;
-        err_t err = pipeline_idle_advance(st, f.wal_end, errbuf, errsize);
+        err_t err = stream_idle_advance(st, f.wal_end, errbuf, errsize);
         if (err == ERR_OK && (f.reply_requested || st->applied != st->last_status_flush))
-            err = pipeline_send_status(st, 0, errbuf, errsize);
+            err = stream_send_status(st, 0, errbuf, errsize);
         return err;
     }
     if (pgoutput_read_msg(f.payload, f.payload_len, &st->msg, errbuf, errsize) != PGOUTPUT_OK)
         return ERR_RUNTIME;
-    return pipeline_dispatch(st, errbuf, errsize);
+    return stream_dispatch(st, errbuf, errsize);
 }
 
 /* How long the next read may wait: until the batch is due or a status is. */
-static int pipeline_wait_ms(const pipeline_state_t *st)
+static int stream_wait_ms(const stream_state_t *st)
 {
     int64_t now = clock_ms();
     int64_t due = st->last_status_ms + st->opts->status_interval_ms;
     if (st->batch_open && !st->in_txn) {
         /* batch only while behind: a source with nothing more ready ends it */
         int64_t batch_due = st->batch_started_ms + st->opts->batch_ms;
-        if (now + PIPELINE_IDLE_MS < batch_due)
-            batch_due = now + PIPELINE_IDLE_MS;
+        if (now + STREAM_IDLE_MS < batch_due)
+            batch_due = now + STREAM_IDLE_MS;
         if (batch_due < due)
             due = batch_due;
     }
@@ -419,8 +418,8 @@ static int pipeline_wait_ms(const pipeline_state_t *st)
 /* A replication connection that went quiet although a reply was asked for
  * is dead or stalled (a hung peer or a black hole that TCP does not notice):
  * give it up, the caller reconnects. */
-static err_t pipeline_check_silence(const pipeline_state_t *st, int64_t now, char *errbuf,
-                                    size_t errsize)
+static err_t stream_check_silence(const stream_state_t *st, int64_t now, char *errbuf,
+                                  size_t errsize)
 {
     int limit = st->opts->silence_timeout_ms;
     if (limit <= 0 || st->asked_ms == 0 || now - st->asked_ms < limit)
@@ -432,26 +431,26 @@ static err_t pipeline_check_silence(const pipeline_state_t *st, int64_t now, cha
     return ERR_CONNECT;
 }
 
-static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
 {
     int64_t now = clock_ms();
-    err_t err = pipeline_check_silence(st, now, errbuf, errsize);
+    err_t err = stream_check_silence(st, now, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     if (st->batch_open && !st->in_txn &&
         (now - st->batch_started_ms >= st->opts->batch_ms || *st->opts->stop)) {
-        err = pipeline_flush_batch(st, errbuf, errsize);
+        err = stream_flush_batch(st, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
     lsn_t before = st->applied;
-    err = pipeline_idle_advance(st, st->keepalive_end, errbuf, errsize);
+    err = stream_idle_advance(st, st->keepalive_end, errbuf, errsize);
     /* quiet for a status period: ask for a reply, which proves the link alive */
     int ask =
         st->opts->silence_timeout_ms > 0 && now - st->last_recv_ms >= st->opts->status_interval_ms;
     if (err == ERR_OK &&
         (st->applied != before || now - st->last_status_ms >= st->opts->status_interval_ms)) {
-        err = pipeline_send_status(st, ask, errbuf, errsize);
+        err = stream_send_status(st, ask, errbuf, errsize);
         if (ask && st->asked_ms == 0)
             st->asked_ms = now;
     }
@@ -460,19 +459,19 @@ static err_t pipeline_tick(pipeline_state_t *st, char *errbuf, size_t errsize)
 
 /* The sink is waiting for the target (a long statement, a slow commit): the
  * source still hears from us, so the walsender's timeout does not fire. */
-static void pipeline_on_wait(void *arg, int stalled)
+static void stream_on_wait(void *arg, int stalled)
 {
-    pipeline_state_t *st = arg;
+    stream_state_t *st = arg;
     char eb[256];
     if (stalled)
         st->target_stalled = 1;
     else if (clock_ms() - st->last_status_ms >= st->opts->status_interval_ms)
-        (void)pipeline_send_status(st, 0, eb, sizeof(eb)); /* a failure shows on the next read */
+        (void)stream_send_status(st, 0, eb, sizeof(eb)); /* a failure shows on the next read */
 }
 
 /* Learns how far the target committed; with wait, waits for all of it.
  * Only what the target reported committed becomes the confirmable position. */
-static err_t pipeline_settle(pipeline_state_t *st, int wait, char *errbuf, size_t errsize)
+static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize)
 {
     lsn_t durable = 0;
     err_t err = wait ? st->snk->ops->drain(st->snk->ctx, errbuf, errsize) : ERR_OK;
@@ -484,16 +483,16 @@ static err_t pipeline_settle(pipeline_state_t *st, int wait, char *errbuf, size_
     st->stats->applied_lsn = durable;
     if (durable >= st->pending_lsn) {
         st->pending = 0;
-        pipeline_metrics_batch(st, st->pending_started); /* metrics */
+        stream_metrics_batch(st, st->pending_started); /* metrics */
     }
-    return pipeline_send_status(st, 0, errbuf, errsize);
+    return stream_send_status(st, 0, errbuf, errsize);
 }
 
-static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_loop(stream_state_t *st, char *errbuf, size_t errsize)
 {
     for (;;) {
         if (*st->opts->stop && !st->in_txn && !st->batch_open)
-            return st->pending ? pipeline_settle(st, 1, errbuf, errsize) : ERR_OK;
+            return st->pending ? stream_settle(st, 1, errbuf, errsize) : ERR_OK;
         const char *buf;
         size_t len;
         err_t err = ERR_OK;
@@ -501,29 +500,29 @@ static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
          * (a short wait first: the source may only be a moment behind, and
          * settling waits for everything the target has queued) */
         int idle_pending = st->pending && !st->batch_open;
-        int wait_ms = pipeline_wait_ms(st);
-        if (idle_pending && wait_ms > PIPELINE_PENDING_WAIT_MS)
-            wait_ms = PIPELINE_PENDING_WAIT_MS;
+        int wait_ms = stream_wait_ms(st);
+        if (idle_pending && wait_ms > STREAM_PENDING_WAIT_MS)
+            wait_ms = STREAM_PENDING_WAIT_MS;
         int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, &err, errbuf, errsize);
         if (r == 0 && idle_pending) {
             /* look without waiting while the source may resume any moment;
              * wait for the target once it has been quiet for a while */
-            int quiet = clock_ms() - st->last_recv_ms >= PIPELINE_QUIET_MS;
-            err = pipeline_settle(st, quiet, errbuf, errsize);
+            int quiet = clock_ms() - st->last_recv_ms >= STREAM_QUIET_MS;
+            err = stream_settle(st, quiet, errbuf, errsize);
             if (err != ERR_OK)
                 return err;
             continue;
         }
         /* now and then, learn without waiting what the target has committed */
         if (r >= 0 && st->pending && (r == 0 || ++st->polls % 256 == 0))
-            err = pipeline_settle(st, 0, errbuf, errsize);
+            err = stream_settle(st, 0, errbuf, errsize);
         if (err != ERR_OK)
             return err;
         /* the source has nothing ready: commit the batch at once unless the
          * previous commit is still in flight (then the batch grows meanwhile,
          * so batches grow with the backlog) */
         if (r == 0 && st->batch_open && !st->in_txn && !st->pending) {
-            err = pipeline_flush_batch(st, errbuf, errsize);
+            err = stream_flush_batch(st, errbuf, errsize);
             if (err != ERR_OK)
                 return err;
         }
@@ -532,24 +531,24 @@ static err_t pipeline_loop(pipeline_state_t *st, char *errbuf, size_t errsize)
         if (r > 0) {
             st->last_recv_ms = clock_ms();
             st->asked_ms = 0;
-            err = pipeline_handle_frame(st, buf, len, errbuf, errsize);
+            err = stream_handle_frame(st, buf, len, errbuf, errsize);
         }
         if (err == ERR_OK)
-            err = pipeline_tick(st, errbuf, errsize);
+            err = stream_tick(st, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
 }
 
-int pipeline_silence_timeout_ms(int status_interval_ms)
+int stream_silence_timeout_ms(int status_interval_ms)
 {
     return status_interval_ms < 5000 / 3 ? 5000 : 3 * status_interval_ms;
 }
 
-err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t *opts,
-                   pipeline_stats_t *stats, char *errbuf, size_t errsize)
+err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *opts,
+                 stream_stats_t *stats, char *errbuf, size_t errsize)
 {
-    pipeline_state_t st = {.src = src, .snk = snk, .opts = opts, .stats = stats};
+    stream_state_t st = {.src = src, .snk = snk, .opts = opts, .stats = stats};
     memset(stats, 0, sizeof(*stats));
     st.applied = st.received = st.progress_saved = opts->applied_lsn;
     stats->applied_lsn = opts->applied_lsn;
@@ -560,8 +559,8 @@ err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t
     }
     st.last_status_ms = st.last_progress_ms = st.last_recv_ms = clock_ms();
     if (snk->ops->on_wait != NULL)
-        snk->ops->on_wait(snk->ctx, pipeline_on_wait, &st);
-    err_t err = pipeline_loop(&st, errbuf, errsize);
+        snk->ops->on_wait(snk->ctx, stream_on_wait, &st);
+    err_t err = stream_loop(&st, errbuf, errsize);
     if (snk->ops->on_wait != NULL)
         snk->ops->on_wait(snk->ctx, NULL, NULL);
     if (err != ERR_OK && opts->metrics != NULL) /* metrics: a stall is a connect error */
@@ -570,7 +569,7 @@ err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t
         snk->ops->rollback(snk->ctx);
     if (err == ERR_OK) {
         char eb[256];
-        pipeline_send_status(&st, 0, eb, sizeof(eb)); /* last word: what is durable */
+        stream_send_status(&st, 0, eb, sizeof(eb)); /* last word: what is durable */
     }
     pgoutput_msg_clear(&st.msg);
     relcache_free(st.rels);

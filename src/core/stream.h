@@ -1,5 +1,5 @@
 /*
- * pipeline: the apply loop. Reads the source stream, decodes it, hands whole
+ * stream: the apply loop. Reads the source stream, decodes it, hands whole
  * source transactions to the sink in commit order, groups several of them per
  * target transaction, and confirms to the source only what the sink made
  * durable. Holds no connection of its own.
@@ -18,7 +18,7 @@
 #include "core/sink.h"
 #include "core/source.h"
 
-typedef struct pipeline_opts {
+typedef struct stream_opts {
     lsn_t applied_lsn;           /* end LSN of the newest transaction already on the target */
     int batch_rows;              /* close a target transaction after this many rows... */
     int batch_ms;                /* ...or when it has been open this long */
@@ -28,27 +28,27 @@ typedef struct pipeline_opts {
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the transaction, stop */
     metrics_t *metrics;          /* optional (NULL: none): counts, latencies, lag */
     const partmap_t *parts;      /* optional: published leaves renamed to their root (PG 12) */
-} pipeline_opts_t;
+} stream_opts_t;
 
-typedef struct pipeline_stats {
+typedef struct stream_stats {
     uint64_t txns;    /* source transactions applied */
     uint64_t rows;    /* row changes applied */
     uint64_t batches; /* target transactions committed */
     lsn_t applied_lsn;
-} pipeline_stats_t;
+} stream_stats_t;
 
 /* The silence timeout (0: never) for a status period: three periods, at
  * least 5 s. A status sent after a quiet period asks the server for a reply
  * (a live walsender answers at once with a keepalive), so only a stalled or
  * dead connection leaves it unanswered that long. */
-int pipeline_silence_timeout_ms(int status_interval_ms);
+int stream_silence_timeout_ms(int status_interval_ms);
 
 /*
  * Runs until *opts->stop is set (returns ERR_OK once everything received is
  * committed and confirmed) or an error (returned, with errbuf naming table,
  * column and LSN where they apply). *stats is filled in either case.
  */
-err_t pipeline_run(const source_t *src, const sink_t *snk, const pipeline_opts_t *opts,
-                   pipeline_stats_t *stats, char *errbuf, size_t errsize);
+err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *opts,
+                 stream_stats_t *stats, char *errbuf, size_t errsize);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Unit tests for the apply loop (pipeline_run) against a fake source that
+ * Unit tests for the apply loop (stream_run) against a fake source that
  * replays walsender frames and a fake sink that records every call. They pin
  * the loop's contract: whole source transactions per target transaction,
  * confirmation of a Commit's end LSN only once the sink made it durable,
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "core/pipeline.h"
+#include "core/stream.h"
 #include "support/pgoutput_build.h"
 
 #define MAXFRAMES 32
@@ -249,8 +249,8 @@ typedef struct fixture {
     fake_source_t src;
     fake_sink_t snk;
     volatile sig_atomic_t stop;
-    pipeline_opts_t opts;
-    pipeline_stats_t stats;
+    stream_opts_t opts;
+    stream_stats_t stats;
     char errbuf[256];
 } fixture_t;
 
@@ -259,18 +259,18 @@ static void fixture_init(fixture_t *f, int batch_rows)
     memset(f, 0, sizeof(*f));
     f->src.stop = &f->stop;
     f->snk.src = &f->src;
-    f->opts = (pipeline_opts_t){.batch_rows = batch_rows,
-                                .batch_ms = 60000,
-                                .status_interval_ms = 10000,
-                                .progress_interval_ms = 0,
-                                .stop = &f->stop};
+    f->opts = (stream_opts_t){.batch_rows = batch_rows,
+                              .batch_ms = 60000,
+                              .status_interval_ms = 10000,
+                              .progress_interval_ms = 0,
+                              .stop = &f->stop};
 }
 
 static err_t fixture_run(fixture_t *f)
 {
     source_t src = {.ops = &fake_source_ops, .ctx = &f->src};
     sink_t snk = {.ops = f->snk.async ? &fake_sink_async_ops : &fake_sink_ops, .ctx = &f->snk};
-    err_t err = pipeline_run(&src, &snk, &f->opts, &f->stats, f->errbuf, sizeof(f->errbuf));
+    err_t err = stream_run(&src, &snk, &f->opts, &f->stats, f->errbuf, sizeof(f->errbuf));
     fake_source_free(&f->src);
     return err;
 }

@@ -1,5 +1,5 @@
 /*
- * pg_tsql: statement text for transformed tables.
+ * pg_transform_sql: statement text for transformed tables.
  *
  * Every expression is written as "(" expr ")" over a derived table
  * (SELECT $1::type AS "col", ...) AS s, so unqualified names resolve to the
@@ -10,7 +10,7 @@
  * writes the new row when it qualifies, so rows move in and out of the
  * filter atomically.
  */
-#include "pg/pg_tsql.h"
+#include "pg/pg_transform_sql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +20,7 @@
 #include "pg/pg_rowcheck.h"
 
 /* (SELECT $k::type AS "c", ...) with parameters numbered from first. */
-static void pg_tsql_values(sbuf_t *b, const pg_tsql_rel_t *r, int first)
+static void pg_transform_sql_values(sbuf_t *b, const pg_transform_sql_rel_t *r, int first)
 {
     char p[24];
     sbuf_add(b, "SELECT ");
@@ -33,7 +33,7 @@ static void pg_tsql_values(sbuf_t *b, const pg_tsql_rel_t *r, int first)
     }
 }
 
-static void pg_tsql_expr(sbuf_t *b, const pg_tsql_rel_t *r, int c)
+static void pg_transform_sql_expr(sbuf_t *b, const pg_transform_sql_rel_t *r, int c)
 {
     const transform_col_t *col = &r->plan->cols[c];
     sbuf_add(b, "(");
@@ -42,8 +42,8 @@ static void pg_tsql_expr(sbuf_t *b, const pg_tsql_rel_t *r, int c)
 }
 
 /* Target column names of the plan columns in list (all when list == NULL). */
-static void pg_tsql_tcols(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, int n,
-                          const char *prefix)
+static void pg_transform_sql_tcols(sbuf_t *b, const pg_transform_sql_rel_t *r, const int *list,
+                                   int n, const char *prefix)
 {
     for (int i = 0; i < n; i++) {
         sbuf_add(b, i ? ", " : "");
@@ -52,27 +52,28 @@ static void pg_tsql_tcols(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, in
     }
 }
 
-static void pg_tsql_exprs(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, int n)
+static void pg_transform_sql_exprs(sbuf_t *b, const pg_transform_sql_rel_t *r, const int *list,
+                                   int n)
 {
     for (int i = 0; i < n; i++) {
         sbuf_add(b, i ? ", " : "");
-        pg_tsql_expr(b, r, list ? list[i] : i);
+        pg_transform_sql_expr(b, r, list ? list[i] : i);
     }
 }
 
 /* ("k1", ...) = (SELECT (ek1), ... FROM <from>) */
-static void pg_tsql_key_match(sbuf_t *b, const pg_tsql_rel_t *r, const char *from)
+static void pg_transform_sql_key_match(sbuf_t *b, const pg_transform_sql_rel_t *r, const char *from)
 {
     sbuf_add(b, "(");
-    pg_tsql_tcols(b, r, r->key, r->nkey, "");
+    pg_transform_sql_tcols(b, r, r->key, r->nkey, "");
     sbuf_add(b, ") = (SELECT ");
-    pg_tsql_exprs(b, r, r->key, r->nkey);
+    pg_transform_sql_exprs(b, r, r->key, r->nkey);
     sbuf_add(b, " FROM ");
     sbuf_add(b, from);
     sbuf_add(b, ")");
 }
 
-static void pg_tsql_where(sbuf_t *b, const pg_tsql_rel_t *r)
+static void pg_transform_sql_where(sbuf_t *b, const pg_transform_sql_rel_t *r)
 {
     if (r->plan->where == NULL)
         return;
@@ -82,55 +83,57 @@ static void pg_tsql_where(sbuf_t *b, const pg_tsql_rel_t *r)
 }
 
 /* INSERT INTO target (columns) OVERRIDING SYSTEM VALUE SELECT expressions FROM */
-static void pg_tsql_insert_select(sbuf_t *b, const pg_tsql_rel_t *r)
+static void pg_transform_sql_insert_select(sbuf_t *b, const pg_transform_sql_rel_t *r)
 {
     sbuf_add(b, "INSERT INTO ");
     sbuf_add(b, r->target);
     sbuf_add(b, " (");
-    pg_tsql_tcols(b, r, NULL, r->plan->ncols, "");
+    pg_transform_sql_tcols(b, r, NULL, r->plan->ncols, "");
     sbuf_add(b, ") OVERRIDING SYSTEM VALUE SELECT ");
-    pg_tsql_exprs(b, r, NULL, r->plan->ncols);
+    pg_transform_sql_exprs(b, r, NULL, r->plan->ncols);
     sbuf_add(b, " FROM ");
 }
 
-static void pg_tsql_insert(sbuf_t *b, const pg_tsql_rel_t *r)
+static void pg_transform_sql_insert(sbuf_t *b, const pg_transform_sql_rel_t *r)
 {
-    pg_tsql_insert_select(b, r);
+    pg_transform_sql_insert_select(b, r);
     sbuf_add(b, "(");
-    pg_tsql_values(b, r, 1);
+    pg_transform_sql_values(b, r, 1);
     sbuf_add(b, ") AS s");
-    pg_tsql_where(b, r);
+    pg_transform_sql_where(b, r);
 }
 
-static void pg_tsql_delete(sbuf_t *b, const pg_tsql_rel_t *r)
+static void pg_transform_sql_delete(sbuf_t *b, const pg_transform_sql_rel_t *r)
 {
     sbuf_t from = {0};
     sbuf_add(&from, "(");
-    pg_tsql_values(&from, r, 1);
+    pg_transform_sql_values(&from, r, 1);
     sbuf_add(&from, ") AS s");
     sbuf_add(b, "DELETE FROM ");
     sbuf_add(b, r->target);
     sbuf_add(b, " WHERE ");
     b->oom |= from.oom;
-    pg_tsql_key_match(b, r, from.s ? from.s : "");
+    pg_transform_sql_key_match(b, r, from.s ? from.s : "");
     free(from.s);
 }
 
 /* UPDATE target SET (columns of list) = (SELECT their expressions FROM */
-static void pg_tsql_update_set(sbuf_t *b, const pg_tsql_rel_t *r, const int *list, int n)
+static void pg_transform_sql_update_set(sbuf_t *b, const pg_transform_sql_rel_t *r, const int *list,
+                                        int n)
 {
     sbuf_add(b, "UPDATE ");
     sbuf_add(b, r->target);
     sbuf_add(b, " SET (");
-    pg_tsql_tcols(b, r, list, n, "");
+    pg_transform_sql_tcols(b, r, list, n, "");
     sbuf_add(b, ") = (SELECT ");
-    pg_tsql_exprs(b, r, list, n);
+    pg_transform_sql_exprs(b, r, list, n);
     sbuf_add(b, " FROM ");
 }
 
 /* The plan columns set in mask, *n of them, as a malloc'd list (caller frees);
  * NULL with b->oom set when out of memory. */
-static int *pg_tsql_masked(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask, int *n)
+static int *pg_transform_sql_masked(sbuf_t *b, const pg_transform_sql_rel_t *r, const uint8_t *mask,
+                                    int *n)
 {
     int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
     *n = 0;
@@ -145,28 +148,28 @@ static int *pg_tsql_masked(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mas
     return list;
 }
 
-static void pg_tsql_update(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+static void pg_transform_sql_update(sbuf_t *b, const pg_transform_sql_rel_t *r, const uint8_t *mask)
 {
     int n;
-    int *list = pg_tsql_masked(b, r, mask, &n);
+    int *list = pg_transform_sql_masked(b, r, mask, &n);
     if (list == NULL)
         return;
     sbuf_t from = {0};
     sbuf_add(&from, "(");
-    pg_tsql_values(&from, r, r->nsrc + 1);
+    pg_transform_sql_values(&from, r, r->nsrc + 1);
     sbuf_add(&from, ") AS s");
-    pg_tsql_update_set(b, r, list, n);
+    pg_transform_sql_update_set(b, r, list, n);
     sbuf_add(b, "(");
-    pg_tsql_values(b, r, 1);
+    pg_transform_sql_values(b, r, 1);
     sbuf_add(b, ") AS s) WHERE ");
     b->oom |= from.oom;
-    pg_tsql_key_match(b, r, from.s ? from.s : "");
+    pg_transform_sql_key_match(b, r, from.s ? from.s : "");
     free(from.s);
     free(list);
 }
 
 /* The plan columns that are not part of the key. */
-static int pg_tsql_nonkey(const pg_tsql_rel_t *r, int *list)
+static int pg_transform_sql_nonkey(const pg_transform_sql_rel_t *r, int *list)
 {
     int n = 0;
     for (int c = 0; c < r->plan->ncols; c++) {
@@ -179,95 +182,97 @@ static int pg_tsql_nonkey(const pg_tsql_rel_t *r, int *list)
     return n;
 }
 
-static void pg_tsql_upsert(sbuf_t *b, const pg_tsql_rel_t *r)
+static void pg_transform_sql_upsert(sbuf_t *b, const pg_transform_sql_rel_t *r)
 {
     int *list = calloc((size_t)r->plan->ncols + 1, sizeof(int));
     if (list == NULL) {
         b->oom = 1;
         return;
     }
-    int n = pg_tsql_nonkey(r, list);
+    int n = pg_transform_sql_nonkey(r, list);
     sbuf_add(b, "WITH n AS (");
-    pg_tsql_values(b, r, 1);
+    pg_transform_sql_values(b, r, 1);
     sbuf_add(b, "), o AS (");
-    pg_tsql_values(b, r, r->nsrc + 1);
+    pg_transform_sql_values(b, r, r->nsrc + 1);
     sbuf_add(b, "), d AS (DELETE FROM ");
     sbuf_add(b, r->target);
     sbuf_add(b, " WHERE ");
-    pg_tsql_key_match(b, r, "o");
+    pg_transform_sql_key_match(b, r, "o");
     sbuf_add(b, " AND NOT EXISTS (SELECT 1 FROM n WHERE (");
     sbuf_add(b, r->plan->where);
     sbuf_add(b, ") AND (");
-    pg_tsql_exprs(b, r, r->key, r->nkey);
+    pg_transform_sql_exprs(b, r, r->key, r->nkey);
     sbuf_add(b, ") = (SELECT ");
-    pg_tsql_exprs(b, r, r->key, r->nkey);
+    pg_transform_sql_exprs(b, r, r->key, r->nkey);
     sbuf_add(b, " FROM o))) ");
-    pg_tsql_insert_select(b, r);
+    pg_transform_sql_insert_select(b, r);
     sbuf_add(b, "n");
-    pg_tsql_where(b, r);
+    pg_transform_sql_where(b, r);
     sbuf_add(b, " ON CONFLICT (");
-    pg_tsql_tcols(b, r, r->key, r->nkey, "");
+    pg_transform_sql_tcols(b, r, r->key, r->nkey, "");
     if (n == 0) {
         sbuf_add(b, ") DO NOTHING");
     } else {
         sbuf_add(b, ") DO UPDATE SET (");
-        pg_tsql_tcols(b, r, list, n, "");
+        pg_transform_sql_tcols(b, r, list, n, "");
         sbuf_add(b, ") = ROW(");
-        pg_tsql_tcols(b, r, list, n, "EXCLUDED.");
+        pg_transform_sql_tcols(b, r, list, n, "EXCLUDED.");
         sbuf_add(b, ")");
     }
     free(list);
 }
 
-static void pg_tsql_partial(sbuf_t *b, const pg_tsql_rel_t *r, const uint8_t *mask)
+static void pg_transform_sql_partial(sbuf_t *b, const pg_transform_sql_rel_t *r,
+                                     const uint8_t *mask)
 {
     int n;
-    int *list = pg_tsql_masked(b, r, mask, &n);
+    int *list = pg_transform_sql_masked(b, r, mask, &n);
     if (list == NULL)
         return;
     sbuf_add(b, "WITH n AS (");
-    pg_tsql_values(b, r, 1);
+    pg_transform_sql_values(b, r, 1);
     sbuf_add(b, "), o AS (");
-    pg_tsql_values(b, r, r->nsrc + 1);
+    pg_transform_sql_values(b, r, r->nsrc + 1);
     sbuf_add(b, "), q AS (SELECT count(*) AS k FROM n WHERE (");
     sbuf_add(b, r->plan->where);
     sbuf_add(b, ")), d AS (DELETE FROM ");
     sbuf_add(b, r->target);
     sbuf_add(b, " WHERE ");
-    pg_tsql_key_match(b, r, "o");
+    pg_transform_sql_key_match(b, r, "o");
     sbuf_add(b, " AND (SELECT k FROM q) = 0), u AS (");
-    pg_tsql_update_set(b, r, list, n);
+    pg_transform_sql_update_set(b, r, list, n);
     sbuf_add(b, "n) WHERE ");
-    pg_tsql_key_match(b, r, "o");
+    pg_transform_sql_key_match(b, r, "o");
     sbuf_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) ");
     pg_rowcheck_select(b, "(SELECT k FROM q) = (SELECT count(*) FROM u)", PG_ROWCHECK_PARTIAL, 0);
     free(list);
 }
 
-char *pg_tsql_build(const pg_tsql_rel_t *r, pg_tsql_op_t op, const uint8_t *mask)
+char *pg_transform_sql_build(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op,
+                             const uint8_t *mask)
 {
     sbuf_t b = {0};
     switch (op) {
-    case PG_TSQL_INSERT:
-        pg_tsql_insert(&b, r);
+    case PG_TRANSFORM_SQL_INSERT:
+        pg_transform_sql_insert(&b, r);
         break;
-    case PG_TSQL_DELETE:
-        pg_tsql_delete(&b, r);
+    case PG_TRANSFORM_SQL_DELETE:
+        pg_transform_sql_delete(&b, r);
         break;
-    case PG_TSQL_UPDATE:
-        pg_tsql_update(&b, r, mask);
+    case PG_TRANSFORM_SQL_UPDATE:
+        pg_transform_sql_update(&b, r, mask);
         break;
-    case PG_TSQL_UPSERT:
-        pg_tsql_upsert(&b, r);
+    case PG_TRANSFORM_SQL_UPSERT:
+        pg_transform_sql_upsert(&b, r);
         break;
-    case PG_TSQL_PARTIAL:
-        pg_tsql_partial(&b, r, mask);
+    case PG_TRANSFORM_SQL_PARTIAL:
+        pg_transform_sql_partial(&b, r, mask);
         break;
     }
     return sbuf_take(&b);
 }
 
-char *pg_tsql_probe(const pg_tsql_rel_t *r, int c)
+char *pg_transform_sql_probe(const pg_transform_sql_rel_t *r, int c)
 {
     sbuf_t b = {0};
     sbuf_add(&b, "SELECT (");
@@ -277,19 +282,21 @@ char *pg_tsql_probe(const pg_tsql_rel_t *r, int c)
         sbuf_add(&b, r->plan->cols[c].expr ? r->plan->cols[c].expr
                                            : r->src_q[r->plan->cols[c].src_col]);
     sbuf_add(&b, ") FROM (");
-    pg_tsql_values(&b, r, 1);
+    pg_transform_sql_values(&b, r, 1);
     sbuf_add(&b, ") AS s");
     return sbuf_take(&b);
 }
 
-int pg_tsql_nparams(const pg_tsql_rel_t *r, pg_tsql_op_t op)
+int pg_transform_sql_nparams(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op)
 {
-    return (op == PG_TSQL_UPDATE || op == PG_TSQL_UPSERT || op == PG_TSQL_PARTIAL) ? 2 * r->nsrc
-                                                                                   : r->nsrc;
+    return (op == PG_TRANSFORM_SQL_UPDATE || op == PG_TRANSFORM_SQL_UPSERT ||
+            op == PG_TRANSFORM_SQL_PARTIAL)
+               ? 2 * r->nsrc
+               : r->nsrc;
 }
 
-int pg_tsql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,
-                 const char *source, int only, char **select, char **columns)
+int pg_transform_sql_copy(const transform_plan_t *plan, char *const *src_q, char *const *tcol_q,
+                          const char *source, int only, char **select, char **columns)
 {
     sbuf_t sel = {0}, cols = {0};
     sbuf_add(&sel, "SELECT ");

@@ -1,5 +1,5 @@
 /*
- * pg_trel: one transformed table on the target: its plan, the SQL types of
+ * pg_target_transform: one transformed table on the target: its plan, the SQL types of
  * the source columns, the target key, and the prepared statements that
  * apply row changes through the mapping. Used by pg_target for tables whose
  * "tables" entry has columns, exclude or where.
@@ -18,41 +18,42 @@
 #include "core/sink.h"
 
 /* User-defined source types (from pgoutput Type messages): oid -> SQL name. */
-typedef struct pg_trel_types {
+typedef struct pg_target_transform_types {
     uint32_t *oids;
     char **names; /* quoted "schema"."type", owned */
     int n, cap;
-} pg_trel_types_t;
+} pg_target_transform_types_t;
 
-int pg_trel_types_put(pg_trel_types_t *types, PGconn *conn, uint32_t oid, const char *nsp,
-                      const char *name);
-void pg_trel_types_clear(pg_trel_types_t *types);
+int pg_target_transform_types_put(pg_target_transform_types_t *types, PGconn *conn, uint32_t oid,
+                                  const char *nsp, const char *name);
+void pg_target_transform_types_clear(pg_target_transform_types_t *types);
 
-typedef struct pg_trel pg_trel_t;
+typedef struct pg_target_transform pg_target_transform_t;
 
 /*
  * Describes a transformed table. Returns ERR_OK with *out NULL when the
  * entry needs no transform (the plain path applies), ERR_SCHEMA when the
  * mapping does not fit the target (unknown column, unmapped source column,
  * target key not derivable from the source key...). Caller frees with
- * pg_trel_free.
+ * pg_target_transform_free.
  */
-err_t pg_trel_new(PGconn *conn, const config_table_t *entry, const change_relation_t *rel,
-                  const char *target, const char *display, const pg_trel_types_t *types,
-                  pg_trel_t **out, char *errbuf, size_t errsize);
+err_t pg_target_transform_new(PGconn *conn, const config_table_t *entry,
+                              const change_relation_t *rel, const char *target, const char *display,
+                              const pg_target_transform_types_t *types, pg_target_transform_t **out,
+                              char *errbuf, size_t errsize);
 
 /* Frees; with conn, also deallocates its server-side statements. */
-void pg_trel_free(pg_trel_t *tr, PGconn *conn);
+void pg_target_transform_free(pg_target_transform_t *tr, PGconn *conn);
 
 /* Queues the statement applying one row change. *counter numbers statements. */
-err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row_t *row,
-                    char *errbuf, size_t errsize);
+err_t pg_target_transform_apply(pg_target_transform_t *tr, pg_pipe_t *pipe, int *counter,
+                                const sink_row_t *row, char *errbuf, size_t errsize);
 
 /*
  * After a failed apply (the pipeline aborted), evaluates each mapping of the
  * failed row alone and appends to errbuf which column (or the filter) fails
  * and why. diag comes from pg_pipe_take_failed; this frees it.
  */
-void pg_trel_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize);
+void pg_target_transform_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize);
 
 #endif

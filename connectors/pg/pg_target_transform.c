@@ -1,5 +1,5 @@
 /*
- * pg_trel: applying changes to a transformed table.
+ * pg_target_transform: applying changes to a transformed table.
  *
  * Source values are bound as text to typed parameters (the source's own
  * column types), so expressions see exactly the source row. An unchanged
@@ -9,26 +9,26 @@
  * changed), and one that mixes changed and unchanged columns stops the
  * apply with the table, column and LSN: it would need REPLICA IDENTITY FULL.
  */
-#include "pg/pg_trel.h"
+#include "pg/pg_target_transform.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pg/pg_conn.h"
-#include "pg/pg_tsql.h"
+#include "pg/pg_transform_sql.h"
 #include "core/transform.h"
 #include "pg/pg_rowcheck.h"
 
-#define PG_TREL_FIRST_USER_OID 16384
+#define PG_TARGET_TRANSFORM_FIRST_USER_OID 16384
 
-typedef struct pg_trel_stmt {
+typedef struct pg_target_transform_stmt {
     char *shape; /* op + mask, owned */
     char name[24];
-    struct pg_trel_stmt *next;
-} pg_trel_stmt_t;
+    struct pg_target_transform_stmt *next;
+} pg_target_transform_stmt_t;
 
-struct pg_trel {
+struct pg_target_transform {
     transform_plan_t *plan;
     char *target;  /* quoted, owned */
     char *display; /* source schema.name, owned */
@@ -38,8 +38,8 @@ struct pg_trel {
     char **tcol_q;   /* owned, per plan column */
     int *key;        /* owned, plan column indexes of the target key */
     int nkey;
-    pg_tsql_rel_t sql;
-    pg_trel_stmt_t *stmts;
+    pg_transform_sql_rel_t sql;
+    pg_target_transform_stmt_t *stmts;
     /* per-row scratch */
     change_value_t *eff; /* effective new values */
     const char **values;
@@ -48,8 +48,8 @@ struct pg_trel {
     size_t text_cap;
 };
 
-int pg_trel_types_put(pg_trel_types_t *types, PGconn *conn, uint32_t oid, const char *nsp,
-                      const char *name)
+int pg_target_transform_types_put(pg_target_transform_types_t *types, PGconn *conn, uint32_t oid,
+                                  const char *nsp, const char *name)
 {
     char *q = NULL;
     char *a = PQescapeIdentifier(conn, nsp, strlen(nsp));
@@ -86,7 +86,7 @@ int pg_trel_types_put(pg_trel_types_t *types, PGconn *conn, uint32_t oid, const 
     return 0;
 }
 
-void pg_trel_types_clear(pg_trel_types_t *types)
+void pg_target_transform_types_clear(pg_target_transform_types_t *types)
 {
     for (int i = 0; i < types->n; i++)
         free(types->names[i]);
@@ -95,19 +95,19 @@ void pg_trel_types_clear(pg_trel_types_t *types)
     memset(types, 0, sizeof(*types));
 }
 
-static void pg_trel_strv_free(char **v, int n)
+static void pg_target_transform_strv_free(char **v, int n)
 {
     for (int i = 0; v != NULL && i < n; i++)
         free(v[i]);
     free(v);
 }
 
-void pg_trel_free(pg_trel_t *tr, PGconn *conn)
+void pg_target_transform_free(pg_target_transform_t *tr, PGconn *conn)
 {
     if (tr == NULL)
         return;
     while (tr->stmts != NULL) {
-        pg_trel_stmt_t *next = tr->stmts->next;
+        pg_target_transform_stmt_t *next = tr->stmts->next;
         if (conn != NULL) {
             char sql[64];
             snprintf(sql, sizeof(sql), "DEALLOCATE %s", tr->stmts->name);
@@ -117,9 +117,9 @@ void pg_trel_free(pg_trel_t *tr, PGconn *conn)
         free(tr->stmts);
         tr->stmts = next;
     }
-    pg_trel_strv_free(tr->src_q, tr->nsrc);
-    pg_trel_strv_free(tr->src_type, tr->nsrc);
-    pg_trel_strv_free(tr->tcol_q, tr->plan ? tr->plan->ncols : 0);
+    pg_target_transform_strv_free(tr->src_q, tr->nsrc);
+    pg_target_transform_strv_free(tr->src_type, tr->nsrc);
+    pg_target_transform_strv_free(tr->tcol_q, tr->plan ? tr->plan->ncols : 0);
     transform_plan_free(tr->plan);
     free(tr->target);
     free(tr->display);
@@ -135,8 +135,8 @@ void pg_trel_free(pg_trel_t *tr, PGconn *conn)
 /* ---- describing ---------------------------------------------------------- */
 
 /* Target columns (and which are key) as malloc'd arrays. */
-static err_t pg_trel_target_columns(PGconn *conn, const char *target, char ***names, int **is_key,
-                                    int *n, char *errbuf, size_t errsize)
+static err_t pg_target_transform_target_columns(PGconn *conn, const char *target, char ***names,
+                                                int **is_key, int *n, char *errbuf, size_t errsize)
 /* is_key[i]: 1 = primary key column, 2 = NOT NULL without default, 3 = both */
 {
     const char *p[1] = {target};
@@ -170,10 +170,10 @@ static err_t pg_trel_target_columns(PGconn *conn, const char *target, char ***na
 }
 
 /* SQL type of one source column: built-in OIDs are the same on every server. */
-static char *pg_trel_type_sql(PGconn *conn, const change_column_t *col,
-                              const pg_trel_types_t *types)
+static char *pg_target_transform_type_sql(PGconn *conn, const change_column_t *col,
+                                          const pg_target_transform_types_t *types)
 {
-    if (col->type_oid >= PG_TREL_FIRST_USER_OID) {
+    if (col->type_oid >= PG_TARGET_TRANSFORM_FIRST_USER_OID) {
         for (int i = 0; types != NULL && i < types->n; i++) {
             if (types->oids[i] == col->type_oid)
                 return strdup(types->names[i]);
@@ -190,8 +190,10 @@ static char *pg_trel_type_sql(PGconn *conn, const change_column_t *col,
     return out;
 }
 
-static err_t pg_trel_sources(pg_trel_t *tr, PGconn *conn, const change_relation_t *rel,
-                             const pg_trel_types_t *types, char *errbuf, size_t errsize)
+static err_t pg_target_transform_sources(pg_target_transform_t *tr, PGconn *conn,
+                                         const change_relation_t *rel,
+                                         const pg_target_transform_types_t *types, char *errbuf,
+                                         size_t errsize)
 {
     tr->nsrc = rel->ncols;
     tr->src_q = calloc((size_t)rel->ncols + 1, sizeof(char *));
@@ -203,7 +205,7 @@ static err_t pg_trel_sources(pg_trel_t *tr, PGconn *conn, const change_relation_
         char *q = PQescapeIdentifier(conn, c->name, strlen(c->name));
         tr->src_q[i] = q ? strdup(q) : NULL;
         PQfreemem(q);
-        tr->src_type[i] = pg_trel_type_sql(conn, c, types);
+        tr->src_type[i] = pg_target_transform_type_sql(conn, c, types);
         if (tr->src_q[i] == NULL)
             return ERR_RUNTIME;
         if (tr->src_type[i] == NULL) {
@@ -218,8 +220,9 @@ static err_t pg_trel_sources(pg_trel_t *tr, PGconn *conn, const change_relation_
 }
 
 /* The target key: its primary key, each column fed from source key columns only. */
-static err_t pg_trel_key(pg_trel_t *tr, const change_relation_t *rel, char **tnames,
-                         const int *tkey, int ntgt, char *errbuf, size_t errsize)
+static err_t pg_target_transform_key(pg_target_transform_t *tr, const change_relation_t *rel,
+                                     char **tnames, const int *tkey, int ntgt, char *errbuf,
+                                     size_t errsize)
 {
     tr->key = calloc((size_t)ntgt + 1, sizeof(int));
     if (tr->key == NULL)
@@ -261,7 +264,8 @@ static err_t pg_trel_key(pg_trel_t *tr, const change_relation_t *rel, char **tna
     return ERR_OK;
 }
 
-static err_t pg_trel_finish(pg_trel_t *tr, PGconn *conn, const change_relation_t *rel)
+static err_t pg_target_transform_finish(pg_target_transform_t *tr, PGconn *conn,
+                                        const change_relation_t *rel)
 {
     int n = tr->plan->ncols;
     tr->tcol_q = calloc((size_t)n + 1, sizeof(char *));
@@ -279,32 +283,35 @@ static err_t pg_trel_finish(pg_trel_t *tr, PGconn *conn, const change_relation_t
         if (tr->tcol_q[c] == NULL)
             return ERR_RUNTIME;
     }
-    tr->sql = (pg_tsql_rel_t){.target = tr->target,
-                              .nsrc = tr->nsrc,
-                              .src_q = tr->src_q,
-                              .src_type = tr->src_type,
-                              .plan = tr->plan,
-                              .tcol_q = tr->tcol_q,
-                              .key = tr->key,
-                              .nkey = tr->nkey};
+    tr->sql = (pg_transform_sql_rel_t){.target = tr->target,
+                                       .nsrc = tr->nsrc,
+                                       .src_q = tr->src_q,
+                                       .src_type = tr->src_type,
+                                       .plan = tr->plan,
+                                       .tcol_q = tr->tcol_q,
+                                       .key = tr->key,
+                                       .nkey = tr->nkey};
     return ERR_OK;
 }
 
 /* Lets PostgreSQL parse and type-check every statement of the mapping now,
  * so a bad expression or an unassignable type is reported before any row. */
-static err_t pg_trel_validate(pg_trel_t *tr, PGconn *conn, char *errbuf, size_t errsize)
+static err_t pg_target_transform_validate(pg_target_transform_t *tr, PGconn *conn, char *errbuf,
+                                          size_t errsize)
 {
-    static const pg_tsql_op_t ops[] = {PG_TSQL_INSERT, PG_TSQL_DELETE, PG_TSQL_UPDATE};
+    static const pg_transform_sql_op_t ops[] = {PG_TRANSFORM_SQL_INSERT, PG_TRANSFORM_SQL_DELETE,
+                                                PG_TRANSFORM_SQL_UPDATE};
     uint8_t *all = malloc((size_t)tr->plan->ncols + 1);
     err_t err = all ? ERR_OK : ERR_RUNTIME;
     if (all != NULL)
         memset(all, 1, (size_t)tr->plan->ncols + 1);
     size_t nops = sizeof(ops) / sizeof(ops[0]) + (tr->plan->where != NULL);
     for (size_t i = 0; err == ERR_OK && i < nops; i++) {
-        pg_tsql_op_t op = i == 3                                        ? PG_TSQL_PARTIAL
-                          : ops[i] == PG_TSQL_UPDATE && tr->plan->where ? PG_TSQL_UPSERT
-                                                                        : ops[i];
-        char *sql = pg_tsql_build(&tr->sql, op, all);
+        pg_transform_sql_op_t op = i == 3 ? PG_TRANSFORM_SQL_PARTIAL
+                                   : ops[i] == PG_TRANSFORM_SQL_UPDATE && tr->plan->where
+                                       ? PG_TRANSFORM_SQL_UPSERT
+                                       : ops[i];
+        char *sql = pg_transform_sql_build(&tr->sql, op, all);
         PGresult *res = sql ? PQprepare(conn, "", sql, 0, NULL) : NULL;
         if (res == NULL) {
             err = ERR_RUNTIME;
@@ -325,16 +332,17 @@ static err_t pg_trel_validate(pg_trel_t *tr, PGconn *conn, char *errbuf, size_t 
     return err;
 }
 
-static err_t pg_trel_build(pg_trel_t *tr, PGconn *conn, const config_table_t *entry,
-                           const change_relation_t *rel, const pg_trel_types_t *types, char *errbuf,
-                           size_t errsize)
+static err_t pg_target_transform_build(pg_target_transform_t *tr, PGconn *conn,
+                                       const config_table_t *entry, const change_relation_t *rel,
+                                       const pg_target_transform_types_t *types, char *errbuf,
+                                       size_t errsize)
 {
     char **tnames = NULL;
     int *tkey = NULL, ntgt = 0;
     const char **snames = calloc((size_t)rel->ncols + 1, sizeof(char *));
-    err_t err =
-        snames ? pg_trel_target_columns(conn, tr->target, &tnames, &tkey, &ntgt, errbuf, errsize)
-               : ERR_RUNTIME;
+    err_t err = snames ? pg_target_transform_target_columns(conn, tr->target, &tnames, &tkey, &ntgt,
+                                                            errbuf, errsize)
+                       : ERR_RUNTIME;
     for (int i = 0; snames && i < rel->ncols; i++)
         snames[i] = rel->cols[i].name;
     if (err == ERR_OK) {
@@ -343,37 +351,38 @@ static err_t pg_trel_build(pg_trel_t *tr, PGconn *conn, const config_table_t *en
         err = tr->plan ? ERR_OK : ERR_SCHEMA;
     }
     if (err == ERR_OK && !tr->plan->passthrough)
-        err = pg_trel_key(tr, rel, tnames, tkey, ntgt, errbuf, errsize);
+        err = pg_target_transform_key(tr, rel, tnames, tkey, ntgt, errbuf, errsize);
     if (err == ERR_OK && !tr->plan->passthrough)
-        err = pg_trel_sources(tr, conn, rel, types, errbuf, errsize);
+        err = pg_target_transform_sources(tr, conn, rel, types, errbuf, errsize);
     if (err == ERR_OK && !tr->plan->passthrough)
-        err = pg_trel_finish(tr, conn, rel);
+        err = pg_target_transform_finish(tr, conn, rel);
     if (err == ERR_OK && !tr->plan->passthrough)
-        err = pg_trel_validate(tr, conn, errbuf, errsize);
-    pg_trel_strv_free(tnames, ntgt);
+        err = pg_target_transform_validate(tr, conn, errbuf, errsize);
+    pg_target_transform_strv_free(tnames, ntgt);
     free(tkey);
     free(snames);
     return err;
 }
 
-err_t pg_trel_new(PGconn *conn, const config_table_t *entry, const change_relation_t *rel,
-                  const char *target, const char *display, const pg_trel_types_t *types,
-                  pg_trel_t **out, char *errbuf, size_t errsize)
+err_t pg_target_transform_new(PGconn *conn, const config_table_t *entry,
+                              const change_relation_t *rel, const char *target, const char *display,
+                              const pg_target_transform_types_t *types, pg_target_transform_t **out,
+                              char *errbuf, size_t errsize)
 {
     *out = NULL;
-    pg_trel_t *tr = calloc(1, sizeof(*tr));
+    pg_target_transform_t *tr = calloc(1, sizeof(*tr));
     if (tr == NULL || (tr->target = strdup(target)) == NULL ||
         (tr->display = strdup(display)) == NULL) {
-        pg_trel_free(tr, NULL);
+        pg_target_transform_free(tr, NULL);
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
     errbuf[0] = '\0';
-    err_t err = pg_trel_build(tr, conn, entry, rel, types, errbuf, errsize);
+    err_t err = pg_target_transform_build(tr, conn, entry, rel, types, errbuf, errsize);
     if (err != ERR_OK || tr->plan->passthrough) {
         if (err == ERR_RUNTIME && errbuf[0] == '\0')
             snprintf(errbuf, errsize, "out of memory");
-        pg_trel_free(tr, NULL);
+        pg_target_transform_free(tr, NULL);
         return err;
     }
     *out = tr;
@@ -383,7 +392,7 @@ err_t pg_trel_new(PGconn *conn, const config_table_t *entry, const change_relati
 /* ---- applying ------------------------------------------------------------ */
 
 /* New values with unchanged TOAST values taken from the old row when sent. */
-static void pg_trel_effective(pg_trel_t *tr, const sink_row_t *row)
+static void pg_target_transform_effective(pg_target_transform_t *tr, const sink_row_t *row)
 {
     const change_tuple_t *n = row->new_tuple, *o = row->old_tuple;
     for (int i = 0; i < tr->nsrc; i++) {
@@ -398,8 +407,8 @@ static void pg_trel_effective(pg_trel_t *tr, const sink_row_t *row)
 }
 
 /* UPDATE mask: 1 = set the column; 0 = its inputs did not change. */
-static err_t pg_trel_mask(pg_trel_t *tr, const sink_row_t *row, uint8_t *mask, char *errbuf,
-                          size_t errsize)
+static err_t pg_target_transform_mask(pg_target_transform_t *tr, const sink_row_t *row,
+                                      uint8_t *mask, char *errbuf, size_t errsize)
 {
     for (int s = 0; tr->plan->where_refs != NULL && s < tr->nsrc; s++) {
         if (tr->plan->where_refs[s] && tr->eff[s].kind == CHANGE_UNCHANGED) {
@@ -437,7 +446,7 @@ static err_t pg_trel_mask(pg_trel_t *tr, const sink_row_t *row, uint8_t *mask, c
     return ERR_OK;
 }
 
-static int pg_trel_scratch(pg_trel_t *tr, size_t need)
+static int pg_target_transform_scratch(pg_target_transform_t *tr, size_t need)
 {
     if (need <= tr->text_cap)
         return 0;
@@ -450,7 +459,8 @@ static int pg_trel_scratch(pg_trel_t *tr, size_t need)
 }
 
 /* One parameter per source column from vals, starting at index first. */
-static char *pg_trel_bind_set(pg_trel_t *tr, const change_value_t *vals, int first, char *p)
+static char *pg_target_transform_bind_set(pg_target_transform_t *tr, const change_value_t *vals,
+                                          int first, char *p)
 {
     for (int i = 0; i < tr->nsrc; i++) {
         const change_value_t *v = &vals[i];
@@ -471,7 +481,7 @@ static char *pg_trel_bind_set(pg_trel_t *tr, const change_value_t *vals, int fir
     return p;
 }
 
-static size_t pg_trel_size(const change_value_t *vals, int n)
+static size_t pg_target_transform_size(const change_value_t *vals, int n)
 {
     size_t size = 1;
     for (int i = 0; i < n; i++)
@@ -480,58 +490,66 @@ static size_t pg_trel_size(const change_value_t *vals, int n)
 }
 
 /* The old values: the old tuple when sent, else the new tuple (same key). */
-static const change_value_t *pg_trel_old(pg_trel_t *tr, const sink_row_t *row)
+static const change_value_t *pg_target_transform_old(pg_target_transform_t *tr,
+                                                     const sink_row_t *row)
 {
     if (row->old_tuple != NULL && row->old_tuple->ncols >= tr->nsrc)
         return row->old_tuple->values;
     return row->new_tuple != NULL ? tr->eff : NULL;
 }
 
-static err_t pg_trel_bind(pg_trel_t *tr, const sink_row_t *row, pg_tsql_op_t op)
+static err_t pg_target_transform_bind(pg_target_transform_t *tr, const sink_row_t *row,
+                                      pg_transform_sql_op_t op)
 {
-    const change_value_t *old = pg_trel_old(tr, row);
-    if (op == PG_TSQL_DELETE && old == NULL)
+    const change_value_t *old = pg_target_transform_old(tr, row);
+    if (op == PG_TRANSFORM_SQL_DELETE && old == NULL)
         return ERR_RUNTIME;
-    size_t need = pg_trel_size(tr->eff, tr->nsrc) + (old ? pg_trel_size(old, tr->nsrc) : 0);
-    if (pg_trel_scratch(tr, need) != 0)
+    size_t need = pg_target_transform_size(tr->eff, tr->nsrc) +
+                  (old ? pg_target_transform_size(old, tr->nsrc) : 0);
+    if (pg_target_transform_scratch(tr, need) != 0)
         return ERR_RUNTIME;
     char *p = tr->text;
-    if (op == PG_TSQL_DELETE) {
-        pg_trel_bind_set(tr, old, 0, p);
+    if (op == PG_TRANSFORM_SQL_DELETE) {
+        pg_target_transform_bind_set(tr, old, 0, p);
         return ERR_OK;
     }
-    p = pg_trel_bind_set(tr, tr->eff, 0, p);
-    if (op != PG_TSQL_INSERT)
-        pg_trel_bind_set(tr, old, tr->nsrc, p);
+    p = pg_target_transform_bind_set(tr, tr->eff, 0, p);
+    if (op != PG_TRANSFORM_SQL_INSERT)
+        pg_target_transform_bind_set(tr, old, tr->nsrc, p);
     return ERR_OK;
 }
 
 /* Whether a statement of op must find its row (pg_rowcheck): an UPDATE, and
  * a DELETE unless a filter may rightly have kept the row off the target. */
-static int pg_trel_checked(const pg_trel_t *tr, pg_tsql_op_t op)
+static int pg_target_transform_checked(const pg_target_transform_t *tr, pg_transform_sql_op_t op)
 {
-    return op == PG_TSQL_UPDATE || (op == PG_TSQL_DELETE && tr->plan->where == NULL);
+    return op == PG_TRANSFORM_SQL_UPDATE ||
+           (op == PG_TRANSFORM_SQL_DELETE && tr->plan->where == NULL);
 }
 
 /* The prepared statement of this shape (*out), built on first use. A lost
  * connection stays ERR_CONNECT, so the caller retries. */
-static err_t pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, pg_tsql_op_t op,
-                          const uint8_t *mask, pg_trel_stmt_t **out, char *errbuf, size_t errsize)
+static err_t pg_target_transform_stmt(pg_target_transform_t *tr, pg_pipe_t *pipe, int *counter,
+                                      pg_transform_sql_op_t op, const uint8_t *mask,
+                                      pg_target_transform_stmt_t **out, char *errbuf,
+                                      size_t errsize)
 {
     char shape[1700];
     int n = tr->plan->ncols;
     shape[0] = (char)op;
     for (int c = 0; c < n && c + 2 < (int)sizeof(shape); c++)
-        shape[c + 1] = (op == PG_TSQL_UPDATE || op == PG_TSQL_PARTIAL) && mask[c] ? '1' : '0';
+        shape[c + 1] = (op == PG_TRANSFORM_SQL_UPDATE || op == PG_TRANSFORM_SQL_PARTIAL) && mask[c]
+                           ? '1'
+                           : '0';
     shape[n + 1 < (int)sizeof(shape) ? n + 1 : (int)sizeof(shape) - 1] = '\0';
-    pg_trel_stmt_t *st = tr->stmts;
+    pg_target_transform_stmt_t *st = tr->stmts;
     while (st != NULL && strcmp(st->shape, shape) != 0)
         st = st->next;
     *out = st;
     if (st != NULL)
         return ERR_OK;
-    char *sql = pg_tsql_build(&tr->sql, op, mask);
-    if (sql != NULL && pg_trel_checked(tr, op)) {
+    char *sql = pg_transform_sql_build(&tr->sql, op, mask);
+    if (sql != NULL && pg_target_transform_checked(tr, op)) {
         char *checked = pg_rowcheck_wrap(sql, 1, NULL, pg_pipe_skips_missing(pipe));
         free(sql);
         sql = checked;
@@ -558,7 +576,7 @@ static err_t pg_trel_stmt(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, pg_tsql_
     return ERR_OK;
 }
 
-static int pg_trel_all(const uint8_t *mask, int n)
+static int pg_target_transform_all(const uint8_t *mask, int n)
 {
     for (int i = 0; i < n; i++) {
         if (!mask[i])
@@ -568,15 +586,15 @@ static int pg_trel_all(const uint8_t *mask, int n)
 }
 
 /* A failed row's values, kept with its statement until the result is in. */
-typedef struct pg_trel_diag {
-    const pg_trel_t *tr;
+typedef struct pg_target_transform_diag {
+    const pg_target_transform_t *tr;
     int n;
     char **values; /* NULL entries are SQL NULLs */
-} pg_trel_diag_t;
+} pg_target_transform_diag_t;
 
-static void pg_trel_diag_free(void *p)
+static void pg_target_transform_diag_free(void *p)
 {
-    pg_trel_diag_t *d = p;
+    pg_target_transform_diag_t *d = p;
     for (int i = 0; d != NULL && i < d->n; i++)
         free(d->values[i]);
     if (d != NULL)
@@ -586,9 +604,9 @@ static void pg_trel_diag_free(void *p)
 
 /* Copies the first nsrc bound values (the row's new values, or the old ones
  * of a delete); NULL when out of memory (the explanation is then skipped). */
-static pg_trel_diag_t *pg_trel_diag_new(const pg_trel_t *tr)
+static pg_target_transform_diag_t *pg_target_transform_diag_new(const pg_target_transform_t *tr)
 {
-    pg_trel_diag_t *d = calloc(1, sizeof(*d));
+    pg_target_transform_diag_t *d = calloc(1, sizeof(*d));
     if (d == NULL || (d->values = calloc((size_t)tr->nsrc + 1, sizeof(char *))) == NULL) {
         free(d);
         return NULL;
@@ -603,9 +621,10 @@ static pg_trel_diag_t *pg_trel_diag_new(const pg_trel_t *tr)
 }
 
 /* Runs one probe; fills why with the primary message on failure. */
-static int pg_trel_probe_fails(PGconn *conn, const pg_trel_diag_t *d, int c, char *why, size_t size)
+static int pg_target_transform_probe_fails(PGconn *conn, const pg_target_transform_diag_t *d, int c,
+                                           char *why, size_t size)
 {
-    char *sql = pg_tsql_probe(&d->tr->sql, c);
+    char *sql = pg_transform_sql_probe(&d->tr->sql, c);
     if (sql == NULL)
         return 0;
     PGresult *res = pg_conn_query(conn, sql, d->n, (const char *const *)d->values);
@@ -617,17 +636,17 @@ static int pg_trel_probe_fails(PGconn *conn, const pg_trel_diag_t *d, int c, cha
     return fails;
 }
 
-void pg_trel_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize)
+void pg_target_transform_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize)
 {
-    pg_trel_diag_t *d = diag;
+    pg_target_transform_diag_t *d = diag;
     if (d == NULL || PQstatus(conn) != CONNECTION_OK) {
-        pg_trel_diag_free(d);
+        pg_target_transform_diag_free(d);
         return;
     }
     const transform_plan_t *plan = d->tr->plan;
     char why[512];
     for (int c = plan->where ? -1 : 0; c < plan->ncols; c++) {
-        if (!pg_trel_probe_fails(conn, d, c, why, sizeof(why)))
+        if (!pg_target_transform_probe_fails(conn, d, c, why, sizeof(why)))
             continue;
         size_t n = strlen(errbuf);
         snprintf(errbuf + n, n < errsize ? errsize - n : 0, "; %s%s%s fails for this row: %s",
@@ -635,50 +654,51 @@ void pg_trel_explain(PGconn *conn, void *diag, char *errbuf, size_t errsize)
                  c < 0 ? "" : "\"", why);
         break;
     }
-    pg_trel_diag_free(d);
+    pg_target_transform_diag_free(d);
 }
 
-static pg_tsql_op_t pg_trel_op(const pg_trel_t *tr, sink_op_t op)
+static pg_transform_sql_op_t pg_target_transform_op(const pg_target_transform_t *tr, sink_op_t op)
 {
     if (op == SINK_INSERT)
-        return PG_TSQL_INSERT;
+        return PG_TRANSFORM_SQL_INSERT;
     if (op == SINK_DELETE)
-        return PG_TSQL_DELETE;
-    return tr->plan->where ? PG_TSQL_UPSERT : PG_TSQL_UPDATE;
+        return PG_TRANSFORM_SQL_DELETE;
+    return tr->plan->where ? PG_TRANSFORM_SQL_UPSERT : PG_TRANSFORM_SQL_UPDATE;
 }
 
-err_t pg_trel_apply(pg_trel_t *tr, pg_pipe_t *pipe, int *counter, const sink_row_t *row,
-                    char *errbuf, size_t errsize)
+err_t pg_target_transform_apply(pg_target_transform_t *tr, pg_pipe_t *pipe, int *counter,
+                                const sink_row_t *row, char *errbuf, size_t errsize)
 {
     uint8_t mask[1664];
     char key[256];
-    pg_tsql_op_t op = pg_trel_op(tr, row->op);
-    pg_trel_effective(tr, row);
+    pg_transform_sql_op_t op = pg_target_transform_op(tr, row->op);
+    pg_target_transform_effective(tr, row);
     err_t err = ERR_OK;
-    if (op == PG_TSQL_UPDATE || op == PG_TSQL_UPSERT)
-        err = pg_trel_mask(tr, row, mask, errbuf, errsize);
+    if (op == PG_TRANSFORM_SQL_UPDATE || op == PG_TRANSFORM_SQL_UPSERT)
+        err = pg_target_transform_mask(tr, row, mask, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    if (op == PG_TSQL_UPSERT && !pg_trel_all(mask, tr->plan->ncols))
-        op = PG_TSQL_PARTIAL; /* some values unknown: update what is known */
-    pg_trel_stmt_t *st;
-    err = pg_trel_stmt(tr, pipe, counter, op, mask, &st, errbuf, errsize);
+    if (op == PG_TRANSFORM_SQL_UPSERT && !pg_target_transform_all(mask, tr->plan->ncols))
+        op = PG_TRANSFORM_SQL_PARTIAL; /* some values unknown: update what is known */
+    pg_target_transform_stmt_t *st;
+    err = pg_target_transform_stmt(tr, pipe, counter, op, mask, &st, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    if (pg_trel_bind(tr, row, op) != ERR_OK) {
+    if (pg_target_transform_bind(tr, row, op) != ERR_OK) {
         snprintf(errbuf, errsize, "out of memory binding a row of %s", tr->display);
         return ERR_RUNTIME;
     }
     change_key_text(row->rel, row->old_tuple ? row->old_tuple : row->new_tuple, key, sizeof(key));
     /* a filtered table may rightly have no row to change */
-    pg_pipe_tag_t tag = {.diag = pg_trel_diag_new(tr),
-                         .diag_free = pg_trel_diag_free,
-                         .diag_explain = pg_trel_explain,
+    pg_pipe_tag_t tag = {.diag = pg_target_transform_diag_new(tr),
+                         .diag_free = pg_target_transform_diag_free,
+                         .diag_explain = pg_target_transform_explain,
                          .op = (char)row->op,
-                         .check_rows = op == PG_TSQL_PARTIAL || pg_trel_checked(tr, op),
+                         .check_rows =
+                             op == PG_TRANSFORM_SQL_PARTIAL || pg_target_transform_checked(tr, op),
                          .table = tr->display,
                          .lsn = row->lsn};
-    return pg_pipe_exec_prepared(pipe, st->name, pg_tsql_nparams(&tr->sql, op),
+    return pg_pipe_exec_prepared(pipe, st->name, pg_transform_sql_nparams(&tr->sql, op),
                                  (const char *const *)tr->values, tr->lengths, tr->formats, &tag,
                                  key, errbuf, errsize);
 }
