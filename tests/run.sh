@@ -344,17 +344,35 @@ teardown() {
     E2E_ROOT=""
 }
 
-start_clusters() {
-    E2E_ROOT=$(pg_make_scratch syncline-e2e) || return 1
-    SRC_PGDATA=$E2E_ROOT/src
-    TGT_PGDATA=$E2E_ROOT/tgt
+# One try: ports free when looked at, then the two clusters created and started.
+start_clusters_once() {
     SRC_PORT=$(pg_free_port "${SRC_PORT:-55432}") || return 1
     TGT_PORT=$(pg_free_port "${TGT_PORT:-$((SRC_PORT + 1))}") || return 1
     if ((TGT_PORT == SRC_PORT)); then TGT_PORT=$(pg_free_port $((SRC_PORT + 1))) || return 1; fi
     PG_MAJOR=$SRC_PG_MAJOR pg_cluster_create source "$SRC_PORT" "$SRC_PGDATA" &&
         PG_MAJOR=$TGT_PG_MAJOR pg_cluster_create target "$TGT_PORT" "$TGT_PGDATA" &&
         pg_cluster_start "$SRC_PGDATA" &&
-        pg_cluster_start "$TGT_PGDATA" || return 1
+        pg_cluster_start "$TGT_PGDATA"
+}
+
+# The test ports lie in the kernel's ephemeral range, so a client connection of anything on the
+# machine can take one between the look and the server's bind ("Address already in use"):
+# three tries, each on fresh data directories and the next ports.
+start_clusters() {
+    local try
+    E2E_ROOT=$(pg_make_scratch syncline-e2e) || return 1
+    for try in 1 2 3; do
+        SRC_PGDATA=$E2E_ROOT/src$try
+        TGT_PGDATA=$E2E_ROOT/tgt$try
+        start_clusters_once && break
+        pg_cluster_stop "$SRC_PGDATA" 2>/dev/null || true
+        pg_cluster_stop "$TGT_PGDATA" 2>/dev/null || true
+        ((try < 3)) || return 1
+        rm -rf "$SRC_PGDATA" "$TGT_PGDATA"
+        echo "clusters did not start (try $try): again on other ports"
+        SRC_PORT=$((SRC_PORT + 2))
+        TGT_PORT=$((SRC_PORT + 1))
+    done
     echo "source: PostgreSQL $SRC_PG_MAJOR 127.0.0.1:$SRC_PORT $SRC_PGDATA"
     echo "target: PostgreSQL $TGT_PG_MAJOR 127.0.0.1:$TGT_PORT $TGT_PGDATA"
     echo "scratch: $E2E_ROOT"
