@@ -88,6 +88,9 @@ assert_contains "$E2E_TMP/apply.2.log" "low_watermark=$hi2" "apply names the low
 # offset stored with the rows names the first message apply never got.
 applied=$(tgt_sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM u")
 [[ "$applied" == 10 || "$applied" == 10,11 ]] || fail "nothing past the gap applied: got [$applied]"
+# (the offset in the error is where reading stopped, at or past the stored one: a heartbeat
+# read after the last row is not stored until its own commit)
 stored2=$(tgt_sql "SELECT next_offset FROM syncline.kafka_offsets WHERE name = '$E2E_NAME' AND topic = '$TOPIC' AND partition = 0")
-assert_contains "$E2E_TMP/apply.2.log" "stored_offset=$stored2 low_watermark=$hi2" \
-    "the gap starts at the offset stored with the last applied row"
+at=$(grep -o "stored_offset=[0-9]* low_watermark=$hi2" "$E2E_TMP/apply.2.log" | head -n 1 | sed 's/stored_offset=\([0-9]*\).*/\1/')
+[[ -n "$at" && -n "$stored2" ]] && ((stored2 <= at && at < hi2)) ||
+    fail "the offset stored with the rows ($stored2) is at or before where the gap was met ($at), below $hi2"
