@@ -17,6 +17,31 @@
 #define PG_PROGRESS_STMT "syncline_progress"
 #define PG_PROGRESS_OFFSET_STMT "syncline_offset"
 
+/* Runs one statement that returns no rows. */
+static err_t pg_progress_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                             const char *what, char *errbuf, size_t errsize)
+{
+    PGresult *res =
+        pg_conn_execp(conn, sql, nparams, params, PGRES_COMMAND_OK, what, errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* 1 when table exists, 0 when not, -1 on error. */
+static int pg_progress_has(PGconn *conn, const char *table, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {table};
+    PGresult *res = pg_conn_execp(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params,
+                                  PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return -1;
+    int has = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return has;
+}
+
 err_t pg_progress_ensure_tables(PGconn *conn, char *errbuf, size_t errsize)
 {
     static const char *const ddl =
@@ -47,6 +72,7 @@ err_t pg_progress_ensure_tables(PGconn *conn, char *errbuf, size_t errsize)
         " target text NOT NULL,"
         " name text NOT NULL,"
         " claimed_at timestamptz NOT NULL DEFAULT now())";
+    /* several statements: PQexec, not PQexecParams */
     PGresult *res =
         pg_conn_exec(conn, ddl, PGRES_COMMAND_OK, "target: create progress table", errbuf, errsize);
     if (res == NULL)
@@ -59,20 +85,16 @@ err_t pg_progress_read(PGconn *conn, const config_t *cfg, pg_progress_t *out, ch
                        size_t errsize)
 {
     memset(out, 0, sizeof(*out));
-    PGresult *res = pg_conn_exec(conn, "SELECT to_regclass('syncline.progress') IS NOT NULL",
-                                 PGRES_TUPLES_OK, "target", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    int has_table = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    if (!has_table)
-        return ERR_OK;
+    int has = pg_progress_has(conn, "syncline.progress", errbuf, errsize);
+    if (has <= 0)
+        return has < 0 ? pg_conn_classify(conn) : ERR_OK;
     const char *params[1] = {cfg->name};
-    res = pg_conn_execp(conn,
-                        "SELECT applied_lsn, publication_created, updated_at, "
-                        "coalesce(source_commit_time::text, ''), state = 'copying' "
-                        "FROM syncline.progress WHERE name = $1",
-                        1, params, PGRES_TUPLES_OK, "target: read progress", errbuf, errsize);
+    PGresult *res =
+        pg_conn_execp(conn,
+                      "SELECT applied_lsn, publication_created, updated_at, "
+                      "coalesce(source_commit_time::text, ''), state = 'copying' "
+                      "FROM syncline.progress WHERE name = $1",
+                      1, params, PGRES_TUPLES_OK, "target: read progress", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(conn);
     if (PQntuples(res) > 0) {
@@ -94,30 +116,20 @@ err_t pg_progress_init(PGconn *conn, const config_t *cfg, lsn_t applied, int pub
     const char *params[4] = {cfg->name, lsn_format(applied, l, sizeof(l)),
                              publication_created ? "true" : "false",
                              copying ? "copying" : "streaming"};
-    PGresult *res =
-        pg_conn_execp(conn,
-                      "INSERT INTO syncline.progress (name, applied_lsn, "
-                      "publication_created, state) VALUES ($1, $2, $3, $4) "
-                      "ON CONFLICT (name) DO NOTHING",
-                      4, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_progress_run(conn,
+                           "INSERT INTO syncline.progress (name, applied_lsn, "
+                           "publication_created, state) VALUES ($1, $2, $3, $4) "
+                           "ON CONFLICT (name) DO NOTHING",
+                           4, params, "target: write progress", errbuf, errsize);
 }
 
 err_t pg_progress_copy_done(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
 {
     const char *params[1] = {cfg->name};
-    PGresult *res =
-        pg_conn_execp(conn,
-                      "UPDATE syncline.progress SET state = 'streaming', "
-                      "updated_at = now() WHERE name = $1",
-                      1, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_progress_run(conn,
+                           "UPDATE syncline.progress SET state = 'streaming', "
+                           "updated_at = now() WHERE name = $1",
+                           1, params, "target: write progress", errbuf, errsize);
 }
 
 /* Quoted target names of the source tables (schema, name) that are not
@@ -207,20 +219,11 @@ err_t pg_progress_claim(PGconn *conn, const config_t *cfg, const char *const *sc
 err_t pg_progress_unclaim(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
 {
     const char *params[1] = {cfg->name};
-    PGresult *res = pg_conn_exec(conn, "SELECT to_regclass('syncline.claims') IS NOT NULL",
-                                 PGRES_TUPLES_OK, "target", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    int has = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    if (!has)
-        return ERR_OK;
-    res = pg_conn_execp(conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,
-                        PGRES_COMMAND_OK, "target: delete claims", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    int has = pg_progress_has(conn, "syncline.claims", errbuf, errsize);
+    if (has <= 0)
+        return has < 0 ? pg_conn_classify(conn) : ERR_OK;
+    return pg_progress_run(conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,
+                           "target: delete claims", errbuf, errsize);
 }
 
 err_t pg_progress_delete(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
@@ -230,12 +233,8 @@ err_t pg_progress_delete(PGconn *conn, const config_t *cfg, char *errbuf, size_t
     if (err != ERR_OK || !p.exists)
         return err;
     const char *params[1] = {cfg->name};
-    PGresult *res = pg_conn_execp(conn, "DELETE FROM syncline.progress WHERE name = $1", 1, params,
-                                  PGRES_COMMAND_OK, "target: delete progress", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_progress_run(conn, "DELETE FROM syncline.progress WHERE name = $1", 1, params,
+                           "target: delete progress", errbuf, errsize);
 }
 
 /* Queues the progress row update for lsn (and the commit time, 0 = keep). */

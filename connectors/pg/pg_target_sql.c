@@ -103,6 +103,25 @@ static int pg_target_sql_first(sbuf_t *s, const pg_target_rel_t *r, const pg_tar
     return n;
 }
 
+/* The columns the new tuple carries (st->shape), comma-separated: their
+ * names, a new parameter each, or both as "name = $k". */
+static void pg_target_sql_columns(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
+                                  int names, int params)
+{
+    char p[16];
+    for (int c = 0, n = 0; c < r->rel->ncols; c++) {
+        if (st->shape[c + 1] != '1')
+            continue;
+        sbuf_add(s, n++ ? ", " : "");
+        sbuf_add(s, names ? r->qcols[c] : "");
+        sbuf_add(s, names && params ? " = " : "");
+        if (params) {
+            pg_target_sql_param(st, c, 0, p, sizeof(p));
+            sbuf_add(s, p);
+        }
+    }
+}
+
 static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st)
 {
     sbuf_add(s, "INSERT INTO ");
@@ -112,23 +131,10 @@ static void pg_target_sql_insert(sbuf_t *s, const pg_target_rel_t *r, pg_target_
         return;
     }
     sbuf_add(s, " (");
-    int n = 0;
-    char p[16];
-    for (int c = 0; c < r->rel->ncols; c++) {
-        if (st->shape[c + 1] == '1') {
-            sbuf_add(s, n++ ? ", " : "");
-            sbuf_add(s, r->qcols[c]);
-        }
-    }
+    pg_target_sql_columns(s, r, st, 1, 0);
     /* the source's values win, also over GENERATED ALWAYS identity columns */
     sbuf_add(s, ") OVERRIDING SYSTEM VALUE VALUES (");
-    for (int c = 0, k = 0; c < r->rel->ncols; c++) {
-        if (st->shape[c + 1] == '1') {
-            sbuf_add(s, k++ ? ", " : "");
-            pg_target_sql_param(st, c, 0, p, sizeof(p));
-            sbuf_add(s, p);
-        }
-    }
+    pg_target_sql_columns(s, r, st, 0, 1);
     sbuf_add(s, ")");
 }
 
@@ -179,17 +185,7 @@ static void pg_target_sql_update(sbuf_t *s, const pg_target_rel_t *r, pg_target_
     sbuf_add(s, "UPDATE ");
     sbuf_add(s, r->target);
     sbuf_add(s, " SET ");
-    int n = 0;
-    char p[16];
-    for (int c = 0; c < r->rel->ncols; c++) {
-        if (st->shape[c + 1] == '1') {
-            sbuf_add(s, n++ ? ", " : "");
-            sbuf_add(s, r->qcols[c]);
-            sbuf_add(s, " = ");
-            pg_target_sql_param(st, c, 0, p, sizeof(p));
-            sbuf_add(s, p);
-        }
-    }
+    pg_target_sql_columns(s, r, st, 1, 1);
     pg_target_sql_locate(s, r, st, st->shape[0] == 'u', where);
 }
 
