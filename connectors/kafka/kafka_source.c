@@ -2,7 +2,8 @@
  * kafka_source: apply's consumer loop.
  *
  * Design. Messages are decoded (event.h) and handed to the pg_target sink as
- * they arrive; a target transaction (batch) is closed only when every
+ * they arrive, in target transactions of core/batch.c (as `run`'s apply
+ * loop, core/stream.c, commits them); a batch is closed only when every
  * partition in hand is at a transaction boundary (its last message seen), so
  * a source transaction's part in a partition is never split. Commit writes
  * the next offset of each partition with the rows: the target owns the
@@ -46,6 +47,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/batch.h"
 #include "core/clock.h"
 #include "event/event.h"
 #include "event/event_codec.h"
@@ -80,7 +82,6 @@ typedef struct kafka_source_part {
 typedef struct kafka_source {
     const config_t *cfg;
     const kafka_source_opts_t *opts;
-    uint64_t metrics_rows; /* rows already counted in metrics batches */
     kafka_source_stats_t *stats;
     sink_t snk;
     const sink_t *target; /* the target sink itself: stored offsets */
@@ -93,18 +94,11 @@ typedef struct kafka_source {
     relcache_t *rels;
     kafka_source_part_t *parts;
     int nparts;
-    int group;     /* partitioning table/key: subscribe in group syncline.<name> */
-    int use_lsn;   /* one partition: skip below the applied LSN */
-    lsn_t applied; /* end of the newest batch committed or sent for commit */
-    int pending;   /* a batch's COMMIT was sent and is not known durable yet */
-    lsn_t pending_end;
+    int group;      /* partitioning table/key: subscribe in group syncline.<name> */
+    int use_lsn;    /* one partition: skip below the applied LSN (batch.sent) */
+    batch_t batch;  /* the target transaction */
     unsigned polls; /* messages since the last look at what is durable */
     int overrides_done;
-    int batch_open;
-    int batch_rows;
-    int64_t batch_started_ms;
-    lsn_t batch_end;
-    int64_t batch_time;
     const change_relation_t **trunc; /* a TRUNCATE of several relations, collecting */
     int ntrunc;
     err_t cb_err; /* an error inside the rebalance callback */
@@ -143,45 +137,32 @@ static int kafka_source_at_boundary(const kafka_source_t *ks)
 
 static err_t kafka_source_begin(kafka_source_t *ks)
 {
-    if (ks->batch_open)
-        return ERR_OK;
-    err_t err = ks->snk.ops->begin(ks->snk.ctx, ks->errbuf, ks->errsize);
-    if (err != ERR_OK)
-        return err;
-    ks->batch_open = 1;
-    ks->batch_rows = 0;
-    ks->batch_started_ms = clock_ms();
-    return ERR_OK;
+    return batch_begin(&ks->batch, ks->errbuf, ks->errsize);
 }
 
-/* metrics: the applied position once durable */
-static void kafka_source_metrics_position(kafka_source_t *ks, lsn_t end)
+/* The target made durable up to ks->batch.durable. */
+static void kafka_source_applied(kafka_source_t *ks)
 {
-    if (ks->opts->metrics == NULL)
+    ks->stats->applied_lsn = ks->batch.durable;
+    if (ks->opts->metrics == NULL) /* metrics */
         return;
     /* as seen from the stream: nothing consumed is pending after a commit; the
      * age of the newest applied source commit is the lag in seconds */
-    double age = ks->batch_time ? (double)(lsn_pgtime_now() - ks->batch_time) / 1e6 : 0;
-    metrics_position(ks->opts->metrics, end, 0, age);
+    int64_t t = ks->batch.commit_time;
+    double age = t ? (double)(lsn_pgtime_now() - t) / 1e6 : 0;
+    metrics_position(ks->opts->metrics, ks->batch.durable, 0, age);
 }
 
 /* Learns how far the target committed the batches sent with wait 0; with
  * wait, waits for all of them. */
 static err_t kafka_source_settle(kafka_source_t *ks, int wait)
 {
-    lsn_t durable = 0;
+    int moved;
     ks->polls = 0;
-    if (!ks->pending)
-        return ERR_OK;
-    err_t err = wait ? ks->snk.ops->drain(ks->snk.ctx, ks->errbuf, ks->errsize) : ERR_OK;
-    if (err == ERR_OK)
-        err = ks->snk.ops->durable(ks->snk.ctx, &durable, ks->errbuf, ks->errsize);
-    if (err != ERR_OK || durable < ks->pending_end)
-        return err;
-    ks->pending = 0;
-    ks->stats->applied_lsn = ks->pending_end;
-    kafka_source_metrics_position(ks, ks->pending_end);
-    return ERR_OK;
+    err_t err = batch_settle(&ks->batch, wait, &moved, ks->errbuf, ks->errsize);
+    if (err == ERR_OK && moved)
+        kafka_source_applied(ks);
+    return err;
 }
 
 /*
@@ -194,34 +175,23 @@ static err_t kafka_source_settle(kafka_source_t *ks, int wait)
  */
 static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
 {
+    if (!ks->batch.open)
+        return ERR_OK;
     sink_offset_t offs[ks->nparts > 0 ? ks->nparts : 1];
     int n = 0;
     for (int i = 0; i < ks->nparts; i++) {
         if (ks->parts[i].dirty && ks->parts[i].next_offset >= 0)
             offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
     }
-    lsn_t end = ks->batch_end > ks->applied ? ks->batch_end : ks->applied;
-    sink_position_t pos = {
-        .end_lsn = end, .commit_time = ks->batch_time, .offsets = offs, .noffsets = n};
-    int async = !wait && ks->snk.ops->commit_async != NULL;
-    err_t err = async ? ks->snk.ops->commit_async(ks->snk.ctx, &pos, ks->errbuf, ks->errsize)
-                      : ks->snk.ops->commit(ks->snk.ctx, &pos, ks->errbuf, ks->errsize);
+    err_t err = batch_commit(&ks->batch, offs, n, wait, ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
     for (int i = 0; i < ks->nparts; i++)
         ks->parts[i].dirty = 0;
-    ks->batch_open = 0;
-    ks->applied = end;
     ks->stats->batches++;
-    if (ks->opts->metrics != NULL) { /* metrics */
-        uint64_t rows = ks->stats->rows - ks->metrics_rows;
-        ks->metrics_rows = ks->stats->rows;
-        metrics_batch(ks->opts->metrics, rows,
-                      (double)(clock_ms() - ks->batch_started_ms) / 1000.0);
-    }
-    ks->pending = 1;
-    ks->pending_end = end;
-    return async ? ERR_OK : kafka_source_settle(ks, 0); /* a synchronous commit drained all */
+    if (!ks->batch.pending) /* a synchronous commit drained all */
+        kafka_source_applied(ks);
+    return ERR_OK;
 }
 
 static err_t kafka_source_commit(kafka_source_t *ks)
@@ -233,9 +203,7 @@ static err_t kafka_source_commit(kafka_source_t *ks)
  * read again after the next assignment or start. */
 static void kafka_source_rollback(kafka_source_t *ks)
 {
-    if (ks->batch_open)
-        ks->snk.ops->rollback(ks->snk.ctx);
-    ks->batch_open = 0;
+    batch_rollback(&ks->batch);
     ks->ntrunc = 0;
 }
 
@@ -284,7 +252,7 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
         return ERR_OK; /* the other relations of this TRUNCATE follow */
     int n = ks->ntrunc;
     ks->ntrunc = 0;
-    ks->batch_rows++;
+    ks->batch.rows++;
     return ks->snk.ops->truncate(ks->snk.ctx, ks->trunc, n, ev->truncate_options,
                                  ev->txn.commit_lsn, ks->errbuf, ks->errsize);
 }
@@ -315,7 +283,7 @@ static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const chang
     row.old_kind = ev->has_old ? ev->old_kind : 0;
     row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
     row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
-    ks->batch_rows++;
+    ks->batch.rows++;
     ks->stats->rows++;
     return ks->snk.ops->row(ks->snk.ctx, &row, ks->errbuf, ks->errsize);
 }
@@ -326,10 +294,8 @@ static err_t kafka_source_apply(kafka_source_t *ks, event_t *ev)
     const change_relation_t *rel = err == ERR_OK ? kafka_source_relation(ks, ev, &err) : NULL;
     if (err == ERR_OK)
         err = kafka_source_row(ks, ev, rel);
-    if (err == ERR_OK && ev->txn.last && ev->txn.end_lsn > ks->batch_end) {
-        ks->batch_end = ev->txn.end_lsn;
-        ks->batch_time = ev->txn.commit_time;
-    }
+    if (err == ERR_OK && ev->txn.last)
+        batch_txn_end(&ks->batch, ev->txn.end_lsn, ev->txn.commit_time);
     return err;
 }
 
@@ -339,7 +305,7 @@ static int kafka_source_seen(const kafka_source_t *ks, const kafka_source_part_t
 {
     if (!ev->has_txn)
         return 0;
-    if (ks->use_lsn && ev->txn.commit_lsn < ks->applied)
+    if (ks->use_lsn && ev->txn.commit_lsn < ks->batch.sent)
         return 1;
     return p->has_pos && (ev->txn.commit_lsn < p->pos_lsn ||
                           (ev->txn.commit_lsn == p->pos_lsn && ev->txn.seq <= p->pos_seq));
@@ -413,7 +379,7 @@ static err_t kafka_source_poison(kafka_source_t *ks, const rd_kafka_message_t *m
     if (ks->opts->dead_letter != NULL)
         return kafka_source_dead_letter(ks, m, reason);
     /* keep what is complete before it, so that a restart resumes right there */
-    if (ks->batch_open && kafka_source_at_boundary(ks)) {
+    if (ks->batch.open && kafka_source_at_boundary(ks)) {
         err_t err = kafka_source_commit(ks);
         if (err != ERR_OK)
             return err; /* a lost target is retried; the poison message waits */
@@ -588,7 +554,7 @@ static err_t kafka_source_gap_check(kafka_source_t *ks, int32_t partition, kafka
             RD_KAFKA_RESP_ERR_NO_ERROR ||
         p->scanned < hi)
         return ERR_OK;
-    if (ks->batch_open && kafka_source_at_boundary(ks)) { /* keep what is complete */
+    if (ks->batch.open && kafka_source_at_boundary(ks)) { /* keep what is complete */
         err_t err = kafka_source_commit(ks);
         if (err != ERR_OK)
             return err;
@@ -634,8 +600,8 @@ static err_t kafka_source_on_heartbeat(kafka_source_t *ks, kafka_source_part_t *
         p->pos_seq = -1;
     }
     err_t err = kafka_source_begin(ks); /* so that the offset past it is stored */
-    if (err == ERR_OK && ks->use_lsn && lsn > ks->batch_end)
-        ks->batch_end = lsn;
+    if (err == ERR_OK && ks->use_lsn && lsn > ks->batch.end_lsn)
+        ks->batch.end_lsn = lsn;
     return err;
 }
 
@@ -680,7 +646,7 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
     if (rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
         /* keep what is complete before it; read again from here after a restart */
         char *why_schema = strdup(ks->errbuf);
-        if (ks->batch_open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
+        if (ks->batch.open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
             err = ERR_RUNTIME;
         else if (why_schema != NULL)
             snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
@@ -855,7 +821,7 @@ static err_t kafka_source_assign(kafka_source_t *ks, rd_kafka_topic_partition_li
 /* Partitions go away: commit what is complete, else drop the open batch. */
 static void kafka_source_revoke(kafka_source_t *ks)
 {
-    if (ks->batch_open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
+    if (ks->batch.open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
         ks->cb_err = kafka_source_commit(ks);
     kafka_source_rollback(ks);
     if (ks->cb_err == ERR_OK)
@@ -928,9 +894,7 @@ static err_t kafka_source_subscribe(kafka_source_t *ks)
 
 static int kafka_source_batch_due(const kafka_source_t *ks)
 {
-    return ks->batch_open && kafka_source_at_boundary(ks) &&
-           (ks->batch_rows >= ks->cfg->batch_rows ||
-            clock_ms() - ks->batch_started_ms >= ks->cfg->batch_ms);
+    return kafka_source_at_boundary(ks) && batch_full(&ks->batch);
 }
 
 /* Logs a consumer error once; an offset out of range (auto.offset.reset is
@@ -960,14 +924,14 @@ static err_t kafka_source_loop(kafka_source_t *ks)
     err_t err = ERR_OK;
     while (err == ERR_OK) {
         if (*ks->opts->stop) {
-            if (ks->batch_open && kafka_source_at_boundary(ks))
+            if (ks->batch.open && kafka_source_at_boundary(ks))
                 return kafka_source_commit(ks);
             kafka_source_rollback(ks); /* half a transaction: read it again next time */
             return kafka_source_settle(ks, 1);
         }
         /* a commit in flight and nothing open: look, do not sleep; a batch
          * open: a moment, then it commits (below) */
-        int wait_ms = ks->pending && !ks->batch_open ? 0 : ks->batch_open ? 1 : 200;
+        int wait_ms = ks->batch.pending && !ks->batch.open ? 0 : ks->batch.open ? 1 : 200;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
@@ -979,14 +943,15 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             rd_kafka_message_destroy(m);
         /* batch only while behind: nothing more ready and no commit in flight
          * commits the batch at once (batches grow with the backlog) */
-        int idle = m == NULL && ks->batch_open && !ks->pending && kafka_source_at_boundary(ks);
+        int idle =
+            m == NULL && ks->batch.open && !ks->batch.pending && kafka_source_at_boundary(ks);
         if (err == ERR_OK && (idle || kafka_source_batch_due(ks)))
             err = kafka_source_commit_batch(ks, 0);
         if (err == ERR_OK && (m == NULL || ks->stats->messages % 4096 == 0))
             err = kafka_source_gaps(ks); /* also while other partitions keep it busy */
         /* the stream paused: wait for the target; now and then: just look */
-        if (err == ERR_OK && ks->pending && (m == NULL || ++ks->polls % 256 == 0))
-            err = kafka_source_settle(ks, m == NULL && !ks->batch_open);
+        if (err == ERR_OK && ks->batch.pending && (m == NULL || ++ks->polls % 256 == 0))
+            err = kafka_source_settle(ks, m == NULL && !ks->batch.open);
     }
     return err;
 }
@@ -1062,7 +1027,6 @@ err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, con
                          .stats = stats,
                          .target = target,
                          .snk = *target,
-                         .applied = applied,
                          .errbuf = errbuf,
                          .errsize = errsize};
     memset(stats, 0, sizeof(*stats));
@@ -1077,6 +1041,7 @@ err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, con
     collapse_t *cl = cfg->collapse ? collapse_new(ks.snk, 64u << 20) : NULL;
     if (cl != NULL)
         ks.snk = collapse_sink(cl);
+    batch_init(&ks.batch, &ks.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied);
     err_t err = kafka_source_open(&ks);
     if (err == ERR_OK)
         err = kafka_source_loop(&ks);

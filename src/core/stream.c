@@ -12,7 +12,9 @@
  * included) does the confirmed position move, and it moves to the Commit's
  * end LSN. With nothing pending, keepalive positions are confirmed too, so an
  * idle or filtered source does not pin WAL. Transactions whose commit LSN is
- * below the applied position were applied before a restart: skipped.
+ * below the applied position were applied before a restart: skipped. The
+ * target transaction (commit, asynchronous settle, batch metrics) is
+ * core/batch.c, which Kafka apply's consumer shares.
  */
 #include "core/stream.h"
 
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/batch.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/pgoutput.h"
@@ -40,28 +43,18 @@ typedef struct stream_state {
     lsn_t received;       /* newest WAL position seen */
     lsn_t applied;        /* durable on the target and confirmable */
     lsn_t progress_saved; /* newest position written to the progress row */
-    lsn_t txn_lsn;        /* commit LSN of the source transaction in hand */
-    int64_t txn_commit_time;
-    uint32_t txn_xid;
-    int in_txn;   /* between Begin and Commit */
-    int skipping; /* the transaction in hand was applied before */
-    int batch_open;
-    lsn_t batch_end_lsn; /* end LSN of the newest Commit in the open batch */
-    int64_t batch_commit_time;
-    uint64_t batch_rows;
-    uint64_t batch_txns;
-    int64_t batch_started_ms;
+    sink_txn_t txn;       /* the source transaction in hand, as its Begin describes it */
+    int in_txn;           /* between Begin and Commit */
+    int skipping;         /* the transaction in hand was applied before */
+    batch_t batch;        /* the target transaction */
     int64_t last_status_ms;
     int64_t last_progress_ms;
     lsn_t last_status_flush;
-    lsn_t keepalive_end;    /* newest keepalive position, confirmable when idle */
-    int64_t last_recv_ms;   /* when the source last sent anything */
-    int pending;            /* a batch's COMMIT was sent and is not known durable yet */
-    lsn_t pending_lsn;      /* the end LSN it covers */
-    double pending_started; /* metrics: when it was sent */
-    unsigned polls;         /* messages read while a commit was in flight */
-    int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
-    int target_stalled;     /* the sink gave up on a stalled target */
+    lsn_t keepalive_end;  /* newest keepalive position, confirmable when idle */
+    int64_t last_recv_ms; /* when the source last sent anything */
+    unsigned polls;       /* messages read while a commit was in flight */
+    int64_t asked_ms;     /* oldest reply request not answered yet, 0: none */
+    int target_stalled;   /* the sink gave up on a stalled target */
 } stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
@@ -77,14 +70,6 @@ static void stream_metrics_position(const stream_state_t *st, int64_t commit_tim
     metrics_position(st->opts->metrics, st->applied, bytes, age);
 }
 
-static void stream_metrics_batch(const stream_state_t *st, double started)
-{
-    if (st->opts->metrics == NULL)
-        return;
-    metrics_batch(st->opts->metrics, st->batch_rows, clock_seconds() - started);
-    stream_metrics_position(st, st->batch_commit_time);
-}
-
 /* ---- end of metrics ------------------------------------------------------ */
 
 static err_t stream_send_status(stream_state_t *st, int reply, char *errbuf, size_t errsize)
@@ -96,66 +81,44 @@ static err_t stream_send_status(stream_state_t *st, int reply, char *errbuf, siz
     return err;
 }
 
-/* Commits the open batch and confirms its end LSN. */
-static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize)
+/* The target made durable up to st->batch.durable: confirm it. */
+static err_t stream_applied(stream_state_t *st, char *errbuf, size_t errsize)
 {
-    if (!st->batch_open)
+    if (st->batch.durable <= st->applied)
         return ERR_OK;
-    sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
-    double started = clock_seconds(); /* metrics */
-    if (st->snk->ops->commit_async != NULL) {
-        /* overlap: decode the next batch while the target commits this one */
-        err_t err = st->snk->ops->commit_async(st->snk->ctx, &pos, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
-        st->batch_open = 0;
-        st->pending = 1;
-        st->pending_lsn = st->batch_end_lsn;
-        st->pending_started = started;
-        st->stats->batches++;
-        return ERR_OK;
-    }
-    err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
-    if (err != ERR_OK)
-        return err;
-    st->batch_open = 0;
-    st->applied = st->batch_end_lsn;
-    st->progress_saved = st->applied;
-    st->stats->batches++;
+    st->applied = st->progress_saved = st->batch.durable;
     st->stats->applied_lsn = st->applied;
-    stream_metrics_batch(st, started); /* metrics */
+    stream_metrics_position(st, st->batch.commit_time); /* metrics */
     return stream_send_status(st, 0, errbuf, errsize);
 }
 
-static int stream_batch_full(const stream_state_t *st)
+/* Commits the open batch; once durable, confirms its end LSN. With a sink
+ * that commits asynchronously, decodes the next batch while the target
+ * commits this one. */
+static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize)
 {
-    return st->batch_rows >= (uint64_t)st->opts->batch_rows ||
-           clock_ms() - st->batch_started_ms >= st->opts->batch_ms;
+    if (!st->batch.open)
+        return ERR_OK;
+    err_t err = batch_commit(&st->batch, NULL, 0, 0, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    st->stats->batches++;
+    return st->batch.pending ? ERR_OK : stream_applied(st, errbuf, errsize);
 }
 
 static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_begin_t *b = &st->msg.u.begin;
     st->in_txn = 1;
-    st->txn_lsn = b->final_lsn;
-    st->txn_commit_time = b->commit_time;
-    st->txn_xid = b->xid;
+    st->txn =
+        (sink_txn_t){.xid = b->xid, .commit_lsn = b->final_lsn, .commit_time = b->commit_time};
     st->skipping = b->final_lsn < st->applied;
     if (st->skipping)
         return ERR_OK;
-    if (!st->batch_open) {
-        err_t err = st->snk->ops->begin(st->snk->ctx, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
-        st->batch_open = 1;
-        st->batch_rows = 0;
-        st->batch_txns = 0;
-        st->batch_started_ms = clock_ms();
-    }
-    if (st->snk->ops->txn_begin == NULL)
-        return ERR_OK;
-    sink_txn_t t = {.xid = b->xid, .commit_lsn = b->final_lsn, .commit_time = b->commit_time};
-    return st->snk->ops->txn_begin(st->snk->ctx, &t, errbuf, errsize);
+    err_t err = batch_begin(&st->batch, errbuf, errsize);
+    if (err != ERR_OK || st->snk->ops->txn_begin == NULL)
+        return err;
+    return st->snk->ops->txn_begin(st->snk->ctx, &st->txn, errbuf, errsize);
 }
 
 static err_t stream_handle_commit(stream_state_t *st, char *errbuf, size_t errsize)
@@ -168,22 +131,19 @@ static err_t stream_handle_commit(stream_state_t *st, char *errbuf, size_t errsi
         st->skipping = 0;
         return ERR_OK;
     }
+    st->txn.commit_lsn = c->commit_lsn;
+    st->txn.end_lsn = c->end_lsn;
+    st->txn.commit_time = c->commit_time;
     if (st->snk->ops->txn_end != NULL) {
-        sink_txn_t t = {.xid = st->txn_xid,
-                        .commit_lsn = c->commit_lsn,
-                        .end_lsn = c->end_lsn,
-                        .commit_time = c->commit_time};
-        err_t err = st->snk->ops->txn_end(st->snk->ctx, &t, errbuf, errsize);
+        err_t err = st->snk->ops->txn_end(st->snk->ctx, &st->txn, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
-    st->batch_end_lsn = c->end_lsn;
-    st->batch_commit_time = c->commit_time;
-    st->batch_txns++;
+    batch_txn_end(&st->batch, c->end_lsn, c->commit_time);
     st->stats->txns++;
     if (st->opts->metrics != NULL) /* metrics */
         metrics_transaction(st->opts->metrics);
-    if (stream_batch_full(st) || *st->opts->stop)
+    if (batch_full(&st->batch) || *st->opts->stop)
         return stream_flush_batch(st, errbuf, errsize);
     return ERR_OK;
 }
@@ -223,8 +183,8 @@ static err_t stream_handle_relation(stream_state_t *st, char *errbuf, size_t err
         return ERR_RUNTIME;
     }
     /* the sink may still hold rows of the old description: free it after */
-    err_t err = st->snk->ops->relation(st->snk->ctx, relcache_get(st->rels, relid), st->txn_lsn,
-                                       errbuf, errsize);
+    err_t err = st->snk->ops->relation(st->snk->ctx, relcache_get(st->rels, relid),
+                                       st->txn.commit_lsn, errbuf, errsize);
     change_relation_free(old);
     return err;
 }
@@ -236,7 +196,7 @@ static const change_relation_t *stream_relation(stream_state_t *st, uint32_t rel
     if (rel == NULL) {
         char l[LSN_STRLEN];
         snprintf(errbuf, errsize, "change for relation %u before its Relation message (lsn=%s)",
-                 relid, lsn_format(st->txn_lsn, l, sizeof(l)));
+                 relid, lsn_format(st->txn.commit_lsn, l, sizeof(l)));
     }
     return rel;
 }
@@ -246,7 +206,7 @@ static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, s
     const pgoutput_row_t *r = &st->msg.u.row;
     if (st->skipping)
         return ERR_OK;
-    sink_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn_lsn};
+    sink_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn.commit_lsn};
     row.rel = stream_relation(st, r->relid, errbuf, errsize);
     if (row.rel == NULL)
         return ERR_RUNTIME;
@@ -254,7 +214,7 @@ static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, s
         row.old_tuple = &r->old_tuple;
     if (op != SINK_DELETE)
         row.new_tuple = &r->new_tuple;
-    st->batch_rows++;
+    st->batch.rows++;
     st->stats->rows++;
     if (st->opts->metrics != NULL) /* metrics */
         metrics_change(st->opts->metrics, row.rel->nspname, row.rel->relname, (char)op);
@@ -293,7 +253,7 @@ static err_t stream_truncate_roots(stream_state_t *st, const change_relation_t *
                      "cannot be applied to the target's table; truncate them on the target "
                      "by hand and drop and re-create the sync, or truncate the whole table",
                      count, size, rels[i]->nspname, rels[i]->relname,
-                     lsn_format(st->txn_lsn, l, sizeof(l)));
+                     lsn_format(st->txn.commit_lsn, l, sizeof(l)));
             return ERR_RUNTIME;
         }
         rels[out++] = rels[i];
@@ -317,8 +277,9 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
     if (partmap_count(st->opts->parts) > 0 &&
         stream_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
         return ERR_RUNTIME;
-    st->batch_rows++;
-    return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn_lsn, errbuf, errsize);
+    st->batch.rows++;
+    return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn.commit_lsn, errbuf,
+                                  errsize);
 }
 
 static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
@@ -354,7 +315,7 @@ static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
 /* Nothing pending: the keepalive position is as good as applied. */
 static err_t stream_idle_advance(stream_state_t *st, lsn_t wal_end, char *errbuf, size_t errsize)
 {
-    if (st->in_txn || st->batch_open || st->pending || wal_end <= st->applied)
+    if (st->in_txn || st->batch.open || st->batch.pending || wal_end <= st->applied)
         return ERR_OK;
     /* confirm only what the progress row says, so that a target behind the
      * slot always means a target that lost data */
@@ -397,15 +358,15 @@ static int stream_wait_ms(const stream_state_t *st)
 {
     int64_t now = clock_ms();
     int64_t due = st->last_status_ms + st->opts->status_interval_ms;
-    if (st->batch_open && !st->in_txn) {
+    if (st->batch.open && !st->in_txn) {
         /* batch only while behind: a source with nothing more ready ends it */
-        int64_t batch_due = st->batch_started_ms + st->opts->batch_ms;
+        int64_t batch_due = st->batch.started_ms + st->opts->batch_ms;
         if (now + STREAM_IDLE_MS < batch_due)
             batch_due = now + STREAM_IDLE_MS;
         if (batch_due < due)
             due = batch_due;
     }
-    if (st->keepalive_end > st->applied && !st->in_txn && !st->batch_open) {
+    if (st->keepalive_end > st->applied && !st->in_txn && !st->batch.open) {
         int64_t progress_due = st->last_progress_ms + st->opts->progress_interval_ms;
         if (progress_due < due)
             due = progress_due;
@@ -437,8 +398,8 @@ static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
     err_t err = stream_check_silence(st, now, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    if (st->batch_open && !st->in_txn &&
-        (now - st->batch_started_ms >= st->opts->batch_ms || *st->opts->stop)) {
+    if (st->batch.open && !st->in_txn &&
+        (now - st->batch.started_ms >= st->opts->batch_ms || *st->opts->stop)) {
         err = stream_flush_batch(st, errbuf, errsize);
         if (err != ERR_OK)
             return err;
@@ -473,33 +434,23 @@ static void stream_on_wait(void *arg, int stalled)
  * Only what the target reported committed becomes the confirmable position. */
 static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize)
 {
-    lsn_t durable = 0;
-    err_t err = wait ? st->snk->ops->drain(st->snk->ctx, errbuf, errsize) : ERR_OK;
-    if (err == ERR_OK)
-        err = st->snk->ops->durable(st->snk->ctx, &durable, errbuf, errsize);
-    if (err != ERR_OK || durable <= st->applied)
-        return err;
-    st->applied = st->progress_saved = durable;
-    st->stats->applied_lsn = durable;
-    if (durable >= st->pending_lsn) {
-        st->pending = 0;
-        stream_metrics_batch(st, st->pending_started); /* metrics */
-    }
-    return stream_send_status(st, 0, errbuf, errsize);
+    int moved;
+    err_t err = batch_settle(&st->batch, wait, &moved, errbuf, errsize);
+    return err != ERR_OK || !moved ? err : stream_applied(st, errbuf, errsize);
 }
 
 static err_t stream_loop(stream_state_t *st, char *errbuf, size_t errsize)
 {
     for (;;) {
-        if (*st->opts->stop && !st->in_txn && !st->batch_open)
-            return st->pending ? stream_settle(st, 1, errbuf, errsize) : ERR_OK;
+        if (*st->opts->stop && !st->in_txn && !st->batch.open)
+            return st->batch.pending ? stream_settle(st, 1, errbuf, errsize) : ERR_OK;
         const char *buf;
         size_t len;
         err_t err = ERR_OK;
         /* a commit in flight: keep reading while data flows, settle when it stops
          * (a short wait first: the source may only be a moment behind, and
          * settling waits for everything the target has queued) */
-        int idle_pending = st->pending && !st->batch_open;
+        int idle_pending = st->batch.pending && !st->batch.open;
         int wait_ms = stream_wait_ms(st);
         if (idle_pending && wait_ms > STREAM_PENDING_WAIT_MS)
             wait_ms = STREAM_PENDING_WAIT_MS;
@@ -514,14 +465,14 @@ static err_t stream_loop(stream_state_t *st, char *errbuf, size_t errsize)
             continue;
         }
         /* now and then, learn without waiting what the target has committed */
-        if (r >= 0 && st->pending && (r == 0 || ++st->polls % 256 == 0))
+        if (r >= 0 && st->batch.pending && (r == 0 || ++st->polls % 256 == 0))
             err = stream_settle(st, 0, errbuf, errsize);
         if (err != ERR_OK)
             return err;
         /* the source has nothing ready: commit the batch at once unless the
          * previous commit is still in flight (then the batch grows meanwhile,
          * so batches grow with the backlog) */
-        if (r == 0 && st->batch_open && !st->in_txn && !st->pending) {
+        if (r == 0 && st->batch.open && !st->in_txn && !st->batch.pending) {
             err = stream_flush_batch(st, errbuf, errsize);
             if (err != ERR_OK)
                 return err;
@@ -552,6 +503,7 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
     memset(stats, 0, sizeof(*stats));
     st.applied = st.received = st.progress_saved = opts->applied_lsn;
     stats->applied_lsn = opts->applied_lsn;
+    batch_init(&st.batch, snk, opts->batch_rows, opts->batch_ms, opts->metrics, opts->applied_lsn);
     st.rels = relcache_new();
     if (st.rels == NULL) {
         snprintf(errbuf, errsize, "out of memory");
@@ -565,8 +517,8 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
         snk->ops->on_wait(snk->ctx, NULL, NULL);
     if (err != ERR_OK && opts->metrics != NULL) /* metrics: a stall is a connect error */
         metrics_error(opts->metrics, st.target_stalled ? "target_stall" : err_name(err));
-    if (err != ERR_OK && st.batch_open)
-        snk->ops->rollback(snk->ctx);
+    if (err != ERR_OK)
+        batch_rollback(&st.batch);
     if (err == ERR_OK) {
         char eb[256];
         stream_send_status(&st, 0, eb, sizeof(eb)); /* last word: what is durable */
