@@ -366,3 +366,15 @@ char *pg_conn_qualified(PGconn *conn, const char *schema, const char *name)
     PQfreemem(n);
     return out;
 }
+
+int pg_conn_table_exists(PGconn *conn, const char *qualified, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {qualified};
+    PGresult *res = pg_conn_execp(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params,
+                                  PGRES_TUPLES_OK, "target", errbuf, errsize);
+    if (res == NULL)
+        return -1;
+    int exists = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return exists;
+}

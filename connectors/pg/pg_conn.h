@@ -63,6 +63,10 @@ PGresult *pg_conn_exec(PGconn *conn, const char *sql, ExecStatusType expect, con
 PGresult *pg_conn_execp(PGconn *conn, const char *sql, int nparams, const char *const *params,
                         ExecStatusType expect, const char *what, char *errbuf, size_t errsize);
 
+/* 1 when the table (qualified, quoted as SQL) exists on conn, 0 when not,
+ * -1 on error (errbuf set; pg_conn_classify tells its class). */
+int pg_conn_table_exists(PGconn *conn, const char *qualified, char *errbuf, size_t errsize);
+
 /* Error class of a failed result or connection: ERR_CONNECT when the
  * connection is gone, else ERR_RUNTIME. */
 err_t pg_conn_classify(PGconn *conn);

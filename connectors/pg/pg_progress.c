@@ -29,19 +29,6 @@ static err_t pg_progress_run(PGconn *conn, const char *sql, int nparams, const c
     return ERR_OK;
 }
 
-/* 1 when table exists, 0 when not, -1 on error. */
-static int pg_progress_has(PGconn *conn, const char *table, char *errbuf, size_t errsize)
-{
-    const char *params[1] = {table};
-    PGresult *res = pg_conn_execp(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params,
-                                  PGRES_TUPLES_OK, "target", errbuf, errsize);
-    if (res == NULL)
-        return -1;
-    int has = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return has;
-}
-
 err_t pg_progress_ensure_tables(PGconn *conn, char *errbuf, size_t errsize)
 {
     static const char *const ddl =
@@ -85,7 +72,7 @@ err_t pg_progress_read(PGconn *conn, const config_t *cfg, pg_progress_t *out, ch
                        size_t errsize)
 {
     memset(out, 0, sizeof(*out));
-    int has = pg_progress_has(conn, "syncline.progress", errbuf, errsize);
+    int has = pg_conn_table_exists(conn, "syncline.progress", errbuf, errsize);
     if (has <= 0)
         return has < 0 ? pg_conn_classify(conn) : ERR_OK;
     const char *params[1] = {cfg->name};
@@ -219,7 +206,7 @@ err_t pg_progress_claim(PGconn *conn, const config_t *cfg, const char *const *sc
 err_t pg_progress_unclaim(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
 {
     const char *params[1] = {cfg->name};
-    int has = pg_progress_has(conn, "syncline.claims", errbuf, errsize);
+    int has = pg_conn_table_exists(conn, "syncline.claims", errbuf, errsize);
     if (has <= 0)
         return has < 0 ? pg_conn_classify(conn) : ERR_OK;
     return pg_progress_run(conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,

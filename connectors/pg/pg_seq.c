@@ -98,17 +98,13 @@ static char *pg_seq_target(pg_seq_ctx_t *sc, PGresult *res, int i, char *display
     const char *ts = pg_synced_tables_target_schema(sc->cfg, PQgetvalue(res, i, 0));
     snprintf(display, dsize, "%s.%s", ts, PQgetvalue(res, i, 1));
     q = pg_conn_qualified(sc->tgt, ts, PQgetvalue(res, i, 1));
-    const char *params[1] = {q};
-    PGresult *r = q ? pg_conn_execp(sc->tgt, "SELECT to_regclass($1) IS NOT NULL", 1, params,
-                                    PGRES_TUPLES_OK, "target", sc->errbuf, sc->errsize)
-                    : NULL;
-    if (r == NULL) {
+    int exists = q ? pg_conn_table_exists(sc->tgt, q, sc->errbuf, sc->errsize) : -1;
+    if (exists < 0) {
         free(q);
         *err = pg_conn_classify(sc->tgt);
         return NULL;
     }
-    *missing = PQgetvalue(r, 0, 0)[0] != 't';
-    PQclear(r);
+    *missing = !exists;
     if (*missing) {
         free(q);
         q = NULL;

@@ -120,7 +120,7 @@ err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *nam
     if (route == ROUTE_SKIP)
         return ERR_OK;
     char *q = pg_conn_qualified(pt->conn, ts, tn);
-    int exists = q ? pg_target_rel_exists(pt->conn, q, errbuf, errsize) : -1;
+    int exists = q ? pg_conn_table_exists(pt->conn, q, errbuf, errsize) : -1;
     free(q);
     if (exists < 0)
         return pg_conn_classify(pt->conn);
@@ -227,17 +227,36 @@ static err_t pg_target_truncate(void *ctx, const change_relation_t *const *rels,
     return err;
 }
 
+/*
+ * Every sink operation ends here: after a failure, the statement that failed
+ * may be a transformed row whose values were kept; the pipeline is aborted
+ * and its mappings are evaluated one by one to name the failing column.
+ */
+static err_t pg_target_failed(pg_target_t *pt, err_t err, char *errbuf, size_t errsize)
+{
+    void (*explain)(PGconn * conn, void *diag, char *errbuf, size_t errsize) = NULL;
+    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe, &explain) : NULL;
+    if (diag != NULL) {
+        pg_pipe_abort(pt->pipe);
+        explain(pt->conn, diag, errbuf, errsize);
+    }
+    return err;
+}
+
 static err_t pg_target_begin(void *ctx, char *errbuf, size_t errsize)
 {
     pg_target_t *pt = ctx;
     pg_pipe_tag_t tag = {.op = 'X', .table = "BEGIN"};
     err_t err = pg_pipe_enter(pt->pipe, errbuf, errsize);
-    return err != ERR_OK ? err : pg_pipe_exec(pt->pipe, "BEGIN", &tag, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_pipe_exec(pt->pipe, "BEGIN", &tag, errbuf, errsize);
+    return pg_target_failed(pt, err, errbuf, errsize);
 }
 
-/* Queues progress, offsets and COMMIT (tagged 'C' with the end LSN). */
-static err_t pg_target_send_commit(pg_target_t *pt, const sink_position_t *pos, char *errbuf,
-                                   size_t errsize)
+/* Queues progress, offsets and COMMIT (tagged 'C' with the end LSN), then
+ * waits until it is durable (wait) or only sends it. */
+static err_t pg_target_send_commit(pg_target_t *pt, const sink_position_t *pos, int wait,
+                                   char *errbuf, size_t errsize)
 {
     pg_pipe_tag_t tag = {.op = 'C', .table = "COMMIT", .lsn = pos->end_lsn};
     err_t err = pg_progress_queue(pt->pipe, &pt->progress, pt->cfg->name, pos->end_lsn,
@@ -245,22 +264,23 @@ static err_t pg_target_send_commit(pg_target_t *pt, const sink_position_t *pos, 
     for (int i = 0; err == ERR_OK && i < pos->noffsets; i++)
         err = pg_progress_queue_offset(pt->pipe, &pt->progress, pt->cfg->name, &pos->offsets[i],
                                        pos->end_lsn, errbuf, errsize);
-    return err != ERR_OK ? err : pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
+    if (err == ERR_OK)
+        err = wait ? pg_pipe_drain(pt->pipe, errbuf, errsize)
+                   : pg_pipe_flush(pt->pipe, errbuf, errsize);
+    return pg_target_failed(pt, err, errbuf, errsize);
 }
 
 static err_t pg_target_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
 {
-    pg_target_t *pt = ctx;
-    err_t err = pg_target_send_commit(pt, pos, errbuf, errsize);
-    return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
+    return pg_target_send_commit(ctx, pos, 1, errbuf, errsize);
 }
 
 static err_t pg_target_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
                                     size_t errsize)
 {
-    pg_target_t *pt = ctx;
-    err_t err = pg_target_send_commit(pt, pos, errbuf, errsize);
-    return err != ERR_OK ? err : pg_pipe_flush(pt->pipe, errbuf, errsize);
+    return pg_target_send_commit(ctx, pos, 0, errbuf, errsize);
 }
 
 static err_t pg_target_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)
@@ -268,13 +288,13 @@ static err_t pg_target_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsi
     pg_target_t *pt = ctx;
     err_t err = pg_pipe_poll(pt->pipe, errbuf, errsize);
     *lsn = pg_pipe_committed(pt->pipe);
-    return err;
+    return pg_target_failed(pt, err, errbuf, errsize);
 }
 
 static err_t pg_target_drain(void *ctx, char *errbuf, size_t errsize)
 {
     pg_target_t *pt = ctx;
-    return pg_pipe_drain(pt->pipe, errbuf, errsize);
+    return pg_target_failed(pt, pg_pipe_drain(pt->pipe, errbuf, errsize), errbuf, errsize);
 }
 
 static void pg_target_rollback(void *ctx)
@@ -287,7 +307,9 @@ static err_t pg_target_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsiz
 {
     pg_target_t *pt = ctx;
     err_t err = pg_progress_queue(pt->pipe, &pt->progress, pt->cfg->name, lsn, 0, errbuf, errsize);
-    return err != ERR_OK ? err : pg_pipe_drain(pt->pipe, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_pipe_drain(pt->pipe, errbuf, errsize);
+    return pg_target_failed(pt, err, errbuf, errsize);
 }
 
 static void pg_target_on_wait(void *ctx, void (*hook)(void *arg, int stalled), void *arg)
@@ -314,22 +336,6 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
     return r != NULL && r->collapsible && r->trel == NULL && !r->skip && r->unusable == NULL;
 }
 
-/*
- * Every sink operation ends here: after a failure, the statement that failed
- * may be a transformed row whose values were kept; the pipeline is aborted
- * and its mappings are evaluated one by one to name the failing column.
- */
-static err_t pg_target_failed(pg_target_t *pt, err_t err, char *errbuf, size_t errsize)
-{
-    void (*explain)(PGconn * conn, void *diag, char *errbuf, size_t errsize) = NULL;
-    void *diag = err != ERR_OK ? pg_pipe_take_failed(pt->pipe, &explain) : NULL;
-    if (diag != NULL) {
-        pg_pipe_abort(pt->pipe);
-        explain(pt->conn, diag, errbuf, errsize);
-    }
-    return err;
-}
-
 static err_t pg_target_op_rows(void *ctx, const sink_row_t *rows, int n, char *errbuf,
                                size_t errsize)
 {
@@ -339,11 +345,6 @@ static err_t pg_target_op_rows(void *ctx, const sink_row_t *rows, int n, char *e
 static err_t pg_target_op_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
 {
     return pg_target_failed(ctx, pg_target_row(ctx, row, errbuf, errsize), errbuf, errsize);
-}
-
-static err_t pg_target_op_begin(void *ctx, char *errbuf, size_t errsize)
-{
-    return pg_target_failed(ctx, pg_target_begin(ctx, errbuf, errsize), errbuf, errsize);
 }
 
 static err_t pg_target_op_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
@@ -360,34 +361,6 @@ static err_t pg_target_op_truncate(void *ctx, const change_relation_t *const *re
     return pg_target_failed(ctx, err, errbuf, errsize);
 }
 
-static err_t pg_target_op_commit(void *ctx, const sink_position_t *pos, char *errbuf,
-                                 size_t errsize)
-{
-    return pg_target_failed(ctx, pg_target_commit(ctx, pos, errbuf, errsize), errbuf, errsize);
-}
-
-static err_t pg_target_op_commit_async(void *ctx, const sink_position_t *pos, char *errbuf,
-                                       size_t errsize)
-{
-    return pg_target_failed(ctx, pg_target_commit_async(ctx, pos, errbuf, errsize), errbuf,
-                            errsize);
-}
-
-static err_t pg_target_op_durable(void *ctx, lsn_t *lsn, char *errbuf, size_t errsize)
-{
-    return pg_target_failed(ctx, pg_target_durable(ctx, lsn, errbuf, errsize), errbuf, errsize);
-}
-
-static err_t pg_target_op_drain(void *ctx, char *errbuf, size_t errsize)
-{
-    return pg_target_failed(ctx, pg_target_drain(ctx, errbuf, errsize), errbuf, errsize);
-}
-
-static err_t pg_target_op_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsize)
-{
-    return pg_target_failed(ctx, pg_target_advance(ctx, lsn, errbuf, errsize), errbuf, errsize);
-}
-
 static err_t pg_target_op_offsets(void *ctx, const char *topic, sink_offset_t **offsets, int *n,
                                   char *errbuf, size_t errsize)
 {
@@ -399,15 +372,15 @@ static const sink_ops_t pg_target_ops = {
     .rows = pg_target_op_rows,
     .relation = pg_target_op_relation,
     .type = pg_target_type,
-    .begin = pg_target_op_begin,
+    .begin = pg_target_begin,
     .row = pg_target_op_row,
     .truncate = pg_target_op_truncate,
-    .commit = pg_target_op_commit,
-    .commit_async = pg_target_op_commit_async,
-    .durable = pg_target_op_durable,
-    .drain = pg_target_op_drain,
+    .commit = pg_target_commit,
+    .commit_async = pg_target_commit_async,
+    .durable = pg_target_durable,
+    .drain = pg_target_drain,
     .rollback = pg_target_rollback,
-    .advance = pg_target_op_advance,
+    .advance = pg_target_advance,
     .offsets = pg_target_op_offsets,
     .on_wait = pg_target_on_wait,
 };

@@ -44,19 +44,6 @@ void pg_target_rel_free(pg_target_rel_t *r)
     free(r);
 }
 
-/* 1 when the target table exists, 0 when not, -1 on error. */
-int pg_target_rel_exists(PGconn *conn, const char *qualified, char *errbuf, size_t errsize)
-{
-    const char *params[1] = {qualified};
-    PGresult *res = pg_conn_execp(conn, "SELECT to_regclass($1) IS NOT NULL", 1, params,
-                                  PGRES_TUPLES_OK, "target", errbuf, errsize);
-    if (res == NULL)
-        return -1;
-    int exists = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return exists;
-}
-
 pg_target_rel_t *pg_target_rel_find(pg_target_rel_t *list, uint32_t relid)
 {
     for (pg_target_rel_t *r = list; r != NULL; r = r->next) {
@@ -184,21 +171,29 @@ pg_target_rel_t *pg_target_rel_new(PGconn *conn, const change_relation_t *rel)
     return r;
 }
 
+/* The boolean a one-row catalogue query answers about r's target table
+ * ($1; $2 = arg when not NULL), or otherwise when the query fails. */
+static int pg_target_rel_ask(PGconn *conn, const pg_target_rel_t *r, const char *sql,
+                             const char *arg, int otherwise)
+{
+    const char *p[2] = {r->target, arg};
+    PGresult *res = pg_conn_query(conn, sql, arg != NULL ? 2 : 1, p);
+    int yes = PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0)[0] == 't' : otherwise;
+    PQclear(res);
+    return yes;
+}
+
 /* True when the target table has no unique index, no exclusion constraint
  * and no trigger that fires under the replica role. */
 static int pg_target_rel_no_constraints(PGconn *conn, const pg_target_rel_t *r)
 {
-    const char *p[1] = {r->target};
-    PGresult *res = pg_conn_query(
-        conn,
+    return pg_target_rel_ask(
+        conn, r,
         "SELECT NOT EXISTS (SELECT 1 FROM pg_index WHERE indrelid = $1::regclass AND indisunique) "
         "AND NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = $1::regclass AND contype = "
         "'x') AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = $1::regclass AND NOT "
         "tgisinternal AND tgenabled IN ('A', 'R'))",
-        1, p);
-    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return ok;
+        NULL, 0);
 }
 
 /* Merging changes per row reorders rows of a table and hides intermediate
@@ -245,17 +240,13 @@ static int pg_target_rel_can_collapse(PGconn *conn, const pg_target_rel_t *r, in
  * change on purpose, which native replication does not count as a missing row. */
 static int pg_target_rel_trigger_skips(PGconn *conn, const pg_target_rel_t *r, int replica_role)
 {
-    const char *p[2] = {r->target, replica_role ? "{A,R}" : "{A,O}"};
-    PGresult *res =
-        pg_conn_query(conn,
-                      "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE (tgrelid = $1::regclass OR "
-                      "tgrelid IN (SELECT relid FROM pg_partition_tree($1::regclass))) AND NOT "
-                      "tgisinternal AND tgenabled = ANY ($2::\"char\"[]) AND tgtype & 3 = 3 AND "
-                      "tgtype & 24 <> 0)",
-                      2, p);
-    int skips = PQresultStatus(res) != PGRES_TUPLES_OK || PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    return skips;
+    return pg_target_rel_ask(
+        conn, r,
+        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE (tgrelid = $1::regclass OR "
+        "tgrelid IN (SELECT relid FROM pg_partition_tree($1::regclass))) AND NOT "
+        "tgisinternal AND tgenabled = ANY ($2::\"char\"[]) AND tgtype & 3 = 3 AND "
+        "tgtype & 24 <> 0)",
+        replica_role ? "{A,R}" : "{A,O}", 1);
 }
 
 /* Keeps errbuf's message as the reason r cannot be applied (see unusable). */
@@ -301,7 +292,7 @@ err_t pg_target_rel_describe(PGconn *conn, const config_t *cfg, pg_target_transf
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    int exists = pg_target_rel_exists(conn, r->target, errbuf, errsize);
+    int exists = pg_conn_table_exists(conn, r->target, errbuf, errsize);
     if (exists < 0)
         return pg_conn_classify(conn);
     char tdisplay[512];

@@ -67,9 +67,6 @@ pg_target_rel_t *pg_target_rel_find(pg_target_rel_t *list, uint32_t relid);
  * Called outside pipeline mode. */
 void pg_target_rel_forget(pg_target_rel_t **list, PGconn *conn, uint32_t relid);
 
-/* 1 when the target table (quoted, qualified) exists, 0 when not, -1 on error. */
-int pg_target_rel_exists(PGconn *conn, const char *qualified, char *errbuf, size_t errsize);
-
 /*
  * Maps r to its target table through cfg and checks it: skip, transform,
  * columns, collapsibility, triggers. A table that is missing or not listed

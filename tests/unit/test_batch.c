@@ -25,25 +25,26 @@ typedef struct fake_sink {
     int64_t offset; /* the first of them */
 } fake_sink_t;
 
-static void fake_log(fake_sink_t *fk, const char *fmt, ...)
+/* Appends "<c><lsn in hex> " (just "<c> " for lsn 0) to the call log. */
+static void fake_log(fake_sink_t *fk, char c, lsn_t lsn)
 {
-    va_list ap;
     size_t used = strlen(fk->log);
-    va_start(ap, fmt);
-    vsnprintf(fk->log + used, sizeof(fk->log) - used, fmt, ap);
-    va_end(ap);
+    if (lsn != 0)
+        snprintf(fk->log + used, sizeof(fk->log) - used, "%c%llX ", c, (unsigned long long)lsn);
+    else
+        snprintf(fk->log + used, sizeof(fk->log) - used, "%c ", c);
 }
 
 static err_t fake_begin(void *ctx, char *errbuf, size_t errsize)
 {
     (void)errbuf, (void)errsize;
-    fake_log(ctx, "B ");
+    fake_log(ctx, 'B', 0);
     return ERR_OK;
 }
 
 static void fake_note(fake_sink_t *fk, const sink_position_t *pos, char c)
 {
-    fake_log(fk, "%c%llX ", c, (unsigned long long)pos->end_lsn);
+    fake_log(fk, c, pos->end_lsn);
     fk->sent = pos->end_lsn;
     fk->noffsets = pos->noffsets;
     fk->offset = pos->noffsets > 0 ? pos->offsets[0].next_offset : -1;
@@ -77,14 +78,14 @@ static err_t fake_drain(void *ctx, char *errbuf, size_t errsize)
 {
     fake_sink_t *fk = ctx;
     (void)errbuf, (void)errsize;
-    fake_log(fk, "W ");
+    fake_log(fk, 'W', 0);
     fk->durable = fk->sent;
     return ERR_OK;
 }
 
 static void fake_rollback(void *ctx)
 {
-    fake_log(ctx, "R ");
+    fake_log(ctx, 'R', 0);
 }
 
 static const sink_ops_t fake_ops = {.begin = fake_begin,
