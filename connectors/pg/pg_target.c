@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_ddl.h"
 #include "pg/pg_offsets.h"
 #include "pg/pg_bulk_sql.h"
 #include "pg/pg_pipe.h"
@@ -75,6 +76,7 @@ struct pg_target {
     int converts;
     int progress_prepared;
     int offsets_prepared;
+    lsn_t ddl_applied; /* a DDL the user applied by hand (--ddl-applied), 0 = none */
     /* per-row scratch */
     const char **values;
     int *lengths;
@@ -1635,6 +1637,28 @@ static err_t pg_target_op_truncate(void *ctx, const change_relation_t *const *re
     return pg_target_failed(ctx, err, errbuf, errsize);
 }
 
+/* DDL between rows: what was queued before it is finished first, and the
+ * Relation message the source sends after a schema change re-describes the
+ * table (statements of the old shape are then dropped). */
+static err_t pg_target_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_ddl_apply(pt->conn, pt->cfg, pt->ddl_applied, ddl, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_enter(pt->pipe, errbuf, errsize);
+}
+
+static err_t pg_target_op_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_ddl(ctx, ddl, errbuf, errsize), errbuf, errsize);
+}
+
+void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn)
+{
+    pt->ddl_applied = lsn;
+}
+
 static err_t pg_target_op_commit(void *ctx, const sink_position_t *pos, char *errbuf,
                                  size_t errsize)
 {
@@ -1685,6 +1709,7 @@ static const sink_ops_t pg_target_ops = {
     .advance = pg_target_op_advance,
     .offsets = pg_target_op_offsets,
     .on_wait = pg_target_on_wait,
+    .ddl = pg_target_op_ddl,
 };
 
 sink_t pg_target_sink(pg_target_t *pt)

@@ -218,6 +218,8 @@ static err_t drop_all(const config_t *cfg, char *errbuf)
                              prog.publication_created ? PG_SOURCE_PUB_DROP : PG_SOURCE_PUB_IF_OURS,
                              &pub_dropped, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
+        err = pg_source_ddl_trigger(ps, 0, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK)
         err = pg_target_delete_progress(pt, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         err = pg_target_unclaim_tables(pt, errbuf, CLI_ERRBUF_SIZE);
