@@ -327,9 +327,19 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
 static err_t stream_handle_message(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_message_t *m = &st->msg.u.message;
-    if (st->skipping || !st->in_txn || !(m->flags & 1) || st->snk->ops->ddl == NULL ||
+    if (st->skipping || !st->in_txn || !(m->flags & 1) ||
         strcmp(m->prefix, DDL_MESSAGE_PREFIX) != 0)
         return ERR_OK;
+    if (st->snk->ops->ddl == NULL) { /* a sink that cannot carry it: say so (the tag only:
+                                      * statement text may hold secrets) */
+        char l[LSN_STRLEN], eb[64];
+        ddl_event_t ev;
+        int ok = ddl_event_parse(m->content, m->len, &ev, eb, sizeof(eb)) == 0;
+        log_warn("ddl at lsn=%s (%s) not followed by this sink: apply it on the target by hand",
+                 lsn_format(m->lsn, l, sizeof(l)), ok ? ev.tag : "unreadable");
+        ddl_event_clear(&ev);
+        return ERR_OK;
+    }
     sink_ddl_t d = {.json = m->content, .len = m->len, .lsn = m->lsn, .txn_lsn = st->txn_lsn};
     st->batch_rows++;
     return st->snk->ops->ddl(st->snk->ctx, &d, errbuf, errsize);
