@@ -14,6 +14,7 @@
 #include "pg/pg_conn.h"
 #include "pg/pg_offsets.h"
 #include "pg/pg_bulk_sql.h"
+#include "pg/pg_identity.h"
 #include "pg/pg_pipe.h"
 #include "pg/pg_target_transform.h"
 #include "core/route.h"
@@ -58,6 +59,7 @@ typedef struct pg_target_rel {
     pg_target_transform_t *trel; /* set for a transformed table (columns/exclude/where) */
     int collapsible;             /* changes to one row may be merged (see pg_target_collapsible) */
     int trigger_skips; /* a BEFORE ROW UPDATE/DELETE trigger fires: it may skip a change */
+    char *always;      /* GENERATED ALWAYS identity columns (pg_identity), or NULL; owned */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
 } pg_target_rel_t;
@@ -151,6 +153,7 @@ static void pg_target_rel_free(pg_target_rel_t *r)
         free(r->ttypes[i]);
     free(r->ttypes);
     free(r->teq);
+    free(r->always);
     change_relation_free(r->rel);
     free(r->unusable);
     free(r->display);
@@ -730,6 +733,9 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
         return err;
     }
     err = pg_target_check_columns(pt, r, tdisplay, lsn, errbuf, errsize);
+    if (err == ERR_OK &&
+        pg_identity_load(pt->conn, r->target, r->rel, &r->always, errbuf, errsize) != ERR_OK)
+        err = pg_conn_classify(pt->conn);
     if (err == ERR_OK) {
         r->collapsible = pg_target_can_collapse(pt, r);
         r->trigger_skips = pg_target_trigger_skips(pt, r);
@@ -1031,8 +1037,11 @@ static pg_target_stmt_t *pg_target_stmt_build(pg_target_t *pt, pg_target_rel_t *
     return st;
 }
 
+/* The statement for row's shape, built on first use. *override is set when
+ * it sets a GENERATED ALWAYS identity column: the switch to BY DEFAULT is then
+ * queued before it (and before its PREPARE), and the caller switches back. */
 static pg_target_stmt_t *pg_target_stmt(pg_target_t *pt, pg_target_rel_t *r, const sink_row_t *row,
-                                        char *errbuf, size_t errsize, err_t *err)
+                                        int *override, char *errbuf, size_t errsize, err_t *err)
 {
     char stack[256];
     char *shape =
@@ -1043,11 +1052,17 @@ static pg_target_stmt_t *pg_target_stmt(pg_target_t *pt, pg_target_rel_t *r, con
         return NULL;
     }
     pg_target_shape(row, shape);
+    pg_identity_shape(r->always, r->rel, row->old_tuple, row->new_tuple, shape);
     pg_target_stmt_t *st = r->stmts;
     while (st != NULL && strcmp(st->shape, shape) != 0)
         st = st->next;
-    *err = ERR_OK;
-    if (st == NULL)
+    *override = shape[0] != 'I' && pg_identity_sets(r->always, r->rel, shape + 1, '1', 1);
+    *err = *override ? pg_identity_override(pt->pipe, r->target, r->always, r->qcols, r->rel->ncols,
+                                            1, r->display, row->lsn, errbuf, errsize)
+                     : ERR_OK;
+    if (*err != ERR_OK)
+        st = NULL;
+    else if (st == NULL)
         st = pg_target_stmt_build(pt, r, shape, errbuf, errsize, err);
     if (shape != stack)
         free(shape);
@@ -1148,7 +1163,8 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
         return pg_target_transform_apply(r->trel, pt->pipe, &pt->stmt_counter, row, errbuf,
                                          errsize);
     err_t err;
-    pg_target_stmt_t *st = pg_target_stmt(pt, r, row, errbuf, errsize, &err);
+    int override = 0;
+    pg_target_stmt_t *st = pg_target_stmt(pt, r, row, &override, errbuf, errsize, &err);
     if (st == NULL)
         return err;
     err = pg_target_bind(pt, r, row, st, errbuf, errsize);
@@ -1160,8 +1176,12 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
                          .check_rows = row->op != SINK_INSERT,
                          .table = r->display,
                          .lsn = row->lsn};
-    return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
-                                 pt->lengths, pt->formats, &tag, key, errbuf, errsize);
+    err = pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
+                                pt->lengths, pt->formats, &tag, key, errbuf, errsize);
+    if (err == ERR_OK && override)
+        err = pg_identity_override(pt->pipe, r->target, r->always, r->qcols, r->rel->ncols, 0,
+                                   r->display, row->lsn, errbuf, errsize);
+    return err;
 }
 
 static err_t pg_target_truncate(void *ctx, const change_relation_t *const *rels, int nrels,
@@ -1525,7 +1545,14 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
                                   char *errbuf, size_t errsize)
 {
     pg_target_stmt_t *st;
-    err_t err = pg_target_bulk_stmt(pt, r, op, present, m, per_row, &st, errbuf, errsize);
+    /* a collapsed UPDATE sets its non-key columns: one may be GENERATED ALWAYS */
+    int override = op == 'U' && pg_identity_sets(r->always, r->rel, present, 1, 0);
+    err_t err = override
+                    ? pg_identity_override(pt->pipe, r->target, r->always, r->qcols, r->rel->ncols,
+                                           1, r->display, rows[0].lsn, errbuf, errsize)
+                    : ERR_OK;
+    if (err == ERR_OK)
+        err = pg_target_bulk_stmt(pt, r, op, present, m, per_row, &st, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     err = pg_target_bind_bulk(pt, rows, m, cols, per_row, op, errbuf, errsize);
@@ -1543,8 +1570,12 @@ static err_t pg_target_bulk_chunk(pg_target_t *pt, pg_target_rel_t *r, const sin
         .diag = pt->converts ? pg_target_bulk_diag_new(r->rel, rows, m, op, per_row) : NULL,
         .diag_free = pg_target_bulk_diag_free,
         .diag_explain = pg_target_bulk_diag_explain};
-    return pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
-                                 pt->lengths, pt->formats, &tag, key, errbuf, errsize);
+    err = pg_pipe_exec_prepared(pt->pipe, st->name, st->nparams, (const char *const *)pt->values,
+                                pt->lengths, pt->formats, &tag, key, errbuf, errsize);
+    if (err == ERR_OK && override)
+        err = pg_identity_override(pt->pipe, r->target, r->always, r->qcols, r->rel->ncols, 0,
+                                   r->display, rows[m - 1].lsn, errbuf, errsize);
+    return err;
 }
 
 /* Several rows of one collapsible table, one op, one column set, distinct keys. */

@@ -27,7 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The features syncline agrees with native replication on today (CI runs these).
 CI_FEATURES = ["types", "composite_key", "composite_typed", "full_identity", "index_identity", "partitions",
                "toast", "toast_full", "key_updates", "savepoints", "rollback", "truncate", "multi_table",
-               "big_txn", "generated", "dropped_columns", "quoted_names", "full_typed", "no_columns"]
+               "big_txn", "generated", "dropped_columns", "quoted_names", "full_typed", "no_columns",
+               "identity_always"]
 
 
 class Env:
