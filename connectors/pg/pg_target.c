@@ -723,6 +723,8 @@ static err_t pg_target_describe(pg_target_t *pt, pg_target_rel_t *r, lsn_t lsn, 
                                         &r->trel, errbuf, errsize);
     if (err == ERR_RUNTIME)
         err = pg_conn_classify(pt->conn); /* a lost connection is worth a retry */
+    if (err == ERR_OK && r->trel != NULL)
+        pg_target_transform_trigger_skips(r->trel, pg_target_trigger_skips(pt, r));
     if (err != ERR_OK || r->trel != NULL) {
         if (err != ERR_OK && lsn != 0) {
             char l[LSN_STRLEN];
