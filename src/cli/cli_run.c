@@ -15,6 +15,7 @@
 #include "pg/pg_copy.h"
 #include "pg/pg_index_defer.h"
 #include "pg/pg_source.h"
+#include "pg/pg_progress.h"
 #include "pg/pg_target.h"
 #include "core/stream.h"
 
@@ -108,7 +109,7 @@ static err_t run_copy(run_ctx_t *rc, const char *snapshot, lsn_t start, int trun
         metrics_copy_rows(rc->opts->metrics, stats.rows);
     log_info("copy done tables=%d rows=%llu mb=%.1f seconds=%.1f", stats.tables,
              (unsigned long long)stats.rows, (double)stats.bytes / 1048576.0, stats.seconds);
-    return pg_target_copy_done(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    return pg_progress_copy_done(pg_target_conn(rc->pt), rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
 }
 
 /* Fails when the initial copy would land on rows already there. */
@@ -129,19 +130,19 @@ static err_t run_require_empty(run_ctx_t *rc)
 }
 
 /* Forgets an unfinished or unwanted state: slot and progress row. */
-static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress_t *prog)
+static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_progress_t *prog)
 {
     err_t err = ERR_OK;
     if (slot->exists)
         err = pg_source_drop(rc->ps, PG_SOURCE_PUB_KEEP, NULL, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && prog->exists)
-        err = pg_target_delete_progress(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_delete(pg_target_conn(rc->pt), rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
     rc->pub_created |= prog->publication_created;
     slot->exists = prog->exists = 0;
     return err;
 }
 
-/* The target tables are this configuration's alone (pg_target_claim_tables). */
+/* The target tables are this configuration's alone (pg_progress_claim). */
 static err_t run_claim_tables(run_ctx_t *rc)
 {
     const char **schemas = calloc((size_t)rc->ntables + 1, sizeof(char *));
@@ -152,8 +153,8 @@ static err_t run_claim_tables(run_ctx_t *rc)
             schemas[i] = rc->tables[i].schema;
             names[i] = rc->tables[i].name;
         }
-        err = pg_target_claim_tables(rc->pt, schemas, names, rc->ntables, rc->errbuf,
-                                     CLI_ERRBUF_SIZE);
+        err = pg_progress_claim(pg_target_conn(rc->pt), rc->cfg, schemas, names, rc->ntables,
+                                rc->errbuf, CLI_ERRBUF_SIZE);
     } else {
         snprintf(rc->errbuf, CLI_ERRBUF_SIZE, "out of memory");
     }
@@ -167,9 +168,10 @@ static err_t run_claim_tables(run_ctx_t *rc)
 static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
 {
     pg_source_slot_t slot;
-    pg_target_progress_t prog;
+    pg_progress_t prog;
     char snapshot[128] = "";
-    err_t err = pg_target_read_progress(rc->pt, &prog, rc->errbuf, CLI_ERRBUF_SIZE);
+    err_t err =
+        pg_progress_read(pg_target_conn(rc->pt), rc->cfg, &prog, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = pg_source_slot_info(rc->ps, &slot, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && slot.exists)
@@ -222,12 +224,12 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
     if (err != ERR_OK)
         return err;
     *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
-    err = pg_target_ensure_progress_table(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    err = pg_progress_ensure_tables(pg_target_conn(rc->pt), rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = run_claim_tables(rc);
     if (err == ERR_OK && !prog.exists)
-        err = pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf,
-                                      CLI_ERRBUF_SIZE);
+        err = pg_progress_init(pg_target_conn(rc->pt), rc->cfg, *start, rc->pub_created, copy,
+                               rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && copy)
         err = run_copy(rc, snapshot, *start, truncate);
     return err;
