@@ -120,7 +120,7 @@ def config(env, name, db, work, kafka_topic=None):
            "source": {"conninfo": "host=127.0.0.1 port=%d user=postgres dbname=%s" % (a.src_port, a.prefix),
                       "publication": "%s_pub" % a.prefix},
            "target": {"conninfo": "host=127.0.0.1 port=%d user=postgres dbname=%s" % (a.tgt_port, db)},
-           "apply": {"batch_ms": 50, "binary": a.binary}}
+           "apply": {"batch_ms": 50, "binary": a.binary and not kafka_topic}}  # capture sends text
     if kafka_topic:
         cfg["kafka"] = {"brokers": a.kafka_brokers, "topic": kafka_topic, "format": a.kafka_format,
                         "partitioning": "none"}
