@@ -14,6 +14,7 @@
 #include "core/route.h"
 #include "core/sbuf.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_ddl.h"
 #include "pg/pg_offsets.h"
 #include "pg/pg_pipe.h"
 #include "pg/pg_progress.h"
@@ -31,6 +32,7 @@ struct pg_target {
     int replica_role;                  /* session_replication_role = replica is in force */
     pg_progress_stmts_t progress;      /* progress statements prepared */
     pg_target_exec_t ex;               /* row sending state */
+    lsn_t ddl_applied;                 /* a DDL applied by hand (--ddl-applied), 0 = none */
 };
 
 pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
@@ -360,6 +362,28 @@ static err_t pg_target_op_truncate(void *ctx, const change_relation_t *const *re
     return pg_target_failed(ctx, err, errbuf, errsize);
 }
 
+/* DDL between rows: what was queued before it is finished first, and the
+ * Relation message the source sends after a schema change re-describes the
+ * table (statements of the old shape are then dropped). */
+static err_t pg_target_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
+{
+    pg_target_t *pt = ctx;
+    err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_ddl_apply(pt->conn, pt->cfg, pt->ddl_applied, ddl, errbuf, errsize);
+    return err != ERR_OK ? err : pg_pipe_enter(pt->pipe, errbuf, errsize);
+}
+
+static err_t pg_target_op_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
+{
+    return pg_target_failed(ctx, pg_target_ddl(ctx, ddl, errbuf, errsize), errbuf, errsize);
+}
+
+void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn)
+{
+    pt->ddl_applied = lsn;
+}
+
 static err_t pg_target_op_commit(void *ctx, const sink_position_t *pos, char *errbuf,
                                  size_t errsize)
 {
@@ -410,6 +434,7 @@ static const sink_ops_t pg_target_ops = {
     .advance = pg_target_op_advance,
     .offsets = pg_target_op_offsets,
     .on_wait = pg_target_on_wait,
+    .ddl = pg_target_op_ddl,
 };
 
 sink_t pg_target_sink(pg_target_t *pt)

@@ -39,6 +39,10 @@ err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *nam
  * valid until the relation is described again or pt is freed. */
 const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 
+/* The DDL at lsn was applied on the target by hand (run --ddl-applied):
+ * the stream skips it instead of stopping on it again. */
+void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn);
+
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);
 

@@ -67,6 +67,8 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
         err = pg_source_ensure_publication(ps, &created, errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = pg_source_end_publication(ps, 1, errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK) /* before the slot: DDL from its start on is in the stream */
+        err = pg_source_ddl_trigger(ps, 1, errbuf, CLI_ERRBUF_SIZE);
     return err == ERR_OK ? capture_slot(ps, start, errbuf) : err;
 }
 

@@ -13,6 +13,7 @@
 #include "core/metrics.h"
 #include "http/metrics_http.h"
 #include "pg/pg_copy.h"
+#include "pg/pg_ddl.h"
 #include "pg/pg_index_defer.h"
 #include "pg/pg_source.h"
 #include "pg/pg_progress.h"
@@ -29,6 +30,7 @@ typedef struct run_opts {
     snapshot_mode_t snapshot;
     int yes;
     const char *metrics_addr; /* --metrics ADDR:PORT, NULL: no endpoint */
+    lsn_t ddl_applied;        /* --ddl-applied LSN: that DDL was applied by hand */
     metrics_t *metrics;       /* the registry served there, NULL: none */
 } run_opts_t;
 
@@ -77,6 +79,25 @@ static void run_ctx_clear(run_ctx_t *rc)
     free(rc->tables);
     pg_target_free(rc->pt);
     pg_source_free(rc->ps);
+}
+
+/* The schemas fit the configuration. When DDL is followed and streaming has
+ * begun before, a difference may be DDL still in the stream (a stop before
+ * it, a crash): warned, and the stream applies it or stops at a row that
+ * does not fit. */
+static err_t run_check(run_ctx_t *rc)
+{
+    err_t err = cli_check_before_run(rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err != ERR_SCHEMA || !pg_ddl_supported(pg_source_version(rc->ps)) ||
+        !pg_ddl_wanted(rc->cfg))
+        return err;
+    pg_progress_t prog;
+    char eb[256];
+    if (pg_progress_read(pg_target_conn(rc->pt), rc->cfg, &prog, eb, sizeof(eb)) != ERR_OK ||
+        !prog.exists || prog.copying)
+        return err;
+    log_warn("%s; going on: DDL is followed, and DDL not applied yet may explain it", rc->errbuf);
+    return ERR_OK;
 }
 
 /* Copies every table as of the slot's snapshot, then marks the row streaming. */
@@ -291,7 +312,7 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     if (rc.pt != NULL && err == ERR_OK)
         err = pg_source_check_features(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK && !*streamed)
-        err = cli_check_before_run(cfg, errbuf, CLI_ERRBUF_SIZE);
+        err = run_check(&rc);
     if (rc.pt != NULL && err == ERR_OK) {
         err = pg_source_ensure_publication(rc.ps, &rc.pub_created, errbuf, CLI_ERRBUF_SIZE);
         if (err == ERR_OK)
@@ -303,8 +324,12 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
             err = ERR_CONNECT;
         }
     }
-    if (rc.pt != NULL && err == ERR_OK)
+    if (rc.pt != NULL && err == ERR_OK) /* before the slot: DDL from its start on is streamed */
+        err = pg_source_ddl_trigger(rc.ps, 1, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK) {
+        pg_target_set_ddl_applied(rc.pt, opts->ddl_applied);
         err = run_prepare(&rc, &start);
+    }
     if (rc.pt != NULL && err == ERR_OK && !*ctx->stop) { /* a stop during the copy ends here */
         (*streamed)++;
         err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, opts->metrics, errbuf);
@@ -371,6 +396,13 @@ static err_t run_on_opt(int opt, const char *arg, void *state)
         o->yes = 1;
         return ERR_OK;
     }
+    if (opt == 'D') {
+        if (!lsn_parse(arg, &o->ddl_applied) || o->ddl_applied == 0) {
+            fprintf(stderr, "syncline run: --ddl-applied takes an LSN such as 0/16B3748\n");
+            return ERR_USAGE;
+        }
+        return ERR_OK;
+    }
     if (opt != 's')
         return ERR_USAGE;
     if (strcmp(arg, "auto") == 0)
@@ -391,6 +423,7 @@ static err_t cli_run(cli_ctx_t *ctx, int argc, char **argv)
     static const struct option longopts[] = {{"snapshot", required_argument, NULL, 's'},
                                              {"yes", no_argument, NULL, 'y'},
                                              {"metrics", required_argument, NULL, 'M'},
+                                             {"ddl-applied", required_argument, NULL, 'D'},
                                              {NULL, 0, NULL, 0}};
     run_opts_t opts = {.snapshot = SNAPSHOT_AUTO};
     const char *path = NULL;
@@ -415,7 +448,7 @@ const cli_command_t cli_run_command = {
     .name = "run",
     .summary = "copy (first run), then stream and apply until SIGINT/SIGTERM",
     .usage = "usage: syncline run -c FILE [--snapshot=auto|always|never] [--yes]\n"
-             "                    [--metrics [ADDR:]PORT]\n"
+             "                    [--metrics [ADDR:]PORT] [--ddl-applied LSN]\n"
              "  Creates the publication, slot and progress table when absent, copies every\n"
              "  table on the first run, then streams and applies until SIGINT/SIGTERM, which\n"
              "  finish the transaction in hand, record progress and exit 0.\n"
@@ -425,6 +458,8 @@ const cli_command_t cli_run_command = {
              "  --snapshot=always   truncate the target tables and copy again (needs --yes)\n"
              "  --snapshot=never    stream only, from the slot's position\n"
              "  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics (a\n"
-             "                      bare PORT binds 127.0.0.1)\n",
+             "                      bare PORT binds 127.0.0.1)\n"
+             "  --ddl-applied LSN   the DDL at LSN (named by a stop on it) was applied on the\n"
+             "                      target by hand: skip it (docs/ddl.md)\n",
     .run = cli_run,
 };

@@ -219,6 +219,8 @@ static err_t drop_all(const config_t *cfg, char *errbuf)
                              prog.publication_created ? PG_SOURCE_PUB_DROP : PG_SOURCE_PUB_IF_OURS,
                              &pub_dropped, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
+        err = pg_source_ddl_trigger(ps, 0, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK)
         err = pg_progress_delete(pg_target_conn(pt), cfg, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         err = pg_progress_unclaim(pg_target_conn(pt), cfg, errbuf, CLI_ERRBUF_SIZE);
