@@ -536,10 +536,12 @@ static char *pg_source_start_sql(PGconn *repl, const config_t *cfg, int version,
         char l[LSN_STRLEN];
         char *opts = malloc(olen);
         sql = malloc(len);
+        /* the fallback direction skips what syncline applied (replication origins) */
+        int origin_none = cfg->origin_none && pg_version_has_origin(version);
         if (opts != NULL && sql != NULL &&
             pg_version_start_options(version, publit, cfg->binary, opts, olen) == 0)
-            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s)", slot,
-                     lsn_format(start, l, sizeof(l)), opts);
+            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s%s)", slot,
+                     lsn_format(start, l, sizeof(l)), opts, origin_none ? ", origin 'none'" : "");
         else if (sql != NULL)
             sql[0] = '\0';
         free(opts);

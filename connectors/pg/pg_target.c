@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_origin.h"
 #include "pg/pg_offsets.h"
 #include "pg/pg_bulk_sql.h"
 #include "pg/pg_pipe.h"
@@ -1696,4 +1697,9 @@ sink_t pg_target_sink(pg_target_t *pt)
 int pg_target_server_version(const pg_target_t *pt)
 {
     return PQserverVersion(pt->conn);
+}
+
+err_t pg_target_set_origin(pg_target_t *pt, const char *origin, char *errbuf, size_t errsize)
+{
+    return pg_origin_session(pt->conn, origin, errbuf, errsize);
 }

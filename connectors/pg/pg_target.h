@@ -80,6 +80,10 @@ const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);
 
+/* Marks the applying session with the replication origin `origin`
+ * (pg_origin.h): the fallback direction's applier. */
+err_t pg_target_set_origin(pg_target_t *pt, const char *origin, char *errbuf, size_t errsize);
+
 /* The target's server_version_num (pg_version.h). */
 int pg_target_server_version(const pg_target_t *pt);
 

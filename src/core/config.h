@@ -80,6 +80,10 @@ typedef struct config {
     bool snapshot_defer_indexes; /* drop secondary indexes for the copy, rebuild after */
 
     config_kafka_t kafka;
+
+    /* the fallback direction's (fallback_config.h); never read from the file */
+    char apply_origin[128]; /* replication origin of the applying session, "" for none */
+    bool origin_none;       /* stream only changes that have no origin (16 and newer) */
 } config_t;
 
 /*
