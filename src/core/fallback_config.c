@@ -74,6 +74,7 @@ static void fallback_config_settings(config_t *rev, const config_t *fwd)
     rev->snapshot_chunk_mb = fwd->snapshot_chunk_mb;
     rev->snapshot_defer_indexes = fwd->snapshot_defer_indexes;
     rev->origin_none = true;
+    rev->ddl = CONFIG_DDL_IGNORE; /* no event trigger installed on the new database */
 }
 
 static err_t fallback_config_names(config_t *rev, const config_t *fwd, char *errbuf, size_t errsize)

@@ -47,6 +47,7 @@ static void swaps_roles_and_inverts_tables(void **state)
     assert_string_equal(rev->target_conninfo, "host=old");
     assert_string_equal(rev->apply_origin, "syncline_fallback_shop");
     assert_true(rev->origin_none);
+    assert_int_equal(rev->ddl, CONFIG_DDL_IGNORE);
     assert_int_equal(rev->batch_rows, fwd->batch_rows);
     const char *ts, *tn;
     assert_int_equal(route_target(rev, "app", "b", &ts, &tn), ROUTE_SYNC);
