@@ -55,6 +55,8 @@ typedef struct config_kafka {
     char *topic;           /* default "syncline.<name>" */
     char *format;          /* "avro" (default) or "json" */
     char *partitioning;    /* "none" (default), "table", "key" */
+    char *layout;          /* "syncline" (default) or "debezium" */
+    char *topic_prefix;    /* layout debezium: default "<name>" */
     char *schema_registry; /* NULL when absent */
     char **property_keys;  /* owned, passed verbatim to librdkafka */
     char **property_values;
@@ -91,6 +93,10 @@ typedef struct config {
     config_kafka_t kafka;
 
     config_ddl_t ddl; /* "ddl"; CONFIG_DDL_UNSET when absent (means apply) */
+
+    /* the fallback direction's (fallback_config.h); never read from the file */
+    char apply_origin[128]; /* replication origin of the applying session, "" for none */
+    bool origin_none;       /* stream only changes that have no origin (16 and newer) */
 } config_t;
 
 /*
