@@ -24,6 +24,7 @@ typedef struct pg_verify_opts {
     char **tables;        /* source names to verify ("schema.name"), NULL: all */
     int ntables;
     int timeout_s;               /* how long to wait for the target to reach the snapshot */
+    int point_s;                 /* online: a new consistent point after this long (0: 20 s) */
     volatile sig_atomic_t *stop; /* Ctrl-C: give up (ERR_RUNTIME) */
 } pg_verify_opts_t;
 
@@ -46,6 +47,8 @@ typedef struct pg_verify_stats {
     long long rows; /* source rows verified */
     lsn_t lsn;      /* the source position the comparison stands at */
     int fenced;     /* the source database was read-only (fenced) */
+    int online;     /* the applier held at each point (the source took writes meanwhile) */
+    int points;     /* online: consistent points taken (a new one every 20 s) */
 } pg_verify_stats_t;
 
 /*

@@ -308,6 +308,10 @@ static err_t cut_on_opt(int opt, const char *arg, void *state)
         return err;
     case 'b':
         return cut_number(arg, 0, &o->max_lag_bytes);
+    case 'p':
+        err = cut_number(arg, 1, &v);
+        o->verify.point_s = v > 86400 ? 86400 : (int)v;
+        return err;
     case 'f':
         o->fence = 1;
         return ERR_OK;
@@ -315,13 +319,11 @@ static err_t cut_on_opt(int opt, const char *arg, void *state)
     return ERR_USAGE;
 }
 
-static const struct option cut_longopts[] = {{"tables", required_argument, NULL, 't'},
-                                             {"mode", required_argument, NULL, 'm'},
-                                             {"chunk-rows", required_argument, NULL, 'r'},
-                                             {"timeout", required_argument, NULL, 'T'},
-                                             {"max-lag-bytes", required_argument, NULL, 'b'},
-                                             {"fence", no_argument, NULL, 'f'},
-                                             {NULL, 0, NULL, 0}};
+static const struct option cut_longopts[] = {
+    {"tables", required_argument, NULL, 't'},        {"mode", required_argument, NULL, 'm'},
+    {"chunk-rows", required_argument, NULL, 'r'},    {"timeout", required_argument, NULL, 'T'},
+    {"max-lag-bytes", required_argument, NULL, 'b'}, {"fence", no_argument, NULL, 'f'},
+    {"point-seconds", required_argument, NULL, 'p'}, {NULL, 0, NULL, 0}};
 
 /* Parses the shared options, loads the configuration and runs body. */
 static err_t cut_main(const cli_command_t *cmd, cli_ctx_t *ctx, int argc, char **argv,
@@ -403,13 +405,15 @@ const cli_command_t cli_verify_command = {
     .summary = "compare every synced target table with its source (counts, checksums)",
     .usage =
         "usage: syncline verify -c FILE [--tables a,b] [--mode count|checksum] [--chunk-rows N]\n"
-        "                       [--timeout S]\n"
-        "  Compares each synced table at one consistent point: a source snapshot at LSN L and\n"
-        "  the target once it holds everything up to L. Per chunk of N primary-key rows\n"
-        "  (default 10000) both servers compute count(*) and a checksum of the rows' text; a\n"
-        "  differing chunk is narrowed down to the row. Tables without a primary key are\n"
-        "  compared whole. Run with syncline stopped or the source idle (or fenced): while\n"
-        "  the source takes writes, no consistent point exists and verify retries until\n"
+        "                       [--timeout S] [--point-seconds S]\n"
+        "  Compares each synced table at consistent points: a source snapshot at LSN L and\n"
+        "  the target holding exactly the transactions before L. Per chunk of N primary-key\n"
+        "  rows (default 10000) both servers compute count(*) and a checksum of the rows'\n"
+        "  text; a differing chunk is narrowed down to the row. Tables without a primary key\n"
+        "  are compared whole. Online, while 'run' or 'apply' streams and the source takes\n"
+        "  writes: the applier holds a moment at L (a temporary slot's snapshot) while the\n"
+        "  target snapshot is opened; a new point every --point-seconds (default 20).\n"
+        "  With syncline stopped, the source must be idle (or fenced): verify retries until\n"
         "  --timeout (default 60 s), then exits 7.\n"
         "  Exit codes: 0 every table matches, 1 a table differs, 7 no consistent point.\n",
     .run = cli_verify,

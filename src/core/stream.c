@@ -19,15 +19,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/pgoutput.h"
 #include "core/relcache.h"
 
-#define STREAM_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
-#define STREAM_QUIET_MS 20       /* source silence after which settling waits for the target */
-#define STREAM_IDLE_MS 1         /* source silence after which an open batch is committed */
+#define STREAM_PENDING_WAIT_MS 2    /* a wait on the source while a commit is in flight */
+#define STREAM_QUIET_MS 20          /* source silence after which settling waits for the target */
+#define STREAM_IDLE_MS 1            /* source silence after which an open batch is committed */
+#define STREAM_HOLD_LOOK_MS 100     /* how often to look for a verifier's hold request */
+#define STREAM_HOLD_POLL_MS 10      /* how often to look while holding */
+#define STREAM_HOLD_MAX_MS 30000    /* the longest hold, whatever the request says */
+#define STREAM_HOLD_BACKOFF_MS 5000 /* after a failed look */
 
 typedef struct stream_state {
     const source_t *src;
@@ -62,6 +67,8 @@ typedef struct stream_state {
     unsigned polls;         /* messages read while a commit was in flight */
     int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
     int target_stalled;     /* the sink gave up on a stalled target */
+    lsn_t hold_until;       /* an online verify's point: hold before commits >= it, 0: none */
+    int64_t hold_polled_ms; /* last look for a hold request */
 } stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
@@ -133,9 +140,81 @@ static int stream_batch_full(const stream_state_t *st)
            clock_ms() - st->batch_started_ms >= st->opts->batch_ms;
 }
 
+static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize);
+
+/* ---- online verify hold point (optional: opts->hold may be NULL) -------- */
+
+/* Everything handed to the sink committed and durable. */
+static err_t stream_drain_all(stream_state_t *st, char *errbuf, size_t errsize)
+{
+    err_t err = stream_flush_batch(st, errbuf, errsize);
+    if (err == ERR_OK && st->pending)
+        err = stream_settle(st, 1, errbuf, errsize);
+    return err;
+}
+
+/* Stands still at a boundary before `next` (the commit LSN of the coming
+ * transaction, or the keepalive position when idle) for as long as a live
+ * request says so, at most STREAM_HOLD_MAX_MS: a dead verifier never stops
+ * the sync. A request whose point lies beyond `next` lets the stream go on. */
+static err_t stream_hold(stream_state_t *st, lsn_t next, char *errbuf, size_t errsize)
+{
+    const stream_hold_t *h = st->opts->hold;
+    int64_t started = clock_ms(), id = 0, told_id = 0;
+    lsn_t until = 0, told = 1;
+    int drained = 0;
+    char eb[256];
+    err_t err = ERR_OK;
+    st->hold_until = 0;
+    while (!*st->opts->stop && clock_ms() - started < STREAM_HOLD_MAX_MS) {
+        if (h->poll(h->ctx, &id, &until, eb, sizeof(eb)) != ERR_OK) {
+            log_warn("verify hold: %s", eb); /* the sync goes on; look again later */
+            st->hold_polled_ms = clock_ms() + STREAM_HOLD_BACKOFF_MS;
+            return ERR_OK;
+        }
+        if (id == 0 || (until != 0 && next < until)) {
+            st->hold_until = id != 0 ? until : 0;
+            break;
+        }
+        if (!drained && (err = stream_drain_all(st, errbuf, errsize)) != ERR_OK)
+            break;
+        drained = 1;
+        if ((id != told_id || until != told) &&
+            h->held(h->ctx, id, until, eb, sizeof(eb)) != ERR_OK)
+            log_warn("verify hold: %s", eb);
+        told_id = id, told = until;
+        if (clock_ms() - st->last_status_ms >= st->opts->status_interval_ms &&
+            (err = stream_send_status(st, 0, errbuf, errsize)) != ERR_OK)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = STREAM_HOLD_POLL_MS * 1000000L}, NULL);
+    }
+    st->hold_polled_ms = clock_ms();
+    return err;
+}
+
+/* A boundary before `next`: hold when a request's point is reached; look for
+ * a new request at most every STREAM_HOLD_LOOK_MS. */
+static err_t stream_hold_point(stream_state_t *st, lsn_t next, char *errbuf, size_t errsize)
+{
+    if (st->opts->hold == NULL)
+        return ERR_OK;
+    if (st->hold_until != 0)
+        return next >= st->hold_until ? stream_hold(st, next, errbuf, errsize) : ERR_OK;
+    if (clock_ms() - st->hold_polled_ms < STREAM_HOLD_LOOK_MS)
+        return ERR_OK;
+    return stream_hold(st, next, errbuf, errsize);
+}
+
+/* ---- end of hold point --------------------------------------------------- */
+
 static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_begin_t *b = &st->msg.u.begin;
+    if (b->final_lsn >= st->applied) {
+        err_t err = stream_hold_point(st, b->final_lsn, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
     st->in_txn = 1;
     st->txn_lsn = b->final_lsn;
     st->txn_commit_time = b->commit_time;
@@ -443,6 +522,10 @@ static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
         if (err != ERR_OK)
             return err;
     }
+    if (!st->in_txn) /* idle or between transactions: everything before keepalive_end is in */
+        err = stream_hold_point(st, st->keepalive_end, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
     lsn_t before = st->applied;
     err = stream_idle_advance(st, st->keepalive_end, errbuf, errsize);
     /* quiet for a status period: ask for a reply, which proves the link alive */
