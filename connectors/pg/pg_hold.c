@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_vmarks.h"
 
 #define PG_HOLD_LOCK_SQL "hashtext('syncline.verify_hold'), hashtext($1)"
 
@@ -71,6 +72,8 @@ pg_hold_t *pg_hold_open(const config_t *cfg, err_t *err, char *errbuf, size_t er
     if (ph->conn != NULL)
         *err =
             pg_hold_exec(ph->conn, pg_hold_ddl, 0, NULL, PGRES_COMMAND_OK, NULL, errbuf, errsize);
+    if (ph->conn != NULL && *err == ERR_OK)
+        *err = pg_vmarks_ensure(ph->conn, errbuf, errsize);
     if (ph->conn == NULL || *err != ERR_OK) {
         pg_hold_free(ph);
         return NULL;
@@ -88,7 +91,8 @@ void pg_hold_free(pg_hold_t *ph)
     free(ph);
 }
 
-static err_t pg_hold_poll(void *ctx, int64_t *id, lsn_t *until, char *errbuf, size_t errsize)
+static err_t pg_hold_poll(void *ctx, int64_t *id, lsn_t *until, int *track, char *errbuf,
+                          size_t errsize)
 {
     pg_hold_t *ph = ctx;
     const char *p[1] = {ph->name};
@@ -98,16 +102,17 @@ static err_t pg_hold_poll(void *ctx, int64_t *id, lsn_t *until, char *errbuf, si
     if (!ph->locked)
         pg_hold_try_lock(ph);
     err_t err = pg_hold_exec(ph->conn,
-                             "SELECT id, until_lsn FROM syncline.verify_hold WHERE name = $1 "
-                             "AND expires_at > now()",
+                             "SELECT h.id, h.until_lsn, EXISTS (SELECT 1 FROM "
+                             "syncline.verify_state WHERE name = $1) FROM (SELECT 1) one LEFT "
+                             "JOIN syncline.verify_hold h ON h.name = $1 AND h.expires_at > now()",
                              1, p, PGRES_TUPLES_OK, &res, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    if (PQntuples(res) == 1) {
+    if (!PQgetisnull(res, 0, 0))
         *id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-        if (!PQgetisnull(res, 0, 1))
-            lsn_parse(PQgetvalue(res, 0, 1), until);
-    }
+    if (!PQgetisnull(res, 0, 1))
+        lsn_parse(PQgetvalue(res, 0, 1), until);
+    *track = PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
     return ERR_OK;
 }

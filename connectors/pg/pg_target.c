@@ -15,6 +15,7 @@
 #include "pg/pg_offsets.h"
 #include "pg/pg_bulk_sql.h"
 #include "pg/pg_pipe.h"
+#include "pg/pg_vmarks.h"
 #include "pg/pg_target_transform.h"
 #include "core/route.h"
 #include "core/sbuf.h"
@@ -75,6 +76,7 @@ struct pg_target {
     int converts;
     int progress_prepared;
     int offsets_prepared;
+    int marks_prepared; /* incremental verify's marks statement (pg_vmarks) */
     /* per-row scratch */
     const char **values;
     int *lengths;
@@ -1272,6 +1274,8 @@ static err_t pg_target_send_commit(pg_target_t *pt, const sink_position_t *pos, 
     err_t err = pg_target_queue_progress(pt, pos->end_lsn, pos->commit_time, errbuf, errsize);
     for (int i = 0; err == ERR_OK && i < pos->noffsets; i++)
         err = pg_target_queue_offset(pt, &pos->offsets[i], pos->end_lsn, errbuf, errsize);
+    if (err == ERR_OK && pos->nmarks > 0)
+        err = pg_vmarks_queue(pt->pipe, &pt->marks_prepared, pt->cfg->name, pos, errbuf, errsize);
     return err != ERR_OK ? err : pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
 }
 

@@ -43,10 +43,12 @@
 #include "core/log.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_hold.h"
+#include "pg/pg_vmarks.h"
 #include "pg/pg_version.h"
 #include "pg/pg_synced_tables.h"
 #include "pg/pg_transform_sql.h"
 #include "core/transform.h"
+#include "core/vmark.h"
 
 #define PG_VERIFY_SPLIT 8      /* sub-chunks per narrowing step */
 #define PG_VERIFY_MAX_REPORT 5 /* differing chunks narrowed and reported per table */
@@ -98,6 +100,11 @@ typedef struct pg_verify {
     int online;       /* the point came from the applier's hold (pg_hold) */
     int64_t point_ms; /* when the current point was taken */
     int points;       /* consistent points taken */
+    lsn_t first;      /* the first point's LSN */
+    int incremental;  /* compare only the key ranges marked since base */
+    lsn_t base;
+    int state_existed;           /* the applier was marking before this verify began */
+    pg_vmarks_tracker_t tracker; /* the applier session marking (pid 0: none) */
     /* the servers' encodings differ: a row's text is hashed as its UTF-8
      * bytes (hex), the same on both sides, not as each server's own bytes */
     int utf8_hash;
@@ -671,6 +678,148 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_tables_table_t *t, 
     return err;
 }
 
+/* ---- incremental ------------------------------------------------------- */
+
+static err_t pg_verify_count(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, long long *count)
+{
+    vbuf_t sql = {0};
+    vbuf_add(&sql, "SELECT count(*) FROM %s", conn == pv->tgt ? vt->tq : vt->sq);
+    PGresult *res = pg_verify_query(pv, conn, vt, &sql, NULL, 0);
+    free(sql.s);
+    if (res == NULL)
+        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
+    *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* 1 when the applier's buckets (vmark_bucket) are key ranges of vt: an
+ * untransformed table whose primary key, its replica identity, is one
+ * int2/int4/int8 column. */
+static err_t pg_verify_bucketable(pg_verify_t *pv, const vtable_t *vt, int *ok)
+{
+    const config_table_t *e = config_find_table(pv->cfg, vt->t->schema, vt->t->name);
+    *ok = 0;
+    if (vt->nkeys != 1 || (e != NULL && (e->ncolumns > 0 || e->nexclude > 0 || e->where != NULL)))
+        return ERR_OK;
+    const char *p[1] = {vt->sq};
+    PGresult *res = pg_conn_execp(
+        pv->src,
+        "SELECT c.relreplident = 'd' AND (SELECT count(*) = 1 AND bool_and(a.atttypid IN (20, 21, "
+        "23)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
+        "ANY(i.indkey) WHERE i.indrelid = c.oid AND i.indisprimary) FROM pg_class c WHERE c.oid = "
+        "$1::regclass",
+        1, p, PGRES_TUPLES_OK, "source: key type", pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(pv->src);
+    *ok = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* The buckets of vt marked since the base, ascending, read in the target's
+ * snapshot (so exactly those of the transactions it holds). */
+static PGresult *pg_verify_marks(pg_verify_t *pv, const vtable_t *vt)
+{
+    char l[LSN_STRLEN];
+    const char *p[4] = {pv->cfg->name, vt->t->schema, vt->t->name,
+                        lsn_format(pv->base, l, sizeof(l))};
+    return pg_conn_execp(pv->tgt,
+                         "SELECT bucket FROM syncline.verify_marks WHERE name = $1 AND "
+                         "schema_name = $2 AND table_name = $3 AND lsn >= $4::pg_lsn ORDER BY 1",
+                         4, p, PGRES_TUPLES_OK, "target: verify marks", pv->errbuf, pv->errsize);
+}
+
+/* Compares [b0 * W, (b1 + 1) * W) of the key; narrows it when it differs. */
+static err_t pg_verify_bucket_range(pg_verify_t *pv, const vtable_t *vt, long long b0, long long b1,
+                                    pg_verify_result_t *r, vbuf_t *detail)
+{
+    char lo[32], hi[32];
+    snprintf(lo, sizeof(lo), "%lld", b0 * VMARK_WIDTH);
+    snprintf(hi, sizeof(hi), "%lld", (b1 + 1) * VMARK_WIDTH);
+    char *lov[1] = {lo}, *hiv[1] = {hi};
+    vstat_t s, t;
+    err_t err = pg_verify_stat(pv, pv->src, vt, lov, hiv, &s);
+    if (err == ERR_OK)
+        err = pg_verify_stat(pv, pv->tgt, vt, lov, hiv, &t);
+    if (err != ERR_OK)
+        return err;
+    r->rechecked++;
+    if (!vstat_same(&s, &t) && ++r->bad_chunks <= PG_VERIFY_MAX_REPORT)
+        err = pg_verify_narrow(pv, vt, lov, hiv, s, t, detail);
+    return err;
+}
+
+/* The marked key ranges (consecutive buckets merged) of a bucketable table. */
+static err_t pg_verify_buckets(pg_verify_t *pv, const vtable_t *vt, PGresult *marks,
+                               pg_verify_result_t *r, vbuf_t *detail)
+{
+    err_t err = ERR_OK;
+    int n = PQntuples(marks);
+    for (int i = 0; i < n && err == ERR_OK;) {
+        long long b0 = strtoll(PQgetvalue(marks, i, 0), NULL, 10), b1 = b0;
+        for (i++; i < n && strtoll(PQgetvalue(marks, i, 0), NULL, 10) == b1 + 1; i++)
+            b1++;
+        if (*pv->opts->stop) {
+            snprintf(pv->errbuf, pv->errsize, "verify interrupted at table %s", vt->display);
+            return ERR_RUNTIME;
+        }
+        err = pg_verify_refresh(pv);
+        if (err == ERR_OK)
+            err = pg_verify_bucket_range(pv, vt, b0, b1, r, detail);
+    }
+    return err;
+}
+
+/*
+ * Compares what changed since the base: the marked key ranges, and the row
+ * counts of the whole table on both sides. A table whose marks are not key
+ * ranges (another key, a transform, a truncate) is compared whole when it
+ * has a mark; counts that differ although the ranges match (a change made on
+ * the target directly) send the table to a full comparison, which names it.
+ */
+static err_t pg_verify_incremental(pg_verify_t *pv, const vtable_t *vt, pg_verify_result_t *r,
+                                   vbuf_t *detail)
+{
+    int bucketable = 0, whole = 0;
+    long long sc = 0, tc = 0;
+    PGresult *marks = pg_verify_marks(pv, vt);
+    err_t err =
+        marks != NULL ? pg_verify_bucketable(pv, vt, &bucketable) : pg_conn_classify(pv->tgt);
+    for (int i = 0; err == ERR_OK && i < PQntuples(marks); i++)
+        whole |= strcmp(PQgetvalue(marks, i, 0), "-1") == 0;
+    if (err == ERR_OK && PQntuples(marks) > 0 && (whole || !bucketable)) {
+        PQclear(marks);
+        r->rechecked = 1;
+        return vt->nkeys > 0 ? pg_verify_keyed(pv, vt, r, detail)
+                             : pg_verify_whole(pv, vt, r, detail);
+    }
+    if (err == ERR_OK)
+        err = pg_verify_buckets(pv, vt, marks, r, detail);
+    PQclear(marks);
+    if (err == ERR_OK)
+        err = pg_verify_count(pv, pv->src, vt, &sc);
+    if (err == ERR_OK)
+        err = pg_verify_count(pv, pv->tgt, vt, &tc);
+    if (err != ERR_OK)
+        return err;
+    r->incremental = 1;
+    r->source_rows = sc;
+    r->target_rows = tc;
+    if (sc == tc)
+        return ERR_OK;
+    detail->len = 0; /* the whole comparison reports every differing range */
+    if (detail->s != NULL)
+        detail->s[0] = '\0';
+    log_info("verify: table=%s counts differ outside the changed key ranges (source %lld, target "
+             "%lld): comparing it whole",
+             vt->display, sc, tc);
+    r->incremental = 0;
+    r->chunks = r->bad_chunks = 0;
+    r->source_rows = r->target_rows = 0;
+    return vt->nkeys > 0 ? pg_verify_keyed(pv, vt, r, detail) : pg_verify_whole(pv, vt, r, detail);
+}
+
 /* Compares one table and reports it. */
 static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
                              void (*report)(void *arg, const pg_verify_result_t *r), void *arg,
@@ -681,7 +830,9 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
     int64_t started = clock_ms();
     err_t err = vtable_prepare(pv, t, &vt);
     pg_verify_result_t r = {.source = vt.display, .target = vt.tdisplay, .keyed = vt.nkeys > 0};
-    if (err == ERR_OK)
+    if (err == ERR_OK && pv->incremental)
+        err = pg_verify_incremental(pv, &vt, &r, &detail);
+    else if (err == ERR_OK)
         err = vt.nkeys > 0 ? pg_verify_keyed(pv, &vt, &r, &detail)
                            : pg_verify_whole(pv, &vt, &r, &detail);
     if (err == ERR_OK) {
@@ -691,6 +842,7 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
         stats->tables++;
         stats->differ += !r.match;
         stats->rows += r.source_rows;
+        stats->rechecked += r.incremental ? r.rechecked : r.chunks;
         log_info("verified table=%s rows=%lld chunks=%d differing_chunks=%d seconds=%.1f",
                  vt.display, r.source_rows, r.chunks, r.bad_chunks,
                  (double)(clock_ms() - started) / 1000.0);
@@ -1014,6 +1166,59 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
     }
 }
 
+/* ---- incremental bookkeeping -------------------------------------------- */
+
+static int pg_verify_same_tracker(const pg_vmarks_tracker_t *a, const pg_vmarks_tracker_t *b)
+{
+    return a->pid != 0 && a->pid == b->pid && strcmp(a->started, b->started) == 0;
+}
+
+/* Incremental when the last verify left a base and the applier session that
+ * has marked since is still the one applying (a restart, or an applier that
+ * does not mark, could have applied unmarked changes): else full. Asks the
+ * applier to mark from now on. */
+static err_t pg_verify_plan(pg_verify_t *pv, pg_verify_stats_t *stats)
+{
+    pg_vmarks_state_t vs;
+    err_t err = pg_vmarks_ensure(pv->tgt2, pv->errbuf, pv->errsize);
+    if (err == ERR_OK)
+        err = pg_vmarks_state(pv->tgt2, pv->cfg->name, &vs, pv->errbuf, pv->errsize);
+    if (err == ERR_OK)
+        err = pg_vmarks_tracker(pv->tgt2, pv->cfg->name, &pv->tracker, pv->errbuf, pv->errsize);
+    if (err != ERR_OK)
+        return err;
+    stats->full_age_s = vs.full_age_s;
+    pv->state_existed = vs.exists;
+    if (!pv->opts->full && vs.base_lsn != 0) {
+        pv->incremental = pg_verify_same_tracker(&vs.tracker, &pv->tracker);
+        pv->base = vs.base_lsn;
+        if (!pv->incremental)
+            log_info("verify: full: the applier that marked changes since the last verify is "
+                     "not the one running now");
+    }
+    if (pv->tracker.pid != 0 && !vs.exists)
+        err = pg_vmarks_start(pv->tgt2, pv->cfg->name, pv->errbuf, pv->errsize);
+    return err;
+}
+
+/* Everything matched: the next verify may start from this one's first point,
+ * if the same applier session marked all along (and was already marking at
+ * that point: this verify's handshake proves it, or an earlier verify's). */
+static err_t pg_verify_set_base(pg_verify_t *pv, pg_verify_stats_t *stats)
+{
+    pg_vmarks_tracker_t now;
+    err_t err = pg_vmarks_tracker(pv->tgt2, pv->cfg->name, &now, pv->errbuf, pv->errsize);
+    if (err != ERR_OK || !pg_verify_same_tracker(&pv->tracker, &now) ||
+        (!pv->online && !pv->state_existed))
+        return err;
+    err = pg_vmarks_set_base(pv->tgt2, pv->cfg->name, pv->first, !pv->incremental, &now, pv->errbuf,
+                             pv->errsize);
+    stats->base_set = err == ERR_OK;
+    if (err == ERR_OK && !pv->incremental)
+        stats->full_age_s = 0;
+    return err;
+}
+
 /* ---- entry point ------------------------------------------------------- */
 
 /* 1 when t is selected by opts->tables (all when none given). */
@@ -1084,7 +1289,10 @@ err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
         const char *se = PQparameterStatus(pv.src, "server_encoding");
         const char *te = PQparameterStatus(pv.tgt, "server_encoding");
         pv.utf8_hash = se == NULL || te == NULL || strcmp(se, te) != 0;
-        err = pg_verify_consistent(&pv);
+        err = pg_verify_plan(&pv, stats);
+        if (err == ERR_OK)
+            err = pg_verify_consistent(&pv);
+        pv.first = pv.lsn;
     }
     if (pv.tgt2 != NULL && err == ERR_OK) {
         char l[LSN_STRLEN];
@@ -1097,7 +1305,10 @@ err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
         stats->lsn = pv.lsn;
         stats->online = pv.online;
         stats->points = pv.points;
+        stats->incremental = pv.incremental;
     }
+    if (err == ERR_OK && stats->differ == 0 && opts->ntables == 0)
+        err = pg_verify_set_base(&pv, stats);
     free(pv.xip);
     PQfinish(pv.src);
     PQfinish(pv.src2);

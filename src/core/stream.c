@@ -69,6 +69,8 @@ typedef struct stream_state {
     int target_stalled;     /* the sink gave up on a stalled target */
     lsn_t hold_until;       /* an online verify's point: hold before commits >= it, 0: none */
     int64_t hold_polled_ms; /* last look for a hold request */
+    int track;              /* record the key ranges each batch changes (incremental verify) */
+    vmark_set_t *marks;     /* those of the open batch */
 } stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
@@ -109,12 +111,16 @@ static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize
     if (!st->batch_open)
         return ERR_OK;
     sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
+    if (st->marks != NULL)
+        pos.marks = vmark_set_marks(st->marks, &pos.nmarks);
     double started = clock_seconds(); /* metrics */
     if (st->snk->ops->commit_async != NULL) {
         /* overlap: decode the next batch while the target commits this one */
         err_t err = st->snk->ops->commit_async(st->snk->ctx, &pos, errbuf, errsize);
         if (err != ERR_OK)
             return err;
+        if (st->marks != NULL)
+            vmark_set_reset(st->marks);
         st->batch_open = 0;
         st->pending = 1;
         st->pending_lsn = st->batch_end_lsn;
@@ -125,6 +131,8 @@ static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize
     err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
     if (err != ERR_OK)
         return err;
+    if (st->marks != NULL)
+        vmark_set_reset(st->marks);
     st->batch_open = 0;
     st->applied = st->batch_end_lsn;
     st->progress_saved = st->applied;
@@ -167,7 +175,7 @@ static err_t stream_hold(stream_state_t *st, lsn_t next, char *errbuf, size_t er
     err_t err = ERR_OK;
     st->hold_until = 0;
     while (!*st->opts->stop && clock_ms() - started < STREAM_HOLD_MAX_MS) {
-        if (h->poll(h->ctx, &id, &until, eb, sizeof(eb)) != ERR_OK) {
+        if (h->poll(h->ctx, &id, &until, &st->track, eb, sizeof(eb)) != ERR_OK) {
             log_warn("verify hold: %s", eb); /* the sync goes on; look again later */
             st->hold_polled_ms = clock_ms() + STREAM_HOLD_BACKOFF_MS;
             return ERR_OK;
@@ -203,6 +211,17 @@ static err_t stream_hold_point(stream_state_t *st, lsn_t next, char *errbuf, siz
     if (clock_ms() - st->hold_polled_ms < STREAM_HOLD_LOOK_MS)
         return ERR_OK;
     return stream_hold(st, next, errbuf, errsize);
+}
+
+/* Records the key ranges a change touches (both NULL: the whole table). */
+static int stream_mark(stream_state_t *st, const change_relation_t *rel, const change_tuple_t *old,
+                       const change_tuple_t *new_tuple)
+{
+    if (st->marks == NULL && (st->marks = vmark_set_new()) == NULL)
+        return -1;
+    if (old == NULL && new_tuple == NULL)
+        return vmark_set_add_table(st->marks, rel);
+    return vmark_set_add_row(st->marks, rel, old, new_tuple);
 }
 
 /* ---- end of hold point --------------------------------------------------- */
@@ -333,6 +352,10 @@ static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, s
         row.old_tuple = &r->old_tuple;
     if (op != SINK_DELETE)
         row.new_tuple = &r->new_tuple;
+    if (st->track && stream_mark(st, row.rel, row.old_tuple, row.new_tuple) != 0) {
+        snprintf(errbuf, errsize, "out of memory marking changed key ranges");
+        return ERR_RUNTIME;
+    }
     st->batch_rows++;
     st->stats->rows++;
     if (st->opts->metrics != NULL) /* metrics */
@@ -396,6 +419,12 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
     if (partmap_count(st->opts->parts) > 0 &&
         stream_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
         return ERR_RUNTIME;
+    for (int i = 0; st->track && i < n; i++) {
+        if (stream_mark(st, rels[i], NULL, NULL) != 0) {
+            snprintf(errbuf, errsize, "out of memory marking changed key ranges");
+            return ERR_RUNTIME;
+        }
+    }
     st->batch_rows++;
     return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn_lsn, errbuf, errsize);
 }
@@ -656,5 +685,6 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
     }
     pgoutput_msg_clear(&st.msg);
     relcache_free(st.rels);
+    vmark_set_free(st.marks);
     return err;
 }

@@ -17,6 +17,7 @@
 #include "core/partmap.h"
 #include "core/sink.h"
 #include "core/source.h"
+#include "core/vmark.h"
 
 /*
  * Optional hold point for an online verify (connectors/pg/pg_hold.c): a
@@ -26,8 +27,9 @@
  */
 typedef struct stream_hold {
     /* The live request: *id 0 when there is none (or it expired); *until 0
-     * while the verifier has not chosen its point yet. */
-    err_t (*poll)(void *ctx, int64_t *id, lsn_t *until, char *errbuf, size_t errsize);
+     * while the verifier has not chosen its point yet. *track: record the
+     * key ranges each batch changes (sink_position_t.marks) from now on. */
+    err_t (*poll)(void *ctx, int64_t *id, lsn_t *until, int *track, char *errbuf, size_t errsize);
     /* The target holds every transaction committed before `at` and no later
      * one, all durable (at = 0: paused at a boundary, point not chosen yet). */
     err_t (*held)(void *ctx, int64_t id, lsn_t at, char *errbuf, size_t errsize);

@@ -23,11 +23,11 @@ verify() { # ARGS... -> exit code; output in $E2E_TMP/verify.out, log in verify.
     echo "$rc"
 }
 
-pgbench_start -n -T 300 -c 4 -R 400 -b tpcb-like
+pgbench_start -n -T 300 -c 2 -j 2 -R 1500 -b tpcb-like
 sleep 2
 before=$(src_sql "SELECT count(*) FROM pgbench_history")
 t0=$(date +%s)
-rc=$(verify --chunk-rows 20000)
+rc=$(verify --full --chunk-rows 20000)
 tail -n 5 "$E2E_TMP/verify.err"
 assert_eq 0 "$rc" "verify exits 0 on equal data while pgbench writes (no fence)"
 echo "online verify of $(src_sql "SELECT count(*) FROM pgbench_accounts") accounts took $(($(date +%s) - t0)) s"
@@ -43,7 +43,7 @@ _e2e_alive "$PGBENCH_PID" || fail "pgbench stopped during verify: $(tail -n 5 "$
 # a cell tampered on the target, in a table pgbench does not touch, and one pgbench does
 tgt_sql "UPDATE quiet SET v = 'tampered' WHERE id = 31415;
          INSERT INTO pgbench_branches (bid, bbalance) VALUES (99, 7)"
-assert_eq 1 "$(verify --chunk-rows 5000)" "verify exits 1 on a tampered cell while pgbench writes"
+assert_eq 1 "$(verify --full --chunk-rows 5000)" "verify exits 1 on a tampered cell while pgbench writes"
 assert_contains "$E2E_TMP/verify.out" "row (id)=(31415) differs" "the tampered cell is named"
 assert_contains "$E2E_TMP/verify.out" "row (bid)=(99) is on the target only" "the extra row is named"
 assert_contains "$E2E_TMP/verify.out" "table public.pgbench_accounts -> public.pgbench_accounts: match" "accounts still match"
@@ -51,7 +51,7 @@ grep -q "pgbench_tellers.*DIFFERENT" "$E2E_TMP/verify.out" && fail "a false diff
 
 # new points as it goes: one every second, chunks of 1000 rows
 tgt_sql "UPDATE quiet SET v = md5('31415') WHERE id = 31415; DELETE FROM pgbench_branches WHERE bid = 99"
-assert_eq 0 "$(verify --chunk-rows 1000 --point-seconds 1)" "verify with a new point every second exits 0"
+assert_eq 0 "$(verify --full --chunk-rows 1000 --point-seconds 1)" "verify with a new point every second exits 0"
 points=$(grep -c "online point" "$E2E_TMP/verify.err" || true)
 ((points >= 2)) || fail "verify --point-seconds 1 took $points point(s)"
 echo "ok: $points consistent points"
@@ -62,6 +62,6 @@ rc=0
 syncline_stop || rc=$?
 assert_eq 0 "$rc" "syncline exit code"
 # stopped syncline, idle source: the fenceless verify of before still works (no applier to hold)
-assert_eq 0 "$(verify)" "verify passes with syncline stopped and an idle source"
+assert_eq 0 "$(verify --full)" "verify passes with syncline stopped and an idle source"
 grep -q "online point" "$E2E_TMP/verify.err" && fail "verify held a stopped applier"
 echo "ok: online verify"
