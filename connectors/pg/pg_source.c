@@ -14,6 +14,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "pg/pg_ddl.h"
 #include "pg/pg_conn.h"
 #include "pg/pg_version.h"
 #include "core/pgoutput.h"
@@ -113,7 +114,14 @@ err_t pg_source_check_features(const pg_source_t *ps, char *errbuf, size_t errsi
                  pg_version_major(ps->version, v, sizeof(v)));
         return ERR_CONFIG;
     }
-    return ERR_OK;
+    return pg_ddl_check_version(ps->cfg, ps->version, errbuf, errsize);
+}
+
+err_t pg_source_ddl_trigger(pg_source_t *ps, int install, char *errbuf, size_t errsize)
+{
+    if (install)
+        return pg_ddl_install(ps->sql, ps->cfg, ps->version, errbuf, errsize);
+    return pg_ddl_uninstall(ps->sql, ps->cfg->slot, errbuf, errsize);
 }
 
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
@@ -536,10 +544,13 @@ static char *pg_source_start_sql(PGconn *repl, const config_t *cfg, int version,
         char l[LSN_STRLEN];
         char *opts = malloc(olen);
         sql = malloc(len);
+        /* DDL messages (pg_ddl.c) travel in the stream from 14 on */
+        const char *messages =
+            pg_ddl_supported(version) && pg_ddl_wanted(cfg) ? ", messages 'true'" : "";
         if (opts != NULL && sql != NULL &&
             pg_version_start_options(version, publit, cfg->binary, opts, olen) == 0)
-            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s)", slot,
-                     lsn_format(start, l, sizeof(l)), opts);
+            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s%s)", slot,
+                     lsn_format(start, l, sizeof(l)), opts, messages);
         else if (sql != NULL)
             sql[0] = '\0';
         free(opts);

@@ -53,6 +53,10 @@ err_t pg_source_partitions(pg_source_t *ps, char *errbuf, size_t errsize);
  * valid while it lives: hand it to stream_opts_t.parts. */
 const partmap_t *pg_source_partmap(const pg_source_t *ps);
 
+/* install: puts the DDL event trigger on the source when it can (pg_ddl.h);
+ * else removes it unless another syncline slot streams there (drop). */
+err_t pg_source_ddl_trigger(pg_source_t *ps, int install, char *errbuf, size_t errsize);
+
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);
 

@@ -14,6 +14,7 @@
 #include "kafka/kafka_source.h"
 #include "core/log.h"
 #include "pg/pg_source.h"
+#include "pg/pg_progress.h"
 #include "pg/pg_target.h"
 #include "core/stream.h"
 
@@ -66,6 +67,8 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
         err = pg_source_ensure_publication(ps, &created, errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = pg_source_end_publication(ps, 1, errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK) /* before the slot: DDL from its start on is in the stream */
+        err = pg_source_ddl_trigger(ps, 1, errbuf, CLI_ERRBUF_SIZE);
     return err == ERR_OK ? capture_slot(ps, start, errbuf) : err;
 }
 
@@ -203,19 +206,19 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
 {
     apply_state_t *as = state;
     err_t err;
-    pg_target_progress_t prog = {0};
+    pg_progress_t prog = {0};
     pg_target_t *pt = pg_target_open(as->cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL)
-        err = pg_target_ensure_progress_table(pt, ctx->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_ensure_tables(pg_target_conn(pt), ctx->errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err != ERR_OK && err != ERR_CONNECT) {
         /* two apply processes of one group starting together race on CREATE SCHEMA */
         cli_sleep_ms(ctx, 500);
-        err = pg_target_ensure_progress_table(pt, ctx->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_ensure_tables(pg_target_conn(pt), ctx->errbuf, CLI_ERRBUF_SIZE);
     }
     if (pt != NULL && err == ERR_OK)
-        err = pg_target_read_progress(pt, &prog, ctx->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_read(pg_target_conn(pt), as->cfg, &prog, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK && !prog.exists)
-        err = pg_target_init_progress(pt, 0, 0, 0, ctx->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_init(pg_target_conn(pt), as->cfg, 0, 0, 0, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK) {
         kafka_source_stats_t st;
         char l[LSN_STRLEN];

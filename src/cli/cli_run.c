@@ -13,9 +13,11 @@
 #include "core/metrics.h"
 #include "http/metrics_http.h"
 #include "pg/pg_copy.h"
+#include "pg/pg_ddl.h"
 #include "pg/pg_hold.h"
 #include "pg/pg_index_defer.h"
 #include "pg/pg_source.h"
+#include "pg/pg_progress.h"
 #include "pg/pg_target.h"
 #include "core/stream.h"
 
@@ -29,6 +31,7 @@ typedef struct run_opts {
     snapshot_mode_t snapshot;
     int yes;
     const char *metrics_addr; /* --metrics ADDR:PORT, NULL: no endpoint */
+    lsn_t ddl_applied;        /* --ddl-applied LSN: that DDL was applied by hand */
     metrics_t *metrics;       /* the registry served there, NULL: none */
 } run_opts_t;
 
@@ -79,6 +82,25 @@ static void run_ctx_clear(run_ctx_t *rc)
     pg_source_free(rc->ps);
 }
 
+/* The schemas fit the configuration. When DDL is followed and streaming has
+ * begun before, a difference may be DDL still in the stream (a stop before
+ * it, a crash): warned, and the stream applies it or stops at a row that
+ * does not fit. */
+static err_t run_check(run_ctx_t *rc)
+{
+    err_t err = cli_check_before_run(rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
+    if (err != ERR_SCHEMA || !pg_ddl_supported(pg_source_version(rc->ps)) ||
+        !pg_ddl_wanted(rc->cfg))
+        return err;
+    pg_progress_t prog;
+    char eb[256];
+    if (pg_progress_read(pg_target_conn(rc->pt), rc->cfg, &prog, eb, sizeof(eb)) != ERR_OK ||
+        !prog.exists || prog.copying)
+        return err;
+    log_warn("%s; going on: DDL is followed, and DDL not applied yet may explain it", rc->errbuf);
+    return ERR_OK;
+}
+
 /* Copies every table as of the slot's snapshot, then marks the row streaming. */
 static err_t run_copy(run_ctx_t *rc, const char *snapshot, lsn_t start, int truncate)
 {
@@ -109,7 +131,7 @@ static err_t run_copy(run_ctx_t *rc, const char *snapshot, lsn_t start, int trun
         metrics_copy_rows(rc->opts->metrics, stats.rows);
     log_info("copy done tables=%d rows=%llu mb=%.1f seconds=%.1f", stats.tables,
              (unsigned long long)stats.rows, (double)stats.bytes / 1048576.0, stats.seconds);
-    return pg_target_copy_done(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    return pg_progress_copy_done(pg_target_conn(rc->pt), rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
 }
 
 /* Fails when the initial copy would land on rows already there. */
@@ -130,19 +152,19 @@ static err_t run_require_empty(run_ctx_t *rc)
 }
 
 /* Forgets an unfinished or unwanted state: slot and progress row. */
-static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_target_progress_t *prog)
+static err_t run_reset(run_ctx_t *rc, pg_source_slot_t *slot, pg_progress_t *prog)
 {
     err_t err = ERR_OK;
     if (slot->exists)
         err = pg_source_drop(rc->ps, PG_SOURCE_PUB_KEEP, NULL, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && prog->exists)
-        err = pg_target_delete_progress(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_delete(pg_target_conn(rc->pt), rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
     rc->pub_created |= prog->publication_created;
     slot->exists = prog->exists = 0;
     return err;
 }
 
-/* The target tables are this configuration's alone (pg_target_claim_tables). */
+/* The target tables are this configuration's alone (pg_progress_claim). */
 static err_t run_claim_tables(run_ctx_t *rc)
 {
     const char **schemas = calloc((size_t)rc->ntables + 1, sizeof(char *));
@@ -153,8 +175,8 @@ static err_t run_claim_tables(run_ctx_t *rc)
             schemas[i] = rc->tables[i].schema;
             names[i] = rc->tables[i].name;
         }
-        err = pg_target_claim_tables(rc->pt, schemas, names, rc->ntables, rc->errbuf,
-                                     CLI_ERRBUF_SIZE);
+        err = pg_progress_claim(pg_target_conn(rc->pt), rc->cfg, schemas, names, rc->ntables,
+                                rc->errbuf, CLI_ERRBUF_SIZE);
     } else {
         snprintf(rc->errbuf, CLI_ERRBUF_SIZE, "out of memory");
     }
@@ -168,9 +190,10 @@ static err_t run_claim_tables(run_ctx_t *rc)
 static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
 {
     pg_source_slot_t slot;
-    pg_target_progress_t prog;
+    pg_progress_t prog;
     char snapshot[128] = "";
-    err_t err = pg_target_read_progress(rc->pt, &prog, rc->errbuf, CLI_ERRBUF_SIZE);
+    err_t err =
+        pg_progress_read(pg_target_conn(rc->pt), rc->cfg, &prog, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = pg_source_slot_info(rc->ps, &slot, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && slot.exists)
@@ -223,12 +246,12 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
     if (err != ERR_OK)
         return err;
     *start = prog.exists ? prog.applied_lsn : slot.confirmed_flush;
-    err = pg_target_ensure_progress_table(rc->pt, rc->errbuf, CLI_ERRBUF_SIZE);
+    err = pg_progress_ensure_tables(pg_target_conn(rc->pt), rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK)
         err = run_claim_tables(rc);
     if (err == ERR_OK && !prog.exists)
-        err = pg_target_init_progress(rc->pt, *start, rc->pub_created, copy, rc->errbuf,
-                                      CLI_ERRBUF_SIZE);
+        err = pg_progress_init(pg_target_conn(rc->pt), rc->cfg, *start, rc->pub_created, copy,
+                               rc->errbuf, CLI_ERRBUF_SIZE);
     if (err == ERR_OK && copy)
         err = run_copy(rc, snapshot, *start, truncate);
     return err;
@@ -297,7 +320,7 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     if (rc.pt != NULL && err == ERR_OK)
         err = pg_source_check_features(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK && !*streamed)
-        err = cli_check_before_run(cfg, errbuf, CLI_ERRBUF_SIZE);
+        err = run_check(&rc);
     if (rc.pt != NULL && err == ERR_OK) {
         err = pg_source_ensure_publication(rc.ps, &rc.pub_created, errbuf, CLI_ERRBUF_SIZE);
         if (err == ERR_OK)
@@ -309,8 +332,12 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
             err = ERR_CONNECT;
         }
     }
-    if (rc.pt != NULL && err == ERR_OK)
+    if (rc.pt != NULL && err == ERR_OK) /* before the slot: DDL from its start on is streamed */
+        err = pg_source_ddl_trigger(rc.ps, 1, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK) {
+        pg_target_set_ddl_applied(rc.pt, opts->ddl_applied);
         err = run_prepare(&rc, &start);
+    }
     if (rc.pt != NULL && err == ERR_OK && !*ctx->stop) { /* a stop during the copy ends here */
         (*streamed)++;
         err = run_stream(cfg, rc.ps, rc.pt, start, ctx->stop, opts->metrics, errbuf);
@@ -377,6 +404,13 @@ static err_t run_on_opt(int opt, const char *arg, void *state)
         o->yes = 1;
         return ERR_OK;
     }
+    if (opt == 'D') {
+        if (!lsn_parse(arg, &o->ddl_applied) || o->ddl_applied == 0) {
+            fprintf(stderr, "syncline run: --ddl-applied takes an LSN such as 0/16B3748\n");
+            return ERR_USAGE;
+        }
+        return ERR_OK;
+    }
     if (opt != 's')
         return ERR_USAGE;
     if (strcmp(arg, "auto") == 0)
@@ -397,6 +431,7 @@ static err_t cli_run(cli_ctx_t *ctx, int argc, char **argv)
     static const struct option longopts[] = {{"snapshot", required_argument, NULL, 's'},
                                              {"yes", no_argument, NULL, 'y'},
                                              {"metrics", required_argument, NULL, 'M'},
+                                             {"ddl-applied", required_argument, NULL, 'D'},
                                              {NULL, 0, NULL, 0}};
     run_opts_t opts = {.snapshot = SNAPSHOT_AUTO};
     const char *path = NULL;
@@ -421,7 +456,7 @@ const cli_command_t cli_run_command = {
     .name = "run",
     .summary = "copy (first run), then stream and apply until SIGINT/SIGTERM",
     .usage = "usage: syncline run -c FILE [--snapshot=auto|always|never] [--yes]\n"
-             "                    [--metrics [ADDR:]PORT]\n"
+             "                    [--metrics [ADDR:]PORT] [--ddl-applied LSN]\n"
              "  Creates the publication, slot and progress table when absent, copies every\n"
              "  table on the first run, then streams and applies until SIGINT/SIGTERM, which\n"
              "  finish the transaction in hand, record progress and exit 0.\n"
@@ -431,6 +466,8 @@ const cli_command_t cli_run_command = {
              "  --snapshot=always   truncate the target tables and copy again (needs --yes)\n"
              "  --snapshot=never    stream only, from the slot's position\n"
              "  --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics (a\n"
-             "                      bare PORT binds 127.0.0.1)\n",
+             "                      bare PORT binds 127.0.0.1)\n"
+             "  --ddl-applied LSN   the DDL at LSN (named by a stop on it) was applied on the\n"
+             "                      target by hand: skip it (docs/ddl.md)\n",
     .run = cli_run,
 };

@@ -13,12 +13,13 @@
 #include "core/lsn.h"
 #include "pg/pg_copy.h"
 #include "pg/pg_source.h"
+#include "pg/pg_progress.h"
 #include "pg/pg_target.h"
 #include "kafka/kafka_lag.h"
 
 typedef struct status_info {
     pg_source_slot_t slot;
-    pg_target_progress_t prog;
+    pg_progress_t prog;
     pg_copy_status_t copy; /* read only while the initial copy runs */
     lsn_t current;
     int kafka_known; /* a kafka block, and the broker answered */
@@ -186,7 +187,7 @@ static err_t status_show(const config_t *cfg, int json, char *errbuf)
     if (pt != NULL && err == ERR_OK)
         err = pg_source_slot_info(ps, &si.slot, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
-        err = pg_target_read_progress(pt, &si.prog, errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_read(pg_target_conn(pt), cfg, &si.prog, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK && si.prog.exists && si.prog.copying)
         err = pg_copy_read_status(cfg, &si.copy, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK && cfg->kafka.brokers != NULL)
@@ -205,22 +206,24 @@ static err_t status_show(const config_t *cfg, int json, char *errbuf)
 static err_t drop_all(const config_t *cfg, char *errbuf)
 {
     err_t err;
-    pg_target_progress_t prog;
+    pg_progress_t prog;
     pg_target_t *pt = NULL;
     pg_source_t *ps = pg_source_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (ps != NULL)
         pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL)
-        err = pg_target_read_progress(pt, &prog, errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_read(pg_target_conn(pt), cfg, &prog, errbuf, CLI_ERRBUF_SIZE);
     int pub_dropped = 0;
     if (pt != NULL && err == ERR_OK)
         err = pg_source_drop(ps,
                              prog.publication_created ? PG_SOURCE_PUB_DROP : PG_SOURCE_PUB_IF_OURS,
                              &pub_dropped, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
-        err = pg_target_delete_progress(pt, errbuf, CLI_ERRBUF_SIZE);
+        err = pg_source_ddl_trigger(ps, 0, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
-        err = pg_target_unclaim_tables(pt, errbuf, CLI_ERRBUF_SIZE);
+        err = pg_progress_delete(pg_target_conn(pt), cfg, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK)
+        err = pg_progress_unclaim(pg_target_conn(pt), cfg, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         log_info("dropped slot=%s publication=%s", cfg->slot,
                  pub_dropped ? cfg->publication : "(kept: not created by syncline)");

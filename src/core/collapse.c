@@ -518,6 +518,16 @@ static err_t collapse_truncate(void *ctx, const change_relation_t *const *rels, 
                : cl->inner.ops->truncate(cl->inner.ctx, rels, nrels, options, lsn, errbuf, errsize);
 }
 
+/* DDL sits between the rows before and after it: those before go first. */
+static err_t collapse_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
+{
+    collapse_t *cl = ctx;
+    if (cl->inner.ops->ddl == NULL)
+        return ERR_OK;
+    err_t err = collapse_flush(cl, errbuf, errsize);
+    return err != ERR_OK ? err : cl->inner.ops->ddl(cl->inner.ctx, ddl, errbuf, errsize);
+}
+
 static err_t collapse_commit(void *ctx, const sink_position_t *pos, char *errbuf, size_t errsize)
 {
     collapse_t *cl = ctx;
@@ -591,6 +601,7 @@ static const sink_ops_t collapse_ops = {
     .advance = collapse_advance,
     .on_wait = collapse_on_wait,
     .collapsible = NULL,
+    .ddl = collapse_ddl,
 };
 
 sink_t collapse_sink(collapse_t *cl)

@@ -184,6 +184,8 @@ static int parse_tables(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_columns(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_exclude(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_properties(loader_t *ld, json_t *v, void *base, const char *path);
+static int parse_ddl(loader_t *ld, json_t *v, void *base, const char *path);
+static int parse_table_ddl(loader_t *ld, json_t *v, void *base, const char *path);
 
 static const char *const on_missing_row_choices[] = {"error", "skip", NULL};
 static const char *const format_choices[] = {"avro", "json", NULL};
@@ -334,6 +336,10 @@ static const prop_t config_props[] = {
      .type = PROP_CUSTOM,
      .parse = parse_properties,
      .doc = "librdkafka properties, passed verbatim in file order."},
+    {.path = "ddl",
+     .type = PROP_CUSTOM,
+     .parse = parse_ddl,
+     .doc = "DDL captured on the source: apply (default), stop before it, or ignore."},
 };
 
 #define TBL(field) offsetof(config_table_t, field)
@@ -366,6 +372,10 @@ static const prop_t table_props[] = {
      .offset = TBL(where),
      .flags = PROP_NONEMPTY,
      .doc = "Only source rows satisfying this expression are synced."},
+    {.path = "ddl",
+     .type = PROP_CUSTOM,
+     .parse = parse_table_ddl,
+     .doc = "DDL on this table: apply, stop or ignore; default: the global ddl."},
 };
 
 /* ---- generic helpers ---- */
@@ -813,6 +823,46 @@ static int parse_columns(loader_t *ld, json_t *v, void *base, const char *path)
         if (parse_column(ld, it, &t->columns[i++], path) < 0)
             return -1;
     return 0;
+}
+
+static const char *const ddl_choices[] = {"apply", "stop", "ignore", NULL};
+
+/* "apply" | "stop" | "ignore" into *out. */
+static int read_ddl(loader_t *ld, json_t *v, const char *path, config_ddl_t *out)
+{
+    const char *s = NULL;
+
+    if (read_string(ld, v, 0, path, &s) < 0)
+        return -1;
+    for (int i = 0; ddl_choices[i]; i++) {
+        if (strcmp(s, ddl_choices[i]) == 0) {
+            *out = (config_ddl_t)(CONFIG_DDL_APPLY + i);
+            return 0;
+        }
+    }
+    return fail(ld, CONFIG_ERR_INVALID, "%s: expected one of apply, stop, ignore", path);
+}
+
+static int parse_ddl(loader_t *ld, json_t *v, void *base, const char *path)
+{
+    return read_ddl(ld, v, path, &((config_t *)base)->ddl);
+}
+
+static int parse_table_ddl(loader_t *ld, json_t *v, void *base, const char *path)
+{
+    return read_ddl(ld, v, path, &((config_table_t *)base)->ddl);
+}
+
+config_ddl_t config_ddl_mode(const config_t *cfg, const config_table_t *t)
+{
+    if (t != NULL && t->ddl != CONFIG_DDL_UNSET)
+        return t->ddl;
+    return cfg->ddl != CONFIG_DDL_UNSET ? cfg->ddl : CONFIG_DDL_APPLY;
+}
+
+const char *config_ddl_name(config_ddl_t mode)
+{
+    return mode == CONFIG_DDL_STOP ? "stop" : mode == CONFIG_DDL_IGNORE ? "ignore" : "apply";
 }
 
 static int parse_exclude(loader_t *ld, json_t *v, void *base, const char *path)

@@ -29,6 +29,14 @@ typedef struct config_column_map {
     char *expression;    /* owned */
 } config_column_map_t;
 
+/* "ddl": what to do with a DDL command captured on the source (docs/ddl.md). */
+typedef enum config_ddl {
+    CONFIG_DDL_UNSET = 0, /* not in the file: the global one, else apply */
+    CONFIG_DDL_APPLY,     /* run it on the target at its place in the stream */
+    CONFIG_DDL_STOP,      /* stop before it, naming it */
+    CONFIG_DDL_IGNORE,    /* carry on without it */
+} config_ddl_t;
+
 /* One entry of "tables". */
 typedef struct config_table {
     config_qname_t source;
@@ -38,7 +46,8 @@ typedef struct config_table {
     int ncolumns;
     char **exclude; /* owned */
     int nexclude;
-    char *where; /* owned, NULL when absent */
+    char *where;      /* owned, NULL when absent */
+    config_ddl_t ddl; /* CONFIG_DDL_UNSET: the global "ddl" */
 } config_table_t;
 
 typedef struct config_kafka {
@@ -80,6 +89,8 @@ typedef struct config {
     bool snapshot_defer_indexes; /* drop secondary indexes for the copy, rebuild after */
 
     config_kafka_t kafka;
+
+    config_ddl_t ddl; /* "ddl"; CONFIG_DDL_UNSET when absent (means apply) */
 } config_t;
 
 /*
@@ -111,5 +122,11 @@ bool config_parse_qname(const char *s, config_qname_t *out);
 /* Returns the tables entry whose source matches schema.name (exact entries
  * first, then "schema.*" patterns), or NULL. */
 const config_table_t *config_find_table(const config_t *cfg, const char *schema, const char *name);
+
+/* The DDL mode in force for a table entry (NULL: the global one): never UNSET. */
+config_ddl_t config_ddl_mode(const config_t *cfg, const config_table_t *t);
+
+/* "apply", "stop" or "ignore". */
+const char *config_ddl_name(config_ddl_t mode);
 
 #endif

@@ -37,6 +37,15 @@ typedef struct sink_txn {
     int64_t commit_time; /* PostgreSQL timestamp */
 } sink_txn_t;
 
+/* A DDL command captured on the source (a "syncline.ddl" logical message,
+ * core/ddl.h), at its place among the rows of its source transaction. */
+typedef struct sink_ddl {
+    const char *json; /* the message content (not NUL-terminated); borrowed */
+    size_t len;
+    lsn_t lsn;     /* the message's own LSN: names this DDL (--ddl-applied) */
+    lsn_t txn_lsn; /* the source transaction's commit LSN */
+} sink_ddl_t;
+
 /* Where a Kafka consumer stands: the next offset to read in a partition. */
 typedef struct sink_offset {
     const char *topic;
@@ -116,6 +125,10 @@ typedef struct sink_ops {
     /* Several changes of one collapsible relation with the same op and the same
      * columns present, all with distinct keys, in any order. NULL = one by one. */
     err_t (*rows)(void *ctx, const sink_row_t *rows, int n, char *errbuf, size_t errsize);
+    /* May be NULL (DDL is then not followed). A DDL command between the rows
+     * before and after it, inside the open target transaction: apply it there,
+     * skip it, or fail (ERR_SCHEMA) naming it. */
+    err_t (*ddl)(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize);
 } sink_ops_t;
 
 typedef struct sink {

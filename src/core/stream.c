@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/ddl.h"
 #include "core/log.h"
 #include "core/pgoutput.h"
 #include "core/relcache.h"
@@ -429,6 +430,29 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
     return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn_lsn, errbuf, errsize);
 }
 
+/* A logical message: the event trigger's DDL (core/ddl.h) goes to the sink at
+ * its place among the rows; other messages carry nothing to apply. */
+static err_t stream_handle_message(stream_state_t *st, char *errbuf, size_t errsize)
+{
+    const pgoutput_message_t *m = &st->msg.u.message;
+    if (st->skipping || !st->in_txn || !(m->flags & 1) ||
+        strcmp(m->prefix, DDL_MESSAGE_PREFIX) != 0)
+        return ERR_OK;
+    if (st->snk->ops->ddl == NULL) { /* a sink that cannot carry it: say so (the tag only:
+                                      * statement text may hold secrets) */
+        char l[LSN_STRLEN], eb[64];
+        ddl_event_t ev;
+        int ok = ddl_event_parse(m->content, m->len, &ev, eb, sizeof(eb)) == 0;
+        log_warn("ddl at lsn=%s (%s) not followed by this sink: apply it on the target by hand",
+                 lsn_format(m->lsn, l, sizeof(l)), ok ? ev.tag : "unreadable");
+        ddl_event_clear(&ev);
+        return ERR_OK;
+    }
+    sink_ddl_t d = {.json = m->content, .len = m->len, .lsn = m->lsn, .txn_lsn = st->txn_lsn};
+    st->batch_rows++;
+    return st->snk->ops->ddl(st->snk->ctx, &d, errbuf, errsize);
+}
+
 static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
 {
     switch (st->msg.kind) {
@@ -451,9 +475,10 @@ static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
             return ERR_OK;
         return st->snk->ops->type(st->snk->ctx, st->msg.u.type.oid, st->msg.u.type.nspname,
                                   st->msg.u.type.typname, errbuf, errsize);
-    case PGOUTPUT_ORIGIN:
     case PGOUTPUT_MESSAGE:
-        return ERR_OK; /* types travel as text; origins and messages carry no rows */
+        return stream_handle_message(st, errbuf, errsize);
+    case PGOUTPUT_ORIGIN:
+        return ERR_OK; /* types travel as text; origins carry no rows */
     }
     snprintf(errbuf, errsize, "unexpected pgoutput message '%c'", (char)st->msg.kind);
     return ERR_RUNTIME;

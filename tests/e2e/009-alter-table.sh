@@ -2,11 +2,13 @@
 # A source table altered while streaming. ADD COLUMN done on the target too: rows using it are
 # applied. ADD COLUMN on the source only: syncline stops with exit code 6 and an error naming the
 # table and the column, without applying the row; once the user adds the column on the target,
-# syncline resumes and the target equals the source.
+# syncline resumes and the target equals the source. With "ddl": "ignore", as before DDL following
+# (041-043 follow DDL).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 e2e_setup t009
+write_config "$(config_json '"ddl": "ignore"')"
 
 both_sql "CREATE TABLE alter_me (id int PRIMARY KEY, a text);
           CREATE TABLE bystander (id int PRIMARY KEY, v text)"

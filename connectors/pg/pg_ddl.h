@@ -1,0 +1,48 @@
+/*
+ * pg_ddl: DDL following on PostgreSQL. Installs and removes the source's
+ * event trigger that writes each DDL command into the WAL as a transactional
+ * logical message, and runs a captured command on the target.
+ */
+#ifndef SYNCLINE_PG_DDL_H
+#define SYNCLINE_PG_DDL_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/err.h"
+#include "core/lsn.h"
+#include "core/sink.h"
+
+/* The SQL that installs the event trigger (what docs/ddl.md gives a DBA). */
+extern const char pg_ddl_install_sql[];
+
+/* Does the source's major carry logical messages in pgoutput (14 on)? */
+int pg_ddl_supported(int version);
+
+/* Does the configuration follow DDL anywhere (some mode is not ignore)? */
+int pg_ddl_wanted(const config_t *cfg);
+
+/* ERR_CONFIG when "ddl" (or a table's) asks for apply or stop explicitly on a
+ * source older than 14, naming the setting and the version. */
+err_t pg_ddl_check_version(const config_t *cfg, int version, char *errbuf, size_t errsize);
+
+/* On the source session conn (outside a transaction): installs or refreshes
+ * the event trigger when the role may (superuser); otherwise warns unless
+ * it is there already. Nothing before 14 or when no DDL is followed. */
+err_t pg_ddl_install(PGconn *conn, const config_t *cfg, int version, char *errbuf, size_t errsize);
+
+/* Removes the event trigger and its functions, unless another syncline
+ * slot (syncline_*) still streams from this database. */
+err_t pg_ddl_uninstall(PGconn *conn, const char *slot, char *errbuf, size_t errsize);
+
+/*
+ * Runs, skips or stops on one captured DDL command, on the target session
+ * conn inside its open transaction (not in pipeline mode). done_lsn: the
+ * DDL the user applied by hand (--ddl-applied), 0 = none; it is skipped.
+ * ERR_SCHEMA naming the DDL, its LSN and what to do when it stops or fails.
+ */
+err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const sink_ddl_t *d,
+                   char *errbuf, size_t errsize);
+
+#endif
