@@ -17,10 +17,14 @@
 
 #define PG_HOLD_LOCK_SQL "hashtext('syncline.verify_hold'), hashtext($1)"
 
+#define PG_HOLD_METRICS_MS 5000
+
 struct pg_hold {
     PGconn *conn;
     char *name;
-    int locked; /* holds the listening lock */
+    int locked;         /* holds the listening lock */
+    metrics_t *metrics; /* optional, borrowed */
+    int64_t metrics_ms; /* last refresh of the verify metrics */
 };
 
 static const char *const pg_hold_ddl = "CREATE SCHEMA IF NOT EXISTS syncline;"
@@ -58,7 +62,8 @@ static void pg_hold_try_lock(pg_hold_t *ph)
     PQclear(res);
 }
 
-pg_hold_t *pg_hold_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
+pg_hold_t *pg_hold_open(const config_t *cfg, metrics_t *metrics, err_t *err, char *errbuf,
+                        size_t errsize)
 {
     pg_hold_t *ph = calloc(1, sizeof(*ph));
     if (ph == NULL || (ph->name = strdup(cfg->name)) == NULL) {
@@ -79,7 +84,24 @@ pg_hold_t *pg_hold_open(const config_t *cfg, err_t *err, char *errbuf, size_t er
         return NULL;
     }
     pg_hold_try_lock(ph);
+    ph->metrics = metrics;
     return ph;
+}
+
+/* The verify metrics, at most every PG_HOLD_METRICS_MS; failures only log. */
+static void pg_hold_metrics(pg_hold_t *ph)
+{
+    if (ph->metrics == NULL || clock_ms() - ph->metrics_ms < PG_HOLD_METRICS_MS)
+        return;
+    ph->metrics_ms = clock_ms();
+    long long dirty = -1;
+    double age = -1;
+    char eb[256];
+    if (pg_vmarks_dirty(ph->conn, ph->name, &dirty, &age, eb, sizeof(eb)) != ERR_OK) {
+        log_warn("verify metrics: %s", eb);
+        return;
+    }
+    metrics_verify(ph->metrics, age >= 0 ? (double)time(NULL) - age : 0, dirty);
 }
 
 void pg_hold_free(pg_hold_t *ph)
@@ -101,6 +123,7 @@ static err_t pg_hold_poll(void *ctx, int64_t *id, lsn_t *until, int *track, char
     *until = 0;
     if (!ph->locked)
         pg_hold_try_lock(ph);
+    pg_hold_metrics(ph);
     err_t err = pg_hold_exec(ph->conn,
                              "SELECT h.id, h.until_lsn, EXISTS (SELECT 1 FROM "
                              "syncline.verify_state WHERE name = $1) FROM (SELECT 1) one LEFT "

@@ -14,6 +14,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/lsn.h"
+#include "core/metrics.h"
 #include "core/stream.h"
 
 /*
@@ -33,8 +34,10 @@ typedef struct pg_hold pg_hold_t;
 
 /* Opens the applier's own target connection, creates the table if needed
  * and takes the advisory lock that tells verifiers an applier is listening.
+ * metrics (optional, borrowed) get incremental verify's figures every 5 s.
  * NULL with *err on failure. */
-pg_hold_t *pg_hold_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize);
+pg_hold_t *pg_hold_open(const config_t *cfg, metrics_t *metrics, err_t *err, char *errbuf,
+                        size_t errsize);
 void pg_hold_free(pg_hold_t *ph);
 
 /* The hooks for stream_opts_t.hold; ctx is ph (borrowed). */

@@ -39,6 +39,15 @@ assert_contains "$E2E_TMP/verify.out" "table public.quiet -> public.quiet: match
 marks=$(tgt_sql "SELECT count(*) FROM syncline.verify_marks WHERE name = 't212'")
 ((marks > 0)) || fail "no marks in syncline.verify_marks"
 echo "ok: $n key ranges re-checked, $marks marks"
+"$SYNCLINE" lag -c "$CFG" --json >"$E2E_TMP/lag.json" </dev/null || fail "lag --json failed"
+cat "$E2E_TMP/lag.json"
+python3 - "$E2E_TMP/lag.json" <<'PY' || fail "lag --json: verify_full_age_seconds and verify_dirty_ranges"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert 0 <= d["verify_full_age_seconds"] < 600, d
+assert d["verify_dirty_ranges"] >= 0, d
+PY
+echo "ok: lag --json shows the last full verify's age and the dirty ranges"
 
 # a change on the source in bucket 4 (keys 4096..5119), a tampered cell on the target in it; a row
 # deleted on the target in an unmarked range
