@@ -65,11 +65,15 @@ static pg_conn_bound_t *pg_conn_bound(const PGconn *conn)
  * table, key and LSN (on the source it would fail inside the walsender, with
  * none of them). Native replication sets the target's encoding on the source
  * instead; UTF-8 loses nothing, since every server encoding converts to it.
+ * default_transaction_read_only=off: the cutover fence (ALTER DATABASE ... SET
+ * default_transaction_read_only = on) stops applications, not syncline; the
+ * fallback applier writes into the fenced old database.
  */
 #define PG_CONN_OPTIONS                                                                            \
     "-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 "                          \
     "-c standard_conforming_strings=on "                                                           \
-    "-c lc_monetary=C -c bytea_output=hex -c TimeZone=UTC -c client_min_messages=warning"
+    "-c lc_monetary=C -c bytea_output=hex -c TimeZone=UTC -c client_min_messages=warning "         \
+    "-c default_transaction_read_only=off"
 
 static void pg_conn_trim(char *s)
 {

@@ -547,10 +547,13 @@ static char *pg_source_start_sql(PGconn *repl, const config_t *cfg, int version,
         /* DDL messages (pg_ddl.c) travel in the stream from 14 on */
         const char *messages =
             pg_ddl_supported(version) && pg_ddl_wanted(cfg) ? ", messages 'true'" : "";
+        /* the fallback direction skips what syncline applied (replication origins) */
+        int origin_none = cfg->origin_none && pg_version_has_origin(version);
         if (opts != NULL && sql != NULL &&
             pg_version_start_options(version, publit, cfg->binary, opts, olen) == 0)
-            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s%s)", slot,
-                     lsn_format(start, l, sizeof(l)), opts, messages);
+            snprintf(sql, len, "START_REPLICATION SLOT %s LOGICAL %s (%s%s%s)", slot,
+                     lsn_format(start, l, sizeof(l)), opts, messages,
+                     origin_none ? ", origin 'none'" : "");
         else if (sql != NULL)
             sql[0] = '\0';
         free(opts);

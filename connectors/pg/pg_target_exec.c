@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "pg/pg_bulk_sql.h"
+#include "pg/pg_identity.h"
 #include "pg/pg_target_sql.h"
 
 static pg_target_stmt_t *pg_target_exec_stmt_build(pg_target_exec_t *ex, pg_target_rel_t *r,
@@ -44,9 +45,12 @@ static pg_target_stmt_t *pg_target_exec_stmt_build(pg_target_exec_t *ex, pg_targ
     return st;
 }
 
+/* The statement for row's shape, built on first use. *override is set when
+ * it sets a GENERATED ALWAYS identity column: the switch to BY DEFAULT is then
+ * queued before it (and before its PREPARE), and the caller switches back. */
 static pg_target_stmt_t *pg_target_exec_stmt(pg_target_exec_t *ex, pg_target_rel_t *r,
-                                             const sink_row_t *row, char *errbuf, size_t errsize,
-                                             err_t *err)
+                                             const sink_row_t *row, int *override, char *errbuf,
+                                             size_t errsize, err_t *err)
 {
     char stack[256];
     char *shape =
@@ -57,11 +61,17 @@ static pg_target_stmt_t *pg_target_exec_stmt(pg_target_exec_t *ex, pg_target_rel
         return NULL;
     }
     pg_target_sql_shape(row, shape);
+    pg_identity_shape(r->always, r->rel, row->old_tuple, row->new_tuple, shape);
     pg_target_stmt_t *st = r->stmts;
     while (st != NULL && strcmp(st->shape, shape) != 0)
         st = st->next;
-    *err = ERR_OK;
-    if (st == NULL)
+    *override = shape[0] != 'I' && pg_identity_sets(r->always, r->rel, shape + 1, '1', 1);
+    *err = *override ? pg_identity_override(ex->pipe, r->target, r->always, r->qcols, r->rel->ncols,
+                                            1, r->display, row->lsn, errbuf, errsize)
+                     : ERR_OK;
+    if (*err != ERR_OK)
+        st = NULL;
+    else if (st == NULL)
         st = pg_target_exec_stmt_build(ex, r, shape, errbuf, errsize, err);
     if (shape != stack)
         free(shape);
@@ -154,7 +164,8 @@ err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_ro
         return pg_target_transform_apply(r->trel, ex->pipe, &ex->stmt_counter, row, errbuf,
                                          errsize);
     err_t err;
-    pg_target_stmt_t *st = pg_target_exec_stmt(ex, r, row, errbuf, errsize, &err);
+    int override = 0;
+    pg_target_stmt_t *st = pg_target_exec_stmt(ex, r, row, &override, errbuf, errsize, &err);
     if (st == NULL)
         return err;
     err = pg_target_exec_bind(ex, r, row, st, errbuf, errsize);
@@ -166,8 +177,12 @@ err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_ro
                          .check_rows = row->op != SINK_INSERT,
                          .table = r->display,
                          .lsn = row->lsn};
-    return pg_pipe_exec_prepared(ex->pipe, st->name, st->nparams, (const char *const *)ex->values,
-                                 ex->lengths, ex->formats, &tag, key, errbuf, errsize);
+    err = pg_pipe_exec_prepared(ex->pipe, st->name, st->nparams, (const char *const *)ex->values,
+                                ex->lengths, ex->formats, &tag, key, errbuf, errsize);
+    if (err == ERR_OK && override)
+        err = pg_identity_override(ex->pipe, r->target, r->always, r->qcols, r->rel->ncols, 0,
+                                   r->display, row->lsn, errbuf, errsize);
+    return err;
 }
 
 /* Largest power of two <= n, capped so one statement binds at most ~30,000 values. */
@@ -355,7 +370,14 @@ static err_t pg_target_exec_bulk_chunk(pg_target_exec_t *ex, pg_target_rel_t *r,
                                        const int *cols, int per_row, char *errbuf, size_t errsize)
 {
     pg_target_stmt_t *st;
-    err_t err = pg_target_exec_bulk_stmt(ex, r, op, present, m, per_row, &st, errbuf, errsize);
+    /* a collapsed UPDATE sets its non-key columns: one may be GENERATED ALWAYS */
+    int override = op == 'U' && pg_identity_sets(r->always, r->rel, present, 1, 0);
+    err_t err = override
+                    ? pg_identity_override(ex->pipe, r->target, r->always, r->qcols, r->rel->ncols,
+                                           1, r->display, rows[0].lsn, errbuf, errsize)
+                    : ERR_OK;
+    if (err == ERR_OK)
+        err = pg_target_exec_bulk_stmt(ex, r, op, present, m, per_row, &st, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     err = pg_target_exec_bind_bulk(ex, rows, m, cols, per_row, op, errbuf, errsize);
@@ -373,8 +395,12 @@ static err_t pg_target_exec_bulk_chunk(pg_target_exec_t *ex, pg_target_rel_t *r,
         .diag = ex->converts ? pg_target_exec_diag_new(r->rel, rows, m, op, per_row) : NULL,
         .diag_free = pg_target_exec_diag_free,
         .diag_explain = pg_target_exec_diag_explain};
-    return pg_pipe_exec_prepared(ex->pipe, st->name, st->nparams, (const char *const *)ex->values,
-                                 ex->lengths, ex->formats, &tag, key, errbuf, errsize);
+    err = pg_pipe_exec_prepared(ex->pipe, st->name, st->nparams, (const char *const *)ex->values,
+                                ex->lengths, ex->formats, &tag, key, errbuf, errsize);
+    if (err == ERR_OK && override)
+        err = pg_identity_override(ex->pipe, r->target, r->always, r->qcols, r->rel->ncols, 0,
+                                   r->display, rows[m - 1].lsn, errbuf, errsize);
+    return err;
 }
 
 err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_row_t *rows, int n,

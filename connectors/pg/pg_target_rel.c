@@ -11,6 +11,7 @@
 
 #include "core/route.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_identity.h"
 
 void pg_target_rel_stmts_free(pg_target_stmt_t *s)
 {
@@ -35,6 +36,7 @@ void pg_target_rel_free(pg_target_rel_t *r)
         free(r->ttypes[i]);
     free(r->ttypes);
     free(r->teq);
+    free(r->always);
     change_relation_free(r->rel);
     free(r->unusable);
     free(r->display);
@@ -316,6 +318,9 @@ err_t pg_target_rel_describe(PGconn *conn, const config_t *cfg, pg_target_transf
                                         errbuf, errsize);
     if (err == ERR_RUNTIME)
         err = pg_conn_classify(conn); /* a lost connection is worth a retry */
+    if (err == ERR_OK && r->trel != NULL)
+        pg_target_transform_trigger_skips(r->trel,
+                                          pg_target_rel_trigger_skips(conn, r, replica_role));
     if (err != ERR_OK || r->trel != NULL) {
         if (err != ERR_OK && lsn != 0) {
             char l[LSN_STRLEN];
@@ -326,6 +331,9 @@ err_t pg_target_rel_describe(PGconn *conn, const config_t *cfg, pg_target_transf
         return err;
     }
     err = pg_target_rel_check_columns(conn, r, tdisplay, lsn, errbuf, errsize);
+    if (err == ERR_OK &&
+        pg_identity_load(conn, r->target, r->rel, &r->always, errbuf, errsize) != ERR_OK)
+        err = pg_conn_classify(conn);
     if (err == ERR_OK) {
         r->collapsible = pg_target_rel_can_collapse(conn, r, replica_role);
         r->trigger_skips = pg_target_rel_trigger_skips(conn, r, replica_role);

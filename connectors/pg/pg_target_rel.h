@@ -50,6 +50,7 @@ typedef struct pg_target_rel {
     pg_target_transform_t *trel; /* set for a transformed table (columns/exclude/where) */
     int collapsible;             /* changes to one row may be merged (see pg_target_collapsible) */
     int trigger_skips; /* a BEFORE ROW UPDATE/DELETE trigger fires: it may skip a change */
+    char *always;      /* GENERATED ALWAYS identity columns (pg_identity), or NULL; owned */
     pg_target_stmt_t *stmts;
     struct pg_target_rel *next;
 } pg_target_rel_t;

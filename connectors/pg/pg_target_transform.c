@@ -40,6 +40,7 @@ struct pg_target_transform {
     int nkey;
     pg_transform_sql_rel_t sql;
     pg_target_transform_stmt_t *stmts;
+    int trigger_skips; /* a trigger may skip an UPDATE or DELETE on purpose */
     /* per-row scratch */
     change_value_t *eff; /* effective new values */
     const char **values;
@@ -519,6 +520,11 @@ static err_t pg_target_transform_bind(pg_target_transform_t *tr, const sink_row_
     return ERR_OK;
 }
 
+void pg_target_transform_trigger_skips(pg_target_transform_t *tr, int skips)
+{
+    tr->trigger_skips = skips;
+}
+
 /* Whether a statement of op must find its row (pg_rowcheck): an UPDATE, and
  * a DELETE unless a filter may rightly have kept the row off the target. */
 static int pg_target_transform_checked(const pg_target_transform_t *tr, pg_transform_sql_op_t op)
@@ -550,7 +556,12 @@ static err_t pg_target_transform_stmt(pg_target_transform_t *tr, pg_pipe_t *pipe
         return ERR_OK;
     char *sql = pg_transform_sql_build(&tr->sql, op, mask);
     if (sql != NULL && pg_target_transform_checked(tr, op)) {
-        char *checked = pg_rowcheck_wrap(sql, 1, NULL, pg_pipe_skips_missing(pipe));
+        /* the row existed before the statement: a trigger skipped it, like 022's plain tables */
+        char *exists = tr->trigger_skips ? pg_transform_sql_exists(&tr->sql, op) : NULL;
+        char *checked = tr->trigger_skips && exists == NULL
+                            ? NULL
+                            : pg_rowcheck_wrap(sql, 1, exists, pg_pipe_skips_missing(pipe));
+        free(exists);
         free(sql);
         sql = checked;
     }

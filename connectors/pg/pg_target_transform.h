@@ -42,6 +42,10 @@ err_t pg_target_transform_new(PGconn *conn, const config_table_t *entry,
                               const pg_target_transform_types_t *types, pg_target_transform_t **out,
                               char *errbuf, size_t errsize);
 
+/* A BEFORE ROW UPDATE/DELETE trigger fires on the target table (see
+ * pg_target.c): a change it skips on purpose is then not a missing row. */
+void pg_target_transform_trigger_skips(pg_target_transform_t *tr, int skips);
+
 /* Frees; with conn, also deallocates its server-side statements. */
 void pg_target_transform_free(pg_target_transform_t *tr, PGconn *conn);
 

@@ -248,6 +248,22 @@ static void pg_transform_sql_partial(sbuf_t *b, const pg_transform_sql_rel_t *r,
     free(list);
 }
 
+char *pg_transform_sql_exists(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op)
+{
+    sbuf_t b = {0}, from = {0};
+    sbuf_add(&from, "(");
+    pg_transform_sql_values(&from, r, op == PG_TRANSFORM_SQL_DELETE ? 1 : r->nsrc + 1);
+    sbuf_add(&from, ") AS s");
+    sbuf_add(&b, "EXISTS (SELECT 1 FROM ");
+    sbuf_add(&b, r->target);
+    sbuf_add(&b, " WHERE ");
+    pg_transform_sql_key_match(&b, r, from.s ? from.s : "");
+    sbuf_add(&b, ")");
+    b.oom |= from.oom;
+    free(from.s);
+    return sbuf_take(&b);
+}
+
 char *pg_transform_sql_build(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op,
                              const uint8_t *mask)
 {

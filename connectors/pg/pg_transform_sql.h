@@ -41,6 +41,12 @@ char *pg_transform_sql_build(const pg_transform_sql_rel_t *r, pg_transform_sql_o
  * the filter when c == -1: evaluates one mapping alone (malloc'd). */
 char *pg_transform_sql_probe(const pg_transform_sql_rel_t *r, int c);
 
+/* EXISTS (SELECT 1 FROM target WHERE <key of the old row>) for the UPDATE or
+ * DELETE of op, over the same parameters (malloc'd; NULL when out of memory):
+ * the row was there, so a statement that changed none was skipped by a
+ * trigger, not missing. */
+char *pg_transform_sql_exists(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op);
+
 /* Number of parameters the statement of op takes. */
 int pg_transform_sql_nparams(const pg_transform_sql_rel_t *r, pg_transform_sql_op_t op);
 

@@ -48,6 +48,11 @@ int pg_version_has_xid8(int num)
     return num >= 130000;
 }
 
+int pg_version_has_origin(int num)
+{
+    return num >= 160000;
+}
+
 int pg_version_create_slot_sql(int num, const char *slot, int export_snapshot, char *buf,
                                size_t size)
 {

@@ -34,6 +34,10 @@ int pg_version_has_wal_status(int num);
  * txid_* functions on bigint. */
 int pg_version_has_xid8(int num);
 
+/* pgoutput's origin option ('none': only changes without a replication
+ * origin), 16 and newer. */
+int pg_version_has_origin(int num);
+
 /* The CREATE_REPLICATION_SLOT command for a pgoutput slot named by the quoted
  * identifier slot, exporting a snapshot or not: the parenthesized options of
  * 15+, the EXPORT_SNAPSHOT / NOEXPORT_SNAPSHOT keywords before. Returns 0, or

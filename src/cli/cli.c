@@ -74,6 +74,12 @@ config_t *cli_load_config(cli_ctx_t *ctx, const char *path)
         config_free(cfg);
         return NULL;
     }
+    if (cfg != NULL && ctx->fallback) { /* the same command on the fallback direction */
+        err_t err;
+        config_t *rev = cli_fallback_config(ctx, cfg, 1, &err);
+        config_free(cfg);
+        return rev;
+    }
     return cfg;
 }
 

@@ -12,11 +12,13 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/lsn.h"
 
 #define CLI_ERRBUF_SIZE 2048
 
 typedef struct cli_ctx {
     volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
+    int fallback;                /* --fallback: cli_load_config loads the fallback direction */
     char errbuf[CLI_ERRBUF_SIZE];
 } cli_ctx_t;
 
@@ -26,6 +28,7 @@ typedef struct cli_command {
     const char *usage;   /* full text for `syncline NAME --help` */
     /* argv[0] is the command name. Returns the exit code; errors in ctx->errbuf. */
     err_t (*run)(cli_ctx_t *ctx, int argc, char **argv);
+    int takes_fallback; /* main takes --fallback out of argv and sets ctx->fallback */
 } cli_command_t;
 
 /*
@@ -40,7 +43,8 @@ err_t cli_parse(const cli_command_t *cmd, int argc, char **argv, const char *sho
                 const char **config, int *help);
 
 /* Loads the configuration or returns NULL with ctx->errbuf set (ERR_CONFIG);
- * target.conninfo must be set (or SYNCLINE_TARGET). */
+ * target.conninfo must be set (or SYNCLINE_TARGET). With ctx->fallback, the
+ * fallback configuration derived from it (cli_fallback_config, with tables). */
 config_t *cli_load_config(cli_ctx_t *ctx, const char *path);
 
 /* The same without the target: for `capture`, which never opens it. */
@@ -83,6 +87,29 @@ extern const cli_command_t cli_verify_command;
 extern const cli_command_t cli_sequences_command;
 extern const cli_command_t cli_cutover_command;
 extern const cli_command_t cli_unfence_command;
+
+extern const cli_command_t cli_fallback_command;
+
+/* `run`'s streaming with the fallback configuration rev (cli_fallback.c builds
+ * it): no copy, the slot made by cutover --fallback (cli_run.c). */
+err_t cli_run_fallback(const config_t *rev, const char *metrics_addr, cli_ctx_t *ctx);
+
+/* ERR_SOURCE when the fallback slot of cfg exists on the target: the forward
+ * direction must not run then (cli_fallback.c). */
+err_t cli_fallback_guard(const config_t *cfg, char *errbuf, size_t errsize);
+
+/* cutover --fallback, before the fence: the fallback configuration (*rev,
+ * caller frees), wal_level=logical on the target, no fallback slot yet. */
+err_t cli_fallback_prepare(const config_t *cfg, config_t **rev, char *errbuf, size_t errsize);
+
+/* cutover --fallback, fenced and drained: creates the fallback publication
+ * and slot on the target; *lsn is where the fallback stream starts. */
+err_t cli_fallback_create(const config_t *rev, lsn_t *lsn, char *errbuf, size_t errsize);
+
+/* --fallback of lag, status, verify, check, drop, unfence: the fallback
+ * configuration of cfg (with_tables: its tables too), or NULL with
+ * ctx->errbuf set and *err. Caller frees. */
+config_t *cli_fallback_config(cli_ctx_t *ctx, const config_t *cfg, int with_tables, err_t *err);
 
 /* The configuration check `run` performs before it starts (cli_check.c). */
 err_t cli_check_before_run(const config_t *cfg, char *errbuf, size_t errsize);

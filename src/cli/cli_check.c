@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "pg/pg_check.h"
+#include "pg/pg_source.h"
 
 static void check_print(void *arg, int warning, const char *message)
 {
@@ -34,6 +35,21 @@ err_t cli_check_before_run(const config_t *cfg, char *errbuf, size_t errsize)
     return err;
 }
 
+/* check --fallback: the target (the fallback's source) needs wal_level=logical. */
+static void check_fallback_wal_level(const config_t *rev, int *problems)
+{
+    err_t err;
+    char eb[CLI_ERRBUF_SIZE];
+    pg_source_t *ps = pg_source_open(rev, &err, eb, sizeof(eb));
+    if (ps != NULL)
+        err = pg_source_check_wal_level(ps, eb, sizeof(eb));
+    if (err != ERR_OK) {
+        printf("problem: fallback streams from the target: %s\n", eb);
+        (*problems)++;
+    }
+    pg_source_free(ps);
+}
+
 static err_t cli_check(cli_ctx_t *ctx, int argc, char **argv)
 {
     const char *path = NULL;
@@ -44,6 +60,8 @@ static err_t cli_check(cli_ctx_t *ctx, int argc, char **argv)
     config_t *cfg = cli_load_config(ctx, path);
     if (cfg == NULL)
         return ERR_CONFIG;
+    if (ctx->fallback) /* the fallback streams from the target */
+        check_fallback_wal_level(cfg, &problems);
     err = pg_check_run(cfg, check_print, stdout, &problems, &tables, ctx->errbuf,
                        sizeof(ctx->errbuf));
     if (err == ERR_OK) {
@@ -67,6 +85,9 @@ const cli_command_t cli_check_command = {
              "  filters parse and type-check (PostgreSQL prepares the statements), NOT NULL\n"
              "  target columns are fed, the target key derives from the source key, and the\n"
              "  source replica identity allows UPDATE and DELETE. One line per problem;\n"
-             "  exit 0 only when clean, 6 otherwise.\n",
+             "  exit 0 only when clean, 6 otherwise. With --fallback, the same for the\n"
+             "  fallback direction (target -> source, tables inverted), plus wal_level=logical\n"
+             "  on the target; a table that maps columns is refused (exit 3).\n",
     .run = cli_check,
+    .takes_fallback = 1,
 };

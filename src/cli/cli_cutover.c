@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/lsn.h"
+#include "pg/pg_fallback.h"
 #include "pg/pg_fence.h"
 #include "pg/pg_lag.h"
 #include "pg/pg_seq.h"
@@ -23,6 +24,8 @@ typedef struct cut_opts {
     char *tables[CUTOVER_MAX_TABLES]; /* --tables, pointing into tables_arg */
     char *tables_arg;                 /* owned copy of the --tables value */
     int fence;
+    int fallback; /* --fallback: the reverse slot at the switch point */
+    int back;     /* --fallback-back: switch back to the source */
     long long max_lag_bytes;
     int timeout_s;
 } cut_opts_t;
@@ -151,6 +154,10 @@ typedef struct cut_run {
     double verify_seconds;
     pg_seq_stats_t seq;
     pg_verify_stats_t ver;
+    config_t *rev; /* --fallback: the fallback configuration, owned */
+    lsn_t fallback_lsn;
+    const config_t *back; /* --fallback-back: the forward configuration (cfg is the fallback's) */
+    lsn_t rearm_lsn;
 } cut_run_t;
 
 static err_t cut_fence(cut_run_t *cr)
@@ -234,7 +241,23 @@ static void cut_report(const cut_run_t *cr)
         printf("  verify:              full (%d chunks; run 'syncline verify' during the sync "
                "first to make this incremental)\n",
                cr->ver.rechecked);
-    if (cr->o->fence) {
+    if (cr->rev != NULL) /* --fallback */
+        printf("  fallback_slot:       %s at lsn=%s (publication %s, on the target)\n",
+               cr->rev->slot, lsn_format(cr->fallback_lsn, l, sizeof(l)), cr->rev->publication);
+    if (cr->back != NULL)
+        printf("  forward_resumes_at:  lsn=%s (the forward slot and progress moved past what "
+               "fallback wrote)\n",
+               lsn_format(cr->rearm_lsn, l, sizeof(l)));
+    if (cr->back != NULL) {
+        printf("  write_pause_seconds: %.1f (fence to this report)\n",
+               (double)(clock_ms() - cr->fenced_ms) / 1000.0);
+        printf("SWITCHED BACK: the target database \"%s\" stays read-only for new sessions; the\n"
+               "source database is writable again. Point the application at the source, stop\n"
+               "syncline fallback, then run syncline drop -c FILE --fallback; syncline run then\n"
+               "resumes the forward stream. To make the target writable: syncline unfence -c\n"
+               "FILE --fallback.\n",
+               db);
+    } else if (cr->o->fence) {
         printf("  write_pause_seconds: %.1f (fence to this report; the fence stays)\n",
                (double)(clock_ms() - cr->fenced_ms) / 1000.0);
         printf("  write_pause_ms:      %lld\n", (long long)(clock_ms() - cr->fenced_ms));
@@ -243,6 +266,10 @@ static void cut_report(const cut_run_t *cr)
                "writable again: syncline unfence -c FILE (or ALTER DATABASE \"%s\" RESET "
                "default_transaction_read_only).\n",
                db, db);
+        if (cr->rev != NULL)
+            printf("FALLBACK READY: stop syncline run, then start syncline fallback -c FILE: it\n"
+                   "streams what the application writes to the target back into the source from\n"
+                   "the switch point (the source stays fenced for applications).\n");
     } else {
         printf("SAFE TO SWITCH at final_lsn %s, provided nothing wrote to the source since "
                "(no --fence).\n",
@@ -267,23 +294,76 @@ static void cut_unfence(cut_run_t *cr)
     }
 }
 
-static err_t cut_cutover(cli_ctx_t *ctx, const config_t *cfg, const cut_opts_t *o)
+/* --fallback-back, fenced, drained and verified: the forward direction
+ * re-armed past what fallback wrote, then the source (old) unfenced. */
+static err_t cut_switch_back(cut_run_t *cr)
+{
+    char *errbuf = cr->ctx->errbuf;
+    err_t err = pg_fallback_rearm(cr->back, &cr->rearm_lsn, errbuf, CLI_ERRBUF_SIZE);
+    pg_fence_t *old = err == ERR_OK ? pg_fence_open(cr->back, &err, errbuf, CLI_ERRBUF_SIZE) : NULL;
+    if (old != NULL) {
+        err = pg_fence_off(old, errbuf, CLI_ERRBUF_SIZE);
+        if (err == ERR_OK)
+            log_info("cutover: switched back: source database %s unfenced", pg_fence_database(old));
+    }
+    pg_fence_free(old);
+    return err;
+}
+
+static err_t cut_switch(cli_ctx_t *ctx, const config_t *cfg, const cut_opts_t *o,
+                        const config_t *back)
 {
     err_t err;
-    cut_run_t cr = {.ctx = ctx, .cfg = cfg, .o = o};
+    cut_run_t cr = {.ctx = ctx, .cfg = cfg, .o = o, .back = back};
+    if (o->fallback && !o->fence) { /* the switch point exists only with the fence */
+        fprintf(stderr, "syncline cutover: --fallback needs --fence\n");
+        return ERR_USAGE;
+    }
     cr.deadline = clock_ms() + (int64_t)o->timeout_s * 1000;
     cr.pl = pg_lag_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (cr.pl != NULL)
         cr.pf = pg_fence_open(cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
-    if (cr.pf != NULL)
+    if (cr.pf != NULL && o->fallback) /* before the fence: a target unfit for it stops here */
+        err = cli_fallback_prepare(cfg, &cr.rev, ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (cr.pf != NULL && err == ERR_OK)
         err = cut_steps(&cr);
+    if (cr.pf != NULL && err == ERR_OK && o->fallback) /* fenced, drained and verified */
+        err = cli_fallback_create(cr.rev, &cr.fallback_lsn, ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (cr.pf != NULL && err == ERR_OK && back != NULL)
+        err = cut_switch_back(&cr);
     if (cr.pf != NULL && err == ERR_OK)
         cut_report(&cr);
     else if (cr.pf != NULL && cr.fenced)
         cut_unfence(&cr);
     pg_fence_free(cr.pf);
     pg_lag_free(cr.pl);
+    config_free(cr.rev);
     return err;
+}
+
+/* cutover --fallback-back: the cutover steps on the fallback direction (fence
+ * the target, drain, sequences, verify), then back to the source. */
+static err_t cut_fallback_back(cli_ctx_t *ctx, const config_t *cfg, const cut_opts_t *o)
+{
+    err_t err;
+    config_t *rev = cli_fallback_config(ctx, cfg, 1, &err);
+    if (rev == NULL)
+        return err;
+    cut_opts_t bo = *o;
+    bo.fence = 1;
+    bo.fallback = bo.back = 0;
+    err = cut_switch(ctx, rev, &bo, cfg);
+    config_free(rev);
+    return err;
+}
+
+static err_t cut_cutover(cli_ctx_t *ctx, const config_t *cfg, const cut_opts_t *o)
+{
+    if (o->back && o->fallback) {
+        fprintf(stderr, "syncline cutover: --fallback and --fallback-back exclude each other\n");
+        return ERR_USAGE;
+    }
+    return o->back ? cut_fallback_back(ctx, cfg, o) : cut_switch(ctx, cfg, o, NULL);
 }
 
 /* ---- options and commands ----------------------------------------------- */
@@ -342,7 +422,7 @@ static err_t cut_on_opt(int opt, const char *arg, void *state)
         return err;
     case 'b':
         return cut_number(arg, 0, &o->max_lag_bytes);
-    case 'F':
+    case 'u':
         o->verify.full = 1;
         return ERR_OK;
     case 'p':
@@ -351,6 +431,12 @@ static err_t cut_on_opt(int opt, const char *arg, void *state)
         return err;
     case 'f':
         o->fence = 1;
+        return ERR_OK;
+    case 'F':
+        o->fallback = 1;
+        return ERR_OK;
+    case 'K':
+        o->back = 1;
         return ERR_OK;
     }
     return ERR_USAGE;
@@ -362,8 +448,10 @@ static const struct option cut_longopts[] = {{"tables", required_argument, NULL,
                                              {"timeout", required_argument, NULL, 'T'},
                                              {"max-lag-bytes", required_argument, NULL, 'b'},
                                              {"fence", no_argument, NULL, 'f'},
+                                             {"fallback", no_argument, NULL, 'F'},
+                                             {"fallback-back", no_argument, NULL, 'K'},
                                              {"point-seconds", required_argument, NULL, 'p'},
-                                             {"full", no_argument, NULL, 'F'},
+                                             {"full", no_argument, NULL, 'u'},
                                              {NULL, 0, NULL, 0}};
 
 /* Parses the shared options, loads the configuration and runs body. */
@@ -433,6 +521,7 @@ static err_t cli_sequences(cli_ctx_t *ctx, int argc, char **argv)
 
 static err_t cli_cutover(cli_ctx_t *ctx, int argc, char **argv)
 {
+
     return cut_main(&cli_cutover_command, ctx, argc, argv, cut_cutover);
 }
 
@@ -461,6 +550,7 @@ const cli_command_t cli_verify_command = {
         "  the same applier session ran all along. --full compares everything.\n"
         "  Exit codes: 0 every table matches, 1 a table differs, 7 no consistent point.\n",
     .run = cli_verify,
+    .takes_fallback = 1,
 };
 
 const cli_command_t cli_sequences_command = {
@@ -472,12 +562,15 @@ const cli_command_t cli_sequences_command = {
              "  mapped schema) to the source's last_value and is_called, unless the target is\n"
              "  already at or past it. Exit 6 when a target sequence is missing.\n",
     .run = cli_sequences,
+    .takes_fallback = 1,
 };
 
 const cli_command_t cli_cutover_command = {
     .name = "cutover",
     .summary = "wait, fence the source, drain, sync sequences, verify and report",
-    .usage = "usage: syncline cutover -c FILE [--fence] [--max-lag-bytes N] [--timeout S]\n"
+    .usage = "usage: syncline cutover -c FILE [--fence [--fallback] | --fallback-back]\n"
+             "                        [--max-lag-bytes N]\n"
+             "                        [--timeout S]\n"
              "                        [--tables a,b] [--mode count|checksum] [--chunk-rows N]\n"
              "                        [--full]\n"
              "  Needs 'syncline run' running. Waits until the lag is at most N bytes (default\n"
@@ -489,7 +582,11 @@ const cli_command_t cli_cutover_command = {
              "  step's duration and the write pause. Exit 0 means safe to switch; the fence then "
              "stays (lift it with\n"
              "  'syncline unfence'). On failure, timeout (default 300 s) or Ctrl-C the fence is\n"
-             "  lifted.\n",
+             "  lifted. --fallback (with --fence) also creates, fenced and drained, a slot and\n"
+             "  publication on the target for 'syncline fallback' (target needs\n"
+             "  wal_level=logical). --fallback-back, with 'syncline fallback' running, switches\n"
+             "  back: fences the target, drains, sets sequences, verifies, moves the forward\n"
+             "  slot past what fallback wrote and lifts the source's fence.\n",
     .run = cli_cutover,
 };
 
@@ -499,4 +596,5 @@ const cli_command_t cli_unfence_command = {
     .usage = "usage: syncline unfence -c FILE\n"
              "  ALTER DATABASE <source database> RESET default_transaction_read_only.\n",
     .run = cli_unfence,
+    .takes_fallback = 1,
 };

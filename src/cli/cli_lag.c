@@ -247,4 +247,5 @@ const cli_command_t cli_lag_command = {
         "  Exit codes: 0 within the limits, 7 above, 4 connection, 5 no progress row or a\n"
         "  Kafka gap.\n",
     .run = cli_lag,
+    .takes_fallback = 1,
 };

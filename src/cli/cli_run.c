@@ -16,6 +16,7 @@
 #include "pg/pg_ddl.h"
 #include "pg/pg_hold.h"
 #include "pg/pg_index_defer.h"
+#include "pg/pg_origin.h"
 #include "pg/pg_source.h"
 #include "pg/pg_progress.h"
 #include "pg/pg_target.h"
@@ -315,6 +316,11 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
         rc.pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL)
         err = pg_source_lock(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK) /* the fallback direction's applier, or no fallback */
+        err = cfg->apply_origin[0] != '\0'
+                  ? pg_origin_session(pg_target_conn(rc.pt), cfg->apply_origin, errbuf,
+                                      CLI_ERRBUF_SIZE)
+                  : cli_fallback_guard(cfg, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK)
         err = pg_source_check_wal_level(rc.ps, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK)
@@ -392,6 +398,12 @@ static err_t run_with_metrics(const config_t *cfg, run_opts_t *opts, cli_ctx_t *
 }
 
 /* ---- end of metrics ------------------------------------------------------ */
+
+err_t cli_run_fallback(const config_t *rev, const char *metrics_addr, cli_ctx_t *ctx)
+{
+    run_opts_t opts = {.snapshot = SNAPSHOT_NEVER, .metrics_addr = metrics_addr};
+    return run_with_metrics(rev, &opts, ctx);
+}
 
 static err_t run_on_opt(int opt, const char *arg, void *state)
 {

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/lsn.h"
 #include "pg/pg_copy.h"
+#include "pg/pg_fallback.h"
 #include "pg/pg_source.h"
 #include "pg/pg_progress.h"
 #include "pg/pg_target.h"
@@ -224,11 +225,30 @@ static err_t drop_all(const config_t *cfg, char *errbuf)
         err = pg_progress_delete(pg_target_conn(pt), cfg, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         err = pg_progress_unclaim(pg_target_conn(pt), cfg, errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK && cfg->apply_origin[0] != '\0') /* fallback's applier */
+        err = pg_fallback_drop_origin(cfg, errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err == ERR_OK)
         log_info("dropped slot=%s publication=%s", cfg->slot,
                  pub_dropped ? cfg->publication : "(kept: not created by syncline)");
     pg_target_free(pt);
     pg_source_free(ps);
+    return err;
+}
+
+/* A plain drop removes the fallback direction too, when cutover --fallback
+ * made its slot on the target. */
+static err_t drop_fallback(const config_t *cfg, char *errbuf)
+{
+    err_t err;
+    pg_source_slot_t slot = {0};
+    config_t *rev = pg_fallback_config(cfg, 0, &err, errbuf, CLI_ERRBUF_SIZE);
+    pg_source_t *ps = rev != NULL ? pg_source_open(rev, &err, errbuf, CLI_ERRBUF_SIZE) : NULL;
+    if (ps != NULL)
+        err = pg_source_slot_info(ps, &slot, errbuf, CLI_ERRBUF_SIZE);
+    pg_source_free(ps);
+    if (ps != NULL && err == ERR_OK && slot.exists && !slot.other_database)
+        err = drop_all(rev, errbuf);
+    config_free(rev);
     return err;
 }
 
@@ -269,6 +289,8 @@ static err_t cli_drop(cli_ctx_t *ctx, int argc, char **argv)
     if (cfg == NULL)
         return ERR_CONFIG;
     err = drop_all(cfg, ctx->errbuf);
+    if (err == ERR_OK && cfg->apply_origin[0] == '\0')
+        err = drop_fallback(cfg, ctx->errbuf);
     config_free(cfg);
     return err;
 }
@@ -280,6 +302,7 @@ const cli_command_t cli_status_command = {
              "  Prints the slot, the source WAL position, the confirmed and applied positions\n"
              "  and the lag in bytes; --json prints one JSON object.\n",
     .run = cli_status,
+    .takes_fallback = 1,
 };
 
 const cli_command_t cli_drop_command = {
@@ -287,6 +310,10 @@ const cli_command_t cli_drop_command = {
     .summary = "remove the slot, the publication syncline created and the progress row",
     .usage = "usage: syncline drop -c FILE\n"
              "  Removes the replication slot, the publication if syncline created it, and this\n"
-             "  configuration's progress row on the target. Stop `run` first.\n",
+             "  configuration's progress row on the target, and the fallback slot and\n"
+             "  publication on the target when 'cutover --fallback' made them. Stop `run`\n"
+             "  (and `fallback`) first. With --fallback: the fallback direction's only (its\n"
+             "  slot and publication on the target, progress row and origin on the source).\n",
     .run = cli_drop,
+    .takes_fallback = 1,
 };

@@ -32,6 +32,7 @@ static const cli_command_t *const commands[] = {
     &cli_sequences_command,
     &cli_cutover_command,
     &cli_unfence_command,
+    &cli_fallback_command,
 };
 /* clang-format on */
 
@@ -46,7 +47,31 @@ static void usage(FILE *out)
         fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
     fprintf(out, "\nRun 'syncline COMMAND --help' for its options. Exit codes: 0 ok, 1 runtime\n"
                  "failure, 2 usage, 3 configuration, 4 connection, 5 source precondition,\n"
-                 "6 target schema mismatch, 7 threshold exceeded.\n");
+                 "6 target schema mismatch, 7 threshold exceeded.\n"
+                 "After 'cutover --fence --fallback', check, status, lag, verify, sequences,\n"
+                 "unfence and drop take --fallback: they then work on the fallback direction\n"
+                 "(target -> source).\n");
+}
+
+/* Takes --fallback out of argv (the command then runs on the fallback
+ * direction); 1 when it was there. */
+static int take_fallback(int *argc, char **argv)
+{
+    int found = 0, out = 0;
+    for (int i = 0; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) { /* operands after it stay */
+            while (i < *argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        if (strcmp(argv[i], "--fallback") == 0)
+            found = 1;
+        else
+            argv[out++] = argv[i];
+    }
+    *argc = out;
+    argv[out] = NULL;
+    return found;
 }
 
 static void install_signals(void)
@@ -83,8 +108,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i]->name) != 0)
             continue;
         cli_ctx_t ctx = {.stop = &stop_requested};
+        int cargc = argc - 1;
+        if (commands[i]->takes_fallback)
+            ctx.fallback = take_fallback(&cargc, argv + 1);
         install_signals();
-        err_t err = commands[i]->run(&ctx, argc - 1, argv + 1);
+        err_t err = commands[i]->run(&ctx, cargc, argv + 1);
         if (err != ERR_OK && err != ERR_USAGE && ctx.errbuf[0] != '\0')
             log_error("%s failed (%s): %s", commands[i]->name, err_name(err), ctx.errbuf);
         return (int)err;

@@ -91,6 +91,10 @@ typedef struct config {
     config_kafka_t kafka;
 
     config_ddl_t ddl; /* "ddl"; CONFIG_DDL_UNSET when absent (means apply) */
+
+    /* the fallback direction's (fallback_config.h); never read from the file */
+    char apply_origin[128]; /* replication origin of the applying session, "" for none */
+    bool origin_none;       /* stream only changes that have no origin (16 and newer) */
 } config_t;
 
 /*

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- parsing ------------------------------------------------------------- */
 
@@ -291,6 +292,26 @@ char *ddl_statement(const ddl_event_t *ev, char *errbuf, size_t errsize)
     return NULL;
 }
 
+/* Removes the word CONCURRENTLY from CREATE/DROP INDEX (within its first
+ * words): the target runs the command inside its apply transaction, where
+ * CONCURRENTLY is refused. */
+static void ddl_strip_concurrently(char *stmt)
+{
+    char *p = stmt;
+    for (int w = 0; w < 6; w++) {
+        p = (char *)ddl_skip_blank(p);
+        char *word = p;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+        if (p == word)
+            return;
+        if (p - word == 12 && strncasecmp(word, "CONCURRENTLY", 12) == 0) {
+            memmove(word, p, strlen(p) + 1);
+            return;
+        }
+    }
+}
+
 int ddl_is_add_column(const char *stmt)
 {
     char kw[128];
@@ -510,6 +531,8 @@ int ddl_decide(const config_t *cfg, const ddl_event_t *ev, ddl_decision_t *out)
                  why, summary);
         return strcmp(why, "out of memory") == 0 ? -1 : 0;
     }
+    if (strcmp(ev->tag, "CREATE INDEX") == 0 || strcmp(ev->tag, "DROP INDEX") == 0)
+        ddl_strip_concurrently(out->statement);
     ddl_summary(out->statement, summary, sizeof(summary));
     if (sc.mode == CONFIG_DDL_STOP) {
         out->action = DDL_STOP;

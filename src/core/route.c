@@ -11,6 +11,11 @@ route_result_t route_target(const config_t *cfg, const char *schema, const char 
     const config_table_t *t = config_find_table(cfg, schema, name);
     *tschema = schema;
     *tname = name;
+    /* syncline's own bookkeeping (progress, claims) is never synced: a FOR ALL
+     * TABLES publication on a database that also receives (the old one during a
+     * fallback) carries it */
+    if (strcmp(schema, "syncline") == 0)
+        return ROUTE_SKIP;
     if (t == NULL)
         return cfg->has_tables ? ROUTE_UNLISTED : ROUTE_SYNC;
     if (t->skip)

@@ -3,7 +3,7 @@
 # target clusters (and a Kafka broker with --kafka), runs tests/diff/diff.py, stops everything.
 #
 #   bash tests/diff/run.sh [--seeds N] [--first S] [--seed S]... [--kafka] [--shrink]
-#                          [--features LIST|all] [--txns N] [--replay FILE]... [--keep]
+#                          [--features LIST|all] [--txns N] [--replay FILE]... [--keep] [--jobs N]
 #
 # Any option is passed to diff.py. Environment: DIFF_PORT (first port tried, default 56400),
 # SYNCLINE_BIN (default build/syncline), PG_BIN.
@@ -43,7 +43,9 @@ trap cleanup EXIT
 SRC_PORT=$(pg_free_port "${DIFF_PORT:-56400}")
 TGT_PORT=$(pg_free_port $((SRC_PORT + 1)))
 pg_cluster_create diff-source "$SRC_PORT" "$SCRATCH/src"
-pg_cluster_create diff-target "$TGT_PORT" "$SCRATCH/tgt"
+# one native subscription (an apply worker) per concurrent seed (diff.py --jobs)
+pg_cluster_create diff-target "$TGT_PORT" "$SCRATCH/tgt" "max_logical_replication_workers = 24" \
+    "max_worker_processes = 40"
 pg_cluster_start "$SCRATCH/src"
 pg_cluster_start "$SCRATCH/tgt"
 if ((KAFKA)); then

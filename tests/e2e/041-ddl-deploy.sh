@@ -32,6 +32,7 @@ src_sql "INSERT INTO shipments (order_id, note) SELECT g, 'ship ' || g FROM gene
 src_sql "ALTER TABLE orders RENAME COLUMN amount TO total"
 src_sql "UPDATE orders SET total = total + 1 WHERE id <= 20"
 src_sql "CREATE INDEX orders_status_idx ON orders (status)"
+src_sql "CREATE INDEX CONCURRENTLY orders_total_idx ON orders (total)"
 src_sql "ALTER TABLE orders ALTER COLUMN total TYPE bigint"
 src_sql "UPDATE orders SET total = 5000000000 WHERE id = 1"
 src_sql "ALTER TABLE orders DROP COLUMN legacy"
@@ -80,6 +81,7 @@ if [[ "$(strip <<<"$src_schema")" != "$(strip <<<"$tgt_schema")" ]]; then
     fail "the target's schema differs from the source's"
 fi
 assert_contains <(echo "$tgt_schema") "orders_status_idx" "the index reached the target"
+assert_contains <(echo "$tgt_schema") "orders_total_idx" "the index built CONCURRENTLY on the source reached the target"
 assert_contains <(echo "$tgt_schema") "shipments_order_fk FOREIGN KEY (order_id) REFERENCES orders(id)" \
     "the foreign key reached the target"
 grep -Eq "^col orders [0-9]+ total bigint" <<<"$tgt_schema" || fail "the renamed and widened column is not on the target"

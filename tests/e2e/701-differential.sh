@@ -3,10 +3,10 @@
 # partitions, TOAST, key updates, savepoints, truncates and multi-table transactions replayed on
 # the source; native logical replication is the oracle, syncline (run, and capture + apply
 # through Kafka) must end with the same rows in every table. First a control (a row added on
-# syncline's replica must be reported), then 3 seeds direct, 1 seed direct + Kafka, then every
-# kept case of tests/diff/cases/, direct and through Kafka (JSON) (cases/pending/ holds known
-# divergences and is not run).
-# DIFF_SEEDS / DIFF_FIRST / DIFF_KAFKA_SEED change the seeds.
+# syncline's replica must be reported), then 3 seeds direct, 1 seed direct with apply.binary,
+# 1 seed direct + Kafka, then every kept case of tests/diff/cases/, direct and through Kafka
+# (JSON) (cases/pending/ holds known divergences and is not run).
+# DIFF_SEEDS / DIFF_FIRST / DIFF_BINARY_SEED / DIFF_KAFKA_SEED change the seeds.
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
 
@@ -28,6 +28,10 @@ assert_contains "$E2E_TMP/control.out" "direct differs from native on t_single" 
 rc=0
 diff_py --first "${DIFF_FIRST:-1}" --seeds "${DIFF_SEEDS:-3}" || rc=$?
 assert_eq 0 "$rc" "direct: every seed ran clean"
+
+rc=0
+diff_py --seed "${DIFF_BINARY_SEED:-5}" --binary || rc=$?
+assert_eq 0 "$rc" "direct with apply.binary: the seed ran clean"
 
 rc=0
 diff_py --seed "${DIFF_KAFKA_SEED:-4}" --kafka --kafka-format avro --kafka-brokers "$KAFKA_BROKERS" || rc=$?

@@ -61,6 +61,17 @@ void pgoutput_build_free(pgoutput_build_t *b)
     memset(b, 0, sizeof(*b));
 }
 
+void pgoutput_build_message(pgoutput_build_t *b, int transactional, uint64_t lsn,
+                            const char *prefix, const char *content)
+{
+    pgoutput_build_u8(b, 'M');
+    pgoutput_build_u8(b, transactional ? 1 : 0);
+    pgoutput_build_be(b, lsn, 8);
+    pgoutput_build_str(b, prefix);
+    pgoutput_build_be(b, strlen(content), 4);
+    pgoutput_build_raw(b, content, strlen(content));
+}
+
 void pgoutput_build_keepalive(pgoutput_build_t *b, uint64_t wal_end, int reply_requested)
 {
     pgoutput_build_u8(b, 'k');

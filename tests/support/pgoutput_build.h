@@ -18,6 +18,10 @@ typedef struct pgoutput_build {
 
 void pgoutput_build_free(pgoutput_build_t *b);
 
+/* A logical decoding message ('M', pg_logical_emit_message): not streamed, so no xid. */
+void pgoutput_build_message(pgoutput_build_t *b, int transactional, uint64_t lsn,
+                            const char *prefix, const char *content);
+
 /* Primary keepalive ('k'). */
 void pgoutput_build_keepalive(pgoutput_build_t *b, uint64_t wal_end, int reply_requested);
 

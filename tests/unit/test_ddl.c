@@ -132,6 +132,15 @@ static void test_decide(void **state)
     assert_int_equal(
         decide(all, EVENT("ALTER TABLE", "ALTER TABLE t ADD c int", "public", "t"), r, sizeof(r)),
         DDL_RUN);
+    ddl_event_t ev = parse(EVENT(
+        "CREATE INDEX", "create unique index concurrently if not exists i on t (concurrently)",
+        "public", "t"));
+    ddl_decision_t d;
+    assert_int_equal(ddl_decide(all, &ev, &d), 0);
+    assert_int_equal(d.action, DDL_RUN);
+    assert_string_equal(d.statement, "create unique index  if not exists i on t (concurrently)");
+    free(d.statement);
+    ddl_event_clear(&ev);
     assert_int_equal(
         decide(all, EVENT("CREATE FUNCTION", "CREATE FUNCTION f()", "public", "t"), r, sizeof(r)),
         DDL_SKIP);

@@ -4,7 +4,8 @@
  * the loop's contract: whole source transactions per target transaction,
  * confirmation of a Commit's end LSN only once the sink made it durable,
  * nothing committed or confirmed past a change that failed, transactions
- * already applied skipped, keepalives answered. No server needed.
+ * already applied skipped, keepalives answered, DDL messages handed over at
+ * their place among the rows. No server needed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,7 +217,15 @@ static err_t fake_txn_end(void *ctx, const sink_txn_t *txn, char *errbuf, size_t
     return ERR_OK;
 }
 
+static err_t fake_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
+{
+    (void)errbuf, (void)errsize;
+    fake_log(ctx, "M%llx:%.*s ", (unsigned long long)ddl->lsn, (int)ddl->len, ddl->json);
+    return ERR_OK;
+}
+
 static const sink_ops_t fake_sink_ops = {
+    .ddl = fake_ddl,
     .relation = fake_relation,
     .begin = fake_begin,
     .row = fake_row,
@@ -412,9 +421,36 @@ static void test_keepalive_answered(void **state)
     assert_false(f.src.over_confirmed);
 }
 
+/* A transaction with a row, a DDL message, another message and a row: the DDL
+ * goes to the sink between the rows; other prefixes and non-transactional
+ * messages are not DDL; a transaction applied before is skipped with its DDL. */
+static void test_ddl_message_in_place(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, 100);
+    f.opts.applied_lsn = 0x1088;
+    f.src.durable = 0x1088;
+    fake_source_t *fs = &f.src;
+    const char *one[] = {"1", "x"}, *two[] = {"2", "y"};
+    for (uint64_t base = 0x1000; base <= 0x2000; base += 0x1000) {
+        pgoutput_build_begin(fake_frame(fs, base), base + 0x80, 1000, (uint32_t)base);
+        pgoutput_build_relation(fake_frame(fs, base), 1, "public", "t", 'd', 2, cols, key);
+        pgoutput_build_insert(fake_frame(fs, base + 0x10), 1, 2, one);
+        pgoutput_build_message(fake_frame(fs, base + 0x20), 1, base + 0x20, "syncline.ddl", "{}");
+        pgoutput_build_message(fake_frame(fs, base + 0x28), 1, base + 0x28, "other", "{}");
+        pgoutput_build_message(fake_frame(fs, base + 0x2c), 0, base + 0x2c, "syncline.ddl", "{}");
+        pgoutput_build_insert(fake_frame(fs, base + 0x30), 1, 2, two);
+        pgoutput_build_commit(fake_frame(fs, base + 0x80), base + 0x80, base + 0x88, 1000);
+    }
+    assert_int_equal(fixture_run(&f), ERR_OK);
+    assert_string_equal(f.snk.log, "B I1 M2020:{} I2 C2088 ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ddl_message_in_place),
         cmocka_unit_test(test_whole_transactions),
         cmocka_unit_test(test_transactions_batched),
         cmocka_unit_test(test_idle_source_commits_at_once),
