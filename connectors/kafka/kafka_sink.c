@@ -48,6 +48,7 @@
 #include "event/event_avro_write.h"
 #include "event/event_json.h"
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_dbz.h"
 #include "kafka/kafka_schemas.h"
 #include "core/log.h"
 #include "kafka/schema_registry.h"
@@ -103,6 +104,8 @@ struct kafka_sink {
     lsn_t durable;       /* end LSN of the newest batch acknowledged with all before it */
     char failed_detail[1024];
     source_t inner;
+    kafka_dbz_t *dbz; /* layout debezium; NULL for syncline */
+    kafka_sink_opts_t opts;
 };
 
 /* ---- delivery ------------------------------------------------------------ */
@@ -203,7 +206,7 @@ static err_t kafka_sink_send(kafka_sink_t *ks, rd_kafka_topic_t *rkt, int32_t pa
 {
     kafka_sink_batch_t *b =
         ks->batch_open ? &ks->batches[ks->head + ks->nbatches - 1] : NULL; /* data, not schemas */
-    if (rkt != ks->rkt)
+    if (rkt == ks->schemas_rkt)
         b = NULL;
     void *opaque = b != NULL ? (void *)(uintptr_t)b->seq : NULL;
     for (;;) {
@@ -373,9 +376,20 @@ static err_t kafka_sink_hold(kafka_sink_t *ks, int32_t part, kafka_sink_pending_
     return err;
 }
 
+static err_t kafka_sink_send_dbz(void *ctx, rd_kafka_topic_t *rkt, int32_t partition, char *value,
+                                 size_t len, const char *key, size_t keylen, lsn_t prev,
+                                 char *errbuf, size_t errsize)
+{
+    return kafka_sink_send(ctx, rkt, partition, value, len, key, keylen, prev, errbuf, errsize);
+}
+
 static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char *errbuf,
                                size_t errsize)
 {
+    if (ks->dbz != NULL) {
+        kafka_dbz_out_t out = {.send = kafka_sink_send_dbz, .ctx = ks};
+        return kafka_dbz_change(ks->dbz, ch, &out, errbuf, errsize);
+    }
     event_txn_t txn = ks->txn;
     txn.seq = ks->txn.seq++;
     txn.last = false;
@@ -423,15 +437,25 @@ static void kafka_sink_drop_pending(kafka_sink_t *ks)
 
 /* ---- sink_ops ------------------------------------------------------------ */
 
+/* Every message describes its relation. Layout debezium: a relation whose
+ * replica identity is not its primary key gets the primary key as key. */
 static err_t kafka_sink_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
                                  size_t errsize)
 {
-    (void)ctx; /* every message describes its relation */
-    (void)rel;
+    kafka_sink_t *ks = ctx;
+    char **cols = NULL;
+    int n = 0;
     (void)lsn;
-    (void)errbuf;
-    (void)errsize;
-    return ERR_OK;
+    if (ks->dbz == NULL || rel->replident == 'd' || ks->opts.primary_key == NULL)
+        return ERR_OK;
+    err_t err =
+        ks->opts.primary_key(ks->opts.primary_key_ctx, rel->relid, &cols, &n, errbuf, errsize);
+    if (err == ERR_OK && n > 0)
+        err = kafka_dbz_primary_key(ks->dbz, rel->relid, cols, n, errbuf, errsize);
+    for (int i = 0; i < n; i++)
+        free(cols[i]);
+    free(cols);
+    return err;
 }
 
 /* A source transaction starts: its changes carry its xid, commit LSN and time. */
@@ -444,12 +468,21 @@ static err_t kafka_sink_txn_begin(void *ctx, const sink_txn_t *t, char *errbuf, 
     ks->txn.xid = t->xid;
     ks->txn.commit_lsn = t->commit_lsn;
     ks->txn.commit_time = t->commit_time;
+    if (ks->dbz != NULL)
+        kafka_dbz_txn_begin(ks->dbz, &ks->txn);
     return ERR_OK;
 }
 
 /* Its Commit: the messages held back are the last of it in their partitions. */
 static err_t kafka_sink_txn_end(void *ctx, const sink_txn_t *t, char *errbuf, size_t errsize)
 {
+    kafka_sink_t *ks = ctx;
+    if (ks->dbz != NULL) {
+        kafka_dbz_out_t out = {.send = kafka_sink_send_dbz, .ctx = ks};
+        err_t err = kafka_dbz_txn_end(ks->dbz, &out, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
     return kafka_sink_end_txn(ctx, t->end_lsn, errbuf, errsize);
 }
 
@@ -607,7 +640,37 @@ static void kafka_sink_rollback(void *ctx)
 {
     kafka_sink_t *ks = ctx;
     kafka_sink_drop_pending(ks);
+    if (ks->dbz != NULL)
+        kafka_dbz_rollback(ks->dbz);
     ks->batch_open = 0;
+}
+
+/* Layout debezium: one heartbeat to __debezium-heartbeat.<prefix>, its
+ * header KAFKA_HEARTBEAT_HEADER holding the keepalive position l. */
+static err_t kafka_sink_heartbeat_dbz(kafka_sink_t *ks, const char *l, char *errbuf, size_t errsize)
+{
+    rd_kafka_topic_t *rkt;
+    char *key, *value;
+    size_t klen, vlen;
+    err_t err = kafka_dbz_heartbeat(ks->dbz, &rkt, &key, &klen, &value, &vlen, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+    rd_kafka_header_add(h, KAFKA_HEARTBEAT_HEADER, -1, l, -1);
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(0),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_VALUE(value, vlen),
+                          RD_KAFKA_V_KEY(key, klen), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+    free(key);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(h);
+        free(value);
+        snprintf(errbuf, errsize, "kafka produce heartbeat topic=%s: %s", rd_kafka_topic_name(rkt),
+                 rd_kafka_err2str(kerr));
+        return kafka_conf_classify(kerr);
+    }
+    ks->inflight++;
+    return ERR_OK;
 }
 
 /*
@@ -623,7 +686,12 @@ static err_t kafka_sink_advance(void *ctx, lsn_t lsn, char *errbuf, size_t errsi
     kafka_sink_t *ks = ctx;
     char l[LSN_STRLEN];
     lsn_format(lsn, l, sizeof(l));
-    for (int32_t i = 0; i < ks->partitions; i++) {
+    if (ks->dbz != NULL) {
+        err_t err = kafka_sink_heartbeat_dbz(ks, l, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    for (int32_t i = 0; ks->rkt != NULL && i < ks->partitions; i++) {
         /* its "prev": the newest transaction in the partition */
         rd_kafka_headers_t *h = kafka_sink_prev_header(ks->chain[i].last);
         if (h == NULL)
@@ -734,10 +802,34 @@ static err_t kafka_sink_schema_store(kafka_sink_t *ks, char *errbuf, size_t errs
     return err;
 }
 
+/* Layout debezium: no stream topic; the layout's topics instead. */
+static err_t kafka_sink_connect_dbz(kafka_sink_t *ks, const kafka_sink_opts_t *opts, char *errbuf,
+                                    size_t errsize)
+{
+    err_t err;
+    if (ks->avro) {
+        snprintf(errbuf, errsize,
+                 "kafka.layout \"debezium\" writes JSON only: set kafka.format to \"json\"");
+        return ERR_CONFIG;
+    }
+    ks->partitions = 1; /* the held-back machinery of the syncline layout stays idle */
+    ks->pending = calloc(1, sizeof(*ks->pending));
+    ks->chain = calloc(1, sizeof(*ks->chain));
+    if (ks->pending == NULL || ks->chain == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    int parts = strcmp(ks->cfg->kafka.partitioning, "key") == 0 ? opts->partitions : 1;
+    ks->dbz = kafka_dbz_new(ks->rk, ks->cfg, parts, &err, errbuf, errsize);
+    return ks->dbz != NULL ? ERR_OK : err;
+}
+
 static err_t kafka_sink_connect(kafka_sink_t *ks, const kafka_sink_opts_t *opts, char *errbuf,
                                 size_t errsize)
 {
     const config_kafka_t *k = &ks->cfg->kafka;
+    if (strcmp(k->layout, "debezium") == 0)
+        return kafka_sink_connect_dbz(ks, opts, errbuf, errsize);
     int want = strcmp(k->partitioning, "none") == 0 ? 1 : opts->partitions;
     err_t err =
         kafka_conf_ensure_topic(ks->rk, k->topic, want, 0, &ks->partitions, errbuf, errsize);
@@ -769,6 +861,7 @@ kafka_sink_t *kafka_sink_new(const config_t *cfg, const kafka_sink_opts_t *opts,
     }
     ks->cfg = cfg;
     ks->stop = opts->stop;
+    ks->opts = *opts;
     ks->avro = strcmp(cfg->kafka.format, "avro") == 0;
     ks->codec = event_codec_new(!ks->avro                            ? EVENT_FORMAT_JSON
                                 : cfg->kafka.schema_registry != NULL ? EVENT_FORMAT_AVRO_CONFLUENT
@@ -799,6 +892,7 @@ void kafka_sink_free(kafka_sink_t *ks)
             rd_kafka_topic_destroy(ks->rkt);
         if (ks->schemas_rkt != NULL)
             rd_kafka_topic_destroy(ks->schemas_rkt);
+        kafka_dbz_free(ks->dbz);
         rd_kafka_destroy(ks->rk);
     }
     event_codec_free(ks->codec);

@@ -20,6 +20,12 @@ typedef struct kafka_sink kafka_sink_t;
 typedef struct kafka_sink_opts {
     int partitions;              /* partitions of the topic when capture creates it */
     volatile sig_atomic_t *stop; /* stop waiting for acknowledgements (returns an error) */
+    /* Layout debezium: the primary key columns of a relation whose replica
+     * identity is not its primary key (Debezium keys by the primary key);
+     * *cols malloc'd strings in a malloc'd array. NULL: keys are the identity. */
+    err_t (*primary_key)(void *ctx, uint32_t relid, char ***cols, int *n, char *errbuf,
+                         size_t errsize);
+    void *primary_key_ctx;
 } kafka_sink_opts_t;
 
 /* Connects the producer, makes sure the topic (and for Avro the schema

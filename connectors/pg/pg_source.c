@@ -422,6 +422,32 @@ void pg_source_free_names(char **v, int n)
     free(v);
 }
 
+err_t pg_source_primary_key(pg_source_t *ps, uint32_t relid, char ***cols, int *n, char *errbuf,
+                            size_t errsize)
+{
+    char oid[16];
+    snprintf(oid, sizeof(oid), "%u", (unsigned)relid);
+    const char *params[1] = {oid};
+    PGresult *res = pg_conn_execp(
+        ps->sql,
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY (i.indkey::int2[]) WHERE i.indrelid = $1::oid AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)",
+        1, params, PGRES_TUPLES_OK, "source: primary key", errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(ps->sql);
+    *n = 0;
+    *cols = calloc((size_t)PQntuples(res) + 1, sizeof(char *));
+    for (int r = 0; *cols != NULL && r < PQntuples(res); r++)
+        if (((*cols)[*n] = strdup(PQgetvalue(res, r, 0))) != NULL)
+            (*n)++;
+    err_t err = *cols != NULL && *n == PQntuples(res) ? ERR_OK : ERR_RUNTIME;
+    if (err != ERR_OK)
+        snprintf(errbuf, errsize, "out of memory");
+    PQclear(res);
+    return err;
+}
+
 /* Each published table with the root of its partition tree (itself when not a
  * partition): before 13 the publication holds the leaves. */
 #define PG_SOURCE_LEAF_ROOTS_SQL                                                                   \

@@ -87,6 +87,11 @@ err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names
                                  char *errbuf, size_t errsize);
 void pg_source_free_names(char **v, int n);
 
+/* The primary key columns of relation relid, in key order: *cols malloc'd
+ * (free with pg_source_free_names), *n 0 when it has none. */
+err_t pg_source_primary_key(pg_source_t *ps, uint32_t relid, char ***cols, int *n, char *errbuf,
+                            size_t errsize);
+
 /* Opens the replication connection and starts streaming from `start`. */
 err_t pg_source_start(pg_source_t *ps, lsn_t start, char *errbuf, size_t errsize);
 

@@ -94,13 +94,22 @@ static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *
                           .parts = pg_source_partmap(ps)};
     stream_stats_t stats;
     char l[LSN_STRLEN];
-    log_info("capture streaming topic=%s format=%s partitioning=%s from=%s", cfg->kafka.topic,
-             cfg->kafka.format, cfg->kafka.partitioning, lsn_format(start, l, sizeof(l)));
+    log_info(
+        "capture streaming layout=%s topic=%s format=%s partitioning=%s from=%s", cfg->kafka.layout,
+        strcmp(cfg->kafka.layout, "debezium") == 0 ? cfg->kafka.topic_prefix : cfg->kafka.topic,
+        cfg->kafka.format, cfg->kafka.partitioning, lsn_format(start, l, sizeof(l)));
     err = stream_run(&src, &snk, &opts, &stats, ctx->errbuf, CLI_ERRBUF_SIZE);
     log_info("capture stopped confirmed_lsn=%s transactions=%llu rows=%llu batches=%llu",
              lsn_format(stats.applied_lsn, l, sizeof(l)), (unsigned long long)stats.txns,
              (unsigned long long)stats.rows, (unsigned long long)stats.batches);
     return err;
+}
+
+/* kafka_sink_opts_t.primary_key, from the source's catalog. */
+static err_t capture_primary_key(void *ctx, uint32_t relid, char ***cols, int *n, char *errbuf,
+                                 size_t errsize)
+{
+    return pg_source_primary_key(ctx, relid, cols, n, errbuf, errsize);
 }
 
 static err_t capture_session(void *state, cli_ctx_t *ctx, int *started)
@@ -115,7 +124,10 @@ static err_t capture_session(void *state, cli_ctx_t *ctx, int *started)
     if (ps != NULL && err == ERR_OK)
         err = capture_prepare(ps, &start, ctx->errbuf);
     if (ps != NULL && err == ERR_OK) {
-        kafka_sink_opts_t ko = {.partitions = cs->partitions, .stop = ctx->stop};
+        kafka_sink_opts_t ko = {.partitions = cs->partitions,
+                                .stop = ctx->stop,
+                                .primary_key = capture_primary_key,
+                                .primary_key_ctx = ps};
         ks = kafka_sink_new(cs->cfg, &ko, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
     }
     if (ks != NULL) {

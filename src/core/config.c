@@ -190,6 +190,7 @@ static int parse_table_ddl(loader_t *ld, json_t *v, void *base, const char *path
 static const char *const on_missing_row_choices[] = {"error", "skip", NULL};
 static const char *const format_choices[] = {"avro", "json", NULL};
 static const char *const partitioning_choices[] = {"none", "table", "key", NULL};
+static const char *const layout_choices[] = {"syncline", "debezium", NULL};
 
 #define CFG(field) offsetof(config_t, field)
 
@@ -325,6 +326,21 @@ static const prop_t config_props[] = {
      .def_str = "none",
      .choices = partitioning_choices,
      .doc = "none keeps commit order and atomicity; table or key spread the stream."},
+    {.path = "kafka.layout",
+     .type = PROP_ENUM,
+     .offset = CFG(kafka.layout),
+     .def_str = "syncline",
+     .choices = layout_choices,
+     .doc = "syncline: one topic, syncline's envelope; debezium: what the Debezium PostgreSQL "
+            "connector writes (a topic per table, JSON with schemas)."},
+    {.path = "kafka.topic_prefix",
+     .type = PROP_STRING,
+     .offset = CFG(kafka.topic_prefix),
+     .def_str = "<name>",
+     .valid = valid_topic,
+     .valid_msg = "must match ^[A-Za-z0-9._-]+$, be at most 249 bytes and not be . or ..",
+     .doc = "Layout debezium: topics <topic_prefix>.<schema>.<table>, <topic_prefix>.transaction, "
+            "__debezium-heartbeat.<topic_prefix>."},
     {.path = "kafka.schema_registry",
      .type = PROP_STRING,
      .offset = CFG(kafka.schema_registry),
@@ -1145,6 +1161,8 @@ static void kafka_free(config_kafka_t *k)
     free(k->topic);
     free(k->format);
     free(k->partitioning);
+    free(k->layout);
+    free(k->topic_prefix);
     free(k->schema_registry);
     for (int i = 0; i < k->nproperties; i++) { /* nproperties > 0: both arrays exist */
         free(k->property_keys[i]);

@@ -55,6 +55,8 @@ typedef struct config_kafka {
     char *topic;           /* default "syncline.<name>" */
     char *format;          /* "avro" (default) or "json" */
     char *partitioning;    /* "none" (default), "table", "key" */
+    char *layout;          /* "syncline" (default) or "debezium" */
+    char *topic_prefix;    /* layout debezium: default "<name>" */
     char *schema_registry; /* NULL when absent */
     char **property_keys;  /* owned, passed verbatim to librdkafka */
     char **property_values;

@@ -10,6 +10,7 @@
  * equal the placeholder; Debezium consumers ignore the extra member.
  */
 #include "event/event.h"
+#include "event/event_dbz_read.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,21 +175,67 @@ static int event_rel_add(change_relation_t *r, const char *name, uint32_t type, 
     return 0;
 }
 
+/* Keeps text alive in ev->root's "_text" array; its copy there, or NULL. */
+static json_t *event_keep_text(event_t *ev, const char *text)
+{
+    json_t *s = text != NULL ? json_string(text) : NULL;
+    if (s == NULL || json_array_append_new(json_object_get(ev->root, "_text"), s) != 0)
+        return NULL;
+    return s;
+}
+
+/* A Debezium value with its field schema fs: its encoding undone
+ * (event_dbz_read). 1 when *out is set, 0 when v is to be read as it is. */
+static int event_value_decoded(event_t *ev, const json_t *fs, json_t *v, change_value_t *out,
+                               char *errbuf, size_t errsize)
+{
+    char *text;
+    switch (event_dbz_read_text(fs, v, &text, errbuf, errsize)) {
+    case EVENT_DBZ_READ_AS_IS:
+        return 0;
+    case EVENT_DBZ_READ_UNAVAILABLE:
+        out->kind = CHANGE_UNCHANGED;
+        return 1;
+    case EVENT_DBZ_READ_TEXT: {
+        json_t *s = event_keep_text(ev, text);
+        free(text);
+        if (s == NULL) {
+            snprintf(errbuf, errsize, "out of memory");
+            return -1;
+        }
+        out->kind = CHANGE_TEXT;
+        out->data = json_string_value(s);
+        out->len = (uint32_t)json_string_length(s);
+        return 1;
+    }
+    case EVENT_DBZ_READ_ERROR:
+        break;
+    }
+    return -1;
+}
+
 /* Text of a JSON value kept alive by ev->root's "_text" array (Debezium
- * messages carry numbers, booleans and nested JSON as such). */
-static int event_value_from(event_t *ev, json_t *v, change_value_t *out)
+ * messages carry numbers, booleans and nested JSON as such; with their
+ * field schema fs, Debezium's encodings are undone). */
+static int event_value_from(event_t *ev, const json_t *fs, json_t *v, change_value_t *out,
+                            char *errbuf, size_t errsize)
 {
     if (v == NULL || json_is_null(v)) {
         out->kind = CHANGE_NULL;
         return 0;
     }
+    int done = fs != NULL ? event_value_decoded(ev, fs, v, out, errbuf, errsize) : 0;
+    if (done != 0)
+        return done > 0 ? 0 : -1;
     json_t *s = v;
     if (!json_is_string(v)) {
         char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        s = text ? json_string(text) : NULL;
+        s = event_keep_text(ev, text);
         free(text);
-        if (s == NULL || json_array_append_new(json_object_get(ev->root, "_text"), s) != 0)
+        if (s == NULL) {
+            snprintf(errbuf, errsize, "cannot read its value");
             return -1;
+        }
     }
     out->kind = CHANGE_TEXT;
     out->data = json_string_value(s);
@@ -198,9 +245,10 @@ static int event_value_from(event_t *ev, json_t *v, change_value_t *out)
     return 0;
 }
 
-/* Fills a tuple from a {column: value} image, by the relation's columns. */
-static int event_tuple_from(event_t *ev, json_t *img, json_t *unchanged, change_tuple_t *t,
-                            char *errbuf, size_t errsize)
+/* Fills a tuple from a {column: value} image, by the relation's columns
+ * (fields: their Connect schemas by name, or NULL). */
+static int event_tuple_from(event_t *ev, json_t *img, json_t *unchanged, const json_t *fields,
+                            change_tuple_t *t, char *errbuf, size_t errsize)
 {
     t->ncols = ev->rel->ncols;
     t->values = calloc((size_t)(t->ncols > 0 ? t->ncols : 1), sizeof(*t->values));
@@ -210,8 +258,10 @@ static int event_tuple_from(event_t *ev, json_t *img, json_t *unchanged, change_
     }
     for (int c = 0; c < t->ncols; c++) {
         const char *name = ev->rel->cols[c].name;
-        if (event_value_from(ev, json_object_get(img, name), &t->values[c]) != 0) {
-            snprintf(errbuf, errsize, "column \"%s\": cannot read its value", name);
+        char why[256] = "cannot read its value";
+        if (event_value_from(ev, fields != NULL ? json_object_get(fields, name) : NULL,
+                             json_object_get(img, name), &t->values[c], why, sizeof(why)) != 0) {
+            snprintf(errbuf, errsize, "column \"%s\": %s", name, why);
             return -1;
         }
         size_t i;
@@ -311,9 +361,11 @@ static int event_decode_syncline(event_t *ev, json_t *env, json_t *meta, char *e
     json_t *before = json_object_get(env, "before"), *after = json_object_get(env, "after");
     ev->has_old = json_is_object(before);
     ev->has_new = json_is_object(after);
-    if (ev->has_old && event_tuple_from(ev, before, NULL, &ev->old_tuple, errbuf, errsize) != 0)
+    if (ev->has_old &&
+        event_tuple_from(ev, before, NULL, NULL, &ev->old_tuple, errbuf, errsize) != 0)
         return -1;
-    if (ev->has_new && event_tuple_from(ev, after, unchanged, &ev->new_tuple, errbuf, errsize) != 0)
+    if (ev->has_new &&
+        event_tuple_from(ev, after, unchanged, NULL, &ev->new_tuple, errbuf, errsize) != 0)
         return -1;
     return 0;
 }
@@ -370,6 +422,19 @@ static int event_rel_debezium(event_t *ev, json_t *src, json_t *img, json_t *key
     return 0;
 }
 
+/* The field schemas of the envelope schema's row struct ("after", else
+ * "before"), by column name; NULL without a schema. */
+static json_t *event_row_fields(const json_t *schema)
+{
+    json_t *top = event_dbz_read_fields(schema);
+    json_t *row = json_object_get(top, "after");
+    if (row == NULL)
+        row = json_object_get(top, "before");
+    json_t *fields = event_dbz_read_fields(row);
+    json_decref(top);
+    return fields;
+}
+
 static int event_decode_debezium(event_t *ev, json_t *env, const void *key, size_t keylen,
                                  char *errbuf, size_t errsize)
 {
@@ -388,11 +453,17 @@ static int event_decode_debezium(event_t *ev, json_t *env, const void *key, size
         return -1;
     ev->old_kind = ev->has_old && ev->op != EVENT_CREATE && ev->op != EVENT_READ ? 'O' : 0;
     ev->has_old = ev->old_kind != 0;
-    if (ev->has_old && event_tuple_from(ev, before, NULL, &ev->old_tuple, errbuf, errsize) != 0)
-        return -1;
-    if (ev->has_new && event_tuple_from(ev, after, NULL, &ev->new_tuple, errbuf, errsize) != 0)
-        return -1;
-    return 0;
+    /* the row struct's field schemas, when the JsonConverter wrapper had one */
+    json_t *fields = event_row_fields(json_object_get(env, "_schema"));
+    rc = 0;
+    if (ev->has_old &&
+        event_tuple_from(ev, before, NULL, fields, &ev->old_tuple, errbuf, errsize) != 0)
+        rc = -1;
+    if (rc == 0 && ev->has_new &&
+        event_tuple_from(ev, after, NULL, fields, &ev->new_tuple, errbuf, errsize) != 0)
+        rc = -1;
+    json_decref(fields);
+    return rc;
 }
 
 static int event_read_op(event_t *ev, json_t *env, char *errbuf, size_t errsize)

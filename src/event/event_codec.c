@@ -88,7 +88,11 @@ static json_t *event_codec_parse(event_codec_t *codec, const void *buf, size_t l
         return NULL;
     }
     json_t *payload = json_object_get(root, "payload");
-    if (json_is_object(payload) && json_object_get(root, "schema") != NULL) {
+    json_t *schema = json_object_get(root, "schema");
+    if (json_is_object(payload) && schema != NULL) {
+        /* kept for event_from_tree: Debezium's encodings are read by the field schemas */
+        if (json_is_object(schema))
+            json_object_set(payload, "_schema", schema);
         json_incref(payload);
         json_decref(root);
         root = payload;

@@ -1,0 +1,528 @@
+/*
+ * event_dbz: Debezium's change event, transaction metadata and heartbeat
+ * messages in Kafka Connect's JSON form ({"schema": ..., "payload": ...}).
+ *
+ * The schema half of a change event is the same for every change of a
+ * relation, so it is built once per relation (and again when a Relation
+ * message changes the columns) and kept as text; each message is that text
+ * plus its payload, built with jansson. Values follow event_dbz_type.
+ *
+ * Differences from the Debezium connector, on purpose or for want of
+ * information pgoutput does not carry: the key struct is the replica
+ * identity (the primary key by default; every column under REPLICA IDENTITY
+ * FULL); optional is false for identity columns only (no NOT NULL
+ * information); source.lsn is the commit LSN of the transaction; an
+ * unchanged TOAST value is taken from the old row image when the table sends
+ * one (REPLICA IDENTITY FULL), Debezium's placeholder otherwise.
+ */
+#include "event/event_dbz.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/sbuf.h"
+#include "event/event_dbz_type.h"
+
+/* The schemas of one relation, as text. */
+typedef struct event_dbz_rel {
+    change_relation_t *rel; /* owned copy, to notice a changed description */
+    bool *key;              /* rel->ncols entries: the column is in the key struct */
+    char *key_schema;       /* NULL: no identity column */
+    char *value_schema;
+} event_dbz_rel_t;
+
+/* A primary key given for a relation whose identity is not its key. */
+typedef struct event_dbz_pk {
+    uint32_t relid;
+    char **cols; /* owned */
+    int n;
+} event_dbz_pk_t;
+
+struct event_dbz {
+    char *prefix;
+    char *db;
+    event_dbz_pk_t *pks;
+    int npks;
+    event_dbz_rel_t *rels;
+    int nrels, caprels;
+};
+
+event_dbz_t *event_dbz_new(const char *prefix, const char *db)
+{
+    event_dbz_t *dz = calloc(1, sizeof(*dz));
+    if (dz == NULL)
+        return NULL;
+    dz->prefix = strdup(prefix);
+    dz->db = strdup(db != NULL ? db : "");
+    if (dz->prefix == NULL || dz->db == NULL) {
+        event_dbz_free(dz);
+        return NULL;
+    }
+    return dz;
+}
+
+static void event_dbz_rel_clear(event_dbz_rel_t *r)
+{
+    change_relation_free(r->rel);
+    free(r->key);
+    free(r->key_schema);
+    free(r->value_schema);
+    memset(r, 0, sizeof(*r));
+}
+
+void event_dbz_free(event_dbz_t *dz)
+{
+    if (dz == NULL)
+        return;
+    for (int i = 0; i < dz->nrels; i++)
+        event_dbz_rel_clear(&dz->rels[i]);
+    free(dz->rels);
+    for (int i = 0; i < dz->npks; i++) {
+        for (int c = 0; c < dz->pks[i].n; c++)
+            free(dz->pks[i].cols[c]);
+        free(dz->pks[i].cols);
+    }
+    free(dz->pks);
+    free(dz->prefix);
+    free(dz->db);
+    free(dz);
+}
+
+static void event_dbz_sanitize(const char *s, sbuf_t *b)
+{
+    for (; *s != '\0'; s++) {
+        char c = *s;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        sbuf_addc(b, ok ? c : '_');
+    }
+}
+
+void event_dbz_topic(const event_dbz_t *dz, const char *nspname, const char *relname, char *buf,
+                     size_t size)
+{
+    sbuf_t b = {0};
+    event_dbz_sanitize(dz->prefix, &b);
+    sbuf_addc(&b, '.');
+    event_dbz_sanitize(nspname, &b);
+    sbuf_addc(&b, '.');
+    event_dbz_sanitize(relname, &b);
+    snprintf(buf, size, "%s", b.s != NULL ? b.s : "");
+    sbuf_clear(&b);
+}
+
+void event_dbz_txn_id(const event_txn_t *txn, event_dbz_block_t *blk)
+{
+    snprintf(blk->id, sizeof(blk->id), "%u:%llu", (unsigned)txn->xid,
+             (unsigned long long)txn->commit_lsn);
+}
+
+/* ---- schemas -------------------------------------------------------------- */
+
+static json_t *event_dbz_field(const char *type, bool optional, const char *field)
+{
+    return json_pack("{s:s, s:b, s:s}", "type", type, "optional", optional, "field", field);
+}
+
+/* The row struct (<topic>.Value or .Key) of rel's columns (key_only: identity). */
+static json_t *event_dbz_row_schema(const change_relation_t *rel, const bool *key, const char *name,
+                                    bool key_only, bool optional, const char *field)
+{
+    json_t *fields = json_array();
+    for (int c = 0; c < rel->ncols; c++) {
+        if (key_only && !key[c])
+            continue;
+        json_array_append_new(fields, event_dbz_type_schema(&rel->cols[c], !key[c]));
+    }
+    json_t *s = json_pack("{s:s, s:o, s:b, s:s}", "type", "struct", "fields", fields, "optional",
+                          optional, "name", name);
+    if (s != NULL && field != NULL)
+        json_object_set_new(s, "field", json_string(field));
+    return s;
+}
+
+static json_t *event_dbz_source_schema(void)
+{
+    json_t *snapshot = event_dbz_field("string", true, "snapshot");
+    json_object_set_new(snapshot, "name", json_string("io.debezium.data.Enum"));
+    json_object_set_new(snapshot, "version", json_integer(1));
+    json_object_set_new(
+        snapshot, "parameters",
+        json_pack("{s:s}", "allowed",
+                  "true,first,first_in_data_collection,last_in_data_collection,last,false,"
+                  "incremental"));
+    json_object_set_new(snapshot, "default", json_string("false"));
+    json_t *fields = json_pack(
+        "[o, o, o, o, o, o, o, o, o, o, o, o, o, o]", event_dbz_field("string", false, "version"),
+        event_dbz_field("string", false, "connector"), event_dbz_field("string", false, "name"),
+        event_dbz_field("int64", false, "ts_ms"), snapshot, event_dbz_field("string", false, "db"),
+        event_dbz_field("string", true, "sequence"), event_dbz_field("int64", true, "ts_us"),
+        event_dbz_field("int64", true, "ts_ns"), event_dbz_field("string", false, "schema"),
+        event_dbz_field("string", false, "table"), event_dbz_field("int64", true, "txId"),
+        event_dbz_field("int64", true, "lsn"), event_dbz_field("int64", true, "xmin"));
+    return json_pack("{s:s, s:o, s:b, s:s, s:s}", "type", "struct", "fields", fields, "optional", 0,
+                     "name", "io.debezium.connector.postgresql.Source", "field", "source");
+}
+
+static json_t *event_dbz_block_schema(void)
+{
+    json_t *fields = json_pack("[o, o, o]", event_dbz_field("string", false, "id"),
+                               event_dbz_field("int64", false, "total_order"),
+                               event_dbz_field("int64", false, "data_collection_order"));
+    return json_pack("{s:s, s:o, s:b, s:s, s:i, s:s}", "type", "struct", "fields", fields,
+                     "optional", 1, "name", "event.block", "version", 1, "field", "transaction");
+}
+
+static char *event_dbz_dump(json_t *j)
+{
+    char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return s;
+}
+
+/* key[c]: column c is in the key struct: the primary key given for the
+ * relation (event_dbz_primary_key), else its replica identity. */
+static void event_dbz_key_mask(const event_dbz_t *dz, const change_relation_t *rel, bool *key)
+{
+    const event_dbz_pk_t *pk = NULL;
+    for (int i = 0; i < dz->npks && pk == NULL; i++)
+        if (dz->pks[i].relid == rel->relid)
+            pk = &dz->pks[i];
+    for (int c = 0; c < rel->ncols; c++) {
+        key[c] = pk == NULL && rel->cols[c].is_key;
+        for (int k = 0; pk != NULL && k < pk->n; k++)
+            key[c] |= strcmp(pk->cols[k], rel->cols[c].name) == 0;
+    }
+}
+
+int event_dbz_primary_key(event_dbz_t *dz, uint32_t relid, char *const *cols, int n)
+{
+    event_dbz_pk_t *pk = NULL;
+    for (int i = 0; i < dz->npks && pk == NULL; i++)
+        if (dz->pks[i].relid == relid)
+            pk = &dz->pks[i];
+    if (pk == NULL) {
+        event_dbz_pk_t *np = realloc(dz->pks, (size_t)(dz->npks + 1) * sizeof(*np));
+        if (np == NULL)
+            return -1;
+        dz->pks = np;
+        pk = &dz->pks[dz->npks++];
+    } else {
+        for (int c = 0; c < pk->n; c++)
+            free(pk->cols[c]);
+        free(pk->cols);
+    }
+    *pk = (event_dbz_pk_t){.relid = relid, .cols = calloc((size_t)n + 1, sizeof(char *)), .n = 0};
+    for (int c = 0; pk->cols != NULL && c < n; c++)
+        if ((pk->cols[pk->n] = strdup(cols[c])) != NULL)
+            pk->n++;
+    for (int i = 0; i < dz->nrels; i++) /* rebuilt with the new key on next use */
+        if (dz->rels[i].rel->relid == relid) {
+            event_dbz_rel_clear(&dz->rels[i]);
+            dz->rels[i] = dz->rels[--dz->nrels];
+            break;
+        }
+    return pk->cols != NULL && pk->n == n ? 0 : -1;
+}
+
+static int event_dbz_build(event_dbz_t *dz, event_dbz_rel_t *r, const change_relation_t *rel)
+{
+    char topic[1024], name[1100];
+    bool has_key = false;
+    event_dbz_topic(dz, rel->nspname, rel->relname, topic, sizeof(topic));
+    r->rel = change_relation_dup(rel);
+    r->key = calloc((size_t)rel->ncols + 1, sizeof(*r->key));
+    if (r->rel == NULL || r->key == NULL)
+        return -1;
+    event_dbz_key_mask(dz, rel, r->key);
+    for (int c = 0; c < rel->ncols; c++)
+        has_key |= r->key[c];
+    if (has_key) {
+        snprintf(name, sizeof(name), "%s.Key", topic);
+        r->key_schema = event_dbz_dump(event_dbz_row_schema(rel, r->key, name, true, false, NULL));
+    }
+    snprintf(name, sizeof(name), "%s.Value", topic);
+    json_t *fields = json_pack(
+        "[o, o, o, o, o, o, o, o]", event_dbz_row_schema(rel, r->key, name, false, true, "before"),
+        event_dbz_row_schema(rel, r->key, name, false, true, "after"), event_dbz_source_schema(),
+        event_dbz_block_schema(), event_dbz_field("string", false, "op"),
+        event_dbz_field("int64", true, "ts_ms"), event_dbz_field("int64", true, "ts_us"),
+        event_dbz_field("int64", true, "ts_ns"));
+    snprintf(name, sizeof(name), "%s.Envelope", topic);
+    r->value_schema =
+        event_dbz_dump(json_pack("{s:s, s:o, s:b, s:s, s:i}", "type", "struct", "fields", fields,
+                                 "optional", 0, "name", name, "version", 2));
+    return r->rel != NULL && r->value_schema != NULL && (!has_key || r->key_schema != NULL) ? 0
+                                                                                            : -1;
+}
+
+/* The schemas of rel, built on first use or after its description changed. */
+static event_dbz_rel_t *event_dbz_rel(event_dbz_t *dz, const change_relation_t *rel)
+{
+    event_dbz_rel_t *r = NULL;
+    for (int i = 0; i < dz->nrels && r == NULL; i++)
+        if (dz->rels[i].rel->relid == rel->relid)
+            r = &dz->rels[i];
+    if (r != NULL && event_relation_equal(r->rel, rel))
+        return r;
+    if (r == NULL) {
+        if (dz->nrels == dz->caprels) {
+            int cap = dz->caprels ? 2 * dz->caprels : 16;
+            event_dbz_rel_t *nr = realloc(dz->rels, (size_t)cap * sizeof(*nr));
+            if (nr == NULL)
+                return NULL;
+            dz->rels = nr;
+            dz->caprels = cap;
+        }
+        r = &dz->rels[dz->nrels++];
+        memset(r, 0, sizeof(*r));
+    } else {
+        event_dbz_rel_clear(r);
+    }
+    if (event_dbz_build(dz, r, rel) != 0) {
+        event_dbz_rel_clear(r);
+        *r = dz->rels[--dz->nrels];
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- payloads ------------------------------------------------------------- */
+
+/* A column's value; an unchanged TOAST value from fill (the old row) when it
+ * has one, else the placeholder. */
+static json_t *event_dbz_col(const change_column_t *col, const change_value_t *v,
+                             const change_value_t *fill, char *errbuf, size_t errsize)
+{
+    if (v->kind == CHANGE_UNCHANGED && fill != NULL && fill->kind != CHANGE_UNCHANGED)
+        v = fill;
+    switch (v->kind) {
+    case CHANGE_NULL:
+        return json_null();
+    case CHANGE_UNCHANGED:
+        return event_dbz_type_unavailable(col);
+    case CHANGE_TEXT:
+        return event_dbz_type_value(col, v->data, v->len, errbuf, errsize);
+    case CHANGE_BINARY:
+        break;
+    }
+    event_refuse_binary(col->name, errbuf, errsize);
+    return NULL;
+}
+
+/* {column: value} of t; key_only keeps the identity columns; only_key_sent:
+ * t holds the identity columns only (the rest is null). */
+static json_t *event_dbz_row(const change_relation_t *rel, const bool *key, const change_tuple_t *t,
+                             bool key_only, bool only_key_sent, const change_tuple_t *fill,
+                             char *errbuf, size_t errsize)
+{
+    json_t *o = json_object();
+    for (int c = 0; o != NULL && c < rel->ncols; c++) {
+        const change_column_t *col = &rel->cols[c];
+        if (key_only && !key[c])
+            continue;
+        json_t *v;
+        if (c >= t->ncols || (only_key_sent && !key[c]))
+            v = json_null();
+        else
+            v = event_dbz_col(col, &t->values[c], fill != NULL ? &fill->values[c] : NULL, errbuf,
+                              errsize);
+        if (v == NULL || json_object_set_new(o, col->name, v) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+/* {"schema": <schema>, "payload": <payload>}; takes payload. */
+static char *event_dbz_wrap(const char *schema, json_t *payload, size_t *len)
+{
+    char *p = event_dbz_dump(payload);
+    sbuf_t b = {0};
+    if (p == NULL)
+        return NULL;
+    sbuf_add(&b, "{\"schema\":");
+    sbuf_add(&b, schema);
+    sbuf_add(&b, ",\"payload\":");
+    sbuf_add(&b, p);
+    sbuf_addc(&b, '}');
+    free(p);
+    *len = b.len;
+    return sbuf_take(&b);
+}
+
+int event_dbz_key(event_dbz_t *dz, const change_relation_t *rel, const change_tuple_t *t,
+                  char **out, size_t *len, char *errbuf, size_t errsize)
+{
+    event_dbz_rel_t *r = event_dbz_rel(dz, rel);
+    *out = NULL;
+    *len = 0;
+    if (r == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -1;
+    }
+    if (r->key_schema == NULL)
+        return 0;
+    json_t *row = event_dbz_row(rel, r->key, t, true, false, NULL, errbuf, errsize);
+    if (row == NULL)
+        return -1;
+    if ((*out = event_dbz_wrap(r->key_schema, row, len)) == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+bool event_dbz_key_changed(event_dbz_t *dz, const event_change_t *ch)
+{
+    if (ch->op != EVENT_UPDATE || ch->old_kind == 0 || ch->old_tuple == NULL ||
+        ch->new_tuple == NULL)
+        return false;
+    event_dbz_rel_t *r = event_dbz_rel(dz, ch->rel);
+    for (int c = 0; c < ch->rel->ncols; c++) {
+        if (r != NULL ? !r->key[c] : !ch->rel->cols[c].is_key)
+            continue;
+        const change_value_t *a = &ch->old_tuple->values[c], *b = &ch->new_tuple->values[c];
+        if (b->kind == CHANGE_UNCHANGED)
+            continue;
+        if (a->kind != b->kind || a->len != b->len ||
+            (a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
+            return true;
+    }
+    return false;
+}
+
+static json_t *event_dbz_source(const event_dbz_t *dz, const change_relation_t *rel,
+                                const event_txn_t *txn)
+{
+    int64_t ms = event_ts_ms(txn->commit_time);
+    char seq[64];
+    snprintf(seq, sizeof(seq), "[null,\"%llu\"]", (unsigned long long)txn->commit_lsn);
+    return json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:I, s:I, s:n}",
+                     "version", "syncline-" SYNCLINE_VERSION, "connector", "postgresql", "name",
+                     dz->prefix, "ts_ms", (json_int_t)ms, "snapshot", "false", "db", dz->db,
+                     "sequence", seq, "ts_us", (json_int_t)(ms * 1000), "ts_ns",
+                     (json_int_t)(ms * 1000000), "schema", rel->nspname, "table", rel->relname,
+                     "txId", (json_int_t)txn->xid, "lsn", (json_int_t)txn->commit_lsn, "xmin");
+}
+
+/* before and after of ch written as op. */
+static int event_dbz_images(const event_dbz_rel_t *r, const event_change_t *ch, event_op_t op,
+                            json_t **before, json_t **after, char *errbuf, size_t errsize)
+{
+    *before = json_null();
+    *after = json_null();
+    if (op != EVENT_CREATE && ch->old_kind != 0 && ch->old_tuple != NULL) {
+        json_decref(*before);
+        *before = event_dbz_row(ch->rel, r->key, ch->old_tuple, false, ch->old_kind == 'K', NULL,
+                                errbuf, errsize);
+    }
+    if (op != EVENT_DELETE && op != EVENT_TRUNCATE && ch->new_tuple != NULL) {
+        json_decref(*after);
+        const change_tuple_t *fill = ch->old_kind == 'O' ? ch->old_tuple : NULL;
+        *after = event_dbz_row(ch->rel, r->key, ch->new_tuple, false, false, fill, errbuf, errsize);
+    }
+    return *before != NULL && *after != NULL ? 0 : -1;
+}
+
+int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
+                    const event_txn_t *txn, const event_dbz_block_t *blk, int64_t now_ms,
+                    char **out, size_t *len, char *errbuf, size_t errsize)
+{
+    event_dbz_rel_t *r = event_dbz_rel(dz, ch->rel);
+    json_t *before = NULL, *after = NULL;
+    char op[2] = {(char)as_op, '\0'};
+    *out = NULL;
+    if (r == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -1;
+    }
+    if (event_dbz_images(r, ch, as_op, &before, &after, errbuf, errsize) != 0) {
+        json_decref(before);
+        json_decref(after);
+        return -1;
+    }
+    json_t *block = blk == NULL ? json_null()
+                                : json_pack("{s:s, s:I, s:I}", "id", blk->id, "total_order",
+                                            (json_int_t)blk->total_order, "data_collection_order",
+                                            (json_int_t)blk->data_collection_order);
+    json_t *payload =
+        json_pack("{s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "before", before, "after", after,
+                  "source", event_dbz_source(dz, ch->rel, txn), "transaction", block, "op", op,
+                  "ts_ms", (json_int_t)now_ms, "ts_us", (json_int_t)(now_ms * 1000), "ts_ns",
+                  (json_int_t)(now_ms * 1000000));
+    if (payload == NULL || (*out = event_dbz_wrap(r->value_schema, payload, len)) == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- transaction metadata and heartbeats ---------------------------------- */
+
+static char *event_dbz_plain(json_t *schema, json_t *payload, size_t *len)
+{
+    char *s = event_dbz_dump(schema);
+    char *out = s != NULL ? event_dbz_wrap(s, payload, len) : (json_decref(payload), NULL);
+    free(s);
+    return out;
+}
+
+char *event_dbz_txn_key(const event_dbz_block_t *blk, size_t *len)
+{
+    json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
+                               event_dbz_field("string", false, "id"), "optional", 0, "name",
+                               "io.debezium.connector.common.TransactionMetadataKey");
+    return event_dbz_plain(schema, json_pack("{s:s}", "id", blk->id), len);
+}
+
+char *event_dbz_txn_value(const event_dbz_block_t *blk, bool end, int64_t ts_ms,
+                          const event_dbz_count_t *counts, int n, size_t *len)
+{
+    json_t *coll = json_pack("{s:s, s:[o, o], s:b}", "type", "struct", "fields",
+                             event_dbz_field("string", false, "data_collection"),
+                             event_dbz_field("int64", false, "event_count"), "optional", 0);
+    json_t *fields = json_pack(
+        "[o, o, o, {s:s, s:o, s:b, s:s}, o]", event_dbz_field("string", false, "status"),
+        event_dbz_field("string", false, "id"), event_dbz_field("int64", true, "event_count"),
+        "type", "array", "items", coll, "optional", 1, "field", "data_collections",
+        event_dbz_field("int64", false, "ts_ms"));
+    json_t *schema =
+        json_pack("{s:s, s:o, s:b, s:s}", "type", "struct", "fields", fields, "optional", 0, "name",
+                  "io.debezium.connector.common.TransactionMetadataValue");
+    json_t *payload =
+        json_pack("{s:s, s:s, s:n, s:n, s:I}", "status", end ? "END" : "BEGIN", "id", blk->id,
+                  "event_count", "data_collections", "ts_ms", (json_int_t)ts_ms);
+    if (end && payload != NULL) {
+        json_t *arr = json_array();
+        int64_t total = 0;
+        for (int i = 0; i < n; i++) {
+            total += counts[i].count;
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:I}", "data_collection", counts[i].collection,
+                                            "event_count", (json_int_t)counts[i].count));
+        }
+        json_object_set_new(payload, "event_count", json_integer(total));
+        json_object_set_new(payload, "data_collections", arr);
+    }
+    return event_dbz_plain(schema, payload, len);
+}
+
+char *event_dbz_heartbeat_key(const event_dbz_t *dz, size_t *len)
+{
+    json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
+                               event_dbz_field("string", false, "serverName"), "optional", 0,
+                               "name", "io.debezium.connector.common.ServerNameKey");
+    return event_dbz_plain(schema, json_pack("{s:s}", "serverName", dz->prefix), len);
+}
+
+char *event_dbz_heartbeat_value(int64_t ts_ms, size_t *len)
+{
+    json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
+                               event_dbz_field("int64", false, "ts_ms"), "optional", 0, "name",
+                               "io.debezium.connector.common.Heartbeat");
+    return event_dbz_plain(schema, json_pack("{s:I}", "ts_ms", (json_int_t)ts_ms), len);
+}
