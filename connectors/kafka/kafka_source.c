@@ -183,7 +183,8 @@ static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
         if (ks->parts[i].dirty && ks->parts[i].next_offset >= 0)
             offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
     }
-    err_t err = batch_commit(&ks->batch, offs, n, wait, ks->errbuf, ks->errsize);
+    sink_position_t pos = {.offsets = offs, .noffsets = n};
+    err_t err = batch_commit(&ks->batch, &pos, wait, ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
     for (int i = 0; i < ks->nparts; i++)

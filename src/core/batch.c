@@ -61,18 +61,20 @@ static void batch_done(batch_t *b)
         metrics_batch(b->metrics, b->pending_rows, clock_seconds() - b->pending_started);
 }
 
-err_t batch_commit(batch_t *b, const sink_offset_t *offsets, int n, int wait, char *errbuf,
-                   size_t errsize)
+err_t batch_commit(batch_t *b, sink_position_t *pos, int wait, char *errbuf, size_t errsize)
 {
+    sink_position_t none = {0};
     if (!b->open)
         return ERR_OK;
+    if (pos == NULL)
+        pos = &none;
     lsn_t end = b->end_lsn > b->sent ? b->end_lsn : b->sent;
-    sink_position_t pos = {
-        .end_lsn = end, .commit_time = b->commit_time, .offsets = offsets, .noffsets = n};
+    pos->end_lsn = end;
+    pos->commit_time = b->commit_time;
     int async = !wait && b->snk->ops->commit_async != NULL;
     double started = clock_seconds(); /* metrics */
-    err_t err = async ? b->snk->ops->commit_async(b->snk->ctx, &pos, errbuf, errsize)
-                      : b->snk->ops->commit(b->snk->ctx, &pos, errbuf, errsize);
+    err_t err = async ? b->snk->ops->commit_async(b->snk->ctx, pos, errbuf, errsize)
+                      : b->snk->ops->commit(b->snk->ctx, pos, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     b->open = 0;

@@ -50,14 +50,14 @@ void batch_txn_end(batch_t *b, lsn_t end_lsn, int64_t commit_time);
 int batch_full(const batch_t *b);
 
 /*
- * Commits the open batch with the position it covers (the newest end LSN
- * handed over, never below the last one sent, and the consumer offsets
- * offsets[0..n)). With wait 0 and a sink that can, it returns once the
- * COMMIT is sent (batch_settle learns when it is durable); otherwise once
- * it is durable.
+ * Commits the open batch with the position it covers: pos (NULL: nothing
+ * more) brings what the loop adds (consumer offsets, verify marks); its
+ * end_lsn (the newest end LSN handed over, never below the last one sent)
+ * and commit_time are set here. With wait 0 and a sink that can, it returns
+ * once the COMMIT is sent (batch_settle learns when it is durable);
+ * otherwise once it is durable.
  */
-err_t batch_commit(batch_t *b, const sink_offset_t *offsets, int n, int wait, char *errbuf,
-                   size_t errsize);
+err_t batch_commit(batch_t *b, sink_position_t *pos, int wait, char *errbuf, size_t errsize);
 
 /* Learns without waiting (wait 0) or after waiting for everything sent how
  * far the target committed: b->durable. *moved is set when it moved. */

@@ -134,7 +134,7 @@ static void test_sync_commit(void **state)
     assert_false(batch_full(&f.b));
     fixture_txn(&f, 1, 0x30);
     assert_true(batch_full(&f.b));
-    assert_int_equal(batch_commit(&f.b, NULL, 0, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    assert_int_equal(batch_commit(&f.b, NULL, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     assert_string_equal(f.fk.log, "B C30 ");
     assert_false(f.b.open);
     assert_false(f.b.pending);
@@ -153,9 +153,9 @@ static void test_async_in_flight(void **state)
     (void)state;
     fixture_init(&f, 1, 100, 0x10);
     fixture_txn(&f, 1, 0x20);
-    assert_int_equal(batch_commit(&f.b, NULL, 0, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    assert_int_equal(batch_commit(&f.b, NULL, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     fixture_txn(&f, 1, 0x30);
-    assert_int_equal(batch_commit(&f.b, NULL, 0, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    assert_int_equal(batch_commit(&f.b, NULL, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     assert_string_equal(f.fk.log, "B A20 B A30 ");
     assert_true(f.b.pending);
     assert_int_equal(f.b.durable, 0x10);
@@ -180,7 +180,8 @@ static void test_wait_and_offsets(void **state)
     fixture_init(&f, 1, 100, 0);
     fixture_txn(&f, 1, 0x40);
     sink_offset_t offs[2] = {{"t", 0, 12}, {"t", 1, 5}};
-    assert_int_equal(batch_commit(&f.b, offs, 2, 1, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    sink_position_t pos = {.offsets = offs, .noffsets = 2};
+    assert_int_equal(batch_commit(&f.b, &pos, 1, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     assert_string_equal(f.fk.log, "B C40 ");
     assert_int_equal(f.fk.noffsets, 2);
     assert_int_equal(f.fk.offset, 12);
@@ -197,10 +198,10 @@ static void test_position_never_goes_back(void **state)
     (void)state;
     fixture_init(&f, 0, 100, 0x50);
     assert_int_equal(batch_begin(&f.b, f.errbuf, sizeof(f.errbuf)), ERR_OK);
-    assert_int_equal(batch_commit(&f.b, NULL, 0, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    assert_int_equal(batch_commit(&f.b, NULL, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     fixture_txn(&f, 1, 0x60);
     batch_txn_end(&f.b, 0x58, 9); /* an older one after it (other partition) */
-    assert_int_equal(batch_commit(&f.b, NULL, 0, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    assert_int_equal(batch_commit(&f.b, NULL, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     assert_string_equal(f.fk.log, "B C50 B C60 ");
     assert_int_equal(f.b.commit_time, 7);
 }
@@ -215,7 +216,7 @@ static void test_rollback(void **state)
     fixture_txn(&f, 1, 0x20);
     batch_rollback(&f.b);
     assert_false(f.b.open);
-    assert_int_equal(batch_commit(&f.b, NULL, 0, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
+    assert_int_equal(batch_commit(&f.b, NULL, 0, f.errbuf, sizeof(f.errbuf)), ERR_OK);
     assert_string_equal(f.fk.log, "B R ");
     assert_int_equal(f.b.commits, 0);
 }
