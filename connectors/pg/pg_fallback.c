@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/fallback_config.h"
 #include "core/log.h"
@@ -136,5 +137,85 @@ err_t pg_fallback_drop_origin(const config_t *rev, char *errbuf, size_t errsize)
         return err;
     err = pg_origin_drop(old, rev->apply_origin, errbuf, errsize);
     PQfinish(old);
+    return err;
+}
+
+/* ---- every old column fed ------------------------------------------------ */
+
+#define PG_FALLBACK_COLUMNS_SQL                                                                    \
+    "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN "             \
+    "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 AND "        \
+    "a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum"
+
+static int pg_fallback_has(PGresult *cols, const char *name)
+{
+    for (int r = 0; cols != NULL && r < PQntuples(cols); r++)
+        if (strcmp(PQgetvalue(cols, r, 0), name) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether old column col is fed by entry t from the new table's columns. */
+static int pg_fallback_fed(const config_table_t *t, PGresult *newcols, const char *col)
+{
+    for (int i = 0; i < t->nkeep; i++) /* deliberately left as they are */
+        if (strcmp(t->keep[i], col) == 0)
+            return 1;
+    for (int i = 0; i < t->ncolumns; i++)
+        if (strcmp(t->columns[i].target_column, col) == 0)
+            return 1;
+    for (int i = 0; i < t->nexclude; i++)
+        if (strcmp(t->exclude[i], col) == 0)
+            return 0;
+    return pg_fallback_has(newcols, col);
+}
+
+static err_t pg_fallback_check_table(PGconn *newc, PGconn *oldc, const config_table_t *t,
+                                     void (*report)(void *, int, const char *), void *arg,
+                                     int *problems, char *errbuf, size_t errsize)
+{
+    const char *np[2] = {t->source.schema, t->source.name};
+    const char *op[2] = {t->target.schema, t->target.name};
+    PGresult *newcols = pg_conn_execp(newc, PG_FALLBACK_COLUMNS_SQL, 2, np, PGRES_TUPLES_OK,
+                                      "target: columns", errbuf, errsize);
+    PGresult *oldcols = newcols != NULL
+                            ? pg_conn_execp(oldc, PG_FALLBACK_COLUMNS_SQL, 2, op, PGRES_TUPLES_OK,
+                                            "source: columns", errbuf, errsize)
+                            : NULL;
+    err_t err = oldcols != NULL ? ERR_OK : pg_conn_classify(newcols != NULL ? oldc : newc);
+    for (int r = 0; oldcols != NULL && r < PQntuples(oldcols); r++) {
+        const char *col = PQgetvalue(oldcols, r, 0);
+        if (PQntuples(newcols) == 0 || pg_fallback_fed(t, newcols, col))
+            continue; /* a missing table is pg_check's to report */
+        char msg[1024];
+        snprintf(msg, sizeof(msg),
+                 "fallback: table %s.%s: column \"%s\" of the source table is fed by nothing "
+                 "(no column of that name in the target table %s.%s, or excluded): switching "
+                 "back would lose its values; give it an expression in the entry's "
+                 "\"fallback\": {\"columns\": ...}, or list it in \"fallback\": {\"keep\": "
+                 "[...]} to leave it as it is",
+                 t->target.schema, t->target.name, col, t->source.schema, t->source.name);
+        report(arg, 0, msg);
+        (*problems)++;
+    }
+    PQclear(newcols);
+    PQclear(oldcols);
+    return err;
+}
+
+err_t pg_fallback_check_fed(const config_t *rev,
+                            void (*report)(void *arg, int warning, const char *message), void *arg,
+                            int *problems, char *errbuf, size_t errsize)
+{
+    err_t err;
+    PGconn *oldc = NULL;
+    PGconn *newc = pg_conn_open(rev->source_conninfo, PG_CONN_SQL, "target", &err, errbuf, errsize);
+    if (newc != NULL)
+        oldc = pg_conn_open(rev->target_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
+    for (int i = 0; oldc != NULL && err == ERR_OK && i < rev->ntables; i++)
+        err = pg_fallback_check_table(newc, oldc, &rev->tables[i], report, arg, problems, errbuf,
+                                      errsize);
+    PQfinish(oldc);
+    PQfinish(newc);
     return err;
 }

@@ -32,6 +32,17 @@ config_t *pg_fallback_config(const config_t *fwd, int with_tables, err_t *err, c
  */
 err_t pg_fallback_rearm(const config_t *fwd, lsn_t *at, char *errbuf, size_t errsize);
 
+/*
+ * Every column of each old table (the fallback's target) is fed by the
+ * fallback direction: by its "fallback" columns, or by a new-table column of
+ * the same name that is not excluded (generated columns need nothing).
+ * Switching back would otherwise lose what the column holds. report(arg, 0,
+ * message naming table and column) per problem, counted in *problems.
+ */
+err_t pg_fallback_check_fed(const config_t *rev,
+                            void (*report)(void *arg, int warning, const char *message), void *arg,
+                            int *problems, char *errbuf, size_t errsize);
+
 /* Drops the fallback's replication origin on the old database (drop). */
 err_t pg_fallback_drop_origin(const config_t *rev, char *errbuf, size_t errsize);
 

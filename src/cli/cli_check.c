@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "core/log.h"
 #include "pg/pg_check.h"
+#include "pg/pg_fallback.h"
 #include "pg/pg_source.h"
 
 static void check_print(void *arg, int warning, const char *message)
@@ -60,10 +61,16 @@ static err_t cli_check(cli_ctx_t *ctx, int argc, char **argv)
     config_t *cfg = cli_load_config(ctx, path);
     if (cfg == NULL)
         return ERR_CONFIG;
+    int fallback_problems = 0;
     if (ctx->fallback) /* the fallback streams from the target */
-        check_fallback_wal_level(cfg, &problems);
-    err = pg_check_run(cfg, check_print, stdout, &problems, &tables, ctx->errbuf,
-                       sizeof(ctx->errbuf));
+        check_fallback_wal_level(cfg, &fallback_problems);
+    if (ctx->fallback)
+        err = pg_fallback_check_fed(cfg, check_print, stdout, &fallback_problems, ctx->errbuf,
+                                    sizeof(ctx->errbuf));
+    if (err == ERR_OK)
+        err = pg_check_run(cfg, check_print, stdout, &problems, &tables, ctx->errbuf,
+                           sizeof(ctx->errbuf));
+    problems += fallback_problems;
     if (err == ERR_OK) {
         printf("%s: %d table(s) checked, %d problem(s)\n", problems ? "FAILED" : "ok", tables,
                problems);
@@ -87,7 +94,8 @@ const cli_command_t cli_check_command = {
              "  source replica identity allows UPDATE and DELETE. One line per problem;\n"
              "  exit 0 only when clean, 6 otherwise. With --fallback, the same for the\n"
              "  fallback direction (target -> source, tables inverted), plus wal_level=logical\n"
-             "  on the target; a table that maps columns is refused (exit 3).\n",
+             "  on the target and every source column fed back; a table that maps columns\n"
+             "  without a \"fallback\" block is refused (exit 3).\n",
     .run = cli_check,
     .takes_fallback = 1,
 };

@@ -52,6 +52,30 @@ err_t cli_fallback_guard(const config_t *cfg, char *errbuf, size_t errsize)
     return err;
 }
 
+static void fallback_log(void *arg, int warning, const char *message)
+{
+    (void)arg;
+    log_write(warning ? LOG_WARN : LOG_ERROR, "check: %s", message);
+}
+
+/* The fallback direction fits the schemas: run's check on it, and every
+ * column of the old tables fed back. */
+static err_t fallback_check(const config_t *rev, char *errbuf, size_t errsize)
+{
+    int problems = 0;
+    err_t err = cli_check_before_run(rev, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_fallback_check_fed(rev, fallback_log, NULL, &problems, errbuf, errsize);
+    if (err == ERR_OK && problems > 0) {
+        snprintf(errbuf, errsize,
+                 "the fallback direction does not fit the schemas: %d problem(s), logged above "
+                 "(syncline check -c FILE --fallback lists them)",
+                 problems);
+        err = ERR_SCHEMA;
+    }
+    return err;
+}
+
 /* Prefixes errbuf's message with what needed it. */
 static void fallback_prefix(char *errbuf, size_t errsize, const char *prefix)
 {
@@ -81,6 +105,8 @@ err_t cli_fallback_prepare(const config_t *cfg, config_t **rev, char *errbuf, si
         err = ERR_SOURCE;
     }
     pg_source_free(ps);
+    if (err == ERR_OK)
+        err = fallback_check(*rev, errbuf, errsize);
     return err;
 }
 
@@ -129,6 +155,8 @@ static err_t fallback_run(cli_ctx_t *ctx, const config_t *cfg, const char *metri
                  rev->slot);
         err = ERR_SOURCE;
     }
+    if (fwd != NULL && err == ERR_OK)
+        err = fallback_check(rev, ctx->errbuf, CLI_ERRBUF_SIZE);
     if (fwd != NULL && err == ERR_OK) {
         log_info("fallback: streaming the target back into the source slot=%s origin=%s", rev->slot,
                  rev->apply_origin);

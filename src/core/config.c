@@ -183,9 +183,11 @@ static bool valid_registry_url(const char *s)
 static int parse_tables(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_columns(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_exclude(loader_t *ld, json_t *v, void *base, const char *path);
+static int parse_keep(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_properties(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_ddl(loader_t *ld, json_t *v, void *base, const char *path);
 static int parse_table_ddl(loader_t *ld, json_t *v, void *base, const char *path);
+static int parse_table_fallback(loader_t *ld, json_t *v, void *base, const char *path);
 
 static const char *const on_missing_row_choices[] = {"error", "skip", NULL};
 static const char *const format_choices[] = {"avro", "json", NULL};
@@ -392,6 +394,28 @@ static const prop_t table_props[] = {
      .type = PROP_CUSTOM,
      .parse = parse_table_ddl,
      .doc = "DDL on this table: apply, stop or ignore; default: the global ddl."},
+    {.path = "fallback",
+     .type = PROP_CUSTOM,
+     .parse = parse_table_fallback,
+     .doc = "The inverse mapping for syncline fallback: columns and exclude from the target "
+            "table's columns back to the source table's."},
+};
+
+/* A "fallback" block: the same keys as an entry's mapping, the roles swapped. */
+static const prop_t fallback_props[] = {
+    {.path = "columns",
+     .type = PROP_CUSTOM,
+     .parse = parse_columns,
+     .doc = "Source column -> PostgreSQL expression over target columns."},
+    {.path = "exclude",
+     .type = PROP_CUSTOM,
+     .parse = parse_exclude,
+     .doc = "Target columns deliberately not carried back."},
+    {.path = "keep",
+     .type = PROP_CUSTOM,
+     .parse = parse_keep,
+     .doc = "Source columns the target has no value for: an UPDATE leaves them as they are, an "
+            "INSERT gives them their default."},
 };
 
 /* ---- generic helpers ---- */
@@ -726,7 +750,7 @@ static int qname_copy(loader_t *ld, config_qname_t *dst, const config_qname_t *s
 /* Rules that involve several keys of one entry; v is the entry's JSON object. */
 static int check_table_entry(loader_t *ld, config_table_t *t, json_t *v, const char *path)
 {
-    static const char *const not_with_skip[] = {"columns", "exclude", "where"};
+    static const char *const not_with_skip[] = {"columns", "exclude", "where", "fallback"};
 
     for (size_t i = 0; t->skip && i < NELEM(not_with_skip); i++)
         if (json_object_get(v, not_with_skip[i]))
@@ -879,6 +903,49 @@ config_ddl_t config_ddl_mode(const config_t *cfg, const config_table_t *t)
 const char *config_ddl_name(config_ddl_t mode)
 {
     return mode == CONFIG_DDL_STOP ? "stop" : mode == CONFIG_DDL_IGNORE ? "ignore" : "apply";
+}
+
+static int parse_table_fallback(loader_t *ld, json_t *v, void *base, const char *path)
+{
+    config_table_t *t = base;
+
+    if (!json_is_object(v))
+        return fail(ld, CONFIG_ERR_INVALID, "%s: expected an object", path);
+    t->fallback = calloc(1, sizeof *t->fallback);
+    if (!t->fallback)
+        return fail_nomem(ld, path);
+    return apply_props(ld, fallback_props, NELEM(fallback_props), v, t->fallback, path);
+}
+
+/* An array of column names into *out (n entries); nothing for an empty one. */
+static int parse_names(loader_t *ld, json_t *v, const char *path, char ***out, int *nout)
+{
+    char item[PATH_SIZE];
+    const char *s = NULL;
+    size_t n;
+
+    if (!json_is_array(v))
+        return fail(ld, CONFIG_ERR_INVALID, "%s: expected an array", path);
+    n = json_array_size(v);
+    if (n == 0)
+        return 0;
+    *out = n <= INT_MAX ? calloc(n, sizeof **out) : NULL;
+    if (!*out)
+        return fail_nomem(ld, path);
+    *nout = (int)n;
+    for (size_t i = 0; i < n; i++) {
+        path_index(item, path, i);
+        if (read_string(ld, json_array_get(v, i), PROP_NONEMPTY, item, &s) < 0 ||
+            dup_into(ld, &(*out)[i], s, item) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int parse_keep(loader_t *ld, json_t *v, void *base, const char *path)
+{
+    config_table_t *t = base;
+    return parse_names(ld, v, path, &t->keep, &t->nkeep);
 }
 
 static int parse_exclude(loader_t *ld, json_t *v, void *base, const char *path)
@@ -1153,6 +1220,13 @@ static void table_free(config_table_t *t)
         free(t->exclude[i]);
     free(t->exclude);
     free(t->where);
+    if (t->fallback) {
+        table_free(t->fallback);
+        free(t->fallback);
+    }
+    for (int i = 0; i < t->nkeep; i++)
+        free(t->keep[i]);
+    free(t->keep);
 }
 
 static void kafka_free(config_kafka_t *k)

@@ -48,6 +48,12 @@ typedef struct config_table {
     int nexclude;
     char *where;      /* owned, NULL when absent */
     config_ddl_t ddl; /* CONFIG_DDL_UNSET: the global "ddl" */
+    /* "fallback": the inverse mapping (columns, exclude; source/target unset)
+     * for syncline fallback, from the target table back to the source; owned,
+     * NULL when absent */
+    struct config_table *fallback;
+    char **keep; /* in a "fallback" block: source columns left as they are; owned */
+    int nkeep;
 } config_table_t;
 
 typedef struct config_kafka {

@@ -21,11 +21,39 @@ static char *fallback_config_suffixed(const char *s)
     return out;
 }
 
-/* The forward entry of a pair maps columns: no inverse can be derived. */
-static int fallback_config_mapped(const config_t *fwd, const fallback_config_pair_t *p)
+/* The forward entry of a pair maps columns and gives no "fallback" block: no
+ * inverse can be derived. */
+static int fallback_config_mapped(const config_table_t *t)
 {
-    const config_table_t *t = config_find_table(fwd, p->schema, p->name);
-    return t != NULL && (t->ncolumns > 0 || t->nexclude > 0 || t->where != NULL);
+    return t != NULL && t->fallback == NULL &&
+           (t->ncolumns > 0 || t->nexclude > 0 || t->where != NULL);
+}
+
+/* The entry's "fallback" block as the fallback entry's mapping. 0, -1 out of memory. */
+static int fallback_config_inverse(config_table_t *rt, const config_table_t *inv)
+{
+    if (inv->ncolumns > 0 &&
+        (rt->columns = calloc((size_t)inv->ncolumns, sizeof(*rt->columns))) == NULL)
+        return -1;
+    for (int i = 0; i < inv->ncolumns; i++, rt->ncolumns++) {
+        rt->columns[i].target_column = strdup(inv->columns[i].target_column);
+        rt->columns[i].expression = strdup(inv->columns[i].expression);
+        if (!rt->columns[i].target_column || !rt->columns[i].expression) {
+            rt->ncolumns++;
+            return -1;
+        }
+    }
+    if (inv->nexclude > 0 && (rt->exclude = calloc((size_t)inv->nexclude, sizeof(char *))) == NULL)
+        return -1;
+    for (int i = 0; i < inv->nexclude; i++, rt->nexclude++)
+        if ((rt->exclude[i] = strdup(inv->exclude[i])) == NULL)
+            return -1;
+    if (inv->nkeep > 0 && (rt->keep = calloc((size_t)inv->nkeep, sizeof(char *))) == NULL)
+        return -1;
+    for (int i = 0; i < inv->nkeep; i++, rt->nkeep++)
+        if ((rt->keep[i] = strdup(inv->keep[i])) == NULL)
+            return -1;
+    return 0;
 }
 
 static err_t fallback_config_tables(config_t *rev, const config_t *fwd,
@@ -38,11 +66,13 @@ static err_t fallback_config_tables(config_t *rev, const config_t *fwd,
         goto oom;
     for (int i = 0; i < n; i++) {
         const fallback_config_pair_t *p = &pairs[i];
-        if (fallback_config_mapped(fwd, p)) {
+        const config_table_t *ft = config_find_table(fwd, p->schema, p->name);
+        if (fallback_config_mapped(ft)) {
             snprintf(errbuf, errsize,
-                     "fallback: table %s.%s maps columns (columns, exclude or where): the "
-                     "fallback cannot derive the inverse mapping to write it back; fallback "
-                     "supports tables synced with the same columns only",
+                     "fallback: table %s.%s maps columns (columns, exclude or where) and its "
+                     "entry has no \"fallback\" block: the inverse mapping (target columns back "
+                     "to source columns) cannot be derived; add \"fallback\": {\"columns\": "
+                     "{...}, \"exclude\": [...]} to the entry",
                      p->schema, p->name);
             return ERR_CONFIG;
         }
@@ -52,6 +82,8 @@ static err_t fallback_config_tables(config_t *rev, const config_t *fwd,
         t->target.schema = strdup(p->schema);
         t->target.name = strdup(p->name);
         if (!t->source.schema || !t->source.name || !t->target.schema || !t->target.name)
+            goto oom;
+        if (ft != NULL && ft->fallback != NULL && fallback_config_inverse(t, ft->fallback) != 0)
             goto oom;
     }
     return ERR_OK;

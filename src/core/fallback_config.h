@@ -22,13 +22,14 @@ typedef struct fallback_config_pair {
 
 /*
  * The fallback configuration of fwd: source = fwd's target, target = fwd's
- * source; name, slot and publication are fwd's with
- * "_fallback" appended; the applying session uses the replication origin
- * "syncline_fallback_<name>" and the stream asks for changes without an
- * origin. The tables are the pairs inverted (n may be 0 for commands that
- * only need the names). ERR_CONFIG naming the table when a pair's entry maps
- * columns (columns, exclude, where): its inverse is not derivable. NULL with
- * errbuf set on error; caller frees with config_free.
+ * source; name, slot and publication are fwd's with "_fallback" appended;
+ * the applying session uses the replication origin "syncline_fallback_<name>"
+ * and the stream asks for changes without an origin; DDL is not followed.
+ * The tables are the pairs inverted (n may be 0 for commands that only need
+ * the names); an entry's "fallback" block becomes the inverted entry's columns
+ * and exclude. ERR_CONFIG naming the table when a pair's entry maps columns
+ * (columns, exclude, where) without a "fallback" block: its inverse is not
+ * derivable. NULL with errbuf set on error; caller frees with config_free.
  */
 config_t *fallback_config_new(const config_t *fwd, const fallback_config_pair_t *pairs, int n,
                               err_t *err, char *errbuf, size_t errsize);

@@ -74,6 +74,33 @@ static void refuses_mapped_tables(void **state)
     config_free(fwd);
 }
 
+static void takes_the_fallback_block(void **state)
+{
+    (void)state;
+    config_t *fwd = load("{" BASE ", \"tables\": [{\"source\": \"public.a\", \"exclude\": "
+                         "[\"secret\"], \"columns\": {\"email\": \"lower(mail)\"}, "
+                         "\"fallback\": {\"columns\": {\"mail\": \"email\", \"secret\": "
+                         "\"NULL\"}, \"exclude\": [\"email\"], \"keep\": [\"pin\"]}}]}");
+    fallback_config_pair_t pairs[] = {{"public", "a", "public", "a"}};
+    err_t err;
+    char eb[256];
+    config_t *rev = fallback_config_new(fwd, pairs, 1, &err, eb, sizeof(eb));
+    assert_non_null(rev);
+    const config_table_t *t = config_find_table(rev, "public", "a");
+    assert_non_null(t);
+    assert_int_equal(t->ncolumns, 2);
+    assert_string_equal(t->columns[0].target_column, "mail");
+    assert_string_equal(t->columns[0].expression, "email");
+    assert_string_equal(t->columns[1].target_column, "secret");
+    assert_int_equal(t->nexclude, 1);
+    assert_string_equal(t->exclude[0], "email");
+    assert_int_equal(t->nkeep, 1);
+    assert_string_equal(t->keep[0], "pin");
+    assert_null(t->where);
+    config_free(rev);
+    config_free(fwd);
+}
+
 static void refuses_long_names(void **state)
 {
     (void)state;
@@ -93,6 +120,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(swaps_roles_and_inverts_tables),
         cmocka_unit_test(refuses_mapped_tables),
+        cmocka_unit_test(takes_the_fallback_block),
         cmocka_unit_test(refuses_long_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
