@@ -6,10 +6,11 @@
 # fallback mid-stream and a restart: exactly once (pgbench_history has no key, a doubled row
 # shows); old == new; the old database stays read-only for applications; `run` is refused
 # (exit 5) while fallback runs and after (the fallback slot exists), fallback refused while run
-# runs.
+# runs. The restarted fallback serves --metrics; a plain drop removes the fallback slot too.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib-fallback.sh"
+source "$(dirname "$0")/../lib/pg.sh"
 
 e2e_setup t230
 fallback_setup
@@ -51,7 +52,8 @@ sleep 4
 before=$(src_sql "SELECT count(*) FROM pgbench_history")
 fallback_kill
 sleep 2
-fallback_start
+metrics_port=$(pg_free_port 59230)
+fallback_start --metrics "$metrics_port"
 sleep 3
 pgbench_stop
 grep -qi "aborted\|error" "$E2E_TMP/pgbench-target.log" && fail "pgbench on the target failed: $(tail -n 5 "$E2E_TMP/pgbench-target.log")"
@@ -61,6 +63,10 @@ after=$(src_sql "SELECT count(*) FROM pgbench_history")
 echo "ok: history rows in the old database $before at the kill, $after after"
 
 for t in "${PGBENCH_TABLES[@]}" orders; do assert_same "$t"; done
+curl -sf "http://127.0.0.1:$metrics_port/metrics" -o "$E2E_TMP/metrics.txt" || fail "curl /metrics of fallback failed"
+grep -qE '^syncline_transactions_total [1-9]' "$E2E_TMP/metrics.txt" || fail "fallback --metrics counts no transaction"
+grep -qE '^syncline_applied_lsn [1-9]' "$E2E_TMP/metrics.txt" || fail "fallback --metrics has no applied_lsn"
+echo "ok: fallback --metrics serves the reverse stream's metrics"
 assert_eq t "$(tgt_sql "SELECT count(*) > 0 FROM orders WHERE aid < 0")" "control: updates were made"
 
 # the old database stays fenced for applications
@@ -70,3 +76,9 @@ assert_contains "$E2E_TMP/ro.out" "read-only transaction" "the old database is s
 assert_eq 1 "$(src_sql "SELECT count(*) FROM pg_replication_origin WHERE roname = 'syncline_fallback_t230'")" "the fallback origin exists"
 
 fallback_stop
+
+# a plain drop removes the fallback direction too (slot and publication on the target)
+"$SYNCLINE" drop -c "$CFG" >"$E2E_TMP/drop.out" 2>&1 || fail "drop: $(cat "$E2E_TMP/drop.out")"
+assert_eq 0 "$(tgt_sql "SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$FB_SLOT'")" "drop removed the fallback slot"
+assert_eq 0 "$(tgt_sql "SELECT count(*) FROM pg_publication WHERE pubname = '$FB_SLOT'")" "and its publication"
+assert_eq 0 "$(src_sql "SELECT count(*) FROM pg_replication_origin WHERE roname = 'syncline_fallback_t230'")" "and the origin"
