@@ -523,6 +523,7 @@ static err_t pg_target_transform_bind(pg_target_transform_t *tr, const sink_row_
 void pg_target_transform_trigger_skips(pg_target_transform_t *tr, int skips)
 {
     tr->trigger_skips = skips;
+    tr->sql.trigger_skips = skips;
 }
 
 /* Whether a statement of op must find its row (pg_rowcheck): an UPDATE, and

@@ -244,7 +244,18 @@ static void pg_transform_sql_partial(sbuf_t *b, const pg_transform_sql_rel_t *r,
     sbuf_add(b, "n) WHERE ");
     pg_transform_sql_key_match(b, r, "o");
     sbuf_add(b, " AND (SELECT k FROM q) = 1 RETURNING 1) ");
-    pg_rowcheck_select(b, "(SELECT k FROM q) = (SELECT count(*) FROM u)", PG_ROWCHECK_PARTIAL, 0);
+    sbuf_t ok = {0};
+    sbuf_add(&ok, "(SELECT k FROM q) = (SELECT count(*) FROM u)");
+    if (r->trigger_skips) { /* the row was there: a trigger skipped the UPDATE */
+        sbuf_add(&ok, " OR EXISTS (SELECT 1 FROM ");
+        sbuf_add(&ok, r->target);
+        sbuf_add(&ok, " WHERE ");
+        pg_transform_sql_key_match(&ok, r, "o");
+        sbuf_add(&ok, ")");
+    }
+    b->oom |= ok.oom;
+    pg_rowcheck_select(b, ok.s ? ok.s : "false", PG_ROWCHECK_PARTIAL, 0);
+    free(ok.s);
     free(list);
 }
 

@@ -20,6 +20,8 @@ typedef struct pg_transform_sql_rel {
     char *const *tcol_q; /* quoted target column per plan column */
     const int *key;      /* plan columns forming the target key */
     int nkey;
+    int trigger_skips; /* a target trigger may skip an UPDATE: PARTIAL then accepts a row
+                          that was there and stayed unchanged */
 } pg_transform_sql_rel_t;
 
 typedef enum pg_transform_sql_op {

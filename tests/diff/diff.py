@@ -110,8 +110,8 @@ def reset(env):
             break
         time.sleep(0.2)
     env.src("postgres", "DROP DATABASE IF EXISTS %s WITH (FORCE);" % a.prefix)
-    for db in ["native", "direct", "kafka"]:
-        env.tgt("postgres", "DROP DATABASE IF EXISTS %s_%s WITH (FORCE);" % (a.prefix, db))
+    env.tgt("postgres", "".join("DROP DATABASE IF EXISTS %s_%s WITH (FORCE);\n" % (a.prefix, db)
+                                for db in ["native", "direct", "kafka"]))
 
 
 def config(env, name, db, work, kafka_topic=None):
@@ -140,7 +140,7 @@ def wait_for(what, secs, cond, env):
             raise Died(*d)
         if time.time() > deadline:
             raise TimeoutError("%s: not after %d s" % (what, secs))
-        time.sleep(0.2)
+        time.sleep(0.1)
 
 
 class Died(Exception):
@@ -149,23 +149,27 @@ class Died(Exception):
         self.name = name
 
 
-def setup(env, wl, work):
-    """Fresh databases and schema; the native subscription and syncline streaming."""
+def setup(env, wl, work, marks):
+    """Fresh databases and schema; the native subscription and syncline streaming. Appends
+    (step, time) to marks."""
     a = env.a
     reset(env)
+    marks.append(("reset", time.time()))
     dbs = replica_dbs(a)
     enc = " ENCODING '%s' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" % a.src_encoding if a.src_encoding else ""
-    env.src("postgres", "CREATE DATABASE %s%s;" % (a.prefix, enc))
-    # every walsender of this database spills transactions over 64 kB to disk while decoding
-    env.src("postgres", "ALTER DATABASE %s SET logical_decoding_work_mem = '64kB';" % a.prefix)
     schema = "\n".join(wl["schema"]) + "\n"
-    env.src(a.prefix, schema)
-    env.src(a.prefix, "CREATE PUBLICATION %s_pub FOR ALL TABLES WITH (publish_via_partition_root = true);" % a.prefix)
-    for db in dbs.values():
-        env.tgt("postgres", "CREATE DATABASE %s;" % db)
-        env.tgt(db, schema)
-    env.tgt(dbs["native"], "CREATE SUBSCRIPTION %s_sub CONNECTION 'host=127.0.0.1 port=%d user=postgres dbname=%s'"
-            " PUBLICATION %s_pub WITH (copy_data = false);" % (a.prefix, a.src_port, a.prefix, a.prefix))
+    # one psql session: every walsender of this database spills transactions over 64 kB to
+    # disk while decoding; \c switches to the new database
+    env.src("postgres", "CREATE DATABASE %s%s;\nALTER DATABASE %s SET logical_decoding_work_mem = '64kB';\n"
+            "\\c %s\n%sCREATE PUBLICATION %s_pub FOR ALL TABLES WITH (publish_via_partition_root = true);\n"
+            % (a.prefix, enc, a.prefix, a.prefix, schema, a.prefix))
+    marks.append(("source", time.time()))
+    # every replica's database and schema in one psql session (\c switches database)
+    env.tgt("postgres", "".join("CREATE DATABASE %s;\n\\c %s\n%s\\c postgres\n" % (db, db, schema)
+                                for db in dbs.values()))
+    marks.append(("replicas", time.time()))
+    # syncline's slots and the subscription's are created at the same time: each waits for the
+    # source's running transactions (other --jobs workers' workloads)
     env.start("direct", [a.syncline, "run", "-c", config(env, a.prefix + "_d", dbs["direct"], work)],
               os.path.join(work, "direct.log"))
     if a.kafka:
@@ -173,6 +177,10 @@ def setup(env, wl, work):
         cfg = config(env, a.prefix + "_k", dbs["kafka"], work, topic)
         log = os.path.join(work, "capture.log")
         env.start("capture", [a.syncline, "capture", "-c", cfg], log)
+    env.tgt(dbs["native"], "CREATE SUBSCRIPTION %s_sub CONNECTION 'host=127.0.0.1 port=%d user=postgres dbname=%s'"
+            " PUBLICATION %s_pub WITH (copy_data = false);" % (a.prefix, a.src_port, a.prefix, a.prefix))
+    marks.append(("subscription", time.time()))
+    if a.kafka:
         wait_for("capture streaming", 60, lambda: "capture streaming" in open(log, errors="replace").read(), env)
         env.start("apply", [a.syncline, "apply", "-c", cfg], os.path.join(work, "apply.log"))
 
@@ -293,8 +301,8 @@ def run_one(env, wl, work, strict=True):
     marks = [("start", time.time())]
     try:
         try:
-            setup(env, wl, work)
-            marks.append(("setup", time.time()))
+            setup(env, wl, work, marks)
+            marks.append(("syncline streaming", time.time()))
             errs = replay(env, wl, work)
             marks.append(("replay", time.time()))
             if strict and errs and env.a.sessions <= 1:
