@@ -671,6 +671,17 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
         }
         return err;
     }
+    if (m->payload == NULL && m->key != NULL) {
+        /* a tombstone (Debezium's tombstones.on.delete): nothing to apply */
+        ks->stats->skipped++;
+        if (p->gap) {
+            p->scanned = m->offset + 1;
+        } else {
+            p->next_offset = m->offset + 1;
+            p->dirty = 1;
+        }
+        return ERR_OK;
+    }
     if (prime && m->offset == p->next_offset - 1)
         return kafka_source_prime(ks, p, m);
     event_t ev;

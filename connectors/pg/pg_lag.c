@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "pg/pg_conn.h"
+#include "pg/pg_vmarks.h"
 #include "pg/pg_offsets.h"
 
 struct pg_lag {
@@ -108,7 +109,8 @@ err_t pg_lag_sample(pg_lag_t *pl, pg_lag_sample_t *out, char *errbuf, size_t err
     out->lag_bytes = lsn_diff(out->source_lsn, out->applied_lsn);
     if (out->lag_bytes == 0)
         out->lag_seconds = 0;
-    return ERR_OK;
+    return pg_vmarks_dirty(pl->tgt, pl->cfg->name, &out->verify_dirty, &out->verify_full_age_s,
+                           errbuf, errsize);
 }
 
 err_t pg_lag_kafka_offsets(pg_lag_t *pl, const char *topic, sink_offset_t **offsets, int *n,

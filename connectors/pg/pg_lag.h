@@ -18,16 +18,18 @@
 typedef struct pg_lag pg_lag_t;
 
 typedef struct pg_lag_sample {
-    lsn_t source_lsn;     /* pg_current_wal_lsn() on the source, read first */
-    int slot_exists;      /* the configured slot exists on the source */
-    int slot_active;      /* a process streams from it */
-    lsn_t confirmed_lsn;  /* the slot's confirmed_flush_lsn */
-    int progress_exists;  /* the target has this configuration's progress row */
-    lsn_t applied_lsn;    /* syncline.progress.applied_lsn, read after source_lsn */
-    uint64_t lag_bytes;   /* source_lsn - applied_lsn, 0 when applied is ahead */
-    double lag_seconds;   /* 0 when lag_bytes is 0; else see pg_lag_sample */
-    char commit_time[64]; /* source commit time of the newest applied transaction, or "" */
-    char updated_at[64];  /* when the progress row was last written, or "" */
+    lsn_t source_lsn;         /* pg_current_wal_lsn() on the source, read first */
+    int slot_exists;          /* the configured slot exists on the source */
+    int slot_active;          /* a process streams from it */
+    lsn_t confirmed_lsn;      /* the slot's confirmed_flush_lsn */
+    int progress_exists;      /* the target has this configuration's progress row */
+    lsn_t applied_lsn;        /* syncline.progress.applied_lsn, read after source_lsn */
+    uint64_t lag_bytes;       /* source_lsn - applied_lsn, 0 when applied is ahead */
+    double lag_seconds;       /* 0 when lag_bytes is 0; else see pg_lag_sample */
+    char commit_time[64];     /* source commit time of the newest applied transaction, or "" */
+    char updated_at[64];      /* when the progress row was last written, or "" */
+    long long verify_dirty;   /* key ranges changed since the last verify's base, -1: none */
+    double verify_full_age_s; /* seconds since the last full verify, -1: never */
 } pg_lag_sample_t;
 
 /* Connects to both sides. NULL with *err and errbuf set on failure.

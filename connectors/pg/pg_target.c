@@ -20,6 +20,7 @@
 #include "pg/pg_progress.h"
 #include "pg/pg_target_exec.h"
 #include "pg/pg_target_rel.h"
+#include "pg/pg_vmarks.h"
 
 #define PG_TARGET_WINDOW 1000
 
@@ -33,6 +34,7 @@ struct pg_target {
     pg_progress_stmts_t progress;      /* progress statements prepared */
     pg_target_exec_t ex;               /* row sending state */
     lsn_t ddl_applied;                 /* a DDL applied by hand (--ddl-applied), 0 = none */
+    int marks_prepared;                /* incremental verify's marks statement (pg_vmarks) */
 };
 
 pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_t errsize)
@@ -247,6 +249,8 @@ static err_t pg_target_send_commit(pg_target_t *pt, const sink_position_t *pos, 
     for (int i = 0; err == ERR_OK && i < pos->noffsets; i++)
         err = pg_progress_queue_offset(pt->pipe, &pt->progress, pt->cfg->name, &pos->offsets[i],
                                        pos->end_lsn, errbuf, errsize);
+    if (err == ERR_OK && pos->nmarks > 0)
+        err = pg_vmarks_queue(pt->pipe, &pt->marks_prepared, pt->cfg->name, pos, errbuf, errsize);
     return err != ERR_OK ? err : pg_pipe_exec(pt->pipe, "COMMIT", &tag, errbuf, errsize);
 }
 

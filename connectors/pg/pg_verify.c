@@ -10,7 +10,16 @@
  * of the side holding more rows, down to at most one row per side, which
  * names the row. Tables without a primary key are compared whole.
  *
- * Consistency. The source is read in one REPEATABLE READ transaction whose
+ * Online consistency (source not fenced, an applier listening: pg_hold.h).
+ * The applier pauses at a transaction boundary; a temporary logical slot
+ * gives a consistent point C and a snapshot exported exactly at C (the
+ * transactions committed before C), imported on the source; the applier
+ * applies up to C and holds while the target's REPEATABLE READ snapshot is
+ * taken, then goes on. Both sides then stand at C while the source takes
+ * writes; lag grows only for the handshake. A new point is taken every
+ * PG_VERIFY_POINT_S between chunks, so no snapshot stays open for hours.
+ *
+ * Fenced or stopped consistency. The source is read in one REPEATABLE READ transaction whose
  * snapshot is taken with pg_current_wal_lsn() = L; the target in another,
  * once its applied position covers L: either it reached L (run applies and
  * follows keepalives), or syncline is stopped and the slot holds no committed
@@ -28,18 +37,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/clock.h"
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_hold.h"
+#include "pg/pg_vmarks.h"
 #include "pg/pg_version.h"
 #include "pg/pg_synced_tables.h"
 #include "pg/pg_transform_sql.h"
 #include "core/transform.h"
+#include "core/vmark.h"
 
 #define PG_VERIFY_SPLIT 8      /* sub-chunks per narrowing step */
 #define PG_VERIFY_MAX_REPORT 5 /* differing chunks narrowed and reported per table */
 #define PG_VERIFY_MAX_KEYS 32
+#define PG_VERIFY_ACK_MS 15000 /* how long the applier may take to reach a boundary */
+#define PG_VERIFY_POINT_S 20   /* online: a new point after this long (source xmin horizon) */
+#define PG_VERIFY_HOLD_EXPIRE_S 30
 
 /* A growing string; oom sticks. */
 typedef struct vbuf {
@@ -76,10 +92,19 @@ typedef struct pg_verify {
     PGconn *src;  /* the snapshot transaction */
     PGconn *src2; /* autocommit: horizon checks, slot peeks */
     PGconn *tgt;
+    PGconn *tgt2; /* autocommit: the online hold protocol */
     lsn_t lsn;
     char xmax[32];
     char *xip;
     int fenced;
+    int online;       /* the point came from the applier's hold (pg_hold) */
+    int64_t point_ms; /* when the current point was taken */
+    int points;       /* consistent points taken */
+    lsn_t first;      /* the first point's LSN */
+    int incremental;  /* compare only the key ranges marked since base */
+    lsn_t base;
+    int state_existed;           /* the applier was marking before this verify began */
+    pg_vmarks_tracker_t tracker; /* the applier session marking (pid 0: none) */
     /* the servers' encodings differ: a row's text is hashed as its UTF-8
      * bytes (hex), the same on both sides, not as each server's own bytes */
     int utf8_hash;
@@ -353,6 +378,8 @@ static err_t pg_verify_narrow(pg_verify_t *pv, const vtable_t *vt, vbound_t lo, 
     return err;
 }
 
+static err_t pg_verify_refresh(pg_verify_t *pv);
+
 /* Chunked comparison of a table with a primary key. */
 static err_t pg_verify_keyed(pg_verify_t *pv, const vtable_t *vt, pg_verify_result_t *r,
                              vbuf_t *detail)
@@ -368,7 +395,9 @@ static err_t pg_verify_keyed(pg_verify_t *pv, const vtable_t *vt, pg_verify_resu
             err = ERR_RUNTIME;
             break;
         }
-        err = pg_verify_stat(pv, pv->src, vt, lo, hi, &s);
+        err = pg_verify_refresh(pv);
+        if (err == ERR_OK)
+            err = pg_verify_stat(pv, pv->src, vt, lo, hi, &s);
         if (err == ERR_OK)
             err = pg_verify_stat(pv, pv->tgt, vt, lo, hi, &t);
         if (err != ERR_OK)
@@ -649,6 +678,148 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_tables_table_t *t, 
     return err;
 }
 
+/* ---- incremental ------------------------------------------------------- */
+
+static err_t pg_verify_count(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, long long *count)
+{
+    vbuf_t sql = {0};
+    vbuf_add(&sql, "SELECT count(*) FROM %s", conn == pv->tgt ? vt->tq : vt->sq);
+    PGresult *res = pg_verify_query(pv, conn, vt, &sql, NULL, 0);
+    free(sql.s);
+    if (res == NULL)
+        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
+    *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* 1 when the applier's buckets (vmark_bucket) are key ranges of vt: an
+ * untransformed table whose primary key, its replica identity, is one
+ * int2/int4/int8 column. */
+static err_t pg_verify_bucketable(pg_verify_t *pv, const vtable_t *vt, int *ok)
+{
+    const config_table_t *e = config_find_table(pv->cfg, vt->t->schema, vt->t->name);
+    *ok = 0;
+    if (vt->nkeys != 1 || (e != NULL && (e->ncolumns > 0 || e->nexclude > 0 || e->where != NULL)))
+        return ERR_OK;
+    const char *p[1] = {vt->sq};
+    PGresult *res = pg_conn_execp(
+        pv->src,
+        "SELECT c.relreplident = 'd' AND (SELECT count(*) = 1 AND bool_and(a.atttypid IN (20, 21, "
+        "23)) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = "
+        "ANY(i.indkey) WHERE i.indrelid = c.oid AND i.indisprimary) FROM pg_class c WHERE c.oid = "
+        "$1::regclass",
+        1, p, PGRES_TUPLES_OK, "source: key type", pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(pv->src);
+    *ok = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* The buckets of vt marked since the base, ascending, read in the target's
+ * snapshot (so exactly those of the transactions it holds). */
+static PGresult *pg_verify_marks(pg_verify_t *pv, const vtable_t *vt)
+{
+    char l[LSN_STRLEN];
+    const char *p[4] = {pv->cfg->name, vt->t->schema, vt->t->name,
+                        lsn_format(pv->base, l, sizeof(l))};
+    return pg_conn_execp(pv->tgt,
+                         "SELECT bucket FROM syncline.verify_marks WHERE name = $1 AND "
+                         "schema_name = $2 AND table_name = $3 AND lsn >= $4::pg_lsn ORDER BY 1",
+                         4, p, PGRES_TUPLES_OK, "target: verify marks", pv->errbuf, pv->errsize);
+}
+
+/* Compares [b0 * W, (b1 + 1) * W) of the key; narrows it when it differs. */
+static err_t pg_verify_bucket_range(pg_verify_t *pv, const vtable_t *vt, long long b0, long long b1,
+                                    pg_verify_result_t *r, vbuf_t *detail)
+{
+    char lo[32], hi[32];
+    snprintf(lo, sizeof(lo), "%lld", b0 * VMARK_WIDTH);
+    snprintf(hi, sizeof(hi), "%lld", (b1 + 1) * VMARK_WIDTH);
+    char *lov[1] = {lo}, *hiv[1] = {hi};
+    vstat_t s, t;
+    err_t err = pg_verify_stat(pv, pv->src, vt, lov, hiv, &s);
+    if (err == ERR_OK)
+        err = pg_verify_stat(pv, pv->tgt, vt, lov, hiv, &t);
+    if (err != ERR_OK)
+        return err;
+    r->rechecked++;
+    if (!vstat_same(&s, &t) && ++r->bad_chunks <= PG_VERIFY_MAX_REPORT)
+        err = pg_verify_narrow(pv, vt, lov, hiv, s, t, detail);
+    return err;
+}
+
+/* The marked key ranges (consecutive buckets merged) of a bucketable table. */
+static err_t pg_verify_buckets(pg_verify_t *pv, const vtable_t *vt, PGresult *marks,
+                               pg_verify_result_t *r, vbuf_t *detail)
+{
+    err_t err = ERR_OK;
+    int n = PQntuples(marks);
+    for (int i = 0; i < n && err == ERR_OK;) {
+        long long b0 = strtoll(PQgetvalue(marks, i, 0), NULL, 10), b1 = b0;
+        for (i++; i < n && strtoll(PQgetvalue(marks, i, 0), NULL, 10) == b1 + 1; i++)
+            b1++;
+        if (*pv->opts->stop) {
+            snprintf(pv->errbuf, pv->errsize, "verify interrupted at table %s", vt->display);
+            return ERR_RUNTIME;
+        }
+        err = pg_verify_refresh(pv);
+        if (err == ERR_OK)
+            err = pg_verify_bucket_range(pv, vt, b0, b1, r, detail);
+    }
+    return err;
+}
+
+/*
+ * Compares what changed since the base: the marked key ranges, and the row
+ * counts of the whole table on both sides. A table whose marks are not key
+ * ranges (another key, a transform, a truncate) is compared whole when it
+ * has a mark; counts that differ although the ranges match (a change made on
+ * the target directly) send the table to a full comparison, which names it.
+ */
+static err_t pg_verify_incremental(pg_verify_t *pv, const vtable_t *vt, pg_verify_result_t *r,
+                                   vbuf_t *detail)
+{
+    int bucketable = 0, whole = 0;
+    long long sc = 0, tc = 0;
+    PGresult *marks = pg_verify_marks(pv, vt);
+    err_t err =
+        marks != NULL ? pg_verify_bucketable(pv, vt, &bucketable) : pg_conn_classify(pv->tgt);
+    for (int i = 0; err == ERR_OK && i < PQntuples(marks); i++)
+        whole |= strcmp(PQgetvalue(marks, i, 0), "-1") == 0;
+    if (err == ERR_OK && PQntuples(marks) > 0 && (whole || !bucketable)) {
+        PQclear(marks);
+        r->rechecked = 1;
+        return vt->nkeys > 0 ? pg_verify_keyed(pv, vt, r, detail)
+                             : pg_verify_whole(pv, vt, r, detail);
+    }
+    if (err == ERR_OK)
+        err = pg_verify_buckets(pv, vt, marks, r, detail);
+    PQclear(marks);
+    if (err == ERR_OK)
+        err = pg_verify_count(pv, pv->src, vt, &sc);
+    if (err == ERR_OK)
+        err = pg_verify_count(pv, pv->tgt, vt, &tc);
+    if (err != ERR_OK)
+        return err;
+    r->incremental = 1;
+    r->source_rows = sc;
+    r->target_rows = tc;
+    if (sc == tc)
+        return ERR_OK;
+    detail->len = 0; /* the whole comparison reports every differing range */
+    if (detail->s != NULL)
+        detail->s[0] = '\0';
+    log_info("verify: table=%s counts differ outside the changed key ranges (source %lld, target "
+             "%lld): comparing it whole",
+             vt->display, sc, tc);
+    r->incremental = 0;
+    r->chunks = r->bad_chunks = 0;
+    r->source_rows = r->target_rows = 0;
+    return vt->nkeys > 0 ? pg_verify_keyed(pv, vt, r, detail) : pg_verify_whole(pv, vt, r, detail);
+}
+
 /* Compares one table and reports it. */
 static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
                              void (*report)(void *arg, const pg_verify_result_t *r), void *arg,
@@ -659,7 +830,9 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
     int64_t started = clock_ms();
     err_t err = vtable_prepare(pv, t, &vt);
     pg_verify_result_t r = {.source = vt.display, .target = vt.tdisplay, .keyed = vt.nkeys > 0};
-    if (err == ERR_OK)
+    if (err == ERR_OK && pv->incremental)
+        err = pg_verify_incremental(pv, &vt, &r, &detail);
+    else if (err == ERR_OK)
         err = vt.nkeys > 0 ? pg_verify_keyed(pv, &vt, &r, &detail)
                            : pg_verify_whole(pv, &vt, &r, &detail);
     if (err == ERR_OK) {
@@ -669,6 +842,7 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
         stats->tables++;
         stats->differ += !r.match;
         stats->rows += r.source_rows;
+        stats->rechecked += r.incremental ? r.rechecked : r.chunks;
         log_info("verified table=%s rows=%lld chunks=%d differing_chunks=%d seconds=%.1f",
                  vt.display, r.source_rows, r.chunks, r.bad_chunks,
                  (double)(clock_ms() - started) / 1000.0);
@@ -697,7 +871,9 @@ static err_t pg_verify_exec(pg_verify_t *pv, PGconn *conn, const char *sql)
 #define PG_VERIFY_SNAPSHOT_SQL(SNAP, XMAX, XIP)                                                    \
     "SELECT pg_current_wal_lsn(), " XMAX "(" SNAP "())::text, "                                    \
     "(SELECT coalesce(array_agg(x), '{}')::text FROM " XIP "(" SNAP "()) "                         \
-    "x), EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "                \
+    "x), " PG_VERIFY_FENCED_SQL
+#define PG_VERIFY_FENCED_SQL                                                                       \
+    "EXISTS (SELECT 1 FROM pg_db_role_setting s JOIN pg_database d ON d.oid = "                    \
     "s.setdatabase, unnest(s.setconfig) c WHERE d.datname = current_database() AND "               \
     "s.setrole = 0 AND c IN ('default_transaction_read_only=on', "                                 \
     "'default_transaction_read_only=true', 'default_transaction_read_only=1'))"
@@ -824,14 +1000,145 @@ static err_t pg_verify_wait_covered(pg_verify_t *pv, int64_t deadline, lsn_t *ap
     }
 }
 
+/* ---- online: a point the applier holds at --------------------------- */
+
+/* Opens pv->src on a temporary logical slot's exported snapshot: the source
+ * as of exactly the transactions committed before the slot's consistent
+ * point, which becomes pv->lsn (the slot goes with the connection). */
+static err_t pg_verify_source_at_slot(pg_verify_t *pv)
+{
+    err_t err;
+    PGconn *repl = pg_conn_open(pv->cfg->source_conninfo, PG_CONN_REPLICATION, "source", &err,
+                                pv->errbuf, pv->errsize);
+    if (repl == NULL)
+        return err;
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "CREATE_REPLICATION_SLOT syncline_verify_%d_%lld TEMPORARY LOGICAL "
+             "pgoutput %s",
+             (int)getpid(), (long long)clock_ms(),
+             PQserverVersion(repl) >= 150000 ? "(SNAPSHOT 'export')" : "EXPORT_SNAPSHOT");
+    PGresult *res = pg_conn_exec(repl, sql, PGRES_TUPLES_OK, "source: temporary slot for verify",
+                                 pv->errbuf, pv->errsize);
+    char *snap = NULL;
+    err = res == NULL ? pg_conn_classify(repl) : ERR_OK;
+    if (err == ERR_OK) {
+        lsn_parse(PQgetvalue(res, 0, 1), &pv->lsn);
+        snap = PQescapeLiteral(pv->src, PQgetvalue(res, 0, 2), strlen(PQgetvalue(res, 0, 2)));
+        err = pg_verify_exec(pv, pv->src, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    }
+    if (err == ERR_OK && snap != NULL) {
+        snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT %s", snap);
+        err = pg_verify_exec(pv, pv->src, sql);
+    }
+    PQfreemem(snap);
+    PQclear(res);
+    PQfinish(repl);
+    return err;
+}
+
+/* Fixes the target snapshot with a first read (while the applier holds). */
+static err_t pg_verify_target_snapshot(pg_verify_t *pv)
+{
+    const char *p[1] = {pv->cfg->name};
+    err_t err = pg_verify_exec(pv, pv->tgt, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    PGresult *res = err != ERR_OK ? NULL
+                                  : pg_conn_execp(pv->tgt,
+                                                  "SELECT applied_lsn FROM syncline.progress "
+                                                  "WHERE name = $1",
+                                                  1, p, PGRES_TUPLES_OK, "target: snapshot",
+                                                  pv->errbuf, pv->errsize);
+    if (err == ERR_OK && res == NULL)
+        err = pg_conn_classify(pv->tgt);
+    PQclear(res);
+    return err;
+}
+
+/* The handshake of pg_hold.h: pause the applier, take the source point C,
+ * let the applier reach C, open the target snapshot, release. The applier
+ * stands still only from the pause to the release. */
+static err_t pg_verify_online_point(pg_verify_t *pv, int64_t deadline)
+{
+    const char *name = pv->cfg->name;
+    int64_t id = 0, started = clock_ms();
+    int64_t ack = started + PG_VERIFY_ACK_MS < deadline ? started + PG_VERIFY_ACK_MS : deadline;
+    int answered = 0, paused = 0;
+    err_t err =
+        pg_hold_request(pv->tgt2, name, PG_VERIFY_HOLD_EXPIRE_S, &id, pv->errbuf, pv->errsize);
+    if (err == ERR_OK)
+        err = pg_hold_wait(pv->tgt2, name, id, 0, ack, pv->opts->stop, &paused, pv->errbuf,
+                           pv->errsize);
+    if (err == ERR_OK && paused)
+        err = pg_verify_source_at_slot(pv);
+    if (err == ERR_OK && paused)
+        err = pg_hold_set_point(pv->tgt2, name, id, pv->lsn, pv->errbuf, pv->errsize);
+    if (err == ERR_OK && paused)
+        err = pg_hold_wait(pv->tgt2, name, id, pv->lsn, deadline, pv->opts->stop, &answered,
+                           pv->errbuf, pv->errsize);
+    if (err == ERR_OK && answered)
+        err = pg_verify_target_snapshot(pv);
+    char eb[256], l[LSN_STRLEN];
+    if (id != 0 && pg_hold_release(pv->tgt2, name, id, eb, sizeof(eb)) != ERR_OK && err == ERR_OK) {
+        snprintf(pv->errbuf, pv->errsize, "%s", eb);
+        err = ERR_RUNTIME;
+    }
+    if (err == ERR_OK && !answered) {
+        snprintf(pv->errbuf, pv->errsize,
+                 "the applier for '%s' %s within %d s (is 'syncline run' or 'apply' keeping up?)",
+                 name, paused ? "did not reach the source snapshot lsn" : "did not pause",
+                 (int)((clock_ms() - started) / 1000));
+        if (paused)
+            snprintf(pv->errbuf + strlen(pv->errbuf), pv->errsize - strlen(pv->errbuf), " lsn=%s",
+                     lsn_format(pv->lsn, l, sizeof(l)));
+        err = *pv->opts->stop ? ERR_RUNTIME : ERR_LAG;
+    }
+    if (err == ERR_OK) {
+        pv->points++;
+        pv->point_ms = clock_ms();
+        log_info("verify: online point lsn=%s applier_held_ms=%lld",
+                 lsn_format(pv->lsn, l, sizeof(l)), (long long)(pv->point_ms - started));
+    }
+    return err;
+}
+
+/* Online: a new point once the current one is PG_VERIFY_POINT_S old, so
+ * that no source snapshot stays open for the whole verify. */
+static err_t pg_verify_refresh(pg_verify_t *pv)
+{
+    int point_s = pv->opts->point_s > 0 ? pv->opts->point_s : PG_VERIFY_POINT_S;
+    if (!pv->online || clock_ms() - pv->point_ms < (int64_t)point_s * 1000)
+        return ERR_OK;
+    PQclear(pg_conn_query(pv->src, "ROLLBACK", 0, NULL));
+    PQclear(pg_conn_query(pv->tgt, "ROLLBACK", 0, NULL));
+    int64_t deadline = clock_ms() + (int64_t)pv->opts->timeout_s * 1000;
+    return pg_verify_online_point(pv, deadline);
+}
+
+/* Online when the source is not fenced and an applier listens for holds. */
+static err_t pg_verify_use_online(pg_verify_t *pv, int *online)
+{
+    PGresult *res = pg_conn_exec(pv->src2, "SELECT " PG_VERIFY_FENCED_SQL, PGRES_TUPLES_OK,
+                                 "source: fence", pv->errbuf, pv->errsize);
+    if (res == NULL)
+        return pg_conn_classify(pv->src2);
+    int fenced = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    *online = 0;
+    return fenced ? ERR_OK
+                  : pg_hold_applier_alive(pv->tgt2, pv->cfg->name, online, pv->errbuf, pv->errsize);
+}
+
 /* Both snapshots open at one consistent point, or an error. */
 static err_t pg_verify_consistent(pg_verify_t *pv)
 {
     int64_t deadline = clock_ms() + (int64_t)pv->opts->timeout_s * 1000;
+    err_t err = pg_verify_use_online(pv, &pv->online);
+    if (err != ERR_OK || pv->online)
+        return err != ERR_OK ? err : pg_verify_online_point(pv, deadline);
     for (;;) {
         lsn_t applied = 0;
         int still = 1;
-        err_t err = pg_verify_source_snapshot(pv);
+        err = pg_verify_source_snapshot(pv);
         if (err == ERR_OK)
             err = pg_verify_wait_covered(pv, deadline, &applied);
         if (err == ERR_OK)
@@ -857,6 +1164,59 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
                  lsn_format(pv->lsn, l, sizeof(l)));
         pg_verify_sleep_ms(pv, 1000);
     }
+}
+
+/* ---- incremental bookkeeping -------------------------------------------- */
+
+static int pg_verify_same_tracker(const pg_vmarks_tracker_t *a, const pg_vmarks_tracker_t *b)
+{
+    return a->pid != 0 && a->pid == b->pid && strcmp(a->started, b->started) == 0;
+}
+
+/* Incremental when the last verify left a base and the applier session that
+ * has marked since is still the one applying (a restart, or an applier that
+ * does not mark, could have applied unmarked changes): else full. Asks the
+ * applier to mark from now on. */
+static err_t pg_verify_plan(pg_verify_t *pv, pg_verify_stats_t *stats)
+{
+    pg_vmarks_state_t vs;
+    err_t err = pg_vmarks_ensure(pv->tgt2, pv->errbuf, pv->errsize);
+    if (err == ERR_OK)
+        err = pg_vmarks_state(pv->tgt2, pv->cfg->name, &vs, pv->errbuf, pv->errsize);
+    if (err == ERR_OK)
+        err = pg_vmarks_tracker(pv->tgt2, pv->cfg->name, &pv->tracker, pv->errbuf, pv->errsize);
+    if (err != ERR_OK)
+        return err;
+    stats->full_age_s = vs.full_age_s;
+    pv->state_existed = vs.exists;
+    if (!pv->opts->full && vs.base_lsn != 0) {
+        pv->incremental = pg_verify_same_tracker(&vs.tracker, &pv->tracker);
+        pv->base = vs.base_lsn;
+        if (!pv->incremental)
+            log_info("verify: full: the applier that marked changes since the last verify is "
+                     "not the one running now");
+    }
+    if (pv->tracker.pid != 0 && !vs.exists)
+        err = pg_vmarks_start(pv->tgt2, pv->cfg->name, pv->errbuf, pv->errsize);
+    return err;
+}
+
+/* Everything matched: the next verify may start from this one's first point,
+ * if the same applier session marked all along (and was already marking at
+ * that point: this verify's handshake proves it, or an earlier verify's). */
+static err_t pg_verify_set_base(pg_verify_t *pv, pg_verify_stats_t *stats)
+{
+    pg_vmarks_tracker_t now;
+    err_t err = pg_vmarks_tracker(pv->tgt2, pv->cfg->name, &now, pv->errbuf, pv->errsize);
+    if (err != ERR_OK || !pg_verify_same_tracker(&pv->tracker, &now) ||
+        (!pv->online && !pv->state_existed))
+        return err;
+    err = pg_vmarks_set_base(pv->tgt2, pv->cfg->name, pv->first, !pv->incremental, &now, pv->errbuf,
+                             pv->errsize);
+    stats->base_set = err == ERR_OK;
+    if (err == ERR_OK && !pv->incremental)
+        stats->full_age_s = 0;
+    return err;
 }
 
 /* ---- entry point ------------------------------------------------------- */
@@ -922,23 +1282,37 @@ err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
     if (pv.src2 != NULL)
         pv.tgt = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
-    if (pv.tgt != NULL) {
+    if (pv.tgt != NULL)
+        pv.tgt2 = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                       cfg->target_timeout_s * 1000, &err, errbuf, errsize);
+    if (pv.tgt2 != NULL) {
         const char *se = PQparameterStatus(pv.src, "server_encoding");
         const char *te = PQparameterStatus(pv.tgt, "server_encoding");
         pv.utf8_hash = se == NULL || te == NULL || strcmp(se, te) != 0;
-        err = pg_verify_consistent(&pv);
+        err = pg_verify_plan(&pv, stats);
+        if (err == ERR_OK)
+            err = pg_verify_consistent(&pv);
+        pv.first = pv.lsn;
     }
-    if (pv.tgt != NULL && err == ERR_OK) {
+    if (pv.tgt2 != NULL && err == ERR_OK) {
         char l[LSN_STRLEN];
         stats->lsn = pv.lsn;
         stats->fenced = pv.fenced;
-        log_info("verify: consistent point lsn=%s fenced=%s", lsn_format(pv.lsn, l, sizeof(l)),
-                 pv.fenced ? "yes" : "no");
+        log_info("verify: consistent point lsn=%s fenced=%s online=%s",
+                 lsn_format(pv.lsn, l, sizeof(l)), pv.fenced ? "yes" : "no",
+                 pv.online ? "yes" : "no");
         err = pg_verify_all(&pv, report, arg, stats);
+        stats->lsn = pv.lsn;
+        stats->online = pv.online;
+        stats->points = pv.points;
+        stats->incremental = pv.incremental;
     }
+    if (err == ERR_OK && stats->differ == 0 && opts->ntables == 0)
+        err = pg_verify_set_base(&pv, stats);
     free(pv.xip);
     PQfinish(pv.src);
     PQfinish(pv.src2);
     PQfinish(pv.tgt);
+    PQfinish(pv.tgt2);
     return err;
 }

@@ -24,6 +24,8 @@ typedef struct pg_verify_opts {
     char **tables;        /* source names to verify ("schema.name"), NULL: all */
     int ntables;
     int timeout_s;               /* how long to wait for the target to reach the snapshot */
+    int point_s;                 /* online: a new consistent point after this long (0: 20 s) */
+    int full;                    /* compare everything, even when an incremental verify could */
     volatile sig_atomic_t *stop; /* Ctrl-C: give up (ERR_RUNTIME) */
 } pg_verify_opts_t;
 
@@ -38,14 +40,22 @@ typedef struct pg_verify_result {
     long long source_rows;
     long long target_rows;
     const char *detail; /* the first differing key ranges, narrowed; "" on a match */
+    int incremental;    /* only the key ranges changed since the last verify were compared */
+    int rechecked;      /* incremental: key ranges (or whole-table passes) compared */
 } pg_verify_result_t;
 
 typedef struct pg_verify_stats {
     int tables;
     int differ;
-    long long rows; /* source rows verified */
-    lsn_t lsn;      /* the source position the comparison stands at */
-    int fenced;     /* the source database was read-only (fenced) */
+    long long rows;    /* source rows verified */
+    lsn_t lsn;         /* the source position the comparison stands at */
+    int fenced;        /* the source database was read-only (fenced) */
+    int online;        /* the applier held at each point (the source took writes meanwhile) */
+    int points;        /* online: consistent points taken (a new one every 20 s) */
+    int incremental;   /* only what changed since the last verify was compared */
+    int rechecked;     /* incremental: key ranges compared, all tables */
+    double full_age_s; /* seconds since the last full verify, -1: never */
+    int base_set;      /* the next verify can be incremental from this one's point */
 } pg_verify_stats_t;
 
 /*

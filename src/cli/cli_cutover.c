@@ -35,7 +35,11 @@ typedef struct cut_opts {
 static void cut_print_table(void *arg, const pg_verify_result_t *r)
 {
     (void)arg;
-    if (r->match)
+    if (r->match && r->incremental)
+        printf("table %s -> %s: match (%lld rows, %d changed key range(s) re-checked, counts "
+               "equal)\n",
+               r->source, r->target, r->source_rows, r->rechecked);
+    else if (r->match)
         printf("table %s -> %s: match (%lld rows, %d %s)\n", r->source, r->target, r->source_rows,
                r->chunks, r->keyed ? "key-range chunks" : "whole table, no primary key");
     else
@@ -80,9 +84,17 @@ static err_t cut_verify(const config_t *cfg, const pg_verify_opts_t *vo, pg_veri
     err_t err = pg_verify_run(cfg, vo, cut_print_table, NULL, st, errbuf, CLI_ERRBUF_SIZE);
     char l[LSN_STRLEN];
     if (err == ERR_OK)
-        printf("verify: %d table(s), %d differ, %lld source rows verified at lsn=%s%s\n",
+        printf("verify: %d table(s), %d differ, %lld source rows verified at lsn=%s%s%s\n",
                st->tables, st->differ, st->rows, lsn_format(st->lsn, l, sizeof(l)),
-               st->fenced ? " (source fenced)" : "");
+               st->fenced ? " (source fenced)" : "",
+               st->online ? " (online: the source kept writing)" : "");
+    if (err == ERR_OK && st->incremental)
+        printf("verify: incremental: %d key range(s) re-checked (changed since the last verify) "
+               "plus row counts; last full verify %.0f s ago (--full compares everything)\n",
+               st->rechecked, st->full_age_s);
+    else if (err == ERR_OK)
+        printf("verify: full: %d chunk(s) compared%s\n", st->rechecked,
+               st->base_set ? "; the next verify re-checks only what changes from here" : "");
     if (err == ERR_OK && st->differ > 0) {
         snprintf(errbuf, CLI_ERRBUF_SIZE, "%d table(s) differ between source and target",
                  st->differ);
@@ -136,7 +148,10 @@ typedef struct cut_run {
     int64_t fenced_ms;
     int64_t deadline;
     lsn_t final_lsn;
+    double fence_seconds; /* the fence up and the older sessions gone */
     double drain_seconds;
+    double seq_seconds;
+    double verify_seconds;
     pg_seq_stats_t seq;
     pg_verify_stats_t ver;
     config_t *rev; /* --fallback: the fallback configuration, owned */
@@ -154,6 +169,7 @@ static err_t cut_fence(cut_run_t *cr)
     if (err != ERR_OK)
         return err;
     cr->final_lsn = cr->fi.final_lsn;
+    cr->fence_seconds = (double)(clock_ms() - cr->fenced_ms) / 1000.0;
     log_info("cutover: fenced database=%s at=%s sessions_terminated=%d final_lsn=%s",
              pg_fence_database(cr->pf), cr->fi.fenced_at, cr->fi.terminated,
              lsn_format(cr->final_lsn, l, sizeof(l)));
@@ -183,13 +199,18 @@ static err_t cut_steps(cut_run_t *cr)
     cr->drain_seconds = (double)(clock_ms() - drain_start) / 1000.0;
     log_info("cutover: target applied final_lsn=%s in %.1f s",
              lsn_format(cr->final_lsn, l, sizeof(l)), cr->drain_seconds);
+    int64_t step = clock_ms();
     err = cut_sequences(cr->cfg, &cr->seq, cr->ctx->errbuf);
+    cr->seq_seconds = (double)(clock_ms() - step) / 1000.0;
     if (err != ERR_OK)
         return err;
     pg_verify_opts_t vo = cr->o->verify;
     int64_t left = (cr->deadline - clock_ms()) / 1000;
     vo.timeout_s = left > 1 ? (int)left : 1;
-    return cut_verify(cr->cfg, &vo, &cr->ver, cr->ctx->errbuf);
+    step = clock_ms();
+    err = cut_verify(cr->cfg, &vo, &cr->ver, cr->ctx->errbuf);
+    cr->verify_seconds = (double)(clock_ms() - step) / 1000.0;
+    return err;
 }
 
 static void cut_report(const cut_run_t *cr)
@@ -204,10 +225,22 @@ static void cut_report(const cut_run_t *cr)
                cr->fi.writes_stopped_at);
         printf("  sessions_terminated: %d\n", cr->fi.terminated);
     }
-    printf("  drain_seconds:       %.1f\n", cr->drain_seconds);
+    if (cr->o->fence)
+        printf("  fence_seconds:       %.2f (fence up, older sessions ended)\n", cr->fence_seconds);
+    printf("  drain_seconds:       %.2f\n", cr->drain_seconds);
+    printf("  sequences_seconds:   %.2f\n", cr->seq_seconds);
+    printf("  verify_seconds:      %.2f\n", cr->verify_seconds);
     printf("  sequences:           %d set, %d unchanged\n", cr->seq.raised, cr->seq.unchanged);
     printf("  tables_verified:     %d (all match)\n", cr->ver.tables);
     printf("  rows_verified:       %lld\n", cr->ver.rows);
+    if (cr->ver.incremental)
+        printf("  verify:              incremental, %d changed key range(s) re-checked plus row "
+               "counts; last full verify %.0f s before\n",
+               cr->ver.rechecked, cr->ver.full_age_s);
+    else
+        printf("  verify:              full (%d chunks; run 'syncline verify' during the sync "
+               "first to make this incremental)\n",
+               cr->ver.rechecked);
     if (cr->rev != NULL) /* --fallback */
         printf("  fallback_slot:       %s at lsn=%s (publication %s, on the target)\n",
                cr->rev->slot, lsn_format(cr->fallback_lsn, l, sizeof(l)), cr->rev->publication);
@@ -227,6 +260,7 @@ static void cut_report(const cut_run_t *cr)
     } else if (cr->o->fence) {
         printf("  write_pause_seconds: %.1f (fence to this report; the fence stays)\n",
                (double)(clock_ms() - cr->fenced_ms) / 1000.0);
+        printf("  write_pause_ms:      %lld\n", (long long)(clock_ms() - cr->fenced_ms));
         printf("SAFE TO SWITCH: the source database \"%s\" stays read-only for new sessions.\n"
                "Point the application at the target, then stop syncline. To make the source\n"
                "writable again: syncline unfence -c FILE (or ALTER DATABASE \"%s\" RESET "
@@ -388,6 +422,13 @@ static err_t cut_on_opt(int opt, const char *arg, void *state)
         return err;
     case 'b':
         return cut_number(arg, 0, &o->max_lag_bytes);
+    case 'u':
+        o->verify.full = 1;
+        return ERR_OK;
+    case 'p':
+        err = cut_number(arg, 1, &v);
+        o->verify.point_s = v > 86400 ? 86400 : (int)v;
+        return err;
     case 'f':
         o->fence = 1;
         return ERR_OK;
@@ -409,6 +450,8 @@ static const struct option cut_longopts[] = {{"tables", required_argument, NULL,
                                              {"fence", no_argument, NULL, 'f'},
                                              {"fallback", no_argument, NULL, 'F'},
                                              {"fallback-back", no_argument, NULL, 'K'},
+                                             {"point-seconds", required_argument, NULL, 'p'},
+                                             {"full", no_argument, NULL, 'u'},
                                              {NULL, 0, NULL, 0}};
 
 /* Parses the shared options, loads the configuration and runs body. */
@@ -492,14 +535,19 @@ const cli_command_t cli_verify_command = {
     .summary = "compare every synced target table with its source (counts, checksums)",
     .usage =
         "usage: syncline verify -c FILE [--tables a,b] [--mode count|checksum] [--chunk-rows N]\n"
-        "                       [--timeout S]\n"
-        "  Compares each synced table at one consistent point: a source snapshot at LSN L and\n"
-        "  the target once it holds everything up to L. Per chunk of N primary-key rows\n"
-        "  (default 10000) both servers compute count(*) and a checksum of the rows' text; a\n"
-        "  differing chunk is narrowed down to the row. Tables without a primary key are\n"
-        "  compared whole. Run with syncline stopped or the source idle (or fenced): while\n"
-        "  the source takes writes, no consistent point exists and verify retries until\n"
+        "                       [--timeout S] [--point-seconds S] [--full]\n"
+        "  Compares each synced table at consistent points: a source snapshot at LSN L and\n"
+        "  the target holding exactly the transactions before L. Per chunk of N primary-key\n"
+        "  rows (default 10000) both servers compute count(*) and a checksum of the rows'\n"
+        "  text; a differing chunk is narrowed down to the row. Tables without a primary key\n"
+        "  are compared whole. Online, while 'run' or 'apply' streams and the source takes\n"
+        "  writes: the applier holds a moment at L (a temporary slot's snapshot) while the\n"
+        "  target snapshot is opened; a new point every --point-seconds (default 20).\n"
+        "  With syncline stopped, the source must be idle (or fenced): verify retries until\n"
         "  --timeout (default 60 s), then exits 7.\n"
+        "  Incremental: after a verify that matched everywhere, the applier marks the key\n"
+        "  ranges it changes; the next verify re-checks only those plus row counts, as long as\n"
+        "  the same applier session ran all along. --full compares everything.\n"
         "  Exit codes: 0 every table matches, 1 a table differs, 7 no consistent point.\n",
     .run = cli_verify,
     .takes_fallback = 1,
@@ -524,12 +572,15 @@ const cli_command_t cli_cutover_command = {
              "                        [--max-lag-bytes N]\n"
              "                        [--timeout S]\n"
              "                        [--tables a,b] [--mode count|checksum] [--chunk-rows N]\n"
+             "                        [--full]\n"
              "  Needs 'syncline run' running. Waits until the lag is at most N bytes (default\n"
              "  16 MiB); with --fence makes the source database read-only for new sessions\n"
              "  (ALTER DATABASE ... SET default_transaction_read_only = on; superuser or owner)\n"
              "  and ends the client sessions opened before; waits until the target applied the\n"
-             "  final source LSN, runs 'sequences' and 'verify', and prints a report with the\n"
-             "  write pause. Exit 0 means safe to switch; the fence then stays (lift it with\n"
+             "  final source LSN, runs 'sequences' and 'verify' (incremental after an earlier\n"
+             "  full online 'verify': only what changed since), and prints a report with each\n"
+             "  step's duration and the write pause. Exit 0 means safe to switch; the fence then "
+             "stays (lift it with\n"
              "  'syncline unfence'). On failure, timeout (default 300 s) or Ctrl-C the fence is\n"
              "  lifted. --fallback (with --fence) also creates, fenced and drained, a slot and\n"
              "  publication on the target for 'syncline fallback' (target needs\n"

@@ -97,6 +97,11 @@ static void lag_print_json(const config_t *cfg, const pg_lag_sample_t *s, const 
         json_object_set_new(kj, "gaps", k->known ? lag_kafka_gaps_json(&k->r) : json_null());
         json_object_set_new(o, "kafka", kj);
     }
+    json_object_set_new(o, "verify_full_age_seconds",
+                        s->verify_full_age_s >= 0 ? json_real(s->verify_full_age_s) : json_null());
+    json_object_set_new(o, "verify_dirty_ranges",
+                        s->verify_dirty >= 0 ? json_integer((json_int_t)s->verify_dirty)
+                                             : json_null());
     json_object_set_new(o, "within_limits", json_boolean(!over));
     char *text = json_dumps(o, JSON_COMPACT);
     if (text != NULL)

@@ -14,6 +14,7 @@
 #include "http/metrics_http.h"
 #include "pg/pg_copy.h"
 #include "pg/pg_ddl.h"
+#include "pg/pg_hold.h"
 #include "pg/pg_index_defer.h"
 #include "pg/pg_origin.h"
 #include "pg/pg_source.h"
@@ -279,8 +280,15 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
                           .stop = stop,
                           .metrics = metrics,
                           .parts = pg_source_partmap(ps)};
+    pg_hold_t *ph = pg_hold_open(cfg, metrics, &err, errbuf, CLI_ERRBUF_SIZE); /* online verify */
+    stream_hold_t hold = ph != NULL ? pg_hold_stream(ph) : (stream_hold_t){0};
+    opts.hold = ph != NULL ? &hold : NULL;
     stream_stats_t stats;
-    err = stream_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
+    if (ph != NULL)
+        err = stream_run(&src, &snk, &opts, &stats, errbuf, CLI_ERRBUF_SIZE);
+    else
+        memset(&stats, 0, sizeof(stats));
+    pg_hold_free(ph);
     char l[LSN_STRLEN];
     unsigned long long in = stats.rows, out = stats.rows;
     if (cl != NULL)

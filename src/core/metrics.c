@@ -41,6 +41,8 @@ struct metrics {
     uint64_t transactions, batches, copy_rows;
     lsn_t applied;
     uint64_t lag_bytes;
+    double verify_full_unix_s; /* 0: never */
+    long long verify_dirty;    /* -1: no verify yet */
     double lag_seconds;
     metrics_hist_t batch_rows, apply_seconds;
     metrics_family_t changes, errors;
@@ -53,6 +55,8 @@ metrics_t *metrics_new(void)
         free(m);
         return NULL;
     }
+    if (m != NULL)
+        m->verify_dirty = -1;
     return m;
 }
 
@@ -197,6 +201,14 @@ void metrics_copy_rows(metrics_t *m, uint64_t rows)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_verify(metrics_t *m, double full_unix_s, long long dirty)
+{
+    pthread_mutex_lock(&m->lock);
+    m->verify_full_unix_s = full_unix_s;
+    m->verify_dirty = dirty;
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void metrics_head(FILE *f, const char *name, const char *type, const char *help)
 {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -260,6 +272,12 @@ char *metrics_render(metrics_t *m)
     metrics_render_scalar(f, "syncline_copy_rows_total", "counter",
                           "Rows written by the initial copy", (double)m->copy_rows);
     metrics_render_family(f, "syncline_errors_total", "counter", "Errors by kind", &m->errors);
+    metrics_render_scalar(f, "syncline_verify_last_full_timestamp_seconds", "gauge",
+                          "When the last full verify ended (Unix time; 0: never)",
+                          m->verify_full_unix_s);
+    metrics_render_scalar(f, "syncline_verify_dirty_ranges", "gauge",
+                          "Key ranges changed since the last verify (-1: no verify yet)",
+                          (double)m->verify_dirty);
     pthread_mutex_unlock(&m->lock);
     if (fclose(f) != 0) {
         free(buf);

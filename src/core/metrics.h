@@ -35,6 +35,11 @@ void metrics_copy_rows(metrics_t *m, uint64_t rows);
 /* One error of the given kind (err_name: "connect", "schema", ...). */
 void metrics_error(metrics_t *m, const char *kind);
 
+/* Incremental verify: when the last full verify ended (Unix seconds, 0 =
+ * never) and the key ranges marked changed since the last verify (-1 = no
+ * verify yet). */
+void metrics_verify(metrics_t *m, double full_unix_s, long long dirty);
+
 /* The text exposition format (version 0.0.4), malloc'd (caller frees), or
  * NULL on allocation failure. */
 char *metrics_render(metrics_t *m);

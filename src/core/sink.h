@@ -53,6 +53,15 @@ typedef struct sink_offset {
     int64_t next_offset;
 } sink_offset_t;
 
+/* A key range of a source table that changed in the batch, for incremental
+ * verify (src/core/vmark.h): keys [bucket * VMARK_WIDTH, (bucket + 1) *
+ * VMARK_WIDTH) of its single integer primary key, or bucket -1: anywhere. */
+typedef struct sink_mark {
+    const char *schema;
+    const char *table;
+    int64_t bucket;
+} sink_mark_t;
+
 /* What a committed batch covers: the source position, and for the Kafka
  * applier the consumer offsets, all written in the batch's transaction. */
 typedef struct sink_position {
@@ -60,6 +69,8 @@ typedef struct sink_position {
     int64_t commit_time; /* its source commit time (PostgreSQL timestamp), 0 = unknown */
     const sink_offset_t *offsets;
     int noffsets;
+    const sink_mark_t *marks; /* changed key ranges, written with the batch (may be NULL) */
+    int nmarks;
 } sink_position_t;
 
 typedef struct sink_ops {

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/clock.h"
 #include "core/ddl.h"
@@ -26,9 +27,13 @@
 #include "core/pgoutput.h"
 #include "core/relcache.h"
 
-#define STREAM_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
-#define STREAM_QUIET_MS 20       /* source silence after which settling waits for the target */
-#define STREAM_IDLE_MS 1         /* source silence after which an open batch is committed */
+#define STREAM_PENDING_WAIT_MS 2    /* a wait on the source while a commit is in flight */
+#define STREAM_QUIET_MS 20          /* source silence after which settling waits for the target */
+#define STREAM_IDLE_MS 1            /* source silence after which an open batch is committed */
+#define STREAM_HOLD_LOOK_MS 100     /* how often to look for a verifier's hold request */
+#define STREAM_HOLD_POLL_MS 10      /* how often to look while holding */
+#define STREAM_HOLD_MAX_MS 30000    /* the longest hold, whatever the request says */
+#define STREAM_HOLD_BACKOFF_MS 5000 /* after a failed look */
 
 typedef struct stream_state {
     const source_t *src;
@@ -63,6 +68,10 @@ typedef struct stream_state {
     unsigned polls;         /* messages read while a commit was in flight */
     int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
     int target_stalled;     /* the sink gave up on a stalled target */
+    lsn_t hold_until;       /* an online verify's point: hold before commits >= it, 0: none */
+    int64_t hold_polled_ms; /* last look for a hold request */
+    int track;              /* record the key ranges each batch changes (incremental verify) */
+    vmark_set_t *marks;     /* those of the open batch */
 } stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
@@ -103,12 +112,16 @@ static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize
     if (!st->batch_open)
         return ERR_OK;
     sink_position_t pos = {.end_lsn = st->batch_end_lsn, .commit_time = st->batch_commit_time};
+    if (st->marks != NULL)
+        pos.marks = vmark_set_marks(st->marks, &pos.nmarks);
     double started = clock_seconds(); /* metrics */
     if (st->snk->ops->commit_async != NULL) {
         /* overlap: decode the next batch while the target commits this one */
         err_t err = st->snk->ops->commit_async(st->snk->ctx, &pos, errbuf, errsize);
         if (err != ERR_OK)
             return err;
+        if (st->marks != NULL)
+            vmark_set_reset(st->marks);
         st->batch_open = 0;
         st->pending = 1;
         st->pending_lsn = st->batch_end_lsn;
@@ -119,6 +132,8 @@ static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize
     err_t err = st->snk->ops->commit(st->snk->ctx, &pos, errbuf, errsize);
     if (err != ERR_OK)
         return err;
+    if (st->marks != NULL)
+        vmark_set_reset(st->marks);
     st->batch_open = 0;
     st->applied = st->batch_end_lsn;
     st->progress_saved = st->applied;
@@ -134,9 +149,92 @@ static int stream_batch_full(const stream_state_t *st)
            clock_ms() - st->batch_started_ms >= st->opts->batch_ms;
 }
 
+static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize);
+
+/* ---- online verify hold point (optional: opts->hold may be NULL) -------- */
+
+/* Everything handed to the sink committed and durable. */
+static err_t stream_drain_all(stream_state_t *st, char *errbuf, size_t errsize)
+{
+    err_t err = stream_flush_batch(st, errbuf, errsize);
+    if (err == ERR_OK && st->pending)
+        err = stream_settle(st, 1, errbuf, errsize);
+    return err;
+}
+
+/* Stands still at a boundary before `next` (the commit LSN of the coming
+ * transaction, or the keepalive position when idle) for as long as a live
+ * request says so, at most STREAM_HOLD_MAX_MS: a dead verifier never stops
+ * the sync. A request whose point lies beyond `next` lets the stream go on. */
+static err_t stream_hold(stream_state_t *st, lsn_t next, char *errbuf, size_t errsize)
+{
+    const stream_hold_t *h = st->opts->hold;
+    int64_t started = clock_ms(), id = 0, told_id = 0;
+    lsn_t until = 0, told = 1;
+    int drained = 0;
+    char eb[256];
+    err_t err = ERR_OK;
+    st->hold_until = 0;
+    while (!*st->opts->stop && clock_ms() - started < STREAM_HOLD_MAX_MS) {
+        if (h->poll(h->ctx, &id, &until, &st->track, eb, sizeof(eb)) != ERR_OK) {
+            log_warn("verify hold: %s", eb); /* the sync goes on; look again later */
+            st->hold_polled_ms = clock_ms() + STREAM_HOLD_BACKOFF_MS;
+            return ERR_OK;
+        }
+        if (id == 0 || (until != 0 && next < until)) {
+            st->hold_until = id != 0 ? until : 0;
+            break;
+        }
+        if (!drained && (err = stream_drain_all(st, errbuf, errsize)) != ERR_OK)
+            break;
+        drained = 1;
+        if ((id != told_id || until != told) &&
+            h->held(h->ctx, id, until, eb, sizeof(eb)) != ERR_OK)
+            log_warn("verify hold: %s", eb);
+        told_id = id, told = until;
+        if (clock_ms() - st->last_status_ms >= st->opts->status_interval_ms &&
+            (err = stream_send_status(st, 0, errbuf, errsize)) != ERR_OK)
+            break;
+        nanosleep(&(struct timespec){.tv_nsec = STREAM_HOLD_POLL_MS * 1000000L}, NULL);
+    }
+    st->hold_polled_ms = clock_ms();
+    return err;
+}
+
+/* A boundary before `next`: hold when a request's point is reached; look for
+ * a new request at most every STREAM_HOLD_LOOK_MS. */
+static err_t stream_hold_point(stream_state_t *st, lsn_t next, char *errbuf, size_t errsize)
+{
+    if (st->opts->hold == NULL)
+        return ERR_OK;
+    if (st->hold_until != 0)
+        return next >= st->hold_until ? stream_hold(st, next, errbuf, errsize) : ERR_OK;
+    if (clock_ms() - st->hold_polled_ms < STREAM_HOLD_LOOK_MS)
+        return ERR_OK;
+    return stream_hold(st, next, errbuf, errsize);
+}
+
+/* Records the key ranges a change touches (both NULL: the whole table). */
+static int stream_mark(stream_state_t *st, const change_relation_t *rel, const change_tuple_t *old,
+                       const change_tuple_t *new_tuple)
+{
+    if (st->marks == NULL && (st->marks = vmark_set_new()) == NULL)
+        return -1;
+    if (old == NULL && new_tuple == NULL)
+        return vmark_set_add_table(st->marks, rel);
+    return vmark_set_add_row(st->marks, rel, old, new_tuple);
+}
+
+/* ---- end of hold point --------------------------------------------------- */
+
 static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsize)
 {
     const pgoutput_begin_t *b = &st->msg.u.begin;
+    if (b->final_lsn >= st->applied) {
+        err_t err = stream_hold_point(st, b->final_lsn, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
     st->in_txn = 1;
     st->txn_lsn = b->final_lsn;
     st->txn_commit_time = b->commit_time;
@@ -255,6 +353,10 @@ static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, s
         row.old_tuple = &r->old_tuple;
     if (op != SINK_DELETE)
         row.new_tuple = &r->new_tuple;
+    if (st->track && stream_mark(st, row.rel, row.old_tuple, row.new_tuple) != 0) {
+        snprintf(errbuf, errsize, "out of memory marking changed key ranges");
+        return ERR_RUNTIME;
+    }
     st->batch_rows++;
     st->stats->rows++;
     if (st->opts->metrics != NULL) /* metrics */
@@ -318,6 +420,12 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
     if (partmap_count(st->opts->parts) > 0 &&
         stream_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
         return ERR_RUNTIME;
+    for (int i = 0; st->track && i < n; i++) {
+        if (stream_mark(st, rels[i], NULL, NULL) != 0) {
+            snprintf(errbuf, errsize, "out of memory marking changed key ranges");
+            return ERR_RUNTIME;
+        }
+    }
     st->batch_rows++;
     return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn_lsn, errbuf, errsize);
 }
@@ -468,6 +576,10 @@ static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
         if (err != ERR_OK)
             return err;
     }
+    if (!st->in_txn) /* idle or between transactions: everything before keepalive_end is in */
+        err = stream_hold_point(st, st->keepalive_end, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
     lsn_t before = st->applied;
     err = stream_idle_advance(st, st->keepalive_end, errbuf, errsize);
     /* quiet for a status period: ask for a reply, which proves the link alive */
@@ -598,5 +710,6 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
     }
     pgoutput_msg_clear(&st.msg);
     relcache_free(st.rels);
+    vmark_set_free(st.marks);
     return err;
 }
