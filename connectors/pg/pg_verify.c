@@ -730,44 +730,77 @@ static PGresult *pg_verify_marks(pg_verify_t *pv, const vtable_t *vt)
                          4, p, PGRES_TUPLES_OK, "target: verify marks", pv->errbuf, pv->errsize);
 }
 
-/* Compares [b0 * W, (b1 + 1) * W) of the key; narrows it when it differs. */
-static err_t pg_verify_bucket_range(pg_verify_t *pv, const vtable_t *vt, long long b0, long long b1,
-                                    pg_verify_result_t *r, vbuf_t *detail)
+/* Per marked bucket of vt on conn, in one statement: bucket, count(*) and
+ * the checksum, ascending (buckets without rows are absent). */
+static PGresult *pg_verify_bucket_stats(pg_verify_t *pv, PGconn *conn, const vtable_t *vt,
+                                        const char *buckets)
 {
-    char lo[32], hi[32];
-    snprintf(lo, sizeof(lo), "%lld", b0 * VMARK_WIDTH);
-    snprintf(hi, sizeof(hi), "%lld", (b1 + 1) * VMARK_WIDTH);
-    char *lov[1] = {lo}, *hiv[1] = {hi};
-    vstat_t s, t;
-    err_t err = pg_verify_stat(pv, pv->src, vt, lov, hiv, &s);
-    if (err == ERR_OK)
-        err = pg_verify_stat(pv, pv->tgt, vt, lov, hiv, &t);
-    if (err != ERR_OK)
-        return err;
-    r->rechecked++;
-    if (!vstat_same(&s, &t) && ++r->bad_chunks <= PG_VERIFY_MAX_REPORT)
-        err = pg_verify_narrow(pv, vt, lov, hiv, s, t, detail);
-    return err;
+    vbuf_t sql = {0};
+    const char *params[1] = {buckets};
+    vbuf_add(&sql, "SELECT u.syncline_bucket, count(*), ");
+    if (pv->opts->mode == PG_VERIFY_COUNT)
+        vbuf_add(&sql, "'0'");
+    else if (pv->utf8_hash)
+        vbuf_add(&sql,
+                 "coalesce(sum(hashtextextended(convert_to(%s::text, 'UTF8')::text, "
+                 "0)::numeric), 0)",
+                 vt->rowexpr);
+    else
+        vbuf_add(&sql, "coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)", vt->rowexpr);
+    vbuf_add(&sql,
+             " FROM unnest($1::bigint[]) AS u(syncline_bucket) JOIN %s ON %s >= "
+             "u.syncline_bucket * %d AND %s < (u.syncline_bucket + 1) * %d GROUP BY 1 ORDER BY 1",
+             conn == pv->tgt ? vt->tq : vt->sq, vt->keylist, VMARK_WIDTH, vt->keylist, VMARK_WIDTH);
+    PGresult *res = pg_verify_query(pv, conn, vt, &sql, params, 1);
+    free(sql.s);
+    return res;
 }
 
-/* The marked key ranges (consecutive buckets merged) of a bucketable table. */
+/* Row i of a bucket stats result as a vstat, when it is bucket b (else empty). */
+static void pg_verify_bucket_row(PGresult *res, int *i, long long b, vstat_t *out)
+{
+    *out = (vstat_t){.count = 0, .sum = "0"};
+    if (*i < PQntuples(res) && strtoll(PQgetvalue(res, *i, 0), NULL, 10) == b) {
+        out->count = strtoll(PQgetvalue(res, *i, 1), NULL, 10);
+        snprintf(out->sum, sizeof(out->sum), "%s", PQgetvalue(res, *i, 2));
+        (*i)++;
+    }
+}
+
+/* The marked buckets of a bucketable table: one statement per side, then
+ * each differing bucket narrowed to the row. */
 static err_t pg_verify_buckets(pg_verify_t *pv, const vtable_t *vt, PGresult *marks,
                                pg_verify_result_t *r, vbuf_t *detail)
 {
-    err_t err = ERR_OK;
     int n = PQntuples(marks);
-    for (int i = 0; i < n && err == ERR_OK;) {
-        long long b0 = strtoll(PQgetvalue(marks, i, 0), NULL, 10), b1 = b0;
-        for (i++; i < n && strtoll(PQgetvalue(marks, i, 0), NULL, 10) == b1 + 1; i++)
-            b1++;
-        if (*pv->opts->stop) {
-            snprintf(pv->errbuf, pv->errsize, "verify interrupted at table %s", vt->display);
-            return ERR_RUNTIME;
-        }
-        err = pg_verify_refresh(pv);
-        if (err == ERR_OK)
-            err = pg_verify_bucket_range(pv, vt, b0, b1, r, detail);
+    if (n == 0)
+        return ERR_OK;
+    vbuf_t arr = {0};
+    for (int i = 0; i < n; i++)
+        vbuf_add(&arr, "%s%s", i ? "," : "{", PQgetvalue(marks, i, 0));
+    vbuf_add(&arr, "}");
+    err_t err = arr.oom ? ERR_RUNTIME : pg_verify_refresh(pv);
+    PGresult *sres = err == ERR_OK ? pg_verify_bucket_stats(pv, pv->src, vt, arr.s) : NULL;
+    PGresult *tres = sres != NULL ? pg_verify_bucket_stats(pv, pv->tgt, vt, arr.s) : NULL;
+    free(arr.s);
+    if (err == ERR_OK && tres == NULL)
+        err = pg_conn_classify(sres == NULL ? pv->src : pv->tgt);
+    for (int i = 0, si = 0, ti = 0; err == ERR_OK && i < n; i++) {
+        long long b = strtoll(PQgetvalue(marks, i, 0), NULL, 10);
+        vstat_t ss, ts;
+        pg_verify_bucket_row(sres, &si, b, &ss);
+        pg_verify_bucket_row(tres, &ti, b, &ts);
+        r->rechecked++;
+        if (vstat_same(&ss, &ts) || ++r->bad_chunks > PG_VERIFY_MAX_REPORT)
+            continue;
+        char lo[32], hi[32];
+        snprintf(lo, sizeof(lo), "%lld", b * VMARK_WIDTH);
+        snprintf(hi, sizeof(hi), "%lld", (b + 1) * VMARK_WIDTH);
+        char *lov[1] = {lo}, *hiv[1] = {hi};
+        err = pg_verify_narrow(pv, vt, lov, hiv, ss, ts, detail);
     }
+    PQclear(sres);
+    PQclear(tres);
     return err;
 }
 
@@ -1135,6 +1168,11 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
     err_t err = pg_verify_use_online(pv, &pv->online);
     if (err != ERR_OK || pv->online)
         return err != ERR_OK ? err : pg_verify_online_point(pv, deadline);
+    if (pv->opts->online_only) {
+        snprintf(pv->errbuf, pv->errsize,
+                 "no online verify: the source is fenced or no applier listens for holds");
+        return ERR_LAG;
+    }
     for (;;) {
         lsn_t applied = 0;
         int still = 1;

@@ -26,6 +26,7 @@ typedef struct pg_verify_opts {
     int timeout_s;               /* how long to wait for the target to reach the snapshot */
     int point_s;                 /* online: a new consistent point after this long (0: 20 s) */
     int full;                    /* compare everything, even when an incremental verify could */
+    int online_only;             /* ERR_LAG at once unless an applier holds for an online point */
     volatile sig_atomic_t *stop; /* Ctrl-C: give up (ERR_RUNTIME) */
 } pg_verify_opts_t;
 

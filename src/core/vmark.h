@@ -12,7 +12,7 @@
 #include "core/sink.h"
 
 /* Keys per bucket of a single integer primary key. */
-#define VMARK_WIDTH 1024
+#define VMARK_WIDTH 64
 
 typedef struct vmark_set vmark_set_t;
 
@@ -23,7 +23,7 @@ void vmark_set_free(vmark_set_t *vs);
 /*
  * The bucket of tuple t of rel: floor(key / VMARK_WIDTH) when rel's replica
  * identity is its primary key (default), made of one int2/int4/int8 column
- * sent as text; -1 (the whole table) otherwise. Keys -1024..-1 fall in
+ * sent as text; -1 (the whole table) otherwise. Keys -64..-1 fall in
  * bucket -1 too: their table is re-checked whole, which is only slower.
  */
 int64_t vmark_bucket(const change_relation_t *rel, const change_tuple_t *t);
