@@ -578,7 +578,7 @@ const cli_command_t cli_verify_command = {
         "  the target holding exactly the transactions before L. Per chunk of N primary-key\n"
         "  rows (default 10000) both servers compute count(*) and a checksum of the rows'\n"
         "  text; a differing chunk is narrowed down to the row. Tables without a primary key\n"
-        "  are compared whole. Online, while 'run' or 'apply' streams and the source takes\n"
+        "  are compared whole. Online, while 'run' streams and the source takes\n"
         "  writes: the applier holds a moment at L (a temporary slot's snapshot) while the\n"
         "  target snapshot is opened; a new point every --point-seconds (default 20).\n"
         "  With syncline stopped, the source must be idle (or fenced): verify retries until\n"
