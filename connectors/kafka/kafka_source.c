@@ -480,40 +480,36 @@ static void kafka_source_where(kafka_source_t *ks, const rd_kafka_message_t *m)
                  rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset);
 }
 
-/* 1 with *lsn set when m is capture's heartbeat (kafka_sink_advance). */
-static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
-{
-    rd_kafka_headers_t *hdrs;
-    const void *v;
-    size_t n;
-    char text[LSN_STRLEN];
-    if (m->payload != NULL ||
-        (m->key != NULL && (m->key_len != strlen(KAFKA_HEARTBEAT_KEY) ||
-                            memcmp(m->key, KAFKA_HEARTBEAT_KEY, m->key_len) != 0)) ||
-        rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(hdrs, KAFKA_HEARTBEAT_HEADER, &v, &n) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        v == NULL || n >= sizeof(text))
-        return 0;
-    memcpy(text, v, n);
-    text[n] = '\0';
-    return lsn_parse(text, lsn);
-}
-
-/* 1 with *lsn set when m carries KAFKA_PREV_HEADER. */
-static int kafka_source_prev(const rd_kafka_message_t *m, lsn_t *lsn)
+/* 1 with *lsn set when m carries header name holding an LSN. */
+static int kafka_source_header_lsn(const rd_kafka_message_t *m, const char *name, lsn_t *lsn)
 {
     rd_kafka_headers_t *hdrs;
     const void *v;
     size_t n;
     char text[LSN_STRLEN];
     if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        rd_kafka_header_get_last(hdrs, KAFKA_PREV_HEADER, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        v == NULL || n >= sizeof(text))
+        rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || v == NULL ||
+        n >= sizeof(text))
         return 0;
     memcpy(text, v, n);
     text[n] = '\0';
     return lsn_parse(text, lsn);
+}
+
+/* 1 with *lsn set when m is capture's heartbeat (kafka_sink_advance). */
+static int kafka_source_heartbeat(const rd_kafka_message_t *m, lsn_t *lsn)
+{
+    size_t klen = strlen(KAFKA_HEARTBEAT_KEY);
+    if (m->payload != NULL ||
+        (m->key != NULL && (m->key_len != klen || memcmp(m->key, KAFKA_HEARTBEAT_KEY, klen) != 0)))
+        return 0;
+    return kafka_source_header_lsn(m, KAFKA_HEARTBEAT_HEADER, lsn);
+}
+
+/* 1 with *lsn set when m carries KAFKA_PREV_HEADER. */
+static int kafka_source_prev(const rd_kafka_message_t *m, lsn_t *lsn)
+{
+    return kafka_source_header_lsn(m, KAFKA_PREV_HEADER, lsn);
 }
 
 /* The chain breaks at m (a transaction's first message here, or a
