@@ -21,11 +21,7 @@
 #include "core/log.h"
 #include "event/event_dbz.h"
 #include "kafka/kafka_conf.h"
-
-/* Per topic partition: the transactions produced into it in this session. */
-typedef struct kafka_dbz_chain {
-    lsn_t last, prev;
-} kafka_dbz_chain_t;
+#include "kafka/kafka_order.h"
 
 typedef struct kafka_dbz_table {
     uint32_t relid;
@@ -33,8 +29,8 @@ typedef struct kafka_dbz_table {
     char *collection; /* "schema.table", owned */
     rd_kafka_topic_t *rkt;
     int partitions;
-    kafka_dbz_chain_t *chain; /* partitions entries */
-    int64_t count;            /* change events in the transaction in hand */
+    kafka_order_chain_t *chain; /* partitions entries */
+    int64_t count;              /* change events in the transaction in hand */
 } kafka_dbz_table_t;
 
 struct kafka_dbz {
@@ -222,23 +218,6 @@ static kafka_dbz_table_t *kafka_dbz_table(kafka_dbz_t *kd, const change_relation
     return &kd->tables[kd->ntables++];
 }
 
-static int32_t kafka_dbz_partition(const kafka_dbz_table_t *t, const char *key, size_t keylen)
-{
-    if (key == NULL || t->partitions <= 1)
-        return 0;
-    return rd_kafka_msg_partitioner_murmur2(t->rkt, key, keylen, t->partitions, NULL, NULL);
-}
-
-static lsn_t kafka_dbz_chain(kafka_dbz_table_t *t, int32_t part, lsn_t commit_lsn)
-{
-    kafka_dbz_chain_t *c = &t->chain[part];
-    if (c->last != commit_lsn) {
-        c->prev = c->last;
-        c->last = commit_lsn;
-    }
-    return c->prev;
-}
-
 /* BEGIN on the metadata topic, before the transaction's first change. */
 static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf,
                              size_t errsize)
@@ -280,8 +259,8 @@ static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const event_
         free(key);
         return ERR_RUNTIME;
     }
-    int32_t part = kafka_dbz_partition(t, key, klen);
-    lsn_t prev = kafka_dbz_chain(t, part, kd->txn.commit_lsn);
+    int32_t part = kafka_order_partition(t->rkt, t->partitions, key, klen);
+    lsn_t prev = kafka_order_step(&t->chain[part], kd->txn.commit_lsn);
     err_t err = out->send(out->ctx, t->rkt, part, value, vlen, key, klen, prev, errbuf, errsize);
     if (err == ERR_OK && op == EVENT_DELETE && key != NULL)
         err = out->send(out->ctx, t->rkt, part, NULL, 0, key, klen, 0, errbuf, errsize);

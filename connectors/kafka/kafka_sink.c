@@ -49,6 +49,7 @@
 #include "event/event_json.h"
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_dbz.h"
+#include "kafka/kafka_order.h"
 #include "kafka/kafka_schemas.h"
 #include "core/log.h"
 #include "kafka/schema_registry.h"
@@ -69,12 +70,6 @@ typedef struct kafka_sink_pending {
     char table[136]; /* schema.table, for messages (truncated) */
 } kafka_sink_pending_t;
 
-/* Per partition: the transactions produced into it in this session. */
-typedef struct kafka_sink_chain {
-    lsn_t last; /* commit LSN of the newest; 0: none yet */
-    lsn_t prev; /* the one before it; 0: none in this session */
-} kafka_sink_chain_t;
-
 /* A batch whose messages Kafka has not all acknowledged. */
 typedef struct kafka_sink_batch {
     uint64_t seq;        /* numbered from 1 in the order begun */
@@ -93,7 +88,7 @@ struct kafka_sink {
     int partitions;
     volatile sig_atomic_t *stop;
     kafka_sink_pending_t *pending; /* one per partition */
-    kafka_sink_chain_t *chain;     /* one per partition */
+    kafka_order_chain_t *chain;    /* one per partition */
     event_txn_t txn;               /* the source transaction in hand */
     int64_t inflight;              /* produced, no delivery report yet */
     rd_kafka_resp_err_t failed;    /* first delivery error (sticky while batches are out) */
@@ -344,25 +339,6 @@ static err_t kafka_sink_produce(kafka_sink_t *ks, int32_t partition, kafka_sink_
 
 /* ---- holding back the newest message per partition ------------------------ */
 
-static int32_t kafka_sink_partition(kafka_sink_t *ks, const char *key, size_t keylen)
-{
-    if (key == NULL || ks->partitions <= 1)
-        return 0;
-    return rd_kafka_msg_partitioner_murmur2(ks->rkt, key, keylen, ks->partitions, NULL, NULL);
-}
-
-/* The predecessor of transaction commit_lsn in partition part (0: none in
- * this session), noting it as the partition's newest. */
-static lsn_t kafka_sink_chain(kafka_sink_t *ks, int32_t part, lsn_t commit_lsn)
-{
-    kafka_sink_chain_t *c = &ks->chain[part];
-    if (c->last != commit_lsn) {
-        c->prev = c->last;
-        c->last = commit_lsn;
-    }
-    return c->prev;
-}
-
 /* Takes ownership of what next holds. */
 static err_t kafka_sink_hold(kafka_sink_t *ks, int32_t part, kafka_sink_pending_t *next,
                              char *errbuf, size_t errsize)
@@ -408,9 +384,9 @@ static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char 
         return ERR_RUNTIME;
     }
     next.key = event_key(ch, ks->cfg->kafka.partitioning, &next.keylen);
-    int32_t part = kafka_sink_partition(ks, next.key, next.keylen);
+    int32_t part = kafka_order_partition(ks->rkt, ks->partitions, next.key, next.keylen);
     next.commit_lsn = txn.commit_lsn;
-    next.prev = kafka_sink_chain(ks, part, txn.commit_lsn);
+    next.prev = kafka_order_step(&ks->chain[part], txn.commit_lsn);
     snprintf(next.table, sizeof(next.table), "%s.%s", ch->rel->nspname, ch->rel->relname);
     return kafka_sink_hold(ks, part, &next, errbuf, errsize);
 }
