@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/metrics.h"
 #include "kafka/kafka_sink.h"
+#include "kafka/kafka_dbz_source.h"
 #include "kafka/kafka_source.h"
 #include "core/log.h"
 #include "pg/pg_source.h"
@@ -237,8 +238,12 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
         (*started)++;
         as->opts.stop = ctx->stop;
         sink_t target = pg_target_sink(pt);
-        err = kafka_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st, ctx->errbuf,
-                               CLI_ERRBUF_SIZE);
+        if (strcmp(as->cfg->kafka.layout, "debezium") == 0) /* topics per table */
+            err = kafka_dbz_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st,
+                                       ctx->errbuf, CLI_ERRBUF_SIZE);
+        else
+            err = kafka_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st, ctx->errbuf,
+                                   CLI_ERRBUF_SIZE);
         as->opts.from = KAFKA_SOURCE_FROM_STORED; /* a retry resumes from the target */
         log_info("apply stopped applied_lsn=%s messages=%llu rows=%llu skipped=%llu "
                  "dead_lettered=%llu target_commits=%llu",
