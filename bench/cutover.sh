@@ -40,7 +40,8 @@ for run in $(seq 1 "$RUNS"); do
         grep -E 'online_verify|_seconds|write_pause_ms|^ *verify:' "$out" || true
         grep -h 'online verify at scale\|write pause' "$dir"/213-*.log | head -n 3 || true
         # the fenced verify's own steps: the last verify's per-table lines in cutover.err
-        grep -E 'verified table=|consistent point' "$dir/scratch-t213/cutover.err" | tail -n 6 || true
+        grep -E 'verified table=|consistent point|ranges_ms' "$dir/scratch-t213/cutover.err" | tail -n 11 || true
+        echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     else
         tail -n 20 "$dir.out"
     fi
