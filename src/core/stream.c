@@ -404,15 +404,21 @@ static err_t stream_handle_message(stream_state_t *st, char *errbuf, size_t errs
     if (st->snk->ops->ddl == NULL) { /* a sink that cannot carry it: say so (the tag only:
                                       * statement text may hold secrets) */
         char l[LSN_STRLEN], eb[64];
-        ddl_event_t ev;
-        int ok = ddl_event_parse(m->content, m->len, &ev, eb, sizeof(eb)) == 0;
+        ddl_event_t ev = {0};
+        const char *sig, *body;
+        size_t blen;
+        int ok = ddl_message_split(m->content, m->len, &sig, &body, &blen) == 0 &&
+                 ddl_event_parse(body, blen, &ev, eb, sizeof(eb)) == 0;
         log_warn("ddl at lsn=%s (%s) not followed by this sink: apply it on the target by hand",
                  lsn_format(m->lsn, l, sizeof(l)), ok ? ev.tag : "unreadable");
         ddl_event_clear(&ev);
         return ERR_OK;
     }
-    sink_ddl_t d = {
-        .json = m->content, .len = m->len, .lsn = m->lsn, .txn_lsn = st->txn.commit_lsn};
+    sink_ddl_t d = {.json = m->content,
+                    .len = m->len,
+                    .lsn = m->lsn,
+                    .txn_lsn = st->txn.commit_lsn,
+                    .xid = st->txn.xid};
     st->batch.rows++;
     return st->snk->ops->ddl(st->snk->ctx, &d, errbuf, errsize);
 }
