@@ -35,33 +35,6 @@ static change_relation_t fuzz_event_rel = {.relid = 16384,
                                            .ncols = 9,
                                            .cols = fuzz_event_cols};
 
-/* The fixed envelope syncline 0.1 wrote (images as maps of strings). */
-static const char fuzz_event_v0_schema[] =
-    "{\"name\":\"syncline.Envelope\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"op\",\"type\":\"string\"},"
-    "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
-    "{\"name\":\"after\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
-    "{\"name\":\"source\",\"type\":{\"name\":\"syncline.Source\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
-    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
-    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
-    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"commit_lsn\",\"type\":\"string\"},{\"name\":\"end_lsn\",\"type\":[\"null\","
-    "\"string\"]},{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
-    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
-    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"syncline\",\"type\":{\"name\":\"syncline.Meta\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"relid\",\"type\":\"long\"},{\"name\":\"replident\",\"type\":\"string\"},"
-    "{\"name\":\"old\",\"type\":[\"null\",\"string\"]},"
-    "{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
-    "{\"name\":\"columns\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"syncline.Column\","
-    "\"type\":\"record\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"type\","
-    "\"type\":\"long\"},{\"name\":\"typmod\",\"type\":\"int\"},{\"name\":\"key\",\"type\":"
-    "\"boolean\"}]}}},"
-    "{\"name\":\"truncate\",\"type\":[\"null\",{\"name\":\"syncline.Truncate\",\"type\":\"record\","
-    "\"fields\":[{\"name\":\"options\",\"type\":\"int\"},{\"name\":\"n\",\"type\":\"int\"},"
-    "{\"name\":\"i\",\"type\":\"int\"}]}]}]}}]}";
-
 /* Teaches an Avro codec the seeds' writer schemas. 0 or -1. */
 static int fuzz_event_prepare(event_codec_t *codec)
 {
@@ -74,9 +47,9 @@ static int fuzz_event_prepare(event_codec_t *codec)
     if (w == NULL)
         return -1;
     event_avro_writer_set_published(w, FUZZ_EVENT_SCHEMA_ID);
-    event_avro_ref_t v0 = {.fingerprint = event_schema_fingerprint(fuzz_event_v0_schema)};
-    return event_codec_add_schema(codec, fuzz_event_v0_schema, strlen(fuzz_event_v0_schema), &v0,
-                                  err, sizeof(err));
+    event_avro_ref_t v0 = {.fingerprint = event_schema_fingerprint(event_oracle_v0_schema)};
+    return event_codec_add_schema(codec, event_oracle_v0_schema, strlen(event_oracle_v0_schema),
+                                  &v0, err, sizeof(err));
 }
 
 #endif

@@ -52,6 +52,7 @@
 #include "event/event.h"
 #include "event/event_codec.h"
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_hold.h"
 #include "kafka/kafka_schemas.h"
 #include "core/collapse.h"
 #include "core/log.h"
@@ -101,9 +102,11 @@ typedef struct kafka_source {
     int overrides_done;
     const change_relation_t **trunc; /* a TRUNCATE of several relations, collecting */
     int ntrunc;
-    err_t cb_err; /* an error inside the rebalance callback */
+    kafka_hold_t *hold; /* online verify: hold point and changed key ranges */
+    err_t cb_err;       /* an error inside the rebalance callback */
     char *errbuf;
     size_t errsize;
+    int64_t settled_ms; /* last look at the target between source transactions */
 } kafka_source_t;
 
 static kafka_source_part_t *kafka_source_part(kafka_source_t *ks, int32_t partition)
@@ -184,9 +187,11 @@ static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
             offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
     }
     sink_position_t pos = {.offsets = offs, .noffsets = n};
+    kafka_hold_marks(ks->hold, &pos);
     err_t err = batch_commit(&ks->batch, &pos, wait, ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
+    kafka_hold_marked(ks->hold);
     for (int i = 0; i < ks->nparts; i++)
         ks->parts[i].dirty = 0;
     ks->stats->batches++;
@@ -198,6 +203,22 @@ static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
 static err_t kafka_source_commit(kafka_source_t *ks)
 {
     return kafka_source_commit_batch(ks, 1);
+}
+
+/* Everything handed to the target durable (an online verify's hold). */
+static err_t kafka_source_drain(void *arg)
+{
+    kafka_source_t *ks = arg;
+    err_t err = kafka_source_commit(ks);
+    return err == ERR_OK ? kafka_source_settle(ks, 1) : err;
+}
+
+/* A boundary before next (kafka_hold.h); only one partition has one order. */
+static err_t kafka_source_hold(kafka_source_t *ks, lsn_t next)
+{
+    if (!ks->use_lsn || !kafka_source_at_boundary(ks))
+        return ERR_OK;
+    return kafka_hold_point(ks->hold, next, kafka_source_drain, ks, ks->errbuf, ks->errsize);
 }
 
 /* Abandons the open batch: its offsets were not stored, so what it held is
@@ -249,6 +270,10 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
         ks->trunc = t;
     }
     ks->trunc[ks->ntrunc++] = rel;
+    if (kafka_hold_mark(ks->hold, rel, NULL, NULL) != 0) {
+        snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
+        return ERR_RUNTIME;
+    }
     if (ev->truncate_i < ev->truncate_n - 1)
         return ERR_OK; /* the other relations of this TRUNCATE follow */
     int n = ks->ntrunc;
@@ -284,6 +309,10 @@ static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const chang
     row.old_kind = ev->has_old ? ev->old_kind : 0;
     row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
     row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
+    if (kafka_hold_mark(ks->hold, rel, row.old_tuple, row.new_tuple) != 0) {
+        snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
+        return ERR_RUNTIME;
+    }
     ks->batch.rows++;
     ks->stats->rows++;
     return ks->snk.ops->row(ks->snk.ctx, &row, ks->errbuf, ks->errsize);
@@ -631,6 +660,8 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
                 p->last_txn = prev;
             p->next_offset = m->offset + 1;
             p->dirty = 1;
+            if (err == ERR_OK && !p->in_txn) /* nothing below hb is missing */
+                err = kafka_source_hold(ks, hb);
         }
         return err;
     }
@@ -682,6 +713,10 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
         ks->stats->skipped++;
         event_clear(&ev);
         return ERR_OK;
+    } else if (ev.has_txn && !p->in_txn &&
+               (err = kafka_source_hold(ks, ev.txn.commit_lsn)) != ERR_OK) {
+        event_clear(&ev); /* chained: every transaction before it is applied */
+        return err;
     } else {
         if (p->gap)
             log_info("kafka gap healed topic=%s partition=%d offset=%lld",
@@ -940,6 +975,9 @@ static err_t kafka_source_loop(kafka_source_t *ks)
         /* a commit in flight and nothing open: look, do not sleep; a batch
          * open: a moment, then it commits (below) */
         int wait_ms = ks->batch.pending && !ks->batch.open ? 0 : ks->batch.open ? 1 : 200;
+        /* between transactions with the target idle: only what is here counts */
+        if (ks->batch.open && !ks->batch.pending && kafka_source_at_boundary(ks))
+            wait_ms = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
@@ -949,6 +987,13 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             err = kafka_source_handle(ks, m);
         if (m != NULL)
             rd_kafka_message_destroy(m);
+        /* between transactions with a commit in flight: learn without waiting
+         * (at most once a millisecond) whether the target answered it */
+        if (err == ERR_OK && m != NULL && ks->batch.open && ks->batch.pending &&
+            clock_ms() != ks->settled_ms && kafka_source_at_boundary(ks)) {
+            ks->settled_ms = clock_ms();
+            err = kafka_source_settle(ks, 0);
+        }
         /* batch only while behind: nothing more ready and no commit in flight
          * commits the batch at once (batches grow with the backlog) */
         int idle =
@@ -957,6 +1002,8 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             err = kafka_source_commit_batch(ks, 0);
         if (err == ERR_OK && (m == NULL || ks->stats->messages % 4096 == 0))
             err = kafka_source_gaps(ks); /* also while other partitions keep it busy */
+        if (err == ERR_OK && m == NULL)  /* idle: a pause, never a point */
+            err = kafka_source_hold(ks, 0);
         /* the stream paused: wait for the target; now and then: just look */
         if (err == ERR_OK && ks->batch.pending && (m == NULL || ++ks->polls % 256 == 0))
             err = kafka_source_settle(ks, m == NULL && !ks->batch.open);
@@ -1050,10 +1097,14 @@ err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, con
     if (cl != NULL)
         ks.snk = collapse_sink(cl);
     batch_init(&ks.batch, &ks.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied);
-    err_t err = kafka_source_open(&ks);
+    ks.hold = kafka_hold_new(ks.use_lsn ? opts->hold : NULL, opts->stop);
+    err_t err = ks.hold != NULL ? kafka_source_open(&ks) : ERR_RUNTIME;
+    if (ks.hold == NULL)
+        snprintf(errbuf, errsize, "out of memory");
     if (err == ERR_OK)
         err = kafka_source_loop(&ks);
     kafka_source_close(&ks);
+    kafka_hold_free(ks.hold);
     collapse_free(cl);
     return err;
 }

@@ -191,33 +191,110 @@ static PGresult *pg_verify_query(pg_verify_t *pv, PGconn *conn, const vtable_t *
     return pg_conn_execp(conn, sql->s, np, params, PGRES_TUPLES_OK, what, pv->errbuf, pv->errsize);
 }
 
-/* count and checksum of [lo, hi) on one side. */
-static err_t pg_verify_stat(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, vbound_t lo,
-                            vbound_t hi, vstat_t *out)
+/* The last result of the statement sent on the (unbounded) source, checked
+ * for rows; NULL with errbuf set (unless err_set: an error is there already).
+ * Always reads every result, so the connection is free again. */
+static PGresult *pg_verify_collect(pg_verify_t *pv, const vtable_t *vt, int err_set)
 {
-    vbuf_t sql = {0};
-    const char *params[2 * PG_VERIFY_MAX_KEYS];
-    int np = 0;
+    PGresult *last = NULL, *res;
+    while ((res = PQgetResult(pv->src)) != NULL) {
+        if (last != NULL && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(res);
+            continue;
+        }
+        PQclear(last);
+        last = res;
+    }
+    if (last != NULL && PQresultStatus(last) == PGRES_TUPLES_OK)
+        return last;
+    if (!err_set) {
+        char m[512];
+        const char *msg = last != NULL ? PQresultErrorMessage(last) : "";
+        snprintf(pv->errbuf, pv->errsize, "source: verify table %s: %s", vt->display,
+                 msg != NULL && msg[0] ? msg : pg_conn_message(pv->src, m, sizeof(m)));
+    }
+    PQclear(last);
+    return NULL;
+}
+
+/*
+ * Runs a statement on both sides at the same time: sent to the source, run
+ * on the target, then the source's answer read. The two servers work in
+ * parallel, so a pair costs the slower side, not the sum (the counts inside
+ * the fence's write pause). ERR_OK with *sres and *tres (caller PQclears).
+ */
+static err_t pg_verify_query_both(pg_verify_t *pv, const vtable_t *vt, const vbuf_t *ssql,
+                                  const vbuf_t *tsql, const char **params, int np, PGresult **sres,
+                                  PGresult **tres)
+{
+    const char *const none[1] = {NULL};
+    *sres = *tres = NULL;
+    if (ssql->oom || tsql->oom) {
+        snprintf(pv->errbuf, pv->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    if (!PQsendQueryParams(pv->src, ssql->s, np, NULL, np > 0 ? params : none, NULL, NULL, 0)) {
+        char m[512];
+        snprintf(pv->errbuf, pv->errsize, "source: verify table %s: %s", vt->display,
+                 pg_conn_message(pv->src, m, sizeof(m)));
+        return pg_conn_classify(pv->src);
+    }
+    *tres = pg_verify_query(pv, pv->tgt, vt, tsql, params, np);
+    *sres = pg_verify_collect(pv, vt, *tres == NULL);
+    if (*sres != NULL && *tres != NULL)
+        return ERR_OK;
+    err_t err = pg_conn_classify(*tres == NULL ? pv->tgt : pv->src);
+    PQclear(*sres);
+    PQclear(*tres);
+    *sres = *tres = NULL;
+    return err;
+}
+
+/* The statement of pg_verify_stat for one side (conn: pv->src or pv->tgt). */
+static void pg_verify_stat_sql(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, vbound_t lo,
+                               vbound_t hi, vbuf_t *sql, const char **params, int *np)
+{
     if (pv->opts->mode == PG_VERIFY_COUNT)
-        vbuf_add(&sql, "SELECT count(*), '0'");
+        vbuf_add(sql, "SELECT count(*), '0'");
     else if (pv->utf8_hash)
         vbuf_add(
-            &sql,
+            sql,
             "SELECT count(*), coalesce(sum(hashtextextended(convert_to(%s::text, 'UTF8')::text, "
             "0)::numeric), 0)",
             vt->rowexpr);
     else
-        vbuf_add(&sql, "SELECT count(*), coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)",
+        vbuf_add(sql, "SELECT count(*), coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)",
                  vt->rowexpr);
-    vbuf_add(&sql, " FROM %s", conn == pv->tgt ? vt->tq : vt->sq);
-    pg_verify_where(vt, lo, hi, &sql, params, &np);
-    PGresult *res = pg_verify_query(pv, conn, vt, &sql, params, np);
-    free(sql.s);
-    if (res == NULL)
-        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
+    vbuf_add(sql, " FROM %s", conn == pv->tgt ? vt->tq : vt->sq);
+    pg_verify_where(vt, lo, hi, sql, params, np);
+}
+
+static void vstat_from(PGresult *res, vstat_t *out)
+{
     out->count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     snprintf(out->sum, sizeof(out->sum), "%s", PQgetvalue(res, 0, 1));
-    PQclear(res);
+}
+
+/* count and checksum of [lo, hi) on both sides, computed at the same time. */
+static err_t pg_verify_stats(pg_verify_t *pv, const vtable_t *vt, vbound_t lo, vbound_t hi,
+                             vstat_t *s, vstat_t *t)
+{
+    vbuf_t ssql = {0}, tsql = {0};
+    const char *params[2 * PG_VERIFY_MAX_KEYS];
+    int np = 0;
+    pg_verify_stat_sql(pv, pv->src, vt, lo, hi, &ssql, params, &np);
+    np = 0;
+    pg_verify_stat_sql(pv, pv->tgt, vt, lo, hi, &tsql, params, &np);
+    PGresult *sres, *tres;
+    err_t err = pg_verify_query_both(pv, vt, &ssql, &tsql, params, np, &sres, &tres);
+    free(ssql.s);
+    free(tsql.s);
+    if (err != ERR_OK)
+        return err;
+    vstat_from(sres, s);
+    vstat_from(tres, t);
+    PQclear(sres);
+    PQclear(tres);
     return ERR_OK;
 }
 
@@ -340,9 +417,7 @@ static err_t pg_verify_split(pg_verify_t *pv, const vtable_t *vt, vbound_t *lo, 
     for (int j = 0; err == ERR_OK && j <= n && !*found; j++) {
         vbound_t a = j == 0 ? *lo : sub[j - 1], b = j == n ? *hi : sub[j];
         vstat_t ss, ts;
-        err = pg_verify_stat(pv, pv->src, vt, a, b, &ss);
-        if (err == ERR_OK)
-            err = pg_verify_stat(pv, pv->tgt, vt, a, b, &ts);
+        err = pg_verify_stats(pv, vt, a, b, &ss, &ts);
         if (err == ERR_OK && !vstat_same(&ss, &ts)) {
             *lo = a, *hi = b, *s = ss, *t = ts;
             *found = 1;
@@ -397,9 +472,7 @@ static err_t pg_verify_keyed(pg_verify_t *pv, const vtable_t *vt, pg_verify_resu
         }
         err = pg_verify_refresh(pv);
         if (err == ERR_OK)
-            err = pg_verify_stat(pv, pv->src, vt, lo, hi, &s);
-        if (err == ERR_OK)
-            err = pg_verify_stat(pv, pv->tgt, vt, lo, hi, &t);
+            err = pg_verify_stats(pv, vt, lo, hi, &s, &t);
         if (err != ERR_OK)
             break;
         r->chunks++;
@@ -416,9 +489,7 @@ static err_t pg_verify_whole(pg_verify_t *pv, const vtable_t *vt, pg_verify_resu
                              vbuf_t *detail)
 {
     vstat_t s, t;
-    err_t err = pg_verify_stat(pv, pv->src, vt, NULL, NULL, &s);
-    if (err == ERR_OK)
-        err = pg_verify_stat(pv, pv->tgt, vt, NULL, NULL, &t);
+    err_t err = pg_verify_stats(pv, vt, NULL, NULL, &s, &t);
     if (err != ERR_OK)
         return err;
     r->chunks = 1;
@@ -680,16 +751,22 @@ static err_t vtable_prepare(pg_verify_t *pv, const pg_synced_tables_table_t *t, 
 
 /* ---- incremental ------------------------------------------------------- */
 
-static err_t pg_verify_count(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, long long *count)
+/* The row counts of vt on both sides, computed at the same time. */
+static err_t pg_verify_counts(pg_verify_t *pv, const vtable_t *vt, long long *sc, long long *tc)
 {
-    vbuf_t sql = {0};
-    vbuf_add(&sql, "SELECT count(*) FROM %s", conn == pv->tgt ? vt->tq : vt->sq);
-    PGresult *res = pg_verify_query(pv, conn, vt, &sql, NULL, 0);
-    free(sql.s);
-    if (res == NULL)
-        return sql.oom ? ERR_RUNTIME : pg_conn_classify(conn);
-    *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    PQclear(res);
+    vbuf_t ssql = {0}, tsql = {0};
+    vbuf_add(&ssql, "SELECT count(*) FROM %s", vt->sq);
+    vbuf_add(&tsql, "SELECT count(*) FROM %s", vt->tq);
+    PGresult *sres, *tres;
+    err_t err = pg_verify_query_both(pv, vt, &ssql, &tsql, NULL, 0, &sres, &tres);
+    free(ssql.s);
+    free(tsql.s);
+    if (err != ERR_OK)
+        return err;
+    *sc = strtoll(PQgetvalue(sres, 0, 0), NULL, 10);
+    *tc = strtoll(PQgetvalue(tres, 0, 0), NULL, 10);
+    PQclear(sres);
+    PQclear(tres);
     return ERR_OK;
 }
 
@@ -730,30 +807,25 @@ static PGresult *pg_verify_marks(pg_verify_t *pv, const vtable_t *vt)
                          4, p, PGRES_TUPLES_OK, "target: verify marks", pv->errbuf, pv->errsize);
 }
 
-/* Per marked bucket of vt on conn, in one statement: bucket, count(*) and
- * the checksum, ascending (buckets without rows are absent). */
-static PGresult *pg_verify_bucket_stats(pg_verify_t *pv, PGconn *conn, const vtable_t *vt,
-                                        const char *buckets)
+/* The statement giving, per marked bucket of vt on conn ($1: the buckets):
+ * bucket, count(*) and the checksum, ascending (buckets without rows are
+ * absent). */
+static void pg_verify_bucket_sql(pg_verify_t *pv, PGconn *conn, const vtable_t *vt, vbuf_t *sql)
 {
-    vbuf_t sql = {0};
-    const char *params[1] = {buckets};
-    vbuf_add(&sql, "SELECT u.syncline_bucket, count(*), ");
+    vbuf_add(sql, "SELECT u.syncline_bucket, count(*), ");
     if (pv->opts->mode == PG_VERIFY_COUNT)
-        vbuf_add(&sql, "'0'");
+        vbuf_add(sql, "'0'");
     else if (pv->utf8_hash)
-        vbuf_add(&sql,
+        vbuf_add(sql,
                  "coalesce(sum(hashtextextended(convert_to(%s::text, 'UTF8')::text, "
                  "0)::numeric), 0)",
                  vt->rowexpr);
     else
-        vbuf_add(&sql, "coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)", vt->rowexpr);
-    vbuf_add(&sql,
+        vbuf_add(sql, "coalesce(sum(hashtextextended(%s::text, 0)::numeric), 0)", vt->rowexpr);
+    vbuf_add(sql,
              " FROM unnest($1::bigint[]) AS u(syncline_bucket) JOIN %s ON %s >= "
              "u.syncline_bucket * %d AND %s < (u.syncline_bucket + 1) * %d GROUP BY 1 ORDER BY 1",
              conn == pv->tgt ? vt->tq : vt->sq, vt->keylist, VMARK_WIDTH, vt->keylist, VMARK_WIDTH);
-    PGresult *res = pg_verify_query(pv, conn, vt, &sql, params, 1);
-    free(sql.s);
-    return res;
 }
 
 /* Row i of a bucket stats result as a vstat, when it is bucket b (else empty). */
@@ -780,11 +852,16 @@ static err_t pg_verify_buckets(pg_verify_t *pv, const vtable_t *vt, PGresult *ma
         vbuf_add(&arr, "%s%s", i ? "," : "{", PQgetvalue(marks, i, 0));
     vbuf_add(&arr, "}");
     err_t err = arr.oom ? ERR_RUNTIME : pg_verify_refresh(pv);
-    PGresult *sres = err == ERR_OK ? pg_verify_bucket_stats(pv, pv->src, vt, arr.s) : NULL;
-    PGresult *tres = sres != NULL ? pg_verify_bucket_stats(pv, pv->tgt, vt, arr.s) : NULL;
+    PGresult *sres = NULL, *tres = NULL;
+    vbuf_t ssql = {0}, tsql = {0};
+    const char *params[1] = {arr.s};
+    pg_verify_bucket_sql(pv, pv->src, vt, &ssql);
+    pg_verify_bucket_sql(pv, pv->tgt, vt, &tsql);
+    if (err == ERR_OK)
+        err = pg_verify_query_both(pv, vt, &ssql, &tsql, params, 1, &sres, &tres);
+    free(ssql.s);
+    free(tsql.s);
     free(arr.s);
-    if (err == ERR_OK && tres == NULL)
-        err = pg_conn_classify(sres == NULL ? pv->src : pv->tgt);
     for (int i = 0, si = 0, ti = 0; err == ERR_OK && i < n; i++) {
         long long b = strtoll(PQgetvalue(marks, i, 0), NULL, 10);
         vstat_t ss, ts;
@@ -827,15 +904,17 @@ static err_t pg_verify_incremental(pg_verify_t *pv, const vtable_t *vt, pg_verif
         return vt->nkeys > 0 ? pg_verify_keyed(pv, vt, r, detail)
                              : pg_verify_whole(pv, vt, r, detail);
     }
+    int64_t t0 = clock_ms();
     if (err == ERR_OK)
         err = pg_verify_buckets(pv, vt, marks, r, detail);
     PQclear(marks);
+    int64_t t1 = clock_ms();
     if (err == ERR_OK)
-        err = pg_verify_count(pv, pv->src, vt, &sc);
-    if (err == ERR_OK)
-        err = pg_verify_count(pv, pv->tgt, vt, &tc);
+        err = pg_verify_counts(pv, vt, &sc, &tc);
     if (err != ERR_OK)
         return err;
+    log_info("verify: table=%s ranges=%d ranges_ms=%lld counts_ms=%lld", vt->display, r->rechecked,
+             (long long)(t1 - t0), (long long)(clock_ms() - t1));
     r->incremental = 1;
     r->source_rows = sc;
     r->target_rows = tc;
@@ -1259,6 +1338,16 @@ static err_t pg_verify_set_base(pg_verify_t *pv, pg_verify_stats_t *stats)
 
 /* ---- entry point ------------------------------------------------------- */
 
+/* JIT off on the reading sessions: the marked-bucket join is estimated at
+ * millions of rows, so the server compiled it (inlining and optimisation:
+ * about 0.7 s per side at pgbench scale 100) to read a few thousand; that
+ * cost sat inside the fence's write pause. */
+static err_t pg_verify_no_jit(pg_verify_t *pv)
+{
+    err_t err = pg_verify_exec(pv, pv->src, "SET jit = off");
+    return err == ERR_OK ? pg_verify_exec(pv, pv->tgt, "SET jit = off") : err;
+}
+
 /* 1 when t is selected by opts->tables (all when none given). */
 static int pg_verify_selected(const pg_verify_opts_t *opts, const pg_synced_tables_table_t *t,
                               int *used)
@@ -1327,7 +1416,9 @@ err_t pg_verify_run(const config_t *cfg, const pg_verify_opts_t *opts,
         const char *se = PQparameterStatus(pv.src, "server_encoding");
         const char *te = PQparameterStatus(pv.tgt, "server_encoding");
         pv.utf8_hash = se == NULL || te == NULL || strcmp(se, te) != 0;
-        err = pg_verify_plan(&pv, stats);
+        err = pg_verify_no_jit(&pv);
+        if (err == ERR_OK)
+            err = pg_verify_plan(&pv, stats);
         if (err == ERR_OK)
             err = pg_verify_consistent(&pv);
         pv.first = pv.lsn;

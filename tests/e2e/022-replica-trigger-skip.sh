@@ -18,21 +18,7 @@ CREATE TABLE a (id int PRIMARY KEY, v int, locked int NOT NULL DEFAULT 0);
 CREATE TABLE b (id int, v int, locked int NOT NULL DEFAULT 0);
 ALTER TABLE b REPLICA IDENTITY FULL;
 CREATE TABLE plain (id int PRIMARY KEY, v int);"
-tgt_sql "
-CREATE FUNCTION keep_locked() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN
-    IF OLD.locked = 1 THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
-    RETURN NEW;
-END \$\$;
-CREATE TRIGGER a_keep BEFORE UPDATE OR DELETE ON a FOR EACH ROW EXECUTE FUNCTION keep_locked();
-ALTER TABLE a ENABLE REPLICA TRIGGER a_keep;
-CREATE TRIGGER b_keep BEFORE UPDATE OR DELETE ON b FOR EACH ROW EXECUTE FUNCTION keep_locked();
-ALTER TABLE b ENABLE ALWAYS TRIGGER b_keep;"
+tgt_keep_locked_triggers a:REPLICA b:ALWAYS
 
 syncline_start
 src_sql "INSERT INTO a SELECT g, g, (g <= 3)::int FROM generate_series(1, 10) g;

@@ -15,21 +15,7 @@ src_sql "CREATE TABLE a (id int PRIMARY KEY, v int, locked int NOT NULL DEFAULT 
 tgt_sql "CREATE TABLE a (id int PRIMARY KEY, v int, v10 int, locked int NOT NULL DEFAULT 0);"
 both_sql "CREATE TABLE plain (id int PRIMARY KEY, v int);
 CREATE TABLE flt (id int PRIMARY KEY, v int, big text, locked int NOT NULL DEFAULT 0);"
-tgt_sql "
-CREATE FUNCTION keep_locked() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN
-    IF OLD.locked = 1 THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP = 'DELETE' THEN
-        RETURN OLD;
-    END IF;
-    RETURN NEW;
-END \$\$;
-CREATE TRIGGER a_keep BEFORE UPDATE OR DELETE ON a FOR EACH ROW EXECUTE FUNCTION keep_locked();
-ALTER TABLE a ENABLE REPLICA TRIGGER a_keep;
-CREATE TRIGGER flt_keep BEFORE UPDATE OR DELETE ON flt FOR EACH ROW EXECUTE FUNCTION keep_locked();
-ALTER TABLE flt ENABLE REPLICA TRIGGER flt_keep;"
+tgt_keep_locked_triggers a:REPLICA flt:REPLICA
 
 syncline_start
 src_sql "INSERT INTO a SELECT g, g, (g <= 3)::int FROM generate_series(1, 10) g;

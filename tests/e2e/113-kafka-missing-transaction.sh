@@ -13,12 +13,9 @@ capture_start
 src_sql "INSERT INTO t VALUES (1, 'one')"
 src_sql "INSERT INTO t VALUES (2, 'two')"
 src_sql "INSERT INTO t VALUES (3, 'three')"
-# the three changes (heartbeats have no value), tab-separated: headers, value
-changes() { kcat -C -b "$KAFKA_BROKERS" -t "$TOPIC" -o beginning -e -q -f '%S\t%h\t%s\n' | awk -F '\t' '$1 > 0' | cut -f 2-; }
-three() { (($(changes | wc -l) == 3)); }
-wait_until 30 three
-capture_stop
-mapfile -t MSGS < <(changes)
+# the three changes, tab-separated: headers, value
+capture_until_changes 3
+mapfile -t MSGS < <(topic_changes headers)
 
 produce() { # TOPIC HEADERS VALUE: one message into partition 0, with the syncline.prev header if any
     local prev

@@ -13,11 +13,8 @@ both_sql "CREATE TABLE t (id int PRIMARY KEY, v text)"
 capture_start
 src_sql "INSERT INTO t VALUES (1, 'one')"
 src_sql "INSERT INTO t VALUES (2, 'two')"
-changes() { kcat -C -b "$KAFKA_BROKERS" -t "$TOPIC" -o beginning -e -q -f '%S\t%s\n' | awk -F '\t' '$1 > 0' | cut -f 2-; }
-two() { (($(changes | wc -l) == 2)); }
-wait_until 30 two
-capture_stop
-mapfile -t MSGS < <(changes)
+capture_until_changes 2
+mapfile -t MSGS < <(topic_changes values)
 T2_LSN=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["source"]["commit_lsn"])' "${MSGS[1]}")
 HB_LSN=$(src_sql "SELECT pg_current_wal_lsn()")
 

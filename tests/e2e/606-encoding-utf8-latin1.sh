@@ -10,15 +10,10 @@ source "$(dirname "$0")/lib.sh"
 e2e_setup t606
 
 # The target database in LATIN1 (template0: the template's encoding must not matter).
-_e2e_psql_or_fail "latin1 target" "$TGT_PORT" postgres -c "DROP DATABASE $TGT_DB WITH (FORCE)" \
-    -c "CREATE DATABASE $TGT_DB ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
-assert_eq LATIN1 "$(tgt_sql "SHOW server_encoding")" "target database encoding"
+e2e_recreate_db tgt LATIN1
 assert_eq UTF8 "$(src_sql "SHOW server_encoding")" "source database encoding"
 
 # psql itself talks UTF-8 to both (the literals below are UTF-8); syncline gets no hint.
-u8_src() { PGCLIENTENCODING=UTF8 src_sql "$1"; }
-u8_tgt() { PGCLIENTENCODING=UTF8 tgt_sql "$1"; }
-
 u8_src "CREATE TABLE texts (id int PRIMARY KEY, \"año\" text, note varchar(40))"
 u8_tgt "CREATE TABLE texts (id int PRIMARY KEY, \"año\" text, note varchar(40))"
 u8_src "INSERT INTO texts VALUES (1, 'café', 'Ñandú'), (2, 'Straße ×÷ ¿¡ «»', 'ÿ þ ð æ ø å'),

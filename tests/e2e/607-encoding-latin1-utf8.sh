@@ -7,13 +7,8 @@ source "$(dirname "$0")/lib.sh"
 
 e2e_setup t607
 
-_e2e_psql_or_fail "latin1 source" "$SRC_PORT" postgres -c "DROP DATABASE $SRC_DB WITH (FORCE)" \
-    -c "CREATE DATABASE $SRC_DB ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
-assert_eq LATIN1 "$(src_sql "SHOW server_encoding")" "source database encoding"
+e2e_recreate_db src LATIN1
 assert_eq UTF8 "$(tgt_sql "SHOW server_encoding")" "target database encoding"
-
-u8_src() { PGCLIENTENCODING=UTF8 src_sql "$1"; }
-u8_tgt() { PGCLIENTENCODING=UTF8 tgt_sql "$1"; }
 
 # "año" text: binary COPY (same types); "señal" varchar vs text on the target: text COPY
 u8_src "CREATE TABLE texts (id int PRIMARY KEY, \"año\" text);

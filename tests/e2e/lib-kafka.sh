@@ -226,6 +226,23 @@ topic_messages() {
     kcat -C -b "$KAFKA_BROKERS" -t "$TOPIC" -o beginning -e -q -f '.\n' 2>/dev/null | wc -l
 }
 
+# The topic's change messages (heartbeats have no value), one a line: with values, the value;
+# with headers, the headers, a tab, then the value.
+topic_changes() { # values|headers
+    local fmt='%S\t%s\n'
+    [[ $1 == headers ]] && fmt='%S\t%h\t%s\n'
+    kcat -C -b "$KAFKA_BROKERS" -t "$TOPIC" -o beginning -e -q -f "$fmt" | awk -F '\t' '$1 > 0' |
+        cut -f 2-
+}
+
+_topic_has_changes() { (($(topic_changes values | wc -l) == $1)); }
+
+# Waits up to 30 s until the topic holds N change messages; then stops capture.
+capture_until_changes() { # N
+    wait_until 30 _topic_has_changes "$1"
+    capture_stop
+}
+
 typed_schema() {
     both_sql "CREATE TABLE typed (id int8 PRIMARY KEY, b bool, s int2, i int4, l int8, f4 real,
         f8 float8, raw bytea, n numeric, t text, ts timestamptz, j jsonb, u uuid, a int[])"

@@ -128,6 +128,41 @@ both_sql() {
     src_sql "$1"
     tgt_sql "$1"
 }
+# Re-creates this scenario's source or target database (SIDE: src or tgt) in ENCODING, from
+# template0 with the C locale, and checks that the server reports it.
+e2e_recreate_db() {
+    local side=$1 enc=$2 port db
+    if [[ $side == src ]]; then port=$SRC_PORT db=$SRC_DB; else port=$TGT_PORT db=$TGT_DB; fi
+    _e2e_psql_or_fail "$enc $side database" "$port" postgres -c "DROP DATABASE $db WITH (FORCE)" \
+        -c "CREATE DATABASE $db ENCODING '$enc' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    assert_eq "$enc" "$("${side}_sql" "SHOW server_encoding")" "$side database encoding"
+}
+# SQL whose literals are UTF-8, whatever the database's encoding.
+u8_src() { PGCLIENTENCODING=UTF8 src_sql "$1"; }
+u8_tgt() { PGCLIENTENCODING=UTF8 tgt_sql "$1"; }
+
+# On the target, a BEFORE UPDATE OR DELETE trigger on each TABLE:MODE (MODE: REPLICA or ALWAYS,
+# the ENABLE mode that makes it fire for syncline's session) that skips the change of a row whose
+# "locked" column is 1: a target that deliberately keeps some rows as they are.
+tgt_keep_locked_triggers() {
+    local sql spec
+    sql="CREATE OR REPLACE FUNCTION keep_locked() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    IF OLD.locked = 1 THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END \$\$;"
+    for spec in "$@"; do
+        sql+="
+CREATE TRIGGER ${spec%%:*}_keep BEFORE UPDATE OR DELETE ON ${spec%%:*} FOR EACH ROW EXECUTE FUNCTION keep_locked();
+ALTER TABLE ${spec%%:*} ENABLE ${spec#*:} TRIGGER ${spec%%:*}_keep;"
+    done
+    tgt_sql "$sql"
+}
 src_sql_file() { _e2e_psql_or_fail "src_sql_file $1" "$SRC_PORT" "$SRC_DB" -f "$1"; }
 tgt_sql_file() { _e2e_psql_or_fail "tgt_sql_file $1" "$TGT_PORT" "$TGT_DB" -f "$1"; }
 

@@ -449,3 +449,29 @@ int event_oracle_encode(event_codec_t *codec, json_t *env, char **out, size_t *l
     *len = strlen(*out);
     return 0;
 }
+
+const char event_oracle_v0_schema[] =
+    "{\"name\":\"syncline.Envelope\",\"type\":\"record\",\"fields\":["
+    "{\"name\":\"op\",\"type\":\"string\"},"
+    "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
+    "{\"name\":\"after\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
+    "{\"name\":\"source\",\"type\":{\"name\":\"syncline.Source\",\"type\":\"record\",\"fields\":["
+    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
+    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
+    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
+    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"commit_lsn\",\"type\":\"string\"},{\"name\":\"end_lsn\",\"type\":[\"null\","
+    "\"string\"]},{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
+    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
+    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"syncline\",\"type\":{\"name\":\"syncline.Meta\",\"type\":\"record\",\"fields\":["
+    "{\"name\":\"relid\",\"type\":\"long\"},{\"name\":\"replident\",\"type\":\"string\"},"
+    "{\"name\":\"old\",\"type\":[\"null\",\"string\"]},"
+    "{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
+    "{\"name\":\"columns\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"syncline.Column\","
+    "\"type\":\"record\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"type\","
+    "\"type\":\"long\"},{\"name\":\"typmod\",\"type\":\"int\"},{\"name\":\"key\",\"type\":"
+    "\"boolean\"}]}}},"
+    "{\"name\":\"truncate\",\"type\":[\"null\",{\"name\":\"syncline.Truncate\",\"type\":\"record\","
+    "\"fields\":[{\"name\":\"options\",\"type\":\"int\"},{\"name\":\"n\",\"type\":\"int\"},"
+    "{\"name\":\"i\",\"type\":\"int\"}]}]}]}}]}";

@@ -43,4 +43,8 @@ int event_oracle_encode(event_codec_t *codec, json_t *env, char **out, size_t *l
 int event_oracle_avro_encode(event_avro_t *ea, event_avro_writer_t *w, json_t *env, char **out,
                              size_t *len, char *errbuf, size_t errsize);
 
+/* The fixed Avro writer schema of the envelope syncline 0.1 wrote (images as
+ * maps of strings): old messages the readers must still decode. */
+extern const char event_oracle_v0_schema[];
+
 #endif

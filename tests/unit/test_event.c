@@ -475,33 +475,6 @@ static void test_debezium(void **state)
     event_codec_free(codec);
 }
 
-/* The fixed envelope syncline 0.1 wrote (before/after maps of strings). */
-static const char v0_schema[] =
-    "{\"name\":\"syncline.Envelope\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"op\",\"type\":\"string\"},"
-    "{\"name\":\"before\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
-    "{\"name\":\"after\",\"type\":[\"null\",{\"type\":\"map\",\"values\":[\"null\",\"string\"]}]},"
-    "{\"name\":\"source\",\"type\":{\"name\":\"syncline.Source\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
-    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
-    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
-    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"commit_lsn\",\"type\":\"string\"},{\"name\":\"end_lsn\",\"type\":[\"null\","
-    "\"string\"]},{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
-    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
-    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"syncline\",\"type\":{\"name\":\"syncline.Meta\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"relid\",\"type\":\"long\"},{\"name\":\"replident\",\"type\":\"string\"},"
-    "{\"name\":\"old\",\"type\":[\"null\",\"string\"]},"
-    "{\"name\":\"unchanged\",\"type\":{\"type\":\"array\",\"items\":\"string\"}},"
-    "{\"name\":\"columns\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"syncline.Column\","
-    "\"type\":\"record\",\"fields\":[{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"type\","
-    "\"type\":\"long\"},{\"name\":\"typmod\",\"type\":\"int\"},{\"name\":\"key\",\"type\":"
-    "\"boolean\"}]}}},"
-    "{\"name\":\"truncate\",\"type\":[\"null\",{\"name\":\"syncline.Truncate\",\"type\":\"record\","
-    "\"fields\":[{\"name\":\"options\",\"type\":\"int\"},{\"name\":\"n\",\"type\":\"int\"},"
-    "{\"name\":\"i\",\"type\":\"int\"}]}]}]}}]}";
-
 static event_avro_writer_t *writer_of(event_codec_t *codec, const event_change_t *ch)
 {
     char err[256];
@@ -597,10 +570,11 @@ static void test_poison_avro_count(void **state)
     (void)state;
     char err[256];
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
-    uint64_t fp = event_schema_fingerprint(v0_schema);
+    uint64_t fp = event_schema_fingerprint(event_oracle_v0_schema);
     event_avro_ref_t ref = {.fingerprint = fp};
-    assert_int_equal(
-        event_codec_add_schema(codec, v0_schema, strlen(v0_schema), &ref, err, sizeof(err)), 0);
+    assert_int_equal(event_codec_add_schema(codec, event_oracle_v0_schema,
+                                            strlen(event_oracle_v0_schema), &ref, err, sizeof(err)),
+                     0);
     char buf[18] = {(char)0xC3, 1,          [10] = 2,   'c',        2,
                     (char)0x80, (char)0x80, (char)0x80, (char)0x80, 0x40};
     for (int i = 0; i < 8; i++)
@@ -845,11 +819,12 @@ static void test_avro_direct_leaves(void **state)
     free(odd);
     free(buf);
     /* the v0 envelope's schema has no plan */
-    event_avro_ref_t v0 = {.fingerprint = event_schema_fingerprint(v0_schema)};
+    event_avro_ref_t v0 = {.fingerprint = event_schema_fingerprint(event_oracle_v0_schema)};
     char head[11] = {(char)0xC3, 1, [10] = 0};
     for (int i = 0; i < 8; i++)
         head[2 + i] = (char)(v0.fingerprint >> (8 * i));
-    assert_avro_readers_agree(EVENT_FORMAT_AVRO, v0_schema, &v0, head, sizeof(head), 0);
+    assert_avro_readers_agree(EVENT_FORMAT_AVRO, event_oracle_v0_schema, &v0, head, sizeof(head),
+                              0);
     event_codec_free(codec);
 }
 
@@ -905,8 +880,9 @@ static void test_add_schema(void **state)
     char err[256];
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     event_avro_ref_t ref = {.fingerprint = 1};
-    assert_int_equal(
-        event_codec_add_schema(codec, v0_schema, strlen(v0_schema), &ref, err, sizeof(err)), -1);
+    assert_int_equal(event_codec_add_schema(codec, event_oracle_v0_schema,
+                                            strlen(event_oracle_v0_schema), &ref, err, sizeof(err)),
+                     -1);
     assert_non_null(strstr(err, "has fingerprint"));
     assert_int_equal(event_codec_add_schema(codec, "{", 1, &ref, err, sizeof(err)), -1);
     assert_non_null(strstr(err, "not JSON"));
@@ -915,8 +891,9 @@ static void test_add_schema(void **state)
         event_codec_add_schema(codec, notavro, strlen(notavro), &ref, err, sizeof(err)), -1);
     event_codec_free(codec);
     codec = event_codec_new(EVENT_FORMAT_JSON, err, sizeof(err));
-    assert_int_equal(
-        event_codec_add_schema(codec, v0_schema, strlen(v0_schema), &ref, err, sizeof(err)), -1);
+    assert_int_equal(event_codec_add_schema(codec, event_oracle_v0_schema,
+                                            strlen(event_oracle_v0_schema), &ref, err, sizeof(err)),
+                     -1);
     event_codec_free(codec);
 }
 
@@ -927,10 +904,10 @@ static void test_v0_envelope(void **state)
     (void)state;
     char err[256], *buf;
     size_t len;
-    event_avro_ref_t ref = {.fingerprint = event_schema_fingerprint(v0_schema)};
+    event_avro_ref_t ref = {.fingerprint = event_schema_fingerprint(event_oracle_v0_schema)};
     event_avro_t *ea = event_avro_new(EVENT_AVRO_SINGLE_OBJECT, err, sizeof(err));
-    event_avro_writer_t *w =
-        event_avro_add(ea, v0_schema, strlen(v0_schema), &ref, err, sizeof(err));
+    event_avro_writer_t *w = event_avro_add(ea, event_oracle_v0_schema,
+                                            strlen(event_oracle_v0_schema), &ref, err, sizeof(err));
     assert_non_null(w);
     change_value_t oldv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_value_t newv[3] = {text("2"), text("x"), {.kind = CHANGE_UNCHANGED}};
@@ -942,8 +919,9 @@ static void test_v0_envelope(void **state)
     assert_int_equal(event_oracle_mark_last(env, 0x30), 0);
     assert_int_equal(event_oracle_avro_encode(ea, w, env, &buf, &len, err, sizeof(err)), 0);
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
-    assert_int_equal(
-        event_codec_add_schema(codec, v0_schema, strlen(v0_schema), &ref, err, sizeof(err)), 0);
+    assert_int_equal(event_codec_add_schema(codec, event_oracle_v0_schema,
+                                            strlen(event_oracle_v0_schema), &ref, err, sizeof(err)),
+                     0);
     event_t ev;
     if (event_decode(codec, buf, len, NULL, 0, &ev, err, sizeof(err)) != 0)
         fail_msg("decode: %s", err);
