@@ -13,6 +13,7 @@
 #include "core/lsn.h"
 #include "pg/pg_fallback.h"
 #include "pg/pg_fence.h"
+#include "pg/pg_hold.h"
 #include "pg/pg_lag.h"
 #include "pg/pg_seq.h"
 #include "pg/pg_verify.h"
@@ -230,7 +231,11 @@ static err_t cut_steps(cut_run_t *cr)
     } else
         cr->final_lsn = s.source_lsn;
     int64_t drain_start = clock_ms();
-    if (err == ERR_OK)
+    int held = 0; /* fenced: the applier holds at the final LSN, without its idle progress write */
+    if (err == ERR_OK && cr->o->fence)
+        err = pg_hold_drain(cr->cfg, cr->final_lsn, cr->deadline, cr->ctx->stop, &held,
+                            cr->ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && !held)
         err = cut_wait(cr->ctx, cr->pl, cr->deadline, cut_applied_reached, &cr->final_lsn,
                        "the target to apply the final LSN", &s);
     if (err != ERR_OK)
