@@ -6,15 +6,20 @@
  * The trigger: sql_drop keeps what a DROP removed in a transaction-local
  * setting; ddl_command_end writes one transactional logical message per
  * command (tag, the client's query string, the command's ordinal in it, the
- * search_path, the objects touched and the tables they belong to), so the
+ * search_path, the objects touched and the tables they belong to, the
+ * transaction's id), signed with a key no application role can read, so the
  * command reaches the stream at the place it committed, between the rows
- * before and after it. The functions have no EXCEPTION block on purpose: a
- * subtransaction holding only a logical message is decoded after the rows
- * that follow it (seen on 15), which would put the DDL in the wrong place.
+ * before and after it, and the applier can tell it from a message any
+ * session may write with pg_logical_emit_message (docs/ddl.md, "What is
+ * trusted"). The functions are SECURITY DEFINER and keep their numbering in
+ * syncline.ddl_state, which sessions cannot write. The functions have no EXCEPTION block on
+ * purpose: a subtransaction holding only a logical message is decoded after the rows that follow it
+ * (seen on 15), which would put the DDL in the wrong place.
  */
 #include "pg/pg_ddl.h"
 
 #include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,55 +33,93 @@
 const char pg_ddl_install_sql[] =
     "SELECT pg_advisory_xact_lock(hashtext('syncline_ddl'));\n"
     "CREATE SCHEMA IF NOT EXISTS syncline;\n"
-    "CREATE OR REPLACE FUNCTION syncline.ddl_drop() RETURNS event_trigger LANGUAGE plpgsql AS "
-    "$f$\n"
-    "BEGIN\n"
-    "  PERFORM set_config('syncline.ddl_dropped', coalesce((SELECT jsonb_agg(jsonb_build_object("
-    "'type', o.object_type, 'identity', o.object_identity, 'schema', o.schema_name, "
-    "'table_schema', CASE WHEN o.object_type = 'table' THEN o.schema_name "
-    "WHEN o.object_type IN ('table column', 'table constraint') THEN o.address_names[1] END, "
-    "'table', CASE WHEN o.object_type = 'table' THEN o.object_name "
-    "WHEN o.object_type IN ('table column', 'table constraint') THEN o.address_names[2] END)) "
-    "FROM pg_event_trigger_dropped_objects() o WHERE NOT o.is_temporary), '[]')::text, true);\n"
-    "END $f$;\n"
-    "CREATE OR REPLACE FUNCTION syncline.ddl_capture() RETURNS event_trigger LANGUAGE plpgsql AS "
-    "$f$\n"
+    "CREATE TABLE IF NOT EXISTS syncline.ddl_key (one boolean PRIMARY KEY DEFAULT true CHECK "
+    "(one), ipad bytea NOT NULL, opad bytea NOT NULL);\n"
+    "REVOKE ALL ON syncline.ddl_key FROM PUBLIC;\n"
+    "CREATE UNLOGGED TABLE IF NOT EXISTS syncline.ddl_state (pid int PRIMARY KEY, xid xid8 NOT "
+    "NULL, k text NOT NULL, n int NOT NULL, dropped text NOT NULL);\n"
+    "REVOKE ALL ON syncline.ddl_state FROM PUBLIC;\n"
+    "DO $k$\n"
     "DECLARE\n"
-    "  q text := coalesce(current_query(), '');\n"
-    "  k text := md5(coalesce(current_query(), '')) || '@' || statement_timestamp()::text;\n"
-    "  prev text := coalesce(current_setting('syncline.ddl_seq', true), '');\n"
-    "  dropped text := coalesce(current_setting('syncline.ddl_dropped', true), '');\n"
+    "  k bytea := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') || "
+    "repeat('00', 32), 'hex');\n"
+    "  i bytea := k;\n"
+    "  o bytea := k;\n"
+    "BEGIN\n"
+    "  IF NOT EXISTS (SELECT 1 FROM syncline.ddl_key) THEN\n"
+    "    FOR j IN 0..63 LOOP\n"
+    "      i := set_byte(i, j, get_byte(k, j) # 54);\n"
+    "      o := set_byte(o, j, get_byte(k, j) # 92);\n"
+    "    END LOOP;\n"
+    "    INSERT INTO syncline.ddl_key VALUES (true, i, o);\n"
+    "  END IF;\n"
+    "END $k$;\n"
+    "CREATE OR REPLACE FUNCTION syncline.ddl_drop() RETURNS event_trigger LANGUAGE plpgsql "
+    "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$\n"
+    "DECLARE\n"
+    "  d text;\n"
+    "BEGIN\n"
+    "  SELECT coalesce(jsonb_agg(jsonb_build_object('type', o.object_type, 'identity', "
+    "o.object_identity, 'schema', o.schema_name, 'table_schema', CASE WHEN o.object_type = 'table' "
+    "THEN o.schema_name WHEN o.object_type IN ('table column', 'table constraint') THEN "
+    "o.address_names[1] END, 'table', CASE WHEN o.object_type = 'table' THEN o.object_name WHEN "
+    "o.object_type IN ('table column', 'table constraint') THEN o.address_names[2] END)), "
+    "'[]')::text INTO d FROM pg_event_trigger_dropped_objects() o WHERE NOT o.is_temporary;\n"
+    "  INSERT INTO syncline.ddl_state AS s VALUES (pg_backend_pid(), pg_current_xact_id(), '', 0, "
+    "d)\n"
+    "    ON CONFLICT (pid) DO UPDATE SET dropped = excluded.dropped, xid = excluded.xid,\n"
+    "      k = CASE WHEN s.xid = excluded.xid THEN s.k ELSE '' END, n = CASE WHEN s.xid = "
+    "excluded.xid THEN s.n ELSE 0 END;\n"
+    "END $f$;\n"
+    "CREATE OR REPLACE FUNCTION syncline.ddl_capture() RETURNS event_trigger LANGUAGE plpgsql "
+    "SECURITY DEFINER AS $f$\n"
+    "DECLARE\n"
+    "  sp text := pg_catalog.current_setting('search_path');\n"
+    "  q text;\n"
+    "  k text;\n"
+    "  x xid8;\n"
+    "  prev syncline.ddl_state;\n"
     "  n int := 1;\n"
     "  objs jsonb;\n"
+    "  body text;\n"
+    "  sec syncline.ddl_key;\n"
     "BEGIN\n"
-    "  IF split_part(prev, '#', 1) = k THEN n := split_part(prev, '#', 2)::int + 1; END IF;\n"
-    "  PERFORM set_config('syncline.ddl_seq', k || '#' || n, true);\n"
-    "  PERFORM set_config('syncline.ddl_dropped', '', true);\n"
-    "  SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, "
-    "'identity', c.object_identity, 'schema', c.schema_name, 'table_schema', tn.nspname, "
-    "'table', t.relname)), '[]') INTO objs\n"
+    "  PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);\n"
+    "  q := coalesce(current_query(), '');\n"
+    "  k := md5(q) || '@' || statement_timestamp()::text;\n"
+    "  x := pg_current_xact_id();\n"
+    "  SELECT * INTO prev FROM syncline.ddl_state s WHERE s.pid = pg_backend_pid() AND s.xid = x;\n"
+    "  IF prev.k = k THEN n := prev.n + 1; END IF;\n"
+    "  INSERT INTO syncline.ddl_state AS s VALUES (pg_backend_pid(), x, k, n, '')\n"
+    "    ON CONFLICT (pid) DO UPDATE SET xid = excluded.xid, k = excluded.k, n = excluded.n, "
+    "dropped = '';\n"
+    "  SELECT coalesce(jsonb_agg(jsonb_build_object('type', c.object_type, 'identity', "
+    "c.object_identity, 'schema', c.schema_name, 'table_schema', tn.nspname, 'table', t.relname)), "
+    "'[]') INTO objs\n"
     "      FROM pg_event_trigger_ddl_commands() c\n"
     "      LEFT JOIN pg_class t ON t.oid = CASE\n"
     "        WHEN c.classid = 'pg_class'::regclass THEN coalesce(\n"
     "          (SELECT i.indrelid FROM pg_index i WHERE i.indexrelid = c.objid),\n"
-    "          (SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass "
-    "AND d.objid = c.objid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') "
-    "AND d.refobjsubid > 0 LIMIT 1),\n"
+    "          (SELECT d.refobjid FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND "
+    "d.objid = c.objid AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND "
+    "d.refobjsubid > 0 LIMIT 1),\n"
     "          c.objid)\n"
     "        WHEN c.classid = 'pg_constraint'::regclass THEN\n"
-    "          (SELECT x.conrelid FROM pg_constraint x WHERE x.oid = c.objid)\n"
+    "          (SELECT y.conrelid FROM pg_constraint y WHERE y.oid = c.objid)\n"
     "        END AND t.relkind IN ('r', 'p')\n"
     "      LEFT JOIN pg_namespace tn ON tn.oid = t.relnamespace\n"
     "     WHERE NOT c.in_extension AND coalesce(c.schema_name, '') NOT LIKE 'pg\\_temp%';\n"
-    "  IF dropped <> '' THEN objs := objs || dropped::jsonb; END IF;\n"
-    "  PERFORM pg_logical_emit_message(true, 'syncline.ddl', jsonb_build_object('tag', tg_tag, "
-    "'query', q, 'ordinal', n, 'search_path', current_setting('search_path'), "
-    "'objects', objs)::text);\n"
+    "  IF coalesce(prev.dropped, '') <> '' THEN objs := objs || prev.dropped::jsonb; END IF;\n"
+    "  body := jsonb_build_object('tag', tg_tag, 'query', q, 'ordinal', n, 'search_path', sp, "
+    "'xid', x::text, 'objects', objs)::text;\n"
+    "  SELECT * INTO sec FROM syncline.ddl_key;\n"
+    "  PERFORM pg_logical_emit_message(true, 'syncline.ddl', encode(sha256(sec.opad || "
+    "sha256(sec.ipad || convert_to(body, getdatabaseencoding()))), 'hex') || body);\n"
+    "  PERFORM pg_catalog.set_config('search_path', sp, true);\n"
     "END $f$;\n"
     "DO $d$ BEGIN\n"
     "  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'syncline_ddl_drop') THEN\n"
-    "    CREATE EVENT TRIGGER syncline_ddl_drop ON sql_drop EXECUTE FUNCTION "
-    "syncline.ddl_drop();\n"
+    "    CREATE EVENT TRIGGER syncline_ddl_drop ON sql_drop EXECUTE FUNCTION syncline.ddl_drop();\n"
     "  END IF;\n"
     "  IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'syncline_ddl_end') THEN\n"
     "    CREATE EVENT TRIGGER syncline_ddl_end ON ddl_command_end EXECUTE FUNCTION "
@@ -206,11 +249,127 @@ err_t pg_ddl_uninstall(PGconn *conn, const char *slot, char *errbuf, size_t errs
                                "DROP EVENT TRIGGER IF EXISTS syncline_ddl_end;"
                                "DROP EVENT TRIGGER IF EXISTS syncline_ddl_drop;"
                                "DROP FUNCTION IF EXISTS syncline.ddl_capture();"
-                               "DROP FUNCTION IF EXISTS syncline.ddl_drop();",
+                               "DROP FUNCTION IF EXISTS syncline.ddl_drop();"
+                               "DROP TABLE IF EXISTS syncline.ddl_state;"
+                               "DROP TABLE IF EXISTS syncline.ddl_key;",
                                "source: remove the DDL event trigger", errbuf, errsize);
     if (err == ERR_OK)
         log_info("ddl event trigger removed from the source");
     return err;
+}
+
+/* ---- the signing key ------------------------------------------------------ */
+
+err_t pg_ddl_key_load(PGconn *conn, pg_ddl_key_t *key, char *errbuf, size_t errsize)
+{
+    memset(key, 0, sizeof(*key));
+    PGresult *res = PQexec(conn, "SELECT encode(ipad, 'hex'), encode(opad, 'hex') FROM "
+                                 "syncline.ddl_key");
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+             strlen(PQgetvalue(res, 0, 0)) == sizeof(key->ipad) - 1 &&
+             strlen(PQgetvalue(res, 0, 1)) == sizeof(key->opad) - 1;
+    if (ok) {
+        memcpy(key->ipad, PQgetvalue(res, 0, 0), sizeof(key->ipad));
+        memcpy(key->opad, PQgetvalue(res, 0, 1), sizeof(key->opad));
+        key->loaded = 1;
+    } else if (PQstatus(conn) == CONNECTION_BAD) {
+        snprintf(errbuf, errsize, "source: DDL key: %s", PQerrorMessage(conn));
+        PQclear(res);
+        return ERR_CONNECT;
+    } else {
+        log_warn("ddl: cannot read the source's DDL signing key syncline.ddl_key (%s): DDL "
+                 "messages cannot be verified and stop the sync; install the event trigger "
+                 "(docs/ddl.md) and GRANT SELECT ON syncline.ddl_key to this role",
+                 PQresultStatus(res) == PGRES_TUPLES_OK
+                     ? "no key"
+                     : PQresultErrorField(res, PG_DIAG_SQLSTATE));
+    }
+    PQclear(res);
+    return ERR_OK;
+}
+
+static err_t pg_ddl_reject(const sink_ddl_t *d, const char *why, char *errbuf, size_t errsize)
+{
+    char l[LSN_STRLEN];
+    lsn_format(d->lsn, l, sizeof(l));
+    snprintf(errbuf, errsize,
+             "DDL message at lsn=%s rejected: %s; it was not written by syncline's event "
+             "trigger in this transaction (a forged or replayed pg_logical_emit_message with "
+             "prefix \"" DDL_MESSAGE_PREFIX "\"), so nothing of its transaction is applied; "
+             "find out who wrote it, then run again with --ddl-applied %s to skip it",
+             l, why, l);
+    return ERR_SCHEMA;
+}
+
+/* The hex HMAC-SHA256 of body under key, computed by conn's server, into out. */
+static err_t pg_ddl_hmac(PGconn *conn, const pg_ddl_key_t *key, const char *body, size_t len,
+                         char out[DDL_SIG_HEX + 1], char *errbuf, size_t errsize)
+{
+    const char *params[3] = {key->opad, key->ipad, body};
+    int lens[3] = {0, 0, (int)len}, formats[3] = {0, 0, 1};
+    PGresult *res = PQexecParams(conn,
+                                 "SELECT pg_catalog.encode(pg_catalog.sha256(pg_catalog.decode($1, "
+                                 "'hex') || pg_catalog.sha256(pg_catalog.decode($2, 'hex') || "
+                                 "$3::bytea)), 'hex')",
+                                 3, NULL, params, lens, formats, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+        strlen(PQgetvalue(res, 0, 0)) != DDL_SIG_HEX) {
+        snprintf(errbuf, errsize, "target: checking a DDL message's signature: %s",
+                 PQresultErrorMessage(res));
+        PQclear(res);
+        return pg_conn_classify(conn) == ERR_CONNECT ? ERR_CONNECT : ERR_RUNTIME;
+    }
+    memcpy(out, PQgetvalue(res, 0, 0), DDL_SIG_HEX + 1);
+    PQclear(res);
+    return ERR_OK;
+}
+
+/* Compares the two signatures in constant time (hex, either case). */
+static int pg_ddl_sig_equal(const char *a, const char *b)
+{
+    unsigned diff = 0;
+    for (int i = 0; i < DDL_SIG_HEX; i++)
+        diff |= (unsigned)(tolower((unsigned char)a[i]) ^ tolower((unsigned char)b[i]));
+    return diff == 0;
+}
+
+err_t pg_ddl_verify(PGconn *conn, const pg_ddl_key_t *key, const sink_ddl_t *d, const char **body,
+                    size_t *body_len, char *errbuf, size_t errsize)
+{
+    const char *sig;
+    if (ddl_message_split(d->json, d->len, &sig, body, body_len) != 0)
+        return pg_ddl_reject(d, "it carries no signature", errbuf, errsize);
+    if (!key->loaded)
+        return pg_ddl_reject(d,
+                             "its signature cannot be checked (this role could not read the "
+                             "source's syncline.ddl_key when run started: GRANT SELECT ON "
+                             "syncline.ddl_key to it)",
+                             errbuf, errsize);
+    char want[DDL_SIG_HEX + 1];
+    err_t err = pg_ddl_hmac(conn, key, *body, *body_len, want, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    if (!pg_ddl_sig_equal(sig, want))
+        return pg_ddl_reject(d, "its signature does not verify", errbuf, errsize);
+    ddl_event_t ev;
+    char eb[256];
+    int parsed = ddl_event_parse(*body, *body_len, &ev, eb, sizeof(eb)) == 0;
+    uint64_t xid = ev.xid;
+    ddl_event_clear(&ev);
+    if (!parsed) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize, "%s (lsn=%s)", eb, lsn_format(d->lsn, l, sizeof(l)));
+        return ERR_RUNTIME;
+    }
+    if (xid == 0 || (uint32_t)xid != d->xid) {
+        char why[200];
+        snprintf(why, sizeof(why),
+                 "its signature verifies but it names transaction %llu, not %u (a replayed "
+                 "message)",
+                 (unsigned long long)xid, (unsigned)d->xid);
+        return pg_ddl_reject(d, why, errbuf, errsize);
+    }
+    return ERR_OK;
 }
 
 /* ---- applying on the target --------------------------------------------- */
@@ -314,23 +473,29 @@ static err_t pg_ddl_run(PGconn *conn, const ddl_event_t *ev, const char *stmt, c
     return err;
 }
 
-err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const sink_ddl_t *d,
-                   char *errbuf, size_t errsize)
+err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const pg_ddl_key_t *key,
+                   const sink_ddl_t *d, char *errbuf, size_t errsize)
 {
     char l[LSN_STRLEN], where[LSN_STRLEN + 8];
     snprintf(where, sizeof(where), "lsn=%s", lsn_format(d->lsn, l, sizeof(l)));
+    if (done_lsn != 0 && d->lsn == done_lsn) { /* nothing runs: no need to trust it */
+        log_info("ddl skipped %s reason=\"applied by hand (--ddl-applied)\"", where);
+        return ERR_OK;
+    }
+    const char *body;
+    size_t blen;
+    err_t err = pg_ddl_verify(conn, key, d, &body, &blen, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
     ddl_event_t ev;
     ddl_decision_t dec = {0};
     char eb[256];
-    err_t err = ERR_OK;
-    if (ddl_event_parse(d->json, d->len, &ev, eb, sizeof(eb)) != 0) {
+    if (ddl_event_parse(body, blen, &ev, eb, sizeof(eb)) != 0) {
         snprintf(errbuf, errsize, "%s (%s)", eb, where);
         err = ERR_RUNTIME;
     } else if (ddl_decide(cfg, &ev, &dec) != 0) {
         snprintf(errbuf, errsize, "out of memory deciding on DDL (%s)", where);
         err = ERR_RUNTIME;
-    } else if (done_lsn != 0 && d->lsn == done_lsn) {
-        log_info("ddl skipped %s reason=\"applied by hand (--ddl-applied)\"", where);
     } else if (dec.action == DDL_SKIP) {
         log_info("ddl skipped %s reason=\"%s\"", where, dec.reason);
     } else if (dec.action == DDL_STOP) {

@@ -14,6 +14,14 @@
 #include "core/lsn.h"
 #include "core/sink.h"
 
+/* The key the source's event trigger signs its messages with (HMAC-SHA256,
+ * kept as the two padded halves in syncline.ddl_key, hex). */
+typedef struct pg_ddl_key {
+    int loaded; /* 0: this role could not read it (every DDL message then stops) */
+    char ipad[129];
+    char opad[129];
+} pg_ddl_key_t;
+
 /* The SQL that installs the event trigger (what docs/ddl.md gives a DBA). */
 extern const char pg_ddl_install_sql[];
 
@@ -36,13 +44,26 @@ err_t pg_ddl_install(PGconn *conn, const config_t *cfg, int version, char *errbu
  * slot (syncline_*) still streams from this database. */
 err_t pg_ddl_uninstall(PGconn *conn, const char *slot, char *errbuf, size_t errsize);
 
+/* Reads the signing key on the source session conn into *key; key->loaded
+ * stays 0, with a warning, when the table is not there or this role may not
+ * read it. Fails only on a lost connection. */
+err_t pg_ddl_key_load(PGconn *conn, pg_ddl_key_t *key, char *errbuf, size_t errsize);
+
+/* Checks that d was written by the source's event trigger: its signature
+ * under key (computed by the server of conn, any PostgreSQL 11 on) and the
+ * transaction it names (d->xid). ERR_SCHEMA naming d's LSN when it does not
+ * verify; *body, *body_len: the signed JSON, borrowed from d. */
+err_t pg_ddl_verify(PGconn *conn, const pg_ddl_key_t *key, const sink_ddl_t *d, const char **body,
+                    size_t *body_len, char *errbuf, size_t errsize);
+
 /*
  * Runs, skips or stops on one captured DDL command, on the target session
  * conn inside its open transaction (not in pipeline mode). done_lsn: the
  * DDL the user applied by hand (--ddl-applied), 0 = none; it is skipped.
+ * A message that does not verify under key (pg_ddl_verify) is never run.
  * ERR_SCHEMA naming the DDL, its LSN and what to do when it stops or fails.
  */
-err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const sink_ddl_t *d,
-                   char *errbuf, size_t errsize);
+err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const pg_ddl_key_t *key,
+                   const sink_ddl_t *d, char *errbuf, size_t errsize);
 
 #endif

@@ -124,6 +124,14 @@ err_t pg_source_ddl_trigger(pg_source_t *ps, int install, char *errbuf, size_t e
     return pg_ddl_uninstall(ps->sql, ps->cfg->slot, errbuf, errsize);
 }
 
+err_t pg_source_ddl_key(pg_source_t *ps, pg_ddl_key_t *key, char *errbuf, size_t errsize)
+{
+    memset(key, 0, sizeof(*key));
+    if (!pg_ddl_supported(ps->version) || !pg_ddl_wanted(ps->cfg))
+        return ERR_OK;
+    return pg_ddl_key_load(ps->sql, key, errbuf, errsize);
+}
+
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize)
 {
     PGresult *res =

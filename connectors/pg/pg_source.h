@@ -13,6 +13,7 @@
 #include "core/lsn.h"
 #include "core/partmap.h"
 #include "core/source.h"
+#include "pg/pg_ddl.h"
 
 typedef struct pg_source pg_source_t;
 
@@ -56,6 +57,10 @@ const partmap_t *pg_source_partmap(const pg_source_t *ps);
 /* install: puts the DDL event trigger on the source when it can (pg_ddl.h);
  * else removes it unless another syncline slot streams there (drop). */
 err_t pg_source_ddl_trigger(pg_source_t *ps, int install, char *errbuf, size_t errsize);
+
+/* The event trigger's signing key (pg_ddl_key_load), when DDL is followed;
+ * key->loaded 0 otherwise. */
+err_t pg_source_ddl_key(pg_source_t *ps, pg_ddl_key_t *key, char *errbuf, size_t errsize);
 
 /* ERR_SOURCE unless wal_level is logical. */
 err_t pg_source_check_wal_level(pg_source_t *ps, char *errbuf, size_t errsize);

@@ -34,6 +34,7 @@ struct pg_target {
     pg_progress_stmts_t progress;      /* progress statements prepared */
     pg_target_exec_t ex;               /* row sending state */
     lsn_t ddl_applied;                 /* a DDL applied by hand (--ddl-applied), 0 = none */
+    pg_ddl_key_t ddl_key;              /* checks the source's DDL messages */
     int marks_prepared;                /* incremental verify's marks statement (pg_vmarks) */
 };
 
@@ -375,7 +376,7 @@ static err_t pg_target_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_
     pg_target_t *pt = ctx;
     err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize);
     if (err == ERR_OK)
-        err = pg_ddl_apply(pt->conn, pt->cfg, pt->ddl_applied, ddl, errbuf, errsize);
+        err = pg_ddl_apply(pt->conn, pt->cfg, pt->ddl_applied, &pt->ddl_key, ddl, errbuf, errsize);
     if (err == ERR_OK)
         err = pg_pipe_enter(pt->pipe, errbuf, errsize);
     return pg_target_failed(pt, err, errbuf, errsize);
@@ -384,6 +385,11 @@ static err_t pg_target_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_
 void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn)
 {
     pt->ddl_applied = lsn;
+}
+
+void pg_target_set_ddl_key(pg_target_t *pt, const pg_ddl_key_t *key)
+{
+    pt->ddl_key = *key;
 }
 
 static err_t pg_target_op_offsets(void *ctx, const char *topic, sink_offset_t **offsets, int *n,

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/lsn.h"
 #include "core/sink.h"
+#include "pg/pg_ddl.h"
 
 typedef struct pg_target pg_target_t;
 
@@ -42,6 +43,10 @@ const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 /* The DDL at lsn was applied on the target by hand (run --ddl-applied):
  * the stream skips it instead of stopping on it again. */
 void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn);
+
+/* The key the source's DDL messages are checked with (pg_ddl_key_load); until
+ * set, every DDL message stops the stream. */
+void pg_target_set_ddl_key(pg_target_t *pt, const pg_ddl_key_t *key);
 
 /* The applier as a sink_t (valid while pt lives). */
 sink_t pg_target_sink(pg_target_t *pt);

@@ -341,6 +341,11 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
     if (rc.pt != NULL && err == ERR_OK) /* before the slot: DDL from its start on is streamed */
         err = pg_source_ddl_trigger(rc.ps, 1, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK) {
+        pg_ddl_key_t key;
+        err = pg_source_ddl_key(rc.ps, &key, errbuf, CLI_ERRBUF_SIZE);
+        pg_target_set_ddl_key(rc.pt, &key);
+    }
+    if (rc.pt != NULL && err == ERR_OK) {
         pg_target_set_ddl_applied(rc.pt, opts->ddl_applied);
         err = run_prepare(&rc, &start);
     }

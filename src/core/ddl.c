@@ -24,6 +24,20 @@
 
 /* ---- parsing ------------------------------------------------------------- */
 
+int ddl_message_split(const char *content, size_t len, const char **sig, const char **body,
+                      size_t *body_len)
+{
+    if (len <= DDL_SIG_HEX)
+        return -1;
+    for (size_t i = 0; i < DDL_SIG_HEX; i++)
+        if (!isxdigit((unsigned char)content[i]))
+            return -1;
+    *sig = content;
+    *body = content + DDL_SIG_HEX;
+    *body_len = len - DDL_SIG_HEX;
+    return 0;
+}
+
 static char *ddl_dup_field(json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
@@ -42,6 +56,8 @@ static int ddl_parse_object(json_t *o, ddl_object_t *out)
         free(out->table_schema);
         out->table = out->table_schema = NULL;
     }
+    if (out->identity == NULL) /* none for a GRANT's object */
+        out->identity = strdup("");
     return out->type != NULL && out->identity != NULL ? 0 : -1;
 }
 
@@ -59,6 +75,8 @@ int ddl_event_parse(const char *json, size_t len, ddl_event_t *ev, char *errbuf,
     ev->search_path = ddl_dup_field(root, "search_path");
     ev->ordinal = (int)json_integer_value(json_object_get(root, "ordinal"));
     ev->error = ddl_dup_field(root, "error");
+    const char *xid = json_string_value(json_object_get(root, "xid"));
+    ev->xid = xid != NULL ? strtoull(xid, NULL, 10) : 0;
     json_t *objs = json_object_get(root, "objects");
     size_t n = json_is_array(objs) ? json_array_size(objs) : 0;
     int rc =
@@ -73,7 +91,7 @@ int ddl_event_parse(const char *json, size_t len, ddl_event_t *ev, char *errbuf,
     if (rc != 0)
         snprintf(errbuf, errsize,
                  "DDL message lacks tag, query, search_path, ordinal or an "
-                 "object's type and identity (or out of memory)");
+                 "object's type (or out of memory)");
     return rc;
 }
 

@@ -7,11 +7,22 @@
 #define SYNCLINE_DDL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 
 /* The logical message prefix the event trigger writes. */
 #define DDL_MESSAGE_PREFIX "syncline.ddl"
+
+/* A message's content is the hex HMAC-SHA256 (DDL_SIG_HEX characters) of its
+ * body under the source's syncline.ddl_key, then the body (JSON). */
+#define DDL_SIG_HEX 64
+
+/* Splits content into its signature (*sig, DDL_SIG_HEX hex digits, not
+ * NUL-terminated) and its body: 0, or -1 when it does not start with a
+ * signature (an unsigned message). Pointers borrow from content. */
+int ddl_message_split(const char *content, size_t len, const char **sig, const char **body,
+                      size_t *body_len);
 
 /* One object the command touched (pg_event_trigger_ddl_commands, or
  * pg_event_trigger_dropped_objects for what it dropped). Strings owned. */
@@ -31,7 +42,8 @@ typedef struct ddl_event {
     int ordinal;       /* 1-based: the how-manieth DDL command of query this is */
     ddl_object_t *objects;
     int nobjects;
-    char *error; /* the trigger failed to describe the command: why; else NULL */
+    char *error;  /* the trigger failed to describe the command: why; else NULL */
+    uint64_t xid; /* the source transaction's id (xid8) the trigger signed, 0 = none */
 } ddl_event_t;
 
 /* Parses a message's content: 0, or -1 with errbuf saying why. Free with

@@ -44,6 +44,7 @@ typedef struct sink_ddl {
     size_t len;
     lsn_t lsn;     /* the message's own LSN: names this DDL (--ddl-applied) */
     lsn_t txn_lsn; /* the source transaction's commit LSN */
+    uint32_t xid;  /* the source transaction's xid (its Begin): the message must name it */
 } sink_ddl_t;
 
 /* Where a Kafka consumer stands: the next offset to read in a partition. */

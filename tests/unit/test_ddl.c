@@ -54,6 +54,35 @@ static void test_parse(void **state)
     ddl_event_clear(&ev);
 }
 
+static void test_signed_message(void **state)
+{
+    (void)state;
+    const char *sig, *body;
+    size_t n;
+    char msg[200];
+    snprintf(msg, sizeof(msg),
+             "%s{\"tag\": \"DROP TABLE\", \"query\": \"DROP TABLE t\", "
+             "\"ordinal\": 1, \"search_path\": \"public\", \"xid\": \"4294967301\"}",
+             "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF");
+    assert_int_equal(ddl_message_split(msg, strlen(msg), &sig, &body, &n), 0);
+    assert_ptr_equal(sig, msg);
+    assert_int_equal(body[0], '{');
+    assert_int_equal(n, strlen(msg) - DDL_SIG_HEX);
+    ddl_event_t ev = parse(body);
+    assert_true(ev.xid == 4294967301ULL); /* epoch 1, xid 5 */
+    assert_int_equal((uint32_t)ev.xid, 5);
+    ddl_event_clear(&ev);
+
+    /* an unsigned message (the trigger before signing, or a forged one) */
+    const char *plain = "{\"tag\": \"DROP TABLE\", \"query\": \"DROP TABLE victim, other, "
+                        "more, tables, here, and, there\"}";
+    assert_int_equal(ddl_message_split(plain, strlen(plain), &sig, &body, &n), -1);
+    assert_int_equal(ddl_message_split(msg, DDL_SIG_HEX, &sig, &body, &n), -1);
+    ev = parse("{\"tag\": \"T\", \"query\": \"q\", \"ordinal\": 1, \"search_path\": \"p\"}");
+    assert_true(ev.xid == 0);
+    ddl_event_clear(&ev);
+}
+
 static void test_statement_pick(void **state)
 {
     (void)state;
@@ -224,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_trigger_error_stops),
         cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_signed_message),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
