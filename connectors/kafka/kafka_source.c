@@ -106,6 +106,7 @@ typedef struct kafka_source {
     err_t cb_err;       /* an error inside the rebalance callback */
     char *errbuf;
     size_t errsize;
+    int64_t settled_ms; /* last look at the target between source transactions */
 } kafka_source_t;
 
 static kafka_source_part_t *kafka_source_part(kafka_source_t *ks, int32_t partition)
@@ -974,6 +975,9 @@ static err_t kafka_source_loop(kafka_source_t *ks)
         /* a commit in flight and nothing open: look, do not sleep; a batch
          * open: a moment, then it commits (below) */
         int wait_ms = ks->batch.pending && !ks->batch.open ? 0 : ks->batch.open ? 1 : 200;
+        /* between transactions with the target idle: only what is here counts */
+        if (ks->batch.open && !ks->batch.pending && kafka_source_at_boundary(ks))
+            wait_ms = 0;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
         if (ks->cb_err != ERR_OK)
             err = ks->cb_err;
@@ -983,6 +987,13 @@ static err_t kafka_source_loop(kafka_source_t *ks)
             err = kafka_source_handle(ks, m);
         if (m != NULL)
             rd_kafka_message_destroy(m);
+        /* between transactions with a commit in flight: learn without waiting
+         * (at most once a millisecond) whether the target answered it */
+        if (err == ERR_OK && m != NULL && ks->batch.open && ks->batch.pending &&
+            clock_ms() != ks->settled_ms && kafka_source_at_boundary(ks)) {
+            ks->settled_ms = clock_ms();
+            err = kafka_source_settle(ks, 0);
+        }
         /* batch only while behind: nothing more ready and no commit in flight
          * commits the batch at once (batches grow with the backlog) */
         int idle =

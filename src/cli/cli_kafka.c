@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "core/metrics.h"
 #include "kafka/kafka_sink.h"
+#include "kafka/kafka_dbz_source.h"
 #include "kafka/kafka_source.h"
 #include "core/log.h"
 #include "pg/pg_source.h"
@@ -238,20 +239,25 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
         (*started)++;
         as->opts.stop = ctx->stop;
         sink_t target = pg_target_sink(pt);
-        /* online verify: one partition only (one order of transactions) */
-        pg_hold_t *ph =
-            strcmp(as->cfg->kafka.partitioning, "none") == 0
-                ? pg_hold_open(as->cfg, as->opts.metrics, &err, ctx->errbuf, CLI_ERRBUF_SIZE)
-                : NULL;
-        stream_hold_t hold = ph != NULL ? pg_hold_stream(ph) : (stream_hold_t){0};
-        as->opts.hold = ph != NULL ? &hold : NULL;
-        if (err == ERR_OK)
-            err = kafka_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st, ctx->errbuf,
-                                   CLI_ERRBUF_SIZE);
-        else
-            memset(&st, 0, sizeof(st));
-        as->opts.hold = NULL;
-        pg_hold_free(ph);
+        if (strcmp(as->cfg->kafka.layout, "debezium") == 0) { /* topics per table, no hold */
+            err = kafka_dbz_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st,
+                                       ctx->errbuf, CLI_ERRBUF_SIZE);
+        } else {
+            /* online verify: one partition only (one order of transactions) */
+            pg_hold_t *ph =
+                strcmp(as->cfg->kafka.partitioning, "none") == 0
+                    ? pg_hold_open(as->cfg, as->opts.metrics, &err, ctx->errbuf, CLI_ERRBUF_SIZE)
+                    : NULL;
+            stream_hold_t hold = ph != NULL ? pg_hold_stream(ph) : (stream_hold_t){0};
+            as->opts.hold = ph != NULL ? &hold : NULL;
+            if (err == ERR_OK)
+                err = kafka_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st,
+                                       ctx->errbuf, CLI_ERRBUF_SIZE);
+            else
+                memset(&st, 0, sizeof(st));
+            as->opts.hold = NULL;
+            pg_hold_free(ph);
+        }
         as->opts.from = KAFKA_SOURCE_FROM_STORED; /* a retry resumes from the target */
         log_info("apply stopped applied_lsn=%s messages=%llu rows=%llu skipped=%llu "
                  "dead_lettered=%llu target_commits=%llu",

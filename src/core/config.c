@@ -343,6 +343,20 @@ static const prop_t config_props[] = {
      .valid_msg = "must match ^[A-Za-z0-9._-]+$, be at most 249 bytes and not be . or ..",
      .doc = "Layout debezium: topics <topic_prefix>.<schema>.<table>, <topic_prefix>.transaction, "
             "__debezium-heartbeat.<topic_prefix>."},
+    {.path = "kafka.topics",
+     .type = PROP_STRING,
+     .offset = CFG(kafka.topics),
+     .flags = PROP_NONEMPTY,
+     .doc = "apply, layout debezium: the topics to read, comma-separated, or a regular "
+            "expression starting with ^ (default ^<topic_prefix>\\.)."},
+    {.path = "kafka.max_transaction_mb",
+     .type = PROP_INT,
+     .offset = CFG(kafka.max_txn_mb),
+     .min = 1,
+     .max = 1 << 20,
+     .def = 512,
+     .doc = "apply, layout debezium: MB of changes held while transactions are re-assembled; "
+            "a transaction larger stops apply."},
     {.path = "kafka.schema_registry",
      .type = PROP_STRING,
      .offset = CFG(kafka.schema_registry),
@@ -1237,6 +1251,7 @@ static void kafka_free(config_kafka_t *k)
     free(k->partitioning);
     free(k->layout);
     free(k->topic_prefix);
+    free(k->topics);
     free(k->schema_registry);
     for (int i = 0; i < k->nproperties; i++) { /* nproperties > 0: both arrays exist */
         free(k->property_keys[i]);

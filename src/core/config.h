@@ -63,6 +63,8 @@ typedef struct config_kafka {
     char *partitioning;    /* "none" (default), "table", "key" */
     char *layout;          /* "syncline" (default) or "debezium" */
     char *topic_prefix;    /* layout debezium: default "<name>" */
+    char *topics;          /* apply, layout debezium: "a,b" or a pattern "^..."; NULL: default */
+    int max_txn_mb;        /* apply, layout debezium: kafka.max_transaction_mb (default 512) */
     char *schema_registry; /* NULL when absent */
     char **property_keys;  /* owned, passed verbatim to librdkafka */
     char **property_values;

@@ -4,10 +4,12 @@
  * Design. Each XLogData payload is decoded in place and dispatched by one
  * switch on the message byte. A target transaction (a "batch") is opened at
  * the first Begin and closed after a source Commit once it holds batch_rows
- * rows, has been open batch_ms, the source has had nothing ready for a
- * millisecond while no earlier commit is in flight (so a caught-up stream
- * commits each transaction at once and batches grow only with a backlog), or
- * a stop was asked for; a source transaction is never split because batches only end
+ * rows, has been open batch_ms, the source has nothing already received
+ * and unread while no earlier commit is in flight (a look without waiting;
+ * between transactions the loop also looks, without waiting, whether the
+ * target answered that commit: so a caught-up stream commits each
+ * transaction at once and batches grow only with a backlog), or a stop was
+ * asked for; a source transaction is never split because batches only end
  * at a Commit. Only after the sink's commit returns (durable, progress row
  * included) does the confirmed position move, and it moves to the Commit's
  * end LSN. With nothing pending, keepalive positions are confirmed too, so an
@@ -30,12 +32,12 @@
 #include "core/pgoutput.h"
 #include "core/relcache.h"
 
-#define STREAM_PENDING_WAIT_MS 2    /* a wait on the source while a commit is in flight */
-#define STREAM_QUIET_MS 20          /* source silence after which settling waits for the target */
-#define STREAM_IDLE_MS 1            /* source silence after which an open batch is committed */
-#define STREAM_HOLD_LOOK_MS 100     /* how often to look for a verifier's hold request */
-#define STREAM_HOLD_POLL_MS 10      /* how often to look while holding */
-#define STREAM_HOLD_MAX_MS 30000    /* the longest hold, whatever the request says */
+#define STREAM_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
+#define STREAM_QUIET_MS 20       /* source silence after which settling waits for the target */
+#define STREAM_IDLE_MS 1         /* a wait on the source while the open batch waits for a commit */
+#define STREAM_HOLD_LOOK_MS 100  /* how often to look for a verifier's hold request */
+#define STREAM_HOLD_POLL_MS 10   /* how often to look while holding */
+#define STREAM_HOLD_MAX_MS 30000 /* the longest hold, whatever the request says */
 #define STREAM_HOLD_BACKOFF_MS 5000 /* after a failed look */
 
 typedef struct stream_state {
@@ -59,6 +61,7 @@ typedef struct stream_state {
     lsn_t keepalive_end;    /* newest keepalive position, confirmable when idle */
     int64_t last_recv_ms;   /* when the source last sent anything */
     unsigned polls;         /* messages read while a commit was in flight */
+    int64_t settled_ms;     /* last look at the target between source transactions */
     int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
     int target_stalled;     /* the sink gave up on a stalled target */
     lsn_t hold_until;       /* an online verify's point: hold before commits >= it, 0: none */
@@ -498,10 +501,14 @@ static int stream_wait_ms(const stream_state_t *st)
     int64_t now = clock_ms();
     int64_t due = st->last_status_ms + st->opts->status_interval_ms;
     if (st->batch.open && !st->in_txn) {
-        /* batch only while behind: a source with nothing more ready ends it */
+        /* batch only while behind: a source with nothing more ready ends it.
+         * With the target idle, only what is already here counts as ready
+         * (a look without waiting); with a commit in flight the batch grows
+         * meanwhile, and a short wait lets the loop look at the target again. */
         int64_t batch_due = st->batch.started_ms + st->opts->batch_ms;
-        if (now + STREAM_IDLE_MS < batch_due)
-            batch_due = now + STREAM_IDLE_MS;
+        int64_t idle_due = st->batch.pending ? now + STREAM_IDLE_MS : now;
+        if (idle_due < batch_due)
+            batch_due = idle_due;
         if (batch_due < due)
             due = batch_due;
     }
@@ -626,6 +633,14 @@ static err_t stream_loop(stream_state_t *st, char *errbuf, size_t errsize)
             st->last_recv_ms = clock_ms();
             st->asked_ms = 0;
             err = stream_handle_frame(st, buf, len, errbuf, errsize);
+        }
+        /* between source transactions with a commit in flight: learn without
+         * waiting (at most once a millisecond) whether the target has
+         * answered, so that the open batch goes as soon as it may */
+        if (err == ERR_OK && r > 0 && st->batch.open && !st->in_txn && st->batch.pending &&
+            st->last_recv_ms != st->settled_ms) {
+            st->settled_ms = st->last_recv_ms;
+            err = stream_settle(st, 0, errbuf, errsize);
         }
         if (err == ERR_OK)
             err = stream_tick(st, errbuf, errsize);

@@ -33,18 +33,21 @@ typedef struct fake_source {
     int statuses;
     lsn_t durable; /* what the fake sink made durable (the confirm bound) */
     int over_confirmed;
+    int pause_waits[MAXFRAMES]; /* how long the loop was ready to wait at each pause */
+    int pauses;
 } fake_source_t;
 
 static int fake_read(void *ctx, int timeout_ms, const char **buf, size_t *len, err_t *err,
                      char *errbuf, size_t errsize)
 {
     fake_source_t *fs = ctx;
-    (void)timeout_ms, (void)err, (void)errbuf, (void)errsize;
+    (void)err, (void)errbuf, (void)errsize;
     if (fs->next == fs->n) {
         *fs->stop = 1; /* the stream ran dry: ask the loop to finish */
         return 0;
     }
     if (fs->frames[fs->next].len == 0) { /* a pause: nothing ready this time */
+        fs->pause_waits[fs->pauses++] = timeout_ms;
         fs->next++;
         return 0;
     }
@@ -387,6 +390,32 @@ static void test_applied_transactions_skipped(void **state)
     assert_false(f.src.over_confirmed);
 }
 
+/* Caught up with a commit in flight: between source transactions the loop
+ * learns at once that the target answered, and a source with nothing already
+ * ready ends the batch without waiting for more (each pause is looked at
+ * with a zero timeout): a steady stream is applied transaction by
+ * transaction, without a millisecond's wait per batch. */
+static void test_caught_up_commits_without_waiting(void **state)
+{
+    (void)state;
+    fixture_t f;
+    fixture_init(&f, 1000);
+    f.snk.async = 1;
+    fake_txn(&f.src, 0x1000, 1, 1);
+    f.src.n++; /* a pause */
+    fake_txn(&f.src, 0x2000, 2, 1);
+    f.src.n++;
+    fake_txn(&f.src, 0x3000, 3, 1);
+    assert_int_equal(fixture_run(&f), ERR_OK);
+    assert_string_equal(f.snk.log, "B <1@1080 I100 1@1080-1088> A1088 B <2@2080 I200 2@2080-2088> "
+                                   "A2088 B <3@3080 I300 3@3080-3088> A3088 ");
+    assert_int_equal(f.src.pauses, 2);
+    assert_int_equal(f.src.pause_waits[0], 0);
+    assert_int_equal(f.src.pause_waits[1], 0); /* the commit of 1 was in flight before it */
+    assert_int_equal(f.src.max_flush, 0x3088);
+    assert_false(f.src.over_confirmed);
+}
+
 /* Asynchronous commits: the position moves only once durable() reports it.
  * This sink also hears each source transaction's boundaries. */
 static void test_async_commit_confirms_durable_only(void **state)
@@ -458,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_failed_change_in_shared_batch),
         cmocka_unit_test(test_applied_transactions_skipped),
         cmocka_unit_test(test_async_commit_confirms_durable_only),
+        cmocka_unit_test(test_caught_up_commits_without_waiting),
         cmocka_unit_test(test_keepalive_answered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,763 @@
+/*
+ * kafka_dbz_source: apply's consumer loop for the debezium layout.
+ *
+ * Debezium writes each table to its own topic and, with
+ * provide.transaction.metadata, BEGIN and END of each source transaction
+ * (END with its number of changes) to <prefix>.transaction; each change
+ * names its transaction and its place in it (total_order). The consumer
+ * subscribes to a list of topics or a pattern (a group, syncline.<name>),
+ * holds every change that names a transaction in core/txnbuf until END and
+ * all the changes END counts are in, then applies the transaction whole, its
+ * changes in total_order, transactions in END (commit) order, in target
+ * transactions of core/batch.c. A change without a transaction block (the
+ * connector's metadata off, or a snapshot read) is a transaction of its own.
+ *
+ * Offsets: a partition's stored offset moves only past messages whose
+ * transaction is applied: past the newest change applied, and to the end of
+ * what was read (tombstones, BEGINs) only when nothing of the partition is
+ * held. Within a partition transactions come in commit order, so what is
+ * applied is always a prefix of what was read, and a restart (or a
+ * rebalance, which drops what is held) reads the held messages again.
+ *
+ * Gaps: a stored offset below the low watermark, or an offset out of range
+ * under the consumer, stops apply (as kafka_source). Debezium's messages
+ * carry no predecessor, so a message refused by the broker is not seen; a
+ * transaction missing changes is: it stays incomplete, and apply stops when
+ * it is still so after KAFKA_DBZ_SOURCE_STALL_MS without new messages, or
+ * when what is held passes kafka.max_transaction_mb; it never applies a
+ * part of a transaction.
+ */
+#include "kafka/kafka_dbz_source.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/batch.h"
+#include "core/clock.h"
+#include "core/collapse.h"
+#include "core/log.h"
+#include "core/relcache.h"
+#include "core/txnbuf.h"
+#include "event/event.h"
+#include "event/event_codec.h"
+#include "event/event_dbz_txn.h"
+#include "kafka/kafka_conf.h"
+
+#define KAFKA_DBZ_SOURCE_STALL_MS 30000
+
+/* One topic partition read. */
+typedef struct kafka_dbz_source_tp {
+    char *topic;
+    int32_t partition;
+    int assigned;
+    int meta;          /* the transaction metadata topic */
+    int64_t next;      /* the offset to store; -1: none yet */
+    int64_t read_next; /* past the newest message read */
+    int64_t held;      /* messages read and held in the buffer */
+    int dirty;         /* next moved since the last commit */
+} kafka_dbz_source_tp_t;
+
+/* A change held until its transaction is complete. */
+typedef struct kafka_dbz_source_item {
+    event_t ev;
+    int tp;
+    int64_t offset;
+} kafka_dbz_source_item_t;
+
+typedef struct kafka_dbz_source {
+    const config_t *cfg;
+    const kafka_source_opts_t *opts;
+    kafka_source_stats_t *stats;
+    sink_t snk;
+    const sink_t *target;
+    rd_kafka_t *rk;
+    event_codec_t *codec;
+    relcache_t *rels;
+    txnbuf_t *tb;
+    kafka_dbz_source_tp_t *tps;
+    int ntps, last;
+    char meta_topic[300];
+    batch_t batch;
+    unsigned polls;
+    int overrides_done;
+    int64_t quiet_since; /* ms: nothing arrives while changes are held; 0: not so */
+    err_t cb_err;
+    char *errbuf;
+    size_t errsize;
+} kafka_dbz_source_t;
+
+static void kafka_dbz_source_item_free(void *p)
+{
+    kafka_dbz_source_item_t *it = p;
+    event_clear(&it->ev);
+    free(it);
+}
+
+/* The index of (topic, partition), added when new; -1 when out of memory. */
+static int kafka_dbz_source_tp(kafka_dbz_source_t *kds, const char *topic, int32_t partition)
+{
+    if (kds->last < kds->ntps && kds->tps[kds->last].partition == partition &&
+        strcmp(kds->tps[kds->last].topic, topic) == 0)
+        return kds->last;
+    for (int i = 0; i < kds->ntps; i++) {
+        if (kds->tps[i].partition == partition && strcmp(kds->tps[i].topic, topic) == 0)
+            return kds->last = i;
+    }
+    kafka_dbz_source_tp_t *p = realloc(kds->tps, (size_t)(kds->ntps + 1) * sizeof(*p));
+    if (p == NULL)
+        return -1;
+    kds->tps = p;
+    p += kds->ntps;
+    memset(p, 0, sizeof(*p));
+    p->topic = strdup(topic);
+    p->partition = partition;
+    p->next = -1;
+    p->meta = strcmp(topic, kds->meta_topic) == 0;
+    if (p->topic == NULL)
+        return -1;
+    return kds->last = kds->ntps++;
+}
+
+/* Nothing of tp is held: its offset may move to the end of what was read. */
+static void kafka_dbz_source_tp_settle(kafka_dbz_source_tp_t *tp)
+{
+    if (tp->held == 0 && tp->read_next > tp->next) {
+        tp->next = tp->read_next;
+        tp->dirty = 1;
+    }
+}
+
+static void kafka_dbz_source_tp_passed(kafka_dbz_source_tp_t *tp, int64_t offset)
+{
+    tp->held--;
+    if (offset + 1 > tp->next) {
+        tp->next = offset + 1;
+        tp->dirty = 1;
+    }
+}
+
+/* ---- target transactions ------------------------------------------------- */
+
+static void kafka_dbz_source_applied(kafka_dbz_source_t *kds)
+{
+    kds->stats->applied_lsn = kds->batch.durable;
+    if (kds->opts->metrics != NULL)
+        metrics_position(kds->opts->metrics, kds->batch.durable, 0, 0);
+}
+
+static err_t kafka_dbz_source_settle(kafka_dbz_source_t *kds, int wait)
+{
+    int moved;
+    kds->polls = 0;
+    err_t err = batch_settle(&kds->batch, wait, &moved, kds->errbuf, kds->errsize);
+    if (err == ERR_OK && moved)
+        kafka_dbz_source_applied(kds);
+    return err;
+}
+
+/* Commits the open batch (only whole transactions are ever in it) with the
+ * offsets that moved; wait 0: returns once the COMMIT is sent. */
+static err_t kafka_dbz_source_commit(kafka_dbz_source_t *kds, int wait)
+{
+    if (!kds->batch.open)
+        return ERR_OK;
+    sink_offset_t *offs = calloc((size_t)kds->ntps + 1, sizeof(*offs));
+    if (offs == NULL) {
+        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    int n = 0;
+    for (int i = 0; i < kds->ntps; i++) {
+        kafka_dbz_source_tp_t *tp = &kds->tps[i];
+        if (tp->dirty && tp->next >= 0)
+            offs[n++] = (sink_offset_t){tp->topic, tp->partition, tp->next};
+    }
+    sink_position_t pos = {.offsets = offs, .noffsets = n};
+    err_t err = batch_commit(&kds->batch, &pos, wait, kds->errbuf, kds->errsize);
+    free(offs);
+    if (err != ERR_OK)
+        return err;
+    for (int i = 0; i < kds->ntps; i++)
+        kds->tps[i].dirty = 0;
+    kds->stats->batches++;
+    if (!kds->batch.pending)
+        kafka_dbz_source_applied(kds);
+    return ERR_OK;
+}
+
+/* ---- applying a transaction ---------------------------------------------- */
+
+/* The relation as the sink knows it; describes it again when it changed.
+ * Takes ev->rel. */
+static const change_relation_t *kafka_dbz_source_relation(kafka_dbz_source_t *kds, event_t *ev,
+                                                          err_t *err)
+{
+    uint32_t relid = ev->rel->relid;
+    const change_relation_t *cur = relcache_get(kds->rels, relid);
+    *err = ERR_OK;
+    if (cur != NULL && event_relation_equal(cur, ev->rel))
+        return cur;
+    change_relation_t *old = NULL;
+    int rc = relcache_replace(kds->rels, ev->rel, &old);
+    ev->rel = NULL;
+    if (rc != 0) {
+        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        *err = ERR_RUNTIME;
+        return NULL;
+    }
+    cur = relcache_get(kds->rels, relid);
+    *err = kds->snk.ops->relation(kds->snk.ctx, cur, 0, kds->errbuf, kds->errsize);
+    change_relation_free(old); /* after: the sink may still hold rows of it */
+    return *err == ERR_OK ? cur : NULL;
+}
+
+static err_t kafka_dbz_source_row(kafka_dbz_source_t *kds, const event_t *ev,
+                                  const change_relation_t *rel)
+{
+    sink_row_t row = {.rel = rel, .lsn = 0};
+    switch (ev->op) {
+    case EVENT_CREATE:
+    case EVENT_READ:
+        row.op = SINK_INSERT;
+        break;
+    case EVENT_UPDATE:
+        row.op = SINK_UPDATE;
+        break;
+    case EVENT_DELETE:
+        row.op = SINK_DELETE;
+        break;
+    case EVENT_TRUNCATE:
+        kds->batch.rows++;
+        return kds->snk.ops->truncate(kds->snk.ctx, &rel, 1, 0, 0, kds->errbuf, kds->errsize);
+    }
+    if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
+        snprintf(kds->errbuf, kds->errsize, "%s of %s.%s without its %s row image",
+                 row.op == SINK_DELETE ? "delete" : "change", rel->nspname, rel->relname,
+                 row.op == SINK_DELETE ? "before" : "after");
+        return ERR_RUNTIME;
+    }
+    row.old_kind = ev->has_old ? ev->old_kind : 0;
+    row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
+    row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
+    kds->batch.rows++;
+    kds->stats->rows++;
+    return kds->snk.ops->row(kds->snk.ctx, &row, kds->errbuf, kds->errsize);
+}
+
+static err_t kafka_dbz_source_change(kafka_dbz_source_t *kds, kafka_dbz_source_item_t *it)
+{
+    err_t err;
+    const change_relation_t *rel = kafka_dbz_source_relation(kds, &it->ev, &err);
+    if (err == ERR_OK)
+        err = kafka_dbz_source_row(kds, &it->ev, rel);
+    if (err != ERR_OK) {
+        size_t n = strlen(kds->errbuf);
+        snprintf(kds->errbuf + n, kds->errsize - n, " (topic=%s partition=%d offset=%lld)",
+                 kds->tps[it->tp].topic, (int)kds->tps[it->tp].partition, (long long)it->offset);
+    }
+    return err;
+}
+
+/* Applies ready transaction t whole into the open batch; frees its items. */
+static err_t kafka_dbz_source_txn(kafka_dbz_source_t *kds, txnbuf_txn_t *t)
+{
+    err_t err = batch_begin(&kds->batch, kds->errbuf, kds->errsize);
+    for (size_t i = 0; i < t->n; i++) {
+        kafka_dbz_source_item_t *it = t->items[i].item;
+        if (err == ERR_OK)
+            err = kafka_dbz_source_change(kds, it);
+        kafka_dbz_source_tp_passed(&kds->tps[it->tp], it->offset);
+        kafka_dbz_source_item_free(it);
+    }
+    if (t->src >= 0)
+        kafka_dbz_source_tp_passed(&kds->tps[t->src], t->token);
+    for (int i = 0; i < kds->ntps; i++)
+        kafka_dbz_source_tp_settle(&kds->tps[i]);
+    if (err == ERR_OK)
+        batch_txn_end(&kds->batch, 0, 0);
+    return err;
+}
+
+/* Applies every transaction that is ready, in END order. */
+static err_t kafka_dbz_source_drain(kafka_dbz_source_t *kds)
+{
+    err_t err = ERR_OK;
+    txnbuf_txn_t *t;
+    while (err == ERR_OK && (t = txnbuf_ready(kds->tb)) != NULL) {
+        err = kafka_dbz_source_txn(kds, t);
+        txnbuf_pop(kds->tb);
+    }
+    return err;
+}
+
+/* ---- one message ---------------------------------------------------------- */
+
+/* A message apply cannot read: keep what is complete, then stop. */
+static err_t kafka_dbz_source_poison(kafka_dbz_source_t *kds, const rd_kafka_message_t *m,
+                                     const char *why)
+{
+    err_t err = kafka_dbz_source_commit(kds, 1);
+    if (err != ERR_OK)
+        return err;
+    snprintf(kds->errbuf, kds->errsize,
+             "cannot decode message topic=%s partition=%d offset=%lld: %s; fix or remove it",
+             rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
+    return ERR_RUNTIME;
+}
+
+/* What is held passed kafka.max_transaction_mb. */
+static err_t kafka_dbz_source_full(kafka_dbz_source_t *kds, const rd_kafka_message_t *m,
+                                   txnbuf_rc_t rc, const char *id)
+{
+    if (rc == TXNBUF_NOMEM) {
+        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    if (kafka_dbz_source_commit(kds, 1) != ERR_OK)
+        return ERR_RUNTIME;
+    snprintf(kds->errbuf, kds->errsize,
+             "%s (kafka.max_transaction_mb=%d) at topic=%s partition=%d offset=%lld: %s; nothing "
+             "of it is applied (a transaction is never split): raise the limit",
+             rc == TXNBUF_TXN_TOO_BIG ? "transaction too large to re-assemble"
+                                      : "too many changes held waiting for their transaction's END",
+             kds->cfg->kafka.max_txn_mb, rd_kafka_topic_name(m->rkt), (int)m->partition,
+             (long long)m->offset,
+             rc == TXNBUF_TXN_TOO_BIG ? id
+                                      : "is the transaction metadata topic read (kafka.topics)?");
+    return ERR_RUNTIME;
+}
+
+static err_t kafka_dbz_source_meta(kafka_dbz_source_t *kds, int i, const rd_kafka_message_t *m)
+{
+    event_dbz_txn_meta_t meta;
+    char why[512];
+    if (event_dbz_txn_meta_read(m->payload, m->len, &meta, why, sizeof(why)) != 0)
+        return kafka_dbz_source_poison(kds, m, why);
+    kafka_dbz_source_tp_t *tp = &kds->tps[i];
+    if (!meta.end) {
+        kafka_dbz_source_tp_settle(tp);
+        return ERR_OK;
+    }
+    txnbuf_rc_t rc = txnbuf_end(kds->tb, meta.id, meta.event_count, i, m->offset);
+    if (rc == TXNBUF_DUPLICATE) {
+        log_warn("kafka second END of transaction id=%s topic=%s offset=%lld: ignored", meta.id,
+                 tp->topic, (long long)m->offset);
+        kafka_dbz_source_tp_settle(tp);
+        return ERR_OK;
+    }
+    if (rc != TXNBUF_OK)
+        return kafka_dbz_source_full(kds, m, rc, meta.id);
+    tp->held++;
+    return kafka_dbz_source_drain(kds);
+}
+
+static err_t kafka_dbz_source_data(kafka_dbz_source_t *kds, int i, const rd_kafka_message_t *m)
+{
+    char why[512], id[EVENT_DBZ_TXN_IDLEN];
+    int64_t order = 0;
+    kafka_dbz_source_item_t *it = calloc(1, sizeof(*it));
+    if (it == NULL) {
+        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    if (event_decode(kds->codec, m->payload, m->len, m->key, m->key_len, &it->ev, why,
+                     sizeof(why)) != 0) {
+        free(it);
+        return kafka_dbz_source_poison(kds, m, why);
+    }
+    int blk = event_dbz_txn_block(&it->ev, id, sizeof(id), &order, why, sizeof(why));
+    it->tp = i;
+    it->offset = m->offset;
+    txnbuf_rc_t rc =
+        blk < 0 ? TXNBUF_OK : txnbuf_add(kds->tb, blk ? id : NULL, order, it, m->len + m->key_len);
+    if (blk < 0 || rc != TXNBUF_OK) {
+        kafka_dbz_source_item_free(it);
+        return blk < 0 ? kafka_dbz_source_poison(kds, m, why)
+                       : kafka_dbz_source_full(kds, m, rc, id);
+    }
+    kds->tps[i].held++;
+    return kafka_dbz_source_drain(kds);
+}
+
+static err_t kafka_dbz_source_handle(kafka_dbz_source_t *kds, const rd_kafka_message_t *m)
+{
+    int i = kafka_dbz_source_tp(kds, rd_kafka_topic_name(m->rkt), m->partition);
+    if (i < 0) {
+        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    kafka_dbz_source_tp_t *tp = &kds->tps[i];
+    kds->stats->messages++;
+    tp->read_next = m->offset + 1;
+    if (tp->meta)
+        return kafka_dbz_source_meta(kds, i, m);
+    if (m->payload == NULL) { /* a tombstone (tombstones.on.delete): nothing to apply */
+        kds->stats->skipped++;
+        kafka_dbz_source_tp_settle(tp);
+        return ERR_OK;
+    }
+    return kafka_dbz_source_data(kds, i, m);
+}
+
+/* Changes held and nothing arrives: a transaction will not complete. */
+static err_t kafka_dbz_source_stalled(kafka_dbz_source_t *kds)
+{
+    const txnbuf_txn_t *h = txnbuf_head(kds->tb), *u = txnbuf_unended(kds->tb);
+    if (h == NULL && u == NULL) {
+        kds->quiet_since = 0;
+        return ERR_OK;
+    }
+    if (kds->quiet_since == 0)
+        kds->quiet_since = clock_ms();
+    if (clock_ms() - kds->quiet_since < KAFKA_DBZ_SOURCE_STALL_MS)
+        return ERR_OK;
+    err_t err = kafka_dbz_source_commit(kds, 1);
+    if (err != ERR_OK)
+        return err;
+    char unended[600] = "";
+    if (u != NULL)
+        snprintf(unended, sizeof(unended),
+                 "; %zu changes of transaction id=%.128s have no END on topic=%.300s", u->n, u->id,
+                 kds->meta_topic);
+    if (h != NULL)
+        snprintf(kds->errbuf, kds->errsize,
+                 "incomplete transaction id=%s: its END (topic=%s offset=%lld) counts %lld "
+                 "changes, %zu arrived in %d s; the others are missing (a table's topic not in "
+                 "kafka.topics, or messages lost)%s; nothing of it is applied",
+                 h->id != NULL ? h->id : "-", kds->meta_topic, (long long)h->token,
+                 (long long)h->count, h->n, KAFKA_DBZ_SOURCE_STALL_MS / 1000, unended);
+    else
+        snprintf(kds->errbuf, kds->errsize,
+                 "nothing arrived in %d s%s (is that topic in kafka.topics?); nothing of it is "
+                 "applied",
+                 KAFKA_DBZ_SOURCE_STALL_MS / 1000, unended);
+    return ERR_SOURCE;
+}
+
+/* ---- assignment ------------------------------------------------------------ */
+
+static int64_t kafka_dbz_source_stored(kafka_dbz_source_t *kds, const char *topic,
+                                       int32_t partition, err_t *err)
+{
+    sink_offset_t *stored;
+    int n;
+    int64_t next = -1;
+    *err =
+        kds->target->ops->offsets(kds->target->ctx, topic, &stored, &n, kds->errbuf, kds->errsize);
+    for (int i = 0; *err == ERR_OK && i < n; i++) {
+        if (stored[i].partition == partition)
+            next = stored[i].next_offset;
+    }
+    if (*err == ERR_OK)
+        free(stored);
+    return next;
+}
+
+/* A stored offset below the low watermark: messages deleted unread. */
+static err_t kafka_dbz_source_check(kafka_dbz_source_t *kds, rd_kafka_topic_partition_t *e,
+                                    int64_t stored)
+{
+    int64_t lo, hi;
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_query_watermark_offsets(kds->rk, e->topic, e->partition, &lo, &hi, 10000);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(kds->errbuf, kds->errsize, "kafka watermarks topic=%s partition=%d: %s", e->topic,
+                 (int)e->partition, rd_kafka_err2str(kerr));
+        return kafka_conf_classify(kerr);
+    }
+    if (e->offset == RD_KAFKA_OFFSET_BEGINNING)
+        e->offset = lo;
+    if (stored < 0 || stored >= lo)
+        return ERR_OK;
+    snprintf(kds->errbuf, kds->errsize,
+             "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld: the "
+             "messages from the stored offset on were deleted from the topic before apply read "
+             "them, so the target misses their changes; no offset is reset: the target must be "
+             "copied again",
+             e->topic, (int)e->partition, (long long)stored, (long long)lo);
+    return ERR_SOURCE;
+}
+
+/* Where one partition starts: the operator's override on the first
+ * assignment, else the offset the target stored, else the beginning. */
+static err_t kafka_dbz_source_start(kafka_dbz_source_t *kds, rd_kafka_topic_partition_t *e)
+{
+    err_t err;
+    int i = kafka_dbz_source_tp(kds, e->topic, e->partition);
+    if (i < 0) {
+        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    kafka_dbz_source_tp_t *tp = &kds->tps[i];
+    int64_t stored = kafka_dbz_source_stored(kds, e->topic, e->partition, &err);
+    if (err != ERR_OK)
+        return err;
+    tp->assigned = 1;
+    tp->held = tp->dirty = 0;
+    tp->next = tp->read_next = -1;
+    if (!kds->overrides_done && kds->opts->from != KAFKA_SOURCE_FROM_STORED) {
+        e->offset = kds->opts->from == KAFKA_SOURCE_FROM_BEGINNING ? RD_KAFKA_OFFSET_BEGINNING
+                                                                   : kds->opts->from_value;
+        stored = -1;
+    } else {
+        e->offset = stored >= 0 ? stored : RD_KAFKA_OFFSET_BEGINNING;
+        tp->next = tp->read_next = stored;
+    }
+    return kafka_dbz_source_check(kds, e, stored);
+}
+
+static err_t kafka_dbz_source_assign(kafka_dbz_source_t *kds, rd_kafka_topic_partition_list_t *list)
+{
+    err_t err = ERR_OK;
+    for (int i = 0; i < list->cnt && err == ERR_OK; i++)
+        err = kafka_dbz_source_start(kds, &list->elems[i]);
+    if (err != ERR_OK)
+        return err;
+    if (!kds->overrides_done && kds->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP)
+        rd_kafka_offsets_for_times(kds->rk, list, 10000);
+    kds->overrides_done = 1;
+    for (int i = 0; i < list->cnt; i++)
+        log_info("kafka assigned topic=%s partition=%d offset=%lld", list->elems[i].topic,
+                 (int)list->elems[i].partition, (long long)list->elems[i].offset);
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(kds->rk, list);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(kds->errbuf, kds->errsize, "kafka assign: %s", rd_kafka_err2str(kerr));
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
+/* Partitions go away: commit the whole transactions applied, drop what is
+ * held (read again from the stored offsets after the next assignment). */
+static void kafka_dbz_source_revoke(kafka_dbz_source_t *kds)
+{
+    if (kds->cb_err == ERR_OK)
+        kds->cb_err = kafka_dbz_source_commit(kds, 1);
+    batch_rollback(&kds->batch);
+    if (kds->cb_err == ERR_OK)
+        kds->cb_err = kafka_dbz_source_settle(kds, 1);
+    txnbuf_clear(kds->tb);
+    for (int i = 0; i < kds->ntps; i++) {
+        kds->tps[i].assigned = 0;
+        kds->tps[i].held = 0;
+    }
+    rd_kafka_assign(kds->rk, NULL);
+}
+
+static void kafka_dbz_source_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
+                                       rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    kafka_dbz_source_t *kds = opaque;
+    (void)rk;
+    if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && kds->cb_err == ERR_OK)
+        kds->cb_err = kafka_dbz_source_assign(kds, list);
+    else
+        kafka_dbz_source_revoke(kds);
+}
+
+/* A pattern subscription sees new topics (a new table) at the next metadata
+ * refresh: every 10 s rather than librdkafka's 5 minutes. */
+static void kafka_dbz_source_setup(rd_kafka_conf_t *conf)
+{
+    char kerr[256];
+    rd_kafka_conf_set_rebalance_cb(conf, kafka_dbz_source_rebalance);
+    rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "10000", kerr, sizeof(kerr));
+}
+
+/* kafka.topics as a subscription: a pattern as it is, or the list, plus
+ * the metadata topic; default: every topic of the prefix. */
+static rd_kafka_topic_partition_list_t *kafka_dbz_source_topics(const kafka_dbz_source_t *kds)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    const char *topics = kds->cfg->kafka.topics;
+    char pattern[600];
+    if (topics == NULL) { /* ^<prefix>\. with the prefix's dots escaped */
+        size_t n = 0;
+        pattern[n++] = '^';
+        for (const char *p = kds->cfg->kafka.topic_prefix; *p && n < sizeof(pattern) - 4; p++) {
+            if (*p == '.')
+                pattern[n++] = '\\';
+            pattern[n++] = *p;
+        }
+        memcpy(pattern + n, "\\.", 3);
+        topics = pattern;
+    }
+    if (topics[0] == '^') {
+        rd_kafka_topic_partition_list_add(list, topics, RD_KAFKA_PARTITION_UA);
+        return list;
+    }
+    int has_meta = 0;
+    for (const char *p = topics; *p;) {
+        size_t n = strcspn(p, ",");
+        char name[300];
+        while (n > 0 && (*p == ' ' || *p == '\t'))
+            p++, n--;
+        snprintf(name, sizeof(name), "%.*s", (int)n, p);
+        for (size_t k = strlen(name); k > 0 && (name[k - 1] == ' ' || name[k - 1] == '\t');)
+            name[--k] = '\0';
+        if (name[0] != '\0') {
+            rd_kafka_topic_partition_list_add(list, name, RD_KAFKA_PARTITION_UA);
+            has_meta |= strcmp(name, kds->meta_topic) == 0;
+        }
+        p += n + (p[n] == ',');
+    }
+    if (!has_meta)
+        rd_kafka_topic_partition_list_add(list, kds->meta_topic, RD_KAFKA_PARTITION_UA);
+    return list;
+}
+
+static err_t kafka_dbz_source_subscribe(kafka_dbz_source_t *kds)
+{
+    rd_kafka_topic_partition_list_t *list = kafka_dbz_source_topics(kds);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(kds->rk, list);
+    for (int i = 0; i < list->cnt; i++)
+        log_info("kafka subscribed topics=%s group=syncline.%s transactions=%s",
+                 list->elems[i].topic, kds->cfg->name, kds->meta_topic);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(kds->errbuf, kds->errsize, "kafka subscribe: %s", rd_kafka_err2str(kerr));
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static err_t kafka_dbz_source_consumer_error(kafka_dbz_source_t *kds, const rd_kafka_message_t *m,
+                                             rd_kafka_resp_err_t *last)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        snprintf(kds->errbuf, kds->errsize,
+                 "kafka gap topic=%s partition=%d offset=%lld: messages were deleted from the "
+                 "topic before apply read them (%s); no offset is reset: the target must be "
+                 "copied again",
+                 m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "?", (int)m->partition,
+                 (long long)m->offset, rd_kafka_message_errstr(m));
+        return ERR_SOURCE;
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
+        return ERR_OK;
+    *last = m->err;
+    log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
+             rd_kafka_message_errstr(m));
+    return ERR_OK;
+}
+
+static err_t kafka_dbz_source_loop(kafka_dbz_source_t *kds)
+{
+    rd_kafka_resp_err_t last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    err_t err = ERR_OK;
+    while (err == ERR_OK) {
+        if (*kds->opts->stop) {
+            err = kafka_dbz_source_commit(kds, 1);
+            return err == ERR_OK ? kafka_dbz_source_settle(kds, 1) : err;
+        }
+        int wait_ms = kds->batch.pending && !kds->batch.open ? 0 : kds->batch.open ? 1 : 200;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(kds->rk, wait_ms);
+        if (kds->cb_err != ERR_OK)
+            err = kds->cb_err;
+        else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            err = kafka_dbz_source_consumer_error(kds, m, &last_err);
+        else if (m != NULL)
+            err = kafka_dbz_source_handle(kds, m);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+        if (m != NULL)
+            kds->quiet_since = 0;
+        int idle = m == NULL && kds->batch.open && !kds->batch.pending;
+        if (err == ERR_OK && (idle || batch_full(&kds->batch)))
+            err = kafka_dbz_source_commit(kds, 0);
+        if (err == ERR_OK && m == NULL)
+            err = kafka_dbz_source_stalled(kds);
+        if (err == ERR_OK && kds->batch.pending && (m == NULL || ++kds->polls % 256 == 0))
+            err = kafka_dbz_source_settle(kds, m == NULL && !kds->batch.open);
+    }
+    return err;
+}
+
+static err_t kafka_dbz_source_open(kafka_dbz_source_t *kds)
+{
+    err_t err = ERR_RUNTIME;
+    snprintf(kds->meta_topic, sizeof(kds->meta_topic), "%s.transaction",
+             kds->cfg->kafka.topic_prefix);
+    kds->codec = event_codec_new(EVENT_FORMAT_JSON, kds->errbuf, kds->errsize);
+    kds->rels = relcache_new();
+    kds->tb = txnbuf_new((size_t)kds->cfg->kafka.max_txn_mb << 20, kafka_dbz_source_item_free);
+    if (kds->codec == NULL || kds->rels == NULL || kds->tb == NULL) {
+        if (kds->codec != NULL)
+            snprintf(kds->errbuf, kds->errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    kds->rk = kafka_conf_client(kds->cfg, KAFKA_CONF_CONSUMER, kds, kafka_dbz_source_setup, &err,
+                                kds->errbuf, kds->errsize);
+    if (kds->rk == NULL)
+        return err;
+    rd_kafka_poll_set_consumer(kds->rk);
+    return kafka_dbz_source_subscribe(kds);
+}
+
+static void kafka_dbz_source_close(kafka_dbz_source_t *kds)
+{
+    batch_rollback(&kds->batch);
+    if (kds->rk != NULL) {
+        kds->cb_err = ERR_RUNTIME; /* no commit from the revoke during close */
+        rd_kafka_consumer_close(kds->rk);
+        rd_kafka_destroy(kds->rk);
+    }
+    txnbuf_free(kds->tb);
+    event_codec_free(kds->codec);
+    relcache_free(kds->rels);
+    for (int i = 0; i < kds->ntps; i++)
+        free(kds->tps[i].topic);
+    free(kds->tps);
+}
+
+static err_t kafka_dbz_source_refuse(const config_t *cfg, const kafka_source_opts_t *opts,
+                                     char *errbuf, size_t errsize)
+{
+    if (opts->dead_letter != NULL) {
+        snprintf(errbuf, errsize, "--dead-letter: not supported with kafka.layout debezium");
+        return ERR_CONFIG;
+    }
+    if (strcmp(cfg->kafka.format, "json") != 0) {
+        snprintf(errbuf, errsize,
+                 "kafka.format: apply reads the debezium layout in JSON (the JsonConverter's) "
+                 "only; set it to \"json\"");
+        return ERR_CONFIG;
+    }
+    return ERR_OK;
+}
+
+err_t kafka_dbz_source_run(const config_t *cfg, const kafka_source_opts_t *opts,
+                           const sink_t *target, lsn_t applied, kafka_source_stats_t *stats,
+                           char *errbuf, size_t errsize)
+{
+    kafka_dbz_source_t kds = {.cfg = cfg,
+                              .opts = opts,
+                              .stats = stats,
+                              .target = target,
+                              .snk = *target,
+                              .errbuf = errbuf,
+                              .errsize = errsize};
+    memset(stats, 0, sizeof(*stats));
+    stats->applied_lsn = applied;
+    if (target->ops->offsets == NULL) {
+        snprintf(errbuf, errsize, "apply: the target sink keeps no consumer offsets");
+        return ERR_RUNTIME;
+    }
+    err_t err = kafka_dbz_source_refuse(cfg, opts, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    collapse_t *cl = cfg->collapse ? collapse_new(kds.snk, 64u << 20) : NULL;
+    if (cl != NULL)
+        kds.snk = collapse_sink(cl);
+    batch_init(&kds.batch, &kds.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied);
+    err = kafka_dbz_source_open(&kds);
+    if (err == ERR_OK)
+        err = kafka_dbz_source_loop(&kds);
+    kafka_dbz_source_close(&kds);
+    collapse_free(cl);
+    return err;
+}

@@ -1,0 +1,82 @@
+/*
+ * event_dbz_txn: reads Debezium's transaction metadata, the BEGIN/END
+ * values of the metadata topic ({"status", "id", "event_count",
+ * "data_collections", "ts_ms"}) and the {"id", "total_order",
+ * "data_collection_order"} block of each change event. Pure: no I/O.
+ */
+#include "event/event_dbz_txn.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+/* The payload of a JsonConverter document, or the document itself. */
+static json_t *event_dbz_txn_payload(json_t *root)
+{
+    json_t *payload = json_object_get(root, "payload");
+    return json_is_object(payload) && json_object_get(root, "schema") != NULL ? payload : root;
+}
+
+static int event_dbz_txn_id(const json_t *v, char *id, size_t idsize, char *errbuf, size_t errsize)
+{
+    const char *s = json_string_value(v);
+    size_t n = s != NULL ? strcspn(s, ":") : 0;
+    if (s == NULL || n >= idsize) {
+        snprintf(errbuf, errsize, "transaction \"id\" is missing, not a string or too long");
+        return -1;
+    }
+    memcpy(id, s, n);
+    id[n] = '\0';
+    return 0;
+}
+
+static int event_dbz_txn_meta_of(json_t *p, event_dbz_txn_meta_t *meta, char *errbuf,
+                                 size_t errsize)
+{
+    const char *status = json_string_value(json_object_get(p, "status"));
+    if (status == NULL || (strcmp(status, "BEGIN") != 0 && strcmp(status, "END") != 0)) {
+        snprintf(errbuf, errsize, "\"status\" is neither BEGIN nor END");
+        return -1;
+    }
+    meta->end = strcmp(status, "END") == 0;
+    if (event_dbz_txn_id(json_object_get(p, "id"), meta->id, sizeof(meta->id), errbuf, errsize))
+        return -1;
+    json_t *n = json_object_get(p, "event_count");
+    if (meta->end && (!json_is_integer(n) || json_integer_value(n) < 0)) {
+        snprintf(errbuf, errsize, "END of transaction %s without a valid \"event_count\"",
+                 meta->id);
+        return -1;
+    }
+    meta->event_count = meta->end ? json_integer_value(n) : 0;
+    return 0;
+}
+
+int event_dbz_txn_meta_read(const void *buf, size_t len, event_dbz_txn_meta_t *meta, char *errbuf,
+                            size_t errsize)
+{
+    json_error_t jerr;
+    memset(meta, 0, sizeof(*meta));
+    json_t *root = buf != NULL ? json_loadb(buf, len, 0, &jerr) : NULL;
+    if (root == NULL) {
+        snprintf(errbuf, errsize, "not JSON: %s", buf != NULL ? jerr.text : "no value");
+        return -1;
+    }
+    int rc = event_dbz_txn_meta_of(event_dbz_txn_payload(root), meta, errbuf, errsize);
+    json_decref(root);
+    return rc;
+}
+
+int event_dbz_txn_block(const event_t *ev, char *id, size_t idsize, int64_t *order, char *errbuf,
+                        size_t errsize)
+{
+    json_t *blk = ev->root != NULL ? json_object_get(ev->root, "transaction") : NULL;
+    if (blk == NULL || json_is_null(blk))
+        return 0;
+    json_t *o = json_object_get(blk, "total_order");
+    if (!json_is_object(blk) || !json_is_integer(o)) {
+        snprintf(errbuf, errsize, "the \"transaction\" block has no integer \"total_order\"");
+        return -1;
+    }
+    *order = json_integer_value(o);
+    return event_dbz_txn_id(json_object_get(blk, "id"), id, idsize, errbuf, errsize) ? -1 : 1;
+}

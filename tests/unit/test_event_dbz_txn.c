@@ -1,0 +1,91 @@
+/*
+ * Unit tests for event_dbz_txn: Debezium's BEGIN/END messages and the
+ * transaction block of change events, with and without the JsonConverter's
+ * schema wrapper; the transaction is known by its xid, since the PostgreSQL
+ * connector's ids carry each event's own LSN.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event/event_codec.h"
+#include "event/event_dbz_txn.h"
+
+static void test_end_with_schema(void **state)
+{
+    (void)state;
+    const char *v =
+        "{\"schema\": {\"type\": \"struct\"}, \"payload\": {\"status\": \"END\", \"id\": "
+        "\"745:26674920\", \"event_count\": 4, \"data_collections\": "
+        "[{\"data_collection\": \"public.a\", \"event_count\": 4}], \"ts_ms\": 1}}";
+    event_dbz_txn_meta_t m;
+    char why[256];
+    assert_int_equal(event_dbz_txn_meta_read(v, strlen(v), &m, why, sizeof(why)), 0);
+    assert_true(m.end);
+    assert_string_equal(m.id, "745");
+    assert_int_equal(m.event_count, 4);
+}
+
+static void test_begin_plain_and_bad(void **state)
+{
+    (void)state;
+    const char *v = "{\"status\": \"BEGIN\", \"id\": \"745:26673992\", \"event_count\": null}";
+    event_dbz_txn_meta_t m;
+    char why[256];
+    assert_int_equal(event_dbz_txn_meta_read(v, strlen(v), &m, why, sizeof(why)), 0);
+    assert_false(m.end);
+    assert_string_equal(m.id, "745");
+    const char *bad = "{\"status\": \"END\", \"id\": \"1:2\"}";
+    assert_int_equal(event_dbz_txn_meta_read(bad, strlen(bad), &m, why, sizeof(why)), -1);
+    assert_non_null(strstr(why, "event_count"));
+    assert_int_equal(event_dbz_txn_meta_read("nope", 4, &m, why, sizeof(why)), -1);
+    assert_int_equal(event_dbz_txn_meta_read(NULL, 0, &m, why, sizeof(why)), -1);
+}
+
+static int decode_block(const char *txn, char *id, int64_t *order)
+{
+    char v[1024], why[256];
+    snprintf(v, sizeof(v),
+             "{\"schema\": {\"type\": \"struct\", \"fields\": []}, \"payload\": {\"before\": null, "
+             "\"after\": {\"id\": 1}, \"source\": {\"schema\": \"public\", \"table\": \"a\"}, "
+             "\"transaction\": %s, \"op\": \"c\", \"ts_ms\": 1}}",
+             txn);
+    const char *k = "{\"id\": 1}";
+    event_codec_t *c = event_codec_new(EVENT_FORMAT_JSON, why, sizeof(why));
+    event_t ev;
+    assert_int_equal(event_decode(c, v, strlen(v), k, strlen(k), &ev, why, sizeof(why)), 0);
+    int rc = event_dbz_txn_block(&ev, id, EVENT_DBZ_TXN_IDLEN, order, why, sizeof(why));
+    event_clear(&ev);
+    event_codec_free(c);
+    return rc;
+}
+
+static void test_change_block(void **state)
+{
+    (void)state;
+    char id[EVENT_DBZ_TXN_IDLEN];
+    int64_t order = 0;
+    assert_int_equal(
+        decode_block("{\"id\": \"745:26674184\", \"total_order\": 2, \"data_collection_order\": 1}",
+                     id, &order),
+        1);
+    assert_string_equal(id, "745");
+    assert_int_equal(order, 2);
+    assert_int_equal(decode_block("null", id, &order), 0);
+    assert_int_equal(decode_block("{\"id\": \"7\"}", id, &order), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_end_with_schema),
+        cmocka_unit_test(test_begin_plain_and_bad),
+        cmocka_unit_test(test_change_block),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
