@@ -7,7 +7,10 @@
  * every worker busy. Each worker opens its own source session, imports the
  * exported snapshot in a REPEATABLE READ transaction, and for each work item
  * pipes COPY (SELECT ...) TO STDOUT into COPY ... FROM STDIN on its own
- * target session, one target transaction per item. The first error stops
+ * target session, one target transaction per item. Tables are described as
+ * the snapshot sees them, and the first worker locks them all as it starts
+ * (pg_copy_guard_all), so DDL committed during the copy waits for its end and
+ * reaches the stream after the snapshot. The first error stops
  * every worker; the caller then restarts the copy from scratch, which is the
  * only way to be sure nothing is half there.
  */
@@ -63,6 +66,9 @@ typedef struct pg_copy_shared {
     const config_t *cfg;
     const char *snapshot;
     volatile sig_atomic_t *stop;
+    const pg_copy_table_t *tables; /* every table to copy: the first worker locks them all */
+    int ntables;
+    int workers; /* workers started (under lock) */
     pg_copy_desc_t *descs;
     pg_copy_item_t *items;
     int nitems;
@@ -454,10 +460,66 @@ static char *pg_copy_item_sql(const pg_copy_desc_t *d, const pg_copy_item_t *it,
     return sql;
 }
 
+/* Locks table t of sh against DDL (ACCESS SHARE, held until the session's
+ * transaction ends) and fails when a DDL rewrote it (ALTER COLUMN TYPE, ...)
+ * after the copy's snapshot: its rows then look empty in the snapshot. */
+static err_t pg_copy_guard(PGconn *src, const pg_copy_table_t *t, char *errbuf, size_t errsize)
+{
+    char *q = pg_conn_qualified(src, t->schema, t->name);
+    if (q == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    char sql[1200];
+    snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS SHARE MODE", q);
+    free(q);
+    PGresult *res =
+        pg_conn_exec(src, sql, PGRES_COMMAND_OK, "source: lock for the copy", errbuf, errsize);
+    const char *params[2] = {t->schema, t->name};
+    PQclear(res);
+    res = res ? pg_conn_execp(src,
+                              "SELECT c.relfilenode <> 0 AND pg_relation_filenode(c.oid) IS "
+                              "DISTINCT FROM c.relfilenode FROM pg_class c JOIN pg_namespace n ON "
+                              "n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                              2, params, PGRES_TUPLES_OK, "source: check for DDL", errbuf, errsize)
+              : NULL;
+    if (res == NULL)
+        return pg_conn_classify(src) == ERR_CONNECT ? ERR_CONNECT : ERR_RUNTIME;
+    int rewritten = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (!rewritten)
+        return ERR_OK;
+    snprintf(errbuf, errsize,
+             "table %s.%s was rewritten by a DDL committed after the copy's snapshot, before "
+             "the copy could lock it: its rows cannot be read in that snapshot; run again (the "
+             "copy starts anew)",
+             t->schema, t->name);
+    return ERR_RUNTIME;
+}
+
+/* The first worker locks every table as it starts (pg_copy_guard), so a DDL
+ * committed while the copy runs waits for the copy's end and reaches the
+ * stream after the snapshot: applied after the copy, in order. It never asks
+ * for a lock later, so it never waits behind a DDL queued for one (a wait
+ * through this process PostgreSQL could not see as a deadlock); the other
+ * workers lock each table as they take it, and the check catches a DDL that
+ * committed before. */
+static err_t pg_copy_guard_all(PGconn *src, const pg_copy_shared_t *sh, char *errbuf,
+                               size_t errsize)
+{
+    err_t err = ERR_OK;
+    for (int t = 0; t < sh->ntables && err == ERR_OK; t++)
+        err = pg_copy_guard(src, &sh->tables[t], errbuf, errsize);
+    return err;
+}
+
 static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
                               const pg_copy_item_t *it, char *errbuf, size_t errsize)
 {
     pg_copy_desc_t *d = &sh->descs[it->table];
+    err_t gerr = pg_copy_guard(src, &sh->tables[it->table], errbuf, errsize);
+    if (gerr != ERR_OK)
+        return gerr;
     char tail[64];
     snprintf(tail, sizeof(tail), " TO STDOUT WITH (FORMAT %s)", d->format);
     char *sql = pg_copy_item_sql(d, it, "COPY ", "", tail);
@@ -590,8 +652,17 @@ static void *pg_copy_worker(void *arg)
     char errbuf[1024] = "";
     PGconn *src = pg_copy_source_session(sh, errbuf, sizeof(errbuf));
     PGconn *tgt = src ? pg_copy_target_session(sh, errbuf, sizeof(errbuf)) : NULL;
-    if (tgt == NULL)
-        pg_copy_fail(sh, ERR_CONNECT, errbuf);
+    err_t err = tgt != NULL ? ERR_OK : ERR_CONNECT;
+    pthread_mutex_lock(&sh->lock);
+    int first = sh->workers++ == 0;
+    pthread_mutex_unlock(&sh->lock);
+    if (err == ERR_OK && first)
+        err = pg_copy_guard_all(src, sh, errbuf, sizeof(errbuf));
+    if (err != ERR_OK) {
+        pg_copy_fail(sh, err, errbuf);
+        PQfinish(tgt);
+        tgt = NULL;
+    }
     while (tgt != NULL) {
         int i = pg_copy_take(sh);
         if (i < 0)
@@ -818,20 +889,26 @@ static void pg_copy_watch(pg_copy_shared_t *sh, int ntables, double started)
     PQfinish(w.tgt);
 }
 
+/* Describes the tables as the copy's snapshot sees them (a column added
+ * since is not copied: the stream adds it after the copy), locked. */
 static err_t pg_copy_describe_all(pg_copy_shared_t *sh, const pg_copy_table_t *tables, int ntables,
                                   char *errbuf, size_t errsize)
 {
-    err_t err;
-    PGconn *src =
-        pg_conn_open(sh->cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
+    err_t err = ERR_OK;
+    PGconn *src = pg_copy_source_session(sh, errbuf, errsize);
     PGconn *tgt =
         src ? pg_conn_open_bounded(sh->cfg->target_conninfo, PG_CONN_SQL, "target",
                                    sh->cfg->target_timeout_s * 1000, &err, errbuf, errsize)
             : NULL;
-    for (int t = 0; tgt != NULL && t < ntables && err == ERR_OK; t++)
-        err = pg_copy_describe(src, tgt, sh->cfg, &tables[t], &sh->descs[t], errbuf, errsize);
-    PQfinish(src);
+    if (src == NULL)
+        err = ERR_RUNTIME;
+    for (int t = 0; tgt != NULL && t < ntables && err == ERR_OK; t++) {
+        err = pg_copy_guard(src, &tables[t], errbuf, errsize);
+        if (err == ERR_OK)
+            err = pg_copy_describe(src, tgt, sh->cfg, &tables[t], &sh->descs[t], errbuf, errsize);
+    }
     PQfinish(tgt);
+    PQfinish(src);
     return err;
 }
 
@@ -892,7 +969,8 @@ err_t pg_copy_run(const config_t *cfg, const char *snapshot, const pg_copy_table
                   int ntables, volatile sig_atomic_t *stop, pg_copy_stats_t *stats, char *errbuf,
                   size_t errsize)
 {
-    pg_copy_shared_t sh = {.cfg = cfg, .snapshot = snapshot, .stop = stop};
+    pg_copy_shared_t sh = {
+        .cfg = cfg, .snapshot = snapshot, .stop = stop, .tables = tables, .ntables = ntables};
     memset(stats, 0, sizeof(*stats));
     sh.descs = calloc((size_t)ntables + 1, sizeof(*sh.descs));
     if (sh.descs == NULL || pthread_mutex_init(&sh.lock, NULL) != 0) {

@@ -538,9 +538,9 @@ err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names
         pg_conn_execp(ps->sql,
                       pg_version_has_partition_root(ps->version)
                           ? "SELECT schemaname, tablename FROM pg_publication_tables "
-                            "WHERE pubname = $1 ORDER BY 1, 2"
+                            "WHERE pubname = $1 AND schemaname <> 'syncline' ORDER BY 1, 2"
                           : "SELECT DISTINCT root_schema, root_name FROM (" PG_SOURCE_LEAF_ROOTS_SQL
-                            ") l ORDER BY 1, 2",
+                            ") l WHERE root_schema <> 'syncline' ORDER BY 1, 2",
                       1, params, PGRES_TUPLES_OK, "source", errbuf, errsize);
     if (res == NULL)
         return pg_conn_classify(ps->sql);

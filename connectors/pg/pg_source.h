@@ -86,7 +86,8 @@ err_t pg_source_create_slot(pg_source_t *ps, lsn_t *consistent_point, char *snap
 
 err_t pg_source_current_lsn(pg_source_t *ps, lsn_t *out, char *errbuf, size_t errsize);
 
-/* The published tables (before 13: the roots of the published leaves) as pairs: *schemas and *names
+/* The published tables (before 13: the roots of the published leaves), but syncline's own (schema
+ * syncline: never synced, see core/route.c) as pairs: *schemas and *names
  * are malloc'd arrays of malloc'd strings (caller frees with pg_source_free_names). */
 err_t pg_source_published_tables(pg_source_t *ps, char ***schemas, char ***names, int *n,
                                  char *errbuf, size_t errsize);

@@ -6,7 +6,7 @@
 # query string with set_config('syncline.ddl_seq', ...), so that the applier would pick a later
 # statement of its query string (one the source refused after a COMMIT): the numbering does not
 # come from the session, the applier runs the statement that committed, and the target keeps what
-# the source kept.
+# the source kept. A message the trigger signed, copied into another transaction, is refused too.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -85,7 +85,35 @@ assert_eq "1" "$(tgt_sql "SELECT count(*) FROM information_schema.columns WHERE 
 assert_same victim
 assert_same mine
 
-# 3. The application role cannot read the key or write the numbering.
+# 3. A replay: a message the trigger signed (read here from a test_decoding slot, as someone who
+# can read the WAL or the Kafka topic would) written again in another transaction.
+src_sql "SELECT pg_create_logical_replication_slot('t043_peek', 'test_decoding')" >/dev/null
+e2e_on_exit "_e2e_psql $SRC_PORT $SRC_DB -c \"SELECT pg_drop_replication_slot('t043_peek')\" >/dev/null 2>&1"
+app_psql -c "ALTER TABLE mine ADD COLUMN d int" >/dev/null
+signed=$(src_sql "SELECT substr(data, strpos(data, 'content:') + 8) FROM pg_logical_slot_get_changes('t043_peek', NULL, NULL)
+                   WHERE data LIKE 'message: transactional: 1 prefix: syncline.ddl,%' LIMIT 1")
+[[ "$signed" == *'"ADD COLUMN'* || "$signed" == *'ALTER TABLE mine ADD COLUMN d int'* ]] || fail "no signed message read: [$signed]"
+wait_synced
+log_offset=$(stat -c %s "$E2E_TMP/syncline.log")
+app_psql -v signed="$signed" -f - >/dev/null <<'SQL'
+BEGIN;
+INSERT INTO mine (id) VALUES (5);
+SELECT pg_logical_emit_message(true, 'syncline.ddl', :'signed');
+COMMIT;
+SQL
+syncline_wait_exit 60 "a replayed DDL message"
+tail -c +"$((log_offset + 1))" "$E2E_TMP/syncline.log" >"$E2E_TMP/replay.log"
+cat "$E2E_TMP/replay.log"
+assert_eq 6 "$SYNCLINE_RC" "exit code on a replayed message"
+assert_contains "$E2E_TMP/replay.log" "names transaction" "the error says the message belongs to another transaction"
+assert_eq "0" "$(tgt_sql "SELECT count(*) FROM mine WHERE id = 5")" "nothing of the replaying transaction applied"
+lsn=$(grep -o -- '--ddl-applied [0-9A-F]*/[0-9A-F]*' "$E2E_TMP/replay.log" | tail -n 1 | cut -d' ' -f2)
+_e2e_wait_slots_released
+syncline_start --ddl-applied "$lsn"
+wait_synced
+assert_same mine
+
+# 4. The application role cannot read the key or write the numbering.
 app_psql -c "SELECT count(*) FROM syncline.ddl_key" >"$E2E_TMP/key.out" 2>&1 && fail "the application role read the key"
 assert_contains "$E2E_TMP/key.out" "permission denied" "the key is not readable by the application role"
 app_psql -c "DELETE FROM syncline.ddl_state" >"$E2E_TMP/state.out" 2>&1 && fail "the application role wrote the numbering"
