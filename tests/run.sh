@@ -327,7 +327,7 @@ teardown() {
     local d
     for d in "$E2E_ROOT"/*/; do
         d=${d%/}
-        case $(basename "$d") in src | tgt) continue ;; esac
+        case $(basename "$d") in src | tgt | src[0-9] | tgt[0-9] | kafka | apicurio) continue ;; esac
         cp -r "$d" "$LOG_DIR/scratch-$(basename "$d")" 2>/dev/null || true
     done
     if ((KEEP)); then

@@ -18,6 +18,8 @@
 #define PG_HOLD_LOCK_SQL "hashtext('syncline.verify_hold'), hashtext($1)"
 
 #define PG_HOLD_METRICS_MS 5000
+#define PG_HOLD_AT_EXPIRE_S 30  /* a pg_hold_at request expires after this long */
+#define PG_HOLD_AT_MAX_MS 25000 /* and is given up a little before */
 
 struct pg_hold {
     PGconn *conn;
@@ -244,4 +246,44 @@ err_t pg_hold_release(PGconn *conn, const char *name, int64_t id, char *errbuf, 
     return pg_hold_exec(conn,
                         "DELETE FROM syncline.verify_hold WHERE name = $1 AND id = $2::bigint", 2,
                         p, PGRES_COMMAND_OK, NULL, errbuf, errsize);
+}
+
+err_t pg_hold_at(PGconn *conn, const char *name, lsn_t at, int64_t deadline_ms,
+                 volatile sig_atomic_t *stop, err_t (*while_held)(void *arg), void *arg,
+                 int *reached, char *errbuf, size_t errsize)
+{
+    int64_t id = 0, limit = clock_ms() + PG_HOLD_AT_MAX_MS;
+    char eb[256];
+    *reached = 0;
+    err_t err = pg_hold_request(conn, name, PG_HOLD_AT_EXPIRE_S, &id, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_hold_set_point(conn, name, id, at, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_hold_wait(conn, name, id, at, deadline_ms < limit ? deadline_ms : limit, stop,
+                           reached, errbuf, errsize);
+    if (err == ERR_OK && *reached && while_held != NULL)
+        err = while_held(arg);
+    if (id != 0 && pg_hold_release(conn, name, id, eb, sizeof(eb)) != ERR_OK && err == ERR_OK) {
+        snprintf(errbuf, errsize, "%s", eb);
+        err = ERR_RUNTIME;
+    }
+    return err;
+}
+
+err_t pg_hold_drain(const config_t *cfg, lsn_t at, int64_t deadline_ms, volatile sig_atomic_t *stop,
+                    int *reached, char *errbuf, size_t errsize)
+{
+    err_t err;
+    int alive = 0;
+    *reached = 0;
+    PGconn *conn = pg_conn_open_bounded(cfg->target_conninfo, PG_CONN_SQL, "target",
+                                        cfg->target_timeout_s * 1000, &err, errbuf, errsize);
+    if (conn == NULL)
+        return err;
+    err = pg_hold_applier_alive(conn, cfg->name, &alive, errbuf, errsize);
+    if (err == ERR_OK && alive)
+        err = pg_hold_at(conn, cfg->name, at, deadline_ms, stop, NULL, NULL, reached, errbuf,
+                         errsize);
+    PQfinish(conn);
+    return err;
 }

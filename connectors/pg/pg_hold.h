@@ -65,4 +65,22 @@ err_t pg_hold_wait(PGconn *conn, const char *name, int64_t id, lsn_t at, int64_t
 /* Deletes request id: the applier goes on. */
 err_t pg_hold_release(PGconn *conn, const char *name, int64_t id, char *errbuf, size_t errsize);
 
+/*
+ * All of it for a point known in advance: asks the applier to hold at `at`
+ * (every transaction committed before it applied and durable, none after),
+ * waits until deadline_ms (at most 25 s: a request expires), runs
+ * while_held(arg) (may be NULL) while it holds, releases. *reached 0: the
+ * applier did not get there in time. For a fenced source, where `at` needs
+ * no slot: the applier answers as soon as its stream passes `at`, without
+ * waiting for its idle progress write (at most one a second).
+ */
+err_t pg_hold_at(PGconn *conn, const char *name, lsn_t at, int64_t deadline_ms,
+                 volatile sig_atomic_t *stop, err_t (*while_held)(void *arg), void *arg,
+                 int *reached, char *errbuf, size_t errsize);
+
+/* pg_hold_at on a connection of its own, when an applier for cfg listens
+ * (*reached 0 when none does): cutover's drain after the fence. */
+err_t pg_hold_drain(const config_t *cfg, lsn_t at, int64_t deadline_ms, volatile sig_atomic_t *stop,
+                    int *reached, char *errbuf, size_t errsize);
+
 #endif

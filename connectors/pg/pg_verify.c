@@ -909,7 +909,7 @@ static err_t pg_verify_incremental(pg_verify_t *pv, const vtable_t *vt, pg_verif
         err = pg_verify_buckets(pv, vt, marks, r, detail);
     PQclear(marks);
     int64_t t1 = clock_ms();
-    if (err == ERR_OK)
+    if (err == ERR_OK && !pv->opts->ranges_only)
         err = pg_verify_counts(pv, vt, &sc, &tc);
     if (err != ERR_OK)
         return err;
@@ -1226,6 +1226,35 @@ static err_t pg_verify_refresh(pg_verify_t *pv)
     return pg_verify_online_point(pv, deadline);
 }
 
+static err_t pg_verify_target_snapshot_cb(void *arg)
+{
+    return pg_verify_target_snapshot(arg);
+}
+
+/* Fenced, with an applier listening: it holds at the source snapshot's L
+ * (every transaction committed before L applied and durable) while the
+ * target snapshot opens, instead of a wait for its progress row to reach L,
+ * which an idle applier writes at most once a second. *held 0: no applier,
+ * or it did not get there in time (the caller waits for the row). */
+static err_t pg_verify_fenced_hold(pg_verify_t *pv, int64_t deadline, int *held)
+{
+    int alive = 0;
+    *held = 0;
+    err_t err = pg_hold_applier_alive(pv->tgt2, pv->cfg->name, &alive, pv->errbuf, pv->errsize);
+    if (err != ERR_OK || !alive)
+        return err;
+    int64_t started = clock_ms();
+    err = pg_hold_at(pv->tgt2, pv->cfg->name, pv->lsn, deadline, pv->opts->stop,
+                     pg_verify_target_snapshot_cb, pv, held, pv->errbuf, pv->errsize);
+    if (err == ERR_OK && *held)
+        log_info("verify: fenced, the applier held at lsn=%s after %lld ms",
+                 lsn_format(pv->lsn, (char[LSN_STRLEN]){0}, LSN_STRLEN),
+                 (long long)(clock_ms() - started));
+    else if (err == ERR_OK) /* a failed snapshot attempt leaves nothing open */
+        PQclear(pg_conn_query(pv->tgt, "ROLLBACK", 0, NULL));
+    return err;
+}
+
 /* Online when the source is not fenced and an applier listens for holds. */
 static err_t pg_verify_use_online(pg_verify_t *pv, int *online)
 {
@@ -1256,6 +1285,12 @@ static err_t pg_verify_consistent(pg_verify_t *pv)
         lsn_t applied = 0;
         int still = 1;
         err = pg_verify_source_snapshot(pv);
+        if (err == ERR_OK && pv->fenced) {
+            int held = 0;
+            err = pg_verify_fenced_hold(pv, deadline, &held);
+            if (err != ERR_OK || held)
+                return err;
+        }
         if (err == ERR_OK)
             err = pg_verify_wait_covered(pv, deadline, &applied);
         if (err == ERR_OK)

@@ -27,6 +27,8 @@ typedef struct pg_verify_opts {
     int point_s;                 /* online: a new consistent point after this long (0: 20 s) */
     int full;                    /* compare everything, even when an incremental verify could */
     int online_only;             /* ERR_LAG at once unless an applier holds for an online point */
+    int ranges_only;             /* incremental: the marked ranges without the row counts (cutover's
+                                    passes before the fence; the fenced verify counts) */
     volatile sig_atomic_t *stop; /* Ctrl-C: give up (ERR_RUNTIME) */
 } pg_verify_opts_t;
 

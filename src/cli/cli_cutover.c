@@ -13,6 +13,7 @@
 #include "core/lsn.h"
 #include "pg/pg_fallback.h"
 #include "pg/pg_fence.h"
+#include "pg/pg_hold.h"
 #include "pg/pg_lag.h"
 #include "pg/pg_seq.h"
 #include "pg/pg_verify.h"
@@ -184,6 +185,9 @@ static err_t cut_fence(cut_run_t *cr)
  * before, so the fenced verify inside the write pause re-checks only what
  * changed during the last one. Up to 3 passes, fewer once one takes under a
  * second; a failure or a difference only logs (the fenced verify decides).
+ * They compare the marked ranges only: the row counts, a scan of each table,
+ * are taken once, by the fenced verify (which proves the counts at the final
+ * LSN either way), so the last pass is short and leaves few ranges to it.
  */
 static void cut_prepass(cut_run_t *cr)
 {
@@ -192,6 +196,7 @@ static void cut_prepass(cut_run_t *cr)
         pg_verify_opts_t vo = cr->o->verify;
         pg_verify_stats_t st;
         vo.online_only = 1;
+        vo.ranges_only = 1; /* the counts are taken once, at the fence */
         vo.timeout_s = 60;
         int64_t t0 = clock_ms();
         err_t err = pg_verify_run(cr->cfg, &vo, NULL, NULL, &st, eb, sizeof(eb));
@@ -226,7 +231,11 @@ static err_t cut_steps(cut_run_t *cr)
     } else
         cr->final_lsn = s.source_lsn;
     int64_t drain_start = clock_ms();
-    if (err == ERR_OK)
+    int held = 0; /* fenced: the applier holds at the final LSN, without its idle progress write */
+    if (err == ERR_OK && cr->o->fence)
+        err = pg_hold_drain(cr->cfg, cr->final_lsn, cr->deadline, cr->ctx->stop, &held,
+                            cr->ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (err == ERR_OK && !held)
         err = cut_wait(cr->ctx, cr->pl, cr->deadline, cut_applied_reached, &cr->final_lsn,
                        "the target to apply the final LSN", &s);
     if (err != ERR_OK)

@@ -517,6 +517,8 @@ static int stream_wait_ms(const stream_state_t *st)
         if (progress_due < due)
             due = progress_due;
     }
+    if (st->opts->hold != NULL && !st->in_txn && st->hold_polled_ms + STREAM_HOLD_LOOK_MS < due)
+        due = st->hold_polled_ms + STREAM_HOLD_LOOK_MS; /* a verifier's request, seen at once */
     if (*st->opts->stop)
         due = now + 100;
     return due <= now ? 0 : (int)(due - now);
@@ -552,6 +554,11 @@ static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
     }
     if (!st->in_txn) /* idle or between transactions: everything before keepalive_end is in */
         err = stream_hold_point(st, st->keepalive_end, errbuf, errsize);
+    /* a verifier's point past what the walsender last said: ask for its
+     * position (it answers with a keepalive), not one status period later */
+    if (err == ERR_OK && !st->in_txn && st->hold_until > st->keepalive_end &&
+        now - st->last_status_ms >= STREAM_HOLD_LOOK_MS)
+        err = stream_send_status(st, 1, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     lsn_t before = st->applied;
