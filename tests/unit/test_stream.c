@@ -223,7 +223,8 @@ static err_t fake_txn_end(void *ctx, const sink_txn_t *txn, char *errbuf, size_t
 static err_t fake_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_t errsize)
 {
     (void)errbuf, (void)errsize;
-    fake_log(ctx, "M%llx:%.*s ", (unsigned long long)ddl->lsn, (int)ddl->len, ddl->json);
+    fake_log(ctx, "M%llx@%x:%.*s ", (unsigned long long)ddl->lsn, (unsigned)ddl->xid, (int)ddl->len,
+             ddl->json);
     return ERR_OK;
 }
 
@@ -473,7 +474,8 @@ static void test_ddl_message_in_place(void **state)
         pgoutput_build_commit(fake_frame(fs, base + 0x80), base + 0x80, base + 0x88, 1000);
     }
     assert_int_equal(fixture_run(&f), ERR_OK);
-    assert_string_equal(f.snk.log, "B I1 M2020:{} I2 C2088 ");
+    /* the DDL carries its transaction's xid (from Begin), which pg_ddl checks */
+    assert_string_equal(f.snk.log, "B I1 M2020@2000:{} I2 C2088 ");
 }
 
 int main(void)
