@@ -6,8 +6,9 @@
 # every target commit that the total is unchanged and that hist accounts for acct_b's gain; a
 # transaction applied in parts (each message on its own, topics read at different speeds) records a
 # violation. A backlog is applied with tiny target batches, apply is killed mid-stream and
-# restarted (offsets of every topic come from the target), then it follows a live load: no
-# violation, and the target converges (tombstones of the scratch table skipped on the way).
+# restarted with a list of topics (offsets of every topic come from the target; the metadata topic
+# is added to the list), then it follows a live load: no violation, and the target converges
+# (tombstones of the scratch table skipped on the way).
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
 # shellcheck source=tests/lib/connect.sh
@@ -112,11 +113,18 @@ wait_until 60 bash -c "[[ \$('$PG_BIN/psql' -XAtq -h 127.0.0.1 -p $TGT_PORT -U p
 apply_kill
 mid=$(tgt_sql "SELECT count(*) FROM hist")
 _e2e_log "apply killed with $mid of 400 transfers applied"
+# restarted with a list of topics instead of the pattern: the metadata topic is added to it
+write_config "$(config_json "\"kafka\": {\"brokers\": \"$KAFKA_BROKERS\", \"format\": \"json\", \
+\"layout\": \"debezium\", \"topic_prefix\": \"$PREFIX\", \"topics\": \"$PREFIX.public.acct_a, \
+$PREFIX.public.acct_b,$PREFIX.public.hist , $PREFIX.public.scratch\"}, \
+\"apply\": {\"batch_ms\": 50, \"batch_rows\": 20}")"
 apply_start
 transfers 100 # live, while apply follows
 wait_same 120 acct_a acct_b hist scratch
 assert_eq "0" "$(tgt_sql "SELECT count(*) FROM inv_violations")" \
     "no target commit held part of a transfer (first: $(tgt_sql "SELECT total, unexplained FROM inv_violations LIMIT 1"))"
 assert_eq "600" "$(tgt_sql "SELECT count(*) FROM hist")" "every transfer applied once"
+grep -q "kafka subscribed topics=$PREFIX.transaction " "$E2E_TMP/apply.1.log" ||
+    fail "the restarted apply did not add the metadata topic to its list"
 apply_stop
 connect_stop "$CONNECT_DIR"
