@@ -33,27 +33,17 @@
 const char pg_ddl_install_sql[] =
     "SELECT pg_advisory_xact_lock(hashtext('syncline_ddl'));\n"
     "CREATE SCHEMA IF NOT EXISTS syncline;\n"
-    "CREATE TABLE IF NOT EXISTS syncline.ddl_key (one boolean PRIMARY KEY DEFAULT true CHECK "
-    "(one), ipad bytea NOT NULL, opad bytea NOT NULL);\n"
+    "CREATE MATERIALIZED VIEW IF NOT EXISTS syncline.ddl_key AS SELECT true AS one, "
+    "decode((SELECT string_agg(lpad(to_hex(get_byte(s.k, j) # 54), 2, '0'), '' ORDER BY j) FROM "
+    "generate_series(0, 63) j), 'hex') AS ipad, decode((SELECT "
+    "string_agg(lpad(to_hex(get_byte(s.k, "
+    "j) # 92), 2, '0'), '' ORDER BY j) FROM generate_series(0, 63) j), 'hex') AS opad FROM "
+    "(SELECT decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') || "
+    "repeat('00', 32), 'hex') AS k) s;\n"
     "REVOKE ALL ON syncline.ddl_key FROM PUBLIC;\n"
     "CREATE UNLOGGED TABLE IF NOT EXISTS syncline.ddl_state (pid int PRIMARY KEY, xid xid8 NOT "
     "NULL, k text NOT NULL, n int NOT NULL, dropped text NOT NULL);\n"
     "REVOKE ALL ON syncline.ddl_state FROM PUBLIC;\n"
-    "DO $k$\n"
-    "DECLARE\n"
-    "  k bytea := decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') || "
-    "repeat('00', 32), 'hex');\n"
-    "  i bytea := k;\n"
-    "  o bytea := k;\n"
-    "BEGIN\n"
-    "  IF NOT EXISTS (SELECT 1 FROM syncline.ddl_key) THEN\n"
-    "    FOR j IN 0..63 LOOP\n"
-    "      i := set_byte(i, j, get_byte(k, j) # 54);\n"
-    "      o := set_byte(o, j, get_byte(k, j) # 92);\n"
-    "    END LOOP;\n"
-    "    INSERT INTO syncline.ddl_key VALUES (true, i, o);\n"
-    "  END IF;\n"
-    "END $k$;\n"
     "CREATE OR REPLACE FUNCTION syncline.ddl_drop() RETURNS event_trigger LANGUAGE plpgsql "
     "SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $f$\n"
     "DECLARE\n"
@@ -251,7 +241,7 @@ err_t pg_ddl_uninstall(PGconn *conn, const char *slot, char *errbuf, size_t errs
                                "DROP FUNCTION IF EXISTS syncline.ddl_capture();"
                                "DROP FUNCTION IF EXISTS syncline.ddl_drop();"
                                "DROP TABLE IF EXISTS syncline.ddl_state;"
-                               "DROP TABLE IF EXISTS syncline.ddl_key;",
+                               "DROP MATERIALIZED VIEW IF EXISTS syncline.ddl_key;",
                                "source: remove the DDL event trigger", errbuf, errsize);
     if (err == ERR_OK)
         log_info("ddl event trigger removed from the source");

@@ -118,5 +118,12 @@ app_psql -c "SELECT count(*) FROM syncline.ddl_key" >"$E2E_TMP/key.out" 2>&1 && 
 assert_contains "$E2E_TMP/key.out" "permission denied" "the key is not readable by the application role"
 app_psql -c "DELETE FROM syncline.ddl_state" >"$E2E_TMP/state.out" 2>&1 && fail "the application role wrote the numbering"
 assert_contains "$E2E_TMP/state.out" "permission denied" "the numbering is not writable by the application role"
+# 5. The key is in no publication: a FOR ALL TABLES publication (a native subscriber's, say)
+#    never carries it, and its subscribers never see syncline's objects.
+src_sql "CREATE PUBLICATION t043_all FOR ALL TABLES"
+assert_eq "" "$(src_sql "SELECT string_agg(schemaname || '.' || tablename, ', ') FROM pg_publication_tables
+                          WHERE pubname = 't043_all' AND schemaname = 'syncline'")" \
+    "syncline's tables in a FOR ALL TABLES publication"
+src_sql "DROP PUBLICATION t043_all"
 syncline_stop
 echo "PASS"
