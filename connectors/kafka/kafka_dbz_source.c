@@ -44,6 +44,7 @@
 #include "event/event_codec.h"
 #include "event/event_dbz_txn.h"
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_consumer.h"
 
 #define KAFKA_DBZ_SOURCE_STALL_MS 30000
 
@@ -84,6 +85,7 @@ typedef struct kafka_dbz_source {
     int overrides_done;
     int64_t quiet_since; /* ms: nothing arrives while changes are held; 0: not so */
     err_t cb_err;
+    kafka_consumer_rebalance_t rebalance; /* the consumer client's opaque */
     char *errbuf;
     size_t errsize;
 } kafka_dbz_source_t;
@@ -140,21 +142,11 @@ static void kafka_dbz_source_tp_passed(kafka_dbz_source_tp_t *tp, int64_t offset
 
 /* ---- target transactions ------------------------------------------------- */
 
-static void kafka_dbz_source_applied(kafka_dbz_source_t *kds)
-{
-    kds->stats->applied_lsn = kds->batch.durable;
-    if (kds->opts->metrics != NULL)
-        metrics_position(kds->opts->metrics, kds->batch.durable, 0, 0);
-}
-
 static err_t kafka_dbz_source_settle(kafka_dbz_source_t *kds, int wait)
 {
-    int moved;
     kds->polls = 0;
-    err_t err = batch_settle(&kds->batch, wait, &moved, kds->errbuf, kds->errsize);
-    if (err == ERR_OK && moved)
-        kafka_dbz_source_applied(kds);
-    return err;
+    return kafka_consumer_settle(&kds->batch, wait, &kds->stats->applied_lsn, kds->opts->metrics,
+                                 kds->errbuf, kds->errsize);
 }
 
 /* Commits the open batch (only whole transactions are ever in it) with the
@@ -183,64 +175,29 @@ static err_t kafka_dbz_source_commit(kafka_dbz_source_t *kds, int wait)
         kds->tps[i].dirty = 0;
     kds->stats->batches++;
     if (!kds->batch.pending)
-        kafka_dbz_source_applied(kds);
+        kafka_consumer_applied(&kds->batch, &kds->stats->applied_lsn, kds->opts->metrics);
     return ERR_OK;
 }
 
 /* ---- applying a transaction ---------------------------------------------- */
 
-/* The relation as the sink knows it; describes it again when it changed.
- * Takes ev->rel. */
 static const change_relation_t *kafka_dbz_source_relation(kafka_dbz_source_t *kds, event_t *ev,
                                                           err_t *err)
 {
-    uint32_t relid = ev->rel->relid;
-    const change_relation_t *cur = relcache_get(kds->rels, relid);
-    *err = ERR_OK;
-    if (cur != NULL && event_relation_equal(cur, ev->rel))
-        return cur;
-    change_relation_t *old = NULL;
-    int rc = relcache_replace(kds->rels, ev->rel, &old);
-    ev->rel = NULL;
-    if (rc != 0) {
-        snprintf(kds->errbuf, kds->errsize, "out of memory");
-        *err = ERR_RUNTIME;
-        return NULL;
-    }
-    cur = relcache_get(kds->rels, relid);
-    *err = kds->snk.ops->relation(kds->snk.ctx, cur, 0, kds->errbuf, kds->errsize);
-    change_relation_free(old); /* after: the sink may still hold rows of it */
-    return *err == ERR_OK ? cur : NULL;
+    return kafka_consumer_relation(kds->rels, &kds->snk, ev, 0, err, kds->errbuf, kds->errsize);
 }
 
 static err_t kafka_dbz_source_row(kafka_dbz_source_t *kds, const event_t *ev,
                                   const change_relation_t *rel)
 {
-    sink_row_t row = {.rel = rel, .lsn = 0};
-    switch (ev->op) {
-    case EVENT_CREATE:
-    case EVENT_READ:
-        row.op = SINK_INSERT;
-        break;
-    case EVENT_UPDATE:
-        row.op = SINK_UPDATE;
-        break;
-    case EVENT_DELETE:
-        row.op = SINK_DELETE;
-        break;
-    case EVENT_TRUNCATE:
+    sink_row_t row;
+    int rc = kafka_consumer_row(ev, rel, 0, &row, kds->errbuf, kds->errsize);
+    if (rc < 0)
+        return ERR_RUNTIME;
+    if (rc > 0) {
         kds->batch.rows++;
         return kds->snk.ops->truncate(kds->snk.ctx, &rel, 1, 0, 0, kds->errbuf, kds->errsize);
     }
-    if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
-        snprintf(kds->errbuf, kds->errsize, "%s of %s.%s without its %s row image",
-                 row.op == SINK_DELETE ? "delete" : "change", rel->nspname, rel->relname,
-                 row.op == SINK_DELETE ? "before" : "after");
-        return ERR_RUNTIME;
-    }
-    row.old_kind = ev->has_old ? ev->old_kind : 0;
-    row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
-    row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
     kds->batch.rows++;
     kds->stats->rows++;
     return kds->snk.ops->row(kds->snk.ctx, &row, kds->errbuf, kds->errsize);
@@ -438,46 +395,17 @@ static err_t kafka_dbz_source_stalled(kafka_dbz_source_t *kds)
 
 /* ---- assignment ------------------------------------------------------------ */
 
-static int64_t kafka_dbz_source_stored(kafka_dbz_source_t *kds, const char *topic,
-                                       int32_t partition, err_t *err)
-{
-    sink_offset_t *stored;
-    int n;
-    int64_t next = -1;
-    *err =
-        kds->target->ops->offsets(kds->target->ctx, topic, &stored, &n, kds->errbuf, kds->errsize);
-    for (int i = 0; *err == ERR_OK && i < n; i++) {
-        if (stored[i].partition == partition)
-            next = stored[i].next_offset;
-    }
-    if (*err == ERR_OK)
-        free(stored);
-    return next;
-}
-
-/* A stored offset below the low watermark: messages deleted unread. */
+/* The stored offset checked against the low watermark; "the beginning"
+ * resolved to it. */
 static err_t kafka_dbz_source_check(kafka_dbz_source_t *kds, rd_kafka_topic_partition_t *e,
                                     int64_t stored)
 {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t kerr =
-        rd_kafka_query_watermark_offsets(kds->rk, e->topic, e->partition, &lo, &hi, 10000);
-    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(kds->errbuf, kds->errsize, "kafka watermarks topic=%s partition=%d: %s", e->topic,
-                 (int)e->partition, rd_kafka_err2str(kerr));
-        return kafka_conf_classify(kerr);
-    }
-    if (e->offset == RD_KAFKA_OFFSET_BEGINNING)
+    int64_t lo;
+    err_t err = kafka_consumer_check(kds->rk, e->topic, e->partition, stored, &lo, kds->errbuf,
+                                     kds->errsize);
+    if (err == ERR_OK && e->offset == RD_KAFKA_OFFSET_BEGINNING)
         e->offset = lo;
-    if (stored < 0 || stored >= lo)
-        return ERR_OK;
-    snprintf(kds->errbuf, kds->errsize,
-             "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld: the "
-             "messages from the stored offset on were deleted from the topic before apply read "
-             "them, so the target misses their changes; no offset is reset: the target must be "
-             "copied again",
-             e->topic, (int)e->partition, (long long)stored, (long long)lo);
-    return ERR_SOURCE;
+    return err;
 }
 
 /* Where one partition starts: the operator's override on the first
@@ -491,7 +419,9 @@ static err_t kafka_dbz_source_start(kafka_dbz_source_t *kds, rd_kafka_topic_part
         return ERR_RUNTIME;
     }
     kafka_dbz_source_tp_t *tp = &kds->tps[i];
-    int64_t stored = kafka_dbz_source_stored(kds, e->topic, e->partition, &err);
+    int64_t stored;
+    err = kafka_consumer_stored(kds->target, e->topic, e->partition, &stored, kds->errbuf,
+                                kds->errsize);
     if (err != ERR_OK)
         return err;
     tp->assigned = 1;
@@ -508,31 +438,24 @@ static err_t kafka_dbz_source_start(kafka_dbz_source_t *kds, rd_kafka_topic_part
     return kafka_dbz_source_check(kds, e, stored);
 }
 
-static err_t kafka_dbz_source_assign(kafka_dbz_source_t *kds, rd_kafka_topic_partition_list_t *list)
+static err_t kafka_dbz_source_assign(void *arg, rd_kafka_topic_partition_list_t *list)
 {
+    kafka_dbz_source_t *kds = arg;
     err_t err = ERR_OK;
     for (int i = 0; i < list->cnt && err == ERR_OK; i++)
         err = kafka_dbz_source_start(kds, &list->elems[i]);
     if (err != ERR_OK)
         return err;
-    if (!kds->overrides_done && kds->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP)
-        rd_kafka_offsets_for_times(kds->rk, list, 10000);
-    kds->overrides_done = 1;
-    for (int i = 0; i < list->cnt; i++)
-        log_info("kafka assigned topic=%s partition=%d offset=%lld", list->elems[i].topic,
-                 (int)list->elems[i].partition, (long long)list->elems[i].offset);
-    rd_kafka_resp_err_t kerr = rd_kafka_assign(kds->rk, list);
-    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(kds->errbuf, kds->errsize, "kafka assign: %s", rd_kafka_err2str(kerr));
-        return ERR_RUNTIME;
-    }
-    return ERR_OK;
+    return kafka_consumer_assign(kds->rk, list, &kds->overrides_done,
+                                 kds->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP, kds->errbuf,
+                                 kds->errsize);
 }
 
 /* Partitions go away: commit the whole transactions applied, drop what is
  * held (read again from the stored offsets after the next assignment). */
-static void kafka_dbz_source_revoke(kafka_dbz_source_t *kds)
+static void kafka_dbz_source_revoke(void *arg)
 {
+    kafka_dbz_source_t *kds = arg;
     if (kds->cb_err == ERR_OK)
         kds->cb_err = kafka_dbz_source_commit(kds, 1);
     batch_rollback(&kds->batch);
@@ -546,17 +469,6 @@ static void kafka_dbz_source_revoke(kafka_dbz_source_t *kds)
     rd_kafka_assign(kds->rk, NULL);
 }
 
-static void kafka_dbz_source_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
-                                       rd_kafka_topic_partition_list_t *list, void *opaque)
-{
-    kafka_dbz_source_t *kds = opaque;
-    (void)rk;
-    if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && kds->cb_err == ERR_OK)
-        kds->cb_err = kafka_dbz_source_assign(kds, list);
-    else
-        kafka_dbz_source_revoke(kds);
-}
-
 /* A pattern subscription sees new topics (a new table) at the next metadata
  * refresh: every 2 s rather than librdkafka's 5 minutes (a capture that
  * creates a table's topic as its first change comes otherwise leaves apply
@@ -564,7 +476,7 @@ static void kafka_dbz_source_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
 static void kafka_dbz_source_setup(rd_kafka_conf_t *conf)
 {
     char kerr[256];
-    rd_kafka_conf_set_rebalance_cb(conf, kafka_dbz_source_rebalance);
+    kafka_consumer_setup(conf);
     rd_kafka_conf_set(conf, "topic.metadata.refresh.interval.ms", "2000", kerr, sizeof(kerr));
 }
 
@@ -627,24 +539,17 @@ static err_t kafka_dbz_source_subscribe(kafka_dbz_source_t *kds)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
+/* A consumer error (kafka_consumer_error): a gap from where the partition stood. */
 static err_t kafka_dbz_source_consumer_error(kafka_dbz_source_t *kds, const rd_kafka_message_t *m,
                                              rd_kafka_resp_err_t *last)
 {
-    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-        snprintf(kds->errbuf, kds->errsize,
-                 "kafka gap topic=%s partition=%d offset=%lld: messages were deleted from the "
-                 "topic before apply read them (%s); no offset is reset: the target must be "
-                 "copied again",
-                 m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "?", (int)m->partition,
-                 (long long)m->offset, rd_kafka_message_errstr(m));
-        return ERR_SOURCE;
+    int64_t stored = -1;
+    for (int i = 0; m->rkt != NULL && i < kds->ntps; i++) {
+        if (kds->tps[i].partition == m->partition &&
+            strcmp(kds->tps[i].topic, rd_kafka_topic_name(m->rkt)) == 0)
+            stored = kds->tps[i].next;
     }
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
-        return ERR_OK;
-    *last = m->err;
-    log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
-             rd_kafka_message_errstr(m));
-    return ERR_OK;
+    return kafka_consumer_error(kds->rk, m, stored, last, kds->errbuf, kds->errsize);
 }
 
 static err_t kafka_dbz_source_loop(kafka_dbz_source_t *kds)
@@ -692,8 +597,12 @@ static err_t kafka_dbz_source_open(kafka_dbz_source_t *kds)
             snprintf(kds->errbuf, kds->errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    kds->rk = kafka_conf_client(kds->cfg, KAFKA_CONF_CONSUMER, kds, kafka_dbz_source_setup, &err,
-                                kds->errbuf, kds->errsize);
+    kds->rebalance = (kafka_consumer_rebalance_t){.assign = kafka_dbz_source_assign,
+                                                  .revoke = kafka_dbz_source_revoke,
+                                                  .arg = kds,
+                                                  .cb_err = &kds->cb_err};
+    kds->rk = kafka_conf_client(kds->cfg, KAFKA_CONF_CONSUMER, &kds->rebalance,
+                                kafka_dbz_source_setup, &err, kds->errbuf, kds->errsize);
     if (kds->rk == NULL)
         return err;
     rd_kafka_poll_set_consumer(kds->rk);

@@ -52,6 +52,7 @@
 #include "event/event.h"
 #include "event/event_codec.h"
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_consumer.h"
 #include "kafka/kafka_schemas.h"
 #include "core/collapse.h"
 #include "core/hold.h"
@@ -102,8 +103,9 @@ typedef struct kafka_source {
     int overrides_done;
     const change_relation_t **trunc; /* a TRUNCATE of several relations, collecting */
     int ntrunc;
-    hold_t hold;  /* online verify: hold point and changed key ranges */
-    err_t cb_err; /* an error inside the rebalance callback */
+    hold_t hold;                          /* online verify: hold point and changed key ranges */
+    err_t cb_err;                         /* an error inside the rebalance callback */
+    kafka_consumer_rebalance_t rebalance; /* the consumer client's opaque (group only) */
     char *errbuf;
     size_t errsize;
     int64_t settled_ms; /* last look at the target between source transactions */
@@ -143,29 +145,13 @@ static err_t kafka_source_begin(kafka_source_t *ks)
     return batch_begin(&ks->batch, ks->errbuf, ks->errsize);
 }
 
-/* The target made durable up to ks->batch.durable. */
-static void kafka_source_applied(kafka_source_t *ks)
-{
-    ks->stats->applied_lsn = ks->batch.durable;
-    if (ks->opts->metrics == NULL) /* metrics */
-        return;
-    /* as seen from the stream: nothing consumed is pending after a commit; the
-     * age of the newest applied source commit is the lag in seconds */
-    int64_t t = ks->batch.commit_time;
-    double age = t ? (double)(lsn_pgtime_now() - t) / 1e6 : 0;
-    metrics_position(ks->opts->metrics, ks->batch.durable, 0, age);
-}
-
 /* Learns how far the target committed the batches sent with wait 0; with
  * wait, waits for all of them. */
 static err_t kafka_source_settle(kafka_source_t *ks, int wait)
 {
-    int moved;
     ks->polls = 0;
-    err_t err = batch_settle(&ks->batch, wait, &moved, ks->errbuf, ks->errsize);
-    if (err == ERR_OK && moved)
-        kafka_source_applied(ks);
-    return err;
+    return kafka_consumer_settle(&ks->batch, wait, &ks->stats->applied_lsn, ks->opts->metrics,
+                                 ks->errbuf, ks->errsize);
 }
 
 /*
@@ -196,7 +182,7 @@ static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
         ks->parts[i].dirty = 0;
     ks->stats->batches++;
     if (!ks->batch.pending) /* a synchronous commit drained all */
-        kafka_source_applied(ks);
+        kafka_consumer_applied(&ks->batch, &ks->stats->applied_lsn, ks->opts->metrics);
     return ERR_OK;
 }
 
@@ -242,28 +228,10 @@ static void kafka_source_rollback(kafka_source_t *ks)
 
 /* ---- applying one message ------------------------------------------------- */
 
-/* The relation as the sink knows it; describes it again when it changed.
- * Takes ev->rel. */
 static const change_relation_t *kafka_source_relation(kafka_source_t *ks, event_t *ev, err_t *err)
 {
-    uint32_t relid = ev->rel->relid;
-    const change_relation_t *cur = relcache_get(ks->rels, relid);
-    *err = ERR_OK;
-    if (cur != NULL && event_relation_equal(cur, ev->rel))
-        return cur;
-    change_relation_t *old = NULL;
-    int rc = relcache_replace(ks->rels, ev->rel, &old);
-    ev->rel = NULL;
-    if (rc != 0) {
-        snprintf(ks->errbuf, ks->errsize, "out of memory");
-        *err = ERR_RUNTIME;
-        return NULL;
-    }
-    cur = relcache_get(ks->rels, relid);
-    /* the sink (collapse) may still hold rows of the old description: free it after */
-    *err = ks->snk.ops->relation(ks->snk.ctx, cur, ev->txn.commit_lsn, ks->errbuf, ks->errsize);
-    change_relation_free(old);
-    return *err == ERR_OK ? cur : NULL;
+    return kafka_consumer_relation(ks->rels, &ks->snk, ev, ev->txn.commit_lsn, err, ks->errbuf,
+                                   ks->errsize);
 }
 
 static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
@@ -296,30 +264,10 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
 
 static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const change_relation_t *rel)
 {
-    sink_row_t row = {.rel = rel, .lsn = ev->txn.commit_lsn};
-    switch (ev->op) {
-    case EVENT_CREATE:
-    case EVENT_READ:
-        row.op = SINK_INSERT;
-        break;
-    case EVENT_UPDATE:
-        row.op = SINK_UPDATE;
-        break;
-    case EVENT_DELETE:
-        row.op = SINK_DELETE;
-        break;
-    case EVENT_TRUNCATE:
-        return kafka_source_truncate(ks, ev, rel);
-    }
-    if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
-        snprintf(ks->errbuf, ks->errsize, "%s of %s.%s without its %s row image",
-                 row.op == SINK_DELETE ? "delete" : "change", rel->nspname, rel->relname,
-                 row.op == SINK_DELETE ? "before" : "after");
-        return ERR_RUNTIME;
-    }
-    row.old_kind = ev->has_old ? ev->old_kind : 0;
-    row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
-    row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
+    sink_row_t row;
+    int rc = kafka_consumer_row(ev, rel, ev->txn.commit_lsn, &row, ks->errbuf, ks->errsize);
+    if (rc != 0)
+        return rc > 0 ? kafka_source_truncate(ks, ev, rel) : ERR_RUNTIME;
     if (hold_mark(&ks->hold, rel, row.old_tuple, row.new_tuple) != 0) {
         snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
@@ -747,68 +695,19 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
 
 /* ---- assignment ------------------------------------------------------------ */
 
-static int64_t kafka_source_stored(const sink_offset_t *stored, int n, int32_t partition)
-{
-    for (int i = 0; i < n; i++) {
-        if (stored[i].partition == partition)
-            return stored[i].next_offset;
-    }
-    return -1;
-}
-
-/* "The beginning" as an offset. Left to librdkafka, the offset query is made
- * as soon as the partition is assigned, often before the client has mapped
- * the partition to its leader, and is then retried only 500 ms later (seen
- * in half the starts of bench/kafka.sh with librdkafka 2.0.2). A failed
- * query leaves BEGINNING as it was. */
-static void kafka_source_resolve_beginning(kafka_source_t *ks,
-                                           rd_kafka_topic_partition_list_t *list)
-{
-    for (int i = 0; i < list->cnt; i++) {
-        rd_kafka_topic_partition_t *tp = &list->elems[i];
-        int64_t lo, hi;
-        if (tp->offset == RD_KAFKA_OFFSET_BEGINNING &&
-            rd_kafka_query_watermark_offsets(ks->rk, tp->topic, tp->partition, &lo, &hi, 5000) ==
-                RD_KAFKA_RESP_ERR_NO_ERROR)
-            tp->offset = lo;
-    }
-}
-
-/*
- * A stored offset below the partition's low watermark: the messages from it
- * on were deleted (retention, deleteRecords) before apply read them, and the
- * target misses their changes. Jumping to the low watermark (what
- * auto.offset.reset would do) would hide that, so apply stops.
- */
-static err_t kafka_source_gap(kafka_source_t *ks, int32_t partition, int64_t stored, int64_t low)
-{
-    snprintf(ks->errbuf, ks->errsize,
-             "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld: the "
-             "messages from the stored offset on were deleted from the topic (retention or "
-             "deleteRecords) before apply read them, so the target misses their changes; no "
-             "offset is reset: the target must be copied again",
-             ks->cfg->kafka.topic, (int)partition, (long long)stored, (long long)low);
-    return ERR_SOURCE;
-}
-
 /* Checks a stored start offset against the low watermark: a gap is an error;
  * without the message before it (deleted exactly up to it) there is nothing
  * to prime from. */
 static err_t kafka_source_check_stored(kafka_source_t *ks, rd_kafka_topic_partition_t *tp,
                                        kafka_source_part_t *p)
 {
-    int64_t lo, hi;
+    int64_t lo;
     if (p->next_offset < 0) /* nothing stored, or an operator's --from-* */
         return ERR_OK;
-    rd_kafka_resp_err_t kerr =
-        rd_kafka_query_watermark_offsets(ks->rk, tp->topic, tp->partition, &lo, &hi, 10000);
-    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(ks->errbuf, ks->errsize, "kafka watermarks topic=%s partition=%d: %s", tp->topic,
-                 (int)tp->partition, rd_kafka_err2str(kerr));
-        return kafka_conf_classify(kerr);
-    }
-    if (p->next_offset < lo)
-        return kafka_source_gap(ks, tp->partition, p->next_offset, lo);
+    err_t err = kafka_consumer_check(ks->rk, tp->topic, tp->partition, p->next_offset, &lo,
+                                     ks->errbuf, ks->errsize);
+    if (err != ERR_OK)
+        return err;
     if (p->prime && p->next_offset == lo) {
         tp->offset = p->next_offset;
         p->prime = 0;
@@ -837,8 +736,9 @@ static void kafka_source_start_at(kafka_source_t *ks, rd_kafka_topic_partition_t
     }
 }
 
-static err_t kafka_source_assign(kafka_source_t *ks, rd_kafka_topic_partition_list_t *list)
+static err_t kafka_source_assign(void *arg, rd_kafka_topic_partition_list_t *list)
 {
+    kafka_source_t *ks = arg;
     sink_offset_t *stored;
     int n;
     err_t err = ks->target->ops->offsets(ks->target->ctx, ks->cfg->kafka.topic, &stored, &n,
@@ -849,32 +749,22 @@ static err_t kafka_source_assign(kafka_source_t *ks, rd_kafka_topic_partition_li
         rd_kafka_topic_partition_t *tp = &list->elems[i];
         kafka_source_part_t *p = kafka_source_part(ks, tp->partition);
         if (p != NULL)
-            kafka_source_start_at(ks, tp, p, kafka_source_stored(stored, n, tp->partition));
+            kafka_source_start_at(ks, tp, p, kafka_consumer_stored_in(stored, n, tp->partition));
         if (p != NULL)
             err = kafka_source_check_stored(ks, tp, p);
     }
     free(stored);
     if (err != ERR_OK)
         return err;
-    if (!ks->overrides_done && ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP)
-        rd_kafka_offsets_for_times(ks->rk, list, 10000);
-    ks->overrides_done = 1;
-    kafka_source_resolve_beginning(ks, list);
-    for (int i = 0; i < list->cnt; i++)
-        log_info("kafka assigned topic=%s partition=%d offset=%lld", list->elems[i].topic,
-                 (int)list->elems[i].partition, (long long)list->elems[i].offset);
-    rd_kafka_resp_err_t kerr = rd_kafka_assign(ks->rk, list);
-    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(ks->errbuf, ks->errsize, "kafka assign topic=%s: %s", ks->cfg->kafka.topic,
-                 rd_kafka_err2str(kerr));
-        return ERR_RUNTIME;
-    }
-    return ERR_OK;
+    return kafka_consumer_assign(ks->rk, list, &ks->overrides_done,
+                                 ks->opts->from == KAFKA_SOURCE_FROM_TIMESTAMP, ks->errbuf,
+                                 ks->errsize);
 }
 
 /* Partitions go away: commit what is complete, else drop the open batch. */
-static void kafka_source_revoke(kafka_source_t *ks)
+static void kafka_source_revoke(void *arg)
 {
+    kafka_source_t *ks = arg;
     if (ks->batch.open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
         ks->cb_err = kafka_source_commit(ks);
     kafka_source_rollback(ks);
@@ -885,22 +775,6 @@ static void kafka_source_revoke(kafka_source_t *ks)
         ks->parts[i].in_txn = 0;
     }
     rd_kafka_assign(ks->rk, NULL);
-}
-
-static void kafka_source_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
-                                   rd_kafka_topic_partition_list_t *list, void *opaque)
-{
-    kafka_source_t *ks = opaque;
-    (void)rk;
-    if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && ks->cb_err == ERR_OK)
-        ks->cb_err = kafka_source_assign(ks, list);
-    else
-        kafka_source_revoke(ks);
-}
-
-static void kafka_source_setup(rd_kafka_conf_t *conf)
-{
-    rd_kafka_conf_set_rebalance_cb(conf, kafka_source_rebalance);
 }
 
 /* One partition (partitioning none): no group, every partition assigned here. */
@@ -951,25 +825,14 @@ static int kafka_source_batch_due(const kafka_source_t *ks)
     return kafka_source_at_boundary(ks) && batch_full(&ks->batch);
 }
 
-/* Logs a consumer error once; an offset out of range (auto.offset.reset is
- * "error": messages deleted under apply while it ran) is a gap. */
+/* A consumer error (kafka_consumer_error): a gap from where the partition stood. */
 static err_t kafka_source_consumer_error(kafka_source_t *ks, const rd_kafka_message_t *m,
                                          rd_kafka_resp_err_t *last)
 {
-    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
-        kafka_source_part_t *p = kafka_source_part(ks, m->partition);
-        int64_t lo = -1, hi;
-        rd_kafka_query_watermark_offsets(ks->rk, ks->cfg->kafka.topic, m->partition, &lo, &hi,
-                                         10000);
-        return kafka_source_gap(ks, m->partition,
-                                p != NULL && p->next_offset >= 0 ? p->next_offset : m->offset, lo);
-    }
-    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
-        return ERR_OK;
-    *last = m->err;
-    log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
-             rd_kafka_message_errstr(m));
-    return ERR_OK;
+    const kafka_source_part_t *p =
+        m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ? kafka_source_part(ks, m->partition) : NULL;
+    int64_t stored = p != NULL ? p->next_offset : -1;
+    return kafka_consumer_error(ks->rk, m, stored, last, ks->errbuf, ks->errsize);
 }
 
 static err_t kafka_source_loop(kafka_source_t *ks)
@@ -1056,9 +919,13 @@ static err_t kafka_source_open(kafka_source_t *ks)
     err = kafka_source_schemas(ks);
     if (err != ERR_OK)
         return err;
+    ks->rebalance = (kafka_consumer_rebalance_t){.assign = kafka_source_assign,
+                                                 .revoke = kafka_source_revoke,
+                                                 .arg = ks,
+                                                 .cb_err = &ks->cb_err};
     ks->rk =
-        kafka_conf_client(ks->cfg, KAFKA_CONF_CONSUMER, ks, ks->group ? kafka_source_setup : NULL,
-                          &err, ks->errbuf, ks->errsize);
+        kafka_conf_client(ks->cfg, KAFKA_CONF_CONSUMER, &ks->rebalance,
+                          ks->group ? kafka_consumer_setup : NULL, &err, ks->errbuf, ks->errsize);
     if (ks->rk == NULL)
         return err;
     rd_kafka_poll_set_consumer(ks->rk);

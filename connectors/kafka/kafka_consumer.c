@@ -1,0 +1,206 @@
+/*
+ * kafka_consumer: what apply's two consumers (kafka_source,
+ * kafka_dbz_source) do alike: stored offsets and gaps, assignment and
+ * rebalances, consumer errors, a decoded change to the sink.
+ */
+#include "kafka/kafka_consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/log.h"
+#include "kafka/kafka_conf.h"
+
+int64_t kafka_consumer_stored_in(const sink_offset_t *stored, int n, int32_t partition)
+{
+    for (int i = 0; i < n; i++) {
+        if (stored[i].partition == partition)
+            return stored[i].next_offset;
+    }
+    return -1;
+}
+
+err_t kafka_consumer_stored(const sink_t *target, const char *topic, int32_t partition,
+                            int64_t *next, char *errbuf, size_t errsize)
+{
+    sink_offset_t *stored;
+    int n;
+    *next = -1;
+    err_t err = target->ops->offsets(target->ctx, topic, &stored, &n, errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    *next = kafka_consumer_stored_in(stored, n, partition);
+    free(stored);
+    return ERR_OK;
+}
+
+/* Jumping to the low watermark (what auto.offset.reset would do) would hide
+ * the loss, so apply stops. */
+err_t kafka_consumer_gap(const char *topic, int32_t partition, int64_t stored, int64_t low,
+                         char *errbuf, size_t errsize)
+{
+    snprintf(errbuf, errsize,
+             "kafka gap topic=%s partition=%d stored_offset=%lld low_watermark=%lld: the "
+             "messages from the stored offset on were deleted from the topic (retention or "
+             "deleteRecords) before apply read them, so the target misses their changes; no "
+             "offset is reset: the target must be copied again",
+             topic, (int)partition, (long long)stored, (long long)low);
+    return ERR_SOURCE;
+}
+
+err_t kafka_consumer_check(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t stored,
+                           int64_t *low, char *errbuf, size_t errsize)
+{
+    int64_t hi;
+    rd_kafka_resp_err_t kerr =
+        rd_kafka_query_watermark_offsets(rk, topic, partition, low, &hi, 10000);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errsize, "kafka watermarks topic=%s partition=%d: %s", topic,
+                 (int)partition, rd_kafka_err2str(kerr));
+        return kafka_conf_classify(kerr);
+    }
+    if (stored >= 0 && stored < *low)
+        return kafka_consumer_gap(topic, partition, stored, *low, errbuf, errsize);
+    return ERR_OK;
+}
+
+err_t kafka_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *m, int64_t stored,
+                           rd_kafka_resp_err_t *last, char *errbuf, size_t errsize)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
+        const char *topic = m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "?";
+        int64_t lo = -1, hi;
+        if (m->rkt != NULL)
+            rd_kafka_query_watermark_offsets(rk, topic, m->partition, &lo, &hi, 10000);
+        return kafka_consumer_gap(topic, m->partition, stored >= 0 ? stored : m->offset, lo, errbuf,
+                                  errsize);
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || m->err == *last)
+        return ERR_OK;
+    *last = m->err;
+    log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
+             rd_kafka_message_errstr(m));
+    return ERR_OK;
+}
+
+/* A failed query leaves BEGINNING as it was. */
+static void kafka_consumer_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list)
+{
+    for (int i = 0; i < list->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &list->elems[i];
+        int64_t lo, hi;
+        if (tp->offset == RD_KAFKA_OFFSET_BEGINNING &&
+            rd_kafka_query_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi, 5000) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR)
+            tp->offset = lo;
+    }
+}
+
+err_t kafka_consumer_assign(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *list, int *first_done,
+                            int timestamps, char *errbuf, size_t errsize)
+{
+    if (!*first_done && timestamps)
+        rd_kafka_offsets_for_times(rk, list, 10000);
+    *first_done = 1;
+    kafka_consumer_resolve_beginning(rk, list);
+    for (int i = 0; i < list->cnt; i++)
+        log_info("kafka assigned topic=%s partition=%d offset=%lld", list->elems[i].topic,
+                 (int)list->elems[i].partition, (long long)list->elems[i].offset);
+    rd_kafka_resp_err_t kerr = rd_kafka_assign(rk, list);
+    if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(errbuf, errsize, "kafka assign topic=%s: %s",
+                 list->cnt > 0 ? list->elems[0].topic : "-", rd_kafka_err2str(kerr));
+        return ERR_RUNTIME;
+    }
+    return ERR_OK;
+}
+
+static void kafka_consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr,
+                                     rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+    kafka_consumer_rebalance_t *rb = opaque;
+    (void)rk;
+    if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && *rb->cb_err == ERR_OK)
+        *rb->cb_err = rb->assign(rb->arg, list);
+    else
+        rb->revoke(rb->arg);
+}
+
+void kafka_consumer_setup(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_rebalance_cb(conf, kafka_consumer_rebalance);
+}
+
+const change_relation_t *kafka_consumer_relation(relcache_t *rels, const sink_t *snk, event_t *ev,
+                                                 lsn_t lsn, err_t *err, char *errbuf,
+                                                 size_t errsize)
+{
+    uint32_t relid = ev->rel->relid;
+    const change_relation_t *cur = relcache_get(rels, relid);
+    *err = ERR_OK;
+    if (cur != NULL && event_relation_equal(cur, ev->rel))
+        return cur;
+    change_relation_t *old = NULL;
+    int rc = relcache_replace(rels, ev->rel, &old);
+    ev->rel = NULL;
+    if (rc != 0) {
+        snprintf(errbuf, errsize, "out of memory");
+        *err = ERR_RUNTIME;
+        return NULL;
+    }
+    cur = relcache_get(rels, relid);
+    *err = snk->ops->relation(snk->ctx, cur, lsn, errbuf, errsize);
+    change_relation_free(old); /* after: the sink (collapse) may still hold rows of it */
+    return *err == ERR_OK ? cur : NULL;
+}
+
+int kafka_consumer_row(const event_t *ev, const change_relation_t *rel, lsn_t lsn, sink_row_t *row,
+                       char *errbuf, size_t errsize)
+{
+    *row = (sink_row_t){.rel = rel, .lsn = lsn};
+    switch (ev->op) {
+    case EVENT_CREATE:
+    case EVENT_READ:
+        row->op = SINK_INSERT;
+        break;
+    case EVENT_UPDATE:
+        row->op = SINK_UPDATE;
+        break;
+    case EVENT_DELETE:
+        row->op = SINK_DELETE;
+        break;
+    case EVENT_TRUNCATE:
+        return 1;
+    }
+    if ((row->op != SINK_DELETE && !ev->has_new) || (row->op == SINK_DELETE && !ev->has_old)) {
+        snprintf(errbuf, errsize, "%s of %s.%s without its %s row image",
+                 row->op == SINK_DELETE ? "delete" : "change", rel->nspname, rel->relname,
+                 row->op == SINK_DELETE ? "before" : "after");
+        return -1;
+    }
+    row->old_kind = ev->has_old ? ev->old_kind : 0;
+    row->old_tuple = row->old_kind ? &ev->old_tuple : NULL;
+    row->new_tuple = row->op != SINK_DELETE ? &ev->new_tuple : NULL;
+    return 0;
+}
+
+void kafka_consumer_applied(const batch_t *b, lsn_t *applied_lsn, metrics_t *metrics)
+{
+    *applied_lsn = b->durable;
+    if (metrics == NULL) /* metrics */
+        return;
+    /* as seen from the stream: nothing consumed is pending after a commit */
+    int64_t t = b->commit_time;
+    double age = t ? (double)(lsn_pgtime_now() - t) / 1e6 : 0;
+    metrics_position(metrics, b->durable, 0, age);
+}
+
+err_t kafka_consumer_settle(batch_t *b, int wait, lsn_t *applied_lsn, metrics_t *metrics,
+                            char *errbuf, size_t errsize)
+{
+    int moved;
+    err_t err = batch_settle(b, wait, &moved, errbuf, errsize);
+    if (err == ERR_OK && moved)
+        kafka_consumer_applied(b, applied_lsn, metrics);
+    return err;
+}
