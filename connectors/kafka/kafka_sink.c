@@ -783,10 +783,22 @@ static err_t kafka_sink_connect_dbz(kafka_sink_t *ks, const kafka_sink_opts_t *o
                                     size_t errsize)
 {
     err_t err;
-    if (ks->avro) {
+    if (ks->avro && ks->cfg->kafka.schema_registry == NULL) {
         snprintf(errbuf, errsize,
-                 "kafka.layout \"debezium\" writes JSON only: set kafka.format to \"json\"");
+                 "kafka.layout \"debezium\" with kafka.format \"avro\" needs "
+                 "kafka.schema_registry (Avro in the Confluent wire format, as Debezium's "
+                 "AvroConverter writes)");
         return ERR_CONFIG;
+    }
+    if (ks->avro) {
+        schema_registry_opts_t o = {.stop = ks->stop};
+        ks->sr = schema_registry_new(ks->cfg->kafka.schema_registry, &o, &err, errbuf, errsize);
+        if (ks->sr == NULL)
+            return err;
+        log_info("schema registry registry=%s subjects=<topic>-key,<topic>-value",
+                 schema_registry_url(ks->sr));
+        if ((err = schema_registry_check(ks->sr, errbuf, errsize)) != ERR_OK)
+            return err;
     }
     ks->partitions = 1; /* the held-back machinery of the syncline layout stays idle */
     ks->pending = calloc(1, sizeof(*ks->pending));
@@ -796,7 +808,7 @@ static err_t kafka_sink_connect_dbz(kafka_sink_t *ks, const kafka_sink_opts_t *o
         return ERR_RUNTIME;
     }
     int parts = strcmp(ks->cfg->kafka.partitioning, "key") == 0 ? opts->partitions : 1;
-    ks->dbz = kafka_dbz_new(ks->rk, ks->cfg, parts, &err, errbuf, errsize);
+    ks->dbz = kafka_dbz_new(ks->rk, ks->cfg, parts, ks->sr, &err, errbuf, errsize);
     return ks->dbz != NULL ? ERR_OK : err;
 }
 
