@@ -265,7 +265,7 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
                 strcmp(as->cfg->kafka.partitioning, "none") == 0
                     ? pg_hold_open(as->cfg, as->opts.metrics, &err, ctx->errbuf, CLI_ERRBUF_SIZE)
                     : NULL;
-            stream_hold_t hold = ph != NULL ? pg_hold_stream(ph) : (stream_hold_t){0};
+            hold_verifier_t hold = ph != NULL ? pg_hold_stream(ph) : (hold_verifier_t){0};
             as->opts.hold = ph != NULL ? &hold : NULL;
             if (err == ERR_OK)
                 err = apply_ddl_setup(as, pt, ctx->errbuf);
