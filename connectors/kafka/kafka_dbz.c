@@ -324,6 +324,9 @@ err_t kafka_dbz_change(kafka_dbz_t *kd, const event_change_t *ch, const kafka_db
         return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->old_tuple, out, errbuf, errsize);
     case EVENT_TRUNCATE:
         return kafka_dbz_event(kd, t, ch, EVENT_TRUNCATE, NULL, out, errbuf, errsize);
+    case EVENT_MESSAGE: /* not a row change: the sink never hands one over */
+        snprintf(errbuf, errsize, "kafka layout debezium carries no DDL events");
+        return ERR_RUNTIME;
     case EVENT_CREATE:
     case EVENT_READ:
         break;

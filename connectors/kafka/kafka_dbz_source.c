@@ -233,6 +233,8 @@ static err_t kafka_dbz_source_row(kafka_dbz_source_t *kds, const event_t *ev,
     case EVENT_TRUNCATE:
         kds->batch.rows++;
         return kds->snk.ops->truncate(kds->snk.ctx, &rel, 1, 0, 0, kds->errbuf, kds->errsize);
+    case EVENT_MESSAGE: /* refused when decoded (kafka_dbz_source_data) */
+        return ERR_RUNTIME;
     }
     if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
         snprintf(kds->errbuf, kds->errsize, "%s of %s.%s without its %s row image",
@@ -410,6 +412,13 @@ static err_t kafka_dbz_source_data(kafka_dbz_source_t *kds, int i, const rd_kafk
     if (bad != 0) {
         free(it);
         return kafka_dbz_source_poison(kds, m, why);
+    }
+    if (it->ev.op == EVENT_MESSAGE) { /* a syncline-layout topic read as debezium */
+        event_clear(&it->ev);
+        free(it);
+        return kafka_dbz_source_poison(kds, m,
+                                       "a syncline DDL event (op m): the topic is in the "
+                                       "syncline layout, not debezium");
     }
     int blk = event_dbz_txn_block(&it->ev, id, sizeof(id), &order, why, sizeof(why));
     it->tp = i;
