@@ -344,6 +344,8 @@ static err_t kafka_dbz_source_avro(kafka_dbz_source_t *kds, const void *buf, siz
     if (kds->avro == NULL || buf == NULL)
         return ERR_OK;
     err_t err = kafka_dbz_avro_json(kds->avro, buf, len, out, outlen, poison, why, whysize);
+    if (err == ERR_RUNTIME) /* the registry refused (an unknown id): the message is named */
+        *poison = true;
     if (err != ERR_OK && !*poison)
         snprintf(kds->errbuf, kds->errsize, "%s", why);
     return err;

@@ -132,3 +132,21 @@ done
 tombstones=$(python3 "$(dirname "$0")/../lib/kafka_frames.py" <"$E2E_TMP/values" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["empty"])')
 ((tombstones > 0)) || fail "no tombstone after the deletes"
+
+# a message naming a schema id the registry does not know stops apply, naming the message and
+# the registry's request
+capture_start
+apply_start
+src_sql "INSERT INTO items (id, name) VALUES (5000, 'before the poison')"
+row_5000() { [[ "$(tgt_sql "SELECT count(*) FROM items WHERE id = 5000")" == 1 ]]; }
+wait_until 60 row_5000
+capture_stop
+poison_offset=$(kcat -C -b "$KAFKA_BROKERS" -t "$PREFIX.public.items" -o beginning -e -q -f '.\n' | wc -l)
+printf '\x00\x00\x01\x86\x9f\x02\n' | kcat -P -b "$KAFKA_BROKERS" -t "$PREFIX.public.items" -k poison
+apply_wait_exit 1 60
+assert_eq 1 "$APPLY_RC" "apply on an unknown schema id: exit code"
+assert_contains "$E2E_TMP/apply.1.log" \
+    "cannot decode message topic=$PREFIX.public.items partition=0 offset=$poison_offset" \
+    "the message is named"
+assert_contains "$E2E_TMP/apply.1.log" "schemas/ids/99999" "the registry request is named"
+echo "ok: an unknown schema id stopped apply at offset $poison_offset"
