@@ -171,6 +171,9 @@ int kafka_consumer_row(const event_t *ev, const change_relation_t *rel, lsn_t ls
         break;
     case EVENT_TRUNCATE:
         return 1;
+    case EVENT_MESSAGE: /* a DDL command: the caller's (kafka_source_apply hands it to kafka_ddl) */
+        snprintf(errbuf, errsize, "a DDL message is not a row change");
+        return -1;
     }
     if ((row->op != SINK_DELETE && !ev->has_new) || (row->op == SINK_DELETE && !ev->has_old)) {
         snprintf(errbuf, errsize, "%s of %s.%s without its %s row image",
