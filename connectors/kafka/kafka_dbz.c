@@ -10,6 +10,12 @@
  * KAFKA_PREV_HEADER the commit LSN of the transaction produced into its
  * topic and partition before it in this session, as in the syncline layout;
  * tombstones and metadata messages carry no header.
+ *
+ * With kafka.format "avro" (which needs kafka.schema_registry) every key and
+ * value is Avro in the Confluent wire format, as Debezium writes with the
+ * AvroConverter: each schema registered under the TopicNameStrategy subjects
+ * <topic>-key and <topic>-value at its first use (again when a relation's
+ * columns change), before the first message that names its id.
  */
 #include "kafka/kafka_dbz.h"
 
@@ -22,6 +28,7 @@
 #include "event/event_dbz.h"
 #include "kafka/kafka_conf.h"
 #include "kafka/kafka_order.h"
+#include "kafka/schema_registry.h"
 
 typedef struct kafka_dbz_table {
     uint32_t relid;
@@ -42,8 +49,31 @@ struct kafka_dbz {
     rd_kafka_topic_t *txn_rkt, *hb_rkt;
     event_txn_t txn;
     event_dbz_block_t blk;
-    bool begun; /* BEGIN sent for the transaction in hand */
+    bool begun;            /* BEGIN sent for the transaction in hand */
+    schema_registry_t *sr; /* Avro: borrowed; NULL for JSON */
+    err_t reg_err;         /* the last registration's error */
 };
+
+/* event_dbz_register_fn over the registry client. */
+static int kafka_dbz_register(void *ctx, const char *subject, const char *schema, int32_t *id,
+                              char *errbuf, size_t errsize)
+{
+    kafka_dbz_t *kd = ctx;
+    kd->reg_err = schema_registry_register(kd->sr, subject, schema, id, errbuf, errsize);
+    if (kd->reg_err != ERR_OK)
+        return -1;
+    log_info("schema registered registry=%s subject=%s id=%d", schema_registry_url(kd->sr), subject,
+             (int)*id);
+    return 0;
+}
+
+/* The error of a failed event_dbz call: the registry's, else ERR_RUNTIME. */
+static err_t kafka_dbz_failed(kafka_dbz_t *kd)
+{
+    err_t err = kd->reg_err != ERR_OK ? kd->reg_err : ERR_RUNTIME;
+    kd->reg_err = ERR_OK;
+    return err;
+}
 
 static int64_t kafka_dbz_now_ms(void)
 {
@@ -94,8 +124,8 @@ static rd_kafka_topic_t *kafka_dbz_topic(kafka_dbz_t *kd, const char *topic, int
     return rkt;
 }
 
-kafka_dbz_t *kafka_dbz_new(rd_kafka_t *rk, const config_t *cfg, int partitions, err_t *err,
-                           char *errbuf, size_t errsize)
+kafka_dbz_t *kafka_dbz_new(rd_kafka_t *rk, const config_t *cfg, int partitions,
+                           schema_registry_t *sr, err_t *err, char *errbuf, size_t errsize)
 {
     char db[256], topic[600];
     int n;
@@ -114,6 +144,9 @@ kafka_dbz_t *kafka_dbz_new(rd_kafka_t *rk, const config_t *cfg, int partitions, 
         kafka_dbz_free(kd);
         return NULL;
     }
+    kd->sr = sr;
+    if (sr != NULL)
+        event_dbz_set_avro(kd->dz, kafka_dbz_register, kd);
     snprintf(topic, sizeof(topic), "%s.transaction", cfg->kafka.topic_prefix);
     kd->txn_rkt = kafka_dbz_topic(kd, topic, 1, &n, err, errbuf, errsize);
     snprintf(topic, sizeof(topic), "__debezium-heartbeat.%s", cfg->kafka.topic_prefix);
@@ -123,8 +156,9 @@ kafka_dbz_t *kafka_dbz_new(rd_kafka_t *rk, const config_t *cfg, int partitions, 
         kafka_dbz_free(kd);
         return NULL;
     }
-    log_info("kafka layout=debezium topics=%s.<schema>.<table> transactions=%s.transaction",
-             cfg->kafka.topic_prefix, cfg->kafka.topic_prefix);
+    log_info("kafka layout=debezium format=%s topics=%s.<schema>.<table> "
+             "transactions=%s.transaction",
+             sr != NULL ? "avro" : "json", cfg->kafka.topic_prefix, cfg->kafka.topic_prefix);
     return kd;
 }
 
@@ -225,18 +259,17 @@ static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *
     size_t klen = 0, vlen = 0;
     if (kd->begun)
         return ERR_OK;
-    char *key = event_dbz_txn_key(&kd->blk, &klen);
+    char *key = event_dbz_txn_key(kd->dz, &kd->blk, &klen, errbuf, errsize);
     char *value =
-        event_dbz_txn_value(&kd->blk, false, event_ts_ms(kd->txn.commit_time), NULL, 0, &vlen);
+        key == NULL ? NULL
+                    : event_dbz_txn_value(kd->dz, &kd->blk, false, event_ts_ms(kd->txn.commit_time),
+                                          NULL, 0, &vlen, errbuf, errsize);
     err_t err = ERR_RUNTIME;
-    if (key != NULL && value != NULL) {
+    if (key != NULL && value != NULL)
         err = out->send(out->ctx, kd->txn_rkt, 0, value, vlen, key, klen, 0, errbuf, errsize);
-        value = NULL;
-    } else {
-        snprintf(errbuf, errsize, "out of memory");
-    }
+    else
+        err = kafka_dbz_failed(kd);
     free(key);
-    free(value);
     kd->begun = err == ERR_OK;
     return err;
 }
@@ -250,14 +283,14 @@ static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const event_
     char *key = NULL, *value = NULL;
     size_t klen = 0, vlen = 0;
     if (keyt != NULL && event_dbz_key(kd->dz, ch->rel, keyt, &key, &klen, errbuf, errsize) != 0)
-        return ERR_RUNTIME;
+        return kafka_dbz_failed(kd);
     t->count++;
     kd->blk.total_order++;
     kd->blk.data_collection_order = t->count;
     if (event_dbz_value(kd->dz, ch, op, &kd->txn, &kd->blk, kafka_dbz_now_ms(), &value, &vlen,
                         errbuf, errsize) != 0) {
         free(key);
-        return ERR_RUNTIME;
+        return kafka_dbz_failed(kd);
     }
     int32_t part = kafka_order_partition(t->rkt, t->partitions, key, klen);
     lsn_t prev = kafka_order_step(&t->chain[part], kd->txn.commit_lsn);
@@ -291,6 +324,9 @@ err_t kafka_dbz_change(kafka_dbz_t *kd, const event_change_t *ch, const kafka_db
         return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->old_tuple, out, errbuf, errsize);
     case EVENT_TRUNCATE:
         return kafka_dbz_event(kd, t, ch, EVENT_TRUNCATE, NULL, out, errbuf, errsize);
+    case EVENT_MESSAGE: /* not a row change: the sink never hands one over */
+        snprintf(errbuf, errsize, "kafka layout debezium carries no DDL events");
+        return ERR_RUNTIME;
     case EVENT_CREATE:
     case EVENT_READ:
         break;
@@ -312,19 +348,18 @@ err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbu
     for (int i = 0; i < kd->ntables; i++)
         if (kd->tables[i].count > 0)
             counts[n++] = (event_dbz_count_t){kd->tables[i].collection, kd->tables[i].count};
-    char *key = event_dbz_txn_key(&kd->blk, &klen);
+    char *key = event_dbz_txn_key(kd->dz, &kd->blk, &klen, errbuf, errsize);
     char *value =
-        event_dbz_txn_value(&kd->blk, true, event_ts_ms(kd->txn.commit_time), counts, n, &vlen);
+        key == NULL ? NULL
+                    : event_dbz_txn_value(kd->dz, &kd->blk, true, event_ts_ms(kd->txn.commit_time),
+                                          counts, n, &vlen, errbuf, errsize);
     free(counts);
     err_t err = ERR_RUNTIME;
-    if (key != NULL && value != NULL) {
+    if (key != NULL && value != NULL)
         err = out->send(out->ctx, kd->txn_rkt, 0, value, vlen, key, klen, 0, errbuf, errsize);
-        value = NULL;
-    } else {
-        snprintf(errbuf, errsize, "out of memory");
-    }
+    else
+        err = kafka_dbz_failed(kd);
     free(key);
-    free(value);
     kafka_dbz_rollback(kd);
     return err;
 }
@@ -333,13 +368,13 @@ err_t kafka_dbz_heartbeat(kafka_dbz_t *kd, rd_kafka_topic_t **rkt, char **key, s
                           char **value, size_t *len, char *errbuf, size_t errsize)
 {
     *rkt = kd->hb_rkt;
-    *key = event_dbz_heartbeat_key(kd->dz, keylen);
-    *value = event_dbz_heartbeat_value(kafka_dbz_now_ms(), len);
+    *key = event_dbz_heartbeat_key(kd->dz, keylen, errbuf, errsize);
+    *value = *key == NULL
+                 ? NULL
+                 : event_dbz_heartbeat_value(kd->dz, kafka_dbz_now_ms(), len, errbuf, errsize);
     if (*key != NULL && *value != NULL)
         return ERR_OK;
     free(*key);
-    free(*value);
-    *key = *value = NULL;
-    snprintf(errbuf, errsize, "out of memory");
-    return ERR_RUNTIME;
+    *key = NULL;
+    return kafka_dbz_failed(kd);
 }

@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "event/event.h"
+#include "kafka/schema_registry.h"
 
 typedef struct kafka_dbz kafka_dbz_t;
 
@@ -27,10 +28,11 @@ typedef struct kafka_dbz_out {
 } kafka_dbz_out_t;
 
 /* Makes sure the transaction and heartbeat topics exist. rk is borrowed and
- * must outlive kd; partitions: of table topics capture creates. NULL with
- * errbuf (and *err) on failure. Free with kafka_dbz_free. */
-kafka_dbz_t *kafka_dbz_new(rd_kafka_t *rk, const config_t *cfg, int partitions, err_t *err,
-                           char *errbuf, size_t errsize);
+ * must outlive kd; partitions: of table topics capture creates; sr: Avro in
+ * the Confluent wire format with this registry (borrowed, outlives kd), NULL
+ * for JSON. NULL with errbuf (and *err) on failure. Free with kafka_dbz_free. */
+kafka_dbz_t *kafka_dbz_new(rd_kafka_t *rk, const config_t *cfg, int partitions,
+                           schema_registry_t *sr, err_t *err, char *errbuf, size_t errsize);
 void kafka_dbz_free(kafka_dbz_t *kd);
 
 /* The key struct of relid is its primary key cols[0..n) (copied). */

@@ -44,6 +44,7 @@
 #include "event/event_codec.h"
 #include "event/event_dbz_txn.h"
 #include "kafka/kafka_conf.h"
+#include "kafka/kafka_dbz_avro.h"
 
 #define KAFKA_DBZ_SOURCE_STALL_MS 30000
 
@@ -74,6 +75,7 @@ typedef struct kafka_dbz_source {
     const sink_t *target;
     rd_kafka_t *rk;
     event_codec_t *codec;
+    kafka_dbz_avro_t *avro; /* kafka.format avro: the registry's reader; NULL for JSON */
     relcache_t *rels;
     txnbuf_t *tb;
     kafka_dbz_source_tp_t *tps;
@@ -231,6 +233,8 @@ static err_t kafka_dbz_source_row(kafka_dbz_source_t *kds, const event_t *ev,
     case EVENT_TRUNCATE:
         kds->batch.rows++;
         return kds->snk.ops->truncate(kds->snk.ctx, &rel, 1, 0, 0, kds->errbuf, kds->errsize);
+    case EVENT_MESSAGE: /* refused when decoded (kafka_dbz_source_data) */
+        return ERR_RUNTIME;
     }
     if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
         snprintf(kds->errbuf, kds->errsize, "%s of %s.%s without its %s row image",
@@ -329,11 +333,38 @@ static err_t kafka_dbz_source_full(kafka_dbz_source_t *kds, const rd_kafka_messa
     return ERR_RUNTIME;
 }
 
+/* Avro: buf[0..len) as the JsonConverter's document into *out (NULL for
+ * JSON, or a tombstone). ERR_OK; ERR_RUNTIME with why for a poison message;
+ * else the registry's error in kds->errbuf. */
+static err_t kafka_dbz_source_avro(kafka_dbz_source_t *kds, const void *buf, size_t len, char **out,
+                                   size_t *outlen, bool *poison, char *why, size_t whysize)
+{
+    *out = NULL;
+    *poison = false;
+    if (kds->avro == NULL || buf == NULL)
+        return ERR_OK;
+    err_t err = kafka_dbz_avro_json(kds->avro, buf, len, out, outlen, poison, why, whysize);
+    if (err == ERR_RUNTIME) /* the registry refused (an unknown id): the message is named */
+        *poison = true;
+    if (err != ERR_OK && !*poison)
+        snprintf(kds->errbuf, kds->errsize, "%s", why);
+    return err;
+}
+
 static err_t kafka_dbz_source_meta(kafka_dbz_source_t *kds, int i, const rd_kafka_message_t *m)
 {
     event_dbz_txn_meta_t meta;
-    char why[512];
-    if (event_dbz_txn_meta_read(m->payload, m->len, &meta, why, sizeof(why)) != 0)
+    char why[512], *doc = NULL;
+    size_t dlen = 0;
+    bool poison;
+    err_t err =
+        kafka_dbz_source_avro(kds, m->payload, m->len, &doc, &dlen, &poison, why, sizeof(why));
+    if (err != ERR_OK)
+        return poison ? kafka_dbz_source_poison(kds, m, why) : err;
+    int bad = doc != NULL ? event_dbz_txn_meta_read(doc, dlen, &meta, why, sizeof(why))
+                          : event_dbz_txn_meta_read(m->payload, m->len, &meta, why, sizeof(why));
+    free(doc);
+    if (bad != 0)
         return kafka_dbz_source_poison(kds, m, why);
     kafka_dbz_source_tp_t *tp = &kds->tps[i];
     if (!meta.end) {
@@ -355,17 +386,41 @@ static err_t kafka_dbz_source_meta(kafka_dbz_source_t *kds, int i, const rd_kafk
 
 static err_t kafka_dbz_source_data(kafka_dbz_source_t *kds, int i, const rd_kafka_message_t *m)
 {
-    char why[512], id[EVENT_DBZ_TXN_IDLEN];
+    char why[512], id[EVENT_DBZ_TXN_IDLEN], *doc = NULL, *kdoc = NULL;
+    size_t dlen = 0, klen = 0;
+    bool poison;
     int64_t order = 0;
+    err_t err =
+        kafka_dbz_source_avro(kds, m->payload, m->len, &doc, &dlen, &poison, why, sizeof(why));
+    if (err == ERR_OK)
+        err =
+            kafka_dbz_source_avro(kds, m->key, m->key_len, &kdoc, &klen, &poison, why, sizeof(why));
+    if (err != ERR_OK) {
+        free(doc);
+        return poison ? kafka_dbz_source_poison(kds, m, why) : err;
+    }
     kafka_dbz_source_item_t *it = calloc(1, sizeof(*it));
+    int bad = it == NULL ? 0
+              : doc != NULL
+                  ? event_decode(kds->codec, doc, dlen, kdoc, klen, &it->ev, why, sizeof(why))
+                  : event_decode(kds->codec, m->payload, m->len, m->key, m->key_len, &it->ev, why,
+                                 sizeof(why));
+    free(doc);
+    free(kdoc);
     if (it == NULL) {
         snprintf(kds->errbuf, kds->errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    if (event_decode(kds->codec, m->payload, m->len, m->key, m->key_len, &it->ev, why,
-                     sizeof(why)) != 0) {
+    if (bad != 0) {
         free(it);
         return kafka_dbz_source_poison(kds, m, why);
+    }
+    if (it->ev.op == EVENT_MESSAGE) { /* a syncline-layout topic read as debezium */
+        event_clear(&it->ev);
+        free(it);
+        return kafka_dbz_source_poison(kds, m,
+                                       "a syncline DDL event (op m): the topic is in the "
+                                       "syncline layout, not debezium");
     }
     int blk = event_dbz_txn_block(&it->ev, id, sizeof(id), &order, why, sizeof(why));
     it->tp = i;
@@ -692,6 +747,12 @@ static err_t kafka_dbz_source_open(kafka_dbz_source_t *kds)
             snprintf(kds->errbuf, kds->errsize, "out of memory");
         return ERR_RUNTIME;
     }
+    if (strcmp(kds->cfg->kafka.format, "avro") == 0) {
+        kds->avro = kafka_dbz_avro_new(kds->cfg->kafka.schema_registry, kds->opts->stop, &err,
+                                       kds->errbuf, kds->errsize);
+        if (kds->avro == NULL)
+            return err;
+    }
     kds->rk = kafka_conf_client(kds->cfg, KAFKA_CONF_CONSUMER, kds, kafka_dbz_source_setup, &err,
                                 kds->errbuf, kds->errsize);
     if (kds->rk == NULL)
@@ -710,6 +771,7 @@ static void kafka_dbz_source_close(kafka_dbz_source_t *kds)
     }
     txnbuf_free(kds->tb);
     event_codec_free(kds->codec);
+    kafka_dbz_avro_free(kds->avro);
     relcache_free(kds->rels);
     for (int i = 0; i < kds->ntps; i++)
         free(kds->tps[i].topic);
@@ -723,10 +785,11 @@ static err_t kafka_dbz_source_refuse(const config_t *cfg, const kafka_source_opt
         snprintf(errbuf, errsize, "--dead-letter: not supported with kafka.layout debezium");
         return ERR_CONFIG;
     }
-    if (strcmp(cfg->kafka.format, "json") != 0) {
+    if (strcmp(cfg->kafka.format, "json") != 0 && cfg->kafka.schema_registry == NULL) {
         snprintf(errbuf, errsize,
-                 "kafka.format: apply reads the debezium layout in JSON (the JsonConverter's) "
-                 "only; set it to \"json\"");
+                 "kafka.format \"avro\": apply reads the debezium layout in Avro in the "
+                 "Confluent wire format only, from kafka.schema_registry; set it (or kafka.format "
+                 "\"json\" for the JsonConverter's)");
         return ERR_CONFIG;
     }
     return ERR_OK;

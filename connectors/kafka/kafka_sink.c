@@ -51,6 +51,7 @@
 #include "kafka/kafka_dbz.h"
 #include "kafka/kafka_order.h"
 #include "kafka/kafka_schemas.h"
+#include "core/ddl.h"
 #include "core/log.h"
 #include "kafka/schema_registry.h"
 
@@ -528,6 +529,75 @@ static err_t kafka_sink_truncate(void *ctx, const change_relation_t *const *rels
     return err;
 }
 
+/* ---- DDL ------------------------------------------------------------------ */
+
+/* Does any "ddl" mode of the configuration follow DDL (not ignore)? */
+static int kafka_sink_ddl_wanted(const config_t *cfg)
+{
+    int wanted = config_ddl_mode(cfg, NULL) != CONFIG_DDL_IGNORE;
+    for (int i = 0; !wanted && i < cfg->ntables; i++)
+        wanted = config_ddl_mode(cfg, &cfg->tables[i]) != CONFIG_DDL_IGNORE;
+    return wanted;
+}
+
+/* The command tag of a DDL message, for logs and errors ("unreadable"). */
+static void kafka_sink_ddl_tag(const sink_ddl_t *d, char *tag, size_t size)
+{
+    ddl_event_t ev = {0};
+    const char *sig, *body;
+    size_t blen;
+    char eb[64];
+    int ok = ddl_message_split(d->json, d->len, &sig, &body, &blen) == 0 &&
+             ddl_event_parse(body, blen, &ev, eb, sizeof(eb)) == 0;
+    snprintf(tag, size, "%s", ok && ev.tag != NULL ? ev.tag : "unreadable");
+    ddl_event_clear(&ev);
+}
+
+/* A DDL event cannot be ordered against rows in other partitions: with
+ * partitioning table or key capture refuses it (or skips it, logged, when
+ * every "ddl" mode is ignore); the debezium layout carries none (logged). */
+static err_t kafka_sink_ddl_refuse(kafka_sink_t *ks, const sink_ddl_t *d, char *errbuf,
+                                   size_t errsize)
+{
+    char l[LSN_STRLEN], tag[64];
+    kafka_sink_ddl_tag(d, tag, sizeof(tag));
+    lsn_format(d->lsn, l, sizeof(l));
+    if (ks->dbz != NULL || !kafka_sink_ddl_wanted(ks->cfg)) {
+        log_warn("ddl at lsn=%s (%s) not followed by this sink: apply it on the target by hand", l,
+                 tag);
+        return ERR_OK;
+    }
+    snprintf(errbuf, errsize,
+             "ddl at lsn=%s (%s): kafka.partitioning \"%s\" cannot carry DDL in order (a "
+             "partition's rows would pass it); use partitioning \"none\", or set \"ddl\": "
+             "\"ignore\" and apply DDL on the target by hand (docs/kafka.md#ddl)",
+             l, tag, ks->cfg->kafka.partitioning);
+    return ERR_SCHEMA;
+}
+
+/* A DDL command: one event at its place among its transaction's messages
+ * (partition 0, the only one with partitioning none), held back like a row. */
+static err_t kafka_sink_ddl(void *ctx, const sink_ddl_t *d, char *errbuf, size_t errsize)
+{
+    kafka_sink_t *ks = ctx;
+    if (ks->dbz != NULL || strcmp(ks->cfg->kafka.partitioning, "none") != 0)
+        return kafka_sink_ddl_refuse(ks, d, errbuf, errsize);
+    event_ddl_t ed = {.content = d->json, .len = d->len, .lsn = d->lsn};
+    event_txn_t txn = ks->txn;
+    txn.seq = ks->txn.seq++;
+    txn.last = false;
+    kafka_sink_pending_t next = {0};
+    int rc = ks->avro ? event_avro_write_ddl(&next.avro, event_codec_avro(ks->codec), &ed, &txn,
+                                             ks->cfg->name, errbuf, errsize)
+                      : event_json_write_ddl(&next.json, &ed, &txn, ks->cfg->name, errbuf, errsize);
+    if (rc != 0)
+        return ERR_RUNTIME;
+    next.commit_lsn = txn.commit_lsn;
+    next.prev = kafka_order_step(&ks->chain[0], txn.commit_lsn);
+    snprintf(next.table, sizeof(next.table), "(ddl)");
+    return kafka_sink_hold(ks, 0, &next, errbuf, errsize);
+}
+
 /* Polls until nothing is in flight. A stop request gives the broker a grace
  * period, then gives up (nothing is confirmed then). */
 static err_t kafka_sink_wait(kafka_sink_t *ks, char *errbuf, size_t errsize)
@@ -708,6 +778,7 @@ static const sink_ops_t kafka_sink_ops = {
     .drain = kafka_sink_drain,
     .rollback = kafka_sink_rollback,
     .advance = kafka_sink_advance,
+    .ddl = kafka_sink_ddl,
 };
 
 sink_t kafka_sink_sink(kafka_sink_t *ks)
@@ -783,10 +854,22 @@ static err_t kafka_sink_connect_dbz(kafka_sink_t *ks, const kafka_sink_opts_t *o
                                     size_t errsize)
 {
     err_t err;
-    if (ks->avro) {
+    if (ks->avro && ks->cfg->kafka.schema_registry == NULL) {
         snprintf(errbuf, errsize,
-                 "kafka.layout \"debezium\" writes JSON only: set kafka.format to \"json\"");
+                 "kafka.layout \"debezium\" with kafka.format \"avro\" needs "
+                 "kafka.schema_registry (Avro in the Confluent wire format, as Debezium's "
+                 "AvroConverter writes)");
         return ERR_CONFIG;
+    }
+    if (ks->avro) {
+        schema_registry_opts_t o = {.stop = ks->stop};
+        ks->sr = schema_registry_new(ks->cfg->kafka.schema_registry, &o, &err, errbuf, errsize);
+        if (ks->sr == NULL)
+            return err;
+        log_info("schema registry registry=%s subjects=<topic>-key,<topic>-value",
+                 schema_registry_url(ks->sr));
+        if ((err = schema_registry_check(ks->sr, errbuf, errsize)) != ERR_OK)
+            return err;
     }
     ks->partitions = 1; /* the held-back machinery of the syncline layout stays idle */
     ks->pending = calloc(1, sizeof(*ks->pending));
@@ -796,7 +879,7 @@ static err_t kafka_sink_connect_dbz(kafka_sink_t *ks, const kafka_sink_opts_t *o
         return ERR_RUNTIME;
     }
     int parts = strcmp(ks->cfg->kafka.partitioning, "key") == 0 ? opts->partitions : 1;
-    ks->dbz = kafka_dbz_new(ks->rk, ks->cfg, parts, &err, errbuf, errsize);
+    ks->dbz = kafka_dbz_new(ks->rk, ks->cfg, parts, ks->sr, &err, errbuf, errsize);
     return ks->dbz != NULL ? ERR_OK : err;
 }
 

@@ -52,9 +52,10 @@
 #include "event/event.h"
 #include "event/event_codec.h"
 #include "kafka/kafka_conf.h"
-#include "kafka/kafka_hold.h"
+#include "kafka/kafka_ddl.h"
 #include "kafka/kafka_schemas.h"
 #include "core/collapse.h"
+#include "core/hold.h"
 #include "core/log.h"
 #include "core/relcache.h"
 #include "kafka/schema_registry.h"
@@ -102,8 +103,8 @@ typedef struct kafka_source {
     int overrides_done;
     const change_relation_t **trunc; /* a TRUNCATE of several relations, collecting */
     int ntrunc;
-    kafka_hold_t *hold; /* online verify: hold point and changed key ranges */
-    err_t cb_err;       /* an error inside the rebalance callback */
+    hold_t hold;  /* online verify: hold point and changed key ranges */
+    err_t cb_err; /* an error inside the rebalance callback */
     char *errbuf;
     size_t errsize;
     int64_t settled_ms; /* last look at the target between source transactions */
@@ -187,11 +188,11 @@ static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
             offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
     }
     sink_position_t pos = {.offsets = offs, .noffsets = n};
-    kafka_hold_marks(ks->hold, &pos);
+    hold_marks(&ks->hold, &pos);
     err_t err = batch_commit(&ks->batch, &pos, wait, ks->errbuf, ks->errsize);
     if (err != ERR_OK)
         return err;
-    kafka_hold_marked(ks->hold);
+    hold_marked(&ks->hold);
     for (int i = 0; i < ks->nparts; i++)
         ks->parts[i].dirty = 0;
     ks->stats->batches++;
@@ -206,19 +207,30 @@ static err_t kafka_source_commit(kafka_source_t *ks)
 }
 
 /* Everything handed to the target durable (an online verify's hold). */
-static err_t kafka_source_drain(void *arg)
+static err_t kafka_source_drain(void *arg, char *errbuf, size_t errsize)
 {
     kafka_source_t *ks = arg;
+    (void)errbuf; /* ks->errbuf, the one hold_point was given */
+    (void)errsize;
     err_t err = kafka_source_commit(ks);
     return err == ERR_OK ? kafka_source_settle(ks, 1) : err;
 }
 
-/* A boundary before next (kafka_hold.h); only one partition has one order. */
+/*
+ * A boundary before next (core/hold.h). Exactness rests on the partition's
+ * order: capture produces one partition's transactions in commit order, and
+ * this is only called on a message that is chained (its predecessor is the
+ * transaction applied last, so none is missing) and that begins a
+ * transaction (next = its commit LSN) or is a heartbeat (next = its LSN:
+ * every transaction below it came before it). Holding at the first such
+ * next >= the verifier's point C therefore leaves every transaction
+ * committed before C applied and none after. Only one partition has one order.
+ */
 static err_t kafka_source_hold(kafka_source_t *ks, lsn_t next)
 {
     if (!ks->use_lsn || !kafka_source_at_boundary(ks))
         return ERR_OK;
-    return kafka_hold_point(ks->hold, next, kafka_source_drain, ks, ks->errbuf, ks->errsize);
+    return hold_point(&ks->hold, next, ks->errbuf, ks->errsize);
 }
 
 /* Abandons the open batch: its offsets were not stored, so what it held is
@@ -270,7 +282,7 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
         ks->trunc = t;
     }
     ks->trunc[ks->ntrunc++] = rel;
-    if (kafka_hold_mark(ks->hold, rel, NULL, NULL) != 0) {
+    if (hold_mark(&ks->hold, rel, NULL, NULL) != 0) {
         snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
     }
@@ -299,6 +311,8 @@ static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const chang
         break;
     case EVENT_TRUNCATE:
         return kafka_source_truncate(ks, ev, rel);
+    case EVENT_MESSAGE: /* kafka_source_apply hands DDL to kafka_ddl */
+        return ERR_RUNTIME;
     }
     if ((row.op != SINK_DELETE && !ev->has_new) || (row.op == SINK_DELETE && !ev->has_old)) {
         snprintf(ks->errbuf, ks->errsize, "%s of %s.%s without its %s row image",
@@ -309,7 +323,7 @@ static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const chang
     row.old_kind = ev->has_old ? ev->old_kind : 0;
     row.old_tuple = row.old_kind ? &ev->old_tuple : NULL;
     row.new_tuple = row.op != SINK_DELETE ? &ev->new_tuple : NULL;
-    if (kafka_hold_mark(ks->hold, rel, row.old_tuple, row.new_tuple) != 0) {
+    if (hold_mark(&ks->hold, rel, row.old_tuple, row.new_tuple) != 0) {
         snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
     }
@@ -321,9 +335,14 @@ static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const chang
 static err_t kafka_source_apply(kafka_source_t *ks, event_t *ev)
 {
     err_t err = kafka_source_begin(ks);
-    const change_relation_t *rel = err == ERR_OK ? kafka_source_relation(ks, ev, &err) : NULL;
-    if (err == ERR_OK)
-        err = kafka_source_row(ks, ev, rel);
+    if (err == ERR_OK && ev->op == EVENT_MESSAGE) { /* DDL, in its place (kafka_ddl.h) */
+        ks->batch.rows++;
+        err = kafka_ddl_apply(&ks->snk, ev, ks->errbuf, ks->errsize);
+    } else if (err == ERR_OK) {
+        const change_relation_t *rel = kafka_source_relation(ks, ev, &err);
+        if (err == ERR_OK)
+            err = kafka_source_row(ks, ev, rel);
+    }
     if (err == ERR_OK && ev->txn.last)
         batch_txn_end(&ks->batch, ev->txn.end_lsn, ev->txn.commit_time);
     return err;
@@ -1097,14 +1116,13 @@ err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, con
     if (cl != NULL)
         ks.snk = collapse_sink(cl);
     batch_init(&ks.batch, &ks.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied);
-    ks.hold = kafka_hold_new(ks.use_lsn ? opts->hold : NULL, opts->stop);
-    err_t err = ks.hold != NULL ? kafka_source_open(&ks) : ERR_RUNTIME;
-    if (ks.hold == NULL)
-        snprintf(errbuf, errsize, "out of memory");
+    hold_init(&ks.hold, ks.use_lsn ? opts->hold : NULL,
+              &(hold_loop_t){.drain = kafka_source_drain, .arg = &ks}, opts->stop);
+    err_t err = kafka_source_open(&ks);
     if (err == ERR_OK)
         err = kafka_source_loop(&ks);
     kafka_source_close(&ks);
-    kafka_hold_free(ks.hold);
+    hold_clear(&ks.hold);
     collapse_free(cl);
     return err;
 }

@@ -16,7 +16,7 @@
 #include "core/err.h"
 #include "core/lsn.h"
 #include "core/sink.h"
-#include "core/stream.h"
+#include "core/hold.h"
 
 typedef enum kafka_source_from {
     KAFKA_SOURCE_FROM_STORED,    /* the offsets stored in the target (default) */
@@ -30,8 +30,8 @@ typedef struct kafka_source_opts {
     int64_t from_value;       /* offset or timestamp (ms) */
     const char *dead_letter;  /* topic for undecodable messages, NULL: stop on them */
     volatile sig_atomic_t *stop;
-    metrics_t *metrics;        /* optional: batches and the applied position are counted there */
-    const stream_hold_t *hold; /* optional: an online verify's hold point (one partition) */
+    metrics_t *metrics;          /* optional: batches and the applied position are counted there */
+    const hold_verifier_t *hold; /* optional: an online verify's hold point (one partition) */
 } kafka_source_opts_t;
 
 typedef struct kafka_source_stats {

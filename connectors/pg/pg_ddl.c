@@ -278,6 +278,28 @@ err_t pg_ddl_key_load(PGconn *conn, pg_ddl_key_t *key, char *errbuf, size_t errs
     return ERR_OK;
 }
 
+err_t pg_ddl_key_fetch(const config_t *cfg, pg_ddl_key_t *key, char *errbuf, size_t errsize)
+{
+    err_t err = ERR_OK;
+    memset(key, 0, sizeof(*key));
+    if (cfg->source_conninfo == NULL || cfg->source_conninfo[0] == '\0') {
+        log_info("ddl: no source.conninfo to read the DDL signing key from: DDL events cannot be "
+                 "verified and stop apply (docs/kafka.md#ddl)");
+        return ERR_OK;
+    }
+    PGconn *conn = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
+    if (conn == NULL) {
+        log_warn("ddl: cannot read the source's DDL signing key (%s): DDL events cannot be "
+                 "verified and stop apply (docs/kafka.md#ddl)",
+                 errbuf);
+        errbuf[0] = '\0';
+        return ERR_OK;
+    }
+    err = pg_ddl_key_load(conn, key, errbuf, errsize);
+    PQfinish(conn);
+    return err;
+}
+
 static err_t pg_ddl_reject(const sink_ddl_t *d, const char *why, char *errbuf, size_t errsize)
 {
     char l[LSN_STRLEN];

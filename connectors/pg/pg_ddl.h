@@ -49,6 +49,12 @@ err_t pg_ddl_uninstall(PGconn *conn, const char *slot, char *errbuf, size_t errs
  * read it. Fails only on a lost connection. */
 err_t pg_ddl_key_load(PGconn *conn, pg_ddl_key_t *key, char *errbuf, size_t errsize);
 
+/* pg_ddl_key_load on a session of its own to cfg's source (Kafka apply,
+ * which streams nothing from it). No source.conninfo, or no connection:
+ * key->loaded stays 0, with a warning (every DDL event then stops apply).
+ * Fails only when the connection is lost while reading. */
+err_t pg_ddl_key_fetch(const config_t *cfg, pg_ddl_key_t *key, char *errbuf, size_t errsize);
+
 /* Checks that d was written by the source's event trigger: its signature
  * under key (computed by the server of conn, any PostgreSQL 11 on) and the
  * transaction it names (d->xid). ERR_SCHEMA naming d's LSN when it does not

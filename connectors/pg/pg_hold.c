@@ -157,9 +157,9 @@ static err_t pg_hold_held(void *ctx, int64_t id, lsn_t at, char *errbuf, size_t 
     return err;
 }
 
-stream_hold_t pg_hold_stream(pg_hold_t *ph)
+hold_verifier_t pg_hold_stream(pg_hold_t *ph)
 {
-    return (stream_hold_t){.poll = pg_hold_poll, .held = pg_hold_held, .ctx = ph};
+    return (hold_verifier_t){.poll = pg_hold_poll, .held = pg_hold_held, .ctx = ph};
 }
 
 /* ---- verifier side ---- */

@@ -15,7 +15,7 @@
 #include "core/err.h"
 #include "core/lsn.h"
 #include "core/metrics.h"
-#include "core/stream.h"
+#include "core/hold.h"
 
 /*
  * The protocol. The verifier writes a request (id, until NULL): the applier
@@ -40,8 +40,8 @@ pg_hold_t *pg_hold_open(const config_t *cfg, metrics_t *metrics, err_t *err, cha
                         size_t errsize);
 void pg_hold_free(pg_hold_t *ph);
 
-/* The hooks for stream_opts_t.hold; ctx is ph (borrowed). */
-stream_hold_t pg_hold_stream(pg_hold_t *ph);
+/* The hooks for stream_opts_t.hold and kafka_source_opts_t.hold; ctx is ph (borrowed). */
+hold_verifier_t pg_hold_stream(pg_hold_t *ph);
 
 /* ---- verifier side (conn: an autocommit target session) ---- */
 

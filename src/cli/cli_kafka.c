@@ -14,6 +14,7 @@
 #include "kafka/kafka_dbz_source.h"
 #include "kafka/kafka_source.h"
 #include "core/log.h"
+#include "pg/pg_ddl.h"
 #include "pg/pg_source.h"
 #include "pg/pg_hold.h"
 #include "pg/pg_progress.h"
@@ -214,7 +215,23 @@ typedef struct apply_state {
     const config_t *cfg;
     kafka_source_opts_t opts;
     const char *metrics_addr; /* --metrics, NULL: no endpoint */
+    lsn_t ddl_applied;        /* --ddl-applied LSN: that DDL was applied by hand */
 } apply_state_t;
+
+/* DDL events (layout syncline): checked under the source's signing key,
+ * read from the source when apply may connect to it (docs/kafka.md#ddl). */
+static err_t apply_ddl_setup(apply_state_t *as, pg_target_t *pt, char *errbuf)
+{
+    pg_ddl_key_t key;
+    memset(&key, 0, sizeof(key));
+    err_t err =
+        pg_ddl_wanted(as->cfg) ? pg_ddl_key_fetch(as->cfg, &key, errbuf, CLI_ERRBUF_SIZE) : ERR_OK;
+    if (err == ERR_OK) {
+        pg_target_set_ddl_key(pt, &key);
+        pg_target_set_ddl_applied(pt, as->ddl_applied);
+    }
+    return err;
+}
 
 static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
 {
@@ -248,8 +265,10 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
                 strcmp(as->cfg->kafka.partitioning, "none") == 0
                     ? pg_hold_open(as->cfg, as->opts.metrics, &err, ctx->errbuf, CLI_ERRBUF_SIZE)
                     : NULL;
-            stream_hold_t hold = ph != NULL ? pg_hold_stream(ph) : (stream_hold_t){0};
+            hold_verifier_t hold = ph != NULL ? pg_hold_stream(ph) : (hold_verifier_t){0};
             as->opts.hold = ph != NULL ? &hold : NULL;
+            if (err == ERR_OK)
+                err = apply_ddl_setup(as, pt, ctx->errbuf);
             if (err == ERR_OK)
                 err = kafka_source_run(as->cfg, &as->opts, &target, prog.applied_lsn, &st,
                                        ctx->errbuf, CLI_ERRBUF_SIZE);
@@ -318,6 +337,11 @@ static err_t apply_on_opt(int opt, const char *arg, void *state)
     case 'M':
         as->metrics_addr = arg;
         return ERR_OK;
+    case 'D':
+        if (lsn_parse(arg, &as->ddl_applied) && as->ddl_applied != 0)
+            return ERR_OK;
+        fprintf(stderr, "syncline apply: --ddl-applied takes an LSN such as 0/16B3748\n");
+        return ERR_USAGE;
     }
     return ERR_USAGE;
 }
@@ -336,6 +360,7 @@ static err_t cli_apply(cli_ctx_t *ctx, int argc, char **argv)
                                              {"from-timestamp", required_argument, NULL, 't'},
                                              {"dead-letter", required_argument, NULL, 'd'},
                                              {"metrics", required_argument, NULL, 'M'},
+                                             {"ddl-applied", required_argument, NULL, 'D'},
                                              {NULL, 0, NULL, 0}};
     apply_state_t as = {.opts = {.from = KAFKA_SOURCE_FROM_STORED}};
     const char *path = NULL;
@@ -360,7 +385,7 @@ const cli_command_t cli_apply_command = {
     .summary = "apply the Kafka change stream to the target until SIGINT/SIGTERM",
     .usage = "usage: syncline apply -c FILE [--from-beginning | --from-offset N |\n"
              "                      --from-timestamp T] [--dead-letter TOPIC]\n"
-             "                      [--metrics [ADDR:]PORT]\n"
+             "                      [--metrics [ADDR:]PORT] [--ddl-applied LSN]\n"
              "  Reads kafka.topic and applies whole source transactions to the target,\n"
              "  storing the consumer offsets in syncline.kafka_offsets in the same\n"
              "  transaction; starts from the offsets stored in the target.\n"
@@ -375,6 +400,8 @@ const cli_command_t cli_apply_command = {
              "  --dead-letter TOPIC    copy undecodable messages there and go on (their\n"
              "                         changes are lost on the target); without it apply\n"
              "                         stops on them with exit code 1\n"
-             "  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n",
+             "  --metrics ADDR:PORT    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+             "  --ddl-applied LSN      the DDL event at LSN (named by a stop on it) was\n"
+             "                         applied on the target by hand: skip it (docs/ddl.md)\n",
     .run = cli_apply,
 };

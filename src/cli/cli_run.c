@@ -281,7 +281,7 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
                           .metrics = metrics,
                           .parts = pg_source_partmap(ps)};
     pg_hold_t *ph = pg_hold_open(cfg, metrics, &err, errbuf, CLI_ERRBUF_SIZE); /* online verify */
-    stream_hold_t hold = ph != NULL ? pg_hold_stream(ph) : (stream_hold_t){0};
+    hold_verifier_t hold = ph != NULL ? pg_hold_stream(ph) : (hold_verifier_t){0};
     opts.hold = ph != NULL ? &hold : NULL;
     stream_stats_t stats;
     if (ph != NULL)

@@ -333,8 +333,9 @@ static const prop_t config_props[] = {
      .offset = CFG(kafka.layout),
      .def_str = "syncline",
      .choices = layout_choices,
-     .doc = "syncline: one topic, syncline's envelope; debezium: what the Debezium PostgreSQL "
-            "connector writes (a topic per table, JSON with schemas)."},
+     .doc =
+         "syncline: one topic, syncline's envelope; debezium: what the Debezium PostgreSQL "
+         "connector writes (a topic per table, JSON with schemas, or Avro with schema_registry)."},
     {.path = "kafka.topic_prefix",
      .type = PROP_STRING,
      .offset = CFG(kafka.topic_prefix),

@@ -28,6 +28,7 @@
 #include "core/batch.h"
 #include "core/clock.h"
 #include "core/ddl.h"
+#include "core/hold.h"
 #include "core/log.h"
 #include "core/pgoutput.h"
 #include "core/relcache.h"
@@ -35,10 +36,7 @@
 #define STREAM_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
 #define STREAM_QUIET_MS 20       /* source silence after which settling waits for the target */
 #define STREAM_IDLE_MS 1         /* a wait on the source while the open batch waits for a commit */
-#define STREAM_HOLD_LOOK_MS 100  /* how often to look for a verifier's hold request */
-#define STREAM_HOLD_POLL_MS 10   /* how often to look while holding */
-#define STREAM_HOLD_MAX_MS 30000 /* the longest hold, whatever the request says */
-#define STREAM_HOLD_BACKOFF_MS 5000 /* after a failed look */
+#define STREAM_HOLD_ASK_MS 100   /* how often to ask for the walsender's position while held */
 
 typedef struct stream_state {
     const source_t *src;
@@ -58,16 +56,13 @@ typedef struct stream_state {
     int64_t last_status_ms;
     int64_t last_progress_ms;
     lsn_t last_status_flush;
-    lsn_t keepalive_end;    /* newest keepalive position, confirmable when idle */
-    int64_t last_recv_ms;   /* when the source last sent anything */
-    unsigned polls;         /* messages read while a commit was in flight */
-    int64_t settled_ms;     /* last look at the target between source transactions */
-    int64_t asked_ms;       /* oldest reply request not answered yet, 0: none */
-    int target_stalled;     /* the sink gave up on a stalled target */
-    lsn_t hold_until;       /* an online verify's point: hold before commits >= it, 0: none */
-    int64_t hold_polled_ms; /* last look for a hold request */
-    int track;              /* record the key ranges each batch changes (incremental verify) */
-    vmark_set_t *marks;     /* those of the open batch */
+    lsn_t keepalive_end;  /* newest keepalive position, confirmable when idle */
+    int64_t last_recv_ms; /* when the source last sent anything */
+    unsigned polls;       /* messages read while a commit was in flight */
+    int64_t settled_ms;   /* last look at the target between source transactions */
+    int64_t asked_ms;     /* oldest reply request not answered yet, 0: none */
+    int target_stalled;   /* the sink gave up on a stalled target */
+    hold_t hold;          /* an online verify's hold point and the batch's changed key ranges */
 } stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
@@ -113,91 +108,36 @@ static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize
     if (!st->batch.open)
         return ERR_OK;
     sink_position_t pos = {0};
-    if (st->marks != NULL)
-        pos.marks = vmark_set_marks(st->marks, &pos.nmarks);
+    hold_marks(&st->hold, &pos);
     err_t err = batch_commit(&st->batch, &pos, 0, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    if (st->marks != NULL)
-        vmark_set_reset(st->marks);
+    hold_marked(&st->hold);
     st->stats->batches++;
     return st->batch.pending ? ERR_OK : stream_applied(st, errbuf, errsize);
 }
 
 static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize);
 
-/* ---- online verify hold point (optional: opts->hold may be NULL) -------- */
+/* ---- online verify hold point (core/hold.h; opts->hold may be NULL) ----- */
 
 /* Everything handed to the sink committed and durable. */
-static err_t stream_drain_all(stream_state_t *st, char *errbuf, size_t errsize)
+static err_t stream_drain_all(void *arg, char *errbuf, size_t errsize)
 {
+    stream_state_t *st = arg;
     err_t err = stream_flush_batch(st, errbuf, errsize);
     if (err == ERR_OK && st->batch.pending)
         err = stream_settle(st, 1, errbuf, errsize);
     return err;
 }
 
-/* Stands still at a boundary before `next` (the commit LSN of the coming
- * transaction, or the keepalive position when idle) for as long as a live
- * request says so, at most STREAM_HOLD_MAX_MS: a dead verifier never stops
- * the sync. A request whose point lies beyond `next` lets the stream go on. */
-static err_t stream_hold(stream_state_t *st, lsn_t next, char *errbuf, size_t errsize)
+/* While holding, the source still hears from us. */
+static err_t stream_hold_poll(void *arg, char *errbuf, size_t errsize)
 {
-    const stream_hold_t *h = st->opts->hold;
-    int64_t started = clock_ms(), id = 0, told_id = 0;
-    lsn_t until = 0, told = 1;
-    int drained = 0;
-    char eb[256];
-    err_t err = ERR_OK;
-    st->hold_until = 0;
-    while (!*st->opts->stop && clock_ms() - started < STREAM_HOLD_MAX_MS) {
-        if (h->poll(h->ctx, &id, &until, &st->track, eb, sizeof(eb)) != ERR_OK) {
-            log_warn("verify hold: %s", eb); /* the sync goes on; look again later */
-            st->hold_polled_ms = clock_ms() + STREAM_HOLD_BACKOFF_MS;
-            return ERR_OK;
-        }
-        if (id == 0 || (until != 0 && next < until)) {
-            st->hold_until = id != 0 ? until : 0;
-            break;
-        }
-        if (!drained && (err = stream_drain_all(st, errbuf, errsize)) != ERR_OK)
-            break;
-        drained = 1;
-        if ((id != told_id || until != told) &&
-            h->held(h->ctx, id, until, eb, sizeof(eb)) != ERR_OK)
-            log_warn("verify hold: %s", eb);
-        told_id = id, told = until;
-        if (clock_ms() - st->last_status_ms >= st->opts->status_interval_ms &&
-            (err = stream_send_status(st, 0, errbuf, errsize)) != ERR_OK)
-            break;
-        nanosleep(&(struct timespec){.tv_nsec = STREAM_HOLD_POLL_MS * 1000000L}, NULL);
-    }
-    st->hold_polled_ms = clock_ms();
-    return err;
-}
-
-/* A boundary before `next`: hold when a request's point is reached; look for
- * a new request at most every STREAM_HOLD_LOOK_MS. */
-static err_t stream_hold_point(stream_state_t *st, lsn_t next, char *errbuf, size_t errsize)
-{
-    if (st->opts->hold == NULL)
+    stream_state_t *st = arg;
+    if (clock_ms() - st->last_status_ms < st->opts->status_interval_ms)
         return ERR_OK;
-    if (st->hold_until != 0)
-        return next >= st->hold_until ? stream_hold(st, next, errbuf, errsize) : ERR_OK;
-    if (clock_ms() - st->hold_polled_ms < STREAM_HOLD_LOOK_MS)
-        return ERR_OK;
-    return stream_hold(st, next, errbuf, errsize);
-}
-
-/* Records the key ranges a change touches (both NULL: the whole table). */
-static int stream_mark(stream_state_t *st, const change_relation_t *rel, const change_tuple_t *old,
-                       const change_tuple_t *new_tuple)
-{
-    if (st->marks == NULL && (st->marks = vmark_set_new()) == NULL)
-        return -1;
-    if (old == NULL && new_tuple == NULL)
-        return vmark_set_add_table(st->marks, rel);
-    return vmark_set_add_row(st->marks, rel, old, new_tuple);
+    return stream_send_status(st, 0, errbuf, errsize);
 }
 
 /* ---- end of hold point --------------------------------------------------- */
@@ -206,7 +146,7 @@ static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsiz
 {
     const pgoutput_begin_t *b = &st->msg.u.begin;
     if (b->final_lsn >= st->applied) {
-        err_t err = stream_hold_point(st, b->final_lsn, errbuf, errsize);
+        err_t err = hold_point(&st->hold, b->final_lsn, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
@@ -315,7 +255,7 @@ static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, s
         row.old_tuple = &r->old_tuple;
     if (op != SINK_DELETE)
         row.new_tuple = &r->new_tuple;
-    if (st->track && stream_mark(st, row.rel, row.old_tuple, row.new_tuple) != 0) {
+    if (hold_mark(&st->hold, row.rel, row.old_tuple, row.new_tuple) != 0) {
         snprintf(errbuf, errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
     }
@@ -382,8 +322,8 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
     if (partmap_count(st->opts->parts) > 0 &&
         stream_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
         return ERR_RUNTIME;
-    for (int i = 0; st->track && i < n; i++) {
-        if (stream_mark(st, rels[i], NULL, NULL) != 0) {
+    for (int i = 0; i < n; i++) {
+        if (hold_mark(&st->hold, rels[i], NULL, NULL) != 0) {
             snprintf(errbuf, errsize, "out of memory marking changed key ranges");
             return ERR_RUNTIME;
         }
@@ -517,8 +457,8 @@ static int stream_wait_ms(const stream_state_t *st)
         if (progress_due < due)
             due = progress_due;
     }
-    if (st->opts->hold != NULL && !st->in_txn && st->hold_polled_ms + STREAM_HOLD_LOOK_MS < due)
-        due = st->hold_polled_ms + STREAM_HOLD_LOOK_MS; /* a verifier's request, seen at once */
+    if (!st->in_txn && hold_due_ms(&st->hold) < due)
+        due = hold_due_ms(&st->hold); /* a verifier's request, seen at once */
     if (*st->opts->stop)
         due = now + 100;
     return due <= now ? 0 : (int)(due - now);
@@ -553,11 +493,11 @@ static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
             return err;
     }
     if (!st->in_txn) /* idle or between transactions: everything before keepalive_end is in */
-        err = stream_hold_point(st, st->keepalive_end, errbuf, errsize);
+        err = hold_point(&st->hold, st->keepalive_end, errbuf, errsize);
     /* a verifier's point past what the walsender last said: ask for its
      * position (it answers with a keepalive), not one status period later */
-    if (err == ERR_OK && !st->in_txn && st->hold_until > st->keepalive_end &&
-        now - st->last_status_ms >= STREAM_HOLD_LOOK_MS)
+    if (err == ERR_OK && !st->in_txn && hold_until(&st->hold) > st->keepalive_end &&
+        now - st->last_status_ms >= STREAM_HOLD_ASK_MS)
         err = stream_send_status(st, 1, errbuf, errsize);
     if (err != ERR_OK)
         return err;
@@ -675,6 +615,9 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
         return ERR_RUNTIME;
     }
     st.last_status_ms = st.last_progress_ms = st.last_recv_ms = clock_ms();
+    hold_init(&st.hold, opts->hold,
+              &(hold_loop_t){.drain = stream_drain_all, .poll = stream_hold_poll, .arg = &st},
+              opts->stop);
     if (snk->ops->on_wait != NULL)
         snk->ops->on_wait(snk->ctx, stream_on_wait, &st);
     err_t err = stream_loop(&st, errbuf, errsize);
@@ -690,6 +633,6 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
     }
     pgoutput_msg_clear(&st.msg);
     relcache_free(st.rels);
-    vmark_set_free(st.marks);
+    hold_clear(&st.hold);
     return err;
 }

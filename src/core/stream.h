@@ -12,29 +12,12 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "core/hold.h"
 #include "core/lsn.h"
 #include "core/metrics.h"
 #include "core/partmap.h"
 #include "core/sink.h"
 #include "core/source.h"
-#include "core/vmark.h"
-
-/*
- * Optional hold point for an online verify (connectors/pg/pg_hold.c): a
- * verifier asks the stream to stand still between two source transactions,
- * first anywhere ("pause": until unknown), then exactly before the first
- * transaction whose commit LSN is >= until, while it reads the target.
- */
-typedef struct stream_hold {
-    /* The live request: *id 0 when there is none (or it expired); *until 0
-     * while the verifier has not chosen its point yet. *track: record the
-     * key ranges each batch changes (sink_position_t.marks) from now on. */
-    err_t (*poll)(void *ctx, int64_t *id, lsn_t *until, int *track, char *errbuf, size_t errsize);
-    /* The target holds every transaction committed before `at` and no later
-     * one, all durable (at = 0: paused at a boundary, point not chosen yet). */
-    err_t (*held)(void *ctx, int64_t id, lsn_t at, char *errbuf, size_t errsize);
-    void *ctx;
-} stream_hold_t;
 
 typedef struct stream_opts {
     lsn_t applied_lsn;           /* end LSN of the newest transaction already on the target */
@@ -46,7 +29,7 @@ typedef struct stream_opts {
     volatile sig_atomic_t *stop; /* set by a signal handler: finish the transaction, stop */
     metrics_t *metrics;          /* optional (NULL: none): counts, latencies, lag */
     const partmap_t *parts;      /* optional: published leaves renamed to their root (PG 12) */
-    const stream_hold_t *hold;   /* optional: an online verify's hold point */
+    const hold_verifier_t *hold; /* optional: an online verify's hold point */
 } stream_opts_t;
 
 typedef struct stream_stats {

@@ -12,6 +12,8 @@
 #include "event/event.h"
 #include "event/event_dbz_read.h"
 
+#include "core/ddl.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,12 +125,15 @@ bool event_equal(const event_t *a, const event_t *b)
     return a->op == b->op && a->has_txn == b->has_txn && a->txn.xid == b->txn.xid &&
            a->txn.commit_lsn == b->txn.commit_lsn && a->txn.end_lsn == b->txn.end_lsn &&
            a->txn.commit_time == b->txn.commit_time && a->txn.seq == b->txn.seq &&
-           a->txn.last == b->txn.last && event_relation_equal(a->rel, b->rel) &&
+           a->txn.last == b->txn.last &&
+           (a->rel == NULL || b->rel == NULL ? a->rel == b->rel
+                                             : event_relation_equal(a->rel, b->rel)) &&
            a->old_kind == b->old_kind && a->has_old == b->has_old && a->has_new == b->has_new &&
            (!a->has_old || event_tuple_equal(&a->old_tuple, &b->old_tuple)) &&
            (!a->has_new || event_tuple_equal(&a->new_tuple, &b->new_tuple)) &&
            a->truncate_options == b->truncate_options && a->truncate_n == b->truncate_n &&
-           a->truncate_i == b->truncate_i;
+           a->truncate_i == b->truncate_i && a->ddl.lsn == b->ddl.lsn && a->ddl.len == b->ddl.len &&
+           (a->ddl.len == 0 || memcmp(a->ddl.content, b->ddl.content, a->ddl.len) == 0);
 }
 
 bool event_relation_equal(const change_relation_t *a, const change_relation_t *b)
@@ -466,6 +471,28 @@ static int event_decode_debezium(event_t *ev, json_t *env, const void *key, size
     return rc;
 }
 
+/* A DDL event (op "m"): syncline's transaction members and the message
+ * "syncline.ddl" with its content and LSN; no relation. */
+static int event_decode_ddl(event_t *ev, json_t *env, char *errbuf, size_t errsize)
+{
+    json_t *msg = json_object_get(env, "message");
+    json_t *content = json_object_get(msg, "content");
+    const char *prefix = json_string_value(json_object_get(msg, "prefix"));
+    const char *lsn = json_string_value(json_object_get(msg, "lsn"));
+    ev->op = EVENT_MESSAGE;
+    if (prefix == NULL || strcmp(prefix, DDL_MESSAGE_PREFIX) != 0)
+        return event_bad(errbuf, errsize,
+                         "a logical message (op \"m\") that is not syncline's DDL "
+                         "(message.prefix is not \"" DDL_MESSAGE_PREFIX "\")");
+    if (!json_is_string(content) || lsn == NULL || !lsn_parse(lsn, &ev->ddl.lsn))
+        return event_bad(errbuf, errsize, "message.content or message.lsn missing or malformed");
+    if (event_txn_from(ev, json_object_get(env, "source"), errbuf, errsize) != 0)
+        return -1;
+    ev->ddl.content = json_string_value(content);
+    ev->ddl.len = json_string_length(content);
+    return 0;
+}
+
 static int event_read_op(event_t *ev, json_t *env, char *errbuf, size_t errsize)
 {
     const char *op = json_string_value(json_object_get(env, "op"));
@@ -486,6 +513,13 @@ int event_from_tree(event_t *ev, json_t *env, const void *key, size_t keylen, ch
     if (!json_is_object(env) || json_object_set_new(env, "_text", json_array()) != 0) {
         event_clear(ev);
         return event_bad(errbuf, errsize, "not a JSON object");
+    }
+    const char *op = json_string_value(json_object_get(env, "op"));
+    if (op != NULL && strcmp(op, "m") == 0) {
+        int rc = event_decode_ddl(ev, env, errbuf, errsize);
+        if (rc != 0)
+            event_clear(ev);
+        return rc;
     }
     int rc = event_read_op(ev, env, errbuf, errsize);
     json_t *meta = json_object_get(env, "syncline");

@@ -27,7 +27,8 @@ typedef enum event_op {
     EVENT_UPDATE = 'u',
     EVENT_DELETE = 'd',
     EVENT_TRUNCATE = 't',
-    EVENT_READ = 'r', /* snapshot row: applied as an insert */
+    EVENT_READ = 'r',    /* snapshot row: applied as an insert */
+    EVENT_MESSAGE = 'm', /* a DDL command (logical message "syncline.ddl"); no relation */
 } event_op_t;
 
 /* Both Avro formats read both framings; they differ in what they write. */
@@ -70,6 +71,15 @@ typedef struct event_change {
     int truncate_i;
 } event_change_t;
 
+/* What to encode for a DDL command: the "syncline.ddl" logical message as
+ * the source's event trigger wrote it (signature and body, core/ddl.h) and
+ * its own LSN. Borrowed. */
+typedef struct event_ddl {
+    const char *content; /* not NUL-terminated */
+    size_t len;
+    lsn_t lsn;
+} event_ddl_t;
+
 /* A decoded message. Everything is owned by the event; free with event_clear. */
 typedef struct event {
     event_op_t op;
@@ -82,8 +92,9 @@ typedef struct event {
     bool has_old, has_new;
     uint8_t truncate_options;
     int truncate_n, truncate_i;
-    json_t *root;  /* holds the strings the values point to (jansson reader) */
-    char *strings; /* or this (event_json_read) */
+    event_ddl_t ddl; /* op EVENT_MESSAGE (rel NULL): content borrowed from root */
+    json_t *root;    /* holds the strings the values point to (jansson reader) */
+    char *strings;   /* or this (event_json_read) */
 } event_t;
 
 /* The error for a binary value (apply.binary), which the Kafka transport

@@ -57,6 +57,7 @@ struct event_avro {
     event_avro_framing_t framing;
     event_avro_writer_t *all;
     event_avro_writer_t *last; /* the last one decoding found */
+    event_avro_writer_t *ddl;  /* the DDL events' writer, once used (in all) */
     event_avro_writer_t *buckets[EVENT_AVRO_BUCKETS];
 };
 
@@ -337,6 +338,19 @@ event_avro_writer_t *event_avro_writer_rel(event_avro_t *ea, const change_relati
     if (sc != stack)
         free(sc);
     return w;
+}
+
+event_avro_writer_t *event_avro_writer_ddl(event_avro_t *ea, char *errbuf, size_t errsize)
+{
+    if (ea->ddl != NULL)
+        return ea->ddl;
+    event_avro_writer_t *w =
+        event_avro_writer_new(event_schema_ddl, strlen(event_schema_ddl), errbuf, errsize);
+    if (w == NULL)
+        return NULL;
+    w->next = ea->all;
+    ea->all = w;
+    return ea->ddl = w;
 }
 
 static event_avro_writer_t *event_avro_find(event_avro_t *ea, const event_avro_ref_t *ref)

@@ -61,6 +61,10 @@ event_avro_writer_t *event_avro_add(event_avro_t *ea, const char *text, size_t l
 event_avro_writer_t *event_avro_writer_rel(event_avro_t *ea, const change_relation_t *rel,
                                            char *errbuf, size_t errsize);
 
+/* The writer schema of DDL events (event_schema_ddl), made on first use and
+ * kept by ea. NULL with errbuf when out of memory. */
+event_avro_writer_t *event_avro_writer_ddl(event_avro_t *ea, char *errbuf, size_t errsize);
+
 /* Room for either framing's header. */
 #define EVENT_AVRO_HEADER_MAX 10
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "event/event_schema.h"
+#include "core/ddl.h"
 #include "core/hex.h"
 #include "core/utf8.h"
 
@@ -325,6 +326,38 @@ int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const event_change
     if (rc != 0)
         event_avro_write_clear(out);
     return rc;
+}
+
+int event_avro_write_ddl(event_avro_msg_t *out, event_avro_t *ea, const event_ddl_t *d,
+                         const event_txn_t *txn, const char *name, char *errbuf, size_t errsize)
+{
+    change_relation_t none = {.nspname = "", .relname = ""};
+    event_change_t ch = {.op = EVENT_MESSAGE, .rel = &none};
+    char head[EVENT_AVRO_HEADER_MAX] = {0}, l[LSN_STRLEN];
+    event_avro_write_clear(out);
+    if (!utf8_valid(name, strlen(name)) || !utf8_valid(d->content, d->len)) {
+        snprintf(errbuf, errsize, "DDL message at lsn=%s: %s is not valid UTF-8",
+                 lsn_format(d->lsn, l, sizeof(l)),
+                 utf8_valid(name, strlen(name)) ? "its content" : "the name");
+        return -1;
+    }
+    if ((out->writer = event_avro_writer_ddl(ea, errbuf, errsize)) == NULL)
+        return -1;
+    sbuf_t *b = &out->body;
+    sbuf_addn(b, head, event_avro_header_len(ea)); /* framed when taken */
+    event_avro_write_string(b, "m");               /* op; before and after are null: no bytes */
+    event_avro_write_source(out, &ch, txn, name);
+    event_avro_write_long(b, event_ts_ms(txn->commit_time));
+    event_avro_write_string(b, DDL_MESSAGE_PREFIX);
+    event_avro_write_bytes(b, d->content, d->len);
+    event_avro_write_lsn(b, d->lsn);
+    if (b->oom) {
+        snprintf(errbuf, errsize, "out of memory encoding the DDL message at lsn=%s",
+                 lsn_format(d->lsn, l, sizeof(l)));
+        event_avro_write_clear(out);
+        return -1;
+    }
+    return 0;
 }
 
 /* The body with source.end_lsn set and source.last true. */

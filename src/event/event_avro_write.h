@@ -33,6 +33,12 @@ typedef struct event_avro_msg {
 int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const event_change_t *ch,
                      const event_txn_t *txn, const char *name, char *errbuf, size_t errsize);
 
+/* Writes the DDL event of d (writer schema syncline.Ddl, event_schema_ddl;
+ * publish it before framing) at its place in txn. 0; -1 with errbuf naming
+ * d's LSN (content not valid UTF-8, out of memory). */
+int event_avro_write_ddl(event_avro_msg_t *out, event_avro_t *ea, const event_ddl_t *d,
+                         const event_txn_t *txn, const char *name, char *errbuf, size_t errsize);
+
 /*
  * Hands over the framed message, marked the last of its transaction with
  * end_lsn when end_lsn is not 0 (for a message written with txn->last

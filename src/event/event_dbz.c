@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "core/sbuf.h"
+#include "event/event_dbz_avro.h"
 #include "event/event_dbz_type.h"
 
 /* The schemas of one relation, as text. */
@@ -31,6 +32,9 @@ typedef struct event_dbz_rel {
     bool *key;              /* rel->ncols entries: the column is in the key struct */
     char *key_schema;       /* NULL: no identity column */
     char *value_schema;
+    json_t *key_sj, *value_sj; /* the same, as JSON */
+    char *topic;               /* its topic, for the registry's subjects */
+    int32_t key_id, value_id;  /* Avro: registered schema ids; -1: not yet */
 } event_dbz_rel_t;
 
 /* A primary key given for a relation whose identity is not its key. */
@@ -40,9 +44,21 @@ typedef struct event_dbz_pk {
     int n;
 } event_dbz_pk_t;
 
+/* The schema ids of the metadata and heartbeat messages. */
+enum {
+    EVENT_DBZ_TXN_KEY,
+    EVENT_DBZ_TXN_VALUE,
+    EVENT_DBZ_HB_KEY,
+    EVENT_DBZ_HB_VALUE,
+    EVENT_DBZ_FIXED
+};
+
 struct event_dbz {
     char *prefix;
     char *db;
+    event_dbz_register_fn reg; /* Avro; NULL: JSON */
+    void *reg_ctx;
+    int32_t fixed_ids[EVENT_DBZ_FIXED];
     event_dbz_pk_t *pks;
     int npks;
     event_dbz_rel_t *rels;
@@ -60,7 +76,15 @@ event_dbz_t *event_dbz_new(const char *prefix, const char *db)
         event_dbz_free(dz);
         return NULL;
     }
+    for (int i = 0; i < EVENT_DBZ_FIXED; i++)
+        dz->fixed_ids[i] = -1;
     return dz;
+}
+
+void event_dbz_set_avro(event_dbz_t *dz, event_dbz_register_fn reg, void *ctx)
+{
+    dz->reg = reg;
+    dz->reg_ctx = ctx;
 }
 
 static void event_dbz_rel_clear(event_dbz_rel_t *r)
@@ -69,6 +93,9 @@ static void event_dbz_rel_clear(event_dbz_rel_t *r)
     free(r->key);
     free(r->key_schema);
     free(r->value_schema);
+    json_decref(r->key_sj);
+    json_decref(r->value_sj);
+    free(r->topic);
     memset(r, 0, sizeof(*r));
 }
 
@@ -175,6 +202,11 @@ static json_t *event_dbz_block_schema(void)
                      "optional", 1, "name", "event.block", "version", 1, "field", "transaction");
 }
 
+static char *event_dbz_text(const json_t *j)
+{
+    return j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+}
+
 static char *event_dbz_dump(json_t *j)
 {
     char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -234,14 +266,17 @@ static int event_dbz_build(event_dbz_t *dz, event_dbz_rel_t *r, const change_rel
     event_dbz_topic(dz, rel->nspname, rel->relname, topic, sizeof(topic));
     r->rel = change_relation_dup(rel);
     r->key = calloc((size_t)rel->ncols + 1, sizeof(*r->key));
-    if (r->rel == NULL || r->key == NULL)
+    r->topic = strdup(topic);
+    r->key_id = r->value_id = -1;
+    if (r->rel == NULL || r->key == NULL || r->topic == NULL)
         return -1;
     event_dbz_key_mask(dz, rel, r->key);
     for (int c = 0; c < rel->ncols; c++)
         has_key |= r->key[c];
     if (has_key) {
         snprintf(name, sizeof(name), "%s.Key", topic);
-        r->key_schema = event_dbz_dump(event_dbz_row_schema(rel, r->key, name, true, false, NULL));
+        r->key_sj = event_dbz_row_schema(rel, r->key, name, true, false, NULL);
+        r->key_schema = event_dbz_text(r->key_sj);
     }
     snprintf(name, sizeof(name), "%s.Value", topic);
     json_t *fields = json_pack(
@@ -251,9 +286,9 @@ static int event_dbz_build(event_dbz_t *dz, event_dbz_rel_t *r, const change_rel
         event_dbz_field("int64", true, "ts_ms"), event_dbz_field("int64", true, "ts_us"),
         event_dbz_field("int64", true, "ts_ns"));
     snprintf(name, sizeof(name), "%s.Envelope", topic);
-    r->value_schema =
-        event_dbz_dump(json_pack("{s:s, s:o, s:b, s:s, s:i}", "type", "struct", "fields", fields,
-                                 "optional", 0, "name", name, "version", 2));
+    r->value_sj = json_pack("{s:s, s:o, s:b, s:s, s:i}", "type", "struct", "fields", fields,
+                            "optional", 0, "name", name, "version", 2);
+    r->value_schema = event_dbz_text(r->value_sj);
     return r->rel != NULL && r->value_schema != NULL && (!has_key || r->key_schema != NULL) ? 0
                                                                                             : -1;
 }
@@ -354,6 +389,57 @@ static char *event_dbz_wrap(const char *schema, json_t *payload, size_t *len)
     return sbuf_take(&b);
 }
 
+/* Avro: the Confluent wire format of payload under Connect schema schema,
+ * registered under subject <subject_topic>-<part> on first use (*id). */
+static char *event_dbz_avro(event_dbz_t *dz, const char *subject_topic, const char *part,
+                            const json_t *schema, int32_t *id, const json_t *payload, size_t *len,
+                            char *errbuf, size_t errsize)
+{
+    sbuf_t b = {0};
+    if (*id < 0) {
+        json_t *avro = event_dbz_avro_schema(schema, errbuf, errsize);
+        char *text = event_dbz_dump(avro);
+        if (text == NULL) {
+            if (avro == NULL)
+                return NULL;
+            snprintf(errbuf, errsize, "out of memory");
+            return NULL;
+        }
+        sbuf_addf(&b, "%s-%s", subject_topic, part);
+        int rc = b.s != NULL ? dz->reg(dz->reg_ctx, b.s, text, id, errbuf, errsize) : -1;
+        sbuf_clear(&b);
+        free(text);
+        if (rc != 0)
+            return NULL;
+    }
+    if (event_dbz_avro_write(schema, payload, *id, &b, errbuf, errsize) != 0) {
+        sbuf_clear(&b);
+        return NULL;
+    }
+    *len = b.len;
+    return sbuf_take(&b);
+}
+
+/* The message of payload (taken) under schema (text and JSON). */
+static char *event_dbz_emit(event_dbz_t *dz, const char *subject_topic, const char *part,
+                            const char *schema_text, const json_t *schema, int32_t *id,
+                            json_t *payload, size_t *len, char *errbuf, size_t errsize)
+{
+    if (payload == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    if (dz->reg == NULL) {
+        char *out = event_dbz_wrap(schema_text, payload, len);
+        if (out == NULL)
+            snprintf(errbuf, errsize, "out of memory");
+        return out;
+    }
+    char *out = event_dbz_avro(dz, subject_topic, part, schema, id, payload, len, errbuf, errsize);
+    json_decref(payload);
+    return out;
+}
+
 int event_dbz_key(event_dbz_t *dz, const change_relation_t *rel, const change_tuple_t *t,
                   char **out, size_t *len, char *errbuf, size_t errsize)
 {
@@ -369,11 +455,9 @@ int event_dbz_key(event_dbz_t *dz, const change_relation_t *rel, const change_tu
     json_t *row = event_dbz_row(rel, r->key, t, true, false, NULL, errbuf, errsize);
     if (row == NULL)
         return -1;
-    if ((*out = event_dbz_wrap(r->key_schema, row, len)) == NULL) {
-        snprintf(errbuf, errsize, "out of memory");
-        return -1;
-    }
-    return 0;
+    *out = event_dbz_emit(dz, r->topic, "key", r->key_schema, r->key_sj, &r->key_id, row, len,
+                          errbuf, errsize);
+    return *out != NULL ? 0 : -1;
 }
 
 bool event_dbz_key_changed(event_dbz_t *dz, const event_change_t *ch)
@@ -454,33 +538,49 @@ int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
                   "source", event_dbz_source(dz, ch->rel, txn), "transaction", block, "op", op,
                   "ts_ms", (json_int_t)now_ms, "ts_us", (json_int_t)(now_ms * 1000), "ts_ns",
                   (json_int_t)(now_ms * 1000000));
-    if (payload == NULL || (*out = event_dbz_wrap(r->value_schema, payload, len)) == NULL) {
-        snprintf(errbuf, errsize, "out of memory");
-        return -1;
-    }
-    return 0;
+    *out = event_dbz_emit(dz, r->topic, "value", r->value_schema, r->value_sj, &r->value_id,
+                          payload, len, errbuf, errsize);
+    return *out != NULL ? 0 : -1;
 }
 
 /* ---- transaction metadata and heartbeats ---------------------------------- */
 
-static char *event_dbz_plain(json_t *schema, json_t *payload, size_t *len)
+/* A metadata or heartbeat message (which: EVENT_DBZ_TXN_KEY...); takes
+ * schema and payload. */
+static char *event_dbz_plain(event_dbz_t *dz, int which, json_t *schema, json_t *payload,
+                             size_t *len, char *errbuf, size_t errsize)
 {
-    char *s = event_dbz_dump(schema);
-    char *out = s != NULL ? event_dbz_wrap(s, payload, len) : (json_decref(payload), NULL);
+    char topic[600];
+    char *s = event_dbz_text(schema), *out = NULL;
+    if (which <= EVENT_DBZ_TXN_VALUE)
+        snprintf(topic, sizeof(topic), "%s.transaction", dz->prefix);
+    else
+        snprintf(topic, sizeof(topic), "__debezium-heartbeat.%s", dz->prefix);
+    if (s != NULL)
+        out = event_dbz_emit(dz, topic, which % 2 == 0 ? "key" : "value", s, schema,
+                             &dz->fixed_ids[which], payload, len, errbuf, errsize);
+    else
+        json_decref(payload);
+    if (s == NULL)
+        snprintf(errbuf, errsize, "out of memory");
     free(s);
+    json_decref(schema);
     return out;
 }
 
-char *event_dbz_txn_key(const event_dbz_block_t *blk, size_t *len)
+char *event_dbz_txn_key(event_dbz_t *dz, const event_dbz_block_t *blk, size_t *len, char *errbuf,
+                        size_t errsize)
 {
     json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
                                event_dbz_field("string", false, "id"), "optional", 0, "name",
                                "io.debezium.connector.common.TransactionMetadataKey");
-    return event_dbz_plain(schema, json_pack("{s:s}", "id", blk->id), len);
+    return event_dbz_plain(dz, EVENT_DBZ_TXN_KEY, schema, json_pack("{s:s}", "id", blk->id), len,
+                           errbuf, errsize);
 }
 
-char *event_dbz_txn_value(const event_dbz_block_t *blk, bool end, int64_t ts_ms,
-                          const event_dbz_count_t *counts, int n, size_t *len)
+char *event_dbz_txn_value(event_dbz_t *dz, const event_dbz_block_t *blk, bool end, int64_t ts_ms,
+                          const event_dbz_count_t *counts, int n, size_t *len, char *errbuf,
+                          size_t errsize)
 {
     json_t *coll = json_pack("{s:s, s:[o, o], s:b}", "type", "struct", "fields",
                              event_dbz_field("string", false, "data_collection"),
@@ -508,21 +608,24 @@ char *event_dbz_txn_value(const event_dbz_block_t *blk, bool end, int64_t ts_ms,
         json_object_set_new(payload, "event_count", json_integer(total));
         json_object_set_new(payload, "data_collections", arr);
     }
-    return event_dbz_plain(schema, payload, len);
+    return event_dbz_plain(dz, EVENT_DBZ_TXN_VALUE, schema, payload, len, errbuf, errsize);
 }
 
-char *event_dbz_heartbeat_key(const event_dbz_t *dz, size_t *len)
+char *event_dbz_heartbeat_key(event_dbz_t *dz, size_t *len, char *errbuf, size_t errsize)
 {
     json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
                                event_dbz_field("string", false, "serverName"), "optional", 0,
                                "name", "io.debezium.connector.common.ServerNameKey");
-    return event_dbz_plain(schema, json_pack("{s:s}", "serverName", dz->prefix), len);
+    return event_dbz_plain(dz, EVENT_DBZ_HB_KEY, schema,
+                           json_pack("{s:s}", "serverName", dz->prefix), len, errbuf, errsize);
 }
 
-char *event_dbz_heartbeat_value(int64_t ts_ms, size_t *len)
+char *event_dbz_heartbeat_value(event_dbz_t *dz, int64_t ts_ms, size_t *len, char *errbuf,
+                                size_t errsize)
 {
     json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
                                event_dbz_field("int64", false, "ts_ms"), "optional", 0, "name",
                                "io.debezium.connector.common.Heartbeat");
-    return event_dbz_plain(schema, json_pack("{s:I}", "ts_ms", (json_int_t)ts_ms), len);
+    return event_dbz_plain(dz, EVENT_DBZ_HB_VALUE, schema,
+                           json_pack("{s:I}", "ts_ms", (json_int_t)ts_ms), len, errbuf, errsize);
 }

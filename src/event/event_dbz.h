@@ -1,8 +1,9 @@
 /*
  * event_dbz: the messages of capture's "debezium" layout, as the Debezium
  * PostgreSQL connector writes them with Kafka Connect's JsonConverter
- * (schemas.enable=true): per-table change events (key struct and envelope),
- * transaction metadata and heartbeats. Pure: no I/O, no rdkafka.h.
+ * (schemas.enable=true), or with the AvroConverter in the Confluent wire
+ * format: per-table change events (key struct and envelope), transaction
+ * metadata and heartbeats. Pure: no I/O (the registry is a callback).
  */
 #ifndef SYNCLINE_EVENT_DBZ_H
 #define SYNCLINE_EVENT_DBZ_H
@@ -19,6 +20,16 @@ typedef struct event_dbz event_dbz_t;
  * out of memory. Free with event_dbz_free. */
 event_dbz_t *event_dbz_new(const char *prefix, const char *db);
 void event_dbz_free(event_dbz_t *dz);
+
+/* Registers the Avro schema text under subject (the registry's
+ * TopicNameStrategy subject <topic>-key or <topic>-value) and gives its id.
+ * 0; -1 with errbuf. */
+typedef int (*event_dbz_register_fn)(void *ctx, const char *subject, const char *schema,
+                                     int32_t *id, char *errbuf, size_t errsize);
+
+/* Messages in Avro from now on (the Confluent wire format), each schema
+ * registered through reg at its first use. */
+void event_dbz_set_avro(event_dbz_t *dz, event_dbz_register_fn reg, void *ctx);
 
 /* <prefix>.<schema>.<table> into buf, each character Kafka refuses in a
  * topic name replaced by '_' (as Debezium does). */
@@ -69,13 +80,17 @@ typedef struct event_dbz_count {
 } event_dbz_count_t;
 
 /* The transaction topic's key and value (BEGIN: counts NULL; END: n
- * tables). Malloc'd; NULL when out of memory. */
-char *event_dbz_txn_key(const event_dbz_block_t *blk, size_t *len);
-char *event_dbz_txn_value(const event_dbz_block_t *blk, bool end, int64_t ts_ms,
-                          const event_dbz_count_t *counts, int n, size_t *len);
+ * tables). Malloc'd; NULL with errbuf. */
+char *event_dbz_txn_key(event_dbz_t *dz, const event_dbz_block_t *blk, size_t *len, char *errbuf,
+                        size_t errsize);
+char *event_dbz_txn_value(event_dbz_t *dz, const event_dbz_block_t *blk, bool end, int64_t ts_ms,
+                          const event_dbz_count_t *counts, int n, size_t *len, char *errbuf,
+                          size_t errsize);
 
-/* The heartbeat topic's key ({serverName}) and value ({ts_ms}). Malloc'd. */
-char *event_dbz_heartbeat_key(const event_dbz_t *dz, size_t *len);
-char *event_dbz_heartbeat_value(int64_t ts_ms, size_t *len);
+/* The heartbeat topic's key ({serverName}) and value ({ts_ms}). Malloc'd;
+ * NULL with errbuf. */
+char *event_dbz_heartbeat_key(event_dbz_t *dz, size_t *len, char *errbuf, size_t errsize);
+char *event_dbz_heartbeat_value(event_dbz_t *dz, int64_t ts_ms, size_t *len, char *errbuf,
+                                size_t errsize);
 
 #endif

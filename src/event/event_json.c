@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ddl.h"
 #include "core/utf8.h"
 
 static void event_json_escape(sbuf_t *b, unsigned char c)
@@ -290,6 +291,51 @@ int event_json_write(event_json_t *out, const event_change_t *ch, const event_tx
         rc = -1;
     }
     sbuf_clear(&unchanged);
+    if (rc != 0)
+        event_json_clear(out);
+    return rc;
+}
+
+int event_json_write_ddl(event_json_t *out, const event_ddl_t *d, const event_txn_t *txn,
+                         const char *name, char *errbuf, size_t errsize)
+{
+    change_relation_t none = {.nspname = "", .relname = ""};
+    event_change_t ch = {.op = EVENT_MESSAGE, .rel = &none};
+    char l[LSN_STRLEN];
+    event_json_clear(out);
+    sbuf_t *b = &out->text;
+    sbuf_addc(b, '{');
+    event_json_key(b, "before", 1);
+    sbuf_add(b, "null");
+    event_json_key(b, "after", 0);
+    sbuf_add(b, "null");
+    int rc = event_json_source(out, &ch, txn, name, errbuf, errsize);
+    if (rc == 0) {
+        event_json_key(b, "op", 0);
+        sbuf_add(b, "\"m\"");
+        event_json_key(b, "ts_ms", 0);
+        sbuf_add_int(b, (long long)event_ts_ms(txn->commit_time));
+        event_json_key(b, "message", 0);
+        sbuf_addc(b, '{');
+        event_json_key(b, "prefix", 1);
+        sbuf_add(b, "\"" DDL_MESSAGE_PREFIX "\"");
+        event_json_key(b, "content", 0);
+        if (event_json_string(b, d->content, d->len) != 0) {
+            snprintf(errbuf, errsize, "DDL message at lsn=%s is not valid UTF-8",
+                     lsn_format(d->lsn, l, sizeof(l)));
+            rc = -1;
+        }
+    }
+    if (rc == 0) {
+        event_json_key(b, "lsn", 0);
+        event_json_lsn_string(b, d->lsn);
+        sbuf_add(b, "}}");
+    }
+    if (rc == 0 && b->oom) {
+        snprintf(errbuf, errsize, "out of memory encoding the DDL message at lsn=%s",
+                 lsn_format(d->lsn, l, sizeof(l)));
+        rc = -1;
+    }
     if (rc != 0)
         event_json_clear(out);
     return rc;

@@ -25,6 +25,12 @@ typedef struct event_json {
 int event_json_write(event_json_t *out, const event_change_t *ch, const event_txn_t *txn,
                      const char *name, char *errbuf, size_t errsize);
 
+/* Writes the DDL event of d (op "m", no row images, a "message" member with
+ * the prefix "syncline.ddl", the content and its LSN) at its place in txn.
+ * 0; -1 with errbuf naming d's LSN (content not valid UTF-8, out of memory). */
+int event_json_write_ddl(event_json_t *out, const event_ddl_t *d, const event_txn_t *txn,
+                         const char *name, char *errbuf, size_t errsize);
+
 /* Hands over the message text, marked the last of its transaction in its
  * partition with end_lsn when end_lsn is not 0 (for an envelope written with
  * txn->last false). Malloc'd, the caller frees;

@@ -57,6 +57,32 @@ static const char event_schema_template[] =
     "\"fields\":[{\"name\":\"options\",\"type\":\"int\"},{\"name\":\"n\",\"type\":\"int\"},"
     "{\"name\":\"i\",\"type\":\"int\"}]}],\"default\":null}]}}]}";
 
+/* The writer schema of every DDL event (op "m"): one for all relations,
+ * since the message carries no row image. source is the same syncline.Source
+ * as the envelope's (schema and table empty). */
+const char event_schema_ddl[] =
+    "{\"type\":\"record\",\"name\":\"Ddl\",\"namespace\":\"syncline\","
+    "\"doc\":\"A DDL command of the syncline Kafka stream, at its place among the rows of its "
+    "source transaction (schemas/README.md).\",\"fields\":["
+    "{\"name\":\"op\",\"type\":\"string\",\"doc\":\"m\"},"
+    "{\"name\":\"before\",\"type\":\"null\",\"default\":null},"
+    "{\"name\":\"after\",\"type\":\"null\",\"default\":null},"
+    "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Source\",\"fields\":["
+    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
+    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
+    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
+    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"commit_lsn\",\"type\":\"string\"},"
+    "{\"name\":\"end_lsn\",\"type\":[\"null\",\"string\"],\"default\":null},"
+    "{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
+    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
+    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"message\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Message\","
+    "\"fields\":[{\"name\":\"prefix\",\"type\":\"string\",\"doc\":\"syncline.ddl\"},"
+    "{\"name\":\"content\",\"type\":\"string\","
+    "\"doc\":\"the event trigger's message: its signature (64 hex digits), then its JSON body\"},"
+    "{\"name\":\"lsn\",\"type\":\"string\",\"doc\":\"the message's own LSN\"}]}}]}";
+
 /* ---- types and names ----------------------------------------------------- */
 
 event_schema_type_t event_schema_type_of(uint32_t type_oid)

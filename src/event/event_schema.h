@@ -80,4 +80,7 @@ typedef struct event_schema_number {
  * 0, or -1. */
 int event_schema_parse_number(event_schema_type_t type, const char *s, event_schema_number_t *out);
 
+/* The Avro writer schema of DDL events (record syncline.Ddl), as published. */
+extern const char event_schema_ddl[];
+
 #endif

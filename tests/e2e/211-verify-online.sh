@@ -49,12 +49,17 @@ assert_contains "$E2E_TMP/verify.out" "row (bid)=(99) is on the target only" "th
 assert_contains "$E2E_TMP/verify.out" "table public.pgbench_accounts -> public.pgbench_accounts: match" "accounts still match"
 grep -q "pgbench_tellers.*DIFFERENT" "$E2E_TMP/verify.out" && fail "a false difference in pgbench_tellers"
 
-# new points as it goes: one every second, chunks of 1000 rows
+# new points as it goes: one every second. Chunks of 40 rows (about 6,300)
+# keep the verify busy for several seconds even on a fast machine: with
+# 1,000-row chunks a fast CI machine finished inside the first second.
 tgt_sql "UPDATE quiet SET v = md5('31415') WHERE id = 31415; DELETE FROM pgbench_branches WHERE bid = 99"
-assert_eq 0 "$(verify --full --chunk-rows 1000 --point-seconds 1)" "verify with a new point every second exits 0"
+t0=$(date +%s%N)
+assert_eq 0 "$(verify --full --chunk-rows 40 --point-seconds 1)" "verify with a new point every second exits 0"
+ms=$((($(date +%s%N) - t0) / 1000000))
 points=$(grep -c "online point" "$E2E_TMP/verify.err" || true)
-((points >= 2)) || fail "verify --point-seconds 1 took $points point(s)"
-echo "ok: $points consistent points"
+((ms >= 1500)) || fail "verify took only $ms ms: too short to show --point-seconds 1"
+((points >= 2)) || fail "verify --point-seconds 1 took $points point(s) in $ms ms"
+echo "ok: $points consistent points in $ms ms"
 
 pgbench_stop
 wait_synced

@@ -159,7 +159,7 @@ static void test_messages(void **state)
     free(out);
 
     event_dbz_count_t counts[] = {{"public.t", 2}};
-    out = event_dbz_txn_value(&blk, true, 9, counts, 1, &len);
+    out = event_dbz_txn_value(dz, &blk, true, 9, counts, 1, &len, errbuf, sizeof(errbuf));
     v = json_loadb(out, len, 0, NULL);
     p = json_object_get(v, "payload");
     assert_string_equal(json_string_value(json_object_get(p, "status")), "END");
