@@ -168,7 +168,7 @@ valgrind_unit() { # DIR
     return "$rc"
 }
 
-FUZZ_TARGETS=(fuzz_pgoutput fuzz_config fuzz_event_json fuzz_event_avro fuzz_transform)
+FUZZ_TARGETS=(fuzz_pgoutput fuzz_config fuzz_event_json fuzz_event_avro fuzz_event_dbz_avro fuzz_transform)
 
 # Builds the libFuzzer targets (fuzz/README.md) with clang and runs each for FUZZ_SECONDS (5)
 # over its seed corpus; new inputs go to a scratch directory, crashes to the log directory.

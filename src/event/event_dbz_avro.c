@@ -31,6 +31,9 @@
 #include "core/base64.h"
 
 #define EVENT_DBZ_AVRO_DEPTH 64
+/* Connect schema nodes one writer schema may expand to (named references
+ * are expanded where they are used). */
+#define EVENT_DBZ_AVRO_NODES 100000
 
 /* ---- names ---------------------------------------------------------------- */
 
@@ -465,6 +468,7 @@ typedef struct event_dbz_avro_rd {
     char *errbuf;
     size_t errsize;
     int depth;
+    long nodes; /* Connect schema nodes made so far */
 } event_dbz_avro_rd_t;
 
 static const char *const event_dbz_avro_prims[] = {"null",   "boolean", "int",    "long", "float",
@@ -640,8 +644,9 @@ static json_t *event_dbz_avro_connect_named(event_dbz_avro_rd_t *r, const json_t
 
 static json_t *event_dbz_avro_connect(event_dbz_avro_rd_t *r, const json_t *s)
 {
-    if (++r->depth > EVENT_DBZ_AVRO_DEPTH) {
-        snprintf(r->errbuf, r->errsize, "the writer schema is nested too deep");
+    if (++r->depth > EVENT_DBZ_AVRO_DEPTH || ++r->nodes > EVENT_DBZ_AVRO_NODES) {
+        snprintf(r->errbuf, r->errsize, "the writer schema is nested too deep or too large");
+        r->depth--;
         return NULL;
     }
     json_t *cs = NULL;
@@ -744,6 +749,10 @@ static json_t *event_dbz_avro_get_items(event_dbz_avro_rd_t *r, const json_t *s,
             return out;
         if (count < 0 && event_dbz_avro_get_long(r, &size) != 0)
             break;
+        if (count == INT64_MIN || (count < 0 ? -count : count) > r->end - r->p) {
+            snprintf(r->errbuf, r->errsize, "an Avro block count larger than the message");
+            break; /* every item here takes a byte at least; this bounds the loop */
+        }
         for (int64_t i = 0; i < (count < 0 ? -count : count); i++) {
             const unsigned char *k = NULL;
             size_t kn = 0;
