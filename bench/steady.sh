@@ -59,6 +59,7 @@ Apply lag under a fixed pgbench TPC-B rate: native logical replication vs syncli
   -h, --help         this text
 
 Ports: env BENCH_SRC_PORT (default 57432) and BENCH_TGT_PORT (default 57433).
+With --kafka, env BENCH_KAFKA_PROPERTIES (a JSON object) becomes the config's kafka.properties.
 EOF
 }
 while (($#)); do
@@ -183,7 +184,7 @@ steady_run() {
 # kafka_config: syncline's config gets a kafka object; `apply` replaces `run`.
 kafka_config() {
     SYNC_EXTRA=",
- \"kafka\": {\"brokers\": \"$BROKERS\", \"topic\": \"bench.steady\", \"format\": \"$KAFKA\"}"
+ \"kafka\": {\"brokers\": \"$BROKERS\", \"topic\": \"bench.steady\", \"format\": \"$KAFKA\"${BENCH_KAFKA_PROPERTIES:+, \"properties\": $BENCH_KAFKA_PROPERTIES}}"
     syncline_config
     SYNC_ARGS=(apply -c "$CFG")
 }

@@ -44,6 +44,27 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
     static const char *const producer[] = {"enable.idempotence",      "true", "acks",      "all",
                                            "compression.codec",       "lz4",  "linger.ms", "5",
                                            "socket.keepalive.enable", "true", NULL};
+    /* Layout syncline: one request in flight keeps the partition's order
+     * across retries, and apply drops a message a retry wrote twice (by
+     * commit LSN and seq, as what a restarted capture sends again). Not the
+     * idempotent producer: librdkafka 2.0 counts its messages against its 5
+     * requests in flight, so with 5 messages out it sends nothing more and
+     * its broker thread polls without sleeping until the broker answers
+     * (bench/README.md, issue 18). The debezium layout keeps it: a Debezium
+     * transaction counts its changes, which a copy would throw off. */
+    static const char *const producer_syncline[] = {"enable.idempotence",
+                                                    "false",
+                                                    "max.in.flight",
+                                                    "1",
+                                                    "acks",
+                                                    "all",
+                                                    "compression.codec",
+                                                    "lz4",
+                                                    "linger.ms",
+                                                    "5",
+                                                    "socket.keepalive.enable",
+                                                    "true",
+                                                    NULL};
     /* auto.offset.reset "error": a stored offset deleted from the topic is a
      * gap apply reports, never a jump to either end.
      * fetch.error.backoff.ms is also the pause after reaching a partition's
@@ -63,7 +84,10 @@ static int kafka_conf_defaults(rd_kafka_conf_t *conf, const config_t *cfg, kafka
                                            "fetch.error.backoff.ms",
                                            "10",
                                            NULL};
-    const char *const *kv = role == KAFKA_CONF_PRODUCER ? producer : consumer;
+    int syncline_layout = cfg->kafka.layout == NULL || strcmp(cfg->kafka.layout, "syncline") == 0;
+    const char *const *kv = role == KAFKA_CONF_CONSUMER ? consumer
+                            : syncline_layout           ? producer_syncline
+                                                        : producer;
     if (kafka_conf_set(conf, "bootstrap.servers", cfg->kafka.brokers, errbuf, errsize) != 0)
         return -1;
     if (role == KAFKA_CONF_CONSUMER && kafka_conf_set(conf, "group.id", group, errbuf, errsize))

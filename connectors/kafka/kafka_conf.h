@@ -27,7 +27,7 @@
 #define KAFKA_PREV_HEADER "syncline.prev"
 
 typedef enum kafka_conf_role {
-    KAFKA_CONF_PRODUCER, /* idempotent, acks=all */
+    KAFKA_CONF_PRODUCER, /* acks=all, one request in flight */
     KAFKA_CONF_CONSUMER, /* group syncline.<name>, no auto commit */
 } kafka_conf_role_t;
 

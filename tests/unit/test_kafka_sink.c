@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
@@ -203,6 +204,42 @@ static void test_async_broker_down(void **state)
     assert_non_null(strstr(err, "delivery failed"));
 }
 
+/* CPU seconds this process used so far (all threads). */
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * While a produce request is out, the producer sleeps until the broker
+ * answers. librdkafka 2.0's idempotent producer counted messages against its
+ * 5 requests in flight: with a request of 5 or more messages out it sent
+ * nothing more, yet woke its broker thread at once, again and again, until
+ * the answer came (a core's worth of CPU per waiting capture, taken from the
+ * broker and the databases on a small machine).
+ */
+static void test_waiting_for_the_broker_is_idle(void **state)
+{
+    fixture_t *f = *state;
+    char err[512];
+    rd_kafka_mock_broker_set_rtt(f->mc, 1, 1500);
+    batch_async(f, 10, 0x200); /* goes out after linger.ms; answered in 1.5 s */
+    struct timespec pause = {0, 100 * 1000000L};
+    nanosleep(&pause, NULL);
+    batch_async(f, 10, 0x300); /* waits for that answer */
+    double before = cpu_seconds();
+    struct timespec wait = {1, 0};
+    nanosleep(&wait, NULL);
+    double used = cpu_seconds() - before;
+    rd_kafka_mock_broker_set_rtt(f->mc, 1, 0);
+    sink_t snk = kafka_sink_sink(f->ks);
+    assert_int_equal(snk.ops->drain(snk.ctx, err, sizeof(err)), ERR_OK);
+    if (used > 0.15)
+        fail_msg("%.3f CPU s used in 1 s of waiting for the broker", used);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_broker_down_fails_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_durable_in_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_async_broker_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_for_the_broker_is_idle, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
