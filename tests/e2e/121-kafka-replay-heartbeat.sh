@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A replay (`apply --from-beginning`) over transactions with heartbeats between them: every
 # transaction is dropped as applied before, and the heartbeats after them chain to them, so the
-# replay finds no gap, keeps the stored offset where it was, and a later apply goes on without
+# replay finds no gap, never moves the stored offset back (heartbeats may move it on), and a later apply goes on without
 # "kafka missing transaction" (before: skipped transactions did not count as the partition's
 # last, each heartbeat after them opened a gap, the replay stored its offset there and the next
 # apply stopped, exit 5).
@@ -25,8 +25,8 @@ apply_start 2 --from-beginning
 sleep 8
 apply_running 2 || fail "the replay stopped: $(tail -n 5 "$E2E_TMP/apply.2.log")"
 apply_stop 2
-assert_eq "$stored" "$(tgt_sql "SELECT next_offset FROM syncline.kafka_offsets WHERE name = 'kafka_replay_hb'")" \
-    "the replay kept the stored offset"
+after=$(tgt_sql "SELECT next_offset FROM syncline.kafka_offsets WHERE name = 'kafka_replay_hb'")
+((after >= stored)) || fail "the replay moved the stored offset back from $stored to $after"
 apply_start 3
 src_sql "INSERT INTO items VALUES (1000, 1000)"
 wait_same 60 items
