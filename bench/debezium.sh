@@ -5,6 +5,8 @@
 #   2. syncline capture + apply through Kafka, layout syncline (one topic);
 #   3. syncline capture + apply through Kafka, layout debezium (a topic per table, JSON with
 #      schemas, transaction metadata; apply re-assembles transactions);
+#   3a. the same in Avro in the Confluent wire format (the Schema Registry stand-in of
+#      tests/lib/schema_registry.py);
 #   4. the Debezium PostgreSQL connector 3.6.1.Final + the Debezium JDBC sink 3.6.0.Final in one
 #      Kafka Connect 4.1.1 standalone worker (tests/lib/connect.sh; Maven Central), the sink set
 #      as a competent user would (upsert on the record key, batches of thousands, reduction
@@ -16,6 +18,7 @@
 # before its clock starts; its start time is reported apart.
 #
 #   bash bench/debezium.sh [--scale N] [--transactions N] [--clients N] [--syncline PATH] [--keep]
+#                          [--no-connect]   (skips path 4, the Connect worker)
 #   (ports: BENCH_PORT, BENCH_KAFKA_PORT, BENCH_CONNECT_PORT, the first free one from each)
 #
 # Exit 0 when every target equals the source.
@@ -35,6 +38,7 @@ SCALE=10
 TRANSACTIONS=40000
 CLIENTS=4
 KEEP=0
+CONNECT=1
 SYNCLINE=${SYNCLINE:-$ROOT/build/syncline}
 while (($#)); do
     case $1 in
@@ -43,6 +47,7 @@ while (($#)); do
     --clients) CLIENTS=${2:?}; shift 2 ;;
     --syncline) SYNCLINE=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --no-connect) CONNECT=0; shift ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "debezium.sh: unknown option $1" >&2; exit 2 ;;
     esac
@@ -80,7 +85,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-connect_fetch || die "cannot gather Kafka Connect and Debezium from Maven Central"
+((!CONNECT)) || connect_fetch || die "cannot gather Kafka Connect and Debezium from Maven Central"
 conf=("shared_buffers = 256MB" "max_wal_size = 4GB" "fsync = on" "max_replication_slots = 10"
     "max_wal_senders = 10")
 PG_FSYNC=on pg_cluster_create source "$SRC_PORT" "$SCRATCH/src" "${conf[@]}" >/dev/null
@@ -91,7 +96,8 @@ BROKERS=$(kafka_start "$SCRATCH/kafka" "${BENCH_KAFKA_PORT:-59292}")
 BROKER_PID=$(cat "$SCRATCH/kafka/pid")
 log "source $SRC_PORT, target $TGT_PORT, broker $BROKERS, scale $SCALE, $TRANSACTIONS transactions"
 
-DBS=(bench_native bench_sl bench_sldbz bench_dbz)
+DBS=(bench_native bench_sl bench_sldbz bench_sldbza)
+((!CONNECT)) || DBS+=(bench_dbz)
 q "$SRC_PORT" postgres "CREATE DATABASE bench"
 for db in "${DBS[@]}"; do q "$TGT_PORT" postgres "CREATE DATABASE $db"; done
 for target in "$SRC_PORT bench" "${DBS[@]/#/$TGT_PORT }"; do
@@ -105,16 +111,23 @@ q "$TGT_PORT" bench_native "CREATE SUBSCRIPTION native CONNECTION 'host=127.0.0.
 q "$SRC_PORT" bench "CREATE PUBLICATION dbz_pub FOR TABLE pgbench_accounts, pgbench_branches, pgbench_tellers, pgbench_history"
 q "$SRC_PORT" bench "SELECT 1 FROM pg_create_logical_replication_slot('dbz_slot', 'pgoutput')" >/dev/null
 
-config() { # NAME DB KAFKA-MEMBERS
+config() { # NAME DB KAFKA-MEMBERS [FORMAT]
     cat >"$SCRATCH/$1.json" <<JSON
 {"name": "$1", "source": {"conninfo": "host=127.0.0.1 port=$SRC_PORT user=postgres dbname=bench"},
  "target": {"conninfo": "host=127.0.0.1 port=$TGT_PORT user=postgres dbname=$2"},
- "kafka": {"brokers": "$BROKERS", "format": "json", $3}}
+ "kafka": {"brokers": "$BROKERS", "format": "${4:-json}", $3}}
 JSON
 }
+python3 "$ROOT/tests/lib/schema_registry.py" --port-file "$SCRATCH/registry.port" \
+    2>>"$SCRATCH/registry.log" </dev/null &
+PIDS+=($!)
+for ((i = 0; i < 100; i++)); do [[ -s "$SCRATCH/registry.port" ]] && break; sleep 0.1; done
+[[ -s "$SCRATCH/registry.port" ]] || die "the schema registry stand-in did not start"
 config sl bench_sl '"topic": "bench.sl"'
 config sldbz bench_sldbz '"layout": "debezium", "topic_prefix": "sldbz"'
-for name in sl sldbz; do # capture once: its slot and topics; the backlog piles up behind it
+config sldbza bench_sldbza "\"layout\": \"debezium\", \"topic_prefix\": \"sldbza\", \
+\"schema_registry\": \"http://127.0.0.1:$(cat "$SCRATCH/registry.port")\"" avro
+for name in sl sldbz sldbza; do # capture once: its slot and topics; the backlog piles up behind it
     "$SYNCLINE" capture -c "$SCRATCH/$name.json" >>"$SCRATCH/capture.$name.log" 2>&1 &
     cap=$!
     for ((i = 0; i < 150; i++)); do grep -q "capture streaming" "$SCRATCH/capture.$name.log" && break; sleep 0.2; done
@@ -172,7 +185,10 @@ syncline_drain() { # NAME DB
 }
 syncline_drain sl bench_sl
 syncline_drain sldbz bench_sldbz
+syncline_drain sldbza bench_sldbza
 
+T_WORKER=""
+if ((CONNECT)); then
 log "Debezium: starting the Connect worker"
 t0=$(now)
 connect_start "$CONNECT_DIR" "$BROKERS" "${BENCH_CONNECT_PORT:-59310}" >/dev/null || die "Kafka Connect did not start"
@@ -211,6 +227,7 @@ done
 T[dbz]=$(secs "$t0" "$(now)")
 CPU[dbz]="source server $(cpu_delta "$s0" "$(cpu_snap "$(pm src)")"), target server $(cpu_delta "$g0" "$(cpu_snap "$(pm tgt)")"), broker $(cpu_delta "$k0" "$(cpu_snap "$BROKER_PID")"), Connect JVM $(cpu_delta "$j0" "$(cpu_snap "$JVM")")"
 connect_stop "$CONNECT_DIR"
+fi
 
 status=PASS
 for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do
@@ -228,7 +245,8 @@ row() { printf '| %s | %s | %s | %sx | %s |\n' "$1" "${T[$2]}" "$(rate "${T[$2]}
 row "native logical replication" native
 row "syncline capture + apply, layout syncline (json)" sl
 row "syncline capture + apply, layout debezium" sldbz
-row "Debezium source + JDBC sink (Connect worker up before)" dbz
-printf '\nsyncline capture alone (slot confirmed past the backlog): layout syncline %s s, layout debezium %s s\n' "${TC[sl]}" "${TC[sldbz]}"
-printf 'Connect worker start (not in the Debezium time): %s s\n' "$T_WORKER"
+row "syncline capture + apply, layout debezium, Avro (registry)" sldbza
+((!CONNECT)) || row "Debezium source + JDBC sink (Connect worker up before)" dbz
+printf '\nsyncline capture alone (slot confirmed past the backlog): layout syncline %s s, layout debezium %s s, in Avro %s s\n' "${TC[sl]}" "${TC[sldbz]}" "${TC[sldbza]}"
+((!CONNECT)) || printf 'Connect worker start (not in the Debezium time): %s s\n' "$T_WORKER"
 [[ "$status" == PASS ]]

@@ -2,7 +2,8 @@
  * kafka_dbz_avro: Avro messages of the debezium layout to the JsonConverter
  * document, with the writer schemas fetched from the registry by the id in
  * each message's header and kept by id (a registry's ids never change their
- * schema), so each schema is fetched once per run.
+ * schema) as a reader (event_dbz_avro_reader), so each schema is fetched and
+ * turned into its Connect schema once per run.
  */
 #include "kafka/kafka_dbz_avro.h"
 
@@ -17,7 +18,7 @@
 
 typedef struct kafka_dbz_avro_schema {
     int32_t id;
-    json_t *avro;
+    event_dbz_avro_reader_t *rd;
 } kafka_dbz_avro_schema_t;
 
 struct kafka_dbz_avro {
@@ -50,21 +51,21 @@ void kafka_dbz_avro_free(kafka_dbz_avro_t *ka)
     if (ka == NULL)
         return;
     for (int i = 0; i < ka->n; i++)
-        json_decref(ka->schemas[i].avro);
+        event_dbz_avro_reader_free(ka->schemas[i].rd);
     free(ka->schemas);
     schema_registry_free(ka->sr);
     free(ka);
 }
 
 /* The writer schema of id, fetched on first use. */
-static err_t kafka_dbz_avro_schema(kafka_dbz_avro_t *ka, int32_t id, const json_t **avro,
+static err_t kafka_dbz_avro_schema(kafka_dbz_avro_t *ka, int32_t id, event_dbz_avro_reader_t **rd,
                                    bool *poison, char *errbuf, size_t errsize)
 {
     char *text = NULL;
     json_error_t jerr;
     for (int i = 0; i < ka->n; i++)
         if (ka->schemas[i].id == id) {
-            *avro = ka->schemas[i].avro;
+            *rd = ka->schemas[i].rd;
             return ERR_OK;
         }
     err_t err = schema_registry_schema(ka->sr, id, &text, errbuf, errsize);
@@ -78,27 +79,34 @@ static err_t kafka_dbz_avro_schema(kafka_dbz_avro_t *ka, int32_t id, const json_
                  jerr.text);
         return ERR_RUNTIME;
     }
+    char why[400];
+    *rd = event_dbz_avro_reader_new(j, why, sizeof(why));
+    json_decref(j);
+    if (*rd == NULL) {
+        *poison = true;
+        snprintf(errbuf, errsize, "schema id %d from the registry: %s", (int)id, why);
+        return ERR_RUNTIME;
+    }
     if (ka->n == ka->cap) {
         int cap = ka->cap ? 2 * ka->cap : 16;
         kafka_dbz_avro_schema_t *ns = realloc(ka->schemas, (size_t)cap * sizeof(*ns));
         if (ns == NULL) {
-            json_decref(j);
+            event_dbz_avro_reader_free(*rd);
             snprintf(errbuf, errsize, "out of memory");
             return ERR_RUNTIME;
         }
         ka->schemas = ns;
         ka->cap = cap;
     }
-    ka->schemas[ka->n++] = (kafka_dbz_avro_schema_t){.id = id, .avro = j};
+    ka->schemas[ka->n++] = (kafka_dbz_avro_schema_t){.id = id, .rd = *rd};
     log_info("schema fetched registry=%s id=%d", schema_registry_url(ka->sr), (int)id);
-    *avro = j;
     return ERR_OK;
 }
 
 err_t kafka_dbz_avro_json(kafka_dbz_avro_t *ka, const void *buf, size_t len, char **out,
                           size_t *outlen, bool *poison, char *errbuf, size_t errsize)
 {
-    const json_t *avro = NULL;
+    event_dbz_avro_reader_t *rd = NULL;
     int32_t id = event_dbz_avro_id(buf, len);
     *out = NULL;
     *poison = false;
@@ -109,10 +117,10 @@ err_t kafka_dbz_avro_json(kafka_dbz_avro_t *ka, const void *buf, size_t len, cha
                  "producer writing JSON? (kafka.format)");
         return ERR_RUNTIME;
     }
-    err_t err = kafka_dbz_avro_schema(ka, id, &avro, poison, errbuf, errsize);
+    err_t err = kafka_dbz_avro_schema(ka, id, &rd, poison, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    *out = event_dbz_avro_read(avro, buf, len, outlen, errbuf, errsize);
+    *out = event_dbz_avro_reader_read(rd, buf, len, outlen, errbuf, errsize);
     if (*out != NULL)
         return ERR_OK;
     *poison = true;

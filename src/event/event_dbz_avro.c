@@ -874,35 +874,87 @@ static json_t *event_dbz_avro_get(event_dbz_avro_rd_t *r, const json_t *s)
     return v;
 }
 
-char *event_dbz_avro_read(const json_t *avro, const void *buf, size_t len, size_t *outlen,
-                          char *errbuf, size_t errsize)
+struct event_dbz_avro_reader {
+    json_t *avro;      /* the writer schema (a reference) */
+    json_t *names;     /* its named types */
+    char *schema_text; /* the Connect schema it reads to, as JSON text */
+};
+
+event_dbz_avro_reader_t *event_dbz_avro_reader_new(const json_t *avro, char *errbuf, size_t errsize)
 {
+    event_dbz_avro_reader_t *rd = calloc(1, sizeof(*rd));
     event_dbz_avro_rd_t r = {.names = json_object(), .errbuf = errbuf, .errsize = errsize};
-    char *out = NULL;
+    if (rd == NULL || r.names == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        free(rd);
+        json_decref(r.names);
+        return NULL;
+    }
+    event_dbz_avro_collect(&r, avro, NULL, 0);
+    json_t *schema = event_dbz_avro_connect(&r, avro);
+    rd->avro = json_incref((json_t *)avro);
+    rd->names = r.names;
+    rd->schema_text = schema != NULL ? json_dumps(schema, JSON_COMPACT) : NULL;
+    if (schema != NULL && rd->schema_text == NULL)
+        snprintf(errbuf, errsize, "out of memory");
+    json_decref(schema);
+    if (rd->schema_text == NULL) {
+        event_dbz_avro_reader_free(rd);
+        return NULL;
+    }
+    return rd;
+}
+
+void event_dbz_avro_reader_free(event_dbz_avro_reader_t *rd)
+{
+    if (rd == NULL)
+        return;
+    json_decref(rd->avro);
+    json_decref(rd->names);
+    free(rd->schema_text);
+    free(rd);
+}
+
+char *event_dbz_avro_reader_read(event_dbz_avro_reader_t *rd, const void *buf, size_t len,
+                                 size_t *outlen, char *errbuf, size_t errsize)
+{
+    event_dbz_avro_rd_t r = {.names = rd->names, .errbuf = errbuf, .errsize = errsize};
     if (len < EVENT_DBZ_AVRO_HEADER || event_dbz_avro_id(buf, len) < 0) {
         snprintf(errbuf, errsize, "not in the Confluent wire format (magic byte 0, schema id)");
-        json_decref(r.names);
         return NULL;
     }
     r.p = (const unsigned char *)buf + EVENT_DBZ_AVRO_HEADER;
     r.end = (const unsigned char *)buf + len;
-    event_dbz_avro_collect(&r, avro, NULL, 0);
-    json_t *schema = event_dbz_avro_connect(&r, avro);
-    json_t *payload = schema != NULL ? event_dbz_avro_get(&r, avro) : NULL;
-    if (payload != NULL && r.p != r.end) {
+    json_t *payload = event_dbz_avro_get(&r, rd->avro);
+    char *p = NULL;
+    if (payload != NULL && r.p != r.end)
         snprintf(errbuf, errsize, "%zu bytes left over after the Avro value",
                  (size_t)(r.end - r.p));
-    } else if (payload != NULL) {
-        json_t *doc = json_pack("{s:O, s:O}", "schema", schema, "payload", payload);
-        out = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
-        json_decref(doc);
-        if (out == NULL)
-            snprintf(errbuf, errsize, "out of memory");
-        else
-            *outlen = strlen(out);
-    }
-    json_decref(schema);
+    else if (payload != NULL && (p = json_dumps(payload, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL)
+        snprintf(errbuf, errsize, "out of memory");
     json_decref(payload);
-    json_decref(r.names);
+    if (p == NULL)
+        return NULL;
+    sbuf_t b = {0};
+    sbuf_add(&b, "{\"schema\":");
+    sbuf_add(&b, rd->schema_text);
+    sbuf_add(&b, ",\"payload\":");
+    sbuf_add(&b, p);
+    sbuf_addc(&b, '}');
+    free(p);
+    *outlen = b.len;
+    char *out = sbuf_take(&b);
+    if (out == NULL)
+        snprintf(errbuf, errsize, "out of memory");
+    return out;
+}
+
+char *event_dbz_avro_read(const json_t *avro, const void *buf, size_t len, size_t *outlen,
+                          char *errbuf, size_t errsize)
+{
+    event_dbz_avro_reader_t *rd = event_dbz_avro_reader_new(avro, errbuf, errsize);
+    char *out =
+        rd != NULL ? event_dbz_avro_reader_read(rd, buf, len, outlen, errbuf, errsize) : NULL;
+    event_dbz_avro_reader_free(rd);
     return out;
 }

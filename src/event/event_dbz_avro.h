@@ -38,4 +38,14 @@ int32_t event_dbz_avro_id(const void *buf, size_t len);
 char *event_dbz_avro_read(const json_t *avro, const void *buf, size_t len, size_t *outlen,
                           char *errbuf, size_t errsize);
 
+/* The same with the work that depends on the schema alone done once: a
+ * reader of writer schema avro (referenced, not copied). NULL with errbuf
+ * when Connect has no form for it. Free with event_dbz_avro_reader_free. */
+typedef struct event_dbz_avro_reader event_dbz_avro_reader_t;
+event_dbz_avro_reader_t *event_dbz_avro_reader_new(const json_t *avro, char *errbuf,
+                                                   size_t errsize);
+void event_dbz_avro_reader_free(event_dbz_avro_reader_t *rd);
+char *event_dbz_avro_reader_read(event_dbz_avro_reader_t *rd, const void *buf, size_t len,
+                                 size_t *outlen, char *errbuf, size_t errsize);
+
 #endif
