@@ -672,6 +672,7 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
         p->last_txn = 0;
     } else if (kafka_source_seen(ks, p, &ev)) {
         ks->stats->skipped++;
+        p->last_txn = ev.txn.commit_lsn; /* applied before: what follows chains to it */
     } else if (ev.has_txn && !p->in_txn && !kafka_source_chained(p, m, &prev)) {
         kafka_source_gap_open(p, m, ev.txn.commit_lsn, prev);
         p->scanned = m->offset + 1;
