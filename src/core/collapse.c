@@ -11,7 +11,8 @@
  * Merged values: a column C leaves unchanged ('u', TOAST) keeps E's value.
  * Anything else (a key change, an impossible sequence, a relation the
  * target does not call collapsible) flushes the buffer first or passes
- * straight through, so order is kept wherever it could matter. Rows of
+ * straight through, so order is kept wherever it could matter; so does a
+ * row larger than an arena block, which is then never copied. Rows of
  * different relations may be written in another order than they came: safe
  * only because collapsible relations have no triggers or foreign keys firing.
  * A relation without replica identity only ever receives inserts; with no
@@ -389,6 +390,19 @@ static int collapse_keyless(const change_relation_t *rel)
     return 1;
 }
 
+/* A row whose values pass an arena block (a large TOAST value): merging it
+ * would save little and copy it whole, so it is not buffered. */
+static int collapse_large(const sink_row_t *r)
+{
+    size_t n = 0;
+    const change_tuple_t *ts[2] = {r->old_tuple, r->new_tuple};
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; ts[k] != NULL && i < ts[k]->ncols; i++)
+            n += ts[k]->values[i].len;
+    }
+    return n > COLLAPSE_BLOCK;
+}
+
 static err_t collapse_add(collapse_t *cl, const sink_row_t *r, const change_tuple_t *key,
                           uint64_t h, char *errbuf, size_t errsize)
 {
@@ -459,6 +473,11 @@ static err_t collapse_row(void *ctx, const sink_row_t *r, char *errbuf, size_t e
     uint64_t h = collapse_hash(r->rel, key);
     int keyless = collapse_keyless(r->rel);
     if (keyless && r->op != SINK_INSERT) { /* the source refuses these; keep order anyway */
+        err_t err = collapse_flush(cl, errbuf, errsize);
+        cl->out++;
+        return err != ERR_OK ? err : cl->inner.ops->row(cl->inner.ctx, r, errbuf, errsize);
+    }
+    if (collapse_large(r)) { /* not copied: written at once, after what came before */
         err_t err = collapse_flush(cl, errbuf, errsize);
         cl->out++;
         return err != ERR_OK ? err : cl->inner.ops->row(cl->inner.ctx, r, errbuf, errsize);
