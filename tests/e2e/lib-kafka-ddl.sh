@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# DDL through Kafka (issue 19), shared by 115 (JSON) and 116 (Avro): kafka_ddl_scenario FORMAT.
+# DDL through Kafka (issue 19), shared by 115 (JSON), 116 (Avro single-object) and 122 (Avro with
+# a Schema Registry: KAFKA_DDL_REGISTRY=1): kafka_ddl_scenario FORMAT.
 # An application deploy under pgbench through capture -> Kafka -> apply: ADD COLUMN with a
 # default and NOT NULL, RENAME COLUMN, CREATE TABLE and rows into it, a migration string with
 # rows between its statements, a column added to a pgbench table under load. apply is killed
@@ -25,7 +26,11 @@ _kafka_ddl_has_column() { # TABLE COLUMN
 kafka_ddl_scenario() { # FORMAT
     local fmt=$1
     e2e_need_major src 14 "DDL following needs logical messages in pgoutput (14)"
-    kafka_e2e_setup "kafka_ddl_$fmt" "$fmt" none
+    kafka_e2e_setup "kafka_ddl_$fmt${KAFKA_DDL_REGISTRY:+_sr}" "$fmt" none
+    if [[ -n "${KAFKA_DDL_REGISTRY:-}" ]]; then # Confluent wire format, schemas in a registry
+        registry_start
+        kafka_config "$fmt" none "\"schema_registry\": \"$SR_URL\""
+    fi
     pgbench_schema
     both_sql "CREATE TABLE orders (id int PRIMARY KEY, amount int)"
     both_sql "INSERT INTO orders SELECT g, g * 10 FROM generate_series(1, 100) g"
@@ -73,6 +78,11 @@ kafka_ddl_scenario() { # FORMAT
         "each DDL LSN applied once"
     ! grep -q "has it already" "$E2E_TMP/applies.log" || fail "a DDL was applied twice: $(grep 'has it already' "$E2E_TMP/applies.log")"
     grep -q "not followed" "$E2E_TMP/capture.log" && fail "capture did not carry a DDL: $(grep 'not followed' "$E2E_TMP/capture.log")"
+
+    if [[ -n "${KAFKA_DDL_REGISTRY:-}" ]]; then
+        registry_get subjects | grep -qF "\"$TOPIC-syncline.Ddl\"" ||
+            fail "no subject $TOPIC-syncline.Ddl in the registry: $(registry_get subjects)"
+    fi
 
     # a replay of the whole topic applies nothing twice
     apply_stop 2
