@@ -41,6 +41,7 @@
 # one, Apicurio Registry (tests/lib/apicurio.sh: built once with Maven, ~3.5 min and 213 MB the
 # first time, cached in /var/cache/syncline-apicurio; started for the run, stopped after) instead
 # of the stand-in tests/lib/schema_registry.py (the default, SYNCLINE_REGISTRY=standin).
+# E2E_SLOW=1: the slow scenarios (several JVMs, such as 144) run; without it they skip.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -16,6 +16,12 @@
 #   connect_create DIR NAME JSON  creates connector NAME from the JSON object of its settings
 #   connect_wait_running DIR NAME [SECONDS]  waits until the connector and its tasks run
 #   connect_stop DIR          stops the worker of DIR (SIGTERM, then SIGKILL after 30 s)
+#   connect_fetch_apicurio_converter
+#                             adds the plugin folder plugins/apicurio-converter: Apicurio's Kafka
+#                             Connect converters (io.apicurio.registry.utils.converter.AvroConverter,
+#                             $APICURIO_CONVERTER_VERSION) and their runtime closure, resolved
+#                             through Maven Central alone; a no-op once done. The JSON Schema and
+#                             Protobuf serdes are left out (their POMs need other repositories)
 #
 # Versions (verified on Maven Central): Debezium 3.6.1.Final for the PostgreSQL connector; the JDBC
 # sink 3.6.0.Final (3.6.1.Final is not served), its unserved org.hibernate:hibernate-agroal replaced
@@ -26,6 +32,8 @@
 DEBEZIUM_VERSION=${DEBEZIUM_VERSION:-3.6.1.Final}
 DEBEZIUM_JDBC_VERSION=${DEBEZIUM_JDBC_VERSION:-3.6.0.Final}
 HIBERNATE_AGROAL_VERSION=${HIBERNATE_AGROAL_VERSION:-7.2.19.Final}
+APICURIO_CONVERTER_VERSION=${APICURIO_CONVERTER_VERSION:-2.4.2.Final}
+_CONNECT_CENTRAL_ONLY=$(cd "$(dirname "${BASH_SOURCE[0]}")/apicurio" && pwd)/settings.xml
 
 _connect_die() {
     echo "connect.sh: $*" >&2
@@ -43,9 +51,11 @@ _connect_cache() {
     fi
 }
 
-# _connect_mvn DIR OUT DEPENDENCIES-XML [DEPENDENCY-MANAGEMENT-XML]: copies the runtime closure.
+# _connect_mvn OUT DEPENDENCIES-XML [DEPENDENCY-MANAGEMENT-XML [MVN-OPTION...]]: copies the
+# runtime closure.
 _connect_mvn() {
     local out=$1 deps=$2 mgmt=${3:-} pom
+    shift 3 2>/dev/null || shift $#
     pom=$(mktemp -d /tmp/syncline-connect-pom.XXXXXX) || return 1
     cat >"$pom/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
@@ -59,7 +69,7 @@ _connect_mvn() {
 </project>
 POM
     mkdir -p "$out" || return 1
-    if ! (cd "$pom" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+    if ! (cd "$pom" && mvn -q -B "$@" dependency:copy-dependencies -DincludeScope=runtime \
         -DoutputDirectory="$out") >&2; then
         rm -rf "$pom"
         _connect_die "mvn could not fetch into $out"
@@ -116,6 +126,24 @@ logger.reflections.name = org.reflections
 logger.reflections.level = error
 L4J
     touch "$cache/.complete"
+}
+
+connect_fetch_apicurio_converter() {
+    local cache out
+    connect_fetch || return 1
+    cache=$(_connect_cache)
+    out=$cache/plugins/apicurio-converter
+    [[ -f "$out/.complete-$APICURIO_CONVERTER_VERSION" ]] && return 0
+    rm -rf "$out"
+    echo "connect.sh: fetching Apicurio's converters $APICURIO_CONVERTER_VERSION into $out" >&2
+    _connect_mvn "$out" "$(_connect_dep io.apicurio apicurio-registry-utils-converter \
+        "$APICURIO_CONVERTER_VERSION" '<exclusions>
+        <exclusion><groupId>io.apicurio</groupId><artifactId>apicurio-registry-serdes-jsonschema-serde</artifactId></exclusion>
+        <exclusion><groupId>io.apicurio</groupId><artifactId>apicurio-registry-serdes-protobuf-serde</artifactId></exclusion>
+        </exclusions>')" "" -s "$_CONNECT_CENTRAL_ONLY" || return 1
+    _connect_prune "$out"
+    rm -f "$out"/connect-json-*.jar "$out"/lombok-*.jar
+    touch "$out/.complete-$APICURIO_CONVERTER_VERSION"
 }
 
 connect_start() {

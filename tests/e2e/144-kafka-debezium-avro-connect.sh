@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# apply reads Avro written by the real Debezium PostgreSQL connector (3.6.1.Final, defaults plus
+# provide.transaction.metadata=true, in Kafka Connect 4.1.1) through a real Avro converter in the
+# Confluent wire format: Apicurio's AvroConverter (Maven Central) with apicurio.registry.as-confluent
+# (magic byte 0 + a 4-byte content id, no headers) registering into a real Apicurio Registry
+# 2.4.2.Final (tests/lib/apicurio.sh); syncline fetches the schemas by id from its Confluent API
+# (ccompat). Mixed workload: inserts, updates, deletes (tombstones), a key change, NULLs, numerics
+# (precise and variable scale), timestamps, a transaction over two tables: the target converges.
+# Slow (three JVMs): skipped unless E2E_SLOW=1 (tests/e2e/README.md).
+# shellcheck source=tests/e2e/lib-kafka.sh
+source "$(dirname "$0")/lib-kafka.sh"
+# shellcheck source=tests/lib/connect.sh
+source "$(dirname "$0")/../lib/connect.sh"
+# shellcheck source=tests/lib/apicurio.sh
+source "$(dirname "$0")/../lib/apicurio.sh"
+
+[[ "${E2E_SLOW:-}" == 1 ]] || e2e_skip "slow (Kafka Connect and Apicurio Registry JVMs): set E2E_SLOW=1"
+
+PREFIX="dbzac$(date +%s%N | tail -c 8)"
+kafka_e2e_setup kafka_dbz_avro_connect avro none
+connect_fetch_apicurio_converter || fail "could not fetch Apicurio's converter"
+
+REG_DIR=$E2E_TMP/registry
+CONNECT_DIR=$E2E_TMP/connect
+_cleanup_144() {
+    if [[ -f "$CONNECT_DIR/logs/connect.log" ]] && grep -q ERROR "$CONNECT_DIR/logs/connect.log"; then
+        echo "--- errors in $CONNECT_DIR/logs/connect.log ---" >&2
+        grep -A3 ERROR "$CONNECT_DIR/logs/connect.log" | head -n 40 >&2
+    fi
+    connect_stop "$CONNECT_DIR"
+    apicurio_stop "$REG_DIR"
+    src_psql -c "SELECT pg_drop_replication_slot('dbz_slot')" >/dev/null 2>&1
+}
+e2e_on_exit _cleanup_144
+SR=$(apicurio_start "$REG_DIR" "${REGISTRY_PORT:-$((${KAFKA_PORT:-59092} + 30))}") ||
+    fail "Apicurio Registry did not start"
+NATIVE=${SR%/apis/ccompat/v7}/apis/registry/v2
+kafka_config avro none "\"layout\": \"debezium\", \"topic_prefix\": \"$PREFIX\", \
+\"schema_registry\": \"$SR\""
+
+TABLES=(items acct)
+both_sql "
+CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount numeric, qty int2,
+    big int8, ratio float8, flag bool, day date, at timestamp, at3 timestamp(3), atz timestamptz,
+    tod time, u uuid, j jsonb, raw bytea, note text);
+CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL, memo text);
+INSERT INTO acct SELECT g, 1000, NULL FROM generate_series(1, 5) g;"
+src_sql "CREATE PUBLICATION dbz_pub FOR TABLE items, acct;
+SELECT 1 FROM pg_create_logical_replication_slot('dbz_slot', 'pgoutput');" >/dev/null
+
+connect_start "$CONNECT_DIR" "$KAFKA_BROKERS" "${CONNECT_PORT:-$((${KAFKA_PORT:-59092} + 20))}" >/dev/null ||
+    fail "Kafka Connect did not start"
+conv() { # key|value
+    local k=$1
+    cat <<JSON
+  "$k.converter": "io.apicurio.registry.utils.converter.AvroConverter",
+  "$k.converter.apicurio.registry.url": "$NATIVE",
+  "$k.converter.apicurio.registry.auto-register": "true",
+  "$k.converter.apicurio.registry.find-latest": "true",
+  "$k.converter.apicurio.registry.as-confluent": "true",
+  "$k.converter.apicurio.registry.use-id": "contentId",
+  "$k.converter.apicurio.registry.headers.enabled": "false",
+JSON
+}
+connect_create "$CONNECT_DIR" dbz-source "{
+$(conv key)
+$(conv value)
+  \"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\",
+  \"tasks.max\": \"1\",
+  \"database.hostname\": \"127.0.0.1\",
+  \"database.port\": \"$SRC_PORT\",
+  \"database.user\": \"postgres\",
+  \"database.password\": \"unused\",
+  \"database.dbname\": \"$SRC_DB\",
+  \"topic.prefix\": \"$PREFIX\",
+  \"plugin.name\": \"pgoutput\",
+  \"slot.name\": \"dbz_slot\",
+  \"publication.name\": \"dbz_pub\",
+  \"publication.autocreate.mode\": \"disabled\",
+  \"snapshot.mode\": \"no_data\",
+  \"table.include.list\": \"public.items,public.acct\",
+  \"provide.transaction.metadata\": \"true\"
+}" || fail "could not create the Debezium connector"
+connect_wait_running "$CONNECT_DIR" dbz-source 120 || fail "the Debezium connector is not running"
+wait_until 60 grep -q "Searching for WAL resume position\|Processing messages\|streaming" \
+    "$CONNECT_DIR/logs/connect.log"
+
+src_sql "
+BEGIN;
+INSERT INTO items VALUES
+ (1, 'one', 12.5, 3.14159, 7, 9007199254740993, 0.1, true, '2024-02-29', '2024-01-02 03:04:05.123456',
+  '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.5+02', '23:59:59.999999',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '\\x00ff10', 'short'),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (3, 'negative', -99999.999, -0.000001, -32768, -9223372036854775808, -1e300, false, '1900-01-01',
+  '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999', '1969-12-31 23:59:59+00', '00:00:00',
+  NULL, '[]', '\\x', repeat('big text ', 20000)),
+ (4, 'doomed', 1, 1, 1, 1, 1, true, '2000-01-01', '2000-01-01', '2000-01-01', '2000-01-01+00', '12:00',
+  NULL, NULL, NULL, NULL);
+COMMIT;
+BEGIN;
+UPDATE acct SET bal = bal - 250 WHERE id = 1;
+UPDATE acct SET bal = bal + 250, memo = 'from 1' WHERE id = 2;
+UPDATE items SET qty = 8, at = at + interval '1 second' WHERE id = 3;
+COMMIT;
+UPDATE items SET name = 'two', price = 0.001, atz = '2000-01-01 00:00:00+00' WHERE id = 2;
+UPDATE items SET id = 10, name = 'one, renumbered' WHERE id = 1;
+UPDATE items SET flag = NULL, day = NULL WHERE id = 10;
+DELETE FROM items WHERE id = 4;
+DELETE FROM acct WHERE id = 5;"
+
+wait_until 90 bash -c "kcat -C -b '$KAFKA_BROKERS' -t '$PREFIX.public.acct' -o beginning -e -q -f '%S\n' 2>/dev/null | grep -qx -- -1" ||
+    fail "no tombstone in $PREFIX.public.acct"
+apply_start
+wait_same 120 "${TABLES[@]}"
+assert_eq "big text" "$(tgt_sql "SELECT left(note, 8) FROM items WHERE id = 3")" \
+    "the unchanged TOAST value stayed on the target"
+grep -q "schema fetched registry=" "$E2E_TMP/apply.1.log" || fail "apply fetched no schema by id"
+apply_stop
+connect_stop "$CONNECT_DIR"
+assert_same items
+assert_same acct
+
+# what the converter wrote: Confluent frames (magic 0 + 4-byte id) naming ids the ccompat API serves
+kcat -C -b "$KAFKA_BROKERS" -t "$PREFIX.public.items" -o beginning -e -q -f '%o %S:%s' >"$E2E_TMP/values"
+out=$(python3 "$(dirname "$0")/../lib/kafka_frames.py" <"$E2E_TMP/values")
+echo "items values: $out"
+python3 -c '
+import json, sys
+f = json.load(sys.stdin)
+sys.exit(0 if f["confluent"] == f["messages"] - f["empty"] and not f["other"] and f["empty"] > 0 else 1)
+' <<<"$out" || fail "the items values are not all Confluent framed: $out"
+subjects=$(curl -sf "$SR/subjects") || fail "GET $SR/subjects"
+for s in "$PREFIX.public.items-key" "$PREFIX.public.items-value" "$PREFIX.transaction-value"; do
+    [[ "$subjects" == *"\"$s\""* ]] || fail "no subject $s in [$subjects]"
+done
+echo "ok: subjects $subjects"
