@@ -3,7 +3,8 @@
  * document, with the writer schemas fetched from the registry by the id in
  * each message's header and kept by id (a registry's ids never change their
  * schema) as a reader (event_dbz_avro_reader), so each schema is fetched and
- * turned into its Connect schema once per run.
+ * turned into its Connect schema once per run; schemas it references (as
+ * Apicurio's converter registers nested records) are fetched with it.
  */
 #include "kafka/kafka_dbz_avro.h"
 
@@ -57,31 +58,102 @@ void kafka_dbz_avro_free(kafka_dbz_avro_t *ka)
     free(ka);
 }
 
+/* Bounds on the schemas one writer schema may reference, nested references included. */
+#define KAFKA_DBZ_AVRO_REFS 256
+#define KAFKA_DBZ_AVRO_REF_DEPTH 16
+
+/* Appends to out the schemas that refs (the JSON text of a registry answer's
+ * "references": [{"name", "subject", "version"}]) names, each after those it
+ * references itself. */
+static err_t kafka_dbz_avro_refs(kafka_dbz_avro_t *ka, int32_t id, const char *refs, json_t *out,
+                                 int depth, bool *poison, char *errbuf, size_t errsize)
+{
+    json_error_t jerr;
+    json_t *list = json_loads(refs, 0, &jerr), *ref;
+    size_t i;
+    err_t err = ERR_OK;
+    if (!json_is_array(list) || depth > KAFKA_DBZ_AVRO_REF_DEPTH) {
+        *poison = true;
+        snprintf(errbuf, errsize, "schema id %d from the registry: %s", (int)id,
+                 depth > KAFKA_DBZ_AVRO_REF_DEPTH ? "references nested too deep"
+                                                  : "its references are not a list");
+        err = ERR_RUNTIME;
+    }
+    json_array_foreach(list, i, ref)
+    {
+        const char *subject = json_string_value(json_object_get(ref, "subject"));
+        const json_t *version = json_object_get(ref, "version");
+        char *text = NULL, *more = NULL;
+        if (subject == NULL || !json_is_integer(version) ||
+            json_array_size(out) >= KAFKA_DBZ_AVRO_REFS) {
+            *poison = true;
+            snprintf(errbuf, errsize, "schema id %d from the registry: %s", (int)id,
+                     json_array_size(out) >= KAFKA_DBZ_AVRO_REFS
+                         ? "too many schema references"
+                         : "a schema reference without subject and version");
+            err = ERR_RUNTIME;
+            break;
+        }
+        err = schema_registry_fetch(ka->sr, 0, subject, (int)json_integer_value(version), &text,
+                                    &more, errbuf, errsize);
+        if (err == ERR_OK && more != NULL)
+            err = kafka_dbz_avro_refs(ka, id, more, out, depth + 1, poison, errbuf, errsize);
+        json_t *j = err == ERR_OK ? json_loads(text, JSON_DECODE_ANY, &jerr) : NULL;
+        if (err == ERR_OK && j == NULL) {
+            *poison = true;
+            snprintf(errbuf, errsize,
+                     "schema id %d from the registry: its reference %s version %d is not JSON: %s",
+                     (int)id, subject, (int)json_integer_value(version), jerr.text);
+            err = ERR_RUNTIME;
+        }
+        free(text);
+        free(more);
+        if (err != ERR_OK)
+            break;
+        json_array_append_new(out, j);
+    }
+    json_decref(list);
+    return err;
+}
+
 /* The writer schema of id, fetched on first use. */
 static err_t kafka_dbz_avro_schema(kafka_dbz_avro_t *ka, int32_t id, event_dbz_avro_reader_t **rd,
                                    bool *poison, char *errbuf, size_t errsize)
 {
-    char *text = NULL;
+    char *text = NULL, *refs = NULL;
     json_error_t jerr;
     for (int i = 0; i < ka->n; i++)
         if (ka->schemas[i].id == id) {
             *rd = ka->schemas[i].rd;
             return ERR_OK;
         }
-    err_t err = schema_registry_schema(ka->sr, id, &text, errbuf, errsize);
+    err_t err = schema_registry_fetch(ka->sr, id, NULL, 0, &text, &refs, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr), *deps = json_array();
     free(text);
     if (j == NULL) {
         *poison = true;
         snprintf(errbuf, errsize, "schema id %d from the registry is not JSON: %s", (int)id,
                  jerr.text);
-        return ERR_RUNTIME;
+        err = ERR_RUNTIME;
+    } else if (deps == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        err = ERR_RUNTIME;
+    } else if (refs != NULL) {
+        err = kafka_dbz_avro_refs(ka, id, refs, deps, 0, poison, errbuf, errsize);
+    }
+    free(refs);
+    if (err != ERR_OK) {
+        json_decref(j);
+        json_decref(deps);
+        return err;
     }
     char why[400];
-    *rd = event_dbz_avro_reader_new(j, why, sizeof(why));
+    size_t nrefs = json_array_size(deps);
+    *rd = event_dbz_avro_reader_new_refs(j, deps, why, sizeof(why));
     json_decref(j);
+    json_decref(deps);
     if (*rd == NULL) {
         *poison = true;
         snprintf(errbuf, errsize, "schema id %d from the registry: %s", (int)id, why);
@@ -99,7 +171,8 @@ static err_t kafka_dbz_avro_schema(kafka_dbz_avro_t *ka, int32_t id, event_dbz_a
         ka->cap = cap;
     }
     ka->schemas[ka->n++] = (kafka_dbz_avro_schema_t){.id = id, .rd = *rd};
-    log_info("schema fetched registry=%s id=%d", schema_registry_url(ka->sr), (int)id);
+    log_info("schema fetched registry=%s id=%d references=%zu", schema_registry_url(ka->sr),
+             (int)id, nrefs);
     return ERR_OK;
 }
 

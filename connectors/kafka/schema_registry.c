@@ -336,25 +336,52 @@ err_t schema_registry_register(schema_registry_t *sr, const char *subject, const
     return err;
 }
 
-err_t schema_registry_schema(schema_registry_t *sr, int32_t id, char **schema, char *errbuf,
-                             size_t errsize)
+err_t schema_registry_fetch(schema_registry_t *sr, int32_t id, const char *subject, int version,
+                            char **schema, char **refs, char *errbuf, size_t errsize)
 {
-    char path[64], what[48];
+    char *esc = subject != NULL ? curl_easy_escape(sr->curl, subject, 0) : NULL;
+    sbuf_t path = {0}, what = {0};
     json_t *res = NULL;
-    snprintf(path, sizeof(path), "/schemas/ids/%d", (int)id);
-    snprintf(what, sizeof(what), "schema id %d", (int)id);
-    err_t err = schema_registry_call(sr, path, NULL, what, &res, errbuf, errsize);
+    *schema = NULL;
+    if (refs != NULL)
+        *refs = NULL;
+    if (subject != NULL) {
+        sbuf_addf(&path, "/subjects/%s/versions/%d", esc ? esc : "", version);
+        sbuf_addf(&what, "subject %s version %d", subject, version);
+    } else {
+        sbuf_addf(&path, "/schemas/ids/%d", (int)id);
+        sbuf_addf(&what, "schema id %d", (int)id);
+    }
+    err_t err = ERR_RUNTIME;
+    if ((subject != NULL && esc == NULL) || path.oom || what.oom)
+        snprintf(errbuf, errsize, "out of memory");
+    else
+        err = schema_registry_call(sr, path.s, NULL, what.s, &res, errbuf, errsize);
     const char *text = json_string_value(json_object_get(res, "schema"));
     const char *type = json_string_value(json_object_get(res, "schemaType"));
+    const json_t *jrefs = json_object_get(res, "references");
     if (err == ERR_OK && (text == NULL || (type != NULL && strcmp(type, "AVRO") != 0))) {
-        snprintf(errbuf, errsize, "schema registry GET %s%s (%s): %s", sr->base, path, what,
+        snprintf(errbuf, errsize, "schema registry GET %s%s (%s): %s", sr->base, path.s, what.s,
                  text == NULL ? "no schema in the answer" : "not an Avro schema");
         err = ERR_RUNTIME;
     }
-    if (err == ERR_OK && (*schema = strdup(text)) == NULL) {
+    if (err == ERR_OK &&
+        ((*schema = strdup(text)) == NULL || (refs != NULL && json_array_size(jrefs) > 0 &&
+                                              (*refs = json_dumps(jrefs, JSON_COMPACT)) == NULL))) {
+        free(*schema);
+        *schema = NULL;
         snprintf(errbuf, errsize, "out of memory");
         err = ERR_RUNTIME;
     }
+    curl_free(esc);
     json_decref(res);
+    sbuf_clear(&path);
+    sbuf_clear(&what);
     return err;
+}
+
+err_t schema_registry_schema(schema_registry_t *sr, int32_t id, char **schema, char *errbuf,
+                             size_t errsize)
+{
+    return schema_registry_fetch(sr, id, NULL, 0, schema, NULL, errbuf, errsize);
 }

@@ -48,6 +48,16 @@ err_t schema_registry_check(schema_registry_t *sr, char *errbuf, size_t errsize)
 err_t schema_registry_register(schema_registry_t *sr, const char *subject, const char *schema,
                                int32_t *id, char *errbuf, size_t errsize);
 
+/*
+ * GET /schemas/ids/{id} (subject NULL) or /subjects/{subject}/versions/{version}:
+ * the schema text (*schema malloc'd) and, when refs is not NULL and the schema
+ * references others (Confluent's schema references, as Apicurio's converter
+ * registers nested records), their list as JSON text ([{"name", "subject",
+ * "version"}], *refs malloc'd; NULL when none). Caller frees both.
+ */
+err_t schema_registry_fetch(schema_registry_t *sr, int32_t id, const char *subject, int version,
+                            char **schema, char **refs, char *errbuf, size_t errsize);
+
 /* GET /schemas/ids/{id}: the schema text (*schema malloc'd, caller frees). */
 err_t schema_registry_schema(schema_registry_t *sr, int32_t id, char **schema, char *errbuf,
                              size_t errsize);

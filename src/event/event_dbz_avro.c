@@ -876,12 +876,21 @@ static json_t *event_dbz_avro_get(event_dbz_avro_rd_t *r, const json_t *s)
 
 struct event_dbz_avro_reader {
     json_t *avro;      /* the writer schema (a reference) */
-    json_t *names;     /* its named types */
+    json_t *refs;      /* the schemas it references (a reference, or NULL) */
+    json_t *names;     /* its named types and theirs */
     char *schema_text; /* the Connect schema it reads to, as JSON text */
 };
 
 event_dbz_avro_reader_t *event_dbz_avro_reader_new(const json_t *avro, char *errbuf, size_t errsize)
 {
+    return event_dbz_avro_reader_new_refs(avro, NULL, errbuf, errsize);
+}
+
+event_dbz_avro_reader_t *event_dbz_avro_reader_new_refs(const json_t *avro, const json_t *refs,
+                                                        char *errbuf, size_t errsize)
+{
+    size_t i;
+    const json_t *ref;
     event_dbz_avro_reader_t *rd = calloc(1, sizeof(*rd));
     event_dbz_avro_rd_t r = {.names = json_object(), .errbuf = errbuf, .errsize = errsize};
     if (rd == NULL || r.names == NULL) {
@@ -890,9 +899,11 @@ event_dbz_avro_reader_t *event_dbz_avro_reader_new(const json_t *avro, char *err
         json_decref(r.names);
         return NULL;
     }
+    json_array_foreach(refs, i, ref) event_dbz_avro_collect(&r, ref, NULL, 0);
     event_dbz_avro_collect(&r, avro, NULL, 0);
     json_t *schema = event_dbz_avro_connect(&r, avro);
     rd->avro = json_incref((json_t *)avro);
+    rd->refs = json_incref((json_t *)refs);
     rd->names = r.names;
     rd->schema_text = schema != NULL ? json_dumps(schema, JSON_COMPACT) : NULL;
     if (schema != NULL && rd->schema_text == NULL)
@@ -910,6 +921,7 @@ void event_dbz_avro_reader_free(event_dbz_avro_reader_t *rd)
     if (rd == NULL)
         return;
     json_decref(rd->avro);
+    json_decref(rd->refs);
     json_decref(rd->names);
     free(rd->schema_text);
     free(rd);

@@ -44,6 +44,12 @@ char *event_dbz_avro_read(const json_t *avro, const void *buf, size_t len, size_
 typedef struct event_dbz_avro_reader event_dbz_avro_reader_t;
 event_dbz_avro_reader_t *event_dbz_avro_reader_new(const json_t *avro, char *errbuf,
                                                    size_t errsize);
+/* The same for a writer schema that references other schemas (Confluent's
+ * schema references): refs, an array of the referenced schemas (each parsed
+ * JSON, referenced, not copied), defines the named types avro uses without
+ * defining them. */
+event_dbz_avro_reader_t *event_dbz_avro_reader_new_refs(const json_t *avro, const json_t *refs,
+                                                        char *errbuf, size_t errsize);
 void event_dbz_avro_reader_free(event_dbz_avro_reader_t *rd);
 char *event_dbz_avro_reader_read(event_dbz_avro_reader_t *rd, const void *buf, size_t len,
                                  size_t *outlen, char *errbuf, size_t errsize);

@@ -6,6 +6,8 @@
 # 2.4.2.Final (tests/lib/apicurio.sh); syncline fetches the schemas by id from its Confluent API
 # (ccompat). Mixed workload: inserts, updates, deletes (tombstones), a key change, NULLs, numerics
 # (precise and variable scale), timestamps, a transaction over two tables: the target converges.
+# The converter registers nested records as schemas of their own that the envelope references
+# (Confluent schema references); apply fetches those too.
 # Slow (three JVMs): skipped unless E2E_SLOW=1 (tests/e2e/README.md).
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "$0")/lib-kafka.sh"
@@ -116,6 +118,10 @@ wait_same 120 "${TABLES[@]}"
 assert_eq "big text" "$(tgt_sql "SELECT left(note, 8) FROM items WHERE id = 3")" \
     "the unchanged TOAST value stayed on the target"
 grep -q "schema fetched registry=" "$E2E_TMP/apply.1.log" || fail "apply fetched no schema by id"
+# Apicurio's converter registers nested records (Source, Value, block) as schemas of their own that
+# the envelope references (Confluent schema references): apply fetches them with it
+grep "schema fetched registry=" "$E2E_TMP/apply.1.log" | grep -q "references=[1-9]" ||
+    fail "no schema with references: what this scenario checks did not happen"
 apply_stop
 connect_stop "$CONNECT_DIR"
 assert_same items
