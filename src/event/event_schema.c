@@ -28,23 +28,27 @@
 
 #include "core/sbuf.h"
 
+/* The source record and the envelope's ts_ms, the same text in the row
+ * envelope and in the DDL event's schema (their fingerprints depend on it). */
+#define EVENT_SCHEMA_SOURCE_TS                                                                     \
+    "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Source\",\"fields\":[" \
+    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"     \
+    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"           \
+    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"              \
+    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"                 \
+    "{\"name\":\"commit_lsn\",\"type\":\"string\"},"                                               \
+    "{\"name\":\"end_lsn\",\"type\":[\"null\",\"string\"],\"default\":null},"                      \
+    "{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"                   \
+    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"                                                 \
+    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+
 /* Everything but before/after (which event_schema_derive fills in); the
  * nested records have full names, so they do not depend on the relation. */
 static const char event_schema_template[] =
     "{\"type\":\"record\",\"name\":\"Envelope\",\"namespace\":\"\",\"fields\":["
     "{\"name\":\"op\",\"type\":\"string\"},"
     "{\"name\":\"before\",\"type\":\"null\",\"default\":null},"
-    "{\"name\":\"after\",\"type\":\"null\",\"default\":null},"
-    "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Source\",\"fields\":["
-    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
-    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
-    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
-    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"commit_lsn\",\"type\":\"string\"},"
-    "{\"name\":\"end_lsn\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
-    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
-    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"after\",\"type\":\"null\",\"default\":null}," EVENT_SCHEMA_SOURCE_TS
     "{\"name\":\"syncline\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Meta\",\"fields\":["
     "{\"name\":\"relid\",\"type\":\"long\"},{\"name\":\"replident\",\"type\":\"string\"},"
     "{\"name\":\"old\",\"type\":[\"null\",\"string\"],\"default\":null},"
@@ -66,17 +70,7 @@ const char event_schema_ddl[] =
     "source transaction (schemas/README.md).\",\"fields\":["
     "{\"name\":\"op\",\"type\":\"string\",\"doc\":\"m\"},"
     "{\"name\":\"before\",\"type\":\"null\",\"default\":null},"
-    "{\"name\":\"after\",\"type\":\"null\",\"default\":null},"
-    "{\"name\":\"source\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Source\",\"fields\":["
-    "{\"name\":\"version\",\"type\":\"string\"},{\"name\":\"connector\",\"type\":\"string\"},"
-    "{\"name\":\"name\",\"type\":\"string\"},{\"name\":\"schema\",\"type\":\"string\"},"
-    "{\"name\":\"table\",\"type\":\"string\"},{\"name\":\"txId\",\"type\":\"long\"},"
-    "{\"name\":\"lsn\",\"type\":\"long\"},{\"name\":\"ts_ms\",\"type\":\"long\"},"
-    "{\"name\":\"commit_lsn\",\"type\":\"string\"},"
-    "{\"name\":\"end_lsn\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"xid\",\"type\":\"long\"},{\"name\":\"seq\",\"type\":\"long\"},"
-    "{\"name\":\"last\",\"type\":\"boolean\"}]}},"
-    "{\"name\":\"ts_ms\",\"type\":\"long\"},"
+    "{\"name\":\"after\",\"type\":\"null\",\"default\":null}," EVENT_SCHEMA_SOURCE_TS
     "{\"name\":\"message\",\"type\":{\"type\":\"record\",\"name\":\"syncline.Message\","
     "\"fields\":[{\"name\":\"prefix\",\"type\":\"string\",\"doc\":\"syncline.ddl\"},"
     "{\"name\":\"content\",\"type\":\"string\","
