@@ -47,17 +47,7 @@ INSERT INTO wide SELECT g, g, repeat(md5(g::text), 3000) FROM generate_series(1,
 COMMIT;"
 
 # The Debezium JDBC sink, configured as its users do (tests/lib/connect.sh: the worker).
-CONNECT_DIR=$E2E_TMP/connect
-connect_start "$CONNECT_DIR" "$KAFKA_BROKERS" "${CONNECT_PORT:-$((${KAFKA_PORT:-59092} + 20))}" >/dev/null ||
-    fail "Kafka Connect did not start"
-_connect_cleanup() {
-    if [[ -f "$CONNECT_DIR/logs/connect.log" ]] && grep -q ERROR "$CONNECT_DIR/logs/connect.log"; then
-        echo "--- errors in $CONNECT_DIR/logs/connect.log ---" >&2
-        grep -A3 ERROR "$CONNECT_DIR/logs/connect.log" | head -n 40 >&2
-    fi
-    connect_stop "$CONNECT_DIR"
-}
-e2e_on_exit _connect_cleanup
+connect_e2e_start
 _e2e_log "kafka connect: $(cat "$CONNECT_DIR/url")"
 connect_create "$CONNECT_DIR" jdbc-sink "{
   \"connector.class\": \"io.debezium.connector.jdbc.JdbcSinkConnector\",

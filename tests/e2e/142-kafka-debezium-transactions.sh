@@ -68,37 +68,8 @@ transfers() { # N
         -p "$SRC_PORT" "$SRC_DB" >>"$E2E_TMP/pgbench.log" 2>&1 || fail "pgbench: $(tail -n 5 "$E2E_TMP/pgbench.log")"
 }
 
-CONNECT_DIR=$E2E_TMP/connect
-_connect_cleanup() {
-    if [[ -f "$CONNECT_DIR/logs/connect.log" ]] && grep -q ERROR "$CONNECT_DIR/logs/connect.log"; then
-        echo "--- errors in $CONNECT_DIR/logs/connect.log ---" >&2
-        grep -A3 ERROR "$CONNECT_DIR/logs/connect.log" | head -n 40 >&2
-    fi
-    connect_stop "$CONNECT_DIR"
-    src_psql -c "SELECT pg_drop_replication_slot('dbz_slot')" >/dev/null 2>&1
-}
-e2e_on_exit _connect_cleanup
-connect_start "$CONNECT_DIR" "$KAFKA_BROKERS" "${CONNECT_PORT:-$((${KAFKA_PORT:-59092} + 20))}" >/dev/null ||
-    fail "Kafka Connect did not start"
-connect_create "$CONNECT_DIR" dbz-source "{
-  \"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\",
-  \"tasks.max\": \"1\",
-  \"database.hostname\": \"127.0.0.1\",
-  \"database.port\": \"$SRC_PORT\",
-  \"database.user\": \"postgres\",
-  \"database.password\": \"unused\",
-  \"database.dbname\": \"$SRC_DB\",
-  \"topic.prefix\": \"$PREFIX\",
-  \"plugin.name\": \"pgoutput\",
-  \"slot.name\": \"dbz_slot\",
-  \"publication.name\": \"dbz_pub\",
-  \"publication.autocreate.mode\": \"disabled\",
-  \"snapshot.mode\": \"no_data\",
-  \"provide.transaction.metadata\": \"true\"
-}" || fail "could not create the Debezium connector"
-connect_wait_running "$CONNECT_DIR" dbz-source 120 || fail "the Debezium connector is not running"
-wait_until 60 grep -q "Searching for WAL resume position\|Processing messages\|streaming" \
-    "$CONNECT_DIR/logs/connect.log"
+connect_e2e_start dbz_slot
+dbz_source_create
 
 topic_count() { # TOPIC: messages in it
     kcat -C -b "$KAFKA_BROKERS" -t "$1" -o beginning -e -q -f 'x\n' 2>/dev/null | wc -l

@@ -21,13 +21,6 @@ wait_synced 180
 src_sql "UPDATE big SET a = -1 WHERE id = 4"
 wait_synced
 
-verify() { # ARGS... -> exit code; output in $E2E_TMP/verify.out
-    local rc=0
-    "$SYNCLINE" verify -c "$CFG" --timeout 30 "$@" >"$E2E_TMP/verify.out" 2>"$E2E_TMP/verify.err" </dev/null || rc=$?
-    cat "$E2E_TMP/verify.out" >&2
-    echo "$rc"
-}
-
 t0=$(date +%s)
 assert_eq 0 "$(verify)" "verify passes with syncline running on an idle source"
 echo "verify of 1,000,000 rows took $(($(date +%s) - t0)) s"

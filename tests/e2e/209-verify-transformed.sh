@@ -35,13 +35,6 @@ src_sql "UPDATE users SET name = 'Renamed  ' WHERE id = 4242;
 wait_synced 120
 assert_eq 179999 "$(tgt_sql "SELECT count(*) FROM app.accounts")" "target holds the active rows"
 
-verify() { # ARGS... -> exit code; output in $E2E_TMP/verify.out
-    local rc=0
-    "$SYNCLINE" verify -c "$CFG" --timeout 30 "$@" >"$E2E_TMP/verify.out" 2>"$E2E_TMP/verify.err" </dev/null || rc=$?
-    cat "$E2E_TMP/verify.out" >&2
-    echo "$rc"
-}
-
 assert_eq 0 "$(verify)" "verify passes with syncline running on an idle source"
 assert_contains "$E2E_TMP/verify.out" "table public.users -> app.accounts: match (179999 rows" "mapped rows counted"
 rc=0

@@ -19,14 +19,6 @@ pgbench_load 2
 src_sql "INSERT INTO quiet SELECT g, md5(g::text) FROM generate_series(1, 20000) g"
 wait_same 120 "${PGBENCH_TABLES[@]}" quiet
 
-verify() { # ARGS... -> exit code; output in $E2E_TMP/verify.out, log in verify.err
-    local rc=0
-    "$SYNCLINE" verify -c "$CFG" --timeout 30 "$@" >"$E2E_TMP/verify.out" 2>"$E2E_TMP/verify.err" </dev/null || rc=$?
-    cat "$E2E_TMP/verify.out" >&2
-    [[ "$rc" == 0 || "$rc" == 1 ]] || tail -n 5 "$E2E_TMP/verify.err" >&2
-    echo "$rc"
-}
-
 pgbench_start -n -T 300 -c 2 -j 2 -R 500 -b tpcb-like
 sleep 2
 before=$(src_sql "SELECT count(*) FROM pgbench_history")

@@ -329,3 +329,53 @@ registry_compat_none() { # SUBJECT
             --data '{"type": "COMPATIBILITY", "config": "NONE"}' "$rules/COMPATIBILITY" ||
         fail "Apicurio: could not set the COMPATIBILITY rule of $subject to NONE"
 }
+
+# ---- Kafka Connect (the test sources tests/lib/connect.sh) ---------------------------------------
+
+# Starts a Kafka Connect worker in CONNECT_DIR=$E2E_TMP/connect (REST on CONNECT_PORT, default
+# KAFKA_PORT + 20); on exit, shows the errors in its log and stops it, and drops the replication
+# slot SLOT on the source when one is named (a Debezium source connector's).
+connect_e2e_start() { # [SLOT]
+    CONNECT_DIR=$E2E_TMP/connect
+    _CONNECT_E2E_SLOT=${1:-}
+    e2e_on_exit _connect_e2e_cleanup
+    connect_start "$CONNECT_DIR" "$KAFKA_BROKERS" "${CONNECT_PORT:-$((${KAFKA_PORT:-59092} + 20))}" >/dev/null ||
+        fail "Kafka Connect did not start"
+}
+_connect_e2e_cleanup() {
+    if [[ -f "$CONNECT_DIR/logs/connect.log" ]] && grep -q ERROR "$CONNECT_DIR/logs/connect.log"; then
+        echo "--- errors in $CONNECT_DIR/logs/connect.log ---" >&2
+        grep -A3 ERROR "$CONNECT_DIR/logs/connect.log" | head -n 40 >&2
+    fi
+    connect_stop "$CONNECT_DIR"
+    if [[ -n "$_CONNECT_E2E_SLOT" ]]; then
+        src_psql -c "SELECT pg_drop_replication_slot('$_CONNECT_E2E_SLOT')" >/dev/null 2>&1
+    fi
+}
+
+# The real Debezium PostgreSQL connector dbz-source on the worker of connect_e2e_start: slot
+# dbz_slot and publication dbz_pub (the test makes both), topics $PREFIX.*, no snapshot,
+# transaction metadata on, plus EXTRA (JSON members, e.g. '"table.include.list": "public.t",');
+# returns once it streams.
+dbz_source_create() { # [EXTRA]
+    connect_create "$CONNECT_DIR" dbz-source "{
+  ${1:-}
+  \"connector.class\": \"io.debezium.connector.postgresql.PostgresConnector\",
+  \"tasks.max\": \"1\",
+  \"database.hostname\": \"127.0.0.1\",
+  \"database.port\": \"$SRC_PORT\",
+  \"database.user\": \"postgres\",
+  \"database.password\": \"unused\",
+  \"database.dbname\": \"$SRC_DB\",
+  \"topic.prefix\": \"$PREFIX\",
+  \"plugin.name\": \"pgoutput\",
+  \"slot.name\": \"dbz_slot\",
+  \"publication.name\": \"dbz_pub\",
+  \"publication.autocreate.mode\": \"disabled\",
+  \"snapshot.mode\": \"no_data\",
+  \"provide.transaction.metadata\": \"true\"
+}" || fail "could not create the Debezium connector"
+    connect_wait_running "$CONNECT_DIR" dbz-source 120 || fail "the Debezium connector is not running"
+    wait_until 60 grep -q "Searching for WAL resume position\|Processing messages\|streaming" \
+        "$CONNECT_DIR/logs/connect.log"
+}

@@ -514,6 +514,18 @@ syncline_wait_streaming() {
     done
 }
 
+# syncline verify -c $CFG --timeout ${VERIFY_TIMEOUT:-30} ARGS...: prints its exit code; its
+# output goes to $E2E_TMP/verify.out (and stderr), its log to $E2E_TMP/verify.err (the last lines
+# on stderr when it exits with neither 0 nor 1).
+verify() { # ARGS...
+    local rc=0
+    "$SYNCLINE" verify -c "$CFG" --timeout "${VERIFY_TIMEOUT:-30}" "$@" >"$E2E_TMP/verify.out" \
+        2>"$E2E_TMP/verify.err" </dev/null || rc=$?
+    cat "$E2E_TMP/verify.out" >&2
+    [[ "$rc" == 0 || "$rc" == 1 ]] || tail -n 5 "$E2E_TMP/verify.err" >&2
+    echo "$rc"
+}
+
 wait_synced() {
     local secs=${1:-60} lsn name deadline ok rc start
     name=$(_e2e_cfg_name)
