@@ -18,7 +18,8 @@ pgbench_run 6 4
 typed_changes
 wait_same 120 "${PGBENCH_TABLES[@]}" typed
 
-# a new version of pgbench_accounts while capture and apply run (target first: DDL is not replicated)
+# a new version of pgbench_accounts while capture and apply run (the target first, as before DDL
+# following: apply skips the replayed command, the target has it already)
 tgt_sql "ALTER TABLE pgbench_accounts ADD COLUMN note text, ADD COLUMN score float8"
 src_sql "ALTER TABLE pgbench_accounts ADD COLUMN note text, ADD COLUMN score float8"
 src_sql "UPDATE pgbench_accounts SET note = 'n' || aid, score = CASE aid % 3 WHEN 0 THEN 'NaN'
