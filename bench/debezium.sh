@@ -84,6 +84,7 @@ cleanup() {
     rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # the EXIT trap then cleans up: a signal alone would skip it
 
 ((!CONNECT)) || connect_fetch || die "cannot gather Kafka Connect and Debezium from Maven Central"
 conf=("shared_buffers = 256MB" "max_wal_size = 4GB" "fsync = on" "max_replication_slots = 10"

@@ -3,10 +3,12 @@
 # a Schema Registry: KAFKA_DDL_REGISTRY=1): kafka_ddl_scenario FORMAT.
 # An application deploy under pgbench through capture -> Kafka -> apply: ADD COLUMN with a
 # default and NOT NULL, RENAME COLUMN, CREATE TABLE and rows into it, a migration string with
-# rows between its statements, a column added to a pgbench table under load. apply is killed
+# rows between its statements, a column added to a pgbench table under load, then CREATE INDEX,
+# a widened type, a foreign key and DROP COLUMN under load. apply is killed
 # (SIGKILL) right after a DDL reached the target and DDL goes on while it is down; the restarted
 # apply applies each DDL once (one "ddl applied" per LSN, none "has it already"), and a replay
-# --from-beginning applies none again. The target's rows and columns equal the source's.
+# --from-beginning applies none again. The target's rows, columns, indexes and constraints equal
+# the source's.
 # shellcheck source=tests/e2e/lib-kafka.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-kafka.sh"
 
@@ -17,6 +19,11 @@ _kafka_ddl_columns="SELECT string_agg(format('%s.%s %s %s %s', c.relname, a.attn
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0
    AND NOT a.attisdropped"
+
+_kafka_ddl_indexes="SELECT string_agg(d, E'\n' ORDER BY d) FROM (
+    SELECT indexdef AS d FROM pg_indexes WHERE schemaname = 'public'
+    UNION ALL SELECT conrelid::regclass || ' ' || conname || ' ' || pg_get_constraintdef(oid)
+      FROM pg_constraint WHERE connamespace = 'public'::regnamespace) x"
 
 _kafka_ddl_has_column() { # TABLE COLUMN
     [[ "$(tgt_sql "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.$1'::regclass
@@ -53,6 +60,13 @@ kafka_ddl_scenario() { # FORMAT
     src_psql -c "BEGIN; INSERT INTO orders (id, total) VALUES (200, 2); ALTER TABLE orders ADD COLUMN region text DEFAULT 'us'; INSERT INTO orders (id, total, region) VALUES (201, 3, 'eu'); ALTER TABLE shipments RENAME COLUMN note TO label; INSERT INTO shipments (order_id, label) VALUES (201, 'x'); COMMIT;" \
         >"$E2E_TMP/multi.out" 2>&1 || fail "the migration string failed: $(cat "$E2E_TMP/multi.out")"
     apply_start 2
+    # the rest of the deploy, with apply running: an index, a widened type, a foreign key, a
+    # dropped column (on a pgbench table under load), and a row only the wider type holds
+    src_sql "CREATE INDEX orders_status_idx ON orders (status)"
+    src_sql "ALTER TABLE orders ALTER COLUMN total TYPE bigint"
+    src_sql "ALTER TABLE shipments ADD CONSTRAINT shipments_order_fk FOREIGN KEY (order_id) REFERENCES orders (id)"
+    src_sql "ALTER TABLE pgbench_history DROP COLUMN note"
+    src_sql "INSERT INTO orders (id, total, status) VALUES (300, 3000000000, 'big')"
     wait_until 60 bash -c "! kill -0 $PGBENCH_PID 2>/dev/null"
     pgbench_stop
     wait_same 120 orders shipments "${PGBENCH_TABLES[@]}"
@@ -65,6 +79,11 @@ kafka_ddl_scenario() { # FORMAT
         diff <(echo "$s") <(tgt_sql "$_kafka_ddl_columns") || true
         fail "the target's columns differ from the source's"
     }
+    s=$(src_sql "$_kafka_ddl_indexes")
+    [[ "$s" == "$(tgt_sql "$_kafka_ddl_indexes")" ]] || {
+        diff <(echo "$s") <(tgt_sql "$_kafka_ddl_indexes") || true
+        fail "the target's indexes or constraints differ from the source's"
+    }
     assert_eq "paid|1020|us" "$(tgt_sql "SELECT status || '|' || total || '|' || region FROM orders WHERE id = 102")" \
         "a row after the ADD COLUMN, the RENAME and the default"
     assert_eq "new|eu" "$(tgt_sql "SELECT status || '|' || region FROM orders WHERE id = 201")" \
@@ -72,9 +91,9 @@ kafka_ddl_scenario() { # FORMAT
 
     # each DDL applied exactly once across the kill
     cat "$E2E_TMP"/apply.[12].log >"$E2E_TMP/applies.log"
-    assert_eq 6 "$(grep -c 'ddl applied' "$E2E_TMP/applies.log")" \
-        "six DDL commands applied (add, rename, add on pgbench_history, create, add, rename)"
-    assert_eq 6 "$(grep -o 'ddl applied lsn=[0-9A-F/]*' "$E2E_TMP/applies.log" | sort -u | wc -l)" \
+    assert_eq 10 "$(grep -c 'ddl applied' "$E2E_TMP/applies.log")" \
+        "ten DDL commands applied (add, rename, add on pgbench_history, create, add, rename, index, type, foreign key, drop)"
+    assert_eq 10 "$(grep -o 'ddl applied lsn=[0-9A-F/]*' "$E2E_TMP/applies.log" | sort -u | wc -l)" \
         "each DDL LSN applied once"
     ! grep -q "has it already" "$E2E_TMP/applies.log" || fail "a DDL was applied twice: $(grep 'has it already' "$E2E_TMP/applies.log")"
     grep -q "not followed" "$E2E_TMP/capture.log" && fail "capture did not carry a DDL: $(grep 'not followed' "$E2E_TMP/capture.log")"
