@@ -289,11 +289,53 @@ static void test_roundtrip(void **state)
     event_dbz_free(da);
 }
 
+/* A writer schema naming a record that only a referenced schema defines
+ * (Confluent schema references, as Apicurio's converter registers Debezium's
+ * Source): refused alone, read with its references. */
+static void test_references(void **state)
+{
+    (void)state;
+    json_t *ref = json_loads("{\"type\": \"record\", \"name\": \"Source\", \"namespace\": "
+                             "\"io.x\", \"fields\": [{\"name\": \"lsn\", \"type\": \"long\"}]}",
+                             0, NULL);
+    json_t *env = json_loads("{\"type\": \"record\", \"name\": \"Envelope\", \"namespace\": "
+                             "\"t\", \"fields\": [{\"name\": \"source\", \"type\": "
+                             "\"io.x.Source\"}, {\"name\": \"op\", \"type\": \"string\"}]}",
+                             0, NULL);
+    json_t *refs = json_pack("[O]", ref);
+    const char msg[] = {0, 0, 0, 0, 5, 0x06, 0x02, 'c'};
+    char errbuf[256];
+    size_t len;
+    assert_non_null(ref);
+    assert_non_null(env);
+    assert_null(event_dbz_avro_reader_new(env, errbuf, sizeof(errbuf)));
+    assert_non_null(strstr(errbuf, "unknown type io.x.Source"));
+    event_dbz_avro_reader_t *rd = event_dbz_avro_reader_new_refs(env, refs, errbuf, sizeof(errbuf));
+    if (rd == NULL)
+        fail_msg("%s", errbuf);
+    char *doc = event_dbz_avro_reader_read(rd, msg, sizeof(msg), &len, errbuf, sizeof(errbuf));
+    if (doc == NULL)
+        fail_msg("%s", errbuf);
+    json_t *d = json_loads(doc, 0, NULL),
+           *want = json_pack("{s:{s:i}, s:s}", "source", "lsn", 3, "op", "c");
+    assert_true(json_equal(json_object_get(d, "payload"), want));
+    json_t *sf = json_array_get(json_object_get(json_object_get(d, "schema"), "fields"), 0);
+    assert_string_equal(json_string_value(json_object_get(sf, "name")), "io.x.Source");
+    json_decref(d);
+    json_decref(want);
+    free(doc);
+    event_dbz_avro_reader_free(rd);
+    json_decref(refs);
+    json_decref(ref);
+    json_decref(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schema_shape),
         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_references),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
