@@ -15,21 +15,7 @@ source "$(dirname "$0")/../lib/apicurio.sh"
 [[ "${E2E_SLOW:-}" == 1 ]] || e2e_skip "slow (Kafka Connect and Apicurio Registry JVMs): set E2E_SLOW=1"
 
 PREFIX="dbzas$(date +%s%N | tail -c 8)"
-kafka_e2e_setup kafka_dbz_avro_sink avro none
-connect_fetch_apicurio_converter || fail "could not fetch Apicurio's converter"
-
-REG_DIR=$E2E_TMP/registry
-_registry_stop() { apicurio_stop "$REG_DIR"; }
-e2e_on_exit _registry_stop
-# a port free when probed can still be refused by Quarkus (TIME_WAIT of an earlier run): next port
-reg_port=${REGISTRY_PORT:-$((${KAFKA_PORT:-59092} + 30))}
-for try in 1 2 3; do
-    SR=$(apicurio_start "$REG_DIR" "$((reg_port + try - 1))") && break
-    ((try < 3)) || fail "Apicurio Registry did not start"
-done
-NATIVE=${SR%/apis/ccompat/v7}/apis/registry/v2
-kafka_config avro none "\"layout\": \"debezium\", \"topic_prefix\": \"$PREFIX\", \
-\"schema_registry\": \"$SR\""
+dbz_avro_e2e_setup kafka_dbz_avro_sink "$PREFIX"
 
 TABLES=(items acct)
 both_sql "

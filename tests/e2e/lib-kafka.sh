@@ -379,3 +379,26 @@ dbz_source_create() { # [EXTRA]
     wait_until 60 grep -q "Searching for WAL resume position\|Processing messages\|streaming" \
         "$CONNECT_DIR/logs/connect.log"
 }
+
+# The Debezium-layout Avro scenarios against the real converter (144, 145; the caller sources
+# tests/lib/connect.sh and tests/lib/apicurio.sh): the scratch set-up NAME, Apicurio's Connect
+# converter fetched, an Apicurio Registry started (stopped on exit; a port Quarkus refuses, e.g.
+# one still in TIME_WAIT, moves on to the next), and syncline's debezium-layout Avro config with
+# topic prefix PREFIX. Sets SR (the registry's Confluent API) and NATIVE (its own API, which the
+# converter speaks).
+dbz_avro_e2e_setup() { # NAME PREFIX
+    kafka_e2e_setup "$1" avro none
+    connect_fetch_apicurio_converter || fail "could not fetch Apicurio's converter"
+    REG_DIR=$E2E_TMP/registry
+    e2e_on_exit _dbz_avro_registry_stop
+    local reg_port=${REGISTRY_PORT:-$((${KAFKA_PORT:-59092} + 30))} try
+    for try in 1 2 3; do
+        SR=$(apicurio_start "$REG_DIR" "$((reg_port + try - 1))") && break
+        ((try < 3)) || fail "Apicurio Registry did not start"
+    done
+    NATIVE=${SR%/apis/ccompat/v7}/apis/registry/v2
+    kafka_config avro none "\"layout\": \"debezium\", \"topic_prefix\": \"$2\", \
+\"schema_registry\": \"$SR\""
+}
+
+_dbz_avro_registry_stop() { apicurio_stop "$REG_DIR"; }
