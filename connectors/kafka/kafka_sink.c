@@ -531,15 +531,6 @@ static err_t kafka_sink_truncate(void *ctx, const change_relation_t *const *rels
 
 /* ---- DDL ------------------------------------------------------------------ */
 
-/* Does any "ddl" mode of the configuration follow DDL (not ignore)? */
-static int kafka_sink_ddl_wanted(const config_t *cfg)
-{
-    int wanted = config_ddl_mode(cfg, NULL) != CONFIG_DDL_IGNORE;
-    for (int i = 0; !wanted && i < cfg->ntables; i++)
-        wanted = config_ddl_mode(cfg, &cfg->tables[i]) != CONFIG_DDL_IGNORE;
-    return wanted;
-}
-
 /* The command tag of a DDL message, for logs and errors ("unreadable"). */
 static void kafka_sink_ddl_tag(const sink_ddl_t *d, char *tag, size_t size)
 {
@@ -562,7 +553,7 @@ static err_t kafka_sink_ddl_refuse(kafka_sink_t *ks, const sink_ddl_t *d, char *
     char l[LSN_STRLEN], tag[64];
     kafka_sink_ddl_tag(d, tag, sizeof(tag));
     lsn_format(d->lsn, l, sizeof(l));
-    if (ks->dbz != NULL || !kafka_sink_ddl_wanted(ks->cfg)) {
+    if (ks->dbz != NULL || !config_ddl_followed(ks->cfg)) {
         log_warn("ddl at lsn=%s (%s) not followed by this sink: apply it on the target by hand", l,
                  tag);
         return ERR_OK;

@@ -122,16 +122,6 @@ int pg_ddl_supported(int version)
     return version >= PG_DDL_FIRST_VERSION;
 }
 
-int pg_ddl_wanted(const config_t *cfg)
-{
-    if (config_ddl_mode(cfg, NULL) != CONFIG_DDL_IGNORE)
-        return 1;
-    for (int i = 0; i < cfg->ntables; i++)
-        if (config_ddl_mode(cfg, &cfg->tables[i]) != CONFIG_DDL_IGNORE)
-            return 1;
-    return 0;
-}
-
 err_t pg_ddl_check_version(const config_t *cfg, int version, char *errbuf, size_t errsize)
 {
     if (pg_ddl_supported(version))
@@ -183,7 +173,7 @@ static err_t pg_ddl_exec_tx(PGconn *conn, const char *sql, const char *what, cha
 
 err_t pg_ddl_install(PGconn *conn, const config_t *cfg, int version, char *errbuf, size_t errsize)
 {
-    if (!pg_ddl_supported(version) || !pg_ddl_wanted(cfg))
+    if (!pg_ddl_supported(version) || !config_ddl_followed(cfg))
         return ERR_OK;
     int super = pg_ddl_query_bool(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = "
                                         "current_user");

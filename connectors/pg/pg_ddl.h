@@ -28,9 +28,6 @@ extern const char pg_ddl_install_sql[];
 /* Does the source's major carry logical messages in pgoutput (14 on)? */
 int pg_ddl_supported(int version);
 
-/* Does the configuration follow DDL anywhere (some mode is not ignore)? */
-int pg_ddl_wanted(const config_t *cfg);
-
 /* ERR_CONFIG when "ddl" (or a table's) asks for apply or stop explicitly on a
  * source older than 14, naming the setting and the version. */
 err_t pg_ddl_check_version(const config_t *cfg, int version, char *errbuf, size_t errsize);

@@ -127,7 +127,7 @@ err_t pg_source_ddl_trigger(pg_source_t *ps, int install, char *errbuf, size_t e
 err_t pg_source_ddl_key(pg_source_t *ps, pg_ddl_key_t *key, char *errbuf, size_t errsize)
 {
     memset(key, 0, sizeof(*key));
-    if (!pg_ddl_supported(ps->version) || !pg_ddl_wanted(ps->cfg))
+    if (!pg_ddl_supported(ps->version) || !config_ddl_followed(ps->cfg))
         return ERR_OK;
     return pg_ddl_key_load(ps->sql, key, errbuf, errsize);
 }
@@ -580,7 +580,7 @@ static char *pg_source_start_sql(PGconn *repl, const config_t *cfg, int version,
         sql = malloc(len);
         /* DDL messages (pg_ddl.c) travel in the stream from 14 on */
         const char *messages =
-            pg_ddl_supported(version) && pg_ddl_wanted(cfg) ? ", messages 'true'" : "";
+            pg_ddl_supported(version) && config_ddl_followed(cfg) ? ", messages 'true'" : "";
         /* the fallback direction skips what syncline applied (replication origins) */
         int origin_none = cfg->origin_none && pg_version_has_origin(version);
         if (opts != NULL && sql != NULL &&

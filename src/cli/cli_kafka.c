@@ -224,8 +224,9 @@ static err_t apply_ddl_setup(apply_state_t *as, pg_target_t *pt, char *errbuf)
 {
     pg_ddl_key_t key;
     memset(&key, 0, sizeof(key));
-    err_t err =
-        pg_ddl_wanted(as->cfg) ? pg_ddl_key_fetch(as->cfg, &key, errbuf, CLI_ERRBUF_SIZE) : ERR_OK;
+    err_t err = config_ddl_followed(as->cfg)
+                    ? pg_ddl_key_fetch(as->cfg, &key, errbuf, CLI_ERRBUF_SIZE)
+                    : ERR_OK;
     if (err == ERR_OK) {
         pg_target_set_ddl_key(pt, &key);
         pg_target_set_ddl_applied(pt, as->ddl_applied);

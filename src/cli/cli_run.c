@@ -91,7 +91,7 @@ static err_t run_check(run_ctx_t *rc)
 {
     err_t err = cli_check_before_run(rc->cfg, rc->errbuf, CLI_ERRBUF_SIZE);
     if (err != ERR_SCHEMA || !pg_ddl_supported(pg_source_version(rc->ps)) ||
-        !pg_ddl_wanted(rc->cfg))
+        !config_ddl_followed(rc->cfg))
         return err;
     pg_progress_t prog;
     char eb[256];

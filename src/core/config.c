@@ -915,6 +915,16 @@ config_ddl_t config_ddl_mode(const config_t *cfg, const config_table_t *t)
     return cfg->ddl != CONFIG_DDL_UNSET ? cfg->ddl : CONFIG_DDL_APPLY;
 }
 
+int config_ddl_followed(const config_t *cfg)
+{
+    if (config_ddl_mode(cfg, NULL) != CONFIG_DDL_IGNORE)
+        return 1;
+    for (int i = 0; i < cfg->ntables; i++)
+        if (config_ddl_mode(cfg, &cfg->tables[i]) != CONFIG_DDL_IGNORE)
+            return 1;
+    return 0;
+}
+
 const char *config_ddl_name(config_ddl_t mode)
 {
     return mode == CONFIG_DDL_STOP ? "stop" : mode == CONFIG_DDL_IGNORE ? "ignore" : "apply";

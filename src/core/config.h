@@ -140,6 +140,10 @@ const config_table_t *config_find_table(const config_t *cfg, const char *schema,
 /* The DDL mode in force for a table entry (NULL: the global one): never UNSET. */
 config_ddl_t config_ddl_mode(const config_t *cfg, const config_table_t *t);
 
+/* Does the configuration follow DDL anywhere (some mode, global or a table's,
+ * is not ignore)? */
+int config_ddl_followed(const config_t *cfg);
+
 /* "apply", "stop" or "ignore". */
 const char *config_ddl_name(config_ddl_t mode);
 

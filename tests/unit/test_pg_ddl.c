@@ -55,18 +55,18 @@ static void test_wanted_and_versions(void **state)
     char eb[256];
     (void)state;
     config_t *dflt = load("{\"name\": \"n\", \"source\": {\"conninfo\": \"x\"}}");
-    assert_true(pg_ddl_wanted(dflt));
+    assert_true(config_ddl_followed(dflt));
     assert_int_equal(pg_ddl_check_version(dflt, 130000, eb, sizeof(eb)), ERR_OK);
     config_free(dflt);
 
     config_t *ign = load("{\"name\": \"n\", \"source\": {\"conninfo\": \"x\"}, \"ddl\": \"ignore\","
                          "\"tables\": [{\"source\": \"a\"}]}");
-    assert_false(pg_ddl_wanted(ign));
+    assert_false(config_ddl_followed(ign));
     config_free(ign);
 
     config_t *one = load("{\"name\": \"n\", \"source\": {\"conninfo\": \"x\"}, \"ddl\": \"ignore\","
                          "\"tables\": [{\"source\": \"a\", \"ddl\": \"stop\"}]}");
-    assert_true(pg_ddl_wanted(one));
+    assert_true(config_ddl_followed(one));
     assert_int_equal(pg_ddl_check_version(one, 130000, eb, sizeof(eb)), ERR_CONFIG);
     assert_non_null(strstr(eb, "tables[].ddl"));
     assert_int_equal(pg_ddl_check_version(one, 140000, eb, sizeof(eb)), ERR_OK);
