@@ -149,7 +149,9 @@ static int pg_ddl_query_bool(PGconn *conn, const char *sql)
     return v;
 }
 
-/* Runs sql (several statements) in one transaction. */
+/* Runs sql (several statements) in one transaction, with the session's
+ * event triggers off: syncline's own objects (created again at each start,
+ * CREATE OR REPLACE) must not reach the stream as DDL to follow. */
 static err_t pg_ddl_exec_tx(PGconn *conn, const char *sql, const char *what, char *errbuf,
                             size_t errsize)
 {
@@ -157,7 +159,11 @@ static err_t pg_ddl_exec_tx(PGconn *conn, const char *sql, const char *what, cha
     if (res == NULL)
         return pg_conn_classify(conn);
     PQclear(res);
-    res = PQexec(conn, sql);
+    res = PQexec(conn, "SET LOCAL session_replication_role = replica");
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        PQclear(res);
+        res = PQexec(conn, sql);
+    }
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
     if (!ok)
         snprintf(errbuf, errsize, "%s: %s", what, PQresultErrorMessage(res));
@@ -279,9 +285,11 @@ err_t pg_ddl_key_fetch(const config_t *cfg, pg_ddl_key_t *key, char *errbuf, siz
     }
     PGconn *conn = pg_conn_open(cfg->source_conninfo, PG_CONN_SQL, "source", &err, errbuf, errsize);
     if (conn == NULL) {
-        log_warn("ddl: cannot read the source's DDL signing key (%s): DDL events cannot be "
-                 "verified and stop apply (docs/kafka.md#ddl)",
-                 errbuf);
+        key->unreachable = err == ERR_CONNECT;
+        log_warn("ddl: cannot read the source's DDL signing key (%s): %s (docs/kafka.md#ddl)",
+                 errbuf,
+                 key->unreachable ? "a DDL event waits until the source answers"
+                                  : "DDL events cannot be verified and stop apply");
         errbuf[0] = '\0';
         return ERR_OK;
     }
@@ -343,9 +351,8 @@ err_t pg_ddl_verify(PGconn *conn, const pg_ddl_key_t *key, const sink_ddl_t *d, 
         return pg_ddl_reject(d, "it carries no signature", errbuf, errsize);
     if (!key->loaded)
         return pg_ddl_reject(d,
-                             "its signature cannot be checked (this role could not read the "
-                             "source's syncline.ddl_key when run started: GRANT SELECT ON "
-                             "syncline.ddl_key to it)",
+                             "its signature cannot be checked (this role cannot read the "
+                             "source's syncline.ddl_key: GRANT SELECT ON syncline.ddl_key to it)",
                              errbuf, errsize);
     char want[DDL_SIG_HEX + 1];
     err_t err = pg_ddl_hmac(conn, key, *body, *body_len, want, errbuf, errsize);
@@ -475,7 +482,27 @@ static err_t pg_ddl_run(PGconn *conn, const ddl_event_t *ev, const char *stmt, c
     return err;
 }
 
-err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const pg_ddl_key_t *key,
+/* A key not read at start (the source down, its event trigger not installed
+ * yet, the grant not given yet) is read again when a message needs it; a
+ * source still out of reach is a lost connection: the session starts again. */
+static err_t pg_ddl_key_ensure(const config_t *cfg, pg_ddl_key_t *key, lsn_t lsn, char *errbuf,
+                               size_t errsize)
+{
+    if (key->loaded)
+        return ERR_OK;
+    err_t err = pg_ddl_key_fetch(cfg, key, errbuf, errsize);
+    if (err == ERR_OK && key->unreachable) {
+        char l[LSN_STRLEN];
+        snprintf(errbuf, errsize,
+                 "DDL message at lsn=%s: its signature is checked under the source's signing "
+                 "key, and the source cannot be reached to read it",
+                 lsn_format(lsn, l, sizeof(l)));
+        err = ERR_CONNECT;
+    }
+    return err;
+}
+
+err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, pg_ddl_key_t *key,
                    const sink_ddl_t *d, char *errbuf, size_t errsize)
 {
     char l[LSN_STRLEN], where[LSN_STRLEN + 8];
@@ -486,7 +513,9 @@ err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const pg_d
     }
     const char *body;
     size_t blen;
-    err_t err = pg_ddl_verify(conn, key, d, &body, &blen, errbuf, errsize);
+    err_t err = pg_ddl_key_ensure(cfg, key, d->lsn, errbuf, errsize);
+    if (err == ERR_OK)
+        err = pg_ddl_verify(conn, key, d, &body, &blen, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     ddl_event_t ev;

@@ -17,7 +17,8 @@
 /* The key the source's event trigger signs its messages with (HMAC-SHA256,
  * kept as the two padded halves in syncline.ddl_key, hex). */
 typedef struct pg_ddl_key {
-    int loaded; /* 0: this role could not read it (every DDL message then stops) */
+    int loaded;      /* 0: this role could not read it (every DDL message then stops) */
+    int unreachable; /* the source could not be reached: a DDL message waits for it */
     char ipad[129];
     char opad[129];
 } pg_ddl_key_t;
@@ -48,8 +49,9 @@ err_t pg_ddl_key_load(PGconn *conn, pg_ddl_key_t *key, char *errbuf, size_t errs
 
 /* pg_ddl_key_load on a session of its own to cfg's source (Kafka apply,
  * which streams nothing from it). No source.conninfo, or no connection:
- * key->loaded stays 0, with a warning (every DDL event then stops apply).
- * Fails only when the connection is lost while reading. */
+ * key->loaded stays 0, with a warning, and key->unreachable says whether the
+ * source could not be reached. Fails only when the connection is lost while
+ * reading. */
 err_t pg_ddl_key_fetch(const config_t *cfg, pg_ddl_key_t *key, char *errbuf, size_t errsize);
 
 /* Checks that d was written by the source's event trigger: its signature
@@ -63,10 +65,12 @@ err_t pg_ddl_verify(PGconn *conn, const pg_ddl_key_t *key, const sink_ddl_t *d, 
  * Runs, skips or stops on one captured DDL command, on the target session
  * conn inside its open transaction (not in pipeline mode). done_lsn: the
  * DDL the user applied by hand (--ddl-applied), 0 = none; it is skipped.
- * A message that does not verify under key (pg_ddl_verify) is never run.
- * ERR_SCHEMA naming the DDL, its LSN and what to do when it stops or fails.
+ * A message that does not verify under key (pg_ddl_verify) is never run; a
+ * key not loaded is read again first (pg_ddl_key_fetch), ERR_CONNECT when the
+ * source cannot be reached. ERR_SCHEMA naming the DDL, its LSN and what to do
+ * when it stops or fails.
  */
-err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, const pg_ddl_key_t *key,
+err_t pg_ddl_apply(PGconn *conn, const config_t *cfg, lsn_t done_lsn, pg_ddl_key_t *key,
                    const sink_ddl_t *d, char *errbuf, size_t errsize);
 
 #endif
