@@ -59,6 +59,13 @@ typedef struct kafka_dbz_source_tp {
     int64_t read_next; /* past the newest message read */
     int64_t held;      /* messages read and held in the buffer */
     int dirty;         /* next moved since the last commit */
+    /* the greatest position read since the partition was (re)assigned: a
+     * change at or below it, or an END at or below seen_end, is a copy a
+     * restarted connector sent again (event_dbz_pos_t) */
+    event_dbz_pos_t seen;
+    int has_seen;
+    uint64_t seen_end; /* the metadata topic: the greatest END commit LSN */
+    int dropping;      /* the last message read was such a copy */
 } kafka_dbz_source_tp_t;
 
 /* A change held until its transaction is complete. */
@@ -79,6 +86,7 @@ typedef struct kafka_dbz_source {
     kafka_dbz_avro_t *avro; /* kafka.format avro: the registry's reader; NULL for JSON */
     relcache_t *rels;
     txnbuf_t *tb;
+    uint64_t applied_commit; /* END commit LSN of the newest transaction applied */
     kafka_dbz_source_tp_t *tps;
     int ntps, last;
     char meta_topic[300];
@@ -234,8 +242,11 @@ static err_t kafka_dbz_source_txn(kafka_dbz_source_t *kds, txnbuf_txn_t *t)
         kafka_dbz_source_tp_passed(&kds->tps[t->src], t->token);
     for (int i = 0; i < kds->ntps; i++)
         kafka_dbz_source_tp_settle(&kds->tps[i]);
-    if (err == ERR_OK)
-        batch_txn_end(&kds->batch, 0, 0);
+    if (err == ERR_OK) { /* the target's progress LSN: the END's commit LSN */
+        if (t->mark > kds->applied_commit)
+            kds->applied_commit = t->mark;
+        batch_txn_end(&kds->batch, kds->applied_commit, 0);
+    }
     return err;
 }
 
@@ -306,6 +317,46 @@ static err_t kafka_dbz_source_avro(kafka_dbz_source_t *kds, const void *buf, siz
     return err;
 }
 
+/* A message that is a copy of one applied or held already, which a
+ * restarted connector sent again (Debezium is at-least-once): dropped, said
+ * once per run of copies. */
+static void kafka_dbz_source_resent(kafka_dbz_source_t *kds, kafka_dbz_source_tp_t *tp,
+                                    const rd_kafka_message_t *m, uint64_t lsn)
+{
+    kds->stats->skipped++;
+    if (!tp->dropping)
+        log_info("kafka dropping copies a restarted connector sent again, from topic=%s "
+                 "partition=%d offset=%lld (lsn=%llu: applied or read already)",
+                 tp->topic, (int)tp->partition, (long long)m->offset, (unsigned long long)lsn);
+    tp->dropping = 1;
+    kafka_dbz_source_tp_settle(tp);
+}
+
+/* An END at or below the newest commit applied or read on its partition. */
+static int kafka_dbz_source_end_resent(kafka_dbz_source_t *kds, kafka_dbz_source_tp_t *tp,
+                                       uint64_t lsn)
+{
+    if (lsn == 0) /* an id without an LSN: no order to judge by */
+        return 0;
+    if (lsn <= kds->applied_commit || lsn <= tp->seen_end)
+        return 1;
+    tp->seen_end = lsn;
+    return 0;
+}
+
+/* A change at or below the greatest read on its partition, or of a
+ * transaction applied already (event_dbz_pos_applied). */
+static int kafka_dbz_source_change_resent(kafka_dbz_source_t *kds, kafka_dbz_source_tp_t *tp,
+                                          const event_dbz_pos_t *pos)
+{
+    if (event_dbz_pos_applied(pos, kds->applied_commit) ||
+        (tp->has_seen && event_dbz_pos_cmp(pos, &tp->seen) <= 0))
+        return 1;
+    tp->seen = *pos;
+    tp->has_seen = 1;
+    return 0;
+}
+
 static err_t kafka_dbz_source_meta(kafka_dbz_source_t *kds, int i, const rd_kafka_message_t *m)
 {
     event_dbz_txn_meta_t meta;
@@ -326,7 +377,12 @@ static err_t kafka_dbz_source_meta(kafka_dbz_source_t *kds, int i, const rd_kafk
         kafka_dbz_source_tp_settle(tp);
         return ERR_OK;
     }
-    txnbuf_rc_t rc = txnbuf_end(kds->tb, meta.id, meta.event_count, i, m->offset);
+    if (kafka_dbz_source_end_resent(kds, tp, meta.lsn)) {
+        kafka_dbz_source_resent(kds, tp, m, meta.lsn);
+        return ERR_OK;
+    }
+    tp->dropping = 0;
+    txnbuf_rc_t rc = txnbuf_end(kds->tb, meta.id, meta.event_count, i, m->offset, meta.lsn);
     if (rc == TXNBUF_DUPLICATE) {
         log_warn("kafka second END of transaction id=%s topic=%s offset=%lld: ignored", meta.id,
                  tp->topic, (long long)m->offset);
@@ -378,6 +434,14 @@ static err_t kafka_dbz_source_data(kafka_dbz_source_t *kds, int i, const rd_kafk
                                        "syncline layout, not debezium");
     }
     int blk = event_dbz_txn_block(&it->ev, id, sizeof(id), &order, why, sizeof(why));
+    event_dbz_pos_t pos;
+    if (blk > 0 && event_dbz_txn_pos(&it->ev, order, &pos) &&
+        kafka_dbz_source_change_resent(kds, &kds->tps[i], &pos)) {
+        kafka_dbz_source_item_free(it);
+        kafka_dbz_source_resent(kds, &kds->tps[i], m, pos.lsn);
+        return ERR_OK;
+    }
+    kds->tps[i].dropping = 0;
     it->tp = i;
     it->offset = m->offset;
     txnbuf_rc_t rc =
@@ -479,6 +543,8 @@ static err_t kafka_dbz_source_start(kafka_dbz_source_t *kds, rd_kafka_topic_part
         return err;
     tp->assigned = 1;
     tp->held = tp->dirty = 0;
+    tp->has_seen = tp->dropping = 0; /* it is read again from here */
+    tp->seen_end = 0;
     tp->next = tp->read_next = -1;
     if (!kds->overrides_done && kds->opts->from != KAFKA_SOURCE_FROM_STORED) {
         e->offset = kds->opts->from == KAFKA_SOURCE_FROM_BEGINNING ? RD_KAFKA_OFFSET_BEGINNING
@@ -715,6 +781,7 @@ err_t kafka_dbz_source_run(const config_t *cfg, const kafka_source_opts_t *opts,
                               .errsize = errsize};
     memset(stats, 0, sizeof(*stats));
     stats->applied_lsn = applied;
+    kds.applied_commit = applied;
     if (target->ops->offsets == NULL) {
         snprintf(errbuf, errsize, "apply: the target sink keeps no consumer offsets");
         return ERR_RUNTIME;

@@ -172,7 +172,8 @@ txnbuf_rc_t txnbuf_add(txnbuf_t *tb, const char *id, int64_t order, void *item, 
     return TXNBUF_OK;
 }
 
-txnbuf_rc_t txnbuf_end(txnbuf_t *tb, const char *id, int64_t count, int src, int64_t token)
+txnbuf_rc_t txnbuf_end(txnbuf_t *tb, const char *id, int64_t count, int src, int64_t token,
+                       uint64_t mark)
 {
     txnbuf_txn_t *t = txnbuf_find(tb, id);
     if (t != NULL && t->ended)
@@ -182,6 +183,7 @@ txnbuf_rc_t txnbuf_end(txnbuf_t *tb, const char *id, int64_t count, int src, int
     t->count = count;
     t->src = src;
     t->token = token;
+    t->mark = mark;
     txnbuf_queue(tb, t);
     return TXNBUF_OK;
 }

@@ -32,6 +32,7 @@ typedef struct txnbuf_txn {
     int64_t count; /* changes END announced */
     int src;       /* where END was read, as the caller gave it (stream, offset); */
     int64_t token; /* src -1 for a change without a transaction block */
+    uint64_t mark; /* what the caller gave with END (its commit LSN), 0 before */
     txnbuf_item_t *items;
     size_t n, cap;
     size_t bytes;
@@ -56,9 +57,10 @@ void txnbuf_clear(txnbuf_t *tb);
  */
 txnbuf_rc_t txnbuf_add(txnbuf_t *tb, const char *id, int64_t order, void *item, size_t bytes);
 
-/* END of transaction id with count changes, read at (src, token): it
- * queues, in END order. */
-txnbuf_rc_t txnbuf_end(txnbuf_t *tb, const char *id, int64_t count, int src, int64_t token);
+/* END of transaction id with count changes, read at (src, token), with mark
+ * (kept in the transaction): it queues, in END order. */
+txnbuf_rc_t txnbuf_end(txnbuf_t *tb, const char *id, int64_t count, int src, int64_t token,
+                       uint64_t mark);
 
 /* The oldest ended transaction when all its changes are in (items sorted),
  * NULL when none is ready. Owned by the buffer until txnbuf_pop. */

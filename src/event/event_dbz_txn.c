@@ -6,8 +6,10 @@
  */
 #include "event/event_dbz_txn.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The payload of a JsonConverter document, or the document itself. */
@@ -17,7 +19,20 @@ static json_t *event_dbz_txn_payload(json_t *root)
     return json_is_object(payload) && json_object_get(root, "schema") != NULL ? payload : root;
 }
 
-static int event_dbz_txn_id(const json_t *v, char *id, size_t idsize, char *errbuf, size_t errsize)
+/* A decimal LSN (Debezium writes LSNs as numbers): 0 when s is not one. */
+static uint64_t event_dbz_txn_lsn(const char *s)
+{
+    char *end;
+    if (s == NULL || *s < '0' || *s > '9')
+        return 0;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    return errno != 0 || *end != '\0' ? 0 : (uint64_t)v;
+}
+
+/* The id up to ':' into id; *lsn (when not NULL): the LSN after it. */
+static int event_dbz_txn_id(const json_t *v, char *id, size_t idsize, uint64_t *lsn, char *errbuf,
+                            size_t errsize)
 {
     const char *s = json_string_value(v);
     size_t n = s != NULL ? strcspn(s, ":") : 0;
@@ -27,6 +42,8 @@ static int event_dbz_txn_id(const json_t *v, char *id, size_t idsize, char *errb
     }
     memcpy(id, s, n);
     id[n] = '\0';
+    if (lsn != NULL)
+        *lsn = s[n] == ':' ? event_dbz_txn_lsn(s + n + 1) : 0;
     return 0;
 }
 
@@ -39,7 +56,8 @@ static int event_dbz_txn_meta_of(json_t *p, event_dbz_txn_meta_t *meta, char *er
         return -1;
     }
     meta->end = strcmp(status, "END") == 0;
-    if (event_dbz_txn_id(json_object_get(p, "id"), meta->id, sizeof(meta->id), errbuf, errsize))
+    if (event_dbz_txn_id(json_object_get(p, "id"), meta->id, sizeof(meta->id), &meta->lsn, errbuf,
+                         errsize))
         return -1;
     json_t *n = json_object_get(p, "event_count");
     if (meta->end && (!json_is_integer(n) || json_integer_value(n) < 0)) {
@@ -78,5 +96,51 @@ int event_dbz_txn_block(const event_t *ev, char *id, size_t idsize, int64_t *ord
         return -1;
     }
     *order = json_integer_value(o);
-    return event_dbz_txn_id(json_object_get(blk, "id"), id, idsize, errbuf, errsize) ? -1 : 1;
+    return event_dbz_txn_id(json_object_get(blk, "id"), id, idsize, NULL, errbuf, errsize) ? -1 : 1;
+}
+
+/* "sequence": a JSON array in a string, [last commit LSN or null, LSN]. */
+static bool event_dbz_txn_prev_commit(const json_t *src, uint64_t *prev)
+{
+    const char *seq = json_string_value(json_object_get(src, "sequence"));
+    json_t *arr = seq != NULL ? json_loads(seq, 0, NULL) : NULL;
+    const char *first = json_string_value(json_array_get(arr, 0));
+    *prev = event_dbz_txn_lsn(first);
+    json_decref(arr);
+    return *prev != 0;
+}
+
+int event_dbz_txn_pos(const event_t *ev, int64_t order, event_dbz_pos_t *pos)
+{
+    memset(pos, 0, sizeof(*pos));
+    json_t *src = ev->root != NULL ? json_object_get(ev->root, "source") : NULL;
+    json_t *lsn = json_object_get(src, "lsn");
+    if (!json_is_integer(lsn) || json_integer_value(lsn) <= 0)
+        return 0;
+    pos->lsn = (uint64_t)json_integer_value(lsn);
+    pos->order = order;
+    pos->has_prev = event_dbz_txn_prev_commit(src, &pos->prev_commit);
+    const char *version = json_string_value(json_object_get(src, "version"));
+    pos->lsn_is_commit = version != NULL && strncmp(version, "syncline-", 9) == 0;
+    return 1;
+}
+
+static int event_dbz_cmp_u64(uint64_t a, uint64_t b)
+{
+    return a < b ? -1 : a > b;
+}
+
+int event_dbz_pos_cmp(const event_dbz_pos_t *a, const event_dbz_pos_t *b)
+{
+    int c = event_dbz_cmp_u64(a->prev_commit, b->prev_commit);
+    if (c == 0)
+        c = event_dbz_cmp_u64(a->lsn, b->lsn);
+    return c != 0 ? c : a->order < b->order ? -1 : a->order > b->order;
+}
+
+bool event_dbz_pos_applied(const event_dbz_pos_t *pos, uint64_t applied)
+{
+    if (pos->has_prev)
+        return pos->prev_commit < applied;
+    return pos->lsn_is_commit && pos->lsn <= applied;
 }

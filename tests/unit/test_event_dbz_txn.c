@@ -29,6 +29,7 @@ static void test_end_with_schema(void **state)
     assert_true(m.end);
     assert_string_equal(m.id, "745");
     assert_int_equal(m.event_count, 4);
+    assert_int_equal(m.lsn, 26674920);
 }
 
 static void test_begin_plain_and_bad(void **state)
@@ -80,12 +81,79 @@ static void test_change_block(void **state)
     assert_int_equal(decode_block("{\"id\": \"7\"}", id, &order), -1);
 }
 
+/* The position of a change with this source block and total_order 3. */
+static int decode_pos(const char *source, event_dbz_pos_t *pos)
+{
+    char v[1024], why[256];
+    snprintf(v, sizeof(v),
+             "{\"before\": null, \"after\": {\"id\": 1}, \"source\": %s, \"transaction\": "
+             "{\"id\": \"9:1\", \"total_order\": 3}, \"op\": \"c\", \"ts_ms\": 1}",
+             source);
+    event_codec_t *c = event_codec_new(EVENT_FORMAT_JSON, why, sizeof(why));
+    event_t ev;
+    assert_int_equal(event_decode(c, v, strlen(v), NULL, 0, &ev, why, sizeof(why)), 0);
+    int rc = event_dbz_txn_pos(&ev, 3, pos);
+    event_clear(&ev);
+    event_codec_free(c);
+    return rc;
+}
+
+/* Debezium's: "sequence" [last commit, lsn]; the transaction is applied
+ * when the commit before it is below the newest applied commit. */
+static void test_position_debezium(void **state)
+{
+    (void)state;
+    event_dbz_pos_t a, b;
+    const char *s1 = "{\"schema\": \"public\", \"table\": \"a\", \"version\": \"3.6.1.Final\", "
+                     "\"sequence\": \"[\\\"26371336\\\",\\\"26371424\\\"]\", \"lsn\": 26371424}";
+    assert_int_equal(decode_pos(s1, &a), 1);
+    assert_true(a.has_prev);
+    assert_false(a.lsn_is_commit);
+    assert_int_equal(a.prev_commit, 26371336);
+    assert_int_equal(a.lsn, 26371424);
+    assert_int_equal(a.order, 3);
+    assert_false(event_dbz_pos_applied(&a, 26371336)); /* its predecessor is the newest applied */
+    assert_true(event_dbz_pos_applied(&a, 26371720));  /* a later commit is applied */
+    assert_false(event_dbz_pos_applied(&a, 0));
+    b = a;
+    assert_int_equal(event_dbz_pos_cmp(&a, &b), 0); /* a copy: not after the greatest seen */
+    b.order = 4;
+    assert_true(event_dbz_pos_cmp(&a, &b) < 0);
+    b.lsn = 26371400; /* a later change of the same transaction sorts by lsn before order */
+    assert_true(event_dbz_pos_cmp(&a, &b) > 0);
+    b.prev_commit = 26371720; /* the next transaction */
+    assert_true(event_dbz_pos_cmp(&a, &b) < 0);
+    /* the connector's first events name no last commit: never taken as applied */
+    const char *s2 = "{\"schema\": \"public\", \"table\": \"a\", \"sequence\": "
+                     "\"[null,\\\"26371040\\\"]\", \"lsn\": 26371040}";
+    assert_int_equal(decode_pos(s2, &b), 1);
+    assert_false(b.has_prev);
+    assert_false(event_dbz_pos_applied(&b, 99999999));
+    assert_true(event_dbz_pos_cmp(&b, &a) < 0);
+    /* no lsn: no position */
+    assert_int_equal(decode_pos("{\"schema\": \"public\", \"table\": \"a\"}", &b), 0);
+}
+
+/* syncline's capture writes the commit LSN as lsn and no last commit. */
+static void test_position_syncline(void **state)
+{
+    (void)state;
+    event_dbz_pos_t a;
+    const char *s = "{\"schema\": \"public\", \"table\": \"a\", \"version\": \"syncline-0.9\", "
+                    "\"sequence\": \"[null,\\\"500\\\"]\", \"lsn\": 500}";
+    assert_int_equal(decode_pos(s, &a), 1);
+    assert_false(a.has_prev);
+    assert_true(a.lsn_is_commit);
+    assert_true(event_dbz_pos_applied(&a, 500));
+    assert_false(event_dbz_pos_applied(&a, 499));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_end_with_schema),
-        cmocka_unit_test(test_begin_plain_and_bad),
-        cmocka_unit_test(test_change_block),
+        cmocka_unit_test(test_end_with_schema),   cmocka_unit_test(test_begin_plain_and_bad),
+        cmocka_unit_test(test_change_block),      cmocka_unit_test(test_position_debezium),
+        cmocka_unit_test(test_position_syncline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

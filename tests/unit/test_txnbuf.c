@@ -50,7 +50,7 @@ static void test_ready_after_end_and_all_changes(void **state)
     txnbuf_t *tb = txnbuf_new(1 << 20, free_item);
     assert_int_equal(txnbuf_add(tb, "7:100", 2, item(2), 10), TXNBUF_OK);
     assert_null(txnbuf_ready(tb));
-    assert_int_equal(txnbuf_end(tb, "7:100", 3, 0, 42), TXNBUF_OK);
+    assert_int_equal(txnbuf_end(tb, "7:100", 3, 0, 42, 26371336), TXNBUF_OK);
     assert_null(txnbuf_ready(tb)); /* END says 3, two missing */
     assert_non_null(txnbuf_head(tb));
     assert_int_equal(txnbuf_add(tb, "7:100", 3, item(3), 10), TXNBUF_OK);
@@ -59,6 +59,7 @@ static void test_ready_after_end_and_all_changes(void **state)
     assert_non_null(t);
     assert_int_equal(t->n, 3);
     assert_int_equal(t->token, 42);
+    assert_int_equal(t->mark, 26371336);
     assert_int_equal(value(t, 0), 1); /* total_order */
     assert_int_equal(value(t, 1), 2);
     assert_int_equal(value(t, 2), 3);
@@ -73,8 +74,8 @@ static void test_end_order_holds_a_complete_later_one(void **state)
 {
     (void)state;
     txnbuf_t *tb = txnbuf_new(1 << 20, free_item);
-    assert_int_equal(txnbuf_end(tb, "a", 2, 0, 1), TXNBUF_OK);
-    assert_int_equal(txnbuf_end(tb, "b", 1, 0, 2), TXNBUF_OK);
+    assert_int_equal(txnbuf_end(tb, "a", 2, 0, 1, 0), TXNBUF_OK);
+    assert_int_equal(txnbuf_end(tb, "b", 1, 0, 2, 0), TXNBUF_OK);
     assert_int_equal(txnbuf_add(tb, "b", 1, item(20), 1), TXNBUF_OK);
     assert_int_equal(txnbuf_add(tb, "a", 1, item(10), 1), TXNBUF_OK);
     assert_null(txnbuf_ready(tb)); /* b is complete but a, ended first, is not */
@@ -91,7 +92,7 @@ static void test_change_without_block_is_its_own(void **state)
 {
     (void)state;
     txnbuf_t *tb = txnbuf_new(1 << 20, free_item);
-    assert_int_equal(txnbuf_end(tb, "a", 1, 0, 1), TXNBUF_OK);
+    assert_int_equal(txnbuf_end(tb, "a", 1, 0, 1, 0), TXNBUF_OK);
     assert_int_equal(txnbuf_add(tb, NULL, 0, item(5), 1), TXNBUF_OK);
     assert_null(txnbuf_ready(tb)); /* behind a */
     assert_int_equal(txnbuf_add(tb, "a", 1, item(1), 1), TXNBUF_OK);
@@ -108,8 +109,8 @@ static void test_empty_transaction_and_duplicate_end(void **state)
 {
     (void)state;
     txnbuf_t *tb = txnbuf_new(1 << 20, free_item);
-    assert_int_equal(txnbuf_end(tb, "e", 0, 0, 9), TXNBUF_OK);
-    assert_int_equal(txnbuf_end(tb, "e", 0, 0, 10), TXNBUF_DUPLICATE);
+    assert_int_equal(txnbuf_end(tb, "e", 0, 0, 9, 0), TXNBUF_OK);
+    assert_int_equal(txnbuf_end(tb, "e", 0, 0, 10, 0), TXNBUF_DUPLICATE);
     txnbuf_txn_t *t = txnbuf_ready(tb);
     assert_non_null(t);
     assert_int_equal(t->n, 0);
@@ -150,7 +151,7 @@ static void test_many_transactions(void **state)
     }
     for (int i = 0; i < 10000; i++) {
         snprintf(id, sizeof(id), "%d:%d", i, i * 8);
-        assert_int_equal(txnbuf_end(tb, id, 2, 0, i), TXNBUF_OK);
+        assert_int_equal(txnbuf_end(tb, id, 2, 0, i, 0), TXNBUF_OK);
     }
     for (int i = 0; i < 10000; i++) {
         txnbuf_txn_t *t = txnbuf_ready(tb);
