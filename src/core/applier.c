@@ -80,10 +80,12 @@ err_t applier_commit(applier_t *a, int wait, char *errbuf, size_t errsize)
     if (!a->batch.open)
         return ERR_OK;
     sink_position_t pos = {0};
-    if (a->feed.position != NULL)
-        a->feed.position(a->feed.ctx, &pos);
+    err_t err =
+        a->feed.position != NULL ? a->feed.position(a->feed.ctx, &pos, errbuf, errsize) : ERR_OK;
+    if (err != ERR_OK)
+        return err;
     hold_marks(&a->hold, &pos);
-    err_t err = batch_commit(&a->batch, &pos, wait, errbuf, errsize);
+    err = batch_commit(&a->batch, &pos, wait, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     hold_marked(&a->hold);

@@ -37,7 +37,7 @@ typedef struct applier_feed {
     lsn_t (*boundary_lsn)(void *ctx);
     /* Optional: what a commit covers beyond the LSNs the batch carries
      * (consumer offsets) into pos; valid until committed. */
-    void (*position)(void *ctx, sink_position_t *pos);
+    err_t (*position)(void *ctx, sink_position_t *pos, char *errbuf, size_t errsize);
     /* Optional: the position was handed to the sink with its batch. */
     void (*committed)(void *ctx);
     /* The target made more durable (a->batch.durable moved): confirm it. */

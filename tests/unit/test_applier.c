@@ -159,13 +159,15 @@ static int64_t feed_due_ms(void *ctx)
     return INT64_MAX / 2;
 }
 
-static void feed_position(void *ctx, sink_position_t *pos)
+static err_t feed_position(void *ctx, sink_position_t *pos, char *errbuf, size_t errsize)
 {
     fake_t *f = ctx;
+    (void)errbuf, (void)errsize;
     assert_false(f->in_txn); /* commits only at a boundary */
     f->off = (sink_offset_t){"t", 0, f->offset};
     pos->offsets = &f->off;
     pos->noffsets = 1;
+    return ERR_OK;
 }
 
 static err_t feed_on_durable(void *ctx, char *errbuf, size_t errsize)
