@@ -15,12 +15,6 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# shellcheck source=tests/lib/pg.sh
-source "$ROOT/tests/lib/pg.sh"
-# shellcheck source=tests/lib/kafka.sh
-source "$ROOT/tests/lib/kafka.sh"
-# shellcheck source=bench/cpu.sh
-source "$ROOT/bench/cpu.sh"
 
 SCALE=10
 TRANSACTIONS=40000
@@ -42,52 +36,12 @@ while (($#)); do
 done
 [[ -x "$SYNCLINE" ]] || { echo "kafka.sh: no syncline binary at $SYNCLINE" >&2; exit 2; }
 
-log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
-die() { log "FAIL: $*"; exit 1; }
-q() { # PORT DB SQL
-    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -qAt -v ON_ERROR_STOP=1 \
-        -h 127.0.0.1 -p "$1" -U postgres -d "$2" -c "$3"
-}
-now() { echo "$EPOCHREALTIME"; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-pm() { head -n 1 "$SCRATCH/$1/postmaster.pid"; }
-
-SCRATCH=$(pg_make_scratch syncline-bench-kafka)
-SRC_PORT=$(pg_free_port 57442)
-TGT_PORT=$(pg_free_port $((SRC_PORT + 1)))
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    sleep 1
-    if ((KEEP)); then
-        log "kept: source $SRC_PORT, target $TGT_PORT, broker $(cat "$SCRATCH/kafka/brokers" 2>/dev/null), $SCRATCH"
-        return
-    fi
-    kafka_stop "$SCRATCH/kafka" || true
-    pg_cluster_destroy "$SCRATCH/src" >/dev/null 2>&1 || true
-    pg_cluster_destroy "$SCRATCH/tgt" >/dev/null 2>&1 || true
-    rm -rf "$SCRATCH"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM # the EXIT trap then cleans up: a signal alone would skip it
-
-conf=("shared_buffers = 256MB" "max_wal_size = 4GB" "fsync = on" "max_replication_slots = 10"
-    "max_wal_senders = 10")
-PG_FSYNC=on pg_cluster_create source "$SRC_PORT" "$SCRATCH/src" "${conf[@]}" >/dev/null
-PG_FSYNC=on pg_cluster_create target "$TGT_PORT" "$SCRATCH/tgt" "${conf[@]}" >/dev/null
-pg_cluster_start "$SCRATCH/src" >/dev/null
-pg_cluster_start "$SCRATCH/tgt" >/dev/null
-BROKERS=$(kafka_start "$SCRATCH/kafka" 59192)
+# shellcheck source=bench/lib-kafka.sh
+source "$ROOT/bench/lib-kafka.sh"
+kafka_bench_start kafka 57442 59192
 log "source $SRC_PORT, target $TGT_PORT, broker $BROKERS, scale $SCALE, $TRANSACTIONS transactions"
 
-q "$SRC_PORT" postgres "CREATE DATABASE bench"
-q "$TGT_PORT" postgres "CREATE DATABASE bench_native"
-q "$TGT_PORT" postgres "CREATE DATABASE bench_kafka"
-for target in "$SRC_PORT bench" "$TGT_PORT bench_native" "$TGT_PORT bench_kafka"; do
-    read -r port db <<<"$target"
-    "$PG_BIN/pgbench" -q -i -s "$SCALE" -h 127.0.0.1 -p "$port" -U postgres "$db" >/dev/null 2>&1
-done
+kafka_bench_dbs bench_native bench_kafka
 
 # the native subscription and its slot, disabled: the backlog piles up behind it
 q "$SRC_PORT" bench "CREATE PUBLICATION native FOR ALL TABLES"
@@ -127,7 +81,6 @@ N_SRC=$(cpu_delta "$s0" "$(cpu_snap "$(pm src)")") N_TGT=$(cpu_delta "$g0" "$(cp
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
 
 log "syncline capture + apply ($FORMAT): draining"
-BROKER_PID=$(cat "$SCRATCH/kafka/pid")
 s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)") k0=$(cpu_snap "$BROKER_PID")
 t0=$(now)
 "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &

@@ -24,13 +24,7 @@ CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount n
 CREATE TABLE wide (id int PRIMARY KEY, k int, doc text);
 ALTER TABLE wide REPLICA IDENTITY FULL;"
 # The target keeps a column whose update carries Debezium's unchanged-TOAST placeholder.
-tgt_sql "
-CREATE FUNCTION keep_toast() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN
-    IF NEW.note = '__debezium_unavailable_value' THEN NEW.note := OLD.note; END IF;
-    RETURN NEW;
-END \$\$;
-CREATE TRIGGER keep_toast BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION keep_toast();"
+tgt_sql "$DBZ_KEEP_TOAST"
 capture_start
 
 src_sql "
@@ -49,42 +43,9 @@ COMMIT;"
 # The Debezium JDBC sink, configured as its users do (tests/lib/connect.sh: the worker).
 connect_e2e_start
 _e2e_log "kafka connect: $(cat "$CONNECT_DIR/url")"
-connect_create "$CONNECT_DIR" jdbc-sink "{
-  \"connector.class\": \"io.debezium.connector.jdbc.JdbcSinkConnector\",
-  \"tasks.max\": \"1\",
-  \"topics.regex\": \"$PREFIX\\\\.public\\\\..*\",
-  \"connection.url\": \"jdbc:postgresql://127.0.0.1:$TGT_PORT/$TGT_DB\",
-  \"connection.username\": \"postgres\",
-  \"connection.password\": \"unused\",
-  \"insert.mode\": \"upsert\",
-  \"primary.key.mode\": \"record_key\",
-  \"delete.enabled\": \"true\",
-  \"schema.evolution\": \"none\",
-  \"batch.size\": \"2000\",
-  \"use.reduction.buffer\": \"true\",
-  \"transforms\": \"route\",
-  \"transforms.route.type\": \"org.apache.kafka.connect.transforms.RegexRouter\",
-  \"transforms.route.regex\": \"$PREFIX\\\\.public\\\\.(.*)\",
-  \"transforms.route.replacement\": \"\$1\"
-}" || fail "could not create the JDBC sink"
-connect_wait_running "$CONNECT_DIR" jdbc-sink 120 || fail "the JDBC sink is not running"
+jdbc_sink_create
 
-# Waits until the target equals the source; shows both when it does not.
-converge() {
-    local t i
-    for ((i = 0; i < 300; i++)); do
-        _kafka_tables_same "${TABLES[@]}" && return 0
-        sleep 0.3
-    done
-    for t in "${TABLES[@]}"; do
-        echo "--- $t: source, then target ---" >&2
-        src_sql "SELECT * FROM $t ORDER BY id" | cut -c1-300 >&2
-        echo "---" >&2
-        tgt_sql "SELECT * FROM $t ORDER BY id" | cut -c1-300 >&2
-    done
-    fail "the target did not converge"
-}
-converge
+jdbc_sink_converge
 
 # Updates (unchanged TOAST under both identities), a key change, deletes, back to NULL.
 src_sql "
@@ -99,7 +60,7 @@ COMMIT;
 UPDATE items SET name = NULL, price = NULL WHERE id = 2;
 DELETE FROM items WHERE id = 10;
 INSERT INTO items (id, name) VALUES (1, 'one again');"
-converge
+jdbc_sink_converge
 assert_eq "big text" "$(tgt_sql "SELECT left(note, 8) FROM items WHERE id = 3")" \
     "the unchanged TOAST value stayed on the target"
 

@@ -16,9 +16,7 @@ TOPIC="$PREFIX.public.items"
 kafka_config json none
 
 both_sql "
-CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount numeric, qty int2,
-    big int8, ratio float8, flag bool, day date, at timestamp, at3 timestamp(3), atz timestamptz,
-    tod time, u uuid, j jsonb, raw bytea, note text);"
+$DBZ_ITEMS_TABLE"
 src_sql "CREATE PUBLICATION dbz_pub FOR TABLE items;
 SELECT 1 FROM pg_create_logical_replication_slot('dbz_slot', 'pgoutput');" >/dev/null
 
@@ -27,16 +25,7 @@ dbz_source_create '"table.include.list": "public.items",'
 
 src_sql "
 BEGIN;
-INSERT INTO items VALUES
- (1, 'one', 12.5, 3.14159, 7, 9007199254740993, 0.1, true, '2024-02-29', '2024-01-02 03:04:05.123456',
-  '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.5+02', '23:59:59.999999',
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '\\x00ff10', 'short'),
- (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (3, 'negative', -99999.999, -0.000001, -32768, -9223372036854775808, -1e300, false, '1900-01-01',
-  '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999', '1969-12-31 23:59:59+00', '00:00:00',
-  NULL, '[]', '\\x', repeat('big text ', 20000)),
- (4, 'doomed', 1, 1, 1, 1, 1, true, '2000-01-01', '2000-01-01', '2000-01-01', '2000-01-01+00', '12:00',
-  NULL, NULL, NULL, NULL);
+$(dbz_items_insert "repeat('big text ', 20000)" doomed)
 COMMIT;
 UPDATE items SET qty = 8, at = at + interval '1 second' WHERE id = 3;
 UPDATE items SET name = 'two', price = 0.001, atz = '2000-01-01 00:00:00+00' WHERE id = 2;

@@ -18,9 +18,7 @@ kafka_config avro none "\"layout\": \"debezium\", \"topic_prefix\": \"$PREFIX\",
 
 TABLES=(items wide)
 both_sql "
-CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount numeric,
-    qty int2, big int8, ratio float8, flag bool, day date, at timestamp, at3 timestamp(3),
-    atz timestamptz, tod time, u uuid, j jsonb, raw bytea, note text);
+$DBZ_ITEMS_TABLE
 CREATE TABLE wide (id int PRIMARY KEY, k int, doc text);
 ALTER TABLE wide REPLICA IDENTITY FULL;"
 capture_start
@@ -28,14 +26,7 @@ apply_start
 
 src_sql "
 BEGIN;
-INSERT INTO items VALUES
- (1, 'one', 12.5, 3.14159, 7, 9007199254740993, 0.1, true, '2024-02-29', '2024-01-02 03:04:05.123456',
-  '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.5+02', '23:59:59.999999',
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '\\x00ff10', 'short'),
- (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (3, 'negative', -99999.999, -0.000001, -32768, -9223372036854775808, -1e300, false, '1900-01-01',
-  '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999', '1969-12-31 23:59:59+00', '00:00:00',
-  NULL, '[]', '\\x', (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g));
+$(dbz_items_insert "(SELECT string_agg(md5(g::text), '') FROM generate_series(1, 400) g)")
 INSERT INTO wide SELECT g, g, (SELECT string_agg(md5((g * 1000 + h)::text), '')
     FROM generate_series(1, 300) h) FROM generate_series(1, 5) g;
 COMMIT;"

@@ -23,42 +23,19 @@ dbz_avro_e2e_setup kafka_dbz_avro_connect "$PREFIX"
 
 TABLES=(items acct)
 both_sql "
-CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount numeric, qty int2,
-    big int8, ratio float8, flag bool, day date, at timestamp, at3 timestamp(3), atz timestamptz,
-    tod time, u uuid, j jsonb, raw bytea, note text);
+$DBZ_ITEMS_TABLE
 CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL, memo text);
 INSERT INTO acct SELECT g, 1000, NULL FROM generate_series(1, 5) g;"
 src_sql "CREATE PUBLICATION dbz_pub FOR TABLE items, acct;
 SELECT 1 FROM pg_create_logical_replication_slot('dbz_slot', 'pgoutput');" >/dev/null
 
 connect_e2e_start dbz_slot
-conv() { # key|value
-    local k=$1
-    cat <<JSON
-  "$k.converter": "io.apicurio.registry.utils.converter.AvroConverter",
-  "$k.converter.apicurio.registry.url": "$NATIVE",
-  "$k.converter.apicurio.registry.auto-register": "true",
-  "$k.converter.apicurio.registry.find-latest": "true",
-  "$k.converter.apicurio.registry.as-confluent": "true",
-  "$k.converter.apicurio.registry.use-id": "contentId",
-  "$k.converter.apicurio.registry.headers.enabled": "false",
-JSON
-}
-dbz_source_create "$(conv key)
-$(conv value)
+dbz_source_create "$(apicurio_converter key auto-register true find-latest true)
+$(apicurio_converter value auto-register true find-latest true)
   \"table.include.list\": \"public.items,public.acct\","
 src_sql "
 BEGIN;
-INSERT INTO items VALUES
- (1, 'one', 12.5, 3.14159, 7, 9007199254740993, 0.1, true, '2024-02-29', '2024-01-02 03:04:05.123456',
-  '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.5+02', '23:59:59.999999',
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '\\x00ff10', 'short'),
- (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (3, 'negative', -99999.999, -0.000001, -32768, -9223372036854775808, -1e300, false, '1900-01-01',
-  '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999', '1969-12-31 23:59:59+00', '00:00:00',
-  NULL, '[]', '\\x', repeat('big text ', 20000)),
- (4, 'doomed', 1, 1, 1, 1, 1, true, '2000-01-01', '2000-01-01', '2000-01-01', '2000-01-01+00', '12:00',
-  NULL, NULL, NULL, NULL);
+$(dbz_items_insert "repeat('big text ', 20000)" doomed)
 COMMIT;
 BEGIN;
 UPDATE acct SET bal = bal - 250 WHERE id = 1;

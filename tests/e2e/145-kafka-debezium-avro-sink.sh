@@ -19,91 +19,27 @@ dbz_avro_e2e_setup kafka_dbz_avro_sink "$PREFIX"
 
 TABLES=(items acct)
 both_sql "
-CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount numeric, qty int2,
-    big int8, ratio float8, flag bool, day date, at timestamp, at3 timestamp(3), atz timestamptz,
-    tod time, u uuid, j jsonb, raw bytea, note text);
+$DBZ_ITEMS_TABLE
 CREATE TABLE acct (id int PRIMARY KEY, bal bigint NOT NULL, memo text);
 INSERT INTO acct SELECT g, 1000, NULL FROM generate_series(1, 5) g;"
-tgt_sql "
-CREATE FUNCTION keep_toast() RETURNS trigger LANGUAGE plpgsql AS \$\$
-BEGIN
-    IF NEW.note = '__debezium_unavailable_value' THEN NEW.note := OLD.note; END IF;
-    RETURN NEW;
-END \$\$;
-CREATE TRIGGER keep_toast BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION keep_toast();"
+tgt_sql "$DBZ_KEEP_TOAST"
 capture_start
 
 src_sql "
 BEGIN;
-INSERT INTO items VALUES
- (1, 'one', 12.5, 3.14159, 7, 9007199254740993, 0.1, true, '2024-02-29', '2024-01-02 03:04:05.123456',
-  '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.5+02', '23:59:59.999999',
-  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '\\x00ff10', 'short'),
- (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
- (3, 'negative', -99999.999, -0.000001, -32768, -9223372036854775808, -1e300, false, '1900-01-01',
-  '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999', '1969-12-31 23:59:59+00', '00:00:00',
-  NULL, '[]', '\\x', repeat('big text ', 20000)),
- (4, 'doomed', 1, 1, 1, 1, 1, true, '2000-01-01', '2000-01-01', '2000-01-01', '2000-01-01+00', '12:00',
-  NULL, NULL, NULL, NULL);
+$(dbz_items_insert "repeat('big text ', 20000)" doomed)
 UPDATE acct SET memo = 'seen' WHERE id = 3;
 COMMIT;"
 
 # both topics exist before the sink subscribes (topics.regex sees later topics only at its next
 # metadata refresh, 5 minutes by default)
 connect_e2e_start
-conv() { # key|value
-    local k=$1
-    cat <<JSON
-  "$k.converter": "io.apicurio.registry.utils.converter.AvroConverter",
-  "$k.converter.apicurio.registry.url": "$NATIVE",
-  "$k.converter.apicurio.registry.as-confluent": "true",
-  "$k.converter.apicurio.registry.use-id": "contentId",
-  "$k.converter.apicurio.registry.headers.enabled": "false",
-JSON
-}
-connect_create "$CONNECT_DIR" jdbc-sink "{
-$(conv key)
-$(conv value)
-  \"connector.class\": \"io.debezium.connector.jdbc.JdbcSinkConnector\",
-  \"tasks.max\": \"1\",
-  \"topics.regex\": \"$PREFIX\\\\.public\\\\..*\",
-  \"connection.url\": \"jdbc:postgresql://127.0.0.1:$TGT_PORT/$TGT_DB\",
-  \"connection.username\": \"postgres\",
-  \"connection.password\": \"unused\",
-  \"insert.mode\": \"upsert\",
-  \"primary.key.mode\": \"record_key\",
-  \"delete.enabled\": \"true\",
-  \"schema.evolution\": \"none\",
-  \"batch.size\": \"2000\",
-  \"use.reduction.buffer\": \"true\",
-  \"transforms\": \"route\",
-  \"transforms.route.type\": \"org.apache.kafka.connect.transforms.RegexRouter\",
-  \"transforms.route.regex\": \"$PREFIX\\\\.public\\\\.(.*)\",
-  \"transforms.route.replacement\": \"\$1\"
-}" || fail "could not create the JDBC sink"
-connect_wait_running "$CONNECT_DIR" jdbc-sink 120 || fail "the JDBC sink is not running"
+jdbc_sink_create "$(apicurio_converter key)
+$(apicurio_converter value)"
 
-converge() {
-    local t i
-    for ((i = 0; i < 300; i++)); do
-        _kafka_tables_same "${TABLES[@]}" && return 0
-        if grep -q '"FAILED"' <<<"$(connect_status "$CONNECT_DIR" jdbc-sink 2>/dev/null)"; then
-            connect_status "$CONNECT_DIR" jdbc-sink | head -c 3000 >&2
-            fail "the JDBC sink task failed"
-        fi
-        sleep 0.3
-    done
-    for t in "${TABLES[@]}"; do
-        echo "--- $t: source, then target ---" >&2
-        src_sql "SELECT * FROM $t ORDER BY id" | cut -c1-300 >&2
-        echo "---" >&2
-        tgt_sql "SELECT * FROM $t ORDER BY id" | cut -c1-300 >&2
-    done
-    fail "the target did not converge"
-}
 # the rows first (so that the unchanged-TOAST placeholder of a later update meets a row: the sink
 # reduces an insert and its updates in one batch to the last, as in 140)
-converge
+jdbc_sink_converge
 src_sql "
 BEGIN;
 UPDATE acct SET bal = bal - 250 WHERE id = 1;
@@ -116,7 +52,7 @@ UPDATE items SET flag = NULL, day = NULL WHERE id = 10;
 DELETE FROM items WHERE id = 4;
 DELETE FROM acct WHERE id = 5;"
 
-converge
+jdbc_sink_converge
 assert_eq "big text" "$(tgt_sql "SELECT left(note, 8) FROM items WHERE id = 3")" \
     "the unchanged TOAST value stayed on the target"
 assert_eq 0 "$(grep -c "isn't a Debezium record" "$CONNECT_DIR/logs/connect.log")" \

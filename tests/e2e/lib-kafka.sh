@@ -402,3 +402,103 @@ dbz_avro_e2e_setup() { # NAME PREFIX
 }
 
 _dbz_avro_registry_stop() { apicurio_stop "$REG_DIR"; }
+
+# Debezium's JDBC sink jdbc-sink on the worker of connect_e2e_start, configured as its users do:
+# topics $PREFIX.public.*, each into the target table of its name, upserts by the record key,
+# deletes on tombstones, plus EXTRA (JSON members, e.g. converters); returns once it runs.
+jdbc_sink_create() { # [EXTRA]
+    connect_create "$CONNECT_DIR" jdbc-sink "{
+  ${1:-}
+  \"connector.class\": \"io.debezium.connector.jdbc.JdbcSinkConnector\",
+  \"tasks.max\": \"1\",
+  \"topics.regex\": \"$PREFIX\\\\.public\\\\..*\",
+  \"connection.url\": \"jdbc:postgresql://127.0.0.1:$TGT_PORT/$TGT_DB\",
+  \"connection.username\": \"postgres\",
+  \"connection.password\": \"unused\",
+  \"insert.mode\": \"upsert\",
+  \"primary.key.mode\": \"record_key\",
+  \"delete.enabled\": \"true\",
+  \"schema.evolution\": \"none\",
+  \"batch.size\": \"2000\",
+  \"use.reduction.buffer\": \"true\",
+  \"transforms\": \"route\",
+  \"transforms.route.type\": \"org.apache.kafka.connect.transforms.RegexRouter\",
+  \"transforms.route.regex\": \"$PREFIX\\\\.public\\\\.(.*)\",
+  \"transforms.route.replacement\": \"\$1\"
+}" || fail "could not create the JDBC sink"
+    connect_wait_running "$CONNECT_DIR" jdbc-sink 120 || fail "the JDBC sink is not running"
+}
+
+# Waits until every table of TABLES (an array the scenario sets) is the same on both sides, and
+# fails, showing both sides (or the sink's status when its task failed), when it does not.
+jdbc_sink_converge() {
+    local t i
+    for ((i = 0; i < 300; i++)); do
+        _kafka_tables_same "${TABLES[@]}" && return 0
+        if grep -q '"FAILED"' <<<"$(connect_status "$CONNECT_DIR" jdbc-sink 2>/dev/null)"; then
+            connect_status "$CONNECT_DIR" jdbc-sink | head -c 3000 >&2
+            fail "the JDBC sink task failed"
+        fi
+        sleep 0.3
+    done
+    for t in "${TABLES[@]}"; do
+        echo "--- $t: source, then target ---" >&2
+        src_sql "SELECT * FROM $t ORDER BY id" | cut -c1-300 >&2
+        echo "---" >&2
+        tgt_sql "SELECT * FROM $t ORDER BY id" | cut -c1-300 >&2
+    done
+    fail "the target did not converge"
+}
+
+# Apicurio's AvroConverter as the KEY (key|value) converter of a connector, in the Confluent wire
+# format (magic byte 0 + 4-byte content id, no headers), registry $NATIVE (dbz_avro_e2e_setup),
+# plus EXTRA (JSON members of the same converter, without the "KEY.converter." prefix: NAME VALUE
+# pairs). Prints JSON members, each ending in a comma.
+apicurio_converter() { # KEY [NAME VALUE]...
+    local k=$1
+    shift
+    printf '  "%s.converter": "io.apicurio.registry.utils.converter.AvroConverter",\n' "$k"
+    printf '  "%s.converter.apicurio.registry.url": "%s",\n' "$k" "$NATIVE"
+    while (($# >= 2)); do
+        printf '  "%s.converter.apicurio.registry.%s": "%s",\n' "$k" "$1" "$2"
+        shift 2
+    done
+    printf '  "%s.converter.apicurio.registry.as-confluent": "true",\n' "$k"
+    printf '  "%s.converter.apicurio.registry.use-id": "contentId",\n' "$k"
+    printf '  "%s.converter.apicurio.registry.headers.enabled": "false",\n' "$k"
+}
+
+# The Debezium scenarios' table "items": one column of each type whose encoding Debezium varies
+# (numeric of fixed and of variable scale, 64-bit integers, floats, temporal types of every
+# precision, uuid, jsonb, bytea) and a text column "note" for TOAST.
+DBZ_ITEMS_TABLE="CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(12,3), amount numeric,
+    qty int2, big int8, ratio float8, flag bool, day date, at timestamp, at3 timestamp(3),
+    atz timestamptz, tod time, u uuid, j jsonb, raw bytea, note text);"
+
+# An INSERT of items' rows 1 (every column), 2 (every column NULL but the key) and 3 (extremes,
+# note = NOTE3, an SQL expression), and with "doomed" a row 4 for a later DELETE.
+dbz_items_insert() { # NOTE3 [doomed]
+    printf '%s' "INSERT INTO items VALUES
+ (1, 'one', 12.5, 3.14159, 7, 9007199254740993, 0.1, true, '2024-02-29', '2024-01-02 03:04:05.123456',
+  '2024-01-02 03:04:05.123', '2024-01-02 03:04:05.5+02', '23:59:59.999999',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": [1, 2]}', '\\x00ff10', 'short'),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (3, 'negative', -99999.999, -0.000001, -32768, -9223372036854775808, -1e300, false, '1900-01-01',
+  '1969-12-31 23:59:59.999999', '1969-12-31 23:59:59.999', '1969-12-31 23:59:59+00', '00:00:00',
+  NULL, '[]', '\\x', $1)"
+    if [[ "${2:-}" == doomed ]]; then
+        printf '%s' ",
+ (4, 'doomed', 1, 1, 1, 1, 1, true, '2000-01-01', '2000-01-01', '2000-01-01', '2000-01-01+00', '12:00',
+  NULL, NULL, NULL, NULL)"
+    fi
+    printf ';\n'
+}
+
+# On the target's items: an update carrying Debezium's unchanged-TOAST placeholder in note keeps
+# the old value (Debezium's own recipe for the JDBC sink).
+DBZ_KEEP_TOAST="CREATE FUNCTION keep_toast() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    IF NEW.note = '__debezium_unavailable_value' THEN NEW.note := OLD.note; END IF;
+    RETURN NEW;
+END \$\$;
+CREATE TRIGGER keep_toast BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION keep_toast();"
