@@ -197,13 +197,3 @@ void kafka_consumer_applied(const batch_t *b, lsn_t *applied_lsn, metrics_t *met
     double age = t ? (double)(lsn_pgtime_now() - t) / 1e6 : 0;
     metrics_position(metrics, b->durable, 0, age);
 }
-
-err_t kafka_consumer_settle(batch_t *b, int wait, lsn_t *applied_lsn, metrics_t *metrics,
-                            char *errbuf, size_t errsize)
-{
-    int moved;
-    err_t err = batch_settle(b, wait, &moved, errbuf, errsize);
-    if (err == ERR_OK && moved)
-        kafka_consumer_applied(b, applied_lsn, metrics);
-    return err;
-}

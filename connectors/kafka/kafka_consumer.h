@@ -1,5 +1,5 @@
 /*
- * kafka_consumer: the consumer parts both `apply` loops share (kafka_source
+ * kafka_consumer: the consumer parts both `apply` feeds share (kafka_source
  * for the syncline layout, kafka_dbz_source for the debezium layout): offsets
  * stored in the target, the low-watermark gap check, assignment, the
  * rebalance callback, consumer errors, and a decoded change to the sink.
@@ -89,10 +89,5 @@ int kafka_consumer_row(const event_t *ev, const change_relation_t *rel, lsn_t ls
 /* The target made durable up to b->durable: the applied position and, with
  * metrics, the lag (the age of the newest applied source commit). */
 void kafka_consumer_applied(const batch_t *b, lsn_t *applied_lsn, metrics_t *metrics);
-
-/* Learns how far the target committed the batches sent with wait 0 (with
- * wait, waits for all of them), then kafka_consumer_applied. */
-err_t kafka_consumer_settle(batch_t *b, int wait, lsn_t *applied_lsn, metrics_t *metrics,
-                            char *errbuf, size_t errsize);
 
 #endif

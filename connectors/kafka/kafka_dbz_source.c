@@ -1,5 +1,6 @@
 /*
- * kafka_dbz_source: apply's consumer loop for the debezium layout.
+ * kafka_dbz_source: apply's feed of the one apply loop (core/applier.h) for
+ * the debezium layout.
  *
  * Debezium writes each table to its own topic and, with
  * provide.transaction.metadata, BEGIN and END of each source transaction
@@ -9,7 +10,8 @@
  * holds every change that names a transaction in core/txnbuf until END and
  * all the changes END counts are in, then applies the transaction whole, its
  * changes in total_order, transactions in END (commit) order, in target
- * transactions of core/batch.c. A change without a transaction block (the
+ * transactions the loop opens and commits (it is always at a boundary: a
+ * transaction reaches the batch only whole). A change without a transaction block (the
  * connector's metadata off, or a snapshot read) is a transaction of its own.
  *
  * Offsets: a partition's stored offset moves only past messages whose
@@ -34,7 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/batch.h"
+#include "core/applier.h"
 #include "core/clock.h"
 #include "core/collapse.h"
 #include "core/log.h"
@@ -48,6 +50,7 @@
 #include "kafka/kafka_dbz_avro.h"
 
 #define KAFKA_DBZ_SOURCE_STALL_MS 30000
+#define KAFKA_DBZ_SOURCE_IDLE_WAIT_MS 200 /* a poll with nothing to wait for */
 
 /* One topic partition read. */
 typedef struct kafka_dbz_source_tp {
@@ -90,8 +93,9 @@ typedef struct kafka_dbz_source {
     kafka_dbz_source_tp_t *tps;
     int ntps, last;
     char meta_topic[300];
-    batch_t batch;
-    unsigned polls;
+    applier_t ap;                 /* the loop: the target transaction */
+    sink_offset_t *offs;          /* the offsets a commit covers (ntps) */
+    rd_kafka_resp_err_t last_err; /* the consumer error reported last */
     int overrides_done;
     int64_t quiet_since; /* ms: nothing arrives while changes are held; 0: not so */
     err_t cb_err;
@@ -154,39 +158,53 @@ static void kafka_dbz_source_tp_passed(kafka_dbz_source_tp_t *tp, int64_t offset
 
 static err_t kafka_dbz_source_settle(kafka_dbz_source_t *kds, int wait)
 {
-    kds->polls = 0;
-    return kafka_consumer_settle(&kds->batch, wait, &kds->stats->applied_lsn, kds->opts->metrics,
-                                 kds->errbuf, kds->errsize);
+    return applier_settle(&kds->ap, wait, kds->errbuf, kds->errsize);
 }
 
-/* Commits the open batch (only whole transactions are ever in it) with the
- * offsets that moved; wait 0: returns once the COMMIT is sent. */
-static err_t kafka_dbz_source_commit(kafka_dbz_source_t *kds, int wait)
+/* The offsets that moved, committed with the open batch (only whole
+ * transactions are ever in it). */
+static err_t kafka_dbz_source_position(void *ctx, sink_position_t *pos, char *errbuf,
+                                       size_t errsize)
 {
-    if (!kds->batch.open)
-        return ERR_OK;
-    sink_offset_t *offs = calloc((size_t)kds->ntps + 1, sizeof(*offs));
+    kafka_dbz_source_t *kds = ctx;
+    sink_offset_t *offs = realloc(kds->offs, (size_t)(kds->ntps + 1) * sizeof(*offs));
     if (offs == NULL) {
-        snprintf(kds->errbuf, kds->errsize, "out of memory");
+        snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
+    kds->offs = offs;
     int n = 0;
     for (int i = 0; i < kds->ntps; i++) {
         kafka_dbz_source_tp_t *tp = &kds->tps[i];
         if (tp->dirty && tp->next >= 0)
             offs[n++] = (sink_offset_t){tp->topic, tp->partition, tp->next};
     }
-    sink_position_t pos = {.offsets = offs, .noffsets = n};
-    err_t err = batch_commit(&kds->batch, &pos, wait, kds->errbuf, kds->errsize);
-    free(offs);
-    if (err != ERR_OK)
-        return err;
+    pos->offsets = offs;
+    pos->noffsets = n;
+    return ERR_OK;
+}
+
+static void kafka_dbz_source_committed(void *ctx)
+{
+    kafka_dbz_source_t *kds = ctx;
     for (int i = 0; i < kds->ntps; i++)
         kds->tps[i].dirty = 0;
-    kds->stats->batches++;
-    if (!kds->batch.pending)
-        kafka_consumer_applied(&kds->batch, &kds->stats->applied_lsn, kds->opts->metrics);
+}
+
+/* The target made more durable: the applied position follows. */
+static err_t kafka_dbz_source_durable(void *ctx, char *errbuf, size_t errsize)
+{
+    kafka_dbz_source_t *kds = ctx;
+    (void)errbuf, (void)errsize;
+    kafka_consumer_applied(&kds->ap.batch, &kds->stats->applied_lsn, kds->opts->metrics);
     return ERR_OK;
+}
+
+/* Commits the open batch with the offsets that moved; wait 0: returns once
+ * the COMMIT is sent. */
+static err_t kafka_dbz_source_commit(kafka_dbz_source_t *kds, int wait)
+{
+    return applier_commit(&kds->ap, wait, kds->errbuf, kds->errsize);
 }
 
 /* ---- applying a transaction ---------------------------------------------- */
@@ -205,10 +223,10 @@ static err_t kafka_dbz_source_row(kafka_dbz_source_t *kds, const event_t *ev,
     if (rc < 0)
         return ERR_RUNTIME;
     if (rc > 0) {
-        kds->batch.rows++;
+        kds->ap.batch.rows++;
         return kds->snk.ops->truncate(kds->snk.ctx, &rel, 1, 0, 0, kds->errbuf, kds->errsize);
     }
-    kds->batch.rows++;
+    kds->ap.batch.rows++;
     kds->stats->rows++;
     return kds->snk.ops->row(kds->snk.ctx, &row, kds->errbuf, kds->errsize);
 }
@@ -230,7 +248,7 @@ static err_t kafka_dbz_source_change(kafka_dbz_source_t *kds, kafka_dbz_source_i
 /* Applies ready transaction t whole into the open batch; frees its items. */
 static err_t kafka_dbz_source_txn(kafka_dbz_source_t *kds, txnbuf_txn_t *t)
 {
-    err_t err = batch_begin(&kds->batch, kds->errbuf, kds->errsize);
+    err_t err = applier_begin(&kds->ap, kds->errbuf, kds->errsize);
     for (size_t i = 0; i < t->n; i++) {
         kafka_dbz_source_item_t *it = t->items[i].item;
         if (err == ERR_OK)
@@ -245,7 +263,7 @@ static err_t kafka_dbz_source_txn(kafka_dbz_source_t *kds, txnbuf_txn_t *t)
     if (err == ERR_OK) { /* the target's progress LSN: the END's commit LSN */
         if (t->mark > kds->applied_commit)
             kds->applied_commit = t->mark;
-        batch_txn_end(&kds->batch, kds->applied_commit, 0);
+        applier_txn_end(&kds->ap, kds->applied_commit, 0);
     }
     return err;
 }
@@ -577,7 +595,7 @@ static void kafka_dbz_source_revoke(void *arg)
     kafka_dbz_source_t *kds = arg;
     if (kds->cb_err == ERR_OK)
         kds->cb_err = kafka_dbz_source_commit(kds, 1);
-    batch_rollback(&kds->batch);
+    batch_rollback(&kds->ap.batch);
     if (kds->cb_err == ERR_OK)
         kds->cb_err = kafka_dbz_source_settle(kds, 1);
     txnbuf_clear(kds->tb);
@@ -671,36 +689,45 @@ static err_t kafka_dbz_source_consumer_error(kafka_dbz_source_t *kds, const rd_k
     return kafka_consumer_error(kds->rk, m, stored, last, kds->errbuf, kds->errsize);
 }
 
-static err_t kafka_dbz_source_loop(kafka_dbz_source_t *kds)
+/* Polls one message (waiting up to wait_ms) and handles it. */
+static int kafka_dbz_source_poll(void *ctx, int wait_ms, err_t *err, char *errbuf, size_t errsize)
 {
-    rd_kafka_resp_err_t last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    err_t err = ERR_OK;
-    while (err == ERR_OK) {
-        if (*kds->opts->stop) {
-            err = kafka_dbz_source_commit(kds, 1);
-            return err == ERR_OK ? kafka_dbz_source_settle(kds, 1) : err;
-        }
-        int wait_ms = kds->batch.pending && !kds->batch.open ? 0 : kds->batch.open ? 1 : 200;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(kds->rk, wait_ms);
-        if (kds->cb_err != ERR_OK)
-            err = kds->cb_err;
-        else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            err = kafka_dbz_source_consumer_error(kds, m, &last_err);
-        else if (m != NULL)
-            err = kafka_dbz_source_handle(kds, m);
-        if (m != NULL)
-            rd_kafka_message_destroy(m);
-        if (m != NULL)
-            kds->quiet_since = 0;
-        int idle = m == NULL && kds->batch.open && !kds->batch.pending;
-        if (err == ERR_OK && (idle || batch_full(&kds->batch)))
-            err = kafka_dbz_source_commit(kds, 0);
-        if (err == ERR_OK && m == NULL)
-            err = kafka_dbz_source_stalled(kds);
-        if (err == ERR_OK && kds->batch.pending && (m == NULL || ++kds->polls % 256 == 0))
-            err = kafka_dbz_source_settle(kds, m == NULL && !kds->batch.open);
+    kafka_dbz_source_t *kds = ctx;
+    (void)errbuf, (void)errsize; /* kds->errbuf, the one applier_run was given */
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(kds->rk, wait_ms);
+    if (kds->cb_err != ERR_OK)
+        *err = kds->cb_err;
+    else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        *err = kafka_dbz_source_consumer_error(kds, m, &kds->last_err);
+    else if (m != NULL)
+        *err = kafka_dbz_source_handle(kds, m);
+    if (m != NULL) {
+        rd_kafka_message_destroy(m);
+        kds->quiet_since = 0;
     }
-    return err;
+    return *err != ERR_OK ? -1 : m != NULL;
+}
+
+/* Only whole transactions reach the batch (the rest waits in the txnbuf):
+ * always at a boundary. */
+static int kafka_dbz_source_boundary(void *ctx)
+{
+    (void)ctx;
+    return 1;
+}
+
+/* With nothing arriving, a poll waits this long. */
+static int64_t kafka_dbz_source_due_ms(void *ctx)
+{
+    (void)ctx;
+    return clock_ms() + KAFKA_DBZ_SOURCE_IDLE_WAIT_MS;
+}
+
+/* Nothing arrived: a transaction held too long will not complete. */
+static err_t kafka_dbz_source_tick(void *ctx, int got, char *errbuf, size_t errsize)
+{
+    (void)errbuf, (void)errsize;
+    return got ? ERR_OK : kafka_dbz_source_stalled(ctx);
 }
 
 static err_t kafka_dbz_source_open(kafka_dbz_source_t *kds)
@@ -736,7 +763,7 @@ static err_t kafka_dbz_source_open(kafka_dbz_source_t *kds)
 
 static void kafka_dbz_source_close(kafka_dbz_source_t *kds)
 {
-    batch_rollback(&kds->batch);
+    batch_rollback(&kds->ap.batch);
     if (kds->rk != NULL) {
         kds->cb_err = ERR_RUNTIME; /* no commit from the revoke during close */
         rd_kafka_consumer_close(kds->rk);
@@ -749,6 +776,7 @@ static void kafka_dbz_source_close(kafka_dbz_source_t *kds)
     for (int i = 0; i < kds->ntps; i++)
         free(kds->tps[i].topic);
     free(kds->tps);
+    free(kds->offs);
 }
 
 static err_t kafka_dbz_source_refuse(const config_t *cfg, const kafka_source_opts_t *opts,
@@ -792,11 +820,22 @@ err_t kafka_dbz_source_run(const config_t *cfg, const kafka_source_opts_t *opts,
     collapse_t *cl = cfg->collapse ? collapse_new(kds.snk, 64u << 20) : NULL;
     if (cl != NULL)
         kds.snk = collapse_sink(cl);
-    batch_init(&kds.batch, &kds.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied);
+    applier_feed_t feed = {.poll = kafka_dbz_source_poll,
+                           .at_boundary = kafka_dbz_source_boundary,
+                           .due_ms = kafka_dbz_source_due_ms,
+                           .position = kafka_dbz_source_position,
+                           .committed = kafka_dbz_source_committed,
+                           .on_durable = kafka_dbz_source_durable,
+                           .on_tick = kafka_dbz_source_tick,
+                           .ctx = &kds};
+    applier_init(&kds.ap, &feed, &kds.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied,
+                 NULL, opts->stop);
     err = kafka_dbz_source_open(&kds);
     if (err == ERR_OK)
-        err = kafka_dbz_source_loop(&kds);
+        err = applier_run(&kds.ap, errbuf, errsize);
+    stats->batches = kds.ap.batch.commits;
     kafka_dbz_source_close(&kds);
+    applier_clear(&kds.ap);
     collapse_free(cl);
     return err;
 }

@@ -1,9 +1,10 @@
 /*
- * kafka_source: apply's consumer loop.
+ * kafka_source: apply's feed of the one apply loop (core/applier.h), for
+ * syncline's layout.
  *
  * Design. Messages are decoded (event.h) and handed to the pg_target sink as
- * they arrive, in target transactions of core/batch.c (as `run`'s apply
- * loop, core/stream.c, commits them); a batch is closed only when every
+ * they arrive, in target transactions the loop opens and commits (as for
+ * `run`'s feed, core/stream.c); a boundary, where a batch may close, is where every
  * partition in hand is at a transaction boundary (its last message seen), so
  * a source transaction's part in a partition is never split. Commit writes
  * the next offset of each partition with the rows: the target owns the
@@ -47,7 +48,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/batch.h"
+#include "core/applier.h"
 #include "core/clock.h"
 #include "event/event.h"
 #include "event/event_codec.h"
@@ -62,6 +63,7 @@
 #include "kafka/schema_registry.h"
 
 #define KAFKA_SOURCE_GAP_GRACE_MS 5000
+#define KAFKA_SOURCE_IDLE_WAIT_MS 200 /* a poll with nothing to wait for */
 
 typedef struct kafka_source_part {
     int assigned;
@@ -91,25 +93,24 @@ typedef struct kafka_source {
     rd_kafka_t *rk;
     rd_kafka_t *dlq;
     rd_kafka_resp_err_t dlq_err;
+    rd_kafka_resp_err_t last_err; /* the consumer error reported last */
     event_codec_t *codec;
     schema_registry_t *sr;    /* kafka.schema_registry set; NULL otherwise */
     kafka_schemas_t *schemas; /* <topic>.schemas, once needed */
     relcache_t *rels;
     kafka_source_part_t *parts;
     int nparts;
-    int group;      /* partitioning table/key: subscribe in group syncline.<name> */
-    int use_lsn;    /* one partition: skip below the applied LSN (batch.sent) */
-    batch_t batch;  /* the target transaction */
-    unsigned polls; /* messages since the last look at what is durable */
+    int group;           /* partitioning table/key: subscribe in group syncline.<name> */
+    int use_lsn;         /* one partition: skip below the applied LSN (batch.sent) */
+    applier_t ap;        /* the loop: the target transaction, the hold point */
+    sink_offset_t *offs; /* the offsets a commit covers (nparts) */
     int overrides_done;
     const change_relation_t **trunc; /* a TRUNCATE of several relations, collecting */
     int ntrunc;
-    hold_t hold;                          /* online verify: hold point and changed key ranges */
     err_t cb_err;                         /* an error inside the rebalance callback */
     kafka_consumer_rebalance_t rebalance; /* the consumer client's opaque (group only) */
     char *errbuf;
     size_t errsize;
-    int64_t settled_ms; /* last look at the target between source transactions */
 } kafka_source_t;
 
 static kafka_source_part_t *kafka_source_part(kafka_source_t *ks, int32_t partition)
@@ -143,63 +144,61 @@ static int kafka_source_at_boundary(const kafka_source_t *ks)
 
 static err_t kafka_source_begin(kafka_source_t *ks)
 {
-    return batch_begin(&ks->batch, ks->errbuf, ks->errsize);
+    return applier_begin(&ks->ap, ks->errbuf, ks->errsize);
 }
 
 /* Learns how far the target committed the batches sent with wait 0; with
  * wait, waits for all of them. */
 static err_t kafka_source_settle(kafka_source_t *ks, int wait)
 {
-    ks->polls = 0;
-    return kafka_consumer_settle(&ks->batch, wait, &ks->stats->applied_lsn, ks->opts->metrics,
-                                 ks->errbuf, ks->errsize);
+    return applier_settle(&ks->ap, wait, ks->errbuf, ks->errsize);
 }
 
-/*
- * Commits the open batch, the offsets past it in the same transaction. With
- * wait 0 (the batch filled up while messages flow) it returns once the
- * COMMIT is sent, so that the next batch is read and sent while the target
- * works; kafka_source_settle learns later what became durable. Every other
- * caller (stop, revoke, a poison message) waits: nothing may be in flight
- * when another consumer could take the partitions over.
- */
-static err_t kafka_source_commit_batch(kafka_source_t *ks, int wait)
+/* The offsets past the open batch, committed in its transaction. */
+static err_t kafka_source_position(void *ctx, sink_position_t *pos, char *errbuf, size_t errsize)
 {
-    if (!ks->batch.open)
-        return ERR_OK;
-    sink_offset_t offs[ks->nparts > 0 ? ks->nparts : 1];
+    kafka_source_t *ks = ctx;
+    sink_offset_t *offs = realloc(ks->offs, (size_t)(ks->nparts + 1) * sizeof(*offs));
+    if (offs == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    ks->offs = offs;
     int n = 0;
     for (int i = 0; i < ks->nparts; i++) {
         if (ks->parts[i].dirty && ks->parts[i].next_offset >= 0)
             offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
     }
-    sink_position_t pos = {.offsets = offs, .noffsets = n};
-    hold_marks(&ks->hold, &pos);
-    err_t err = batch_commit(&ks->batch, &pos, wait, ks->errbuf, ks->errsize);
-    if (err != ERR_OK)
-        return err;
-    hold_marked(&ks->hold);
-    for (int i = 0; i < ks->nparts; i++)
-        ks->parts[i].dirty = 0;
-    ks->stats->batches++;
-    if (!ks->batch.pending) /* a synchronous commit drained all */
-        kafka_consumer_applied(&ks->batch, &ks->stats->applied_lsn, ks->opts->metrics);
+    pos->offsets = offs;
+    pos->noffsets = n;
     return ERR_OK;
 }
 
-static err_t kafka_source_commit(kafka_source_t *ks)
+static void kafka_source_committed(void *ctx)
 {
-    return kafka_source_commit_batch(ks, 1);
+    kafka_source_t *ks = ctx;
+    for (int i = 0; i < ks->nparts; i++)
+        ks->parts[i].dirty = 0;
 }
 
-/* Everything handed to the target durable (an online verify's hold). */
-static err_t kafka_source_drain(void *arg, char *errbuf, size_t errsize)
+/* The target made more durable: the applied position follows. */
+static err_t kafka_source_durable(void *ctx, char *errbuf, size_t errsize)
 {
-    kafka_source_t *ks = arg;
-    (void)errbuf; /* ks->errbuf, the one hold_point was given */
-    (void)errsize;
-    err_t err = kafka_source_commit(ks);
-    return err == ERR_OK ? kafka_source_settle(ks, 1) : err;
+    kafka_source_t *ks = ctx;
+    (void)errbuf, (void)errsize;
+    kafka_consumer_applied(&ks->ap.batch, &ks->stats->applied_lsn, ks->opts->metrics);
+    return ERR_OK;
+}
+
+/*
+ * Commits the open batch, the offsets past it in the same transaction, and
+ * waits until it is durable: the loop's own commits (core/applier.c) do not
+ * wait, but a stop, a revoke or a poison message does: nothing may be in
+ * flight when another consumer could take the partitions over.
+ */
+static err_t kafka_source_commit(kafka_source_t *ks)
+{
+    return applier_commit(&ks->ap, 1, ks->errbuf, ks->errsize);
 }
 
 /*
@@ -216,14 +215,14 @@ static err_t kafka_source_hold(kafka_source_t *ks, lsn_t next)
 {
     if (!ks->use_lsn || !kafka_source_at_boundary(ks))
         return ERR_OK;
-    return hold_point(&ks->hold, next, ks->errbuf, ks->errsize);
+    return hold_point(&ks->ap.hold, next, ks->errbuf, ks->errsize);
 }
 
 /* Abandons the open batch: its offsets were not stored, so what it held is
  * read again after the next assignment or start. */
 static void kafka_source_rollback(kafka_source_t *ks)
 {
-    batch_rollback(&ks->batch);
+    batch_rollback(&ks->ap.batch);
     ks->ntrunc = 0;
 }
 
@@ -250,7 +249,7 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
         ks->trunc = t;
     }
     ks->trunc[ks->ntrunc++] = rel;
-    if (hold_mark(&ks->hold, rel, NULL, NULL) != 0) {
+    if (hold_mark(&ks->ap.hold, rel, NULL, NULL) != 0) {
         snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
     }
@@ -258,7 +257,7 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
         return ERR_OK; /* the other relations of this TRUNCATE follow */
     int n = ks->ntrunc;
     ks->ntrunc = 0;
-    ks->batch.rows++;
+    ks->ap.batch.rows++;
     return ks->snk.ops->truncate(ks->snk.ctx, ks->trunc, n, ev->truncate_options,
                                  ev->txn.commit_lsn, ks->errbuf, ks->errsize);
 }
@@ -269,11 +268,11 @@ static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const chang
     int rc = kafka_consumer_row(ev, rel, ev->txn.commit_lsn, &row, ks->errbuf, ks->errsize);
     if (rc != 0)
         return rc > 0 ? kafka_source_truncate(ks, ev, rel) : ERR_RUNTIME;
-    if (hold_mark(&ks->hold, rel, row.old_tuple, row.new_tuple) != 0) {
+    if (hold_mark(&ks->ap.hold, rel, row.old_tuple, row.new_tuple) != 0) {
         snprintf(ks->errbuf, ks->errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
     }
-    ks->batch.rows++;
+    ks->ap.batch.rows++;
     ks->stats->rows++;
     return ks->snk.ops->row(ks->snk.ctx, &row, ks->errbuf, ks->errsize);
 }
@@ -282,7 +281,7 @@ static err_t kafka_source_apply(kafka_source_t *ks, event_t *ev)
 {
     err_t err = kafka_source_begin(ks);
     if (err == ERR_OK && ev->op == EVENT_MESSAGE) { /* DDL, in its place (kafka_ddl.h) */
-        ks->batch.rows++;
+        ks->ap.batch.rows++;
         err = kafka_ddl_apply(&ks->snk, ev, ks->errbuf, ks->errsize);
     } else if (err == ERR_OK) {
         const change_relation_t *rel = kafka_source_relation(ks, ev, &err);
@@ -290,7 +289,7 @@ static err_t kafka_source_apply(kafka_source_t *ks, event_t *ev)
             err = kafka_source_row(ks, ev, rel);
     }
     if (err == ERR_OK && ev->txn.last)
-        batch_txn_end(&ks->batch, ev->txn.end_lsn, ev->txn.commit_time);
+        applier_txn_end(&ks->ap, ev->txn.end_lsn, ev->txn.commit_time);
     return err;
 }
 
@@ -300,7 +299,7 @@ static int kafka_source_seen(const kafka_source_t *ks, const kafka_source_part_t
 {
     if (!ev->has_txn)
         return 0;
-    if (ks->use_lsn && ev->txn.commit_lsn < ks->batch.sent)
+    if (ks->use_lsn && ev->txn.commit_lsn < ks->ap.batch.sent)
         return 1;
     return p->has_pos && (ev->txn.commit_lsn < p->pos_lsn ||
                           (ev->txn.commit_lsn == p->pos_lsn && ev->txn.seq <= p->pos_seq));
@@ -374,7 +373,7 @@ static err_t kafka_source_poison(kafka_source_t *ks, const rd_kafka_message_t *m
     if (ks->opts->dead_letter != NULL)
         return kafka_source_dead_letter(ks, m, reason);
     /* keep what is complete before it, so that a restart resumes right there */
-    if (ks->batch.open && kafka_source_at_boundary(ks)) {
+    if (ks->ap.batch.open && kafka_source_at_boundary(ks)) {
         err_t err = kafka_source_commit(ks);
         if (err != ERR_OK)
             return err; /* a lost target is retried; the poison message waits */
@@ -545,7 +544,7 @@ static err_t kafka_source_gap_check(kafka_source_t *ks, int32_t partition, kafka
             RD_KAFKA_RESP_ERR_NO_ERROR ||
         p->scanned < hi)
         return ERR_OK;
-    if (ks->batch.open && kafka_source_at_boundary(ks)) { /* keep what is complete */
+    if (ks->ap.batch.open && kafka_source_at_boundary(ks)) { /* keep what is complete */
         err_t err = kafka_source_commit(ks);
         if (err != ERR_OK)
             return err;
@@ -591,8 +590,8 @@ static err_t kafka_source_on_heartbeat(kafka_source_t *ks, kafka_source_part_t *
         p->pos_seq = -1;
     }
     err_t err = kafka_source_begin(ks); /* so that the offset past it is stored */
-    if (err == ERR_OK && ks->use_lsn && lsn > ks->batch.end_lsn)
-        ks->batch.end_lsn = lsn;
+    if (err == ERR_OK && ks->use_lsn && lsn > ks->ap.batch.end_lsn)
+        ks->ap.batch.end_lsn = lsn;
     return err;
 }
 
@@ -650,7 +649,7 @@ static err_t kafka_source_handle(kafka_source_t *ks, const rd_kafka_message_t *m
     if (rc == EVENT_DECODE_UNKNOWN_SCHEMA) {
         /* keep what is complete before it; read again from here after a restart */
         char *why_schema = strdup(ks->errbuf);
-        if (ks->batch.open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
+        if (ks->ap.batch.open && kafka_source_at_boundary(ks) && kafka_source_commit(ks) != ERR_OK)
             err = ERR_RUNTIME;
         else if (why_schema != NULL)
             snprintf(ks->errbuf, ks->errsize, "%s", why_schema);
@@ -772,7 +771,7 @@ static err_t kafka_source_assign(void *arg, rd_kafka_topic_partition_list_t *lis
 static void kafka_source_revoke(void *arg)
 {
     kafka_source_t *ks = arg;
-    if (ks->batch.open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
+    if (ks->ap.batch.open && kafka_source_at_boundary(ks) && ks->cb_err == ERR_OK)
         ks->cb_err = kafka_source_commit(ks);
     kafka_source_rollback(ks);
     if (ks->cb_err == ERR_OK)
@@ -827,11 +826,6 @@ static err_t kafka_source_subscribe(kafka_source_t *ks)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-static int kafka_source_batch_due(const kafka_source_t *ks)
-{
-    return kafka_source_at_boundary(ks) && batch_full(&ks->batch);
-}
-
 /* A consumer error (kafka_consumer_error): a gap from where the partition stood. */
 static err_t kafka_source_consumer_error(kafka_source_t *ks, const rd_kafka_message_t *m,
                                          rd_kafka_resp_err_t *last)
@@ -842,54 +836,42 @@ static err_t kafka_source_consumer_error(kafka_source_t *ks, const rd_kafka_mess
     return kafka_consumer_error(ks->rk, m, stored, last, ks->errbuf, ks->errsize);
 }
 
-static err_t kafka_source_loop(kafka_source_t *ks)
+/* Polls one message (waiting up to wait_ms) and handles it. */
+static int kafka_source_poll(void *ctx, int wait_ms, err_t *err, char *errbuf, size_t errsize)
 {
-    rd_kafka_resp_err_t last_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    err_t err = ERR_OK;
-    while (err == ERR_OK) {
-        if (*ks->opts->stop) {
-            if (ks->batch.open && kafka_source_at_boundary(ks))
-                return kafka_source_commit(ks);
-            kafka_source_rollback(ks); /* half a transaction: read it again next time */
-            return kafka_source_settle(ks, 1);
-        }
-        /* a commit in flight and nothing open: look, do not sleep; a batch
-         * open: a moment, then it commits (below) */
-        int wait_ms = ks->batch.pending && !ks->batch.open ? 0 : ks->batch.open ? 1 : 200;
-        /* between transactions with the target idle: only what is here counts */
-        if (ks->batch.open && !ks->batch.pending && kafka_source_at_boundary(ks))
-            wait_ms = 0;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
-        if (ks->cb_err != ERR_OK)
-            err = ks->cb_err;
-        else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-            err = kafka_source_consumer_error(ks, m, &last_err);
-        else if (m != NULL)
-            err = kafka_source_handle(ks, m);
-        if (m != NULL)
-            rd_kafka_message_destroy(m);
-        /* between transactions with a commit in flight: learn without waiting
-         * (at most once a millisecond) whether the target answered it */
-        if (err == ERR_OK && m != NULL && ks->batch.open && ks->batch.pending &&
-            clock_ms() != ks->settled_ms && kafka_source_at_boundary(ks)) {
-            ks->settled_ms = clock_ms();
-            err = kafka_source_settle(ks, 0);
-        }
-        /* batch only while behind: nothing more ready and no commit in flight
-         * commits the batch at once (batches grow with the backlog) */
-        int idle =
-            m == NULL && ks->batch.open && !ks->batch.pending && kafka_source_at_boundary(ks);
-        if (err == ERR_OK && (idle || kafka_source_batch_due(ks)))
-            err = kafka_source_commit_batch(ks, 0);
-        if (err == ERR_OK && (m == NULL || ks->stats->messages % 4096 == 0))
-            err = kafka_source_gaps(ks); /* also while other partitions keep it busy */
-        if (err == ERR_OK && m == NULL)  /* idle: a pause, never a point */
-            err = kafka_source_hold(ks, 0);
-        /* the stream paused: wait for the target; now and then: just look */
-        if (err == ERR_OK && ks->batch.pending && (m == NULL || ++ks->polls % 256 == 0))
-            err = kafka_source_settle(ks, m == NULL && !ks->batch.open);
-    }
-    return err;
+    kafka_source_t *ks = ctx;
+    (void)errbuf, (void)errsize; /* ks->errbuf, the one applier_run was given */
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
+    if (ks->cb_err != ERR_OK)
+        *err = ks->cb_err;
+    else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        *err = kafka_source_consumer_error(ks, m, &ks->last_err);
+    else if (m != NULL)
+        *err = kafka_source_handle(ks, m);
+    if (m != NULL)
+        rd_kafka_message_destroy(m);
+    return *err != ERR_OK ? -1 : m != NULL;
+}
+
+static int kafka_source_boundary(void *ctx)
+{
+    return kafka_source_at_boundary(ctx);
+}
+
+/* With nothing arriving, a poll waits this long. */
+static int64_t kafka_source_due_ms(void *ctx)
+{
+    (void)ctx;
+    return clock_ms() + KAFKA_SOURCE_IDLE_WAIT_MS;
+}
+
+/* Gaps open too long: looked for when idle, and now and then while other
+ * partitions keep the loop busy. */
+static err_t kafka_source_tick(void *ctx, int got, char *errbuf, size_t errsize)
+{
+    kafka_source_t *ks = ctx;
+    (void)errbuf, (void)errsize;
+    return !got || ks->stats->messages % 4096 == 0 ? kafka_source_gaps(ks) : ERR_OK;
 }
 
 /* Avro: the registry client, or the schemas of <topic>.schemas so far. */
@@ -956,6 +938,7 @@ static void kafka_source_close(kafka_source_t *ks)
     kafka_schemas_free(ks->schemas);
     relcache_free(ks->rels);
     free(ks->parts);
+    free(ks->offs);
     free(ks->trunc);
 }
 
@@ -981,14 +964,23 @@ err_t kafka_source_run(const config_t *cfg, const kafka_source_opts_t *opts, con
     collapse_t *cl = cfg->collapse ? collapse_new(ks.snk, 64u << 20) : NULL;
     if (cl != NULL)
         ks.snk = collapse_sink(cl);
-    batch_init(&ks.batch, &ks.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied);
-    hold_init(&ks.hold, ks.use_lsn ? opts->hold : NULL,
-              &(hold_loop_t){.drain = kafka_source_drain, .arg = &ks}, opts->stop);
+    /* a hold needs one order: one partition only */
+    applier_feed_t feed = {.poll = kafka_source_poll,
+                           .at_boundary = kafka_source_boundary,
+                           .due_ms = kafka_source_due_ms,
+                           .position = kafka_source_position,
+                           .committed = kafka_source_committed,
+                           .on_durable = kafka_source_durable,
+                           .on_tick = kafka_source_tick,
+                           .ctx = &ks};
+    applier_init(&ks.ap, &feed, &ks.snk, cfg->batch_rows, cfg->batch_ms, opts->metrics, applied,
+                 ks.use_lsn ? opts->hold : NULL, opts->stop);
     err_t err = kafka_source_open(&ks);
     if (err == ERR_OK)
-        err = kafka_source_loop(&ks);
+        err = applier_run(&ks.ap, errbuf, errsize);
+    stats->batches = ks.ap.batch.commits;
     kafka_source_close(&ks);
-    hold_clear(&ks.hold);
+    applier_clear(&ks.ap);
     collapse_free(cl);
     return err;
 }

@@ -1,6 +1,6 @@
 /*
- * batch: the target transaction of the apply loops (stream's `run` and
- * Kafka `apply`). Opens it, tells when it is due, commits it with the
+ * batch: the target transaction of the apply loop (core/applier.c, for
+ * `run` and Kafka `apply`). Opens it, tells when it is due, commits it with the
  * position it covers (asynchronously when the sink can) and learns what the
  * target made durable. Reads no source and confirms nothing itself.
  */

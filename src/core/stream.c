@@ -1,22 +1,18 @@
 /*
- * stream: the apply loop between a source and a sink.
+ * stream: `run`'s feed of the apply loop (core/applier.h) between a source
+ * and a sink.
  *
  * Design. Each XLogData payload is decoded in place and dispatched by one
- * switch on the message byte. A target transaction (a "batch") is opened at
- * the first Begin and closed after a source Commit once it holds batch_rows
- * rows, has been open batch_ms, the source has nothing already received
- * and unread while no earlier commit is in flight (a look without waiting;
- * between transactions the loop also looks, without waiting, whether the
- * target answered that commit: so a caught-up stream commits each
- * transaction at once and batches grow only with a backlog), or a stop was
- * asked for; a source transaction is never split because batches only end
- * at a Commit. Only after the sink's commit returns (durable, progress row
- * included) does the confirmed position move, and it moves to the Commit's
- * end LSN. With nothing pending, keepalive positions are confirmed too, so an
- * idle or filtered source does not pin WAL. Transactions whose commit LSN is
- * below the applied position were applied before a restart: skipped. The
- * target transaction (commit, asynchronous settle, batch metrics) is
- * core/batch.c, which Kafka apply's consumer shares.
+ * switch on the message byte; whole source transactions go to the sink in
+ * commit order, inside the batch the applier opened. A boundary is anywhere
+ * outside Begin..Commit, so a source transaction is never split. Only after
+ * the target made a batch durable (progress row included) does the confirmed
+ * position move, and it moves to the Commit's end LSN (stream_applied). With
+ * nothing pending, keepalive positions are confirmed too, so an idle or
+ * filtered source does not pin WAL. Transactions whose commit LSN is below
+ * the applied position were applied before a restart: skipped. When to wait,
+ * commit and settle is the applier's; what is the walsender's (status
+ * updates, the silence check, progress writes when idle) is here.
  */
 #include "core/stream.h"
 
@@ -25,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/batch.h"
+#include "core/applier.h"
 #include "core/clock.h"
 #include "core/ddl.h"
 #include "core/hold.h"
@@ -33,10 +29,7 @@
 #include "core/pgoutput.h"
 #include "core/relcache.h"
 
-#define STREAM_PENDING_WAIT_MS 2 /* a wait on the source while a commit is in flight */
-#define STREAM_QUIET_MS 20       /* source silence after which settling waits for the target */
-#define STREAM_IDLE_MS 1         /* a wait on the source while the open batch waits for a commit */
-#define STREAM_HOLD_ASK_MS 100   /* how often to ask for the walsender's position while held */
+#define STREAM_HOLD_ASK_MS 100 /* how often to ask for the walsender's position while held */
 
 typedef struct stream_state {
     const source_t *src;
@@ -52,17 +45,14 @@ typedef struct stream_state {
     sink_txn_t txn;       /* the source transaction in hand, as its Begin describes it */
     int in_txn;           /* between Begin and Commit */
     int skipping;         /* the transaction in hand was applied before */
-    batch_t batch;        /* the target transaction */
+    applier_t ap;         /* the loop: the target transaction, the hold point */
     int64_t last_status_ms;
     int64_t last_progress_ms;
     lsn_t last_status_flush;
     lsn_t keepalive_end;  /* newest keepalive position, confirmable when idle */
     int64_t last_recv_ms; /* when the source last sent anything */
-    unsigned polls;       /* messages read while a commit was in flight */
-    int64_t settled_ms;   /* last look at the target between source transactions */
     int64_t asked_ms;     /* oldest reply request not answered yet, 0: none */
     int target_stalled;   /* the sink gave up on a stalled target */
-    hold_t hold;          /* an online verify's hold point and the batch's changed key ranges */
 } stream_state_t;
 
 /* ---- metrics (optional: opts->metrics may be NULL) ---------------------- */
@@ -89,52 +79,24 @@ static err_t stream_send_status(stream_state_t *st, int reply, char *errbuf, siz
     return err;
 }
 
-/* The target made durable up to st->batch.durable: confirm it. */
-static err_t stream_applied(stream_state_t *st, char *errbuf, size_t errsize)
+/* The target made durable up to st->ap.batch.durable: confirm it. */
+static err_t stream_applied(void *ctx, char *errbuf, size_t errsize)
 {
-    if (st->batch.durable <= st->applied)
+    stream_state_t *st = ctx;
+    if (st->ap.batch.durable <= st->applied)
         return ERR_OK;
-    st->applied = st->progress_saved = st->batch.durable;
+    st->applied = st->progress_saved = st->ap.batch.durable;
     st->stats->applied_lsn = st->applied;
-    stream_metrics_position(st, st->batch.commit_time); /* metrics */
+    stream_metrics_position(st, st->ap.batch.commit_time); /* metrics */
     return stream_send_status(st, 0, errbuf, errsize);
 }
 
-/* Commits the open batch; once durable, confirms its end LSN. With a sink
- * that commits asynchronously, decodes the next batch while the target
- * commits this one. */
-static err_t stream_flush_batch(stream_state_t *st, char *errbuf, size_t errsize)
-{
-    if (!st->batch.open)
-        return ERR_OK;
-    sink_position_t pos = {0};
-    hold_marks(&st->hold, &pos);
-    err_t err = batch_commit(&st->batch, &pos, 0, errbuf, errsize);
-    if (err != ERR_OK)
-        return err;
-    hold_marked(&st->hold);
-    st->stats->batches++;
-    return st->batch.pending ? ERR_OK : stream_applied(st, errbuf, errsize);
-}
-
-static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize);
-
 /* ---- online verify hold point (core/hold.h; opts->hold may be NULL) ----- */
 
-/* Everything handed to the sink committed and durable. */
-static err_t stream_drain_all(void *arg, char *errbuf, size_t errsize)
-{
-    stream_state_t *st = arg;
-    err_t err = stream_flush_batch(st, errbuf, errsize);
-    if (err == ERR_OK && st->batch.pending)
-        err = stream_settle(st, 1, errbuf, errsize);
-    return err;
-}
-
 /* While holding, the source still hears from us. */
-static err_t stream_hold_poll(void *arg, char *errbuf, size_t errsize)
+static err_t stream_hold_poll(void *ctx, char *errbuf, size_t errsize)
 {
-    stream_state_t *st = arg;
+    stream_state_t *st = ctx;
     if (clock_ms() - st->last_status_ms < st->opts->status_interval_ms)
         return ERR_OK;
     return stream_send_status(st, 0, errbuf, errsize);
@@ -146,7 +108,7 @@ static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsiz
 {
     const pgoutput_begin_t *b = &st->msg.u.begin;
     if (b->final_lsn >= st->applied) {
-        err_t err = hold_point(&st->hold, b->final_lsn, errbuf, errsize);
+        err_t err = hold_point(&st->ap.hold, b->final_lsn, errbuf, errsize);
         if (err != ERR_OK)
             return err;
     }
@@ -156,7 +118,7 @@ static err_t stream_handle_begin(stream_state_t *st, char *errbuf, size_t errsiz
     st->skipping = b->final_lsn < st->applied;
     if (st->skipping)
         return ERR_OK;
-    err_t err = batch_begin(&st->batch, errbuf, errsize);
+    err_t err = applier_begin(&st->ap, errbuf, errsize);
     if (err != ERR_OK || st->snk->ops->txn_begin == NULL)
         return err;
     return st->snk->ops->txn_begin(st->snk->ctx, &st->txn, errbuf, errsize);
@@ -180,12 +142,10 @@ static err_t stream_handle_commit(stream_state_t *st, char *errbuf, size_t errsi
         if (err != ERR_OK)
             return err;
     }
-    batch_txn_end(&st->batch, c->end_lsn, c->commit_time);
+    applier_txn_end(&st->ap, c->end_lsn, c->commit_time); /* the loop commits when due */
     st->stats->txns++;
     if (st->opts->metrics != NULL) /* metrics */
         metrics_transaction(st->opts->metrics);
-    if (batch_full(&st->batch) || *st->opts->stop)
-        return stream_flush_batch(st, errbuf, errsize);
     return ERR_OK;
 }
 
@@ -255,11 +215,11 @@ static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, s
         row.old_tuple = &r->old_tuple;
     if (op != SINK_DELETE)
         row.new_tuple = &r->new_tuple;
-    if (hold_mark(&st->hold, row.rel, row.old_tuple, row.new_tuple) != 0) {
+    if (hold_mark(&st->ap.hold, row.rel, row.old_tuple, row.new_tuple) != 0) {
         snprintf(errbuf, errsize, "out of memory marking changed key ranges");
         return ERR_RUNTIME;
     }
-    st->batch.rows++;
+    st->ap.batch.rows++;
     st->stats->rows++;
     if (st->opts->metrics != NULL) /* metrics */
         metrics_change(st->opts->metrics, row.rel->nspname, row.rel->relname, (char)op);
@@ -323,12 +283,12 @@ static err_t stream_handle_truncate(stream_state_t *st, char *errbuf, size_t err
         stream_truncate_roots(st, rels, &n, errbuf, errsize) != ERR_OK)
         return ERR_RUNTIME;
     for (int i = 0; i < n; i++) {
-        if (hold_mark(&st->hold, rels[i], NULL, NULL) != 0) {
+        if (hold_mark(&st->ap.hold, rels[i], NULL, NULL) != 0) {
             snprintf(errbuf, errsize, "out of memory marking changed key ranges");
             return ERR_RUNTIME;
         }
     }
-    st->batch.rows++;
+    st->ap.batch.rows++;
     return st->snk->ops->truncate(st->snk->ctx, rels, n, t->options, st->txn.commit_lsn, errbuf,
                                   errsize);
 }
@@ -359,7 +319,7 @@ static err_t stream_handle_message(stream_state_t *st, char *errbuf, size_t errs
                     .lsn = m->lsn,
                     .txn_lsn = st->txn.commit_lsn,
                     .xid = st->txn.xid};
-    st->batch.rows++;
+    st->ap.batch.rows++;
     return st->snk->ops->ddl(st->snk->ctx, &d, errbuf, errsize);
 }
 
@@ -397,7 +357,7 @@ static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
 /* Nothing pending: the keepalive position is as good as applied. */
 static err_t stream_idle_advance(stream_state_t *st, lsn_t wal_end, char *errbuf, size_t errsize)
 {
-    if (st->in_txn || st->batch.open || st->batch.pending || wal_end <= st->applied)
+    if (st->in_txn || st->ap.batch.open || st->ap.batch.pending || wal_end <= st->applied)
         return ERR_OK;
     /* confirm only what the progress row says, so that a target behind the
      * slot always means a target that lost data */
@@ -435,33 +395,31 @@ static err_t stream_handle_frame(stream_state_t *st, const char *buf, size_t len
     return stream_dispatch(st, errbuf, errsize);
 }
 
-/* How long the next read may wait: until the batch is due or a status is. */
-static int stream_wait_ms(const stream_state_t *st)
+/* When the walsender wants to hear from us (a status), or the keepalive
+ * position wants to be written as progress (nothing open). */
+static int64_t stream_due_ms(void *ctx)
 {
-    int64_t now = clock_ms();
+    const stream_state_t *st = ctx;
     int64_t due = st->last_status_ms + st->opts->status_interval_ms;
-    if (st->batch.open && !st->in_txn) {
-        /* batch only while behind: a source with nothing more ready ends it.
-         * With the target idle, only what is already here counts as ready
-         * (a look without waiting); with a commit in flight the batch grows
-         * meanwhile, and a short wait lets the loop look at the target again. */
-        int64_t batch_due = st->batch.started_ms + st->opts->batch_ms;
-        int64_t idle_due = st->batch.pending ? now + STREAM_IDLE_MS : now;
-        if (idle_due < batch_due)
-            batch_due = idle_due;
-        if (batch_due < due)
-            due = batch_due;
-    }
-    if (st->keepalive_end > st->applied && !st->in_txn && !st->batch.open) {
+    if (st->keepalive_end > st->applied && !st->in_txn && !st->ap.batch.open) {
         int64_t progress_due = st->last_progress_ms + st->opts->progress_interval_ms;
         if (progress_due < due)
             due = progress_due;
     }
-    if (!st->in_txn && hold_due_ms(&st->hold) < due)
-        due = hold_due_ms(&st->hold); /* a verifier's request, seen at once */
-    if (*st->opts->stop)
-        due = now + 100;
-    return due <= now ? 0 : (int)(due - now);
+    return due;
+}
+
+static int stream_at_boundary(void *ctx)
+{
+    const stream_state_t *st = ctx;
+    return !st->in_txn;
+}
+
+/* Idle or between transactions: everything before keepalive_end is in. */
+static lsn_t stream_boundary_lsn(void *ctx)
+{
+    const stream_state_t *st = ctx;
+    return st->keepalive_end;
 }
 
 /* A replication connection that went quiet although a reply was asked for
@@ -480,23 +438,17 @@ static err_t stream_check_silence(const stream_state_t *st, int64_t now, char *e
     return ERR_CONNECT;
 }
 
-static err_t stream_tick(stream_state_t *st, char *errbuf, size_t errsize)
+/* Once a poll, after the loop committed what was due and held where asked:
+ * the walsender hears how far we are, and a silent one is given up. */
+static err_t stream_tick(void *ctx, int got, char *errbuf, size_t errsize)
 {
+    stream_state_t *st = ctx;
     int64_t now = clock_ms();
+    (void)got;
     err_t err = stream_check_silence(st, now, errbuf, errsize);
-    if (err != ERR_OK)
-        return err;
-    if (st->batch.open && !st->in_txn &&
-        (now - st->batch.started_ms >= st->opts->batch_ms || *st->opts->stop)) {
-        err = stream_flush_batch(st, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
-    }
-    if (!st->in_txn) /* idle or between transactions: everything before keepalive_end is in */
-        err = hold_point(&st->hold, st->keepalive_end, errbuf, errsize);
     /* a verifier's point past what the walsender last said: ask for its
      * position (it answers with a keepalive), not one status period later */
-    if (err == ERR_OK && !st->in_txn && hold_until(&st->hold) > st->keepalive_end &&
+    if (err == ERR_OK && !st->in_txn && hold_until(&st->ap.hold) > st->keepalive_end &&
         now - st->last_status_ms >= STREAM_HOLD_ASK_MS)
         err = stream_send_status(st, 1, errbuf, errsize);
     if (err != ERR_OK)
@@ -527,73 +479,19 @@ static void stream_on_wait(void *arg, int stalled)
         (void)stream_send_status(st, 0, eb, sizeof(eb)); /* a failure shows on the next read */
 }
 
-/* Learns how far the target committed; with wait, waits for all of it.
- * Only what the target reported committed becomes the confirmable position. */
-static err_t stream_settle(stream_state_t *st, int wait, char *errbuf, size_t errsize)
+/* Reads one payload (waiting up to wait_ms) and handles it. */
+static int stream_poll(void *ctx, int wait_ms, err_t *err, char *errbuf, size_t errsize)
 {
-    int moved;
-    err_t err = batch_settle(&st->batch, wait, &moved, errbuf, errsize);
-    return err != ERR_OK || !moved ? err : stream_applied(st, errbuf, errsize);
-}
-
-static err_t stream_loop(stream_state_t *st, char *errbuf, size_t errsize)
-{
-    for (;;) {
-        if (*st->opts->stop && !st->in_txn && !st->batch.open)
-            return st->batch.pending ? stream_settle(st, 1, errbuf, errsize) : ERR_OK;
-        const char *buf;
-        size_t len;
-        err_t err = ERR_OK;
-        /* a commit in flight: keep reading while data flows, settle when it stops
-         * (a short wait first: the source may only be a moment behind, and
-         * settling waits for everything the target has queued) */
-        int idle_pending = st->batch.pending && !st->batch.open;
-        int wait_ms = stream_wait_ms(st);
-        if (idle_pending && wait_ms > STREAM_PENDING_WAIT_MS)
-            wait_ms = STREAM_PENDING_WAIT_MS;
-        int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, &err, errbuf, errsize);
-        if (r == 0 && idle_pending) {
-            /* look without waiting while the source may resume any moment;
-             * wait for the target once it has been quiet for a while */
-            int quiet = clock_ms() - st->last_recv_ms >= STREAM_QUIET_MS;
-            err = stream_settle(st, quiet, errbuf, errsize);
-            if (err != ERR_OK)
-                return err;
-            continue;
-        }
-        /* now and then, learn without waiting what the target has committed */
-        if (r >= 0 && st->batch.pending && (r == 0 || ++st->polls % 256 == 0))
-            err = stream_settle(st, 0, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
-        /* the source has nothing ready: commit the batch at once unless the
-         * previous commit is still in flight (then the batch grows meanwhile,
-         * so batches grow with the backlog) */
-        if (r == 0 && st->batch.open && !st->in_txn && !st->batch.pending) {
-            err = stream_flush_batch(st, errbuf, errsize);
-            if (err != ERR_OK)
-                return err;
-        }
-        if (r < 0)
-            return err;
-        if (r > 0) {
-            st->last_recv_ms = clock_ms();
-            st->asked_ms = 0;
-            err = stream_handle_frame(st, buf, len, errbuf, errsize);
-        }
-        /* between source transactions with a commit in flight: learn without
-         * waiting (at most once a millisecond) whether the target has
-         * answered, so that the open batch goes as soon as it may */
-        if (err == ERR_OK && r > 0 && st->batch.open && !st->in_txn && st->batch.pending &&
-            st->last_recv_ms != st->settled_ms) {
-            st->settled_ms = st->last_recv_ms;
-            err = stream_settle(st, 0, errbuf, errsize);
-        }
-        if (err == ERR_OK)
-            err = stream_tick(st, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
-    }
+    stream_state_t *st = ctx;
+    const char *buf;
+    size_t len;
+    int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, err, errbuf, errsize);
+    if (r <= 0)
+        return r;
+    st->last_recv_ms = clock_ms();
+    st->asked_ms = 0;
+    *err = stream_handle_frame(st, buf, len, errbuf, errsize);
+    return *err == ERR_OK ? 1 : -1;
 }
 
 int stream_silence_timeout_ms(int status_interval_ms)
@@ -608,31 +506,37 @@ err_t stream_run(const source_t *src, const sink_t *snk, const stream_opts_t *op
     memset(stats, 0, sizeof(*stats));
     st.applied = st.received = st.progress_saved = opts->applied_lsn;
     stats->applied_lsn = opts->applied_lsn;
-    batch_init(&st.batch, snk, opts->batch_rows, opts->batch_ms, opts->metrics, opts->applied_lsn);
     st.rels = relcache_new();
     if (st.rels == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
     st.last_status_ms = st.last_progress_ms = st.last_recv_ms = clock_ms();
-    hold_init(&st.hold, opts->hold,
-              &(hold_loop_t){.drain = stream_drain_all, .poll = stream_hold_poll, .arg = &st},
-              opts->stop);
+    applier_feed_t feed = {.poll = stream_poll,
+                           .at_boundary = stream_at_boundary,
+                           .due_ms = stream_due_ms,
+                           .boundary_lsn = stream_boundary_lsn,
+                           .on_durable = stream_applied,
+                           .on_tick = stream_tick,
+                           .hold_poll = stream_hold_poll,
+                           .finish_txn_on_stop = 1,
+                           .ctx = &st};
+    applier_init(&st.ap, &feed, snk, opts->batch_rows, opts->batch_ms, opts->metrics,
+                 opts->applied_lsn, opts->hold, opts->stop);
     if (snk->ops->on_wait != NULL)
         snk->ops->on_wait(snk->ctx, stream_on_wait, &st);
-    err_t err = stream_loop(&st, errbuf, errsize);
+    err_t err = applier_run(&st.ap, errbuf, errsize);
     if (snk->ops->on_wait != NULL)
         snk->ops->on_wait(snk->ctx, NULL, NULL);
+    stats->batches = st.ap.batch.commits;
     if (err != ERR_OK && opts->metrics != NULL) /* metrics: a stall is a connect error */
         metrics_error(opts->metrics, st.target_stalled ? "target_stall" : err_name(err));
-    if (err != ERR_OK)
-        batch_rollback(&st.batch);
     if (err == ERR_OK) {
         char eb[256];
         stream_send_status(&st, 0, eb, sizeof(eb)); /* last word: what is durable */
     }
     pgoutput_msg_clear(&st.msg);
     relcache_free(st.rels);
-    hold_clear(&st.hold);
+    applier_clear(&st.ap);
     return err;
 }

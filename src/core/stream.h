@@ -1,8 +1,8 @@
 /*
- * stream: the apply loop. Reads the source stream, decodes it, hands whole
- * source transactions to the sink in commit order, groups several of them per
- * target transaction, and confirms to the source only what the sink made
- * durable. Holds no connection of its own.
+ * stream: `run`'s feed of the apply loop (core/applier.h). Reads the source
+ * stream, decodes it, hands whole source transactions to the sink in commit
+ * order, and confirms to the source only what the sink made durable. Holds
+ * no connection of its own.
  */
 #ifndef SYNCLINE_PIPELINE_H
 #define SYNCLINE_PIPELINE_H
