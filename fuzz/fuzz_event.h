@@ -44,6 +44,14 @@ static void fuzz_event_differential(const uint8_t *value, size_t len, const uint
     event_t other;
     int rc2 = event_decode(fuzz_event_tree, value, len, keylen ? key : NULL, keylen, &other, err,
                            sizeof(err));
+    /* a relation naming a column twice is refused where apply meets it
+     * (kafka_consumer_relation): which value each reader keeps is moot */
+    if ((rc == 0 && change_relation_duplicate(ev->rel) != NULL) ||
+        (rc2 == 0 && change_relation_duplicate(other.rel) != NULL)) {
+        if (rc2 == 0)
+            event_clear(&other);
+        return;
+    }
     if ((rc == 0) != (rc2 == 0))
         abort();
     if (rc == 0 && !event_equal(ev, &other))

@@ -140,6 +140,15 @@ const change_relation_t *kafka_consumer_relation(relcache_t *rels, const sink_t 
     *err = ERR_OK;
     if (cur != NULL && event_relation_equal(cur, ev->rel))
         return cur;
+    const char *twice = change_relation_duplicate(ev->rel);
+    if (twice != NULL) { /* the readers would each pick one of its values */
+        snprintf(errbuf, errsize,
+                 "the message describes table %s.%s with column \"%s\" twice: no table has "
+                 "that; nothing of its transaction is applied",
+                 ev->rel->nspname, ev->rel->relname, twice);
+        *err = ERR_SCHEMA;
+        return NULL;
+    }
     change_relation_t *old = NULL;
     int rc = relcache_replace(rels, ev->rel, &old);
     ev->rel = NULL;

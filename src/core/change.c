@@ -83,6 +83,18 @@ int change_relation_find_column(const change_relation_t *rel, const char *name)
     return -1;
 }
 
+const char *change_relation_duplicate(const change_relation_t *rel)
+{
+    for (int i = 1; rel != NULL && i < rel->ncols; i++) {
+        for (int j = 0; j < i; j++) {
+            if (rel->cols[i].name != NULL && rel->cols[j].name != NULL &&
+                strcmp(rel->cols[i].name, rel->cols[j].name) == 0)
+                return rel->cols[i].name;
+        }
+    }
+    return NULL;
+}
+
 /* One pass of change_key_text: column names (pass 0) or values (pass 1). */
 static size_t change_key_part(const change_relation_t *rel, const change_tuple_t *t, int pass,
                               char *buf, size_t n, size_t size)

@@ -64,4 +64,9 @@ void change_key_text(const change_relation_t *rel, const change_tuple_t *t, char
 /* Index of the column named `name`, or -1. */
 int change_relation_find_column(const change_relation_t *rel, const char *name);
 
+/* The first column name rel has twice, NULL when each is once (no relation
+ * has that: a message that says so was not written from one). O(ncols^2):
+ * for a relation seen anew, not for each row. */
+const char *change_relation_duplicate(const change_relation_t *rel);
+
 #endif

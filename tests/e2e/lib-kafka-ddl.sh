@@ -6,7 +6,7 @@
 # rows between its statements, a column added to a pgbench table under load, then CREATE INDEX,
 # a widened type, a foreign key and DROP COLUMN under load. apply is killed
 # (SIGKILL) right after a DDL reached the target and DDL goes on while it is down; the restarted
-# apply applies each DDL once (one "ddl applied" per LSN, none "has it already"), and a replay
+# apply applies each DDL once (ten LSNs applied, none "has it already"), and a replay
 # --from-beginning applies none again. The target's rows, columns, indexes and constraints equal
 # the source's.
 # shellcheck source=tests/e2e/lib-kafka.sh
@@ -89,12 +89,12 @@ kafka_ddl_scenario() { # FORMAT
     assert_eq "new|eu" "$(tgt_sql "SELECT status || '|' || region FROM orders WHERE id = 201")" \
         "a row between the statements of the migration string"
 
-    # each DDL applied exactly once across the kill
+    # each DDL applied exactly once across the kill: ten LSNs, and none found on the target
+    # already (a DDL logged in a target transaction the kill rolled back is logged again when
+    # it is applied after the restart: a line per LSN is not the measure)
     cat "$E2E_TMP"/apply.[12].log >"$E2E_TMP/applies.log"
-    assert_eq 10 "$(grep -c 'ddl applied' "$E2E_TMP/applies.log")" \
-        "ten DDL commands applied (add, rename, add on pgbench_history, create, add, rename, index, type, foreign key, drop)"
     assert_eq 10 "$(grep -o 'ddl applied lsn=[0-9A-F/]*' "$E2E_TMP/applies.log" | sort -u | wc -l)" \
-        "each DDL LSN applied once"
+        "ten DDL commands applied (add, rename, add on pgbench_history, create, add, rename, index, type, foreign key, drop)"
     ! grep -q "has it already" "$E2E_TMP/applies.log" || fail "a DDL was applied twice: $(grep 'has it already' "$E2E_TMP/applies.log")"
     grep -q "not followed" "$E2E_TMP/capture.log" && fail "capture did not carry a DDL: $(grep 'not followed' "$E2E_TMP/capture.log")"
 
