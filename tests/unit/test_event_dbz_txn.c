@@ -148,12 +148,87 @@ static void test_position_syncline(void **state)
     assert_false(event_dbz_pos_applied(&a, 499));
 }
 
+/* The last commit a change names by "sequence" seq (raw text, escaped into
+ * the JSON string here): 1 with *prev set, 0 when unknown. */
+static int prev_of(const char *seq, uint64_t *prev)
+{
+    char src[512], esc[256];
+    size_t n = 0;
+    for (const char *c = seq; *c != '\0' && n + 3 < sizeof(esc); c++) {
+        const char *e = *c == '"'    ? "\\\""
+                        : *c == '\\' ? "\\\\"
+                        : *c == '\n' ? "\\n"
+                        : *c == '\t' ? "\\t"
+                        : *c == '\r' ? "\\r"
+                                     : NULL;
+        if (e != NULL) {
+            memcpy(esc + n, e, 2);
+            n += 2;
+        } else {
+            esc[n++] = *c;
+        }
+    }
+    esc[n] = '\0';
+    snprintf(src, sizeof(src),
+             "{\"schema\": \"public\", \"table\": \"a\", \"sequence\": \"%s\", \"lsn\": 7}", esc);
+    event_dbz_pos_t pos;
+    assert_int_equal(decode_pos(src, &pos), 1);
+    *prev = pos.prev_commit;
+    return pos.has_prev;
+}
+
+/* "sequence": both forms Debezium writes, whitespace JSON allows. */
+static void test_sequence_forms(void **state)
+{
+    (void)state;
+    uint64_t prev;
+    assert_int_equal(prev_of("[\"24023128\",\"24023128\"]", &prev), 1);
+    assert_int_equal(prev, 24023128);
+    assert_int_equal(prev_of("[null,\"24023128\"]", &prev), 0);
+    assert_int_equal(prev, 0);
+    assert_int_equal(prev_of(" \t\n[ \"26371336\" , \"26371424\" ]", &prev), 1);
+    assert_int_equal(prev, 26371336);
+    assert_int_equal(prev_of("[\r\nnull , \"1\"]", &prev), 0);
+    assert_int_equal(prev_of("[\"18446744073709551615\",\"1\"]", &prev), 1); /* 2^64 - 1 */
+    assert_true(prev == UINT64_MAX);
+    assert_int_equal(prev_of("[\"0\",\"5\"]", &prev), 0); /* no commit before */
+}
+
+/* Anything else: the last commit is unknown. */
+static void test_sequence_malformed(void **state)
+{
+    (void)state;
+    uint64_t prev = 1;
+    const char *bad[] = {
+        "",                                 /* empty */
+        "\"24023128\",\"24023128\"",        /* no bracket */
+        "{\"a\": \"24023128\"}",            /* not an array */
+        "[\"24023128,\"24023128\"]",        /* a comma inside the quotes */
+        "[\"24023128",                      /* unterminated quote, string ends */
+        "[\"2402x128\",\"24023128\"]",      /* non-digit */
+        "[\"-24023128\",\"24023128\"]",     /* a sign */
+        "[\" 24023128\",\"24023128\"]",     /* a space in the quotes */
+        "[\"\",\"24023128\"]",              /* no digits */
+        "[24023128,\"24023128\"]",          /* a number, not a string */
+        "[nul,\"24023128\"]",               /* not null */
+        "[]",                               /* no element */
+        "[\"18446744073709551616\",\"1\"]", /* 2^64: past 64 bits */
+        "[\"99999999999999999999999\",\"1\"]",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        prev = 1;
+        if (prev_of(bad[i], &prev) != 0 || prev != 0)
+            fail_msg("sequence %s: prev_commit %llu taken", bad[i], (unsigned long long)prev);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_end_with_schema),   cmocka_unit_test(test_begin_plain_and_bad),
-        cmocka_unit_test(test_change_block),      cmocka_unit_test(test_position_debezium),
-        cmocka_unit_test(test_position_syncline),
+        cmocka_unit_test(test_end_with_schema),    cmocka_unit_test(test_begin_plain_and_bad),
+        cmocka_unit_test(test_change_block),       cmocka_unit_test(test_position_debezium),
+        cmocka_unit_test(test_position_syncline),  cmocka_unit_test(test_sequence_forms),
+        cmocka_unit_test(test_sequence_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
