@@ -1,7 +1,8 @@
 /*
  * kafka_consumer: what apply's two consumers (kafka_source,
- * kafka_dbz_source) do alike: stored offsets and gaps, assignment and
- * rebalances, consumer errors, a decoded change to the sink.
+ * kafka_dbz_source) do alike: stored offsets and gaps, the offsets a commit
+ * covers, assignment and rebalances, one message read with its consumer
+ * errors, a decoded change to the sink.
  */
 #include "kafka/kafka_consumer.h"
 
@@ -64,8 +65,27 @@ err_t kafka_consumer_check(rd_kafka_t *rk, const char *topic, int32_t partition,
     return ERR_OK;
 }
 
-err_t kafka_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *m, int64_t stored,
-                           rd_kafka_resp_err_t *last, char *errbuf, size_t errsize)
+err_t kafka_consumer_offsets(sink_offset_t **offs, int n, kafka_consumer_offset_fn at,
+                             const void *arg, sink_position_t *pos, char *errbuf, size_t errsize)
+{
+    sink_offset_t *o = realloc(*offs, (size_t)(n + 1) * sizeof(*o));
+    if (o == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    *offs = o;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += at(arg, i, &o[k]);
+    pos->offsets = o;
+    pos->noffsets = k;
+    return ERR_OK;
+}
+
+/* A message carrying a consumer error (kafka_consumer_poll); stored: where
+ * the partition stood, -1: m's offset. */
+static err_t kafka_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *m, int64_t stored,
+                                  rd_kafka_resp_err_t *last, char *errbuf, size_t errsize)
 {
     if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET) {
         const char *topic = m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : "?";
@@ -81,6 +101,26 @@ err_t kafka_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *m, int64_t 
     log_warn("kafka consumer error=%s reason=%s", rd_kafka_err2name(m->err),
              rd_kafka_message_errstr(m));
     return ERR_OK;
+}
+
+int kafka_consumer_poll(rd_kafka_t *rk, kafka_consumer_reader_t *r, int wait_ms, err_t *err,
+                        char *errbuf, size_t errsize)
+{
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, wait_ms);
+    if (*r->cb_err != ERR_OK) {
+        *err = *r->cb_err;
+    } else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        int64_t stored = m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ? r->stored(r->arg, m) : -1;
+        *err = kafka_consumer_error(rk, m, stored, &r->last_err, errbuf, errsize);
+    } else if (m != NULL) {
+        *err = r->handle(r->arg, m);
+    }
+    if (m != NULL) {
+        rd_kafka_message_destroy(m);
+        if (r->quiet_since != NULL)
+            *r->quiet_since = 0;
+    }
+    return *err != ERR_OK ? -1 : m != NULL;
 }
 
 /* A failed query leaves BEGINNING as it was. */

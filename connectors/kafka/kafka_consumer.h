@@ -1,8 +1,9 @@
 /*
  * kafka_consumer: the consumer parts both `apply` feeds share (kafka_source
  * for the syncline layout, kafka_dbz_source for the debezium layout): offsets
- * stored in the target, the low-watermark gap check, assignment, the
- * rebalance callback, consumer errors, and a decoded change to the sink.
+ * stored in the target and those a commit covers, the low-watermark gap
+ * check, assignment, the rebalance callback, one message read with its
+ * consumer errors, and a decoded change to the sink.
  */
 #ifndef SYNCLINE_KAFKA_CONSUMER_H
 #define SYNCLINE_KAFKA_CONSUMER_H
@@ -39,14 +40,12 @@ err_t kafka_consumer_gap(const char *topic, int32_t partition, int64_t stored, i
 err_t kafka_consumer_check(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t stored,
                            int64_t *low, char *errbuf, size_t errsize);
 
-/*
- * A message carrying a consumer error. An offset out of range
- * (auto.offset.reset is "error": messages deleted under apply while it ran)
- * is a gap from `stored` (where the partition stood; -1: m's offset);
- * anything else is logged once (*last) and apply goes on.
- */
-err_t kafka_consumer_error(rd_kafka_t *rk, const rd_kafka_message_t *m, int64_t stored,
-                           rd_kafka_resp_err_t *last, char *errbuf, size_t errsize);
+/* The offsets a commit covers, into pos: entry i of n (at: 1 with *o set
+ * when its offset moved and is known, else 0) into *offs, grown here (the
+ * caller frees it; pos points into it until the next call). */
+typedef int (*kafka_consumer_offset_fn)(const void *arg, int i, sink_offset_t *o);
+err_t kafka_consumer_offsets(sink_offset_t **offs, int n, kafka_consumer_offset_fn at,
+                             const void *arg, sink_position_t *pos, char *errbuf, size_t errsize);
 
 /* ---- assignment ------------------------------------------------------------- */
 
@@ -72,6 +71,31 @@ typedef struct kafka_consumer_rebalance {
 /* Sets the rebalance callback; the client's opaque is a
  * kafka_consumer_rebalance_t (kafka_conf_client's opaque). */
 void kafka_consumer_setup(rd_kafka_conf_t *conf);
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* A feed's part in kafka_consumer_poll. */
+typedef struct kafka_consumer_reader {
+    /* Handles m, which carries no consumer error (errbuf says why not). */
+    err_t (*handle)(void *arg, const rd_kafka_message_t *m);
+    /* Where m's partition stood (its next offset to store; -1: unknown), to
+     * name a gap from when its offset is out of range. */
+    int64_t (*stored)(void *arg, const rd_kafka_message_t *m);
+    void *arg;
+    const err_t *cb_err;          /* the rebalance callback's error: returned as it is */
+    int64_t *quiet_since;         /* NULL, or set to 0 when a message arrives */
+    rd_kafka_resp_err_t last_err; /* the consumer error logged last (logged once) */
+} kafka_consumer_reader_t;
+
+/*
+ * Waits up to wait_ms for one message and hands it to r (applier_feed_t's
+ * poll): 1 handled, 0 nothing arrived, -1 error (*err, errbuf). A consumer
+ * error is not the feed's: an offset out of range (auto.offset.reset is
+ * "error": messages deleted under apply while it ran) is a gap from where the
+ * partition stood; anything else is logged once and apply goes on.
+ */
+int kafka_consumer_poll(rd_kafka_t *rk, kafka_consumer_reader_t *r, int wait_ms, err_t *err,
+                        char *errbuf, size_t errsize);
 
 /* ---- applying -------------------------------------------------------------- */
 

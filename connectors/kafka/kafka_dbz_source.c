@@ -93,9 +93,9 @@ typedef struct kafka_dbz_source {
     kafka_dbz_source_tp_t *tps;
     int ntps, last;
     char meta_topic[300];
-    applier_t ap;                 /* the loop: the target transaction */
-    sink_offset_t *offs;          /* the offsets a commit covers (ntps) */
-    rd_kafka_resp_err_t last_err; /* the consumer error reported last */
+    applier_t ap;                   /* the loop: the target transaction */
+    sink_offset_t *offs;            /* the offsets a commit covers (ntps) */
+    kafka_consumer_reader_t reader; /* what the loop's polls hand messages to */
     int overrides_done;
     int64_t quiet_since; /* ms: nothing arrives while changes are held; 0: not so */
     err_t cb_err;
@@ -161,27 +161,24 @@ static err_t kafka_dbz_source_settle(kafka_dbz_source_t *kds, int wait)
     return applier_settle(&kds->ap, wait, kds->errbuf, kds->errsize);
 }
 
+/* Topic partition i's offset, when it moved. */
+static int kafka_dbz_source_offset(const void *arg, int i, sink_offset_t *o)
+{
+    const kafka_dbz_source_tp_t *tp = &((const kafka_dbz_source_t *)arg)->tps[i];
+    if (!tp->dirty || tp->next < 0)
+        return 0;
+    *o = (sink_offset_t){tp->topic, tp->partition, tp->next};
+    return 1;
+}
+
 /* The offsets that moved, committed with the open batch (only whole
  * transactions are ever in it). */
 static err_t kafka_dbz_source_position(void *ctx, sink_position_t *pos, char *errbuf,
                                        size_t errsize)
 {
     kafka_dbz_source_t *kds = ctx;
-    sink_offset_t *offs = realloc(kds->offs, (size_t)(kds->ntps + 1) * sizeof(*offs));
-    if (offs == NULL) {
-        snprintf(errbuf, errsize, "out of memory");
-        return ERR_RUNTIME;
-    }
-    kds->offs = offs;
-    int n = 0;
-    for (int i = 0; i < kds->ntps; i++) {
-        kafka_dbz_source_tp_t *tp = &kds->tps[i];
-        if (tp->dirty && tp->next >= 0)
-            offs[n++] = (sink_offset_t){tp->topic, tp->partition, tp->next};
-    }
-    pos->offsets = offs;
-    pos->noffsets = n;
-    return ERR_OK;
+    return kafka_consumer_offsets(&kds->offs, kds->ntps, kafka_dbz_source_offset, kds, pos, errbuf,
+                                  errsize);
 }
 
 static void kafka_dbz_source_committed(void *ctx)
@@ -676,17 +673,23 @@ static err_t kafka_dbz_source_subscribe(kafka_dbz_source_t *kds)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* A consumer error (kafka_consumer_error): a gap from where the partition stood. */
-static err_t kafka_dbz_source_consumer_error(kafka_dbz_source_t *kds, const rd_kafka_message_t *m,
-                                             rd_kafka_resp_err_t *last)
+/* A message read (kafka_consumer_poll). */
+static err_t kafka_dbz_source_read(void *arg, const rd_kafka_message_t *m)
 {
+    return kafka_dbz_source_handle(arg, m);
+}
+
+/* Where m's topic partition stood: a consumer error's gap starts there. */
+static int64_t kafka_dbz_source_stored(void *arg, const rd_kafka_message_t *m)
+{
+    const kafka_dbz_source_t *kds = arg;
     int64_t stored = -1;
     for (int i = 0; m->rkt != NULL && i < kds->ntps; i++) {
         if (kds->tps[i].partition == m->partition &&
             strcmp(kds->tps[i].topic, rd_kafka_topic_name(m->rkt)) == 0)
             stored = kds->tps[i].next;
     }
-    return kafka_consumer_error(kds->rk, m, stored, last, kds->errbuf, kds->errsize);
+    return stored;
 }
 
 /* Polls one message (waiting up to wait_ms) and handles it. */
@@ -694,18 +697,7 @@ static int kafka_dbz_source_poll(void *ctx, int wait_ms, err_t *err, char *errbu
 {
     kafka_dbz_source_t *kds = ctx;
     (void)errbuf, (void)errsize; /* kds->errbuf, the one applier_run was given */
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(kds->rk, wait_ms);
-    if (kds->cb_err != ERR_OK)
-        *err = kds->cb_err;
-    else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        *err = kafka_dbz_source_consumer_error(kds, m, &kds->last_err);
-    else if (m != NULL)
-        *err = kafka_dbz_source_handle(kds, m);
-    if (m != NULL) {
-        rd_kafka_message_destroy(m);
-        kds->quiet_since = 0;
-    }
-    return *err != ERR_OK ? -1 : m != NULL;
+    return kafka_consumer_poll(kds->rk, &kds->reader, wait_ms, err, kds->errbuf, kds->errsize);
 }
 
 /* Only whole transactions reach the batch (the rest waits in the txnbuf):
@@ -753,6 +745,11 @@ static err_t kafka_dbz_source_open(kafka_dbz_source_t *kds)
                                                   .revoke = kafka_dbz_source_revoke,
                                                   .arg = kds,
                                                   .cb_err = &kds->cb_err};
+    kds->reader = (kafka_consumer_reader_t){.handle = kafka_dbz_source_read,
+                                            .stored = kafka_dbz_source_stored,
+                                            .arg = kds,
+                                            .cb_err = &kds->cb_err,
+                                            .quiet_since = &kds->quiet_since};
     kds->rk = kafka_conf_client(kds->cfg, KAFKA_CONF_CONSUMER, &kds->rebalance,
                                 kafka_dbz_source_setup, &err, kds->errbuf, kds->errsize);
     if (kds->rk == NULL)

@@ -93,7 +93,7 @@ typedef struct kafka_source {
     rd_kafka_t *rk;
     rd_kafka_t *dlq;
     rd_kafka_resp_err_t dlq_err;
-    rd_kafka_resp_err_t last_err; /* the consumer error reported last */
+    kafka_consumer_reader_t reader; /* what the loop's polls hand messages to */
     event_codec_t *codec;
     schema_registry_t *sr;    /* kafka.schema_registry set; NULL otherwise */
     kafka_schemas_t *schemas; /* <topic>.schemas, once needed */
@@ -154,24 +154,22 @@ static err_t kafka_source_settle(kafka_source_t *ks, int wait)
     return applier_settle(&ks->ap, wait, ks->errbuf, ks->errsize);
 }
 
+/* Partition i's offset past the open batch, when it moved. */
+static int kafka_source_offset(const void *arg, int i, sink_offset_t *o)
+{
+    const kafka_source_t *ks = arg;
+    if (!ks->parts[i].dirty || ks->parts[i].next_offset < 0)
+        return 0;
+    *o = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
+    return 1;
+}
+
 /* The offsets past the open batch, committed in its transaction. */
 static err_t kafka_source_position(void *ctx, sink_position_t *pos, char *errbuf, size_t errsize)
 {
     kafka_source_t *ks = ctx;
-    sink_offset_t *offs = realloc(ks->offs, (size_t)(ks->nparts + 1) * sizeof(*offs));
-    if (offs == NULL) {
-        snprintf(errbuf, errsize, "out of memory");
-        return ERR_RUNTIME;
-    }
-    ks->offs = offs;
-    int n = 0;
-    for (int i = 0; i < ks->nparts; i++) {
-        if (ks->parts[i].dirty && ks->parts[i].next_offset >= 0)
-            offs[n++] = (sink_offset_t){ks->cfg->kafka.topic, i, ks->parts[i].next_offset};
-    }
-    pos->offsets = offs;
-    pos->noffsets = n;
-    return ERR_OK;
+    return kafka_consumer_offsets(&ks->offs, ks->nparts, kafka_source_offset, ks, pos, errbuf,
+                                  errsize);
 }
 
 static void kafka_source_committed(void *ctx)
@@ -826,14 +824,17 @@ static err_t kafka_source_subscribe(kafka_source_t *ks)
 
 /* ---- the loop ----------------------------------------------------------------- */
 
-/* A consumer error (kafka_consumer_error): a gap from where the partition stood. */
-static err_t kafka_source_consumer_error(kafka_source_t *ks, const rd_kafka_message_t *m,
-                                         rd_kafka_resp_err_t *last)
+/* A message read (kafka_consumer_poll). */
+static err_t kafka_source_read(void *arg, const rd_kafka_message_t *m)
 {
-    const kafka_source_part_t *p =
-        m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ? kafka_source_part(ks, m->partition) : NULL;
-    int64_t stored = p != NULL ? p->next_offset : -1;
-    return kafka_consumer_error(ks->rk, m, stored, last, ks->errbuf, ks->errsize);
+    return kafka_source_handle(arg, m);
+}
+
+/* Where m's partition stood: a consumer error's gap starts there. */
+static int64_t kafka_source_stored(void *arg, const rd_kafka_message_t *m)
+{
+    const kafka_source_part_t *p = kafka_source_part(arg, m->partition);
+    return p != NULL ? p->next_offset : -1;
 }
 
 /* Polls one message (waiting up to wait_ms) and handles it. */
@@ -841,16 +842,7 @@ static int kafka_source_poll(void *ctx, int wait_ms, err_t *err, char *errbuf, s
 {
     kafka_source_t *ks = ctx;
     (void)errbuf, (void)errsize; /* ks->errbuf, the one applier_run was given */
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, wait_ms);
-    if (ks->cb_err != ERR_OK)
-        *err = ks->cb_err;
-    else if (m != NULL && m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
-        *err = kafka_source_consumer_error(ks, m, &ks->last_err);
-    else if (m != NULL)
-        *err = kafka_source_handle(ks, m);
-    if (m != NULL)
-        rd_kafka_message_destroy(m);
-    return *err != ERR_OK ? -1 : m != NULL;
+    return kafka_consumer_poll(ks->rk, &ks->reader, wait_ms, err, ks->errbuf, ks->errsize);
 }
 
 static int kafka_source_boundary(void *ctx)
@@ -912,6 +904,10 @@ static err_t kafka_source_open(kafka_source_t *ks)
                                                  .revoke = kafka_source_revoke,
                                                  .arg = ks,
                                                  .cb_err = &ks->cb_err};
+    ks->reader = (kafka_consumer_reader_t){.handle = kafka_source_read,
+                                           .stored = kafka_source_stored,
+                                           .arg = ks,
+                                           .cb_err = &ks->cb_err};
     ks->rk =
         kafka_conf_client(ks->cfg, KAFKA_CONF_CONSUMER, &ks->rebalance,
                           ks->group ? kafka_consumer_setup : NULL, &err, ks->errbuf, ks->errsize);
