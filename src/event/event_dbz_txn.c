@@ -99,15 +99,36 @@ int event_dbz_txn_block(const event_t *ev, char *id, size_t idsize, int64_t *ord
     return event_dbz_txn_id(json_object_get(blk, "id"), id, idsize, NULL, errbuf, errsize) ? -1 : 1;
 }
 
-/* "sequence": a JSON array in a string, [last commit LSN or null, LSN]. */
+/* s past JSON's white space. */
+static const char *event_dbz_txn_ws(const char *s)
+{
+    return s + strspn(s, " \t\n\r");
+}
+
+/*
+ * "sequence": a JSON array in a string, [last commit LSN or null, LSN]. Read
+ * for every change, so scanned, not parsed: only its first element counts,
+ * and it is known only as a quoted decimal that fits 64 bits (null, or
+ * anything else: unknown, 0).
+ */
 static bool event_dbz_txn_prev_commit(const json_t *src, uint64_t *prev)
 {
-    const char *seq = json_string_value(json_object_get(src, "sequence"));
-    json_t *arr = seq != NULL ? json_loads(seq, 0, NULL) : NULL;
-    const char *first = json_string_value(json_array_get(arr, 0));
-    *prev = event_dbz_txn_lsn(first);
-    json_decref(arr);
-    return *prev != 0;
+    const char *s = json_string_value(json_object_get(src, "sequence"));
+    *prev = 0;
+    if (s == NULL || *(s = event_dbz_txn_ws(s)) != '[' || *(s = event_dbz_txn_ws(s + 1)) != '"')
+        return false;
+    const char *digits = ++s;
+    uint64_t v = 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        uint64_t d = (uint64_t)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (s == digits || *s != '"')
+        return false;
+    *prev = v;
+    return v != 0;
 }
 
 int event_dbz_txn_pos(const event_t *ev, int64_t order, event_dbz_pos_t *pos)
