@@ -282,7 +282,7 @@ static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const event_
 {
     char *key = NULL, *value = NULL;
     size_t klen = 0, vlen = 0;
-    if (keyt != NULL && event_dbz_key(kd->dz, ch->rel, keyt, &key, &klen, errbuf, errsize) != 0)
+    if (keyt != NULL && event_dbz_key(kd->dz, ch->row.rel, keyt, &key, &klen, errbuf, errsize) != 0)
         return kafka_dbz_failed(kd);
     t->count++;
     kd->blk.total_order++;
@@ -305,33 +305,30 @@ err_t kafka_dbz_change(kafka_dbz_t *kd, const event_change_t *ch, const kafka_db
                        char *errbuf, size_t errsize)
 {
     err_t err = ERR_OK;
-    kafka_dbz_table_t *t = kafka_dbz_table(kd, ch->rel, &err, errbuf, errsize);
+    kafka_dbz_table_t *t = kafka_dbz_table(kd, ch->row.rel, &err, errbuf, errsize);
     if (t == NULL)
         return err;
     err = kafka_dbz_begin(kd, out, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    switch (ch->op) {
-    case EVENT_UPDATE:
+    switch (ch->row.op) {
+    case CHANGE_UPDATE:
         if (event_dbz_key_changed(kd->dz, ch)) {
-            err = kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->old_tuple, out, errbuf, errsize);
+            err = kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->row.old_tuple, out, errbuf, errsize);
             if (err == ERR_OK)
-                err = kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->new_tuple, out, errbuf, errsize);
+                err = kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->row.new_tuple, out, errbuf,
+                                      errsize);
             return err;
         }
-        return kafka_dbz_event(kd, t, ch, EVENT_UPDATE, ch->new_tuple, out, errbuf, errsize);
-    case EVENT_DELETE:
-        return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->old_tuple, out, errbuf, errsize);
-    case EVENT_TRUNCATE:
+        return kafka_dbz_event(kd, t, ch, EVENT_UPDATE, ch->row.new_tuple, out, errbuf, errsize);
+    case CHANGE_DELETE:
+        return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->row.old_tuple, out, errbuf, errsize);
+    case CHANGE_TRUNCATE:
         return kafka_dbz_event(kd, t, ch, EVENT_TRUNCATE, NULL, out, errbuf, errsize);
-    case EVENT_MESSAGE: /* not a row change: the sink never hands one over */
-        snprintf(errbuf, errsize, "kafka layout debezium carries no DDL events");
-        return ERR_RUNTIME;
-    case EVENT_CREATE:
-    case EVENT_READ:
+    case CHANGE_INSERT:
         break;
     }
-    return kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->new_tuple, out, errbuf, errsize);
+    return kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->row.new_tuple, out, errbuf, errsize);
 }
 
 err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf, size_t errsize)
