@@ -252,24 +252,33 @@ static kafka_dbz_table_t *kafka_dbz_table(kafka_dbz_t *kd, const change_relation
     return &kd->tables[kd->ntables++];
 }
 
-/* BEGIN on the metadata topic, before the transaction's first change. */
-static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf,
-                             size_t errsize)
+/* The transaction in hand's BEGIN (end false) or END record (with the n
+ * per-table counts) onto the metadata topic. */
+static err_t kafka_dbz_send_txn(kafka_dbz_t *kd, bool end, const event_dbz_count_t *counts, int n,
+                                const kafka_dbz_out_t *out, char *errbuf, size_t errsize)
 {
     size_t klen = 0, vlen = 0;
-    if (kd->begun)
-        return ERR_OK;
     char *key = event_dbz_txn_key(kd->dz, &kd->blk, &klen, errbuf, errsize);
-    char *value =
-        key == NULL ? NULL
-                    : event_dbz_txn_value(kd->dz, &kd->blk, false, event_ts_ms(kd->txn.commit_time),
-                                          NULL, 0, &vlen, errbuf, errsize);
+    char *value = key == NULL
+                      ? NULL
+                      : event_dbz_txn_value(kd->dz, &kd->blk, end, event_ts_ms(kd->txn.commit_time),
+                                            counts, n, &vlen, errbuf, errsize);
     err_t err = ERR_RUNTIME;
     if (key != NULL && value != NULL)
         err = out->send(out->ctx, kd->txn_rkt, 0, value, vlen, key, klen, 0, errbuf, errsize);
     else
         err = kafka_dbz_failed(kd);
     free(key);
+    return err;
+}
+
+/* BEGIN on the metadata topic, before the transaction's first change. */
+static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf,
+                             size_t errsize)
+{
+    if (kd->begun)
+        return ERR_OK;
+    err_t err = kafka_dbz_send_txn(kd, false, NULL, 0, out, errbuf, errsize);
     kd->begun = err == ERR_OK;
     return err;
 }
@@ -337,7 +346,6 @@ err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbu
         return ERR_OK;
     event_dbz_count_t *counts = calloc((size_t)kd->ntables + 1, sizeof(*counts));
     int n = 0;
-    size_t klen = 0, vlen = 0;
     if (counts == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
@@ -345,18 +353,8 @@ err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbu
     for (int i = 0; i < kd->ntables; i++)
         if (kd->tables[i].count > 0)
             counts[n++] = (event_dbz_count_t){kd->tables[i].collection, kd->tables[i].count};
-    char *key = event_dbz_txn_key(kd->dz, &kd->blk, &klen, errbuf, errsize);
-    char *value =
-        key == NULL ? NULL
-                    : event_dbz_txn_value(kd->dz, &kd->blk, true, event_ts_ms(kd->txn.commit_time),
-                                          counts, n, &vlen, errbuf, errsize);
+    err_t err = kafka_dbz_send_txn(kd, true, counts, n, out, errbuf, errsize);
     free(counts);
-    err_t err = ERR_RUNTIME;
-    if (key != NULL && value != NULL)
-        err = out->send(out->ctx, kd->txn_rkt, 0, value, vlen, key, klen, 0, errbuf, errsize);
-    else
-        err = kafka_dbz_failed(kd);
-    free(key);
     kafka_dbz_rollback(kd);
     return err;
 }

@@ -63,13 +63,8 @@ err_t pg_origin_session(PGconn *conn, const char *origin, char *errbuf, size_t e
 err_t pg_origin_drop(PGconn *conn, const char *origin, char *errbuf, size_t errsize)
 {
     const char *params[1] = {origin};
-    PGresult *res =
-        pg_conn_execp(conn,
-                      "SELECT pg_replication_origin_drop(roname) FROM "
-                      "pg_replication_origin WHERE roname = $1",
-                      1, params, PGRES_TUPLES_OK, "drop replication origin", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(conn,
+                       "SELECT pg_replication_origin_drop(roname) FROM "
+                       "pg_replication_origin WHERE roname = $1",
+                       1, params, PGRES_TUPLES_OK, "drop replication origin", errbuf, errsize);
 }
