@@ -1,7 +1,8 @@
 /*
  * cli: what every syncline command shares: the command table entry type,
  * the context handed to commands (stop flag, error buffer), option parsing
- * of "-c FILE" and configuration loading. Commands live in cli_<family>.c.
+ * of "-c FILE", configuration loading, retries, the metrics endpoint and the
+ * start of a source stream. Commands live in cli_<family>.c.
  */
 #ifndef SYNCLINE_CLI_H
 #define SYNCLINE_CLI_H
