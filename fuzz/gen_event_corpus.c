@@ -45,26 +45,40 @@ static int encode_all(const char *dir, event_format_t fmt, const char *prefix)
         text("7"),  text("-Infinity"), text("0.1"), text("\\x00ff")};
     change_tuple_t oldk = {9, oldv}, newt = {9, newv}, oldf = {9, fullv};
     const event_change_t changes[] = {
-        {.op = EVENT_CREATE, .rel = rel, .new_tuple = &newt},
-        {.op = EVENT_UPDATE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk, .new_tuple = &newt},
-        {.op = EVENT_UPDATE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf, .new_tuple = &newt},
-        {.op = EVENT_UPDATE, .rel = rel, .new_tuple = &newt},
-        {.op = EVENT_DELETE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk},
-        {.op = EVENT_DELETE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf},
-        {.op = EVENT_TRUNCATE, .rel = rel, .truncate_options = 3, .truncate_n = 2, .truncate_i = 1},
-        {.op = EVENT_READ, .rel = rel, .new_tuple = &newt},
+        {.row = {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &newt}},
+        {.row = {.op = CHANGE_UPDATE,
+                 .rel = rel,
+                 .old_kind = 'K',
+                 .old_tuple = &oldk,
+                 .new_tuple = &newt}},
+        {.row = {.op = CHANGE_UPDATE,
+                 .rel = rel,
+                 .old_kind = 'O',
+                 .old_tuple = &oldf,
+                 .new_tuple = &newt}},
+        {.row = {.op = CHANGE_UPDATE, .rel = rel, .new_tuple = &newt}},
+        {.row = {.op = CHANGE_DELETE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk}},
+        {.row = {.op = CHANGE_DELETE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf}},
+        {.row = {.op = CHANGE_TRUNCATE, .rel = rel},
+         .truncate_options = 3,
+         .truncate_n = 2,
+         .truncate_i = 1},
+        {.row = {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &newt}}, /* written as a read */
     };
+    const size_t n = sizeof(changes) / sizeof(changes[0]);
     char err[256];
     event_codec_t *codec = event_codec_new(fmt, err, sizeof(err));
     if (codec == NULL || (fmt != EVENT_FORMAT_JSON && fuzz_event_prepare(codec) != 0))
         return -1;
-    for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
         for (int last = 0; last < 2; last++) {
             event_txn_t txn = {.xid = 700 + (uint32_t)i,
                                .commit_lsn = 0x16B3748 + i,
                                .commit_time = 756000000000000,
                                .seq = (int64_t)i};
             json_t *env = event_oracle_build(&changes[i], &txn, "shop", err, sizeof(err));
+            if (env != NULL && i == n - 1) /* a snapshot row: Debezium's op 'r' */
+                json_object_set_new(env, "op", json_string("r"));
             char *buf, *key, name[64];
             size_t len, keylen;
             if (env == NULL || (last && event_oracle_mark_last(env, 0x16B3800 + i) != 0) ||

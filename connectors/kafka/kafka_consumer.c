@@ -203,39 +203,6 @@ const change_relation_t *kafka_consumer_relation(relcache_t *rels, const sink_t 
     return *err == ERR_OK ? cur : NULL;
 }
 
-int kafka_consumer_row(const event_t *ev, const change_relation_t *rel, lsn_t lsn, sink_row_t *row,
-                       char *errbuf, size_t errsize)
-{
-    *row = (sink_row_t){.rel = rel, .lsn = lsn};
-    switch (ev->op) {
-    case EVENT_CREATE:
-    case EVENT_READ:
-        row->op = SINK_INSERT;
-        break;
-    case EVENT_UPDATE:
-        row->op = SINK_UPDATE;
-        break;
-    case EVENT_DELETE:
-        row->op = SINK_DELETE;
-        break;
-    case EVENT_TRUNCATE:
-        return 1;
-    case EVENT_MESSAGE: /* a DDL command: the caller's (kafka_source_apply hands it to kafka_ddl) */
-        snprintf(errbuf, errsize, "a DDL message is not a row change");
-        return -1;
-    }
-    if ((row->op != SINK_DELETE && !ev->has_new) || (row->op == SINK_DELETE && !ev->has_old)) {
-        snprintf(errbuf, errsize, "%s of %s.%s without its %s row image",
-                 row->op == SINK_DELETE ? "delete" : "change", rel->nspname, rel->relname,
-                 row->op == SINK_DELETE ? "before" : "after");
-        return -1;
-    }
-    row->old_kind = ev->has_old ? ev->old_kind : 0;
-    row->old_tuple = row->old_kind ? &ev->old_tuple : NULL;
-    row->new_tuple = row->op != SINK_DELETE ? &ev->new_tuple : NULL;
-    return 0;
-}
-
 void kafka_consumer_applied(const batch_t *b, lsn_t *applied_lsn, metrics_t *metrics)
 {
     *applied_lsn = b->durable;

@@ -105,11 +105,6 @@ const change_relation_t *kafka_consumer_relation(relcache_t *rels, const sink_t 
                                                  lsn_t lsn, err_t *err, char *errbuf,
                                                  size_t errsize);
 
-/* ev as the sink's row change of rel at lsn: 0, or 1 for a truncate (row not
- * filled), or -1 (errbuf) for a change without the row image it needs. */
-int kafka_consumer_row(const event_t *ev, const change_relation_t *rel, lsn_t lsn, sink_row_t *row,
-                       char *errbuf, size_t errsize);
-
 /* The target made durable up to b->durable: the applied position and, with
  * metrics, the lag (the age of the newest applied source commit). */
 void kafka_consumer_applied(const batch_t *b, lsn_t *applied_lsn, metrics_t *metrics);

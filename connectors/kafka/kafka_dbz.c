@@ -252,24 +252,33 @@ static kafka_dbz_table_t *kafka_dbz_table(kafka_dbz_t *kd, const change_relation
     return &kd->tables[kd->ntables++];
 }
 
-/* BEGIN on the metadata topic, before the transaction's first change. */
-static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf,
-                             size_t errsize)
+/* The transaction in hand's BEGIN (end false) or END record (with the n
+ * per-table counts) onto the metadata topic. */
+static err_t kafka_dbz_send_txn(kafka_dbz_t *kd, bool end, const event_dbz_count_t *counts, int n,
+                                const kafka_dbz_out_t *out, char *errbuf, size_t errsize)
 {
     size_t klen = 0, vlen = 0;
-    if (kd->begun)
-        return ERR_OK;
     char *key = event_dbz_txn_key(kd->dz, &kd->blk, &klen, errbuf, errsize);
-    char *value =
-        key == NULL ? NULL
-                    : event_dbz_txn_value(kd->dz, &kd->blk, false, event_ts_ms(kd->txn.commit_time),
-                                          NULL, 0, &vlen, errbuf, errsize);
+    char *value = key == NULL
+                      ? NULL
+                      : event_dbz_txn_value(kd->dz, &kd->blk, end, event_ts_ms(kd->txn.commit_time),
+                                            counts, n, &vlen, errbuf, errsize);
     err_t err = ERR_RUNTIME;
     if (key != NULL && value != NULL)
         err = out->send(out->ctx, kd->txn_rkt, 0, value, vlen, key, klen, 0, errbuf, errsize);
     else
         err = kafka_dbz_failed(kd);
     free(key);
+    return err;
+}
+
+/* BEGIN on the metadata topic, before the transaction's first change. */
+static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf,
+                             size_t errsize)
+{
+    if (kd->begun)
+        return ERR_OK;
+    err_t err = kafka_dbz_send_txn(kd, false, NULL, 0, out, errbuf, errsize);
     kd->begun = err == ERR_OK;
     return err;
 }
@@ -282,7 +291,7 @@ static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const event_
 {
     char *key = NULL, *value = NULL;
     size_t klen = 0, vlen = 0;
-    if (keyt != NULL && event_dbz_key(kd->dz, ch->rel, keyt, &key, &klen, errbuf, errsize) != 0)
+    if (keyt != NULL && event_dbz_key(kd->dz, ch->row.rel, keyt, &key, &klen, errbuf, errsize) != 0)
         return kafka_dbz_failed(kd);
     t->count++;
     kd->blk.total_order++;
@@ -305,33 +314,30 @@ err_t kafka_dbz_change(kafka_dbz_t *kd, const event_change_t *ch, const kafka_db
                        char *errbuf, size_t errsize)
 {
     err_t err = ERR_OK;
-    kafka_dbz_table_t *t = kafka_dbz_table(kd, ch->rel, &err, errbuf, errsize);
+    kafka_dbz_table_t *t = kafka_dbz_table(kd, ch->row.rel, &err, errbuf, errsize);
     if (t == NULL)
         return err;
     err = kafka_dbz_begin(kd, out, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    switch (ch->op) {
-    case EVENT_UPDATE:
+    switch (ch->row.op) {
+    case CHANGE_UPDATE:
         if (event_dbz_key_changed(kd->dz, ch)) {
-            err = kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->old_tuple, out, errbuf, errsize);
+            err = kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->row.old_tuple, out, errbuf, errsize);
             if (err == ERR_OK)
-                err = kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->new_tuple, out, errbuf, errsize);
+                err = kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->row.new_tuple, out, errbuf,
+                                      errsize);
             return err;
         }
-        return kafka_dbz_event(kd, t, ch, EVENT_UPDATE, ch->new_tuple, out, errbuf, errsize);
-    case EVENT_DELETE:
-        return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->old_tuple, out, errbuf, errsize);
-    case EVENT_TRUNCATE:
+        return kafka_dbz_event(kd, t, ch, EVENT_UPDATE, ch->row.new_tuple, out, errbuf, errsize);
+    case CHANGE_DELETE:
+        return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->row.old_tuple, out, errbuf, errsize);
+    case CHANGE_TRUNCATE:
         return kafka_dbz_event(kd, t, ch, EVENT_TRUNCATE, NULL, out, errbuf, errsize);
-    case EVENT_MESSAGE: /* not a row change: the sink never hands one over */
-        snprintf(errbuf, errsize, "kafka layout debezium carries no DDL events");
-        return ERR_RUNTIME;
-    case EVENT_CREATE:
-    case EVENT_READ:
+    case CHANGE_INSERT:
         break;
     }
-    return kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->new_tuple, out, errbuf, errsize);
+    return kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->row.new_tuple, out, errbuf, errsize);
 }
 
 err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf, size_t errsize)
@@ -340,7 +346,6 @@ err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbu
         return ERR_OK;
     event_dbz_count_t *counts = calloc((size_t)kd->ntables + 1, sizeof(*counts));
     int n = 0;
-    size_t klen = 0, vlen = 0;
     if (counts == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
@@ -348,18 +353,8 @@ err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbu
     for (int i = 0; i < kd->ntables; i++)
         if (kd->tables[i].count > 0)
             counts[n++] = (event_dbz_count_t){kd->tables[i].collection, kd->tables[i].count};
-    char *key = event_dbz_txn_key(kd->dz, &kd->blk, &klen, errbuf, errsize);
-    char *value =
-        key == NULL ? NULL
-                    : event_dbz_txn_value(kd->dz, &kd->blk, true, event_ts_ms(kd->txn.commit_time),
-                                          counts, n, &vlen, errbuf, errsize);
+    err_t err = kafka_dbz_send_txn(kd, true, counts, n, out, errbuf, errsize);
     free(counts);
-    err_t err = ERR_RUNTIME;
-    if (key != NULL && value != NULL)
-        err = out->send(out->ctx, kd->txn_rkt, 0, value, vlen, key, klen, 0, errbuf, errsize);
-    else
-        err = kafka_dbz_failed(kd);
-    free(key);
     kafka_dbz_rollback(kd);
     return err;
 }

@@ -215,8 +215,8 @@ static const change_relation_t *kafka_dbz_source_relation(kafka_dbz_source_t *kd
 static err_t kafka_dbz_source_row(kafka_dbz_source_t *kds, const event_t *ev,
                                   const change_relation_t *rel)
 {
-    sink_row_t row;
-    int rc = kafka_consumer_row(ev, rel, 0, &row, kds->errbuf, kds->errsize);
+    change_row_t row;
+    int rc = event_row(ev, rel, 0, &row, kds->errbuf, kds->errsize);
     if (rc < 0)
         return ERR_RUNTIME;
     if (rc > 0) {

@@ -380,15 +380,15 @@ static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char 
     if (rc != 0) {
         char l[LSN_STRLEN];
         size_t n = strlen(errbuf);
-        snprintf(errbuf + n, errsize - n, " (table %s.%s, lsn=%s)", ch->rel->nspname,
-                 ch->rel->relname, lsn_format(txn.commit_lsn, l, sizeof(l)));
+        snprintf(errbuf + n, errsize - n, " (table %s.%s, lsn=%s)", ch->row.rel->nspname,
+                 ch->row.rel->relname, lsn_format(txn.commit_lsn, l, sizeof(l)));
         return ERR_RUNTIME;
     }
     next.key = event_key(ch, ks->cfg->kafka.partitioning, &next.keylen);
     int32_t part = kafka_order_partition(ks->rkt, ks->partitions, next.key, next.keylen);
     next.commit_lsn = txn.commit_lsn;
     next.prev = kafka_order_step(&ks->chain[part], txn.commit_lsn);
-    snprintf(next.table, sizeof(next.table), "%s.%s", ch->rel->nspname, ch->rel->relname);
+    snprintf(next.table, sizeof(next.table), "%s.%s", ch->row.rel->nspname, ch->row.rel->relname);
     return kafka_sink_hold(ks, part, &next, errbuf, errsize);
 }
 
@@ -487,26 +487,9 @@ static err_t kafka_sink_begin(void *ctx, char *errbuf, size_t errsize)
     return ERR_OK;
 }
 
-static event_op_t kafka_sink_op(sink_op_t op)
+static err_t kafka_sink_row(void *ctx, const change_row_t *row, char *errbuf, size_t errsize)
 {
-    switch (op) {
-    case SINK_INSERT:
-        return EVENT_CREATE;
-    case SINK_UPDATE:
-        return EVENT_UPDATE;
-    case SINK_DELETE:
-        return EVENT_DELETE;
-    }
-    return EVENT_CREATE;
-}
-
-static err_t kafka_sink_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
-{
-    event_change_t ch = {.op = kafka_sink_op(row->op),
-                         .rel = row->rel,
-                         .old_kind = row->old_kind,
-                         .old_tuple = row->old_tuple,
-                         .new_tuple = row->new_tuple};
+    event_change_t ch = {.row = *row};
     return kafka_sink_change(ctx, &ch, errbuf, errsize);
 }
 
@@ -517,10 +500,8 @@ static err_t kafka_sink_truncate(void *ctx, const change_relation_t *const *rels
     /* one partition keeps the relations of one TRUNCATE together */
     int together = strcmp(ks->cfg->kafka.partitioning, "none") == 0;
     err_t err = ERR_OK;
-    (void)lsn;
     for (int i = 0; i < nrels && err == ERR_OK; i++) {
-        event_change_t ch = {.op = EVENT_TRUNCATE,
-                             .rel = rels[i],
+        event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = rels[i], .lsn = lsn},
                              .truncate_options = options,
                              .truncate_n = together ? nrels : 1,
                              .truncate_i = together ? i : 0};

@@ -262,8 +262,8 @@ static err_t kafka_source_truncate(kafka_source_t *ks, const event_t *ev,
 
 static err_t kafka_source_row(kafka_source_t *ks, const event_t *ev, const change_relation_t *rel)
 {
-    sink_row_t row;
-    int rc = kafka_consumer_row(ev, rel, ev->txn.commit_lsn, &row, ks->errbuf, ks->errsize);
+    change_row_t row;
+    int rc = event_row(ev, rel, ev->txn.commit_lsn, &row, ks->errbuf, ks->errsize);
     if (rc != 0)
         return rc > 0 ? kafka_source_truncate(ks, ev, rel) : ERR_RUNTIME;
     if (hold_mark(&ks->ap.hold, rel, row.old_tuple, row.new_tuple) != 0) {

@@ -343,6 +343,18 @@ PGresult *pg_conn_execp(PGconn *conn, const char *sql, int nparams, const char *
     return pg_conn_check(conn, res, expect, what, errbuf, errsize);
 }
 
+err_t pg_conn_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                  ExecStatusType expect, const char *what, char *errbuf, size_t errsize)
+{
+    PGresult *res = params == NULL
+                        ? pg_conn_exec(conn, sql, expect, what, errbuf, errsize)
+                        : pg_conn_execp(conn, sql, nparams, params, expect, what, errbuf, errsize);
+    if (res == NULL)
+        return pg_conn_classify(conn);
+    PQclear(res);
+    return ERR_OK;
+}
+
 err_t pg_conn_classify(PGconn *conn)
 {
     /* libpq keeps the status OK after a failed write (so that the server's

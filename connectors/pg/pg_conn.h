@@ -63,6 +63,12 @@ PGresult *pg_conn_exec(PGconn *conn, const char *sql, ExecStatusType expect, con
 PGresult *pg_conn_execp(PGconn *conn, const char *sql, int nparams, const char *const *params,
                         ExecStatusType expect, const char *what, char *errbuf, size_t errsize);
 
+/* A statement whose result is not needed: pg_conn_exec when params is NULL
+ * (several statements may be sent at once), else pg_conn_execp. ERR_OK, or
+ * pg_conn_classify's class with errbuf as pg_conn_exec fills it. */
+err_t pg_conn_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
+                  ExecStatusType expect, const char *what, char *errbuf, size_t errsize);
+
 /* 1 when the table (qualified, quoted as SQL) exists on conn, 0 when not,
  * -1 on error (errbuf set; pg_conn_classify tells its class). */
 int pg_conn_table_exists(PGconn *conn, const char *qualified, char *errbuf, size_t errsize);

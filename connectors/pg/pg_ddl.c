@@ -419,11 +419,7 @@ static int pg_ddl_already(const char *state)
 
 static err_t pg_ddl_simple(PGconn *conn, const char *sql, char *errbuf, size_t errsize)
 {
-    PGresult *res = pg_conn_exec(conn, sql, PGRES_COMMAND_OK, "target", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(conn, sql, 0, NULL, PGRES_COMMAND_OK, "target", errbuf, errsize);
 }
 
 /* A partition created, attached or detached on the source, where the target

@@ -105,13 +105,10 @@ static err_t pg_fallback_move_progress(const config_t *fwd, lsn_t at, char *errb
         return err;
     char l[LSN_STRLEN];
     const char *params[2] = {fwd->name, lsn_format(at, l, sizeof(l))};
-    PGresult *res =
-        pg_conn_execp(conn,
+    err = pg_conn_run(conn,
                       "UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, "
                       "updated_at = now() WHERE name = $1 AND applied_lsn < $2::pg_lsn",
                       2, params, PGRES_COMMAND_OK, "target: forward progress", errbuf, errsize);
-    err = res != NULL ? ERR_OK : pg_conn_classify(conn);
-    PQclear(res);
     PQfinish(conn);
     return err;
 }

@@ -29,12 +29,15 @@ static int pg_origin_busy(PGresult *res)
 err_t pg_origin_session(PGconn *conn, const char *origin, char *errbuf, size_t errsize)
 {
     const char *params[1] = {origin};
-    PGresult *res =
-        pg_conn_execp(conn,
-                      "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
-                      "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
-                      1, params, PGRES_TUPLES_OK, "target: replication origin", errbuf, errsize);
-    for (int i = 0; res != NULL && i < PG_ORIGIN_TRIES; i++) {
+    err_t err =
+        pg_conn_run(conn,
+                    "SELECT pg_replication_origin_create($1) WHERE NOT EXISTS "
+                    "(SELECT 1 FROM pg_replication_origin WHERE roname = $1)",
+                    1, params, PGRES_TUPLES_OK, "target: replication origin", errbuf, errsize);
+    if (err != ERR_OK)
+        return err;
+    PGresult *res = NULL;
+    for (int i = 0; i < PG_ORIGIN_TRIES; i++) {
         PQclear(res);
         res = pg_conn_query(conn, "SELECT pg_replication_origin_session_setup($1)", 1, params);
         if (res == NULL || PQresultStatus(res) == PGRES_TUPLES_OK || !pg_origin_busy(res))
@@ -63,13 +66,8 @@ err_t pg_origin_session(PGconn *conn, const char *origin, char *errbuf, size_t e
 err_t pg_origin_drop(PGconn *conn, const char *origin, char *errbuf, size_t errsize)
 {
     const char *params[1] = {origin};
-    PGresult *res =
-        pg_conn_execp(conn,
-                      "SELECT pg_replication_origin_drop(roname) FROM "
-                      "pg_replication_origin WHERE roname = $1",
-                      1, params, PGRES_TUPLES_OK, "drop replication origin", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(conn,
+                       "SELECT pg_replication_origin_drop(roname) FROM "
+                       "pg_replication_origin WHERE roname = $1",
+                       1, params, PGRES_TUPLES_OK, "drop replication origin", errbuf, errsize);
 }

@@ -17,18 +17,6 @@
 #define PG_PROGRESS_STMT "syncline_progress"
 #define PG_PROGRESS_OFFSET_STMT "syncline_offset"
 
-/* Runs one statement that returns no rows. */
-static err_t pg_progress_run(PGconn *conn, const char *sql, int nparams, const char *const *params,
-                             const char *what, char *errbuf, size_t errsize)
-{
-    PGresult *res =
-        pg_conn_execp(conn, sql, nparams, params, PGRES_COMMAND_OK, what, errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
-}
-
 err_t pg_progress_ensure_tables(PGconn *conn, char *errbuf, size_t errsize)
 {
     static const char *const ddl =
@@ -60,12 +48,8 @@ err_t pg_progress_ensure_tables(PGconn *conn, char *errbuf, size_t errsize)
         " name text NOT NULL,"
         " claimed_at timestamptz NOT NULL DEFAULT now())";
     /* several statements: PQexec, not PQexecParams */
-    PGresult *res =
-        pg_conn_exec(conn, ddl, PGRES_COMMAND_OK, "target: create progress table", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(conn, ddl, 0, NULL, PGRES_COMMAND_OK, "target: create progress table",
+                       errbuf, errsize);
 }
 
 err_t pg_progress_read(PGconn *conn, const config_t *cfg, pg_progress_t *out, char *errbuf,
@@ -103,20 +87,20 @@ err_t pg_progress_init(PGconn *conn, const config_t *cfg, lsn_t applied, int pub
     const char *params[4] = {cfg->name, lsn_format(applied, l, sizeof(l)),
                              publication_created ? "true" : "false",
                              copying ? "copying" : "streaming"};
-    return pg_progress_run(conn,
-                           "INSERT INTO syncline.progress (name, applied_lsn, "
-                           "publication_created, state) VALUES ($1, $2, $3, $4) "
-                           "ON CONFLICT (name) DO NOTHING",
-                           4, params, "target: write progress", errbuf, errsize);
+    return pg_conn_run(conn,
+                       "INSERT INTO syncline.progress (name, applied_lsn, "
+                       "publication_created, state) VALUES ($1, $2, $3, $4) "
+                       "ON CONFLICT (name) DO NOTHING",
+                       4, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
 }
 
 err_t pg_progress_copy_done(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
 {
     const char *params[1] = {cfg->name};
-    return pg_progress_run(conn,
-                           "UPDATE syncline.progress SET state = 'streaming', "
-                           "updated_at = now() WHERE name = $1",
-                           1, params, "target: write progress", errbuf, errsize);
+    return pg_conn_run(conn,
+                       "UPDATE syncline.progress SET state = 'streaming', "
+                       "updated_at = now() WHERE name = $1",
+                       1, params, PGRES_COMMAND_OK, "target: write progress", errbuf, errsize);
 }
 
 /* Quoted target names of the source tables (schema, name) that are not
@@ -177,10 +161,8 @@ static err_t pg_progress_claim_run(PGconn *conn, const config_t *cfg, const char
         "t, $1 FROM unnest($2::text[]) t WHERE to_regclass(t) IS NOT NULL "
         "ON CONFLICT (relid) DO NOTHING"};
     for (int i = 0; i < 2 && err == ERR_OK; i++) {
-        res = pg_conn_execp(conn, write[i], 2, params, PGRES_COMMAND_OK, "target: claim tables",
-                            errbuf, errsize);
-        err = res ? ERR_OK : pg_conn_classify(conn);
-        PQclear(res);
+        err = pg_conn_run(conn, write[i], 2, params, PGRES_COMMAND_OK, "target: claim tables",
+                          errbuf, errsize);
     }
     char eb[64];
     PQclear(pg_conn_exec(conn, err == ERR_OK ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK, "target",
@@ -209,8 +191,8 @@ err_t pg_progress_unclaim(PGconn *conn, const config_t *cfg, char *errbuf, size_
     int has = pg_conn_table_exists(conn, "syncline.claims", errbuf, errsize);
     if (has <= 0)
         return has < 0 ? pg_conn_classify(conn) : ERR_OK;
-    return pg_progress_run(conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,
-                           "target: delete claims", errbuf, errsize);
+    return pg_conn_run(conn, "DELETE FROM syncline.claims WHERE name = $1", 1, params,
+                       PGRES_COMMAND_OK, "target: delete claims", errbuf, errsize);
 }
 
 err_t pg_progress_delete(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
@@ -220,8 +202,8 @@ err_t pg_progress_delete(PGconn *conn, const config_t *cfg, char *errbuf, size_t
     if (err != ERR_OK || !p.exists)
         return err;
     const char *params[1] = {cfg->name};
-    return pg_progress_run(conn, "DELETE FROM syncline.progress WHERE name = $1", 1, params,
-                           "target: delete progress", errbuf, errsize);
+    return pg_conn_run(conn, "DELETE FROM syncline.progress WHERE name = $1", 1, params,
+                       PGRES_COMMAND_OK, "target: delete progress", errbuf, errsize);
 }
 
 /* Queues the progress row update for lsn (and the commit time, 0 = keep). */

@@ -265,10 +265,8 @@ static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t 
             pg_version_has_partition_root(ps->version) ? " WITH (publish_via_partition_root = true)"
                                                        : "",
             pub);
-        PGresult *res = pg_conn_exec(ps->sql, sql, PGRES_COMMAND_OK, "source: create publication",
-                                     errbuf, errsize);
-        err = res ? ERR_OK : pg_conn_classify(ps->sql);
-        PQclear(res);
+        err = pg_conn_run(ps->sql, sql, 0, NULL, PGRES_COMMAND_OK, "source: create publication",
+                          errbuf, errsize);
     }
     PQfreemem(pub);
     free(sql);
@@ -278,12 +276,8 @@ static err_t pg_source_create_publication(pg_source_t *ps, char *errbuf, size_t 
 
 err_t pg_source_end_publication(pg_source_t *ps, int commit, char *errbuf, size_t errsize)
 {
-    PGresult *res = pg_conn_exec(ps->sql, commit ? "COMMIT" : "ROLLBACK", PGRES_COMMAND_OK,
-                                 "source", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(ps->sql);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(ps->sql, commit ? "COMMIT" : "ROLLBACK", 0, NULL, PGRES_COMMAND_OK, "source",
+                       errbuf, errsize);
 }
 
 err_t pg_source_ensure_publication(pg_source_t *ps, int *created, char *errbuf, size_t errsize)

@@ -168,7 +168,7 @@ static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t l
     return pg_pipe_enter(pt->pipe, errbuf, errsize);
 }
 
-static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
+static err_t pg_target_row(void *ctx, const change_row_t *row, char *errbuf, size_t errsize)
 {
     pg_target_t *pt = ctx;
     pg_target_rel_t *r = pg_target_rel_find(pt->rels, row->rel->relid);
@@ -184,7 +184,8 @@ static err_t pg_target_row(void *ctx, const sink_row_t *row, char *errbuf, size_
 }
 
 /* Several rows of one collapsible table, one op, one column set, distinct keys. */
-static err_t pg_target_rows(void *ctx, const sink_row_t *rows, int n, char *errbuf, size_t errsize)
+static err_t pg_target_rows(void *ctx, const change_row_t *rows, int n, char *errbuf,
+                            size_t errsize)
 {
     pg_target_t *pt = ctx;
     pg_target_rel_t *r = n > 0 ? pg_target_rel_find(pt->rels, rows[0].rel->relid) : NULL;
@@ -343,13 +344,13 @@ static int pg_target_collapsible(void *ctx, uint32_t relid)
     return r != NULL && r->collapsible && r->trel == NULL && !r->skip && r->unusable == NULL;
 }
 
-static err_t pg_target_op_rows(void *ctx, const sink_row_t *rows, int n, char *errbuf,
+static err_t pg_target_op_rows(void *ctx, const change_row_t *rows, int n, char *errbuf,
                                size_t errsize)
 {
     return pg_target_failed(ctx, pg_target_rows(ctx, rows, n, errbuf, errsize), errbuf, errsize);
 }
 
-static err_t pg_target_op_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
+static err_t pg_target_op_row(void *ctx, const change_row_t *row, char *errbuf, size_t errsize)
 {
     return pg_target_failed(ctx, pg_target_row(ctx, row, errbuf, errsize), errbuf, errsize);
 }

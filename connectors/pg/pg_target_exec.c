@@ -49,7 +49,7 @@ static pg_target_stmt_t *pg_target_exec_stmt_build(pg_target_exec_t *ex, pg_targ
  * it sets a GENERATED ALWAYS identity column: the switch to BY DEFAULT is then
  * queued before it (and before its PREPARE), and the caller switches back. */
 static pg_target_stmt_t *pg_target_exec_stmt(pg_target_exec_t *ex, pg_target_rel_t *r,
-                                             const sink_row_t *row, int *override, char *errbuf,
+                                             const change_row_t *row, int *override, char *errbuf,
                                              size_t errsize, err_t *err)
 {
     char stack[256];
@@ -106,7 +106,7 @@ static int pg_target_exec_scratch(pg_target_exec_t *ex, int nparams, size_t text
     return 0;
 }
 
-static const change_value_t *pg_target_exec_param_value(const sink_row_t *row,
+static const change_value_t *pg_target_exec_param_value(const change_row_t *row,
                                                         const pg_target_stmt_t *st, int i)
 {
     const change_tuple_t *t = st->param_old[i] ? row->old_tuple : row->new_tuple;
@@ -116,7 +116,7 @@ static const change_value_t *pg_target_exec_param_value(const sink_row_t *row,
 
 /* Fills values/lengths/formats for one row; text values get a NUL in scratch. */
 static err_t pg_target_exec_bind(pg_target_exec_t *ex, const pg_target_rel_t *r,
-                                 const sink_row_t *row, const pg_target_stmt_t *st, char *errbuf,
+                                 const change_row_t *row, const pg_target_stmt_t *st, char *errbuf,
                                  size_t errsize)
 {
     size_t text = 1;
@@ -157,7 +157,7 @@ static err_t pg_target_exec_bind(pg_target_exec_t *ex, const pg_target_rel_t *r,
     return ERR_OK;
 }
 
-err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_row_t *row,
+err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *row,
                          char *errbuf, size_t errsize)
 {
     if (r->trel != NULL)
@@ -174,7 +174,7 @@ err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_ro
     char key[256];
     change_key_text(r->rel, row->old_tuple ? row->old_tuple : row->new_tuple, key, sizeof(key));
     pg_pipe_tag_t tag = {.op = (char)row->op,
-                         .check_rows = row->op != SINK_INSERT,
+                         .check_rows = row->op != CHANGE_INSERT,
                          .table = r->display,
                          .lsn = row->lsn};
     err = pg_pipe_exec_prepared(ex->pipe, st->name, st->nparams, (const char *const *)ex->values,
@@ -196,7 +196,7 @@ static int pg_target_exec_chunk(int n, int per_row)
 }
 
 /* Binds the chunk's rows in pg_bulk_sql_columns order; text values get a NUL. */
-static err_t pg_target_exec_bind_bulk(pg_target_exec_t *ex, const sink_row_t *rows, int m,
+static err_t pg_target_exec_bind_bulk(pg_target_exec_t *ex, const change_row_t *rows, int m,
                                       const int *cols, int per_row, char op, char *errbuf,
                                       size_t errsize)
 {
@@ -328,7 +328,7 @@ static void pg_target_exec_diag_explain(PGconn *conn, void *p, char *errbuf, siz
 /* Copies what pg_target_exec_diag_explain needs of m rows; NULL when out of
  * memory (the error then names the statement's first row only). */
 static pg_target_exec_diag_t *pg_target_exec_diag_new(const change_relation_t *rel,
-                                                      const sink_row_t *rows, int m, char op,
+                                                      const change_row_t *rows, int m, char op,
                                                       int per_row)
 {
     int ncols = rel->ncols;
@@ -366,8 +366,9 @@ static pg_target_exec_diag_t *pg_target_exec_diag_new(const change_relation_t *r
 }
 
 static err_t pg_target_exec_bulk_chunk(pg_target_exec_t *ex, pg_target_rel_t *r,
-                                       const sink_row_t *rows, int m, char op, const char *present,
-                                       const int *cols, int per_row, char *errbuf, size_t errsize)
+                                       const change_row_t *rows, int m, char op,
+                                       const char *present, const int *cols, int per_row,
+                                       char *errbuf, size_t errsize)
 {
     pg_target_stmt_t *st;
     /* a collapsed UPDATE sets its non-key columns: one may be GENERATED ALWAYS */
@@ -403,7 +404,7 @@ static err_t pg_target_exec_bulk_chunk(pg_target_exec_t *ex, pg_target_rel_t *r,
     return err;
 }
 
-err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_row_t *rows, int n,
+err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *rows, int n,
                           char *errbuf, size_t errsize)
 {
     int ncols = r->rel->ncols;
@@ -417,7 +418,7 @@ err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_r
         free(cols);
         return err;
     }
-    char op = rows[0].op == SINK_INSERT ? 'I' : rows[0].op == SINK_DELETE ? 'D' : 'U';
+    char op = rows[0].op == CHANGE_INSERT ? 'I' : rows[0].op == CHANGE_DELETE ? 'D' : 'U';
     for (int c = 0; c < ncols; c++)
         present[c] = op != 'D' && c < rows[0].new_tuple->ncols &&
                      rows[0].new_tuple->values[c].kind != CHANGE_UNCHANGED;

@@ -33,12 +33,12 @@ typedef struct pg_target_exec {
 void pg_target_exec_clear(pg_target_exec_t *ex);
 
 /* Queues one row change of r (described, usable, not skipped). */
-err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_row_t *row,
+err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *row,
                          char *errbuf, size_t errsize);
 
 /* Queues n rows of one collapsible table r: one op, one column set, distinct
  * keys; as few multi-row statements as the sizes allow. */
-err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const sink_row_t *rows, int n,
+err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *rows, int n,
                           char *errbuf, size_t errsize);
 
 #endif

@@ -222,11 +222,11 @@ static char *pg_target_sql_checked(const pg_target_rel_t *r, const sbuf_t *s, co
  * Shape of a row change: op letter ('I', 'U' new-tuple key, 'u' old-tuple
  * key, 'D') then per column '1' when the new tuple carries a value for it.
  */
-void pg_target_sql_shape(const sink_row_t *row, char *shape)
+void pg_target_sql_shape(const change_row_t *row, char *shape)
 {
     int ncols = row->rel->ncols;
     shape[0] = (char)row->op;
-    if (row->op == SINK_UPDATE && row->old_kind != 0)
+    if (row->op == CHANGE_UPDATE && row->old_kind != 0)
         shape[0] = 'u';
     for (int c = 0; c < ncols; c++) {
         int has = row->new_tuple && c < row->new_tuple->ncols &&

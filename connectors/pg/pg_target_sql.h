@@ -14,7 +14,7 @@
  * new-tuple key, 'u' old-tuple key, 'D') then per column '1' when the new
  * tuple carries a value for it.
  */
-void pg_target_sql_shape(const sink_row_t *row, char *shape);
+void pg_target_sql_shape(const change_row_t *row, char *shape);
 
 /* The statement for st->shape on r (malloc'd; NULL when out of memory),
  * filling st's parameter list (st->param_col/param_old sized 2 * ncols + 1,

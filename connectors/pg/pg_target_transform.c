@@ -393,7 +393,7 @@ err_t pg_target_transform_new(PGconn *conn, const config_table_t *entry,
 /* ---- applying ------------------------------------------------------------ */
 
 /* New values with unchanged TOAST values taken from the old row when sent. */
-static void pg_target_transform_effective(pg_target_transform_t *tr, const sink_row_t *row)
+static void pg_target_transform_effective(pg_target_transform_t *tr, const change_row_t *row)
 {
     const change_tuple_t *n = row->new_tuple, *o = row->old_tuple;
     for (int i = 0; i < tr->nsrc; i++) {
@@ -408,7 +408,7 @@ static void pg_target_transform_effective(pg_target_transform_t *tr, const sink_
 }
 
 /* UPDATE mask: 1 = set the column; 0 = its inputs did not change. */
-static err_t pg_target_transform_mask(pg_target_transform_t *tr, const sink_row_t *row,
+static err_t pg_target_transform_mask(pg_target_transform_t *tr, const change_row_t *row,
                                       uint8_t *mask, char *errbuf, size_t errsize)
 {
     for (int s = 0; tr->plan->where_refs != NULL && s < tr->nsrc; s++) {
@@ -492,14 +492,14 @@ static size_t pg_target_transform_size(const change_value_t *vals, int n)
 
 /* The old values: the old tuple when sent, else the new tuple (same key). */
 static const change_value_t *pg_target_transform_old(pg_target_transform_t *tr,
-                                                     const sink_row_t *row)
+                                                     const change_row_t *row)
 {
     if (row->old_tuple != NULL && row->old_tuple->ncols >= tr->nsrc)
         return row->old_tuple->values;
     return row->new_tuple != NULL ? tr->eff : NULL;
 }
 
-static err_t pg_target_transform_bind(pg_target_transform_t *tr, const sink_row_t *row,
+static err_t pg_target_transform_bind(pg_target_transform_t *tr, const change_row_t *row,
                                       pg_transform_sql_op_t op)
 {
     const change_value_t *old = pg_target_transform_old(tr, row);
@@ -669,17 +669,17 @@ void pg_target_transform_explain(PGconn *conn, void *diag, char *errbuf, size_t 
     pg_target_transform_diag_free(d);
 }
 
-static pg_transform_sql_op_t pg_target_transform_op(const pg_target_transform_t *tr, sink_op_t op)
+static pg_transform_sql_op_t pg_target_transform_op(const pg_target_transform_t *tr, change_op_t op)
 {
-    if (op == SINK_INSERT)
+    if (op == CHANGE_INSERT)
         return PG_TRANSFORM_SQL_INSERT;
-    if (op == SINK_DELETE)
+    if (op == CHANGE_DELETE)
         return PG_TRANSFORM_SQL_DELETE;
     return tr->plan->where ? PG_TRANSFORM_SQL_UPSERT : PG_TRANSFORM_SQL_UPDATE;
 }
 
 err_t pg_target_transform_apply(pg_target_transform_t *tr, pg_pipe_t *pipe, int *counter,
-                                const sink_row_t *row, char *errbuf, size_t errsize)
+                                const change_row_t *row, char *errbuf, size_t errsize)
 {
     uint8_t mask[1664];
     char key[256];

@@ -51,7 +51,7 @@ void pg_target_transform_free(pg_target_transform_t *tr, PGconn *conn);
 
 /* Queues the statement applying one row change. *counter numbers statements. */
 err_t pg_target_transform_apply(pg_target_transform_t *tr, pg_pipe_t *pipe, int *counter,
-                                const sink_row_t *row, char *errbuf, size_t errsize);
+                                const change_row_t *row, char *errbuf, size_t errsize);
 
 /*
  * After a failed apply (the pipeline aborted), evaluates each mapping of the

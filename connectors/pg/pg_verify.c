@@ -970,12 +970,8 @@ static err_t pg_verify_table(pg_verify_t *pv, const pg_synced_tables_table_t *t,
 
 static err_t pg_verify_exec(pg_verify_t *pv, PGconn *conn, const char *sql)
 {
-    PGresult *res = pg_conn_exec(conn, sql, PGRES_COMMAND_OK, conn == pv->tgt ? "target" : "source",
-                                 pv->errbuf, pv->errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(conn, sql, 0, NULL, PGRES_COMMAND_OK, conn == pv->tgt ? "target" : "source",
+                       pv->errbuf, pv->errsize);
 }
 
 /* The snapshot and its horizon: pg_snapshot and xid8 from 13, txid_snapshot

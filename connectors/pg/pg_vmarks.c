@@ -22,26 +22,22 @@
 
 err_t pg_vmarks_ensure(PGconn *conn, char *errbuf, size_t errsize)
 {
-    PGresult *res = pg_conn_exec(conn,
-                                 "CREATE SCHEMA IF NOT EXISTS syncline;"
-                                 "CREATE TABLE IF NOT EXISTS syncline.verify_marks ("
-                                 " name text NOT NULL,"
-                                 " schema_name text NOT NULL,"
-                                 " table_name text NOT NULL,"
-                                 " bucket bigint NOT NULL,"
-                                 " lsn pg_lsn NOT NULL,"
-                                 " PRIMARY KEY (name, schema_name, table_name, bucket));"
-                                 "CREATE TABLE IF NOT EXISTS syncline.verify_state ("
-                                 " name text PRIMARY KEY,"
-                                 " base_lsn pg_lsn,"
-                                 " full_at timestamptz,"
-                                 " tracker_pid integer,"
-                                 " tracker_start text)",
-                                 PGRES_COMMAND_OK, "target: verify tables", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
+    return pg_conn_run(conn,
+                       "CREATE SCHEMA IF NOT EXISTS syncline;"
+                       "CREATE TABLE IF NOT EXISTS syncline.verify_marks ("
+                       " name text NOT NULL,"
+                       " schema_name text NOT NULL,"
+                       " table_name text NOT NULL,"
+                       " bucket bigint NOT NULL,"
+                       " lsn pg_lsn NOT NULL,"
+                       " PRIMARY KEY (name, schema_name, table_name, bucket));"
+                       "CREATE TABLE IF NOT EXISTS syncline.verify_state ("
+                       " name text PRIMARY KEY,"
+                       " base_lsn pg_lsn,"
+                       " full_at timestamptz,"
+                       " tracker_pid integer,"
+                       " tracker_start text)",
+                       0, NULL, PGRES_COMMAND_OK, "target: verify tables", errbuf, errsize);
 }
 
 /* Appends s as a quoted array element ("a\"b") to the literal in *buf
@@ -197,16 +193,12 @@ err_t pg_vmarks_set_base(PGconn *conn, const char *name, lsn_t base, int full,
     char l[LSN_STRLEN], pid[16];
     snprintf(pid, sizeof(pid), "%d", t->pid);
     const char *p[5] = {name, lsn_format(base, l, sizeof(l)), full ? "t" : "f", pid, t->started};
-    PGresult *res = pg_conn_execp(
+    return pg_conn_run(
         conn,
         "UPDATE syncline.verify_state SET base_lsn = $2::pg_lsn, full_at = CASE WHEN $3::boolean "
         "THEN now() ELSE full_at END, tracker_pid = $4::integer, tracker_start = $5 WHERE name = "
         "$1",
         5, p, PGRES_COMMAND_OK, "target: verify state", errbuf, errsize);
-    if (res == NULL)
-        return pg_conn_classify(conn);
-    PQclear(res);
-    return ERR_OK;
 }
 
 err_t pg_vmarks_dirty(PGconn *conn, const char *name, long long *dirty, double *full_age_s,

@@ -1,11 +1,13 @@
 /*
- * cli: option parsing and configuration loading shared by the commands.
+ * cli: what the commands share: option parsing, configuration loading,
+ * retries, the metrics endpoint and the start of a source stream.
  */
 #include "cli/cli.h"
 
 #include "core/log.h"
 #include "core/metrics.h"
 #include "http/metrics_http.h"
+#include "pg/pg_source.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -129,5 +131,25 @@ err_t cli_with_metrics(const char *cmd, const char *addr,
     }
     metrics_http_stop(http);
     metrics_free(m);
+    return err;
+}
+
+err_t cli_stream_start(const config_t *cfg, pg_source_t *ps, lsn_t start,
+                       volatile sig_atomic_t *stop, metrics_t *metrics, stream_opts_t *opts,
+                       char *errbuf)
+{
+    err_t err = pg_source_partitions(ps, errbuf, CLI_ERRBUF_SIZE); /* PG 12: leaves -> roots */
+    if (err == ERR_OK)
+        err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
+    *opts =
+        (stream_opts_t){.applied_lsn = start,
+                        .batch_rows = cfg->batch_rows,
+                        .batch_ms = cfg->batch_ms,
+                        .status_interval_ms = cfg->status_interval_ms,
+                        .progress_interval_ms = 1000,
+                        .silence_timeout_ms = stream_silence_timeout_ms(cfg->status_interval_ms),
+                        .stop = stop,
+                        .metrics = metrics,
+                        .parts = pg_source_partmap(ps)};
     return err;
 }

@@ -1,7 +1,8 @@
 /*
  * cli: what every syncline command shares: the command table entry type,
  * the context handed to commands (stop flag, error buffer), option parsing
- * of "-c FILE" and configuration loading. Commands live in cli_<family>.c.
+ * of "-c FILE", configuration loading, retries, the metrics endpoint and the
+ * start of a source stream. Commands live in cli_<family>.c.
  */
 #ifndef SYNCLINE_CLI_H
 #define SYNCLINE_CLI_H
@@ -13,6 +14,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/lsn.h"
+#include "core/stream.h"
 
 #define CLI_ERRBUF_SIZE 2048
 
@@ -60,6 +62,17 @@ typedef struct metrics metrics_t;
 err_t cli_with_metrics(const char *cmd, const char *addr,
                        err_t (*body)(void *state, metrics_t *metrics, cli_ctx_t *ctx), void *state,
                        cli_ctx_t *ctx);
+
+typedef struct pg_source pg_source_t;
+
+/*
+ * Loads the source's partition map (PG 12), starts streaming ps from start
+ * and fills *opts for stream_run from cfg (no hold point: opts->hold NULL).
+ * Errors in errbuf (CLI_ERRBUF_SIZE).
+ */
+err_t cli_stream_start(const config_t *cfg, pg_source_t *ps, lsn_t start,
+                       volatile sig_atomic_t *stop, metrics_t *metrics, stream_opts_t *opts,
+                       char *errbuf);
 
 /* Sleeps up to ms milliseconds, waking early when a stop was requested. */
 void cli_sleep_ms(const cli_ctx_t *ctx, int ms);

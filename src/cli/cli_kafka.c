@@ -78,23 +78,13 @@ static err_t capture_prepare(pg_source_t *ps, lsn_t *start, char *errbuf)
 static err_t capture_stream(const config_t *cfg, pg_source_t *ps, kafka_sink_t *ks, lsn_t start,
                             metrics_t *metrics, cli_ctx_t *ctx)
 {
-    err_t err = pg_source_partitions(ps, ctx->errbuf, CLI_ERRBUF_SIZE); /* PG 12 */
-    if (err == ERR_OK)
-        err = pg_source_start(ps, start, ctx->errbuf, CLI_ERRBUF_SIZE);
+    stream_opts_t opts;
+    err_t err = cli_stream_start(cfg, ps, start, ctx->stop, metrics, &opts, ctx->errbuf);
     if (err != ERR_OK)
         return err;
     source_t inner = pg_source_stream(ps);
     source_t src = kafka_sink_source(ks, &inner);
     sink_t snk = kafka_sink_sink(ks);
-    stream_opts_t opts = {.applied_lsn = start,
-                          .batch_rows = cfg->batch_rows,
-                          .batch_ms = cfg->batch_ms,
-                          .status_interval_ms = cfg->status_interval_ms,
-                          .progress_interval_ms = 1000,
-                          .silence_timeout_ms = stream_silence_timeout_ms(cfg->status_interval_ms),
-                          .stop = ctx->stop,
-                          .metrics = metrics,
-                          .parts = pg_source_partmap(ps)};
     stream_stats_t stats;
     char l[LSN_STRLEN];
     log_info(

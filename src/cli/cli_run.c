@@ -261,9 +261,8 @@ static err_t run_prepare(run_ctx_t *rc, lsn_t *start)
 static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, lsn_t start,
                         volatile sig_atomic_t *stop, metrics_t *metrics, char *errbuf)
 {
-    err_t err = pg_source_partitions(ps, errbuf, CLI_ERRBUF_SIZE); /* PG 12: leaves -> roots */
-    if (err == ERR_OK)
-        err = pg_source_start(ps, start, errbuf, CLI_ERRBUF_SIZE);
+    stream_opts_t opts;
+    err_t err = cli_stream_start(cfg, ps, start, stop, metrics, &opts, errbuf);
     if (err != ERR_OK)
         return err;
     source_t src = pg_source_stream(ps);
@@ -271,15 +270,6 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
     collapse_t *cl = cfg->collapse ? collapse_new(snk, 64u << 20) : NULL;
     if (cl != NULL)
         snk = collapse_sink(cl);
-    stream_opts_t opts = {.applied_lsn = start,
-                          .batch_rows = cfg->batch_rows,
-                          .batch_ms = cfg->batch_ms,
-                          .status_interval_ms = cfg->status_interval_ms,
-                          .progress_interval_ms = 1000,
-                          .silence_timeout_ms = stream_silence_timeout_ms(cfg->status_interval_ms),
-                          .stop = stop,
-                          .metrics = metrics,
-                          .parts = pg_source_partmap(ps)};
     pg_hold_t *ph = pg_hold_open(cfg, metrics, &err, errbuf, CLI_ERRBUF_SIZE); /* online verify */
     hold_verifier_t hold = ph != NULL ? pg_hold_stream(ph) : (hold_verifier_t){0};
     opts.hold = ph != NULL ? &hold : NULL;

@@ -1,6 +1,6 @@
 /*
  * change: the change model shared by decoder, transforms and appliers:
- * relations (as described by the source), tuples and column values.
+ * relations (as described by the source), tuples, column values and row changes.
  * Values are views into a buffer owned by someone else; nothing here does I/O.
  */
 #ifndef SYNCLINE_CHANGE_H
@@ -50,6 +50,27 @@ typedef struct change_relation {
     int ncols;
     change_column_t *cols; /* owned, ncols entries */
 } change_relation_t;
+
+/* What a row change does. The values are pgoutput's message bytes; the
+ * Kafka envelope writes Debezium's letters for them (event_op_of). */
+typedef enum change_op {
+    CHANGE_INSERT = 'I',
+    CHANGE_UPDATE = 'U',
+    CHANGE_DELETE = 'D',
+    CHANGE_TRUNCATE = 'T', /* one relation of a TRUNCATE, as the Kafka envelope carries it;
+                            * a sink gets truncates through sink_ops.truncate, never as a row */
+} change_op_t;
+
+/* One row change, as the apply loop hands it to a sink, collapse merges it
+ * and the Kafka codecs write it. Pointers are borrowed. */
+typedef struct change_row {
+    change_op_t op;
+    const change_relation_t *rel;
+    char old_kind;                   /* 0, 'K' (old key) or 'O' (old row) */
+    const change_tuple_t *old_tuple; /* NULL when old_kind == 0 */
+    const change_tuple_t *new_tuple; /* NULL for deletes and truncates */
+    lsn_t lsn;                       /* the source transaction's commit LSN, for errors */
+} change_row_t;
 
 /* Deep copy; NULL on allocation failure. Caller frees with change_relation_free. */
 change_relation_t *change_relation_dup(const change_relation_t *rel);

@@ -254,17 +254,17 @@ static err_t collapse_oom(char *errbuf, size_t errsize);
 
 static err_t collapse_emit(collapse_t *cl, const collapse_entry_t *e, char *errbuf, size_t errsize)
 {
-    sink_row_t r = {.rel = e->rel, .lsn = e->lsn};
+    change_row_t r = {.rel = e->rel, .lsn = e->lsn};
     err_t err = ERR_OK;
     if (e->op == 'D' || e->op == 'R') {
-        r.op = SINK_DELETE;
+        r.op = CHANGE_DELETE;
         r.old_kind = 'K';
         r.old_tuple = &e->key;
         err = cl->inner.ops->row(cl->inner.ctx, &r, errbuf, errsize);
         cl->out++;
     }
     if (err == ERR_OK && e->op != 'D') {
-        r.op = e->op == 'U' ? SINK_UPDATE : SINK_INSERT;
+        r.op = e->op == 'U' ? CHANGE_UPDATE : CHANGE_INSERT;
         r.old_kind = 0;
         r.old_tuple = NULL;
         r.new_tuple = &e->row;
@@ -287,7 +287,8 @@ static int collapse_same_shape(const change_tuple_t *a, const change_tuple_t *b)
 }
 
 /* Hands one group (same relation, op, shape; distinct keys) to inner. */
-static err_t collapse_group(collapse_t *cl, sink_row_t *batch, int n, char *errbuf, size_t errsize)
+static err_t collapse_group(collapse_t *cl, change_row_t *batch, int n, char *errbuf,
+                            size_t errsize)
 {
     if (n == 0)
         return ERR_OK;
@@ -298,7 +299,7 @@ static err_t collapse_group(collapse_t *cl, sink_row_t *batch, int n, char *errb
 /* The rows of relation rel from entry first on: deletes (also the delete half
  * of R), then updates grouped by shape, then inserts. Keys are distinct, so
  * only R's delete-before-insert order matters, and it is kept. */
-static err_t collapse_flush_rel(collapse_t *cl, int first, uint8_t *done, sink_row_t *batch,
+static err_t collapse_flush_rel(collapse_t *cl, int first, uint8_t *done, change_row_t *batch,
                                 char *errbuf, size_t errsize)
 {
     const change_relation_t *rel = cl->entries[first].rel;
@@ -307,11 +308,11 @@ static err_t collapse_flush_rel(collapse_t *cl, int first, uint8_t *done, sink_r
     for (int j = first; j < cl->nentries; j++) {
         const collapse_entry_t *e = &cl->entries[j];
         if (e->rel == rel && (e->op == 'D' || e->op == 'R'))
-            batch[n++] = (sink_row_t){.op = SINK_DELETE,
-                                      .rel = rel,
-                                      .old_kind = 'K',
-                                      .old_tuple = &e->key,
-                                      .lsn = e->lsn};
+            batch[n++] = (change_row_t){.op = CHANGE_DELETE,
+                                        .rel = rel,
+                                        .old_kind = 'K',
+                                        .old_tuple = &e->key,
+                                        .lsn = e->lsn};
     }
     err = collapse_group(cl, batch, n, errbuf, errsize);
     for (int j = first; j < cl->nentries && err == ERR_OK; j++) {
@@ -323,8 +324,8 @@ static err_t collapse_flush_rel(collapse_t *cl, int first, uint8_t *done, sink_r
             const collapse_entry_t *f = &cl->entries[k];
             if (f->rel == rel && f->op == 'U' && !done[k] &&
                 collapse_same_shape(&e->row, &f->row)) {
-                batch[n++] = (sink_row_t){
-                    .op = SINK_UPDATE, .rel = rel, .new_tuple = &f->row, .lsn = f->lsn};
+                batch[n++] = (change_row_t){
+                    .op = CHANGE_UPDATE, .rel = rel, .new_tuple = &f->row, .lsn = f->lsn};
                 done[k] = 1;
             }
         }
@@ -334,8 +335,8 @@ static err_t collapse_flush_rel(collapse_t *cl, int first, uint8_t *done, sink_r
     for (int j = first; j < cl->nentries; j++) {
         const collapse_entry_t *e = &cl->entries[j];
         if (e->rel == rel && (e->op == 'I' || e->op == 'R'))
-            batch[n++] =
-                (sink_row_t){.op = SINK_INSERT, .rel = rel, .new_tuple = &e->row, .lsn = e->lsn};
+            batch[n++] = (change_row_t){
+                .op = CHANGE_INSERT, .rel = rel, .new_tuple = &e->row, .lsn = e->lsn};
         if (e->rel == rel)
             done[j] = 1;
     }
@@ -354,7 +355,7 @@ static err_t collapse_flush(collapse_t *cl, char *errbuf, size_t errsize)
         return err;
     }
     uint8_t *done = calloc((size_t)cl->nentries + 1, 1);
-    sink_row_t *batch = malloc(((size_t)cl->nentries + 1) * sizeof(*batch));
+    change_row_t *batch = malloc(((size_t)cl->nentries + 1) * sizeof(*batch));
     if (done == NULL || batch == NULL)
         err = collapse_oom(errbuf, errsize);
     for (int i = 0; i < cl->nentries && err == ERR_OK; i++) {
@@ -392,7 +393,7 @@ static int collapse_keyless(const change_relation_t *rel)
 
 /* A row whose values pass an arena block (a large TOAST value): merging it
  * would save little and copy it whole, so it is not buffered. */
-static int collapse_large(const sink_row_t *r)
+static int collapse_large(const change_row_t *r)
 {
     size_t n = 0;
     const change_tuple_t *ts[2] = {r->old_tuple, r->new_tuple};
@@ -403,7 +404,7 @@ static int collapse_large(const sink_row_t *r)
     return n > COLLAPSE_BLOCK;
 }
 
-static err_t collapse_add(collapse_t *cl, const sink_row_t *r, const change_tuple_t *key,
+static err_t collapse_add(collapse_t *cl, const change_row_t *r, const change_tuple_t *key,
                           uint64_t h, char *errbuf, size_t errsize)
 {
     if (collapse_grow(cl) != 0)
@@ -415,9 +416,9 @@ static err_t collapse_add(collapse_t *cl, const sink_row_t *r, const change_tupl
     e->lsn = r->lsn;
     e->hash = h;
     int rc = 0;
-    if (r->op != SINK_INSERT)
+    if (r->op != CHANGE_INSERT)
         rc = collapse_copy(cl, key, NULL, &e->key);
-    if (rc == 0 && r->op != SINK_DELETE)
+    if (rc == 0 && r->op != CHANGE_DELETE)
         rc = collapse_copy(cl, r->new_tuple, NULL, &e->row);
     if (rc != 0)
         return collapse_oom(errbuf, errsize);
@@ -428,22 +429,22 @@ static err_t collapse_add(collapse_t *cl, const sink_row_t *r, const change_tupl
 }
 
 /* Applies r onto the buffered state e; returns 0, or 1 when r cannot follow e. */
-static int collapse_merge(collapse_t *cl, collapse_entry_t *e, const sink_row_t *r)
+static int collapse_merge(collapse_t *cl, collapse_entry_t *e, const change_row_t *r)
 {
     e->lsn = r->lsn;
     switch (r->op) {
-    case SINK_INSERT:
+    case CHANGE_INSERT:
         if (e->op != 'D' && e->op != 0)
             return 1;
         e->op = e->op == 'D' ? 'R' : 'I'; /* gone (inserted then deleted): new again */
         return collapse_copy(cl, r->new_tuple, NULL, &e->row) != 0 ? -1 : 0;
-    case SINK_UPDATE: {
+    case CHANGE_UPDATE: {
         if (e->op == 'D' || e->op == 0)
             return 1;
         change_tuple_t base = e->row; /* the copy replaces e->row */
         return collapse_copy(cl, r->new_tuple, &base, &e->row) != 0 ? -1 : 0;
     }
-    case SINK_DELETE:
+    case CHANGE_DELETE:
         if (e->op == 'D' || e->op == 0)
             return 1;
         if (e->op == 'I') {
@@ -453,15 +454,17 @@ static int collapse_merge(collapse_t *cl, collapse_entry_t *e, const sink_row_t 
         if (e->op == 'R' || e->op == 'U')
             e->op = 'D';
         return 0;
+    case CHANGE_TRUNCATE: /* never a row (sink_ops.truncate) */
+        break;
     }
     return 1;
 }
 
-static err_t collapse_row(void *ctx, const sink_row_t *r, char *errbuf, size_t errsize)
+static err_t collapse_row(void *ctx, const change_row_t *r, char *errbuf, size_t errsize)
 {
     collapse_t *cl = ctx;
     cl->in++;
-    int keyed = r->op == SINK_INSERT || r->old_kind == 0 || r->op == SINK_DELETE;
+    int keyed = r->op == CHANGE_INSERT || r->old_kind == 0 || r->op == CHANGE_DELETE;
     if (cl->inner.ops->collapsible == NULL || !keyed ||
         !cl->inner.ops->collapsible(cl->inner.ctx, r->rel->relid)) {
         /* a key change links two rows: keep everything in order */
@@ -469,10 +472,10 @@ static err_t collapse_row(void *ctx, const sink_row_t *r, char *errbuf, size_t e
         cl->out++;
         return err != ERR_OK ? err : cl->inner.ops->row(cl->inner.ctx, r, errbuf, errsize);
     }
-    const change_tuple_t *key = r->op == SINK_DELETE ? r->old_tuple : r->new_tuple;
+    const change_tuple_t *key = r->op == CHANGE_DELETE ? r->old_tuple : r->new_tuple;
     uint64_t h = collapse_hash(r->rel, key);
     int keyless = collapse_keyless(r->rel);
-    if (keyless && r->op != SINK_INSERT) { /* the source refuses these; keep order anyway */
+    if (keyless && r->op != CHANGE_INSERT) { /* the source refuses these; keep order anyway */
         err_t err = collapse_flush(cl, errbuf, errsize);
         cl->out++;
         return err != ERR_OK ? err : cl->inner.ops->row(cl->inner.ctx, r, errbuf, errsize);

@@ -13,22 +13,6 @@
 #include "core/err.h"
 #include "core/lsn.h"
 
-typedef enum sink_op {
-    SINK_INSERT = 'I',
-    SINK_UPDATE = 'U',
-    SINK_DELETE = 'D',
-} sink_op_t;
-
-/* One row change. Pointers are borrowed for the duration of the call. */
-typedef struct sink_row {
-    sink_op_t op;
-    const change_relation_t *rel;
-    char old_kind;                   /* 0, 'K' (old key) or 'O' (old row) */
-    const change_tuple_t *old_tuple; /* NULL when old_kind == 0 */
-    const change_tuple_t *new_tuple; /* NULL for deletes */
-    lsn_t lsn;                       /* the source transaction's commit LSN, for errors */
-} sink_row_t;
-
 /* One source transaction as its Begin and Commit describe it. */
 typedef struct sink_txn {
     uint32_t xid;
@@ -91,7 +75,7 @@ typedef struct sink_ops {
     /* May be NULL. The source transaction's Commit: every change of it was handed
      * over (txn->end_lsn now set). The target transaction may go on. */
     err_t (*txn_end)(void *ctx, const sink_txn_t *txn, char *errbuf, size_t errsize);
-    err_t (*row)(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize);
+    err_t (*row)(void *ctx, const change_row_t *row, char *errbuf, size_t errsize);
     err_t (*truncate)(void *ctx, const change_relation_t *const *rels, int nrels, uint8_t options,
                       lsn_t lsn, char *errbuf, size_t errsize);
     /* Writes progress (pos) into the open transaction and commits it; returns
@@ -125,7 +109,7 @@ typedef struct sink_ops {
     int (*collapsible)(void *ctx, uint32_t relid);
     /* Several changes of one collapsible relation with the same op and the same
      * columns present, all with distinct keys, in any order. NULL = one by one. */
-    err_t (*rows)(void *ctx, const sink_row_t *rows, int n, char *errbuf, size_t errsize);
+    err_t (*rows)(void *ctx, const change_row_t *rows, int n, char *errbuf, size_t errsize);
     /* May be NULL (DDL is then not followed). A DDL command between the rows
      * before and after it, inside the open target transaction: apply it there,
      * skip it, or fail (ERR_SCHEMA) naming it. */

@@ -202,18 +202,18 @@ static const change_relation_t *stream_relation(stream_state_t *st, uint32_t rel
     return rel;
 }
 
-static err_t stream_handle_row(stream_state_t *st, sink_op_t op, char *errbuf, size_t errsize)
+static err_t stream_handle_row(stream_state_t *st, change_op_t op, char *errbuf, size_t errsize)
 {
     const pgoutput_row_t *r = &st->msg.u.row;
     if (st->skipping)
         return ERR_OK;
-    sink_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn.commit_lsn};
+    change_row_t row = {.op = op, .old_kind = r->old_kind, .lsn = st->txn.commit_lsn};
     row.rel = stream_relation(st, r->relid, errbuf, errsize);
     if (row.rel == NULL)
         return ERR_RUNTIME;
     if (r->old_kind != 0)
         row.old_tuple = &r->old_tuple;
-    if (op != SINK_DELETE)
+    if (op != CHANGE_DELETE)
         row.new_tuple = &r->new_tuple;
     if (hold_mark(&st->ap.hold, row.rel, row.old_tuple, row.new_tuple) != 0) {
         snprintf(errbuf, errsize, "out of memory marking changed key ranges");
@@ -333,11 +333,11 @@ static err_t stream_dispatch(stream_state_t *st, char *errbuf, size_t errsize)
     case PGOUTPUT_RELATION:
         return stream_handle_relation(st, errbuf, errsize);
     case PGOUTPUT_INSERT:
-        return stream_handle_row(st, SINK_INSERT, errbuf, errsize);
+        return stream_handle_row(st, CHANGE_INSERT, errbuf, errsize);
     case PGOUTPUT_UPDATE:
-        return stream_handle_row(st, SINK_UPDATE, errbuf, errsize);
+        return stream_handle_row(st, CHANGE_UPDATE, errbuf, errsize);
     case PGOUTPUT_DELETE:
-        return stream_handle_row(st, SINK_DELETE, errbuf, errsize);
+        return stream_handle_row(st, CHANGE_DELETE, errbuf, errsize);
     case PGOUTPUT_TRUNCATE:
         return stream_handle_truncate(st, errbuf, errsize);
     case PGOUTPUT_TYPE:

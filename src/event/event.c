@@ -33,18 +33,33 @@ int64_t event_ts_ms(int64_t pg_time)
     return pg_time == 0 ? 0 : lsn_pgtime_to_unix_us(pg_time) / 1000;
 }
 
+event_op_t event_op_of(change_op_t op)
+{
+    switch (op) {
+    case CHANGE_INSERT:
+        break;
+    case CHANGE_UPDATE:
+        return EVENT_UPDATE;
+    case CHANGE_DELETE:
+        return EVENT_DELETE;
+    case CHANGE_TRUNCATE:
+        return EVENT_TRUNCATE;
+    }
+    return EVENT_CREATE;
+}
+
 char *event_key(const event_change_t *ch, const char *partitioning, size_t *len)
 {
     if (partitioning == NULL || strcmp(partitioning, "none") == 0)
         return NULL;
-    json_t *k = json_pack("[s, s]", ch->rel->nspname, ch->rel->relname);
-    const change_tuple_t *t = ch->op == EVENT_DELETE ? ch->old_tuple : ch->new_tuple;
+    json_t *k = json_pack("[s, s]", ch->row.rel->nspname, ch->row.rel->relname);
+    const change_tuple_t *t = ch->row.op == CHANGE_DELETE ? ch->row.old_tuple : ch->row.new_tuple;
     if (t == NULL)
-        t = ch->old_tuple;
-    if (strcmp(partitioning, "key") == 0 && ch->op != EVENT_TRUNCATE && t != NULL) {
-        for (int c = 0; k != NULL && c < ch->rel->ncols && c < t->ncols; c++) {
+        t = ch->row.old_tuple;
+    if (strcmp(partitioning, "key") == 0 && ch->row.op != CHANGE_TRUNCATE && t != NULL) {
+        for (int c = 0; k != NULL && c < ch->row.rel->ncols && c < t->ncols; c++) {
             const change_value_t *v = &t->values[c];
-            if (!ch->rel->cols[c].is_key)
+            if (!ch->row.rel->cols[c].is_key)
                 continue;
             json_array_append_new(k, v->kind == CHANGE_TEXT ? json_stringn(v->data, v->len)
                                                             : json_null());
@@ -55,6 +70,39 @@ char *event_key(const event_change_t *ch, const char *partitioning, size_t *len)
     if (s != NULL)
         *len = strlen(s);
     return s;
+}
+
+int event_row(const event_t *ev, const change_relation_t *rel, lsn_t lsn, change_row_t *row,
+              char *errbuf, size_t errsize)
+{
+    *row = (change_row_t){.rel = rel, .lsn = lsn};
+    switch (ev->op) {
+    case EVENT_CREATE:
+    case EVENT_READ:
+        row->op = CHANGE_INSERT;
+        break;
+    case EVENT_UPDATE:
+        row->op = CHANGE_UPDATE;
+        break;
+    case EVENT_DELETE:
+        row->op = CHANGE_DELETE;
+        break;
+    case EVENT_TRUNCATE:
+        return 1;
+    case EVENT_MESSAGE: /* a DDL command: the caller's (the Kafka applier replays it) */
+        snprintf(errbuf, errsize, "a DDL message is not a row change");
+        return -1;
+    }
+    if ((row->op != CHANGE_DELETE && !ev->has_new) || (row->op == CHANGE_DELETE && !ev->has_old)) {
+        snprintf(errbuf, errsize, "%s of %s.%s without its %s row image",
+                 row->op == CHANGE_DELETE ? "delete" : "change", rel->nspname, rel->relname,
+                 row->op == CHANGE_DELETE ? "before" : "after");
+        return -1;
+    }
+    row->old_kind = ev->has_old ? ev->old_kind : 0;
+    row->old_tuple = row->old_kind ? &ev->old_tuple : NULL;
+    row->new_tuple = row->op != CHANGE_DELETE ? &ev->new_tuple : NULL;
+    return 0;
 }
 
 /* ---- decoding ----------------------------------------------------------- */

@@ -59,13 +59,10 @@ typedef struct event_txn {
     bool last;           /* no later message of this transaction in this partition */
 } event_txn_t;
 
-/* What to encode: a row change or one relation of a TRUNCATE. Borrowed. */
+/* What to encode: a row change, or one relation of a TRUNCATE (row.op
+ * CHANGE_TRUNCATE, the truncate members set). Borrowed. */
 typedef struct event_change {
-    event_op_t op;
-    const change_relation_t *rel;
-    char old_kind; /* 0, 'K' or 'O' */
-    const change_tuple_t *old_tuple;
-    const change_tuple_t *new_tuple;
+    change_row_t row;
     uint8_t truncate_options; /* pgoutput's: 1 cascade, 2 restart identity */
     int truncate_n;           /* relations truncated together; this one is truncate_i */
     int truncate_i;
@@ -96,6 +93,9 @@ typedef struct event {
     json_t *root;    /* holds the strings the values point to (jansson reader) */
     char *strings;   /* or this (event_json_read) */
 } event_t;
+
+/* Debezium's letter for op (the envelope's `op`). */
+event_op_t event_op_of(change_op_t op);
 
 /* The error for a binary value (apply.binary), which the Kafka transport
  * cannot carry, naming the column; into errbuf. */
@@ -133,6 +133,13 @@ typedef struct event_parts {
  * kind from p, as the jansson reader reads them. 1; 0 when that reader
  * would refuse them, or memory ran out. */
 int event_from_parts(event_t *ev, const event_parts_t *p);
+
+/* ev as a row change of rel at lsn, borrowing ev's tuples: rel is ev->rel,
+ * or the relcache's copy once that took it; a read is an insert. 0, or 1
+ * for a truncate (row not filled), or -1 (errbuf) for a DDL message or a
+ * change without the row image its op needs. */
+int event_row(const event_t *ev, const change_relation_t *rel, lsn_t lsn, change_row_t *row,
+              char *errbuf, size_t errsize);
 
 /* Frees what ev owns and zeroes it. */
 void event_clear(event_t *ev);

@@ -462,14 +462,14 @@ int event_dbz_key(event_dbz_t *dz, const change_relation_t *rel, const change_tu
 
 bool event_dbz_key_changed(event_dbz_t *dz, const event_change_t *ch)
 {
-    if (ch->op != EVENT_UPDATE || ch->old_kind == 0 || ch->old_tuple == NULL ||
-        ch->new_tuple == NULL)
+    if (ch->row.op != CHANGE_UPDATE || ch->row.old_kind == 0 || ch->row.old_tuple == NULL ||
+        ch->row.new_tuple == NULL)
         return false;
-    event_dbz_rel_t *r = event_dbz_rel(dz, ch->rel);
-    for (int c = 0; c < ch->rel->ncols; c++) {
-        if (r != NULL ? !r->key[c] : !ch->rel->cols[c].is_key)
+    event_dbz_rel_t *r = event_dbz_rel(dz, ch->row.rel);
+    for (int c = 0; c < ch->row.rel->ncols; c++) {
+        if (r != NULL ? !r->key[c] : !ch->row.rel->cols[c].is_key)
             continue;
-        const change_value_t *a = &ch->old_tuple->values[c], *b = &ch->new_tuple->values[c];
+        const change_value_t *a = &ch->row.old_tuple->values[c], *b = &ch->row.new_tuple->values[c];
         if (b->kind == CHANGE_UNCHANGED)
             continue;
         if (a->kind != b->kind || a->len != b->len ||
@@ -499,15 +499,16 @@ static int event_dbz_images(const event_dbz_rel_t *r, const event_change_t *ch, 
 {
     *before = json_null();
     *after = json_null();
-    if (op != EVENT_CREATE && ch->old_kind != 0 && ch->old_tuple != NULL) {
+    if (op != EVENT_CREATE && ch->row.old_kind != 0 && ch->row.old_tuple != NULL) {
         json_decref(*before);
-        *before = event_dbz_row(ch->rel, r->key, ch->old_tuple, false, ch->old_kind == 'K', NULL,
-                                errbuf, errsize);
+        *before = event_dbz_row(ch->row.rel, r->key, ch->row.old_tuple, false,
+                                ch->row.old_kind == 'K', NULL, errbuf, errsize);
     }
-    if (op != EVENT_DELETE && op != EVENT_TRUNCATE && ch->new_tuple != NULL) {
+    if (op != EVENT_DELETE && op != EVENT_TRUNCATE && ch->row.new_tuple != NULL) {
         json_decref(*after);
-        const change_tuple_t *fill = ch->old_kind == 'O' ? ch->old_tuple : NULL;
-        *after = event_dbz_row(ch->rel, r->key, ch->new_tuple, false, false, fill, errbuf, errsize);
+        const change_tuple_t *fill = ch->row.old_kind == 'O' ? ch->row.old_tuple : NULL;
+        *after = event_dbz_row(ch->row.rel, r->key, ch->row.new_tuple, false, false, fill, errbuf,
+                               errsize);
     }
     return *before != NULL && *after != NULL ? 0 : -1;
 }
@@ -516,7 +517,7 @@ int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
                     const event_txn_t *txn, const event_dbz_block_t *blk, int64_t now_ms,
                     char **out, size_t *len, char *errbuf, size_t errsize)
 {
-    event_dbz_rel_t *r = event_dbz_rel(dz, ch->rel);
+    event_dbz_rel_t *r = event_dbz_rel(dz, ch->row.rel);
     json_t *before = NULL, *after = NULL;
     char op[2] = {(char)as_op, '\0'};
     *out = NULL;
@@ -535,7 +536,7 @@ int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
                                             (json_int_t)blk->data_collection_order);
     json_t *payload =
         json_pack("{s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "before", before, "after", after,
-                  "source", event_dbz_source(dz, ch->rel, txn), "transaction", block, "op", op,
+                  "source", event_dbz_source(dz, ch->row.rel, txn), "transaction", block, "op", op,
                   "ts_ms", (json_int_t)now_ms, "ts_us", (json_int_t)(now_ms * 1000), "ts_ns",
                   (json_int_t)(now_ms * 1000000));
     *out = event_dbz_emit(dz, r->topic, "value", r->value_schema, r->value_sj, &r->value_id,

@@ -99,22 +99,31 @@ static long event_dbz_read_scale(const json_t *fs)
     return s != NULL ? strtol(s, NULL, 10) : 0;
 }
 
-static bool event_dbz_read_is_placeholder(const unsigned char *raw, long n)
+/* The bytes of base64 value v, malloc'd into *raw, their count into *n:
+ * EVENT_DBZ_READ_TEXT when there are bytes to convert; _UNAVAILABLE for
+ * Debezium's placeholder of an unchanged TOAST value, _ERROR when v is no
+ * base64 (nothing to free in either). */
+static event_dbz_read_result_t event_dbz_read_raw(const json_t *v, unsigned char **raw, long *n)
 {
-    return (size_t)n == strlen(EVENT_DBZ_UNAVAILABLE) &&
-           memcmp(raw, EVENT_DBZ_UNAVAILABLE, (size_t)n) == 0;
+    *n = event_dbz_read_b64(v, raw);
+    if (*n < 0)
+        return EVENT_DBZ_READ_ERROR;
+    if ((size_t)*n == strlen(EVENT_DBZ_UNAVAILABLE) &&
+        memcmp(*raw, EVENT_DBZ_UNAVAILABLE, (size_t)*n) == 0) {
+        free(*raw);
+        *raw = NULL;
+        return EVENT_DBZ_READ_UNAVAILABLE;
+    }
+    return EVENT_DBZ_READ_TEXT;
 }
 
 static event_dbz_read_result_t event_dbz_read_decimal(const json_t *v, long scale, char **out)
 {
     unsigned char *raw;
-    long n = event_dbz_read_b64(v, &raw);
-    if (n < 0)
-        return EVENT_DBZ_READ_ERROR;
-    if (event_dbz_read_is_placeholder(raw, n)) {
-        free(raw);
-        return EVENT_DBZ_READ_UNAVAILABLE;
-    }
+    long n;
+    event_dbz_read_result_t r = event_dbz_read_raw(v, &raw, &n);
+    if (r != EVENT_DBZ_READ_TEXT)
+        return r;
     *out = n > 0 ? event_dbz_read_unscaled(raw, n, scale) : strdup("0");
     free(raw);
     return *out != NULL ? EVENT_DBZ_READ_TEXT : EVENT_DBZ_READ_ERROR;
@@ -124,13 +133,10 @@ static event_dbz_read_result_t event_dbz_read_bytes(const json_t *v, char **out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char *raw;
-    long n = event_dbz_read_b64(v, &raw);
-    if (n < 0)
-        return EVENT_DBZ_READ_ERROR;
-    if (event_dbz_read_is_placeholder(raw, n)) {
-        free(raw);
-        return EVENT_DBZ_READ_UNAVAILABLE;
-    }
+    long n;
+    event_dbz_read_result_t r = event_dbz_read_raw(v, &raw, &n);
+    if (r != EVENT_DBZ_READ_TEXT)
+        return r;
     *out = malloc(2 * (size_t)n + 3);
     if (*out != NULL) {
         (*out)[0] = '\\';

@@ -148,16 +148,16 @@ static int event_json_images(sbuf_t *b, const event_change_t *ch, sbuf_t *unchan
                              size_t errsize)
 {
     event_json_key(b, "before", 1);
-    if (ch->old_kind != 0 && ch->old_tuple != NULL) {
-        if (event_json_tuple(b, ch->rel, ch->old_tuple, ch->old_kind == 'K', unchanged, errbuf,
-                             errsize) != 0)
+    if (ch->row.old_kind != 0 && ch->row.old_tuple != NULL) {
+        if (event_json_tuple(b, ch->row.rel, ch->row.old_tuple, ch->row.old_kind == 'K', unchanged,
+                             errbuf, errsize) != 0)
             return -1;
     } else {
         sbuf_add(b, "null");
     }
     event_json_key(b, "after", 0);
-    if (ch->op != EVENT_DELETE && ch->op != EVENT_TRUNCATE && ch->new_tuple != NULL)
-        return event_json_tuple(b, ch->rel, ch->new_tuple, 0, unchanged, errbuf, errsize);
+    if (ch->row.op != CHANGE_DELETE && ch->row.op != CHANGE_TRUNCATE && ch->row.new_tuple != NULL)
+        return event_json_tuple(b, ch->row.rel, ch->row.new_tuple, 0, unchanged, errbuf, errsize);
     sbuf_add(b, "null");
     return 0;
 }
@@ -184,10 +184,10 @@ static int event_json_source(event_json_t *out, const event_change_t *ch, const 
     if (event_json_name(b, name, errbuf, errsize) != 0)
         return -1;
     event_json_key(b, "schema", 0);
-    if (event_json_name(b, ch->rel->nspname, errbuf, errsize) != 0)
+    if (event_json_name(b, ch->row.rel->nspname, errbuf, errsize) != 0)
         return -1;
     event_json_key(b, "table", 0);
-    if (event_json_name(b, ch->rel->relname, errbuf, errsize) != 0)
+    if (event_json_name(b, ch->row.rel->relname, errbuf, errsize) != 0)
         return -1;
     event_json_key(b, "txId", 0);
     sbuf_add_int(b, (long long)txn->xid);
@@ -233,15 +233,15 @@ static void event_json_columns(sbuf_t *b, const change_relation_t *rel)
 
 static void event_json_meta(sbuf_t *b, const event_change_t *ch, const sbuf_t *unchanged)
 {
-    char ri[2] = {ch->rel->replident, '\0'}, old[2] = {ch->old_kind, '\0'};
+    char ri[2] = {ch->row.rel->replident, '\0'}, old[2] = {ch->row.old_kind, '\0'};
     event_json_key(b, "syncline", 0);
     sbuf_addc(b, '{');
     event_json_key(b, "relid", 1);
-    sbuf_add_int(b, (long long)ch->rel->relid);
+    sbuf_add_int(b, (long long)ch->row.rel->relid);
     event_json_key(b, "replident", 0);
     (void)event_json_string(b, ri, strlen(ri));
     event_json_key(b, "old", 0);
-    if (ch->old_kind)
+    if (ch->row.old_kind)
         (void)event_json_string(b, old, 1);
     else
         sbuf_add(b, "null");
@@ -249,9 +249,9 @@ static void event_json_meta(sbuf_t *b, const event_change_t *ch, const sbuf_t *u
     sbuf_addn(b, unchanged->s, unchanged->len);
     sbuf_addc(b, ']');
     event_json_key(b, "columns", 0);
-    event_json_columns(b, ch->rel);
+    event_json_columns(b, ch->row.rel);
     event_json_key(b, "truncate", 0);
-    if (ch->op == EVENT_TRUNCATE) {
+    if (ch->row.op == CHANGE_TRUNCATE) {
         sbuf_addc(b, '{');
         event_json_key(b, "options", 1);
         sbuf_add_int(b, (long long)ch->truncate_options);
@@ -269,7 +269,7 @@ static void event_json_meta(sbuf_t *b, const event_change_t *ch, const sbuf_t *u
 int event_json_write(event_json_t *out, const event_change_t *ch, const event_txn_t *txn,
                      const char *name, char *errbuf, size_t errsize)
 {
-    char op[2] = {(char)ch->op, '\0'};
+    char op[2] = {(char)event_op_of(ch->row.op), '\0'};
     sbuf_t unchanged = {0};
     event_json_clear(out);
     sbuf_t *b = &out->text;
@@ -286,8 +286,8 @@ int event_json_write(event_json_t *out, const event_change_t *ch, const event_tx
         event_json_meta(b, ch, &unchanged);
     }
     if (rc == 0 && (b->oom || unchanged.oom)) {
-        snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->rel->nspname,
-                 ch->rel->relname);
+        snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->row.rel->nspname,
+                 ch->row.rel->relname);
         rc = -1;
     }
     sbuf_clear(&unchanged);
@@ -300,7 +300,7 @@ int event_json_write_ddl(event_json_t *out, const event_ddl_t *d, const event_tx
                          const char *name, char *errbuf, size_t errsize)
 {
     change_relation_t none = {.nspname = "", .relname = ""};
-    event_change_t ch = {.op = EVENT_MESSAGE, .rel = &none};
+    event_change_t ch = {.row = {.rel = &none}};
     char l[LSN_STRLEN];
     event_json_clear(out);
     sbuf_t *b = &out->text;

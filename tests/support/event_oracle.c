@@ -87,8 +87,8 @@ static json_t *event_oracle_source_json(const event_change_t *ch, const event_tx
     lsn_format(txn->end_lsn, el, sizeof(el));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s?, s:I, s:I, s:b}",
                      "version", SYNCLINE_VERSION, "connector", "postgresql", "name", name, "schema",
-                     ch->rel->nspname, "table", ch->rel->relname, "txId", (json_int_t)txn->xid,
-                     "lsn", (json_int_t)txn->commit_lsn, "ts_ms",
+                     ch->row.rel->nspname, "table", ch->row.rel->relname, "txId",
+                     (json_int_t)txn->xid, "lsn", (json_int_t)txn->commit_lsn, "ts_ms",
                      (json_int_t)event_ts_ms(txn->commit_time), "commit_lsn", cl, "end_lsn",
                      txn->last ? el : NULL, "xid", (json_int_t)txn->xid, "seq",
                      (json_int_t)txn->seq, "last", (int)txn->last);
@@ -96,14 +96,14 @@ static json_t *event_oracle_source_json(const event_change_t *ch, const event_tx
 
 static json_t *event_oracle_meta_json(const event_change_t *ch, json_t *unchanged)
 {
-    char ri[2] = {ch->rel->replident, '\0'}, old[2] = {ch->old_kind, '\0'};
-    json_t *trunc = ch->op == EVENT_TRUNCATE
+    char ri[2] = {ch->row.rel->replident, '\0'}, old[2] = {ch->row.old_kind, '\0'};
+    json_t *trunc = ch->row.op == CHANGE_TRUNCATE
                         ? json_pack("{s:i, s:i, s:i}", "options", (int)ch->truncate_options, "n",
                                     ch->truncate_n, "i", ch->truncate_i)
                         : json_null();
-    return json_pack("{s:I, s:s, s:s?, s:O, s:o, s:o}", "relid", (json_int_t)ch->rel->relid,
-                     "replident", ri, "old", ch->old_kind ? old : NULL, "unchanged", unchanged,
-                     "columns", event_oracle_columns_json(ch->rel), "truncate", trunc);
+    return json_pack("{s:I, s:s, s:s?, s:O, s:o, s:o}", "relid", (json_int_t)ch->row.rel->relid,
+                     "replident", ri, "old", ch->row.old_kind ? old : NULL, "unchanged", unchanged,
+                     "columns", event_oracle_columns_json(ch->row.rel), "truncate", trunc);
 }
 
 /* before/after of a change, by operation. */
@@ -111,11 +111,12 @@ static int event_oracle_images(json_t *env, const event_change_t *ch, json_t *un
                                char *errbuf, size_t errsize)
 {
     json_t *before = json_null(), *after = json_null();
-    if (ch->old_kind != 0 && ch->old_tuple != NULL)
-        before = event_oracle_tuple_json(ch->rel, ch->old_tuple, ch->old_kind == 'K', unchanged,
-                                         errbuf, errsize);
-    if (ch->op != EVENT_DELETE && ch->op != EVENT_TRUNCATE && ch->new_tuple != NULL)
-        after = event_oracle_tuple_json(ch->rel, ch->new_tuple, false, unchanged, errbuf, errsize);
+    if (ch->row.old_kind != 0 && ch->row.old_tuple != NULL)
+        before = event_oracle_tuple_json(ch->row.rel, ch->row.old_tuple, ch->row.old_kind == 'K',
+                                         unchanged, errbuf, errsize);
+    if (ch->row.op != CHANGE_DELETE && ch->row.op != CHANGE_TRUNCATE && ch->row.new_tuple != NULL)
+        after = event_oracle_tuple_json(ch->row.rel, ch->row.new_tuple, false, unchanged, errbuf,
+                                        errsize);
     int rc = (before == NULL || after == NULL) ? -1 : 0;
     if (event_oracle_set(env, "before", before) != 0 || event_oracle_set(env, "after", after) != 0)
         rc = -1;
@@ -125,7 +126,7 @@ static int event_oracle_images(json_t *env, const event_change_t *ch, json_t *un
 json_t *event_oracle_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
                            char *errbuf, size_t errsize)
 {
-    char op[2] = {(char)ch->op, '\0'};
+    char op[2] = {(char)event_op_of(ch->row.op), '\0'};
     json_t *env = json_object(), *unchanged = json_array();
     errbuf[0] = '\0';
     int rc = (env == NULL || unchanged == NULL) ? -1 : 0;
@@ -142,8 +143,8 @@ json_t *event_oracle_build(const event_change_t *ch, const event_txn_t *txn, con
     json_decref(unchanged);
     if (rc != 0) {
         if (errbuf[0] == '\0')
-            snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->rel->nspname,
-                     ch->rel->relname);
+            snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s",
+                     ch->row.rel->nspname, ch->row.rel->relname);
         json_decref(env);
         return NULL;
     }

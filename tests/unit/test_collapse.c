@@ -219,13 +219,13 @@ static void model_set(fake_t *f, mrow_t *m, const change_tuple_t *t, int insert)
     }
 }
 
-static void model_apply(fake_t *f, const sink_row_t *r)
+static void model_apply(fake_t *f, const change_row_t *r)
 {
     char key[64], nkey[64];
     const change_tuple_t *kt = r->old_kind ? r->old_tuple : r->new_tuple;
     key_text(r->rel, kt, key, sizeof(key));
     mrow_t *m = model_find(f, r->rel->relid, key);
-    if (r->op == SINK_INSERT) {
+    if (r->op == CHANGE_INSERT) {
         if (m != NULL) {
             model_violation(f, "insert of an existing key", r->rel->relid, key);
             return;
@@ -244,11 +244,11 @@ static void model_apply(fake_t *f, const sink_row_t *r)
     }
     if (m == NULL) {
         model_violation(
-            f, r->op == SINK_DELETE ? "delete of a missing key" : "update of a missing key",
+            f, r->op == CHANGE_DELETE ? "delete of a missing key" : "update of a missing key",
             r->rel->relid, key);
         return;
     }
-    if (r->op == SINK_DELETE) {
+    if (r->op == CHANGE_DELETE) {
         model_remove(f, m);
         return;
     }
@@ -288,11 +288,11 @@ static err_t fake_begin(void *ctx, char *errbuf, size_t errsize)
 
 /* Records one row as "I r1 v=t1|ta|tx", "U r1 v=...", "UK r1 k=t1 v=t5|ta|tx",
  * "DK r1 k=t1"; returns 1 when it is the row to fail on. */
-static int fake_write(fake_t *f, const sink_row_t *r)
+static int fake_write(fake_t *f, const change_row_t *r)
 {
     char k[128] = "", v[256] = "", ok[2] = {r->old_kind, '\0'};
     assert_true(r->old_kind == 0 || r->old_tuple != NULL);
-    assert_true((r->op == SINK_DELETE) == (r->new_tuple == NULL));
+    assert_true((r->op == CHANGE_DELETE) == (r->new_tuple == NULL));
     if (r->old_kind)
         key_text(r->rel, r->old_tuple, k, sizeof(k));
     if (r->new_tuple)
@@ -304,7 +304,7 @@ static int fake_write(fake_t *f, const sink_row_t *r)
     return ++f->nrows == f->fail_row_at;
 }
 
-static err_t fake_row(void *ctx, const sink_row_t *r, char *errbuf, size_t errsize)
+static err_t fake_row(void *ctx, const change_row_t *r, char *errbuf, size_t errsize)
 {
     if (fake_write(ctx, r)) {
         snprintf(errbuf, errsize, "injected failure");
@@ -328,23 +328,23 @@ static int rel_has_key(const change_relation_t *rel)
 
 /* The contract of sink_ops_t.rows: one collapsible relation, one op, the same
  * columns present, no key change, distinct keys (when the table has a key). */
-static void fake_check_set(fake_t *f, const sink_row_t *rows, int n)
+static void fake_check_set(fake_t *f, const change_row_t *rows, int n)
 {
     assert_true(n > 0);
-    const sink_row_t *a = &rows[0];
+    const change_row_t *a = &rows[0];
     assert_true(fake_collapsible(f, a->rel->relid));
     for (int i = 0; i < n; i++) {
-        const sink_row_t *b = &rows[i];
+        const change_row_t *b = &rows[i];
         assert_ptr_equal(b->rel, a->rel);
         assert_int_equal(b->op, a->op);
-        assert_true(b->op == SINK_DELETE ? b->old_kind == 'K' : b->old_kind == 0);
-        if (b->op != SINK_DELETE) {
+        assert_true(b->op == CHANGE_DELETE ? b->old_kind == 'K' : b->old_kind == 0);
+        if (b->op != CHANGE_DELETE) {
             assert_int_equal(b->new_tuple->ncols, a->new_tuple->ncols);
             for (int c = 0; c < a->new_tuple->ncols; c++)
                 assert_int_equal(b->new_tuple->values[c].kind == CHANGE_UNCHANGED,
                                  a->new_tuple->values[c].kind == CHANGE_UNCHANGED);
         }
-        if (b->op == SINK_INSERT) {
+        if (b->op == CHANGE_INSERT) {
             for (int c = 0; c < b->new_tuple->ncols; c++)
                 assert_int_not_equal(b->new_tuple->values[c].kind, CHANGE_UNCHANGED);
         }
@@ -353,10 +353,10 @@ static void fake_check_set(fake_t *f, const sink_row_t *rows, int n)
         return;
     for (int i = 0; i < n; i++) {
         char ki[128], kj[128];
-        key_text(a->rel, a->op == SINK_DELETE ? rows[i].old_tuple : rows[i].new_tuple, ki,
+        key_text(a->rel, a->op == CHANGE_DELETE ? rows[i].old_tuple : rows[i].new_tuple, ki,
                  sizeof(ki));
         for (int j = i + 1; j < n; j++) {
-            key_text(a->rel, a->op == SINK_DELETE ? rows[j].old_tuple : rows[j].new_tuple, kj,
+            key_text(a->rel, a->op == CHANGE_DELETE ? rows[j].old_tuple : rows[j].new_tuple, kj,
                      sizeof(kj));
             if (strcmp(ki, kj) == 0)
                 fail_msg("rows(): key %s twice in one set of relation %u", ki, a->rel->relid);
@@ -365,7 +365,7 @@ static void fake_check_set(fake_t *f, const sink_row_t *rows, int n)
 }
 
 /* The whole set is written, then fails if it held the row to fail on. */
-static err_t fake_rows(void *ctx, const sink_row_t *rows, int n, char *errbuf, size_t errsize)
+static err_t fake_rows(void *ctx, const change_row_t *rows, int n, char *errbuf, size_t errsize)
 {
     fake_t *f = ctx;
     int failed = 0;
@@ -516,18 +516,18 @@ static int teardown(void **state)
 
 /* ---- driving the decorator ------------------------------------------------ */
 
-static void send(fixture_t *fx, sink_op_t op, int rel, char old_kind, const char *old_spec,
+static void send(fixture_t *fx, change_op_t op, int rel, char old_kind, const char *old_spec,
                  const char *new_spec)
 {
     char err[256] = "";
     tup_t *o = old_spec ? tup_new(old_spec) : NULL;
     tup_t *n = new_spec ? tup_new(new_spec) : NULL;
-    sink_row_t r = {.op = op,
-                    .rel = fx->rels[rel],
-                    .old_kind = old_kind,
-                    .old_tuple = o ? &o->t : NULL,
-                    .new_tuple = n ? &n->t : NULL,
-                    .lsn = fx->next_lsn++};
+    change_row_t r = {.op = op,
+                      .rel = fx->rels[rel],
+                      .old_kind = old_kind,
+                      .old_tuple = o ? &o->t : NULL,
+                      .new_tuple = n ? &n->t : NULL,
+                      .lsn = fx->next_lsn++};
     err_t e = fx->s.ops->row(fx->s.ctx, &r, err, sizeof(err));
     if (e != ERR_OK)
         fail_msg("row %c failed: %s", (char)op, err);
@@ -537,23 +537,23 @@ static void send(fixture_t *fx, sink_op_t op, int rel, char old_kind, const char
 
 static void ins(fixture_t *fx, int rel, const char *spec)
 {
-    send(fx, SINK_INSERT, rel, 0, NULL, spec);
+    send(fx, CHANGE_INSERT, rel, 0, NULL, spec);
 }
 
 static void upd(fixture_t *fx, int rel, const char *spec)
 {
-    send(fx, SINK_UPDATE, rel, 0, NULL, spec);
+    send(fx, CHANGE_UPDATE, rel, 0, NULL, spec);
 }
 
 /* A key-changing update: old key tuple, then the new row. */
 static void updk(fixture_t *fx, int rel, const char *old_spec, const char *spec)
 {
-    send(fx, SINK_UPDATE, rel, 'K', old_spec, spec);
+    send(fx, CHANGE_UPDATE, rel, 'K', old_spec, spec);
 }
 
 static void del(fixture_t *fx, int rel, const char *old_spec)
 {
-    send(fx, SINK_DELETE, rel, 'K', old_spec, NULL);
+    send(fx, CHANGE_DELETE, rel, 'K', old_spec, NULL);
 }
 
 static void begin(fixture_t *fx)
@@ -815,7 +815,7 @@ static void test_old_row_flushes(void **state)
 {
     fixture_t *fx = *state;
     ins(fx, REL1, "t2|ta|tx");
-    send(fx, SINK_UPDATE, REL1, 'O', "t1|ta|tx", "t1|tb|tx");
+    send(fx, CHANGE_UPDATE, REL1, 'O', "t1|ta|tx", "t1|tb|tx");
     expect_calls(fx, "I r1 v=t2|ta|tx", "UO r1 k=t1 v=t1|tb|tx");
 }
 
@@ -855,8 +855,8 @@ static void test_large_row_passes_through(void **state)
                            {.kind = CHANGE_TEXT, .len = (uint32_t)n, .data = big},
                            {.kind = CHANGE_TEXT, .len = 1, .data = "y"}};
     change_tuple_t t = {3, v};
-    sink_row_t r = {
-        .op = SINK_INSERT, .rel = fx->rels[REL1], .new_tuple = &t, .lsn = fx->next_lsn++};
+    change_row_t r = {
+        .op = CHANGE_INSERT, .rel = fx->rels[REL1], .new_tuple = &t, .lsn = fx->next_lsn++};
     char err[256] = "";
     assert_int_equal(fx->s.ops->row(fx->s.ctx, &r, err, sizeof(err)), ERR_OK);
     memset(big, 0x5a, n); /* the decoder's buffer is reused: nothing may point into it */
@@ -879,8 +879,8 @@ static void test_inner_without_collapsible(void **state)
     sink_t s = collapse_sink(cl);
     char err[256];
     tup_t *a = tup_new("t1|ta|tx"), *b = tup_new("t1|tb|tx");
-    sink_row_t r1 = {.op = SINK_INSERT, .rel = rel, .new_tuple = &a->t};
-    sink_row_t r2 = {.op = SINK_UPDATE, .rel = rel, .new_tuple = &b->t};
+    change_row_t r1 = {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &a->t};
+    change_row_t r2 = {.op = CHANGE_UPDATE, .rel = rel, .new_tuple = &b->t};
     assert_int_equal(s.ops->row(s.ctx, &r1, err, sizeof(err)), ERR_OK);
     assert_int_equal(s.ops->row(s.ctx, &r2, err, sizeof(err)), ERR_OK);
     assert_int_equal(f.ncalls, 2);
@@ -1172,9 +1172,9 @@ static void test_full_identity(void **state)
     ins(fx, REL6, "ta|tx");
     ins(fx, REL1, "t1|ta|tx");
     ins(fx, REL6, "ta|tx");
-    send(fx, SINK_UPDATE, REL6, 'O', "ta|tx", "tb|tx");
+    send(fx, CHANGE_UPDATE, REL6, 'O', "ta|tx", "tb|tx");
     ins(fx, REL6, "tc|n");
-    send(fx, SINK_DELETE, REL6, 'O', "tc|n", NULL);
+    send(fx, CHANGE_DELETE, REL6, 'O', "tc|n", NULL);
     commit(fx, 1);
     if (fx->sets)
         expect_calls(fx, "I r6 v=ta|tx", "I r6 v=ta|tx", "I r1 v=t1|ta|tx", "UO r6 k=ta,tx v=tb|tx",

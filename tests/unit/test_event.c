@@ -189,8 +189,9 @@ static void check_update(event_format_t fmt)
     change_value_t oldv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_value_t newv[3] = {text("2"), {.kind = CHANGE_NULL}, {.kind = CHANGE_UNCHANGED}};
     change_tuple_t oldt = {3, oldv}, newt = {3, newv};
-    event_change_t ch = {
-        .op = EVENT_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
+    change_row_t row = {
+        .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
+    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 77,
                        .commit_lsn = 0x16B3748,
                        .end_lsn = 0x16B3800,
@@ -235,7 +236,7 @@ static void check_insert_placeholder_text(event_format_t fmt)
 {
     change_value_t v[3] = {text("5"), text("it's \"quoted\"\n\\ ü"), text(EVENT_UNAVAILABLE)};
     change_tuple_t t = {3, v};
-    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
     event_txn_t txn = {.xid = 1, .commit_lsn = 10, .seq = 0};
     event_t ev;
     round_trip(fmt, &ch, &txn, &ev);
@@ -258,8 +259,10 @@ static void test_insert(void **state)
 static void test_truncate(void **state)
 {
     (void)state;
-    event_change_t ch = {
-        .op = EVENT_TRUNCATE, .rel = &rel, .truncate_options = 3, .truncate_n = 2, .truncate_i = 1};
+    event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = &rel},
+                         .truncate_options = 3,
+                         .truncate_n = 2,
+                         .truncate_i = 1};
     event_txn_t txn = {.xid = 1, .commit_lsn = 10, .end_lsn = 20, .seq = 1, .last = true};
     for (int f = 0; f < 2; f++) {
         event_t ev;
@@ -278,7 +281,7 @@ static void test_binary_refused(void **state)
     (void)state;
     change_value_t v[3] = {{.kind = CHANGE_BINARY, .len = 4, .data = "\0\0\0\1"}};
     change_tuple_t t = {1, v};
-    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
     event_txn_t txn = {0};
     char err[256];
     assert_null(event_oracle_build(&ch, &txn, "shop", err, sizeof(err)));
@@ -305,12 +308,12 @@ static void test_json_writer(void **state)
         change_value_t v[3] = {text("7"), text(texts[i]), {.kind = CHANGE_UNCHANGED}};
         change_value_t o[3] = {text("7"), text(texts[i]), {.kind = CHANGE_NULL}};
         change_tuple_t t = {3, v}, ot = {3, o};
-        event_op_t ops[] = {EVENT_CREATE, EVENT_UPDATE, EVENT_DELETE};
+        change_op_t ops[] = {CHANGE_INSERT, CHANGE_UPDATE, CHANGE_DELETE};
         for (int k = 0; k < 3; k++) {
-            event_change_t ch = {.op = ops[k], .rel = &rel, .new_tuple = &t};
-            if (ops[k] != EVENT_CREATE) {
-                ch.old_kind = k == 1 ? 'O' : 'K';
-                ch.old_tuple = &ot;
+            event_change_t ch = {.row = {.op = ops[k], .rel = &rel, .new_tuple = &t}};
+            if (ops[k] != CHANGE_INSERT) {
+                ch.row.old_kind = k == 1 ? 'O' : 'K';
+                ch.row.old_tuple = &ot;
             }
             event_txn_t txn = {.xid = 4000000000u,
                                .commit_lsn = 0x1FFFFFFFFFull,
@@ -338,7 +341,7 @@ static void test_json_writer(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         change_value_t v[3] = {text("1"), text(bad[i]), {.kind = CHANGE_NULL}};
         change_tuple_t t = {3, v};
-        event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+        event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
         event_txn_t txn = {0};
         assert_null(event_oracle_build(&ch, &txn, "shop", err, sizeof(err)));
         event_json_t j = {0};
@@ -355,13 +358,13 @@ static void test_json_writer(void **state)
     change_relation_t badrel = {.nspname = "public", .relname = "t", .ncols = 2, .cols = badcols};
     change_value_t bv[2] = {text("1"), text("2")};
     change_tuple_t bt = {2, bv};
-    event_change_t bch = {.op = EVENT_CREATE, .rel = &badrel, .new_tuple = &bt};
+    event_change_t bch = {.row = {.op = CHANGE_INSERT, .rel = &badrel, .new_tuple = &bt}};
     event_txn_t btxn = {0};
     event_avro_msg_t m = {0};
     assert_int_equal(
         event_avro_write(&m, event_codec_avro(avro), &bch, &btxn, "shop", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "name \"n\xff\" is not valid UTF-8"));
-    bch.rel = &rel;
+    bch.row.rel = &rel;
     assert_int_equal(
         event_avro_write(&m, event_codec_avro(avro), &bch, &btxn, "sh\xc3", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "name \"sh\xc3\" is not valid UTF-8"));
@@ -427,7 +430,7 @@ static void test_key(void **state)
     (void)state;
     change_value_t v[3] = {text("42"), text("x"), {.kind = CHANGE_NULL}};
     change_tuple_t t = {3, v};
-    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
     size_t len = 0;
     assert_null(event_key(&ch, "none", &len));
     char *k = event_key(&ch, "table", &len);
@@ -521,7 +524,7 @@ static void test_poison(void **state)
     char err[256];
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     uint64_t fp = event_avro_writer_fingerprint(
-        writer_of(codec, &(event_change_t){.op = EVENT_TRUNCATE, .rel = &rel}));
+        writer_of(codec, &(event_change_t){.row = {.op = CHANGE_TRUNCATE, .rel = &rel}}));
     char buf[12] = {(char)0xC3, 1};
     for (int i = 0; i < 8; i++)
         buf[2 + i] = (char)(fp >> (8 * i));
@@ -546,7 +549,8 @@ static void test_poison_confluent(void **state)
     event_avro_ref_t ref = event_codec_missing(codec);
     assert_true(ref.by_id);
     assert_int_equal(ref.id, 258);
-    event_avro_writer_t *w = writer_of(codec, &(event_change_t){.op = EVENT_TRUNCATE, .rel = &rel});
+    event_avro_writer_t *w =
+        writer_of(codec, &(event_change_t){.row = {.op = CHANGE_TRUNCATE, .rel = &rel}});
     event_avro_writer_set_published(w, 258);
     assert_decode(codec, "\0\0\0\1\2\2c", 7, EVENT_DECODE_POISON, "does not decode");
     assert_decode(codec, "\0\0\0\1\2\x67", 6, EVENT_DECODE_POISON, "does not fit");
@@ -554,8 +558,8 @@ static void test_poison_confluent(void **state)
     change_column_t c2[] = {{.name = "only", .type_oid = 23, .typmod = -1, .is_key = true}};
     change_relation_t r2 = {.relid = 2, .nspname = "s", .relname = "u", .ncols = 1, .cols = c2};
     event_txn_t txn = {.commit_lsn = 1};
-    json_t *env = event_oracle_build(&(event_change_t){.op = EVENT_TRUNCATE, .rel = &r2}, &txn,
-                                     "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(&(event_change_t){.row = {.op = CHANGE_TRUNCATE, .rel = &r2}},
+                                     &txn, "shop", err, sizeof(err));
     char *out;
     size_t len;
     assert_int_equal(event_oracle_encode(codec, env, &out, &len, err, sizeof(err)), -1);
@@ -589,7 +593,7 @@ static void test_poison_ts_ms(void **state)
     (void)state;
     change_value_t newv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_tuple_t newt = {3, newv};
-    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &newt};
+    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &newt}};
     event_txn_t txn = {.xid = 1, .commit_lsn = 0x100, .commit_time = 1};
     char err[256], *msg;
     size_t len;
@@ -648,8 +652,9 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
             v[c] = text(vals[c]);
     }
     change_tuple_t t = {NT, v};
-    event_change_t ch = {
-        .op = EVENT_UPDATE, .rel = &trel, .old_kind = 'O', .old_tuple = &t, .new_tuple = &t};
+    change_row_t row = {
+        .op = CHANGE_UPDATE, .rel = &trel, .old_kind = 'O', .old_tuple = &t, .new_tuple = &t};
+    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 9, .commit_lsn = 0x100, .seq = 0};
     char err[256], *buf;
     size_t len;
@@ -757,7 +762,7 @@ static void test_typed_misfit(void **state)
             v[c] = strcmp(tcols[c].name, bad[k][0]) == 0 ? text(bad[k][1])
                                                          : (change_value_t){.kind = CHANGE_NULL};
         change_tuple_t t = {NT, v};
-        event_change_t ch = {.op = EVENT_CREATE, .rel = &trel, .new_tuple = &t};
+        event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &trel, .new_tuple = &t}};
         event_txn_t txn = {.commit_lsn = 1};
         char err[256], *buf = NULL, want[128];
         size_t len;
@@ -789,7 +794,7 @@ static void test_avro_direct_leaves(void **state)
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     change_value_t v[3] = {text("5"), text("note"), {.kind = CHANGE_NULL}};
     change_tuple_t t = {3, v};
-    event_change_t ch = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t};
+    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
     event_txn_t txn = {.xid = 3, .commit_lsn = 0x40};
     event_avro_msg_t m = {0};
     assert_int_equal(
@@ -834,7 +839,7 @@ static void test_relation_versions(void **state)
     (void)state;
     char err[256];
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
-    event_change_t ch = {.op = EVENT_TRUNCATE, .rel = &rel, .truncate_n = 1};
+    event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = &rel}, .truncate_n = 1};
     event_avro_writer_t *w1 = writer_of(codec, &ch);
     assert_ptr_equal(writer_of(codec, &ch), w1); /* kept */
     change_column_t c2[4] = {
@@ -843,7 +848,7 @@ static void test_relation_versions(void **state)
     rel2.cols = c2;
     rel2.ncols = 4;
     event_change_t ch2 = ch;
-    ch2.rel = &rel2;
+    ch2.row.rel = &rel2;
     event_avro_writer_t *w2 = writer_of(codec, &ch2);
     assert_ptr_not_equal(w1, w2);
     assert_true(event_avro_writer_fingerprint(w1) != event_avro_writer_fingerprint(w2));
@@ -860,8 +865,8 @@ static void test_relation_versions(void **state)
     change_value_t v1[3] = {text("1"), text("a"), {.kind = CHANGE_NULL}};
     change_value_t v2[4] = {text("2"), text("b"), {.kind = CHANGE_NULL}, text("77")};
     change_tuple_t t1 = {3, v1}, t2 = {4, v2};
-    event_change_t i1 = {.op = EVENT_CREATE, .rel = &rel, .new_tuple = &t1};
-    event_change_t i2 = {.op = EVENT_CREATE, .rel = &rel2, .new_tuple = &t2};
+    event_change_t i1 = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t1}};
+    event_change_t i2 = {.row = {.op = CHANGE_INSERT, .rel = &rel2, .new_tuple = &t2}};
     event_t ev;
     round_trip(EVENT_FORMAT_AVRO, &i1, &(event_txn_t){.commit_lsn = 1}, &ev);
     assert_int_equal(ev.rel->ncols, 3);
@@ -912,8 +917,9 @@ static void test_v0_envelope(void **state)
     change_value_t oldv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_value_t newv[3] = {text("2"), text("x"), {.kind = CHANGE_UNCHANGED}};
     change_tuple_t oldt = {3, oldv}, newt = {3, newv};
-    event_change_t ch = {
-        .op = EVENT_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
+    change_row_t row = {
+        .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
+    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 5, .commit_lsn = 0x20, .end_lsn = 0x30, .last = true};
     json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
     assert_int_equal(event_oracle_mark_last(env, 0x30), 0);

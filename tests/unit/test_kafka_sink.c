@@ -86,7 +86,7 @@ static err_t batch(fixture_t *f, int n, char *err, size_t errsize)
     sink_t snk = kafka_sink_sink(f->ks);
     change_value_t v = {.kind = CHANGE_TEXT, .len = 1, .data = "7"};
     change_tuple_t t = {1, &v};
-    sink_row_t row = {.op = SINK_INSERT, .rel = &rel, .new_tuple = &t, .lsn = 0x100};
+    change_row_t row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t, .lsn = 0x100};
     assert_int_equal(snk.ops->begin(snk.ctx, err, errsize), ERR_OK);
     for (int i = 0; i < n; i++)
         assert_int_equal(snk.ops->row(snk.ctx, &row, err, errsize), ERR_OK);
@@ -152,7 +152,7 @@ static void batch_async(fixture_t *f, int n, lsn_t end_lsn)
     sink_t snk = kafka_sink_sink(f->ks);
     change_value_t v = {.kind = CHANGE_TEXT, .len = 1, .data = "7"};
     change_tuple_t t = {1, &v};
-    sink_row_t row = {.op = SINK_INSERT, .rel = &rel, .new_tuple = &t, .lsn = end_lsn};
+    change_row_t row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t, .lsn = end_lsn};
     assert_int_equal(snk.ops->begin(snk.ctx, err, sizeof(err)), ERR_OK);
     for (int i = 0; i < n; i++)
         assert_int_equal(snk.ops->row(snk.ctx, &row, err, sizeof(err)), ERR_OK);

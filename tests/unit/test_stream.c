@@ -138,7 +138,7 @@ static err_t fake_begin(void *ctx, char *errbuf, size_t errsize)
     return ERR_OK;
 }
 
-static err_t fake_row(void *ctx, const sink_row_t *row, char *errbuf, size_t errsize)
+static err_t fake_row(void *ctx, const change_row_t *row, char *errbuf, size_t errsize)
 {
     fake_sink_t *fk = ctx;
     fk->rows++;
