@@ -53,7 +53,7 @@ static void fuzz_build(void)
                           {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL},
                           {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}};
     change_tuple_t t = {9, v};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
     event_txn_t txn = {.xid = 1, .commit_lsn = 1};
     int32_t ids = 0;
     char *out = NULL, errbuf[256];

@@ -39,9 +39,10 @@ static change_relation_t fuzz_event_rel = {.relid = 16384,
 static int fuzz_event_prepare(event_codec_t *codec)
 {
     char err[512];
-    event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = &fuzz_event_rel}, .truncate_n = 1};
+    change_row_t ch = {.op = CHANGE_TRUNCATE, .rel = &fuzz_event_rel};
+    event_truncate_t tpos = {.n = 1};
     event_txn_t txn = {.commit_lsn = 1};
-    json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(&ch, &tpos, &txn, "shop", err, sizeof(err));
     event_avro_writer_t *w = env ? event_oracle_writer(codec, env, err, sizeof(err)) : NULL;
     json_decref(env);
     if (w == NULL)

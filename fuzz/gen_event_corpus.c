@@ -44,27 +44,17 @@ static int encode_all(const char *dir, event_format_t fmt, const char *prefix)
         text("41"), text("old"),       text("x"),   text("{\"a\": null}"), text("f"),
         text("7"),  text("-Infinity"), text("0.1"), text("\\x00ff")};
     change_tuple_t oldk = {9, oldv}, newt = {9, newv}, oldf = {9, fullv};
-    const event_change_t changes[] = {
-        {.row = {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &newt}},
-        {.row = {.op = CHANGE_UPDATE,
-                 .rel = rel,
-                 .old_kind = 'K',
-                 .old_tuple = &oldk,
-                 .new_tuple = &newt}},
-        {.row = {.op = CHANGE_UPDATE,
-                 .rel = rel,
-                 .old_kind = 'O',
-                 .old_tuple = &oldf,
-                 .new_tuple = &newt}},
-        {.row = {.op = CHANGE_UPDATE, .rel = rel, .new_tuple = &newt}},
-        {.row = {.op = CHANGE_DELETE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk}},
-        {.row = {.op = CHANGE_DELETE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf}},
-        {.row = {.op = CHANGE_TRUNCATE, .rel = rel},
-         .truncate_options = 3,
-         .truncate_n = 2,
-         .truncate_i = 1},
-        {.row = {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &newt}}, /* written as a read */
+    const change_row_t changes[] = {
+        {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &newt},
+        {.op = CHANGE_UPDATE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk, .new_tuple = &newt},
+        {.op = CHANGE_UPDATE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf, .new_tuple = &newt},
+        {.op = CHANGE_UPDATE, .rel = rel, .new_tuple = &newt},
+        {.op = CHANGE_DELETE, .rel = rel, .old_kind = 'K', .old_tuple = &oldk},
+        {.op = CHANGE_DELETE, .rel = rel, .old_kind = 'O', .old_tuple = &oldf},
+        {.op = CHANGE_TRUNCATE, .rel = rel},
+        {.op = CHANGE_INSERT, .rel = rel, .new_tuple = &newt}, /* written as a read */
     };
+    const event_truncate_t tpos = {.options = 3, .n = 2, .i = 1}; /* of the truncate */
     const size_t n = sizeof(changes) / sizeof(changes[0]);
     char err[256];
     event_codec_t *codec = event_codec_new(fmt, err, sizeof(err));
@@ -76,7 +66,8 @@ static int encode_all(const char *dir, event_format_t fmt, const char *prefix)
                                .commit_lsn = 0x16B3748 + i,
                                .commit_time = 756000000000000,
                                .seq = (int64_t)i};
-            json_t *env = event_oracle_build(&changes[i], &txn, "shop", err, sizeof(err));
+            const event_truncate_t *tp = changes[i].op == CHANGE_TRUNCATE ? &tpos : NULL;
+            json_t *env = event_oracle_build(&changes[i], tp, &txn, "shop", err, sizeof(err));
             if (env != NULL && i == n - 1) /* a snapshot row: Debezium's op 'r' */
                 json_object_set_new(env, "op", json_string("r"));
             char *buf, *key, name[64];

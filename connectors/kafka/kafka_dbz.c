@@ -285,18 +285,18 @@ static err_t kafka_dbz_begin(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *
 
 /* One change event as op (and a tombstone after a delete) under the key of
  * image keyt. */
-static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const event_change_t *ch,
+static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const change_row_t *row,
                              event_op_t op, const change_tuple_t *keyt, const kafka_dbz_out_t *out,
                              char *errbuf, size_t errsize)
 {
     char *key = NULL, *value = NULL;
     size_t klen = 0, vlen = 0;
-    if (keyt != NULL && event_dbz_key(kd->dz, ch->row.rel, keyt, &key, &klen, errbuf, errsize) != 0)
+    if (keyt != NULL && event_dbz_key(kd->dz, row->rel, keyt, &key, &klen, errbuf, errsize) != 0)
         return kafka_dbz_failed(kd);
     t->count++;
     kd->blk.total_order++;
     kd->blk.data_collection_order = t->count;
-    if (event_dbz_value(kd->dz, ch, op, &kd->txn, &kd->blk, kafka_dbz_now_ms(), &value, &vlen,
+    if (event_dbz_value(kd->dz, row, op, &kd->txn, &kd->blk, kafka_dbz_now_ms(), &value, &vlen,
                         errbuf, errsize) != 0) {
         free(key);
         return kafka_dbz_failed(kd);
@@ -310,34 +310,34 @@ static err_t kafka_dbz_event(kafka_dbz_t *kd, kafka_dbz_table_t *t, const event_
     return err;
 }
 
-err_t kafka_dbz_change(kafka_dbz_t *kd, const event_change_t *ch, const kafka_dbz_out_t *out,
+err_t kafka_dbz_change(kafka_dbz_t *kd, const change_row_t *row, const kafka_dbz_out_t *out,
                        char *errbuf, size_t errsize)
 {
     err_t err = ERR_OK;
-    kafka_dbz_table_t *t = kafka_dbz_table(kd, ch->row.rel, &err, errbuf, errsize);
+    kafka_dbz_table_t *t = kafka_dbz_table(kd, row->rel, &err, errbuf, errsize);
     if (t == NULL)
         return err;
     err = kafka_dbz_begin(kd, out, errbuf, errsize);
     if (err != ERR_OK)
         return err;
-    switch (ch->row.op) {
+    switch (row->op) {
     case CHANGE_UPDATE:
-        if (event_dbz_key_changed(kd->dz, ch)) {
-            err = kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->row.old_tuple, out, errbuf, errsize);
+        if (event_dbz_key_changed(kd->dz, row)) {
+            err = kafka_dbz_event(kd, t, row, EVENT_DELETE, row->old_tuple, out, errbuf, errsize);
             if (err == ERR_OK)
-                err = kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->row.new_tuple, out, errbuf,
-                                      errsize);
+                err =
+                    kafka_dbz_event(kd, t, row, EVENT_CREATE, row->new_tuple, out, errbuf, errsize);
             return err;
         }
-        return kafka_dbz_event(kd, t, ch, EVENT_UPDATE, ch->row.new_tuple, out, errbuf, errsize);
+        return kafka_dbz_event(kd, t, row, EVENT_UPDATE, row->new_tuple, out, errbuf, errsize);
     case CHANGE_DELETE:
-        return kafka_dbz_event(kd, t, ch, EVENT_DELETE, ch->row.old_tuple, out, errbuf, errsize);
+        return kafka_dbz_event(kd, t, row, EVENT_DELETE, row->old_tuple, out, errbuf, errsize);
     case CHANGE_TRUNCATE:
-        return kafka_dbz_event(kd, t, ch, EVENT_TRUNCATE, NULL, out, errbuf, errsize);
+        return kafka_dbz_event(kd, t, row, EVENT_TRUNCATE, NULL, out, errbuf, errsize);
     case CHANGE_INSERT:
         break;
     }
-    return kafka_dbz_event(kd, t, ch, EVENT_CREATE, ch->row.new_tuple, out, errbuf, errsize);
+    return kafka_dbz_event(kd, t, row, EVENT_CREATE, row->new_tuple, out, errbuf, errsize);
 }
 
 err_t kafka_dbz_txn_end(kafka_dbz_t *kd, const kafka_dbz_out_t *out, char *errbuf, size_t errsize)

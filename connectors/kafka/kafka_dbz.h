@@ -43,7 +43,7 @@ err_t kafka_dbz_primary_key(kafka_dbz_t *kd, uint32_t relid, char *const *cols, 
 void kafka_dbz_txn_begin(kafka_dbz_t *kd, const event_txn_t *txn);
 
 /* One change (row or one relation of a TRUNCATE) of the transaction in hand. */
-err_t kafka_dbz_change(kafka_dbz_t *kd, const event_change_t *ch, const kafka_dbz_out_t *out,
+err_t kafka_dbz_change(kafka_dbz_t *kd, const change_row_t *row, const kafka_dbz_out_t *out,
                        char *errbuf, size_t errsize);
 
 /* Its Commit: the END message (when the transaction had changes). */

@@ -360,12 +360,12 @@ static err_t kafka_sink_send_dbz(void *ctx, rd_kafka_topic_t *rkt, int32_t parti
     return kafka_sink_send(ctx, rkt, partition, value, len, key, keylen, prev, errbuf, errsize);
 }
 
-static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char *errbuf,
-                               size_t errsize)
+static err_t kafka_sink_change(kafka_sink_t *ks, const change_row_t *row,
+                               const event_truncate_t *tpos, char *errbuf, size_t errsize)
 {
     if (ks->dbz != NULL) {
         kafka_dbz_out_t out = {.send = kafka_sink_send_dbz, .ctx = ks};
-        return kafka_dbz_change(ks->dbz, ch, &out, errbuf, errsize);
+        return kafka_dbz_change(ks->dbz, row, &out, errbuf, errsize);
     }
     event_txn_t txn = ks->txn;
     txn.seq = ks->txn.seq++;
@@ -373,22 +373,22 @@ static err_t kafka_sink_change(kafka_sink_t *ks, const event_change_t *ch, char 
     kafka_sink_pending_t next = {0};
     int rc = 0;
     if (ks->avro)
-        rc = event_avro_write(&next.avro, event_codec_avro(ks->codec), ch, &txn, ks->cfg->name,
-                              errbuf, errsize);
+        rc = event_avro_write(&next.avro, event_codec_avro(ks->codec), row, tpos, &txn,
+                              ks->cfg->name, errbuf, errsize);
     else
-        rc = event_json_write(&next.json, ch, &txn, ks->cfg->name, errbuf, errsize);
+        rc = event_json_write(&next.json, row, tpos, &txn, ks->cfg->name, errbuf, errsize);
     if (rc != 0) {
         char l[LSN_STRLEN];
         size_t n = strlen(errbuf);
-        snprintf(errbuf + n, errsize - n, " (table %s.%s, lsn=%s)", ch->row.rel->nspname,
-                 ch->row.rel->relname, lsn_format(txn.commit_lsn, l, sizeof(l)));
+        snprintf(errbuf + n, errsize - n, " (table %s.%s, lsn=%s)", row->rel->nspname,
+                 row->rel->relname, lsn_format(txn.commit_lsn, l, sizeof(l)));
         return ERR_RUNTIME;
     }
-    next.key = event_key(ch, ks->cfg->kafka.partitioning, &next.keylen);
+    next.key = event_key(row, ks->cfg->kafka.partitioning, &next.keylen);
     int32_t part = kafka_order_partition(ks->rkt, ks->partitions, next.key, next.keylen);
     next.commit_lsn = txn.commit_lsn;
     next.prev = kafka_order_step(&ks->chain[part], txn.commit_lsn);
-    snprintf(next.table, sizeof(next.table), "%s.%s", ch->row.rel->nspname, ch->row.rel->relname);
+    snprintf(next.table, sizeof(next.table), "%s.%s", row->rel->nspname, row->rel->relname);
     return kafka_sink_hold(ks, part, &next, errbuf, errsize);
 }
 
@@ -489,8 +489,7 @@ static err_t kafka_sink_begin(void *ctx, char *errbuf, size_t errsize)
 
 static err_t kafka_sink_row(void *ctx, const change_row_t *row, char *errbuf, size_t errsize)
 {
-    event_change_t ch = {.row = *row};
-    return kafka_sink_change(ctx, &ch, errbuf, errsize);
+    return kafka_sink_change(ctx, row, NULL, errbuf, errsize);
 }
 
 static err_t kafka_sink_truncate(void *ctx, const change_relation_t *const *rels, int nrels,
@@ -501,11 +500,9 @@ static err_t kafka_sink_truncate(void *ctx, const change_relation_t *const *rels
     int together = strcmp(ks->cfg->kafka.partitioning, "none") == 0;
     err_t err = ERR_OK;
     for (int i = 0; i < nrels && err == ERR_OK; i++) {
-        event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = rels[i], .lsn = lsn},
-                             .truncate_options = options,
-                             .truncate_n = together ? nrels : 1,
-                             .truncate_i = together ? i : 0};
-        err = kafka_sink_change(ks, &ch, errbuf, errsize);
+        change_row_t row = {.op = CHANGE_TRUNCATE, .rel = rels[i], .lsn = lsn};
+        event_truncate_t tpos = {options, together ? nrels : 1, together ? i : 0};
+        err = kafka_sink_change(ks, &row, &tpos, errbuf, errsize);
     }
     return err;
 }

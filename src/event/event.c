@@ -48,18 +48,18 @@ event_op_t event_op_of(change_op_t op)
     return EVENT_CREATE;
 }
 
-char *event_key(const event_change_t *ch, const char *partitioning, size_t *len)
+char *event_key(const change_row_t *row, const char *partitioning, size_t *len)
 {
     if (partitioning == NULL || strcmp(partitioning, "none") == 0)
         return NULL;
-    json_t *k = json_pack("[s, s]", ch->row.rel->nspname, ch->row.rel->relname);
-    const change_tuple_t *t = ch->row.op == CHANGE_DELETE ? ch->row.old_tuple : ch->row.new_tuple;
+    json_t *k = json_pack("[s, s]", row->rel->nspname, row->rel->relname);
+    const change_tuple_t *t = row->op == CHANGE_DELETE ? row->old_tuple : row->new_tuple;
     if (t == NULL)
-        t = ch->row.old_tuple;
-    if (strcmp(partitioning, "key") == 0 && ch->row.op != CHANGE_TRUNCATE && t != NULL) {
-        for (int c = 0; k != NULL && c < ch->row.rel->ncols && c < t->ncols; c++) {
+        t = row->old_tuple;
+    if (strcmp(partitioning, "key") == 0 && row->op != CHANGE_TRUNCATE && t != NULL) {
+        for (int c = 0; k != NULL && c < row->rel->ncols && c < t->ncols; c++) {
             const change_value_t *v = &t->values[c];
-            if (!ch->row.rel->cols[c].is_key)
+            if (!row->rel->cols[c].is_key)
                 continue;
             json_array_append_new(k, v->kind == CHANGE_TEXT ? json_stringn(v->data, v->len)
                                                             : json_null());

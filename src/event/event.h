@@ -59,14 +59,14 @@ typedef struct event_txn {
     bool last;           /* no later message of this transaction in this partition */
 } event_txn_t;
 
-/* What to encode: a row change, or one relation of a TRUNCATE (row.op
- * CHANGE_TRUNCATE, the truncate members set). Borrowed. */
-typedef struct event_change {
-    change_row_t row;
-    uint8_t truncate_options; /* pgoutput's: 1 cascade, 2 restart identity */
-    int truncate_n;           /* relations truncated together; this one is truncate_i */
-    int truncate_i;
-} event_change_t;
+/* Where one relation of a TRUNCATE (a change_row_t of op CHANGE_TRUNCATE)
+ * stands: the envelope's `truncate` member. A writer given none writes
+ * zeros. */
+typedef struct event_truncate {
+    uint8_t options; /* pgoutput's: 1 cascade, 2 restart identity */
+    int n;           /* relations truncated together; this one is i */
+    int i;
+} event_truncate_t;
 
 /* What to encode for a DDL command: the "syncline.ddl" logical message as
  * the source's event trigger wrote it (signature and body, core/ddl.h) and
@@ -106,7 +106,7 @@ int64_t event_ts_ms(int64_t pg_time);
 
 /* The message key for a partitioning mode ("table": schema.table, "key":
  * schema.table plus the identity values). Malloc'd; NULL for "none" or OOM. */
-char *event_key(const event_change_t *ch, const char *partitioning, size_t *len);
+char *event_key(const change_row_t *row, const char *partitioning, size_t *len);
 
 /*
  * Fills *ev from a parsed envelope, which it takes over (ev->root; event_clear

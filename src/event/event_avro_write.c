@@ -226,15 +226,15 @@ static int64_t event_avro_write_unchanged(sbuf_t *b, const change_relation_t *re
     return n;
 }
 
-static void event_avro_write_source(event_avro_msg_t *out, const event_change_t *ch,
+static void event_avro_write_source(event_avro_msg_t *out, const change_row_t *row,
                                     const event_txn_t *txn, const char *name)
 {
     sbuf_t *b = &out->body;
     event_avro_write_string(b, SYNCLINE_VERSION);
     event_avro_write_string(b, "postgresql");
     event_avro_write_string(b, name);
-    event_avro_write_string(b, ch->row.rel->nspname);
-    event_avro_write_string(b, ch->row.rel->relname);
+    event_avro_write_string(b, row->rel->nspname);
+    event_avro_write_string(b, row->rel->relname);
     event_avro_write_long(b, (int64_t)txn->xid);
     event_avro_write_long(b, (int64_t)txn->commit_lsn);
     event_avro_write_long(b, event_ts_ms(txn->commit_time));
@@ -252,17 +252,17 @@ static void event_avro_write_source(event_avro_msg_t *out, const event_change_t 
     sbuf_addc(b, txn->last ? 1 : 0);
 }
 
-static void event_avro_write_meta(sbuf_t *b, const event_change_t *ch, const change_tuple_t *before,
-                                  const change_tuple_t *after)
+static void event_avro_write_meta(sbuf_t *b, const change_row_t *row, const event_truncate_t *tpos,
+                                  const change_tuple_t *before, const change_tuple_t *after)
 {
-    const change_relation_t *rel = ch->row.rel;
+    const change_relation_t *rel = row->rel;
     char ri[2] = {rel->replident, '\0'};
-    bool key_only = ch->row.old_kind == 'K';
+    bool key_only = row->old_kind == 'K';
     event_avro_write_long(b, (int64_t)rel->relid);
     event_avro_write_string(b, ri);
-    if (ch->row.old_kind != 0) {
+    if (row->old_kind != 0) {
         sbuf_addc(b, EVENT_AVRO_WRITE_VALUE);
-        event_avro_write_bytes(b, &ch->row.old_kind, 1);
+        event_avro_write_bytes(b, &row->old_kind, 1);
     } else {
         sbuf_addc(b, EVENT_AVRO_WRITE_NULL);
     }
@@ -283,45 +283,46 @@ static void event_avro_write_meta(sbuf_t *b, const event_change_t *ch, const cha
         sbuf_addc(b, rel->cols[c].is_key ? 1 : 0);
     }
     sbuf_addc(b, 0);
-    if (ch->row.op != CHANGE_TRUNCATE) {
+    if (row->op != CHANGE_TRUNCATE) {
         sbuf_addc(b, EVENT_AVRO_WRITE_NULL);
         return;
     }
     sbuf_addc(b, EVENT_AVRO_WRITE_VALUE);
-    event_avro_write_long(b, ch->truncate_options);
-    event_avro_write_long(b, ch->truncate_n);
-    event_avro_write_long(b, ch->truncate_i);
+    event_avro_write_long(b, tpos->options);
+    event_avro_write_long(b, tpos->n);
+    event_avro_write_long(b, tpos->i);
 }
 
-int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const event_change_t *ch,
-                     const event_txn_t *txn, const char *name, char *errbuf, size_t errsize)
+int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const change_row_t *row,
+                     const event_truncate_t *tpos, const event_txn_t *txn, const char *name,
+                     char *errbuf, size_t errsize)
 {
-    char op = (char)event_op_of(ch->row.op), head[EVENT_AVRO_HEADER_MAX] = {0};
-    const change_tuple_t *before = ch->row.old_kind != 0 ? ch->row.old_tuple : NULL;
+    static const event_truncate_t zeros = {0};
+    char op = (char)event_op_of(row->op), head[EVENT_AVRO_HEADER_MAX] = {0};
+    const change_tuple_t *before = row->old_kind != 0 ? row->old_tuple : NULL;
     const change_tuple_t *after =
-        ch->row.op != CHANGE_DELETE && ch->row.op != CHANGE_TRUNCATE ? ch->row.new_tuple : NULL;
+        row->op != CHANGE_DELETE && row->op != CHANGE_TRUNCATE ? row->new_tuple : NULL;
     event_avro_write_clear(out);
     if (!utf8_valid(name, strlen(name))) { /* the relation's names: with its writer schema */
         snprintf(errbuf, errsize, "name \"%s\" is not valid UTF-8", name);
         return -1;
     }
-    if ((out->writer = event_avro_writer_rel(ea, ch->row.rel, errbuf, errsize)) == NULL)
+    if ((out->writer = event_avro_writer_rel(ea, row->rel, errbuf, errsize)) == NULL)
         return -1;
     sbuf_t *b = &out->body;
     sbuf_addn(b, head, event_avro_header_len(ea)); /* framed when taken */
     event_avro_write_bytes(b, &op, 1);
-    int rc =
-        event_avro_write_image(b, ch->row.rel, before, ch->row.old_kind == 'K', errbuf, errsize);
+    int rc = event_avro_write_image(b, row->rel, before, row->old_kind == 'K', errbuf, errsize);
     if (rc == 0)
-        rc = event_avro_write_image(b, ch->row.rel, after, false, errbuf, errsize);
+        rc = event_avro_write_image(b, row->rel, after, false, errbuf, errsize);
     if (rc == 0) {
-        event_avro_write_source(out, ch, txn, name);
+        event_avro_write_source(out, row, txn, name);
         event_avro_write_long(b, event_ts_ms(txn->commit_time));
-        event_avro_write_meta(b, ch, before, after);
+        event_avro_write_meta(b, row, tpos != NULL ? tpos : &zeros, before, after);
     }
     if (rc == 0 && b->oom) {
-        snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->row.rel->nspname,
-                 ch->row.rel->relname);
+        snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", row->rel->nspname,
+                 row->rel->relname);
         rc = -1;
     }
     if (rc != 0)
@@ -333,7 +334,7 @@ int event_avro_write_ddl(event_avro_msg_t *out, event_avro_t *ea, const event_dd
                          const event_txn_t *txn, const char *name, char *errbuf, size_t errsize)
 {
     change_relation_t none = {.nspname = "", .relname = ""};
-    event_change_t ch = {.row = {.rel = &none}};
+    change_row_t row = {.rel = &none};
     char head[EVENT_AVRO_HEADER_MAX] = {0}, l[LSN_STRLEN];
     event_avro_write_clear(out);
     if (!utf8_valid(name, strlen(name)) || !utf8_valid(d->content, d->len)) {
@@ -347,7 +348,7 @@ int event_avro_write_ddl(event_avro_msg_t *out, event_avro_t *ea, const event_dd
     sbuf_t *b = &out->body;
     sbuf_addn(b, head, event_avro_header_len(ea)); /* framed when taken */
     event_avro_write_string(b, "m");               /* op; before and after are null: no bytes */
-    event_avro_write_source(out, &ch, txn, name);
+    event_avro_write_source(out, &row, txn, name);
     event_avro_write_long(b, event_ts_ms(txn->commit_time));
     event_avro_write_string(b, DDL_MESSAGE_PREFIX);
     event_avro_write_bytes(b, d->content, d->len);

@@ -25,13 +25,15 @@ typedef struct event_avro_msg {
 } event_avro_msg_t;
 
 /*
- * Writes the envelope of ch into *out (emptied first) with the writer
- * schema of its relation version (found or derived in ea; publish it
- * before framing). 0; -1 with errbuf naming the column (a value that is not
- * valid UTF-8 or does not fit its Avro type, a binary value) or out of memory.
+ * Writes the envelope of row (tpos: where a truncated relation stands)
+ * into *out (emptied first) with the writer schema of its relation version
+ * (found or derived in ea; publish it before framing). 0; -1 with errbuf
+ * naming the column (a value that is not valid UTF-8 or does not fit its
+ * Avro type, a binary value) or out of memory.
  */
-int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const event_change_t *ch,
-                     const event_txn_t *txn, const char *name, char *errbuf, size_t errsize);
+int event_avro_write(event_avro_msg_t *out, event_avro_t *ea, const change_row_t *row,
+                     const event_truncate_t *tpos, const event_txn_t *txn, const char *name,
+                     char *errbuf, size_t errsize);
 
 /* Writes the DDL event of d (writer schema syncline.Ddl, event_schema_ddl;
  * publish it before framing) at its place in txn. 0; -1 with errbuf naming

@@ -460,16 +460,16 @@ int event_dbz_key(event_dbz_t *dz, const change_relation_t *rel, const change_tu
     return *out != NULL ? 0 : -1;
 }
 
-bool event_dbz_key_changed(event_dbz_t *dz, const event_change_t *ch)
+bool event_dbz_key_changed(event_dbz_t *dz, const change_row_t *row)
 {
-    if (ch->row.op != CHANGE_UPDATE || ch->row.old_kind == 0 || ch->row.old_tuple == NULL ||
-        ch->row.new_tuple == NULL)
+    if (row->op != CHANGE_UPDATE || row->old_kind == 0 || row->old_tuple == NULL ||
+        row->new_tuple == NULL)
         return false;
-    event_dbz_rel_t *r = event_dbz_rel(dz, ch->row.rel);
-    for (int c = 0; c < ch->row.rel->ncols; c++) {
-        if (r != NULL ? !r->key[c] : !ch->row.rel->cols[c].is_key)
+    event_dbz_rel_t *r = event_dbz_rel(dz, row->rel);
+    for (int c = 0; c < row->rel->ncols; c++) {
+        if (r != NULL ? !r->key[c] : !row->rel->cols[c].is_key)
             continue;
-        const change_value_t *a = &ch->row.old_tuple->values[c], *b = &ch->row.new_tuple->values[c];
+        const change_value_t *a = &row->old_tuple->values[c], *b = &row->new_tuple->values[c];
         if (b->kind == CHANGE_UNCHANGED)
             continue;
         if (a->kind != b->kind || a->len != b->len ||
@@ -493,31 +493,31 @@ static json_t *event_dbz_source(const event_dbz_t *dz, const change_relation_t *
                      "txId", (json_int_t)txn->xid, "lsn", (json_int_t)txn->commit_lsn, "xmin");
 }
 
-/* before and after of ch written as op. */
-static int event_dbz_images(const event_dbz_rel_t *r, const event_change_t *ch, event_op_t op,
+/* before and after of row written as op. */
+static int event_dbz_images(const event_dbz_rel_t *r, const change_row_t *row, event_op_t op,
                             json_t **before, json_t **after, char *errbuf, size_t errsize)
 {
     *before = json_null();
     *after = json_null();
-    if (op != EVENT_CREATE && ch->row.old_kind != 0 && ch->row.old_tuple != NULL) {
+    if (op != EVENT_CREATE && row->old_kind != 0 && row->old_tuple != NULL) {
         json_decref(*before);
-        *before = event_dbz_row(ch->row.rel, r->key, ch->row.old_tuple, false,
-                                ch->row.old_kind == 'K', NULL, errbuf, errsize);
+        *before = event_dbz_row(row->rel, r->key, row->old_tuple, false, row->old_kind == 'K', NULL,
+                                errbuf, errsize);
     }
-    if (op != EVENT_DELETE && op != EVENT_TRUNCATE && ch->row.new_tuple != NULL) {
+    if (op != EVENT_DELETE && op != EVENT_TRUNCATE && row->new_tuple != NULL) {
         json_decref(*after);
-        const change_tuple_t *fill = ch->row.old_kind == 'O' ? ch->row.old_tuple : NULL;
-        *after = event_dbz_row(ch->row.rel, r->key, ch->row.new_tuple, false, false, fill, errbuf,
-                               errsize);
+        const change_tuple_t *fill = row->old_kind == 'O' ? row->old_tuple : NULL;
+        *after =
+            event_dbz_row(row->rel, r->key, row->new_tuple, false, false, fill, errbuf, errsize);
     }
     return *before != NULL && *after != NULL ? 0 : -1;
 }
 
-int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
+int event_dbz_value(event_dbz_t *dz, const change_row_t *row, event_op_t as_op,
                     const event_txn_t *txn, const event_dbz_block_t *blk, int64_t now_ms,
                     char **out, size_t *len, char *errbuf, size_t errsize)
 {
-    event_dbz_rel_t *r = event_dbz_rel(dz, ch->row.rel);
+    event_dbz_rel_t *r = event_dbz_rel(dz, row->rel);
     json_t *before = NULL, *after = NULL;
     char op[2] = {(char)as_op, '\0'};
     *out = NULL;
@@ -525,7 +525,7 @@ int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
         snprintf(errbuf, errsize, "out of memory");
         return -1;
     }
-    if (event_dbz_images(r, ch, as_op, &before, &after, errbuf, errsize) != 0) {
+    if (event_dbz_images(r, row, as_op, &before, &after, errbuf, errsize) != 0) {
         json_decref(before);
         json_decref(after);
         return -1;
@@ -536,7 +536,7 @@ int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
                                             (json_int_t)blk->data_collection_order);
     json_t *payload =
         json_pack("{s:o, s:o, s:o, s:o, s:s, s:I, s:I, s:I}", "before", before, "after", after,
-                  "source", event_dbz_source(dz, ch->row.rel, txn), "transaction", block, "op", op,
+                  "source", event_dbz_source(dz, row->rel, txn), "transaction", block, "op", op,
                   "ts_ms", (json_int_t)now_ms, "ts_us", (json_int_t)(now_ms * 1000), "ts_ns",
                   (json_int_t)(now_ms * 1000000));
     *out = event_dbz_emit(dz, r->topic, "value", r->value_schema, r->value_sj, &r->value_id,

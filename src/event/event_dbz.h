@@ -48,7 +48,7 @@ typedef struct event_dbz_block {
 void event_dbz_txn_id(const event_txn_t *txn, event_dbz_block_t *blk);
 
 /*
- * The key message of the row image t of ch->rel (its identity columns), as
+ * The key message of the row image t of rel (its identity columns), as
  * malloc'd text into *out (caller frees); *out NULL when the relation has no
  * identity column (Debezium's null key). 0; -1 with errbuf naming the column.
  */
@@ -56,17 +56,17 @@ int event_dbz_key(event_dbz_t *dz, const change_relation_t *rel, const change_tu
                   char **out, size_t *len, char *errbuf, size_t errsize);
 
 /*
- * The value message (envelope) of ch in transaction txn with block blk
+ * The value message (envelope) of row in transaction txn with block blk
  * (NULL: none), now_ms the envelope's ts_ms. An update given with
  * as_op EVENT_DELETE or EVENT_CREATE is written as that op (the halves of a
  * key change). Malloc'd into *out. 0; -1 with errbuf naming the column.
  */
-int event_dbz_value(event_dbz_t *dz, const event_change_t *ch, event_op_t as_op,
+int event_dbz_value(event_dbz_t *dz, const change_row_t *row, event_op_t as_op,
                     const event_txn_t *txn, const event_dbz_block_t *blk, int64_t now_ms,
                     char **out, size_t *len, char *errbuf, size_t errsize);
 
-/* True when the update ch changes the columns of its key struct. */
-bool event_dbz_key_changed(event_dbz_t *dz, const event_change_t *ch);
+/* True when the update row changes the columns of its key struct. */
+bool event_dbz_key_changed(event_dbz_t *dz, const change_row_t *row);
 
 /* The key struct of relation relid is its primary key cols[0..n) (copied),
  * not its replica identity (REPLICA IDENTITY FULL, or an index). 0; -1 when

@@ -144,20 +144,20 @@ static int event_json_tuple(sbuf_t *b, const change_relation_t *rel, const chang
     return 0;
 }
 
-static int event_json_images(sbuf_t *b, const event_change_t *ch, sbuf_t *unchanged, char *errbuf,
+static int event_json_images(sbuf_t *b, const change_row_t *row, sbuf_t *unchanged, char *errbuf,
                              size_t errsize)
 {
     event_json_key(b, "before", 1);
-    if (ch->row.old_kind != 0 && ch->row.old_tuple != NULL) {
-        if (event_json_tuple(b, ch->row.rel, ch->row.old_tuple, ch->row.old_kind == 'K', unchanged,
-                             errbuf, errsize) != 0)
+    if (row->old_kind != 0 && row->old_tuple != NULL) {
+        if (event_json_tuple(b, row->rel, row->old_tuple, row->old_kind == 'K', unchanged, errbuf,
+                             errsize) != 0)
             return -1;
     } else {
         sbuf_add(b, "null");
     }
     event_json_key(b, "after", 0);
-    if (ch->row.op != CHANGE_DELETE && ch->row.op != CHANGE_TRUNCATE && ch->row.new_tuple != NULL)
-        return event_json_tuple(b, ch->row.rel, ch->row.new_tuple, 0, unchanged, errbuf, errsize);
+    if (row->op != CHANGE_DELETE && row->op != CHANGE_TRUNCATE && row->new_tuple != NULL)
+        return event_json_tuple(b, row->rel, row->new_tuple, 0, unchanged, errbuf, errsize);
     sbuf_add(b, "null");
     return 0;
 }
@@ -170,7 +170,7 @@ static void event_json_lsn_string(sbuf_t *b, lsn_t lsn)
     sbuf_addc(b, '"');
 }
 
-static int event_json_source(event_json_t *out, const event_change_t *ch, const event_txn_t *txn,
+static int event_json_source(event_json_t *out, const change_row_t *row, const event_txn_t *txn,
                              const char *name, char *errbuf, size_t errsize)
 {
     sbuf_t *b = &out->text;
@@ -184,10 +184,10 @@ static int event_json_source(event_json_t *out, const event_change_t *ch, const 
     if (event_json_name(b, name, errbuf, errsize) != 0)
         return -1;
     event_json_key(b, "schema", 0);
-    if (event_json_name(b, ch->row.rel->nspname, errbuf, errsize) != 0)
+    if (event_json_name(b, row->rel->nspname, errbuf, errsize) != 0)
         return -1;
     event_json_key(b, "table", 0);
-    if (event_json_name(b, ch->row.rel->relname, errbuf, errsize) != 0)
+    if (event_json_name(b, row->rel->relname, errbuf, errsize) != 0)
         return -1;
     event_json_key(b, "txId", 0);
     sbuf_add_int(b, (long long)txn->xid);
@@ -231,17 +231,18 @@ static void event_json_columns(sbuf_t *b, const change_relation_t *rel)
     sbuf_addc(b, ']');
 }
 
-static void event_json_meta(sbuf_t *b, const event_change_t *ch, const sbuf_t *unchanged)
+static void event_json_meta(sbuf_t *b, const change_row_t *row, const event_truncate_t *tpos,
+                            const sbuf_t *unchanged)
 {
-    char ri[2] = {ch->row.rel->replident, '\0'}, old[2] = {ch->row.old_kind, '\0'};
+    char ri[2] = {row->rel->replident, '\0'}, old[2] = {row->old_kind, '\0'};
     event_json_key(b, "syncline", 0);
     sbuf_addc(b, '{');
     event_json_key(b, "relid", 1);
-    sbuf_add_int(b, (long long)ch->row.rel->relid);
+    sbuf_add_int(b, (long long)row->rel->relid);
     event_json_key(b, "replident", 0);
     (void)event_json_string(b, ri, strlen(ri));
     event_json_key(b, "old", 0);
-    if (ch->row.old_kind)
+    if (row->old_kind)
         (void)event_json_string(b, old, 1);
     else
         sbuf_add(b, "null");
@@ -249,16 +250,16 @@ static void event_json_meta(sbuf_t *b, const event_change_t *ch, const sbuf_t *u
     sbuf_addn(b, unchanged->s, unchanged->len);
     sbuf_addc(b, ']');
     event_json_key(b, "columns", 0);
-    event_json_columns(b, ch->row.rel);
+    event_json_columns(b, row->rel);
     event_json_key(b, "truncate", 0);
-    if (ch->row.op == CHANGE_TRUNCATE) {
+    if (row->op == CHANGE_TRUNCATE) {
         sbuf_addc(b, '{');
         event_json_key(b, "options", 1);
-        sbuf_add_int(b, (long long)ch->truncate_options);
+        sbuf_add_int(b, (long long)tpos->options);
         event_json_key(b, "n", 0);
-        sbuf_add_int(b, (long long)ch->truncate_n);
+        sbuf_add_int(b, (long long)tpos->n);
         event_json_key(b, "i", 0);
-        sbuf_add_int(b, (long long)ch->truncate_i);
+        sbuf_add_int(b, (long long)tpos->i);
         sbuf_addc(b, '}');
     } else {
         sbuf_add(b, "null");
@@ -266,28 +267,29 @@ static void event_json_meta(sbuf_t *b, const event_change_t *ch, const sbuf_t *u
     sbuf_add(b, "}}");
 }
 
-int event_json_write(event_json_t *out, const event_change_t *ch, const event_txn_t *txn,
-                     const char *name, char *errbuf, size_t errsize)
+int event_json_write(event_json_t *out, const change_row_t *row, const event_truncate_t *tpos,
+                     const event_txn_t *txn, const char *name, char *errbuf, size_t errsize)
 {
-    char op[2] = {(char)event_op_of(ch->row.op), '\0'};
+    static const event_truncate_t zeros = {0};
+    char op[2] = {(char)event_op_of(row->op), '\0'};
     sbuf_t unchanged = {0};
     event_json_clear(out);
     sbuf_t *b = &out->text;
     sbuf_addc(b, '{');
     sbuf_addc(&unchanged, '[');
-    int rc = event_json_images(b, ch, &unchanged, errbuf, errsize);
+    int rc = event_json_images(b, row, &unchanged, errbuf, errsize);
     if (rc == 0)
-        rc = event_json_source(out, ch, txn, name, errbuf, errsize);
+        rc = event_json_source(out, row, txn, name, errbuf, errsize);
     if (rc == 0) {
         event_json_key(b, "op", 0);
         (void)event_json_string(b, op, 1);
         event_json_key(b, "ts_ms", 0);
         sbuf_add_int(b, (long long)event_ts_ms(txn->commit_time));
-        event_json_meta(b, ch, &unchanged);
+        event_json_meta(b, row, tpos != NULL ? tpos : &zeros, &unchanged);
     }
     if (rc == 0 && (b->oom || unchanged.oom)) {
-        snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", ch->row.rel->nspname,
-                 ch->row.rel->relname);
+        snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", row->rel->nspname,
+                 row->rel->relname);
         rc = -1;
     }
     sbuf_clear(&unchanged);
@@ -300,7 +302,7 @@ int event_json_write_ddl(event_json_t *out, const event_ddl_t *d, const event_tx
                          const char *name, char *errbuf, size_t errsize)
 {
     change_relation_t none = {.nspname = "", .relname = ""};
-    event_change_t ch = {.row = {.rel = &none}};
+    change_row_t row = {.rel = &none};
     char l[LSN_STRLEN];
     event_json_clear(out);
     sbuf_t *b = &out->text;
@@ -309,7 +311,7 @@ int event_json_write_ddl(event_json_t *out, const event_ddl_t *d, const event_tx
     sbuf_add(b, "null");
     event_json_key(b, "after", 0);
     sbuf_add(b, "null");
-    int rc = event_json_source(out, &ch, txn, name, errbuf, errsize);
+    int rc = event_json_source(out, &row, txn, name, errbuf, errsize);
     if (rc == 0) {
         event_json_key(b, "op", 0);
         sbuf_add(b, "\"m\"");

@@ -20,10 +20,11 @@ typedef struct event_json {
     size_t last_at;    /* offset of the "last" value: false */
 } event_json_t;
 
-/* Writes the envelope of ch into *out (emptied first). 0; -1 with errbuf set
- * (a value that is not valid UTF-8, a binary value, out of memory). */
-int event_json_write(event_json_t *out, const event_change_t *ch, const event_txn_t *txn,
-                     const char *name, char *errbuf, size_t errsize);
+/* Writes the envelope of row (tpos: where a truncated relation stands)
+ * into *out (emptied first). 0; -1 with errbuf set (a value that is not
+ * valid UTF-8, a binary value, out of memory). */
+int event_json_write(event_json_t *out, const change_row_t *row, const event_truncate_t *tpos,
+                     const event_txn_t *txn, const char *name, char *errbuf, size_t errsize);
 
 /* Writes the DDL event of d (op "m", no row images, a "message" member with
  * the prefix "syncline.ddl", the content and its LSN) at its place in txn.

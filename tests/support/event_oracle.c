@@ -79,7 +79,7 @@ static json_t *event_oracle_columns_json(const change_relation_t *rel)
     return cols;
 }
 
-static json_t *event_oracle_source_json(const event_change_t *ch, const event_txn_t *txn,
+static json_t *event_oracle_source_json(const change_row_t *row, const event_txn_t *txn,
                                         const char *name)
 {
     char cl[LSN_STRLEN], el[LSN_STRLEN];
@@ -87,64 +87,67 @@ static json_t *event_oracle_source_json(const event_change_t *ch, const event_tx
     lsn_format(txn->end_lsn, el, sizeof(el));
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:s?, s:I, s:I, s:b}",
                      "version", SYNCLINE_VERSION, "connector", "postgresql", "name", name, "schema",
-                     ch->row.rel->nspname, "table", ch->row.rel->relname, "txId",
-                     (json_int_t)txn->xid, "lsn", (json_int_t)txn->commit_lsn, "ts_ms",
+                     row->rel->nspname, "table", row->rel->relname, "txId", (json_int_t)txn->xid,
+                     "lsn", (json_int_t)txn->commit_lsn, "ts_ms",
                      (json_int_t)event_ts_ms(txn->commit_time), "commit_lsn", cl, "end_lsn",
                      txn->last ? el : NULL, "xid", (json_int_t)txn->xid, "seq",
                      (json_int_t)txn->seq, "last", (int)txn->last);
 }
 
-static json_t *event_oracle_meta_json(const event_change_t *ch, json_t *unchanged)
+static json_t *event_oracle_meta_json(const change_row_t *row, const event_truncate_t *tpos,
+                                      json_t *unchanged)
 {
-    char ri[2] = {ch->row.rel->replident, '\0'}, old[2] = {ch->row.old_kind, '\0'};
-    json_t *trunc = ch->row.op == CHANGE_TRUNCATE
-                        ? json_pack("{s:i, s:i, s:i}", "options", (int)ch->truncate_options, "n",
-                                    ch->truncate_n, "i", ch->truncate_i)
+    char ri[2] = {row->rel->replident, '\0'}, old[2] = {row->old_kind, '\0'};
+    json_t *trunc = row->op == CHANGE_TRUNCATE
+                        ? json_pack("{s:i, s:i, s:i}", "options", (int)tpos->options, "n", tpos->n,
+                                    "i", tpos->i)
                         : json_null();
-    return json_pack("{s:I, s:s, s:s?, s:O, s:o, s:o}", "relid", (json_int_t)ch->row.rel->relid,
-                     "replident", ri, "old", ch->row.old_kind ? old : NULL, "unchanged", unchanged,
-                     "columns", event_oracle_columns_json(ch->row.rel), "truncate", trunc);
+    return json_pack("{s:I, s:s, s:s?, s:O, s:o, s:o}", "relid", (json_int_t)row->rel->relid,
+                     "replident", ri, "old", row->old_kind ? old : NULL, "unchanged", unchanged,
+                     "columns", event_oracle_columns_json(row->rel), "truncate", trunc);
 }
 
 /* before/after of a change, by operation. */
-static int event_oracle_images(json_t *env, const event_change_t *ch, json_t *unchanged,
+static int event_oracle_images(json_t *env, const change_row_t *row, json_t *unchanged,
                                char *errbuf, size_t errsize)
 {
     json_t *before = json_null(), *after = json_null();
-    if (ch->row.old_kind != 0 && ch->row.old_tuple != NULL)
-        before = event_oracle_tuple_json(ch->row.rel, ch->row.old_tuple, ch->row.old_kind == 'K',
-                                         unchanged, errbuf, errsize);
-    if (ch->row.op != CHANGE_DELETE && ch->row.op != CHANGE_TRUNCATE && ch->row.new_tuple != NULL)
-        after = event_oracle_tuple_json(ch->row.rel, ch->row.new_tuple, false, unchanged, errbuf,
-                                        errsize);
+    if (row->old_kind != 0 && row->old_tuple != NULL)
+        before = event_oracle_tuple_json(row->rel, row->old_tuple, row->old_kind == 'K', unchanged,
+                                         errbuf, errsize);
+    if (row->op != CHANGE_DELETE && row->op != CHANGE_TRUNCATE && row->new_tuple != NULL)
+        after =
+            event_oracle_tuple_json(row->rel, row->new_tuple, false, unchanged, errbuf, errsize);
     int rc = (before == NULL || after == NULL) ? -1 : 0;
     if (event_oracle_set(env, "before", before) != 0 || event_oracle_set(env, "after", after) != 0)
         rc = -1;
     return rc;
 }
 
-json_t *event_oracle_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
-                           char *errbuf, size_t errsize)
+json_t *event_oracle_build(const change_row_t *row, const event_truncate_t *tpos,
+                           const event_txn_t *txn, const char *name, char *errbuf, size_t errsize)
 {
-    char op[2] = {(char)event_op_of(ch->row.op), '\0'};
+    static const event_truncate_t zeros = {0};
+    char op[2] = {(char)event_op_of(row->op), '\0'};
     json_t *env = json_object(), *unchanged = json_array();
     errbuf[0] = '\0';
     int rc = (env == NULL || unchanged == NULL) ? -1 : 0;
     if (rc == 0)
-        rc = event_oracle_images(env, ch, unchanged, errbuf, errsize);
+        rc = event_oracle_images(env, row, unchanged, errbuf, errsize);
     if (rc == 0)
-        rc = event_oracle_set(env, "source", event_oracle_source_json(ch, txn, name));
+        rc = event_oracle_set(env, "source", event_oracle_source_json(row, txn, name));
     if (rc == 0)
         rc = event_oracle_set(env, "op", json_string(op));
     if (rc == 0)
         rc = event_oracle_set(env, "ts_ms", json_integer(event_ts_ms(txn->commit_time)));
     if (rc == 0)
-        rc = event_oracle_set(env, "syncline", event_oracle_meta_json(ch, unchanged));
+        rc = event_oracle_set(env, "syncline",
+                              event_oracle_meta_json(row, tpos != NULL ? tpos : &zeros, unchanged));
     json_decref(unchanged);
     if (rc != 0) {
         if (errbuf[0] == '\0')
-            snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s",
-                     ch->row.rel->nspname, ch->row.rel->relname);
+            snprintf(errbuf, errsize, "out of memory encoding a change of %s.%s", row->rel->nspname,
+                     row->rel->relname);
         json_decref(env);
         return NULL;
     }

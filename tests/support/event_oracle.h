@@ -15,12 +15,13 @@
 #include "event/event_codec.h"
 
 /*
- * Builds the envelope of one change (new reference). name is the
- * configuration's name (source.name). NULL with errbuf set on a binary value
- * (capture needs text values) or allocation failure.
+ * Builds the envelope of one change (new reference); tpos as for
+ * event_json_write. name is the configuration's name (source.name). NULL
+ * with errbuf set on a binary value (capture needs text values) or
+ * allocation failure.
  */
-json_t *event_oracle_build(const event_change_t *ch, const event_txn_t *txn, const char *name,
-                           char *errbuf, size_t errsize);
+json_t *event_oracle_build(const change_row_t *row, const event_truncate_t *tpos,
+                           const event_txn_t *txn, const char *name, char *errbuf, size_t errsize);
 
 /* Marks an envelope from event_oracle_build as the last of its transaction. */
 int event_oracle_mark_last(json_t *env, lsn_t end_lsn);

@@ -53,14 +53,14 @@ static void assert_value(const change_value_t *v, change_kind_t kind, const char
 
 /* capture's JSON writer must write what event_oracle_build + event_oracle_encode write,
  * byte for byte. */
-static void assert_json_writer_same(const event_change_t *ch, const event_txn_t *txn,
-                                    const char *expect, size_t expect_len)
+static void assert_json_writer_same(const change_row_t *ch, const event_truncate_t *tpos,
+                                    const event_txn_t *txn, const char *expect, size_t expect_len)
 {
     char err[256];
     event_txn_t t = *txn;
     t.last = false;
     event_json_t j = {0};
-    assert_int_equal(event_json_write(&j, ch, &t, "shop", err, sizeof(err)), 0);
+    assert_int_equal(event_json_write(&j, ch, tpos, &t, "shop", err, sizeof(err)), 0);
     size_t len;
     char *got = event_json_take(&j, txn->last ? txn->end_lsn : 0, &len);
     assert_non_null(got);
@@ -71,14 +71,15 @@ static void assert_json_writer_same(const event_change_t *ch, const event_txn_t 
 
 /* capture's Avro writer must write what event_oracle_build + event_oracle_encode write
  * with the same codec, byte for byte (the held form, marked last on take). */
-static void assert_avro_writer_same(event_codec_t *codec, const event_change_t *ch,
-                                    const event_txn_t *txn, const char *expect, size_t expect_len)
+static void assert_avro_writer_same(event_codec_t *codec, const change_row_t *ch,
+                                    const event_truncate_t *tpos, const event_txn_t *txn,
+                                    const char *expect, size_t expect_len)
 {
     char err[256];
     event_txn_t t = *txn;
     t.last = false;
     event_avro_msg_t m = {0};
-    if (event_avro_write(&m, event_codec_avro(codec), ch, &t, "shop", err, sizeof(err)) != 0)
+    if (event_avro_write(&m, event_codec_avro(codec), ch, tpos, &t, "shop", err, sizeof(err)) != 0)
         fail_msg("Avro writer: %s", err);
     size_t len;
     char *got = event_avro_write_take(&m, event_codec_avro(codec), txn->last ? txn->end_lsn : 0,
@@ -152,13 +153,13 @@ static void assert_avro_readers_agree(event_format_t fmt, const char *schema,
 }
 
 /* Encodes, decodes, returns the event (caller clears). */
-static void round_trip(event_format_t fmt, const event_change_t *ch, const event_txn_t *txn,
-                       event_t *ev)
+static void round_trip(event_format_t fmt, const change_row_t *ch, const event_truncate_t *tpos,
+                       const event_txn_t *txn, event_t *ev)
 {
     char err[256];
     event_codec_t *codec = event_codec_new(fmt, err, sizeof(err));
     assert_non_null(codec);
-    json_t *env = event_oracle_build(ch, txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(ch, tpos, txn, "shop", err, sizeof(err));
     assert_non_null(env);
     if (txn->last)
         assert_int_equal(event_oracle_mark_last(env, txn->end_lsn), 0);
@@ -167,13 +168,13 @@ static void round_trip(event_format_t fmt, const event_change_t *ch, const event
     assert_int_equal(event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
     if (fmt == EVENT_FORMAT_AVRO) {
         assert_int_equal((uint8_t)buf[0], 0xC3);
-        assert_avro_writer_same(codec, ch, txn, buf, len);
+        assert_avro_writer_same(codec, ch, tpos, txn, buf, len);
         event_avro_writer_t *w = event_oracle_writer(codec, env, err, sizeof(err));
         event_avro_ref_t ref = {.fingerprint = event_avro_writer_fingerprint(w)};
         assert_avro_readers_agree(fmt, event_avro_writer_text(w), &ref, buf, len, 1);
     }
     if (fmt == EVENT_FORMAT_JSON) {
-        assert_json_writer_same(ch, txn, buf, len);
+        assert_json_writer_same(ch, tpos, txn, buf, len);
         assert_readers_agree(buf, len, 1);
     }
     int rc = event_decode(codec, buf, len, NULL, 0, ev, err, sizeof(err));
@@ -189,9 +190,8 @@ static void check_update(event_format_t fmt)
     change_value_t oldv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_value_t newv[3] = {text("2"), {.kind = CHANGE_NULL}, {.kind = CHANGE_UNCHANGED}};
     change_tuple_t oldt = {3, oldv}, newt = {3, newv};
-    change_row_t row = {
+    change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
-    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 77,
                        .commit_lsn = 0x16B3748,
                        .end_lsn = 0x16B3800,
@@ -199,7 +199,7 @@ static void check_update(event_format_t fmt)
                        .seq = 3,
                        .last = true};
     event_t ev;
-    round_trip(fmt, &ch, &txn, &ev);
+    round_trip(fmt, &ch, NULL, &txn, &ev);
     assert_int_equal(ev.op, EVENT_UPDATE);
     assert_true(ev.has_txn);
     assert_int_equal(ev.txn.xid, 77);
@@ -236,10 +236,10 @@ static void check_insert_placeholder_text(event_format_t fmt)
 {
     change_value_t v[3] = {text("5"), text("it's \"quoted\"\n\\ ü"), text(EVENT_UNAVAILABLE)};
     change_tuple_t t = {3, v};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
     event_txn_t txn = {.xid = 1, .commit_lsn = 10, .seq = 0};
     event_t ev;
-    round_trip(fmt, &ch, &txn, &ev);
+    round_trip(fmt, &ch, NULL, &txn, &ev);
     assert_int_equal(ev.op, EVENT_CREATE);
     assert_false(ev.txn.last);
     assert_true(ev.txn.end_lsn == 0);
@@ -259,14 +259,12 @@ static void test_insert(void **state)
 static void test_truncate(void **state)
 {
     (void)state;
-    event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = &rel},
-                         .truncate_options = 3,
-                         .truncate_n = 2,
-                         .truncate_i = 1};
+    change_row_t ch = {.op = CHANGE_TRUNCATE, .rel = &rel};
+    event_truncate_t tpos = {.options = 3, .n = 2, .i = 1};
     event_txn_t txn = {.xid = 1, .commit_lsn = 10, .end_lsn = 20, .seq = 1, .last = true};
     for (int f = 0; f < 2; f++) {
         event_t ev;
-        round_trip(f ? EVENT_FORMAT_AVRO : EVENT_FORMAT_JSON, &ch, &txn, &ev);
+        round_trip(f ? EVENT_FORMAT_AVRO : EVENT_FORMAT_JSON, &ch, &tpos, &txn, &ev);
         assert_int_equal(ev.op, EVENT_TRUNCATE);
         assert_int_equal(ev.truncate_options, 3);
         assert_int_equal(ev.truncate_n, 2);
@@ -281,14 +279,14 @@ static void test_binary_refused(void **state)
     (void)state;
     change_value_t v[3] = {{.kind = CHANGE_BINARY, .len = 4, .data = "\0\0\0\1"}};
     change_tuple_t t = {1, v};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
     event_txn_t txn = {0};
     char err[256];
-    assert_null(event_oracle_build(&ch, &txn, "shop", err, sizeof(err)));
+    assert_null(event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err)));
     assert_non_null(strstr(err, "column \"id\""));
     event_json_t j = {0};
     err[0] = '\0';
-    assert_int_equal(event_json_write(&j, &ch, &txn, "shop", err, sizeof(err)), -1);
+    assert_int_equal(event_json_write(&j, &ch, NULL, &txn, "shop", err, sizeof(err)), -1);
     assert_non_null(strstr(err, "column \"id\": binary value"));
     assert_null(j.text.s);
 }
@@ -310,10 +308,10 @@ static void test_json_writer(void **state)
         change_tuple_t t = {3, v}, ot = {3, o};
         change_op_t ops[] = {CHANGE_INSERT, CHANGE_UPDATE, CHANGE_DELETE};
         for (int k = 0; k < 3; k++) {
-            event_change_t ch = {.row = {.op = ops[k], .rel = &rel, .new_tuple = &t}};
+            change_row_t ch = {.op = ops[k], .rel = &rel, .new_tuple = &t};
             if (ops[k] != CHANGE_INSERT) {
-                ch.row.old_kind = k == 1 ? 'O' : 'K';
-                ch.row.old_tuple = &ot;
+                ch.old_kind = k == 1 ? 'O' : 'K';
+                ch.old_tuple = &ot;
             }
             event_txn_t txn = {.xid = 4000000000u,
                                .commit_lsn = 0x1FFFFFFFFFull,
@@ -321,14 +319,14 @@ static void test_json_writer(void **state)
                                .commit_time = -5000,
                                .seq = (int64_t)i,
                                .last = (i % 2) == 1};
-            json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+            json_t *env = event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err));
             assert_non_null(env);
             assert_int_equal(event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)), 0);
-            assert_json_writer_same(&ch, &txn, buf, len);
+            assert_json_writer_same(&ch, NULL, &txn, buf, len);
             assert_readers_agree(buf, len, 1);
             free(buf);
             assert_int_equal(event_oracle_encode(avro, env, &buf, &len, err, sizeof(err)), 0);
-            assert_avro_writer_same(avro, &ch, &txn, buf, len);
+            assert_avro_writer_same(avro, &ch, NULL, &txn, buf, len);
             free(buf);
             /* pretty-printed: still the fast reader's */
             buf = json_dumps(env, JSON_INDENT(2));
@@ -341,16 +339,17 @@ static void test_json_writer(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         change_value_t v[3] = {text("1"), text(bad[i]), {.kind = CHANGE_NULL}};
         change_tuple_t t = {3, v};
-        event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
+        change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
         event_txn_t txn = {0};
-        assert_null(event_oracle_build(&ch, &txn, "shop", err, sizeof(err)));
+        assert_null(event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err)));
         event_json_t j = {0};
-        assert_int_equal(event_json_write(&j, &ch, &txn, "shop", err, sizeof(err)), -1);
+        assert_int_equal(event_json_write(&j, &ch, NULL, &txn, "shop", err, sizeof(err)), -1);
         assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
         event_avro_msg_t m = {0};
         err[0] = '\0';
         assert_int_equal(
-            event_avro_write(&m, event_codec_avro(avro), &ch, &txn, "shop", err, sizeof(err)), -1);
+            event_avro_write(&m, event_codec_avro(avro), &ch, NULL, &txn, "shop", err, sizeof(err)),
+            -1);
         assert_non_null(strstr(err, "column \"note\": value is not valid UTF-8"));
     }
     /* names: the configuration's, and a relation's (checked with its writer schema) */
@@ -358,15 +357,17 @@ static void test_json_writer(void **state)
     change_relation_t badrel = {.nspname = "public", .relname = "t", .ncols = 2, .cols = badcols};
     change_value_t bv[2] = {text("1"), text("2")};
     change_tuple_t bt = {2, bv};
-    event_change_t bch = {.row = {.op = CHANGE_INSERT, .rel = &badrel, .new_tuple = &bt}};
+    change_row_t bch = {.op = CHANGE_INSERT, .rel = &badrel, .new_tuple = &bt};
     event_txn_t btxn = {0};
     event_avro_msg_t m = {0};
     assert_int_equal(
-        event_avro_write(&m, event_codec_avro(avro), &bch, &btxn, "shop", err, sizeof(err)), -1);
+        event_avro_write(&m, event_codec_avro(avro), &bch, NULL, &btxn, "shop", err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "name \"n\xff\" is not valid UTF-8"));
-    bch.row.rel = &rel;
+    bch.rel = &rel;
     assert_int_equal(
-        event_avro_write(&m, event_codec_avro(avro), &bch, &btxn, "sh\xc3", err, sizeof(err)), -1);
+        event_avro_write(&m, event_codec_avro(avro), &bch, NULL, &btxn, "sh\xc3", err, sizeof(err)),
+        -1);
     assert_non_null(strstr(err, "name \"sh\xc3\" is not valid UTF-8"));
     event_codec_free(avro);
     event_codec_free(codec);
@@ -430,7 +431,7 @@ static void test_key(void **state)
     (void)state;
     change_value_t v[3] = {text("42"), text("x"), {.kind = CHANGE_NULL}};
     change_tuple_t t = {3, v};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
     size_t len = 0;
     assert_null(event_key(&ch, "none", &len));
     char *k = event_key(&ch, "table", &len);
@@ -478,11 +479,11 @@ static void test_debezium(void **state)
     event_codec_free(codec);
 }
 
-static event_avro_writer_t *writer_of(event_codec_t *codec, const event_change_t *ch)
+static event_avro_writer_t *writer_of(event_codec_t *codec, const change_row_t *ch)
 {
     char err[256];
     event_txn_t txn = {.xid = 1, .commit_lsn = 10};
-    json_t *env = event_oracle_build(ch, &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(ch, NULL, &txn, "shop", err, sizeof(err));
     assert_non_null(env);
     event_avro_writer_t *w = event_oracle_writer(codec, env, err, sizeof(err));
     if (w == NULL)
@@ -524,7 +525,7 @@ static void test_poison(void **state)
     char err[256];
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     uint64_t fp = event_avro_writer_fingerprint(
-        writer_of(codec, &(event_change_t){.row = {.op = CHANGE_TRUNCATE, .rel = &rel}}));
+        writer_of(codec, &(change_row_t){.op = CHANGE_TRUNCATE, .rel = &rel}));
     char buf[12] = {(char)0xC3, 1};
     for (int i = 0; i < 8; i++)
         buf[2 + i] = (char)(fp >> (8 * i));
@@ -549,8 +550,7 @@ static void test_poison_confluent(void **state)
     event_avro_ref_t ref = event_codec_missing(codec);
     assert_true(ref.by_id);
     assert_int_equal(ref.id, 258);
-    event_avro_writer_t *w =
-        writer_of(codec, &(event_change_t){.row = {.op = CHANGE_TRUNCATE, .rel = &rel}});
+    event_avro_writer_t *w = writer_of(codec, &(change_row_t){.op = CHANGE_TRUNCATE, .rel = &rel});
     event_avro_writer_set_published(w, 258);
     assert_decode(codec, "\0\0\0\1\2\2c", 7, EVENT_DECODE_POISON, "does not decode");
     assert_decode(codec, "\0\0\0\1\2\x67", 6, EVENT_DECODE_POISON, "does not fit");
@@ -558,8 +558,8 @@ static void test_poison_confluent(void **state)
     change_column_t c2[] = {{.name = "only", .type_oid = 23, .typmod = -1, .is_key = true}};
     change_relation_t r2 = {.relid = 2, .nspname = "s", .relname = "u", .ncols = 1, .cols = c2};
     event_txn_t txn = {.commit_lsn = 1};
-    json_t *env = event_oracle_build(&(event_change_t){.row = {.op = CHANGE_TRUNCATE, .rel = &r2}},
-                                     &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(&(change_row_t){.op = CHANGE_TRUNCATE, .rel = &r2}, NULL, &txn,
+                                     "shop", err, sizeof(err));
     char *out;
     size_t len;
     assert_int_equal(event_oracle_encode(codec, env, &out, &len, err, sizeof(err)), -1);
@@ -593,7 +593,7 @@ static void test_poison_ts_ms(void **state)
     (void)state;
     change_value_t newv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_tuple_t newt = {3, newv};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &newt}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &newt};
     event_txn_t txn = {.xid = 1, .commit_lsn = 0x100, .commit_time = 1};
     char err[256], *msg;
     size_t len;
@@ -601,7 +601,7 @@ static void test_poison_ts_ms(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         for (int fmt = EVENT_FORMAT_JSON; fmt <= EVENT_FORMAT_AVRO; fmt++) {
             event_codec_t *codec = event_codec_new((event_format_t)fmt, err, sizeof(err));
-            json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+            json_t *env = event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err));
             assert_non_null(env);
             json_object_set_new(json_object_get(env, "source"), "ts_ms", json_integer(bad[i]));
             assert_int_equal(event_oracle_encode(codec, env, &msg, &len, err, sizeof(err)), 0);
@@ -652,14 +652,13 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
             v[c] = text(vals[c]);
     }
     change_tuple_t t = {NT, v};
-    change_row_t row = {
+    change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &trel, .old_kind = 'O', .old_tuple = &t, .new_tuple = &t};
-    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 9, .commit_lsn = 0x100, .seq = 0};
     char err[256], *buf;
     size_t len;
     event_codec_t *enc = event_codec_new(fmt, err, sizeof(err));
-    json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err));
     assert_non_null(env);
     event_avro_writer_t *w = event_oracle_writer(enc, env, err, sizeof(err));
     assert_non_null(w);
@@ -670,14 +669,14 @@ static void typed_round_trip(event_format_t fmt, const char *const *vals, const 
     assert_int_equal((uint8_t)buf[0], fmt == EVENT_FORMAT_AVRO ? 0xC3 : 0x00);
     if (fmt == EVENT_FORMAT_AVRO_CONFLUENT)
         assert_memory_equal(buf, "\0\0\0\0\x2a", 5);
-    assert_avro_writer_same(enc, &ch, &txn, buf, len);
+    assert_avro_writer_same(enc, &ch, NULL, &txn, buf, len);
     txn.last = true;
     txn.end_lsn = 0x1234567890ull;
     char *last;
     size_t last_len;
     assert_int_equal(event_oracle_mark_last(env, txn.end_lsn), 0);
     assert_int_equal(event_oracle_encode(enc, env, &last, &last_len, err, sizeof(err)), 0);
-    assert_avro_writer_same(enc, &ch, &txn, last, last_len);
+    assert_avro_writer_same(enc, &ch, NULL, &txn, last, last_len);
     event_avro_ref_t wref = {.by_id = fmt == EVENT_FORMAT_AVRO_CONFLUENT,
                              .id = 42,
                              .fingerprint = event_avro_writer_fingerprint(w)};
@@ -762,20 +761,20 @@ static void test_typed_misfit(void **state)
             v[c] = strcmp(tcols[c].name, bad[k][0]) == 0 ? text(bad[k][1])
                                                          : (change_value_t){.kind = CHANGE_NULL};
         change_tuple_t t = {NT, v};
-        event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &trel, .new_tuple = &t}};
+        change_row_t ch = {.op = CHANGE_INSERT, .rel = &trel, .new_tuple = &t};
         event_txn_t txn = {.commit_lsn = 1};
         char err[256], *buf = NULL, want[128];
         size_t len;
         event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
-        json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+        json_t *env = event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err));
         assert_int_equal(event_oracle_encode(codec, env, &buf, &len, err, sizeof(err)), -1);
         snprintf(want, sizeof(want), "table my schema.typed column \"%s\"", bad[k][0]);
         if (strstr(err, want) == NULL)
             fail_msg("expected [%s] in [%s]", want, err);
         char direct[256];
         event_avro_msg_t m = {0};
-        assert_int_equal(event_avro_write(&m, event_codec_avro(codec), &ch, &txn, "shop", direct,
-                                          sizeof(direct)),
+        assert_int_equal(event_avro_write(&m, event_codec_avro(codec), &ch, NULL, &txn, "shop",
+                                          direct, sizeof(direct)),
                          -1);
         assert_string_equal(direct, err);
         assert_null(m.body.s);
@@ -794,11 +793,12 @@ static void test_avro_direct_leaves(void **state)
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
     change_value_t v[3] = {text("5"), text("note"), {.kind = CHANGE_NULL}};
     change_tuple_t t = {3, v};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
     event_txn_t txn = {.xid = 3, .commit_lsn = 0x40};
     event_avro_msg_t m = {0};
     assert_int_equal(
-        event_avro_write(&m, event_codec_avro(codec), &ch, &txn, "shop", err, sizeof(err)), 0);
+        event_avro_write(&m, event_codec_avro(codec), &ch, NULL, &txn, "shop", err, sizeof(err)),
+        0);
     size_t last_at = m.last_at, len;
     event_avro_writer_t *w = m.writer;
     event_avro_ref_t ref = {.fingerprint = event_avro_writer_fingerprint(w)};
@@ -839,7 +839,7 @@ static void test_relation_versions(void **state)
     (void)state;
     char err[256];
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));
-    event_change_t ch = {.row = {.op = CHANGE_TRUNCATE, .rel = &rel}, .truncate_n = 1};
+    change_row_t ch = {.op = CHANGE_TRUNCATE, .rel = &rel};
     event_avro_writer_t *w1 = writer_of(codec, &ch);
     assert_ptr_equal(writer_of(codec, &ch), w1); /* kept */
     change_column_t c2[4] = {
@@ -847,8 +847,8 @@ static void test_relation_versions(void **state)
     change_relation_t rel2 = rel;
     rel2.cols = c2;
     rel2.ncols = 4;
-    event_change_t ch2 = ch;
-    ch2.row.rel = &rel2;
+    change_row_t ch2 = ch;
+    ch2.rel = &rel2;
     event_avro_writer_t *w2 = writer_of(codec, &ch2);
     assert_ptr_not_equal(w1, w2);
     assert_true(event_avro_writer_fingerprint(w1) != event_avro_writer_fingerprint(w2));
@@ -865,13 +865,13 @@ static void test_relation_versions(void **state)
     change_value_t v1[3] = {text("1"), text("a"), {.kind = CHANGE_NULL}};
     change_value_t v2[4] = {text("2"), text("b"), {.kind = CHANGE_NULL}, text("77")};
     change_tuple_t t1 = {3, v1}, t2 = {4, v2};
-    event_change_t i1 = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t1}};
-    event_change_t i2 = {.row = {.op = CHANGE_INSERT, .rel = &rel2, .new_tuple = &t2}};
+    change_row_t i1 = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t1};
+    change_row_t i2 = {.op = CHANGE_INSERT, .rel = &rel2, .new_tuple = &t2};
     event_t ev;
-    round_trip(EVENT_FORMAT_AVRO, &i1, &(event_txn_t){.commit_lsn = 1}, &ev);
+    round_trip(EVENT_FORMAT_AVRO, &i1, NULL, &(event_txn_t){.commit_lsn = 1}, &ev);
     assert_int_equal(ev.rel->ncols, 3);
     event_clear(&ev);
-    round_trip(EVENT_FORMAT_AVRO, &i2, &(event_txn_t){.commit_lsn = 2}, &ev);
+    round_trip(EVENT_FORMAT_AVRO, &i2, NULL, &(event_txn_t){.commit_lsn = 2}, &ev);
     assert_int_equal(ev.rel->ncols, 4);
     assert_value(&ev.new_tuple.values[3], CHANGE_TEXT, "77");
     event_clear(&ev);
@@ -917,11 +917,10 @@ static void test_v0_envelope(void **state)
     change_value_t oldv[3] = {text("1"), {.kind = CHANGE_NULL}, {.kind = CHANGE_NULL}};
     change_value_t newv[3] = {text("2"), text("x"), {.kind = CHANGE_UNCHANGED}};
     change_tuple_t oldt = {3, oldv}, newt = {3, newv};
-    change_row_t row = {
+    change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
-    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 5, .commit_lsn = 0x20, .end_lsn = 0x30, .last = true};
-    json_t *env = event_oracle_build(&ch, &txn, "shop", err, sizeof(err));
+    json_t *env = event_oracle_build(&ch, NULL, &txn, "shop", err, sizeof(err));
     assert_int_equal(event_oracle_mark_last(env, 0x30), 0);
     assert_int_equal(event_oracle_avro_encode(ea, w, env, &buf, &len, err, sizeof(err)), 0);
     event_codec_t *codec = event_codec_new(EVENT_FORMAT_AVRO, err, sizeof(err));

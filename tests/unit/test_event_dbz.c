@@ -121,9 +121,8 @@ static void test_messages(void **state)
     change_value_t oldv[] = {{CHANGE_TEXT, 1, "1"}, {CHANGE_NULL, 0, NULL}};
     change_value_t newv[] = {{CHANGE_TEXT, 1, "2"}, {CHANGE_UNCHANGED, 0, NULL}};
     change_tuple_t oldt = {2, oldv}, newt = {2, newv};
-    change_row_t row = {
+    change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
-    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 7, .commit_lsn = 100};
     event_dbz_block_t blk = {.total_order = 1, .data_collection_order = 1};
     char *out, errbuf[256], topic[64];

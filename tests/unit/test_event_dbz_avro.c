@@ -122,7 +122,7 @@ static void test_schema_shape(void **state)
         {CHANGE_TEXT, 6, "-3.125"}, {CHANGE_TEXT, 26, "2024-02-29 12:34:56.789012"},
         {CHANGE_TEXT, 2, "-5"},     {CHANGE_NULL, 0, NULL}};
     change_tuple_t newt = {6, newv};
-    event_change_t ch = {.row = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &newt}};
+    change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &newt};
     event_txn_t txn = {.xid = 7, .commit_lsn = 100};
     event_dbz_block_t blk = {.total_order = 1, .data_collection_order = 1};
     char *out, errbuf[256];
@@ -222,9 +222,8 @@ static void test_roundtrip(void **state)
                              {CHANGE_TEXT, 7, "1.00001"}, {CHANGE_TEXT, 19, "1969-12-31 23:59:59"},
                              {CHANGE_TEXT, 6, "-32768"},  {CHANGE_UNCHANGED, 0, NULL}};
     change_tuple_t oldt = {6, oldv}, newt = {6, newv};
-    change_row_t row = {
+    change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};
-    event_change_t ch = {.row = row};
     event_txn_t txn = {.xid = 9, .commit_lsn = 200};
     event_dbz_block_t blk = {.total_order = 2, .data_collection_order = 1};
     char *js, *av, errbuf[256];
