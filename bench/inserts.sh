@@ -2,12 +2,14 @@
 # Catch-up benchmark, inserts (issue 7, benchmark 2): 2,000,000 rows inserted in 1,000-row
 # transactions into a table with a primary key and two secondary indexes, written while nothing
 # consumes the slot, then the time to apply them all. syncline vs native logical replication on
-# the same two clusters in the same run. See bench/README.md.
+# the same two clusters in the same run, and a binary COPY of the same rows into the emptied
+# target table (the physical limit, issue 18 goal 4). See bench/README.md.
 #
 #   sudo bash bench/inserts.sh [--rows N] [--rows-per-tx N] [--syncline PATH] [--native-only]
 #                              [--timeout SECONDS] [--keep]
 #
-# Exit status: 0 when both runs caught up and the target equalled the source after each;
+# Exit status: 0 when both runs caught up and the target equalled the source after each (and
+# after the COPY);
 # 1 on a failure or a difference (FAIL); 2 on a usage error.
 set -euo pipefail
 
@@ -112,7 +114,36 @@ if ((!NATIVE_ONLY)); then
     verify syncline || SYNC_OK=FAIL
 fi
 
-catchup_report "Catch-up, inserts: $ROWS rows in $TX transactions of $PER_TX (primary key + 2 secondary indexes)" rows "$ROWS" "$ROWS"
+# ---- the physical limit (issue 18, goal 4) -------------------------------------------------------
+# A binary COPY of the same rows into the same target table, emptied, in one transaction: the
+# cheapest way in for any applier (no decoding, no statements). Timed like the catch-ups, from a
+# CHECKPOINT on the target; the table is then compared with the source's.
+COPY_OK=""
+copy_reference() {
+    local file=$WORK/bench_ins.copy t0
+    src "\\copy bench_ins TO '$file' (FORMAT binary)"
+    tgt "TRUNCATE bench_ins"
+    tgt "VACUUM ANALYZE bench_ins"
+    tgt "CHECKPOINT"
+    log "copy: binary COPY of the same $ROWS rows into the emptied target table, one transaction"
+    t0=$(now)
+    tgt "\\copy bench_ins FROM '$file' (FORMAT binary)"
+    COPY_SECS=$(elapsed "$t0" "$(now)")
+    rm -f "$file"
+    log "copy: ${COPY_SECS}s"
+    COPY_OK=PASS
+    verify copy || COPY_OK=FAIL
+}
+copy_reference
+
+catchup_report "Catch-up, inserts: $ROWS rows in $TX transactions of $PER_TX (primary key + 2 secondary indexes)" rows "$ROWS" "$ROWS" | head -n -1 # the COPY row joins its table
+crate=$(awk -v n="$ROWS" -v s="$COPY_SECS" 'BEGIN { printf "%.0f", n / s }')
+echo "| binary COPY of the same rows, one transaction (the limit; its backend's CPU is not counted) | $COPY_SECS | $crate |" \
+    "$(awk -v c="$COPY_SECS" -v n="$NATIVE_SECS" 'BEGIN { printf "%.2f", n / c }') | - | - | - | - | - | $COPY_OK |"
+echo
+((NATIVE_ONLY)) || echo "syncline reaches **$(awk -v c="$COPY_SECS" -v s="$SYNC_SECS" 'BEGIN { printf "%.0f", 100 * c / s }')%** of binary COPY's rate (issue 18, goal 4: 90%)."
+echo
 echo "Backlog: native run $((NATIVE_BYTES / 1048576)) MB WAL written in ${NATIVE_WRITE}s;" \
     "${SYNC_BYTES:+syncline run $((SYNC_BYTES / 1048576)) MB WAL written in ${SYNC_WRITE}s.}"
 report_footer
+[[ $COPY_OK == PASS ]] || { echo "**FAIL**: the target differs from the source after the binary COPY."; exit 1; }

@@ -55,6 +55,7 @@ kafka_bench_start() { # NAME SRC_PORT KAFKA_PORT
     PG_FSYNC=on pg_cluster_create target "$TGT_PORT" "$SCRATCH/tgt" "${conf[@]}" >/dev/null
     pg_cluster_start "$SCRATCH/src" >/dev/null
     pg_cluster_start "$SCRATCH/tgt" >/dev/null
+    KAFKA_JVM_OPTS=${KAFKA_JVM_OPTS:-$KAFKA_SHIPPED_JVM_OPTS} # the broker as Kafka starts one
     # shellcheck disable=SC2034 # used by the scripts that source this file
     BROKERS=$(kafka_start "$SCRATCH/kafka" "$3")
     # shellcheck disable=SC2034

@@ -19,9 +19,14 @@
 #                               [KEY=VALUE...], config TOPIC KEY=VALUE..., delete-records TOPIC
 #                               PARTITION OFFSET (what kcat cannot do); output on failure only
 #
-# Environment: KAFKA_VERSION (default 4.1.1), KAFKA_CACHE, JAVA (default java).
+# Environment: KAFKA_VERSION (default 4.1.1), KAFKA_CACHE, JAVA (default java), KAFKA_JVM_OPTS
+# (the broker's heap and GC; default small and serial, for tests on a small machine; the
+# benchmarks use KAFKA_SHIPPED_JVM_OPTS, what Kafka's own start scripts give a broker).
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
+# kafka-server-start.sh's heap and kafka-run-class.sh's performance options
+# shellcheck disable=SC2034 # used by the benchmarks that source this file
+KAFKA_SHIPPED_JVM_OPTS="-Xmx1G -Xms1G -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:MaxInlineLevel=15"
 KAFKA_LOG4J_VERSION=${KAFKA_LOG4J_VERSION:-2.24.3}
 
 _kafka_die() {
@@ -113,9 +118,11 @@ _kafka_launch() {
     local dir=$1 brokers i
     brokers=$(cat "$dir/brokers")
     mkdir -p "$dir/logs"
+    local jvm
+    read -r -a jvm <<<"${KAFKA_JVM_OPTS:--Xmx512m -Xms128m -XX:+UseSerialGC}"
     # shellcheck disable=SC2016 # expanded by the inner shell
     setsid bash -c 'echo $$ >"$1/pid"; shift; exec "$@"' _ "$dir" \
-        "${JAVA:-java}" -Xmx512m -Xms128m -XX:+UseSerialGC -Djava.awt.headless=true \
+        "${JAVA:-java}" "${jvm[@]}" -Djava.awt.headless=true \
         -Dkafka.logs.dir="$dir/logs" -Dlog4j2.configurationFile="$(_kafka_cache)/log4j2.properties" \
         -cp "$(_kafka_cache)/jars/*" kafka.Kafka "$dir/server.properties" \
         >>"$dir/logs/stdout.log" 2>&1 </dev/null &
