@@ -19,15 +19,21 @@ static json_t *event_dbz_txn_payload(json_t *root)
     return json_is_object(payload) && json_object_get(root, "schema") != NULL ? payload : root;
 }
 
-/* A decimal LSN (Debezium writes LSNs as numbers): 0 when s is not one. */
-static uint64_t event_dbz_txn_lsn(const char *s)
+/* A decimal LSN (Debezium writes LSNs as numbers) ending at stop: 0 when s
+ * does not start with one, or it does not fit 64 bits. */
+static uint64_t event_dbz_txn_lsn_to(const char *s, char stop)
 {
     char *end;
     if (s == NULL || *s < '0' || *s > '9')
         return 0;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    return errno != 0 || *end != '\0' ? 0 : (uint64_t)v;
+    return errno != 0 || *end != stop ? 0 : (uint64_t)v;
+}
+
+static uint64_t event_dbz_txn_lsn(const char *s)
+{
+    return event_dbz_txn_lsn_to(s, '\0');
 }
 
 /* The id up to ':' into id; *lsn (when not NULL): the LSN after it. */
@@ -117,18 +123,8 @@ static bool event_dbz_txn_prev_commit(const json_t *src, uint64_t *prev)
     *prev = 0;
     if (s == NULL || *(s = event_dbz_txn_ws(s)) != '[' || *(s = event_dbz_txn_ws(s + 1)) != '"')
         return false;
-    const char *digits = ++s;
-    uint64_t v = 0;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        uint64_t d = (uint64_t)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    if (s == digits || *s != '"')
-        return false;
-    *prev = v;
-    return v != 0;
+    *prev = event_dbz_txn_lsn_to(s + 1, '"');
+    return *prev != 0;
 }
 
 int event_dbz_txn_pos(const event_t *ev, int64_t order, event_dbz_pos_t *pos)
