@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "pg/pg_conn.h"
+#include "pg/pg_reap.h"
 #include "pg/pg_vmarks.h"
 
 #define PG_HOLD_LOCK_SQL "hashtext('syncline.verify_hold'), hashtext($1)"
@@ -81,6 +82,8 @@ pg_hold_t *pg_hold_open(const config_t *cfg, metrics_t *metrics, err_t *err, cha
             pg_hold_exec(ph->conn, pg_hold_ddl, 0, NULL, PGRES_COMMAND_OK, NULL, errbuf, errsize);
     if (ph->conn != NULL && *err == ERR_OK)
         *err = pg_vmarks_ensure(ph->conn, errbuf, errsize);
+    if (ph->conn != NULL && *err == ERR_OK) /* a later session ends it if it stalls */
+        *err = pg_reap_tag(ph->conn, cfg, errbuf, errsize);
     if (ph->conn == NULL || *err != ERR_OK) {
         pg_hold_free(ph);
         return NULL;

@@ -80,8 +80,10 @@ config_t *cli_load_config(cli_ctx_t *ctx, const char *path)
         err_t err;
         config_t *rev = cli_fallback_config(ctx, cfg, 1, &err);
         config_free(cfg);
-        return rev;
+        cfg = rev;
     }
+    if (cfg != NULL)
+        memcpy(cfg->session_key, ctx->session_key, sizeof(cfg->session_key));
     return cfg;
 }
 

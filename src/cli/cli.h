@@ -21,6 +21,7 @@
 typedef struct cli_ctx {
     volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM */
     int fallback;                /* --fallback: cli_load_config loads the fallback direction */
+    int32_t session_key[2];      /* this process's; cli_load_config copies it (pg_reap.h) */
     char errbuf[CLI_ERRBUF_SIZE];
 } cli_ctx_t;
 

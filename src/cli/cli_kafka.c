@@ -18,6 +18,7 @@
 #include "pg/pg_source.h"
 #include "pg/pg_hold.h"
 #include "pg/pg_progress.h"
+#include "pg/pg_reap.h"
 #include "pg/pg_target.h"
 #include "core/stream.h"
 
@@ -230,7 +231,9 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
     err_t err;
     pg_progress_t prog = {0};
     pg_target_t *pt = pg_target_open(as->cfg, &err, ctx->errbuf, CLI_ERRBUF_SIZE);
-    if (pt != NULL)
+    if (pt != NULL) /* before any write: a stalled session's locks go */
+        err = pg_reap_claim(pg_target_conn(pt), as->cfg, ctx->errbuf, CLI_ERRBUF_SIZE);
+    if (pt != NULL && err == ERR_OK)
         err = pg_progress_ensure_tables(pg_target_conn(pt), ctx->errbuf, CLI_ERRBUF_SIZE);
     if (pt != NULL && err != ERR_OK && err != ERR_CONNECT) {
         /* two apply processes of one group starting together race on CREATE SCHEMA */

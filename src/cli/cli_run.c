@@ -19,6 +19,7 @@
 #include "pg/pg_origin.h"
 #include "pg/pg_source.h"
 #include "pg/pg_progress.h"
+#include "pg/pg_reap.h"
 #include "pg/pg_target.h"
 #include "core/stream.h"
 
@@ -306,6 +307,8 @@ static err_t run_session(const config_t *cfg, const run_opts_t *opts, cli_ctx_t 
         rc.pt = pg_target_open(cfg, &err, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL)
         err = pg_source_lock(rc.ps, errbuf, CLI_ERRBUF_SIZE);
+    if (rc.pt != NULL && err == ERR_OK) /* before any write: a stalled session's locks go */
+        err = pg_reap_claim(pg_target_conn(rc.pt), cfg, errbuf, CLI_ERRBUF_SIZE);
     if (rc.pt != NULL && err == ERR_OK) /* the fallback direction's applier, or no fallback */
         err = cfg->apply_origin[0] != '\0'
                   ? pg_origin_session(pg_target_conn(rc.pt), cfg->apply_origin, errbuf,

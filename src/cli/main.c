@@ -6,6 +6,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "core/log.h"
@@ -74,6 +77,20 @@ static int take_fallback(int *argc, char **argv)
     return found;
 }
 
+/* A key that no other process is likely to hold: two positive int4. */
+static void session_key(int32_t key[2])
+{
+    uint32_t r[2];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) { /* no entropy source: pid and time */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        r[0] = (uint32_t)getpid() * 2654435761u ^ (uint32_t)ts.tv_nsec;
+        r[1] = (uint32_t)ts.tv_sec * 2246822519u ^ (uint32_t)getppid();
+    }
+    key[0] = (int32_t)(r[0] & 0x7fffffff) | 1; /* never {0, 0}: that means unmarked */
+    key[1] = (int32_t)(r[1] & 0x7fffffff);
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -108,6 +125,7 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], commands[i]->name) != 0)
             continue;
         cli_ctx_t ctx = {.stop = &stop_requested};
+        session_key(ctx.session_key);
         int cargc = argc - 1;
         if (commands[i]->takes_fallback)
             ctx.fallback = take_fallback(&cargc, argv + 1);

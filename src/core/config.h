@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum config_err {
     CONFIG_OK = 0,
@@ -105,6 +106,10 @@ typedef struct config {
     /* the fallback direction's (fallback_config.h); never read from the file */
     char apply_origin[128]; /* replication origin of the applying session, "" for none */
     bool origin_none;       /* stream only changes that have no origin (16 and newer) */
+
+    /* set by the command line, never read from the file: marks this process's
+     * target sessions (connectors/pg/pg_reap.h); {0, 0} = unmarked */
+    int32_t session_key[2];
 } config_t;
 
 /*

@@ -8,6 +8,9 @@
 #   - count it in syncline_errors_total{kind="target_stall"};
 #   - reconnect with backoff (the proxy still holds new connections: connect_timeout) and
 #     resume when the proxy forwards again, from the progress row: nothing lost, nothing doubled.
+#     The stalled connections stay stalled for good (faultproxy's isolate: only new connections
+#     are forwarded), so their backends never hear that syncline is gone and may sit in an open
+#     transaction holding the row locks the replay needs: syncline must end them itself.
 # Then the source connection stalls the same way: noticed by the silence timeout (5 s here).
 # Last, a target statement that legitimately takes longer than the source's wal_sender_timeout
 # (a lock held on the target) is waited for, without losing the replication connection.
@@ -39,11 +42,17 @@ _target_moves() { (($(hist_rows) > $1)); }
 # ---------------------------------------------------------------- target stall
 
 # streaming for real first: rows arrive on the target
+_backends() { # syncline's sessions on the target, read directly
+    tgt_sql "SELECT coalesce(string_agg(pid::text, ' ' ORDER BY pid), '') FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'syncline'"
+}
 before=$(hist_rows)
 wait_until 60 _target_moves "$before"
 from=$(log_lines)
 t0=$(_e2e_now_ms)
 proxy_mode tgt stall
+old_backends=$(_backends)
+[[ -n "$old_backends" ]] || fail "no syncline session on the target before the stall"
 stalled_rows=$(hist_rows) # read directly, not through the proxy
 wait_until 60 has_log "$from" "connection presumed stalled"
 ms=$(($(_e2e_now_ms) - t0))
@@ -60,11 +69,21 @@ syncline_running || fail "syncline exited on the target stall"
 # still stalled: the retries hang in the proxy until connect_timeout and back off
 sleep 3
 syncline_running || fail "syncline exited while the target stayed stalled"
-proxy_mode tgt pass
+proxy_mode tgt isolate # new connections go through; the stalled ones never move again
 wait_synced 120
 syncline_running || fail "syncline exited after the target stall"
 (($(hist_rows) > stalled_rows)) || fail "the target did not move after the stall"
-echo "ok: target stall: reported after $ms ms (waited $waited s, bound 5 s), retried, resumed"
+now_backends=$(_backends)
+_e2e_log "syncline's target sessions: before the stall [$old_backends], now [$now_backends]"
+for pid in $old_backends; do
+    if grep -qw "$pid" <<<"$now_backends"; then
+        fail "the session stalled at the target (pid $pid) was left behind: it may hold locks"
+    fi
+done
+log_since "$from" | grep -F "session(s) this process left behind" >/dev/null ||
+    fail "ending the stalled sessions was not logged"
+echo "ok: target stall: reported after $ms ms (waited $waited s, bound 5 s), retried, ended" \
+    "the stalled sessions, resumed"
 
 # ---------------------------------------------------------------- source stall
 

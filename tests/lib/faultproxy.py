@@ -10,6 +10,12 @@ word is the mode:
     drop    abort every connection (RST) and stop listening: new connections are refused
     stall   keep every connection open but forward nothing in either direction, and hold new
             connections without connecting them: a peer that hangs, which TCP does not notice
+    isolate the connections open now stay stalled for good (never forwarded again, never
+            closed); new connections are forwarded: a path that healed for new flows only, the
+            old backend never hearing that its client is gone
+
+When a client closes its side, the close is passed on to the server once the connection
+forwards again (as a healed network would deliver the FIN), never while it is stalled.
 
 Each mode change and each connection is logged to stderr with a timestamp. Python 3.7+, stdlib
 only. Stops on SIGTERM/SIGINT.
@@ -31,9 +37,11 @@ class Proxy:
         self.mode = "pass"
         self.server = None
         self.conns = set()
+        self.gates = {}
         self.accepted = 0
         self.flowing = asyncio.Event()
         self.flowing.set()
+        self.frozen = asyncio.Event()  # never set: the gate of an isolated connection
 
     async def listen(self):
         if self.server is None:
@@ -45,16 +53,23 @@ class Proxy:
             await self.server.wait_closed()
             self.server = None
 
-    async def pipe(self, reader, writer):
+    @staticmethod
+    async def through(gate):
+        while not gate[0].is_set():  # the gate may be swapped while waiting on it
+            await gate[0].wait()
+
+    async def pipe(self, reader, writer, gate):
         try:
             while True:
-                await self.flowing.wait()
+                await self.through(gate)
                 data = await reader.read(65536)
+                await self.through(gate)  # a stall that began during the read holds the data
                 if not data:
                     break
-                await self.flowing.wait()  # a stall that began during the read holds the data
                 writer.write(data)
                 await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()  # the half-close, as TCP would pass it on
         except (ConnectionError, OSError):
             pass
 
@@ -70,11 +85,15 @@ class Proxy:
             cwriter.transport.abort()
             return
         conn = (cwriter, uwriter)
+        gate = [self.flowing]  # swapped for self.frozen when the connection is isolated
+        self.gates[conn] = gate
         self.conns.add(conn)
         try:
-            await asyncio.gather(self.pipe(creader, uwriter), self.pipe(ureader, cwriter))
+            await asyncio.gather(self.pipe(creader, uwriter, gate),
+                                 self.pipe(ureader, cwriter, gate))
         finally:
             self.conns.discard(conn)
+            self.gates.pop(conn, None)
             for w in conn:
                 w.transport.abort()
 
@@ -84,6 +103,9 @@ class Proxy:
         if mode == "stall":
             self.flowing.clear()
             return
+        if mode == "isolate":
+            for gate in self.gates.values():
+                gate[0] = self.frozen
         self.flowing.set()
         if mode == "drop":
             await self.unlisten()
@@ -104,7 +126,7 @@ class Proxy:
                 mode = words[0] if words else "pass"
             except OSError:
                 mode = "pass"
-            if mode not in ("pass", "drop", "stall"):
+            if mode not in ("pass", "drop", "stall", "isolate"):
                 mode = "pass"
             if mode != self.mode:
                 await self.set_mode(mode)
