@@ -49,9 +49,15 @@ static void fuzz_build(void)
                                     .replident = 'd',
                                     .ncols = 9,
                                     .cols = cols};
-    change_value_t v[] = {{CHANGE_TEXT, 1, "1"},  {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL},
-                          {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL},
-                          {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}};
+    change_value_t v[] = {{.kind = CHANGE_TEXT, .len = 1, .data = "1"},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                          {.kind = CHANGE_NULL, .len = 0, .data = NULL}};
     change_tuple_t t = {9, v};
     change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &t};
     event_txn_t txn = {.xid = 1, .commit_lsn = 1};

@@ -758,7 +758,7 @@ sink_t kafka_sink_sink(kafka_sink_t *ks)
 
 /* ---- serving delivery reports while reading the stream -------------------- */
 
-static int kafka_sink_read(void *ctx, int timeout_ms, const char **buf, size_t *len, err_t *err,
+static int kafka_sink_read(void *ctx, int timeout_ms, char **buf, size_t *len, err_t *err,
                            char *errbuf, size_t errsize)
 {
     kafka_sink_t *ks = ctx;

@@ -670,7 +670,7 @@ static int pg_source_wait(pg_source_t *ps, int timeout_ms)
     return (r < 0 && errno == EINTR) ? 0 : r;
 }
 
-static int pg_source_read(void *ctx, int timeout_ms, const char **buf, size_t *len, err_t *err,
+static int pg_source_read(void *ctx, int timeout_ms, char **buf, size_t *len, err_t *err,
                           char *errbuf, size_t errsize)
 {
     pg_source_t *ps = ctx;

@@ -114,6 +114,29 @@ static const change_value_t *pg_target_exec_param_value(const change_row_t *row,
     return (t != NULL && col < t->ncols) ? &t->values[col] : NULL;
 }
 
+/* A text value's bytes in the text scratch: none when it ends with a NUL
+ * already (decoded in place, change_value_t.nul), so that a large value is
+ * not copied once more on its way to libpq. */
+static size_t pg_target_exec_text_need(const change_value_t *v)
+{
+    return v->kind == CHANGE_TEXT && !v->nul ? (size_t)v->len + 1 : 0;
+}
+
+/* Points values[k] at v: NULL, its bytes, or (text without a NUL) a copy with
+ * one at *p, which moves on. */
+static void pg_target_exec_put(pg_target_exec_t *ex, int k, const change_value_t *v, char **p)
+{
+    ex->formats[k] = v->kind == CHANGE_BINARY;
+    ex->lengths[k] = (int)v->len;
+    ex->values[k] = v->kind == CHANGE_NULL ? NULL : v->data;
+    if (pg_target_exec_text_need(v) > 0) {
+        memcpy(*p, v->data, v->len);
+        (*p)[v->len] = '\0';
+        ex->values[k] = *p;
+        *p += v->len + 1;
+    }
+}
+
 /* Fills values/lengths/formats for one row; text values get a NUL in scratch. */
 static err_t pg_target_exec_bind(pg_target_exec_t *ex, const pg_target_rel_t *r,
                                  const change_row_t *row, const pg_target_stmt_t *st, char *errbuf,
@@ -132,28 +155,15 @@ static err_t pg_target_exec_bind(pg_target_exec_t *ex, const pg_target_rel_t *r,
                      lsn_format(row->lsn, l, sizeof(l)));
             return ERR_RUNTIME;
         }
-        text += v->len + 1;
+        text += pg_target_exec_text_need(v);
     }
     if (pg_target_exec_scratch(ex, st->nparams, text) != 0) {
         snprintf(errbuf, errsize, "out of memory binding a row of %s", r->display);
         return ERR_RUNTIME;
     }
     char *p = ex->text;
-    for (int i = 0; i < st->nparams; i++) {
-        const change_value_t *v = pg_target_exec_param_value(row, st, i);
-        ex->formats[i] = v->kind == CHANGE_BINARY;
-        ex->lengths[i] = (int)v->len;
-        if (v->kind == CHANGE_NULL) {
-            ex->values[i] = NULL;
-        } else if (v->kind == CHANGE_BINARY) {
-            ex->values[i] = v->data;
-        } else {
-            memcpy(p, v->data, v->len);
-            p[v->len] = '\0';
-            ex->values[i] = p;
-            p += v->len + 1;
-        }
-    }
+    for (int i = 0; i < st->nparams; i++)
+        pg_target_exec_put(ex, i, pg_target_exec_param_value(row, st, i), &p);
     return ERR_OK;
 }
 
@@ -204,7 +214,7 @@ static err_t pg_target_exec_bind_bulk(pg_target_exec_t *ex, const change_row_t *
     for (int r = 0; r < m; r++) {
         const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
         for (int i = 0; i < per_row; i++)
-            text += t->values[cols[i]].len + 1;
+            text += pg_target_exec_text_need(&t->values[cols[i]]);
     }
     if (pg_target_exec_scratch(ex, m * per_row, text) != 0) {
         snprintf(errbuf, errsize, "out of memory binding rows");
@@ -213,18 +223,8 @@ static err_t pg_target_exec_bind_bulk(pg_target_exec_t *ex, const change_row_t *
     char *p = ex->text;
     for (int r = 0, k = 0; r < m; r++) {
         const change_tuple_t *t = op == 'D' ? rows[r].old_tuple : rows[r].new_tuple;
-        for (int i = 0; i < per_row; i++, k++) {
-            const change_value_t *v = &t->values[cols[i]];
-            ex->formats[k] = v->kind == CHANGE_BINARY;
-            ex->lengths[k] = (int)v->len;
-            ex->values[k] = v->kind == CHANGE_NULL ? NULL : v->data;
-            if (v->kind == CHANGE_TEXT) {
-                memcpy(p, v->data, v->len);
-                p[v->len] = '\0';
-                ex->values[k] = p;
-                p += v->len + 1;
-            }
-        }
+        for (int i = 0; i < per_row; i++, k++)
+            pg_target_exec_put(ex, k, &t->values[cols[i]], &p);
     }
     return ERR_OK;
 }

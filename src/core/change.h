@@ -25,6 +25,9 @@ typedef struct change_value {
     change_kind_t kind;
     uint32_t len;
     const char *data;
+    /* data[len] is a NUL byte: a text value can be passed on as a C string
+     * without a copy. Whoever points data elsewhere clears it. */
+    bool nul;
 } change_value_t;
 
 /* A row image: `values` has `ncols` entries; the array is owned by whoever

@@ -150,6 +150,7 @@ static int collapse_copy(collapse_t *cl, const change_tuple_t *t, const change_t
             memcpy(d, v.data, v.len);
             v.data = d;
         }
+        v.nul = false; /* the frame's NUL stays behind (an empty value still points there) */
         out->values[i] = v;
     }
     return 0;

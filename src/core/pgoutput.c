@@ -700,6 +700,27 @@ pgoutput_err_t pgoutput_read_msg(const char *buf, size_t len, pgoutput_msg_t *ms
     return err;
 }
 
+static void terminate_tuple(change_tuple_t *t, char *buf, size_t len)
+{
+    for (int i = 0; t->values != NULL && i < t->ncols; i++) {
+        change_value_t *v = &t->values[i];
+        if (v->kind != CHANGE_TEXT || v->data < buf || (size_t)(v->data - buf) > len ||
+            v->len > len - (size_t)(v->data - buf))
+            continue; /* not a view into buf */
+        buf[(v->data - buf) + v->len] = '\0';
+        v->nul = true;
+    }
+}
+
+void pgoutput_msg_terminate(pgoutput_msg_t *msg, char *buf, size_t len)
+{
+    if (msg->kind != PGOUTPUT_INSERT && msg->kind != PGOUTPUT_UPDATE &&
+        msg->kind != PGOUTPUT_DELETE)
+        return;
+    terminate_tuple(&msg->u.row.old_tuple, buf, len);
+    terminate_tuple(&msg->u.row.new_tuple, buf, len);
+}
+
 void pgoutput_msg_clear(pgoutput_msg_t *msg)
 {
     if (msg == NULL)

@@ -142,6 +142,15 @@ typedef struct pgoutput_msg {
 pgoutput_err_t pgoutput_read_msg(const char *buf, size_t len, pgoutput_msg_t *msg, char *errbuf,
                                  size_t errsize);
 
+/*
+ * After pgoutput_read_msg(buf, len, msg), for a buffer the caller may write
+ * in and whose buf[len] is a NUL byte (PQgetCopyData's payloads): ends every
+ * text value of a row message with a NUL in place, over the byte after it
+ * (the next value's kind byte or a tuple tag, decoded already), and sets the
+ * value's nul flag. buf cannot be decoded again afterwards.
+ */
+void pgoutput_msg_terminate(pgoutput_msg_t *msg, char *buf, size_t len);
+
 /* Frees what msg owns (scratch arrays and a relation not taken). */
 void pgoutput_msg_clear(pgoutput_msg_t *msg);
 

@@ -374,7 +374,7 @@ static err_t stream_idle_advance(stream_state_t *st, lsn_t wal_end, char *errbuf
     return ERR_OK;
 }
 
-static err_t stream_handle_frame(stream_state_t *st, const char *buf, size_t len, char *errbuf,
+static err_t stream_handle_frame(stream_state_t *st, char *buf, size_t len, char *errbuf,
                                  size_t errsize)
 {
     pgoutput_frame_t f;
@@ -392,6 +392,8 @@ static err_t stream_handle_frame(stream_state_t *st, const char *buf, size_t len
     }
     if (pgoutput_read_msg(f.payload, f.payload_len, &st->msg, errbuf, errsize) != PGOUTPUT_OK)
         return ERR_RUNTIME;
+    /* the payload runs to the end of buf, whose buf[len] is a NUL (source.h) */
+    pgoutput_msg_terminate(&st->msg, buf + (f.payload - buf), f.payload_len);
     return stream_dispatch(st, errbuf, errsize);
 }
 
@@ -483,7 +485,7 @@ static void stream_on_wait(void *arg, int stalled)
 static int stream_poll(void *ctx, int wait_ms, err_t *err, char *errbuf, size_t errsize)
 {
     stream_state_t *st = ctx;
-    const char *buf;
+    char *buf;
     size_t len;
     int r = st->src->ops->read(st->src->ctx, wait_ms, &buf, &len, err, errbuf, errsize);
     if (r <= 0)

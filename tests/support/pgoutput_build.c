@@ -9,9 +9,9 @@
 
 static void pgoutput_build_raw(pgoutput_build_t *b, const void *p, size_t n)
 {
-    if (b->len + n > b->cap) {
+    if (b->len + n + 1 > b->cap) { /* a NUL after the frame, as PQgetCopyData leaves one */
         size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n)
+        while (cap < b->len + n + 1)
             cap *= 2;
         unsigned char *d = realloc(b->data, cap);
         if (d == NULL)
@@ -21,6 +21,7 @@ static void pgoutput_build_raw(pgoutput_build_t *b, const void *p, size_t n)
     }
     memcpy(b->data + b->len, p, n);
     b->len += n;
+    b->data[b->len] = '\0';
 }
 
 static void pgoutput_build_be(pgoutput_build_t *b, uint64_t v, int n)

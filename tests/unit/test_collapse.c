@@ -74,10 +74,14 @@ static tup_t *tup_new(const char *spec)
         change_value_t *v = &tp->v[tp->t.ncols++];
         v->kind = (change_kind_t)spec[0];
         v->len = (uint32_t)(n - 1);
-        assert_true(p + v->len < tp->buf + sizeof(tp->buf));
+        assert_true(p + v->len + 1 < tp->buf + sizeof(tp->buf));
         memcpy(p, spec + 1, v->len);
-        v->data = v->len > 0 ? p : NULL;
+        v->data = v->len > 0 || v->kind == CHANGE_TEXT ? p : NULL;
         p += v->len;
+        if (v->kind == CHANGE_TEXT) { /* ended in place, as the stream's decoder does */
+            *p++ = '\0';
+            v->nul = true;
+        }
         spec += end ? n + 1 : n;
     }
     return tp;
@@ -304,8 +308,21 @@ static int fake_write(fake_t *f, const change_row_t *r)
     return ++f->nrows == f->fail_row_at;
 }
 
+/* A value said to end with a NUL must still point into a live buffer that
+ * has one (a copy is no longer followed by the decoder's NUL). */
+static void fake_check_nul(const change_tuple_t *t)
+{
+    for (int c = 0; t != NULL && c < t->ncols; c++) {
+        const change_value_t *v = &t->values[c];
+        if (v->nul)
+            assert_int_equal(v->data[v->len], '\0');
+    }
+}
+
 static err_t fake_row(void *ctx, const change_row_t *r, char *errbuf, size_t errsize)
 {
+    fake_check_nul(r->old_tuple);
+    fake_check_nul(r->new_tuple);
     if (fake_write(ctx, r)) {
         snprintf(errbuf, errsize, "injected failure");
         return ERR_RUNTIME;
@@ -370,6 +387,10 @@ static err_t fake_rows(void *ctx, const change_row_t *rows, int n, char *errbuf,
     fake_t *f = ctx;
     int failed = 0;
     fake_check_set(f, rows, n);
+    for (int i = 0; i < n; i++) {
+        fake_check_nul(rows[i].old_tuple);
+        fake_check_nul(rows[i].new_tuple);
+    }
     f->nsets++;
     for (int i = 0; i < n; i++)
         failed |= fake_write(f, &rows[i]);
@@ -868,6 +889,18 @@ static void test_large_row_passes_through(void **state)
     assert_int_equal(fx->fake.nrows, 3);
 }
 
+/* A buffered value is a copy: the decoder's NUL after it, which lets a value
+ * go out without a copy, stays behind, also for an empty value (whose view
+ * still pointed into the freed buffer). */
+static void test_buffered_value_loses_nul(void **state)
+{
+    fixture_t *fx = *state;
+    ins(fx, REL1, "t1|t|tx");
+    upd(fx, REL1, "t1|t|t");
+    commit(fx, 1);
+    expect_calls(fx, "I r1 v=t1|t|t", "COMMIT 1");
+}
+
 static void test_inner_without_collapsible(void **state)
 {
     (void)state;
@@ -1328,6 +1361,7 @@ int main(void)
         BOTH(test_old_row_flushes),
         BOTH(test_not_collapsible_passes_through),
         BOTH(test_large_row_passes_through),
+        BOTH(test_buffered_value_loses_nul),
         cmocka_unit_test(test_inner_without_collapsible),
         BOTH(test_truncate_flushes),
         BOTH(test_relation_flushes),

@@ -118,8 +118,10 @@ static void test_messages(void **state)
 {
     (void)state;
     event_dbz_t *dz = event_dbz_new("pfx", "db");
-    change_value_t oldv[] = {{CHANGE_TEXT, 1, "1"}, {CHANGE_NULL, 0, NULL}};
-    change_value_t newv[] = {{CHANGE_TEXT, 1, "2"}, {CHANGE_UNCHANGED, 0, NULL}};
+    change_value_t oldv[] = {{.kind = CHANGE_TEXT, .len = 1, .data = "1"},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL}};
+    change_value_t newv[] = {{.kind = CHANGE_TEXT, .len = 1, .data = "2"},
+                             {.kind = CHANGE_UNCHANGED, .len = 0, .data = NULL}};
     change_tuple_t oldt = {2, oldv}, newt = {2, newv};
     change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};

@@ -117,10 +117,12 @@ static void test_schema_shape(void **state)
     fake_registry_t reg = {0};
     event_dbz_t *dz = event_dbz_new("pfx", "db");
     event_dbz_set_avro(dz, fake_register, &reg);
-    change_value_t newv[] = {
-        {CHANGE_TEXT, 1, "7"},      {CHANGE_TEXT, 5, "12.50"},
-        {CHANGE_TEXT, 6, "-3.125"}, {CHANGE_TEXT, 26, "2024-02-29 12:34:56.789012"},
-        {CHANGE_TEXT, 2, "-5"},     {CHANGE_NULL, 0, NULL}};
+    change_value_t newv[] = {{.kind = CHANGE_TEXT, .len = 1, .data = "7"},
+                             {.kind = CHANGE_TEXT, .len = 5, .data = "12.50"},
+                             {.kind = CHANGE_TEXT, .len = 6, .data = "-3.125"},
+                             {.kind = CHANGE_TEXT, .len = 26, .data = "2024-02-29 12:34:56.789012"},
+                             {.kind = CHANGE_TEXT, .len = 2, .data = "-5"},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL}};
     change_tuple_t newt = {6, newv};
     change_row_t ch = {.op = CHANGE_INSERT, .rel = &rel, .new_tuple = &newt};
     event_txn_t txn = {.xid = 7, .commit_lsn = 100};
@@ -215,12 +217,18 @@ static void test_roundtrip(void **state)
     fake_registry_t reg = {0};
     event_dbz_t *dj = event_dbz_new("pfx", "db"), *da = event_dbz_new("pfx", "db");
     event_dbz_set_avro(da, fake_register, &reg);
-    change_value_t oldv[] = {{CHANGE_TEXT, 1, "7"},  {CHANGE_NULL, 0, NULL},
-                             {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL},
-                             {CHANGE_NULL, 0, NULL}, {CHANGE_NULL, 0, NULL}};
-    change_value_t newv[] = {{CHANGE_TEXT, 1, "8"},       {CHANGE_TEXT, 7, "-123.45"},
-                             {CHANGE_TEXT, 7, "1.00001"}, {CHANGE_TEXT, 19, "1969-12-31 23:59:59"},
-                             {CHANGE_TEXT, 6, "-32768"},  {CHANGE_UNCHANGED, 0, NULL}};
+    change_value_t oldv[] = {{.kind = CHANGE_TEXT, .len = 1, .data = "7"},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL},
+                             {.kind = CHANGE_NULL, .len = 0, .data = NULL}};
+    change_value_t newv[] = {{.kind = CHANGE_TEXT, .len = 1, .data = "8"},
+                             {.kind = CHANGE_TEXT, .len = 7, .data = "-123.45"},
+                             {.kind = CHANGE_TEXT, .len = 7, .data = "1.00001"},
+                             {.kind = CHANGE_TEXT, .len = 19, .data = "1969-12-31 23:59:59"},
+                             {.kind = CHANGE_TEXT, .len = 6, .data = "-32768"},
+                             {.kind = CHANGE_UNCHANGED, .len = 0, .data = NULL}};
     change_tuple_t oldt = {6, oldv}, newt = {6, newv};
     change_row_t ch = {
         .op = CHANGE_UPDATE, .rel = &rel, .old_kind = 'K', .old_tuple = &oldt, .new_tuple = &newt};

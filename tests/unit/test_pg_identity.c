@@ -23,9 +23,9 @@ static const char always[] = "110";
 
 static change_tuple_t tuple(change_value_t *v, const char *id, const char *serial)
 {
-    v[0] = (change_value_t){CHANGE_TEXT, (uint32_t)strlen(id), id};
-    v[1] = (change_value_t){CHANGE_TEXT, (uint32_t)strlen(serial), serial};
-    v[2] = (change_value_t){CHANGE_TEXT, 1, "7"};
+    v[0] = (change_value_t){.kind = CHANGE_TEXT, .len = (uint32_t)strlen(id), .data = id};
+    v[1] = (change_value_t){.kind = CHANGE_TEXT, .len = (uint32_t)strlen(serial), .data = serial};
+    v[2] = (change_value_t){.kind = CHANGE_TEXT, .len = 1, .data = "7"};
     return (change_tuple_t){3, v};
 }
 

@@ -15,6 +15,7 @@
 #include "core/change.h"
 #include "core/lsn.h"
 #include "core/pgoutput.h"
+#include "support/pgoutput_build.h"
 
 /* ---- fixture writer ---- */
 
@@ -1238,6 +1239,53 @@ static void test_status_round_trip(void **state)
     free(buf);
 }
 
+/* Text values end with a NUL in place (over the next kind byte or tag, and
+ * over the NUL after the buffer for the last one); nothing else changes. */
+static void test_terminate_in_place(void **state)
+{
+    (void)state;
+    pgoutput_build_t b = {0};
+    const char *old_v[3] = {"1", "ab", NULL}, *new_v[3] = {"2", "", "xyz"};
+    pgoutput_build_update(&b, 16384, 'O', 3, old_v, new_v);
+    char *buf = malloc(b.len + 1); /* exact size and the NUL, as PQgetCopyData */
+    assert_non_null(buf);
+    memcpy(buf, b.data, b.len);
+    buf[b.len] = '\0';
+    pgoutput_msg_t msg = {0};
+    assert_int_equal(pgoutput_read_msg(buf, b.len, &msg, errbuf, sizeof(errbuf)), PGOUTPUT_OK);
+    assert_false(msg.u.row.old_tuple.values[1].nul);
+    pgoutput_msg_terminate(&msg, buf, b.len);
+    const change_tuple_t *t[2] = {&msg.u.row.old_tuple, &msg.u.row.new_tuple};
+    const char *const *want[2] = {old_v, new_v};
+    for (int k = 0; k < 2; k++) {
+        for (int c = 0; c < 3; c++) {
+            const change_value_t *v = &t[k]->values[c];
+            if (want[k][c] == NULL) {
+                assert_int_equal(v->kind, CHANGE_NULL);
+                assert_false(v->nul);
+                continue;
+            }
+            assert_true(v->nul);
+            assert_int_equal(v->len, strlen(want[k][c]));
+            assert_string_equal(v->data, want[k][c]); /* a C string now */
+        }
+    }
+    /* a message without rows is left alone */
+    pgoutput_build_t c = {0};
+    pgoutput_build_message(&c, 1, 0x100, "p", "content");
+    char *mbuf = malloc(c.len + 1);
+    assert_non_null(mbuf);
+    memcpy(mbuf, c.data, c.len + 1);
+    assert_int_equal(pgoutput_read_msg(mbuf, c.len, &msg, errbuf, sizeof(errbuf)), PGOUTPUT_OK);
+    pgoutput_msg_terminate(&msg, mbuf, c.len);
+    assert_memory_equal(mbuf, c.data, c.len + 1);
+    free(mbuf);
+    pgoutput_build_free(&c);
+    pgoutput_msg_clear(&msg);
+    free(buf);
+    pgoutput_build_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1287,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_frame_rejects),
         cmocka_unit_test(test_frame_truncation_every_offset),
         cmocka_unit_test(test_status_round_trip),
+        cmocka_unit_test(test_terminate_in_place),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

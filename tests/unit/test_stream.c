@@ -37,8 +37,8 @@ typedef struct fake_source {
     int pauses;
 } fake_source_t;
 
-static int fake_read(void *ctx, int timeout_ms, const char **buf, size_t *len, err_t *err,
-                     char *errbuf, size_t errsize)
+static int fake_read(void *ctx, int timeout_ms, char **buf, size_t *len, err_t *err, char *errbuf,
+                     size_t errsize)
 {
     fake_source_t *fs = ctx;
     (void)err, (void)errbuf, (void)errsize;
@@ -51,7 +51,7 @@ static int fake_read(void *ctx, int timeout_ms, const char **buf, size_t *len, e
         fs->next++;
         return 0;
     }
-    *buf = (const char *)fs->frames[fs->next].data;
+    *buf = (char *)fs->frames[fs->next].data;
     *len = fs->frames[fs->next].len;
     fs->next++;
     return 1;
