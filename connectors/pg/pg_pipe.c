@@ -66,6 +66,11 @@ pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing)
     return pp;
 }
 
+PGconn *pg_pipe_conn(const pg_pipe_t *pp)
+{
+    return pp->conn;
+}
+
 int pg_pipe_skips_missing(const pg_pipe_t *pp)
 {
     return pp->skip_missing;

@@ -38,6 +38,9 @@ typedef struct pg_pipe pg_pipe_t;
 pg_pipe_t *pg_pipe_new(PGconn *conn, int window, int skip_missing);
 void pg_pipe_free(pg_pipe_t *pp);
 
+/* The connection (borrowed), for work outside pipeline mode (pg_pipe_leave first). */
+PGconn *pg_pipe_conn(const pg_pipe_t *pp);
+
 /* Whether checked statements are to be built soft (pg_rowcheck_wrap). */
 int pg_pipe_skips_missing(const pg_pipe_t *pp);
 

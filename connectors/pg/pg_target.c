@@ -80,6 +80,7 @@ pg_target_t *pg_target_open(const config_t *cfg, err_t *err, char *errbuf, size_
         return NULL;
     }
     pt->ex.pipe = pt->pipe;
+    pt->ex.large_value = (size_t)cfg->large_value_mb << 20;
     return pt;
 }
 

@@ -12,6 +12,7 @@
 
 #include "pg/pg_bulk_sql.h"
 #include "pg/pg_identity.h"
+#include "pg/pg_large.h"
 #include "pg/pg_target_sql.h"
 
 static pg_target_stmt_t *pg_target_exec_stmt_build(pg_target_exec_t *ex, pg_target_rel_t *r,
@@ -62,13 +63,17 @@ static pg_target_stmt_t *pg_target_exec_stmt(pg_target_exec_t *ex, pg_target_rel
     }
     pg_target_sql_shape(row, shape);
     pg_identity_shape(r->always, r->rel, row->old_tuple, row->new_tuple, shape);
+    /* large values go first, outside the pipeline: see pg_large */
+    *err = pg_large_mark(row, ex->large_value, shape) > 0
+               ? pg_large_stage(ex->pipe, row, shape, r->display, errbuf, errsize)
+               : ERR_OK;
     pg_target_stmt_t *st = r->stmts;
     while (st != NULL && strcmp(st->shape, shape) != 0)
         st = st->next;
     *override = shape[0] != 'I' && pg_identity_sets(r->always, r->rel, shape + 1, '1', 1);
-    *err = *override ? pg_identity_override(ex->pipe, r->target, r->always, r->qcols, r->rel->ncols,
-                                            1, r->display, row->lsn, errbuf, errsize)
-                     : ERR_OK;
+    if (*err == ERR_OK && *override)
+        *err = pg_identity_override(ex->pipe, r->target, r->always, r->qcols, r->rel->ncols, 1,
+                                    r->display, row->lsn, errbuf, errsize);
     if (*err != ERR_OK)
         st = NULL;
     else if (st == NULL)
@@ -404,6 +409,19 @@ static err_t pg_target_exec_bulk_chunk(pg_target_exec_t *ex, pg_target_rel_t *r,
     return err;
 }
 
+/* How many of the m rows may go in one multi-row statement: a row with a
+ * large value goes alone, on the single-row path that stages it (pg_large). */
+static int pg_target_exec_plain(const pg_target_exec_t *ex, const change_row_t *rows, int m,
+                                int per_row)
+{
+    int plain = 0;
+    while (ex->large_value > 0 && plain < m && !pg_large_any(&rows[plain], ex->large_value))
+        plain++;
+    if (ex->large_value == 0 || plain == m)
+        return m;
+    return plain == 0 ? 1 : pg_target_exec_chunk(plain, per_row);
+}
+
 err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *rows, int n,
                           char *errbuf, size_t errsize)
 {
@@ -427,6 +445,7 @@ err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change
     int per_row = pg_bulk_sql_columns(&b, op, present, cols);
     for (int done = 0; done < n && err == ERR_OK;) {
         int m = pg_target_exec_chunk(n - done, per_row);
+        m = pg_target_exec_plain(ex, rows + done, m, per_row);
         err = m == 1 ? pg_target_exec_row(ex, r, &rows[done], errbuf, errsize)
                      : pg_target_exec_bulk_chunk(ex, r, rows + done, m, op, present, cols, per_row,
                                                  errbuf, errsize);

@@ -22,6 +22,7 @@ typedef struct pg_target_exec {
     /* the target's encoding is neither UTF8 (ours) nor SQL_ASCII: a value may
      * fail to convert, so multi-row statements keep their rows' keys */
     int converts;
+    size_t large_value; /* a value this large goes by pg_large; 0: never */
     const char **values;
     int *lengths;
     int *formats;

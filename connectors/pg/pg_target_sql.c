@@ -11,6 +11,7 @@
 
 #include "core/sbuf.h"
 #include "pg/pg_bulk_sql.h"
+#include "pg/pg_large.h"
 #include "pg/pg_rowcheck.h"
 
 /* A new parameter for column col of the new or old tuple; its "$k" into p. */
@@ -103,19 +104,34 @@ static int pg_target_sql_first(sbuf_t *s, const pg_target_rel_t *r, const pg_tar
     return n;
 }
 
+/* Column col's value staged by pg_large, read back as the target column's type. */
+static void pg_target_sql_staged(sbuf_t *s, const pg_target_rel_t *r, int col)
+{
+    char i[16];
+    snprintf(i, sizeof(i), "%d", col);
+    sbuf_add(s, "(SELECT v FROM " PG_LARGE_TABLE " WHERE i = ");
+    sbuf_add(s, i);
+    sbuf_add(s, ")::");
+    sbuf_add(s, r->ttypes[col]);
+}
+
 /* The columns the new tuple carries (st->shape), comma-separated: their
- * names, a new parameter each, or both as "name = $k". */
+ * names, a new parameter each (or a staged value: PG_LARGE_SHAPE), or both
+ * as "name = $k". */
 static void pg_target_sql_columns(sbuf_t *s, const pg_target_rel_t *r, pg_target_stmt_t *st,
                                   int names, int params)
 {
     char p[16];
     for (int c = 0, n = 0; c < r->rel->ncols; c++) {
-        if (st->shape[c + 1] != '1')
+        char has = st->shape[c + 1];
+        if (has != '1' && has != PG_LARGE_SHAPE)
             continue;
         sbuf_add(s, n++ ? ", " : "");
         sbuf_add(s, names ? r->qcols[c] : "");
         sbuf_add(s, names && params ? " = " : "");
-        if (params) {
+        if (params && has == PG_LARGE_SHAPE) {
+            pg_target_sql_staged(s, r, c);
+        } else if (params) {
             pg_target_sql_param(st, c, 0, p, sizeof(p));
             sbuf_add(s, p);
         }

@@ -93,6 +93,7 @@ typedef struct config {
     bool binary;              /* request binary values from pgoutput (default false) */
     bool on_missing_row_skip; /* "on_missing_row": "error" (default) or "skip" */
     bool collapse;            /* merge changes per row in a target transaction (default true) */
+    int large_value_mb;       /* a value this large is staged by COPY in pieces (16, 0 = off) */
 
     /* snapshot */
     int snapshot_workers;        /* default: number of online CPUs */

@@ -216,6 +216,7 @@ static const default_case_t constant_defaults[] = {
     {"apply.binary", F_BOOL, offsetof(config_t, binary), NULL},
     {"apply.on_missing_row", F_FLAG, offsetof(config_t, on_missing_row_skip), "skip"},
     {"apply.collapse", F_BOOL, offsetof(config_t, collapse), NULL},
+    {"apply.large_value_mb", F_INT, offsetof(config_t, large_value_mb), NULL},
     {"snapshot.chunk_mb", F_INT, offsetof(config_t, snapshot_chunk_mb), NULL},
     {"snapshot.defer_indexes", F_BOOL, offsetof(config_t, snapshot_defer_indexes), NULL},
     {"kafka.format", F_STR, offsetof(config_t, kafka.format), NULL},
