@@ -14,6 +14,7 @@ both_sql "CREATE TABLE big (id int PRIMARY KEY, v text);"
 src_sql "ALTER TABLE big ALTER COLUMN v SET STORAGE EXTERNAL"
 
 STOPPED=""
+# shellcheck disable=SC2016 # expanded when the cleanup runs
 e2e_on_exit '[[ -z "$STOPPED" ]] || kill -CONT "$STOPPED" 2>/dev/null || true'
 
 syncline_start
