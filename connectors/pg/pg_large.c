@@ -99,20 +99,28 @@ static err_t pg_large_put_value(PGconn *conn, int c, const change_value_t *v, ch
     return err;
 }
 
+/* pg_conn_await, its message into errbuf unless err says an earlier failure is there. */
+static err_t pg_large_await(PGconn *conn, int output_only, err_t err, char *errbuf, size_t errsize)
+{
+    char eb[256];
+    return err != ERR_OK ? pg_conn_await(conn, output_only, eb, sizeof(eb))
+                         : pg_conn_await(conn, output_only, errbuf, errsize);
+}
+
 /* Ends the COPY (aborted with why when not NULL) and reads its results;
- * the first failure into errbuf unless one is there already. */
+ * the first failure into errbuf unless err says one is there already. */
 static err_t pg_large_end(PGconn *conn, const char *why, err_t err, char *errbuf, size_t errsize)
 {
     int rc;
-    char eb[256];
     while ((rc = PQputCopyEnd(conn, why)) == 0) {
-        if (pg_conn_await(conn, 1, eb, sizeof(eb)) != ERR_OK)
-            return err != ERR_OK ? err : ERR_CONNECT;
+        err_t w = pg_large_await(conn, 1, err, errbuf, errsize);
+        if (w != ERR_OK)
+            return err != ERR_OK ? err : w;
     }
     for (PGresult *res; rc > 0;) {
-        if (pg_conn_await(conn, 0, err != ERR_OK ? eb : errbuf,
-                          err != ERR_OK ? sizeof(eb) : errsize) != ERR_OK)
-            return err != ERR_OK ? err : ERR_CONNECT;
+        err_t w = pg_large_await(conn, 0, err, errbuf, errsize);
+        if (w != ERR_OK)
+            return err != ERR_OK ? err : w;
         if ((res = PQgetResult(conn)) == NULL)
             break;
         if (PQresultStatus(res) != PGRES_COMMAND_OK && err == ERR_OK) {
@@ -171,19 +179,20 @@ err_t pg_large_stage(pg_pipe_t *pp, const change_row_t *row, const char *shape, 
     if (err != ERR_OK)
         return err;
     PGconn *conn = pg_pipe_conn(pp);
-    char m[768], l[LSN_STRLEN];
+    char m[768], l[LSN_STRLEN], key[256];
     size_t bytes = 0;
     err = pg_conn_run(conn, PG_LARGE_PREPARE, 0, NULL, PGRES_COMMAND_OK, "preparing", m, sizeof(m));
     if (err == ERR_OK)
         err = pg_large_copy(conn, row, shape, m, sizeof(m), &bytes);
     lsn_format(row->lsn, l, sizeof(l));
+    change_key_text(row->rel, row->old_tuple ? row->old_tuple : row->new_tuple, key, sizeof(key));
     if (err != ERR_OK) {
         size_t n = strlen(m);
         while (n > 0 && m[n - 1] == '\n')
             m[--n] = '\0';
         snprintf(errbuf, errsize,
-                 "target: staging the large values of %s (column \"%s\", lsn=%s) failed: %s", table,
-                 pg_large_first(row, shape), l, m);
+                 "target: staging the large values of %s (column \"%s\", lsn=%s key=%s) failed: %s",
+                 table, pg_large_first(row, shape), l, key, m);
         return err;
     }
     log_write(LOG_DEBUG, "large values staged table=%s column=%s lsn=%s bytes=%zu", table,
