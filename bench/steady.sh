@@ -4,8 +4,8 @@
 # logical replication on the same two clusters in the same run. See bench/README.md.
 #
 #   sudo bash bench/steady.sh [--rate TX_PER_S] [--duration S] [--scale N] [--clients N]
-#                             [--jobs N] [--kafka json|avro] [--syncline PATH] [--native-only]
-#                             [--keep]
+#                             [--jobs N] [--warmup S] [--kafka json|avro] [--syncline PATH]
+#                             [--native-only] [--keep]
 #
 # With --kafka FORMAT, syncline runs as `capture` (source -> a local Apache Kafka broker,
 # tests/lib/kafka.sh) plus `apply` (Kafka -> target) instead of `run`: the lag is then end to end
@@ -17,6 +17,11 @@
 # the same measure for both systems, taken where users read. For syncline the age of
 # syncline.progress.source_commit_time (the newest applied commit's source commit time) is
 # sampled in the same query. Both clusters run on this machine: one clock.
+#
+# Warm-up: pgbench runs --warmup seconds (default 15) before the DURATION seconds that are
+# sampled, the same for both systems. Steady state means the pipeline has seen the load: a
+# freshly started Kafka broker (a JVM) compiles its request path in its first seconds under
+# load, and answers a produce several times slower there (bench/README.md).
 #
 # Exit status: 0 when both runs finished and the target equalled the source after each;
 # 1 on a failure or a difference (FAIL); 2 on a usage error.
@@ -36,7 +41,7 @@ SYNCLINE=${SYNCLINE:-$ROOT/build/syncline}
 KAFKA=""
 CAP_PID=""
 TABLES=(pgbench_accounts pgbench_branches pgbench_tellers pgbench_history)
-WARMUP=1 # seconds after pgbench starts before the first sample
+WARMUP=15 # seconds of load before the first sample (--warmup)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
@@ -47,7 +52,9 @@ usage: sudo bash bench/steady.sh [options]
 Apply lag under a fixed pgbench TPC-B rate: native logical replication vs syncline.
 
   --rate N           pgbench -R, transactions per second (default $RATE)
-  --duration S       pgbench -T, seconds per system (default $DURATION; issue 7 asks for 120)
+  --duration S       seconds sampled per system (default $DURATION; issue 7 asks for 120)
+  --warmup S         seconds of load before sampling starts (default $WARMUP; pgbench runs
+                     warmup + duration seconds)
   --scale N          pgbench scale factor (default $SCALE)
   --clients N        pgbench clients (default $CLIENTS)
   --jobs N           pgbench threads (default $JOBS)
@@ -66,6 +73,7 @@ while (($#)); do
     case $1 in
     --rate) RATE=${2:?}; shift 2 ;;
     --duration) DURATION=${2:?}; shift 2 ;;
+    --warmup) WARMUP=${2:?}; shift 2 ;;
     --scale) SCALE=${2:?}; shift 2 ;;
     --clients) CLIENTS=${2:?}; shift 2 ;;
     --jobs) JOBS=${2:?}; shift 2 ;;
@@ -77,6 +85,7 @@ done
 for v in RATE DURATION SCALE CLIENTS JOBS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || usage_die "--${v,,} must be a positive integer"
 done
+[[ $WARMUP =~ ^[0-9]+$ ]] || usage_die "--warmup must be a whole number of seconds"
 ((JOBS <= CLIENTS)) || JOBS=$CLIENTS
 [[ -z $KAFKA || $KAFKA == json || $KAFKA == avro ]] || usage_die "--kafka must be json or avro"
 bench_checks
@@ -118,7 +127,7 @@ percentiles() {
         }'
 }
 
-# steady_run RUN: pgbench at RATE for DURATION s while the subscriber runs; samples the lag into
+# steady_run RUN: pgbench at RATE for WARMUP + DURATION s while the subscriber runs; samples the lag into
 # $WORK/lag-RUN.txt ("seconds-since-start lag_ms [syncline_progress_lag_ms]"), then waits until
 # every transaction is on the target. Sets DRAIN_SECS, PGBENCH_TPS, PGBENCH_LATE, SRC_CPU, TGT_CPU.
 steady_run() {
@@ -133,9 +142,9 @@ steady_run() {
     tcpu=$(server_cpu "$TGT_DIR")
     [[ $run == syncline ]] && SYNC_CPU0=$(proc_cpu "$SYNC_PID")
     [[ -n $CAP_PID ]] && CAP_CPU0=$(proc_cpu "$CAP_PID") BROKER_CPU0=$(proc_cpu "$(cat "$WORK/kafka/pid")")
-    log "$run: pgbench -n -R $RATE -T $DURATION -c $CLIENTS -j $JOBS; sampling the lag every 100 ms"
+    log "$run: pgbench -n -R $RATE -T $((WARMUP + DURATION)) -c $CLIENTS -j $JOBS; sampling the lag every 100 ms after ${WARMUP}s"
     t0=$(now)
-    "$PGBENCH" -n -R "$RATE" -T "$DURATION" -c "$CLIENTS" -j "$JOBS" -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" \
+    "$PGBENCH" -n -R "$RATE" -T "$((WARMUP + DURATION))" -c "$CLIENTS" -j "$JOBS" -h 127.0.0.1 -p "$SRC_PORT" -U postgres "$DB" \
         >"$WORK/pgbench-$run.txt" 2>&1 &
     BG_PID=$!
     sleep "$WARMUP"
@@ -254,7 +263,7 @@ if ((!NATIVE_ONLY)); then
 fi
 
 echo
-echo "## Steady state: pgbench TPC-B -R $RATE for ${DURATION}s (scale $SCALE, $CLIENTS clients)${KAFKA:+, syncline through Kafka ($KAFKA)}, $(nproc) cores, $(date -u +%Y-%m-%d)"
+echo "## Steady state: pgbench TPC-B -R $RATE for ${DURATION}s after ${WARMUP}s of warm-up (scale $SCALE, $CLIENTS clients)${KAFKA:+, syncline through Kafka ($KAFKA)}, $(nproc) cores, $(date -u +%Y-%m-%d)"
 echo
 echo "| system | pgbench tx/s achieved | lag p50 ms | p99 ms | max ms | samples | applied after pgbench ended, s | CPU s: source server | target server | syncline | syncline CPU s per 100k changes | syncline peak RSS MB | target equals source |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
