@@ -281,6 +281,69 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
     }
 }
 
+/* libpq's message for a failed call on conn into errbuf; its class. */
+static err_t pg_conn_failed(PGconn *conn, char *errbuf, size_t errsize)
+{
+    pg_conn_message(conn, errbuf, errsize);
+    return pg_conn_classify(conn);
+}
+
+err_t pg_conn_copy_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize)
+{
+    int rc;
+    while ((rc = PQputCopyData(conn, buf, (int)n)) == 0) { /* nonblocking: no room yet */
+        err_t err = pg_conn_await(conn, 1, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    return rc > 0 ? ERR_OK : pg_conn_failed(conn, errbuf, errsize);
+}
+
+static err_t pg_conn_copy_end(PGconn *conn, const char *why, char *errbuf, size_t errsize)
+{
+    int rc;
+    while ((rc = PQputCopyEnd(conn, why)) == 0) { /* nonblocking: no room yet */
+        err_t err = pg_conn_await(conn, 1, errbuf, errsize);
+        if (err != ERR_OK)
+            return err;
+    }
+    return rc > 0 ? ERR_OK : pg_conn_failed(conn, errbuf, errsize);
+}
+
+err_t pg_conn_copy_results(PGconn *conn, const char *what, uint64_t *rows, char *errbuf,
+                           size_t errsize)
+{
+    err_t err = ERR_OK, waited;
+    char eb[512];
+    PGresult *res;
+    while ((waited = pg_conn_await(conn, 0, eb, sizeof(eb))) == ERR_OK &&
+           (res = PQgetResult(conn)) != NULL) {
+        if (PQresultStatus(res) == PGRES_COMMAND_OK && rows != NULL)
+            *rows = strtoull(PQcmdTuples(res), NULL, 10);
+        else if (PQresultStatus(res) != PGRES_COMMAND_OK && err == ERR_OK) {
+            snprintf(errbuf, errsize, "%s%s%s", what ? what : "", what ? ": " : "",
+                     PQresultErrorMessage(res));
+            err = pg_conn_classify(conn);
+        }
+        PQclear(res);
+    }
+    if (waited != ERR_OK && err == ERR_OK)
+        snprintf(errbuf, errsize, "%s", eb);
+    return waited != ERR_OK ? waited : err;
+}
+
+err_t pg_conn_copy_finish(PGconn *conn, const char *why, const char *what, uint64_t *rows,
+                          err_t err, char *errbuf, size_t errsize)
+{
+    char eb[256];
+    char *buf = err == ERR_OK ? errbuf : eb; /* an earlier failure keeps errbuf */
+    size_t size = err == ERR_OK ? errsize : sizeof(eb);
+    err_t end = pg_conn_copy_end(conn, why, buf, size);
+    if (end == ERR_OK)
+        end = pg_conn_copy_results(conn, what, rows, buf, size);
+    return err != ERR_OK ? err : end;
+}
+
 /* PQexec / PQexecParams, with every wait bounded on a bounded connection.
  * As PQexec: the last result, or the first error; stops at a COPY state. */
 PGresult *pg_conn_query(PGconn *conn, const char *sql, int nparams, const char *const *params)

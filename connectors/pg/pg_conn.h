@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 
@@ -49,6 +50,23 @@ void pg_conn_set_wait_hook(PGconn *conn, void (*hook)(void *arg, int stalled), v
  * on an unbounded connection returns ERR_OK at once and libpq waits.
  */
 err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize);
+
+/* COPY FROM STDIN: queues one CopyData message, waiting (bounded as
+ * pg_conn_await) for room in libpq's buffer. Fails with libpq's message in
+ * errbuf, classed by pg_conn_classify. */
+err_t pg_conn_copy_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize);
+
+/* Reads a COPY's results (either direction, once its data ended), every wait
+ * bounded; *rows (NULL: not wanted) the rows it reports. The first failure
+ * into errbuf, "<what>: <server message>" (what NULL: the message alone). */
+err_t pg_conn_copy_results(PGconn *conn, const char *what, uint64_t *rows, char *errbuf,
+                           size_t errsize);
+
+/* Ends a COPY FROM STDIN (aborted with why when not NULL) and reads its
+ * results as pg_conn_copy_results. err != ERR_OK: the caller's failure,
+ * already in errbuf, which stays there and is returned. */
+err_t pg_conn_copy_finish(PGconn *conn, const char *why, const char *what, uint64_t *rows,
+                          err_t err, char *errbuf, size_t errsize);
 
 /* PQexec (params NULL and nparams 0) or PQexecParams with text parameters,
  * bounded on a bounded connection (NULL when the wait failed). Caller PQclears. */

@@ -366,20 +366,6 @@ static PGconn *pg_copy_target_session(pg_copy_shared_t *sh, char *errbuf, size_t
     return tgt;
 }
 
-/* One CopyData message to the target (nonblocking when bounded: may wait). */
-static err_t pg_copy_put(PGconn *tgt, const char *buf, int n, char *errbuf, size_t errsize)
-{
-    int r;
-    err_t err = ERR_OK;
-    while ((r = PQputCopyData(tgt, buf, n)) == 0 && err == ERR_OK)
-        err = pg_conn_await(tgt, 1, errbuf, errsize);
-    if (r == 1 || err != ERR_OK)
-        return err;
-    char m[1024];
-    snprintf(errbuf, errsize, "target: %s", pg_conn_message(tgt, m, sizeof(m)));
-    return pg_conn_classify(tgt);
-}
-
 /* Pumps one COPY OUT into one COPY IN. Each CopyData message is one row
  * (binary adds one trailer message); *sent counts them for live progress.
  * ERR_OK only when the source stream ended; otherwise the source session is
@@ -391,7 +377,7 @@ static err_t pg_copy_pump(pg_copy_shared_t *sh, pg_copy_desc_t *d, PGconn *src, 
     int n;
     uint64_t bytes = 0, rows = 0;
     while ((n = PQgetCopyData(src, &buf, 0)) > 0) {
-        err_t err = pg_copy_put(tgt, buf, n, errbuf, errsize);
+        err_t err = pg_conn_copy_put(tgt, buf, (size_t)n, errbuf, errsize);
         PQfreemem(buf);
         bytes += (uint64_t)n;
         rows++;
@@ -419,27 +405,6 @@ static err_t pg_copy_pump(pg_copy_shared_t *sh, pg_copy_desc_t *d, PGconn *src, 
         return ERR_RUNTIME;
     }
     return ERR_OK;
-}
-
-static err_t pg_copy_finish(PGconn *conn, const char *what, uint64_t *rows, char *errbuf,
-                            size_t errsize)
-{
-    PGresult *res;
-    err_t err = ERR_OK, waited;
-    char eb[512];
-    while ((waited = pg_conn_await(conn, 0, eb, sizeof(eb))) == ERR_OK && /* bounded: target */
-           (res = PQgetResult(conn)) != NULL) {
-        if (PQresultStatus(res) == PGRES_COMMAND_OK && rows != NULL)
-            *rows = strtoull(PQcmdTuples(res), NULL, 10);
-        else if (PQresultStatus(res) != PGRES_COMMAND_OK && err == ERR_OK) {
-            snprintf(errbuf, errsize, "%s: %s", what, PQresultErrorMessage(res));
-            err = ERR_RUNTIME;
-        }
-        PQclear(res);
-    }
-    if (waited != ERR_OK && err == ERR_OK)
-        snprintf(errbuf, errsize, "%s", eb);
-    return waited != ERR_OK ? waited : err;
 }
 
 /* "<head>(<item's select><inner>)<tail>" into a malloc'd string; NULL when
@@ -535,13 +500,11 @@ static err_t pg_copy_item_run(pg_copy_shared_t *sh, PGconn *src, PGconn *tgt,
         return ERR_RUNTIME;
     uint64_t rows = 0, sent = 0;
     err_t err = pg_copy_pump(sh, d, src, tgt, &sent, errbuf, errsize);
-    PQputCopyEnd(tgt, err == ERR_OK && !*sh->stop ? NULL : "copy interrupted");
-    char eb[256];
-    err_t e2 = pg_copy_finish(tgt, "target: copy", &rows, err == ERR_OK ? errbuf : eb,
-                              err == ERR_OK ? errsize : sizeof(eb));
+    err_t e2 = pg_conn_copy_finish(tgt, err == ERR_OK && !*sh->stop ? NULL : "copy interrupted",
+                                   "target: copy", &rows, err, errbuf, errsize);
     if (err != ERR_OK) /* the source is mid COPY OUT: PQgetResult would never end */
         return err;
-    err_t e1 = pg_copy_finish(src, "source: copy", NULL, errbuf, errsize);
+    err_t e1 = pg_conn_copy_results(src, "source: copy", NULL, errbuf, errsize);
     if (e1 == ERR_OK && e2 == ERR_OK)
         atomic_fetch_add(&d->rows, rows - sent); /* exact count; wraps back when sent > rows */
     return e1 != ERR_OK ? e1 : e2;

@@ -64,18 +64,12 @@ int pg_large_mark(const change_row_t *row, size_t limit, char *shape)
  * (bounded) until it has, so its buffer stays about one piece. */
 static err_t pg_large_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize)
 {
-    int rc;
-    while ((rc = PQputCopyData(conn, buf, (int)n)) == 0) {
-        err_t err = pg_conn_await(conn, 1, errbuf, errsize);
-        if (err != ERR_OK)
-            return err;
+    err_t err = pg_conn_copy_put(conn, buf, n, errbuf, errsize);
+    if (err == ERR_OK && PQflush(conn) < 0) {
+        pg_conn_message(conn, errbuf, errsize);
+        err = pg_conn_classify(conn);
     }
-    if (rc < 0 || PQflush(conn) < 0) {
-        char m[512];
-        snprintf(errbuf, errsize, "%s", pg_conn_message(conn, m, sizeof(m)));
-        return pg_conn_classify(conn);
-    }
-    return pg_conn_await(conn, 1, errbuf, errsize);
+    return err == ERR_OK ? pg_conn_await(conn, 1, errbuf, errsize) : err;
 }
 
 /* One COPY line: "<c>\t<escaped value>\n", in pieces of buf (PG_LARGE_PIECE). */
@@ -95,43 +89,6 @@ static err_t pg_large_put_value(PGconn *conn, int c, const change_value_t *v, ch
     if (err == ERR_OK) {
         buf[n++] = '\n';
         err = pg_large_put(conn, buf, n, errbuf, errsize);
-    }
-    return err;
-}
-
-/* pg_conn_await, its message into errbuf unless err says an earlier failure is there. */
-static err_t pg_large_await(PGconn *conn, int output_only, err_t err, char *errbuf, size_t errsize)
-{
-    char eb[256];
-    return err != ERR_OK ? pg_conn_await(conn, output_only, eb, sizeof(eb))
-                         : pg_conn_await(conn, output_only, errbuf, errsize);
-}
-
-/* Ends the COPY (aborted with why when not NULL) and reads its results;
- * the first failure into errbuf unless err says one is there already. */
-static err_t pg_large_end(PGconn *conn, const char *why, err_t err, char *errbuf, size_t errsize)
-{
-    int rc;
-    while ((rc = PQputCopyEnd(conn, why)) == 0) {
-        err_t w = pg_large_await(conn, 1, err, errbuf, errsize);
-        if (w != ERR_OK)
-            return err != ERR_OK ? err : w;
-    }
-    for (PGresult *res; rc > 0;) {
-        err_t w = pg_large_await(conn, 0, err, errbuf, errsize);
-        if (w != ERR_OK)
-            return err != ERR_OK ? err : w;
-        if ((res = PQgetResult(conn)) == NULL)
-            break;
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && err == ERR_OK) {
-            snprintf(errbuf, errsize, "%s", PQresultErrorMessage(res));
-            err = pg_conn_classify(conn);
-        }
-        PQclear(res);
-    }
-    if (rc < 0 && err == ERR_OK) {
-        pg_conn_message(conn, errbuf, errsize);
-        err = pg_conn_classify(conn);
     }
     return err;
 }
@@ -158,8 +115,8 @@ static err_t pg_large_copy(PGconn *conn, const change_row_t *row, const char *sh
         *bytes += row->new_tuple->values[c].len;
     }
     free(buf);
-    return pg_large_end(conn, err != ERR_OK ? "syncline: staging failed" : NULL, err, errbuf,
-                        errsize);
+    return pg_conn_copy_finish(conn, err != ERR_OK ? "syncline: staging failed" : NULL, NULL, NULL,
+                               err, errbuf, errsize);
 }
 
 /* The first staged column's name, for messages. */
