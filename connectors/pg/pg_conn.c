@@ -281,14 +281,18 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
     }
 }
 
-/* libpq's message for a failed call on conn into errbuf; its class. */
-static err_t pg_conn_failed(PGconn *conn, char *errbuf, size_t errsize)
+/* libpq's message for a failed call on conn into errbuf, after "<what>: "
+ * unless what is NULL; its class. */
+static err_t pg_conn_failed(PGconn *conn, const char *what, char *errbuf, size_t errsize)
 {
-    pg_conn_message(conn, errbuf, errsize);
+    char m[1024];
+    pg_conn_message(conn, m, sizeof(m));
+    snprintf(errbuf, errsize, "%s%s%s", what ? what : "", what ? ": " : "", m);
     return pg_conn_classify(conn);
 }
 
-err_t pg_conn_copy_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize)
+err_t pg_conn_copy_put(PGconn *conn, const char *what, const char *buf, size_t n, char *errbuf,
+                       size_t errsize)
 {
     int rc;
     while ((rc = PQputCopyData(conn, buf, (int)n)) == 0) { /* nonblocking: no room yet */
@@ -296,7 +300,7 @@ err_t pg_conn_copy_put(PGconn *conn, const char *buf, size_t n, char *errbuf, si
         if (err != ERR_OK)
             return err;
     }
-    return rc > 0 ? ERR_OK : pg_conn_failed(conn, errbuf, errsize);
+    return rc > 0 ? ERR_OK : pg_conn_failed(conn, what, errbuf, errsize);
 }
 
 static err_t pg_conn_copy_end(PGconn *conn, const char *why, char *errbuf, size_t errsize)
@@ -307,7 +311,7 @@ static err_t pg_conn_copy_end(PGconn *conn, const char *why, char *errbuf, size_
         if (err != ERR_OK)
             return err;
     }
-    return rc > 0 ? ERR_OK : pg_conn_failed(conn, errbuf, errsize);
+    return rc > 0 ? ERR_OK : pg_conn_failed(conn, NULL, errbuf, errsize);
 }
 
 err_t pg_conn_copy_results(PGconn *conn, const char *what, uint64_t *rows, char *errbuf,

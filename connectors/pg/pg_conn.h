@@ -52,9 +52,11 @@ void pg_conn_set_wait_hook(PGconn *conn, void (*hook)(void *arg, int stalled), v
 err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize);
 
 /* COPY FROM STDIN: queues one CopyData message, waiting (bounded as
- * pg_conn_await) for room in libpq's buffer. Fails with libpq's message in
- * errbuf, classed by pg_conn_classify. */
-err_t pg_conn_copy_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize);
+ * pg_conn_await) for room in libpq's buffer. Fails with "<what>: <libpq's
+ * message>" (what NULL: the message alone) in errbuf, classed by
+ * pg_conn_classify. */
+err_t pg_conn_copy_put(PGconn *conn, const char *what, const char *buf, size_t n, char *errbuf,
+                       size_t errsize);
 
 /* Reads a COPY's results (either direction, once its data ended), every wait
  * bounded; *rows (NULL: not wanted) the rows it reports. The first failure

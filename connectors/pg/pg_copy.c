@@ -377,7 +377,7 @@ static err_t pg_copy_pump(pg_copy_shared_t *sh, pg_copy_desc_t *d, PGconn *src, 
     int n;
     uint64_t bytes = 0, rows = 0;
     while ((n = PQgetCopyData(src, &buf, 0)) > 0) {
-        err_t err = pg_conn_copy_put(tgt, buf, (size_t)n, errbuf, errsize);
+        err_t err = pg_conn_copy_put(tgt, "target", buf, (size_t)n, errbuf, errsize);
         PQfreemem(buf);
         bytes += (uint64_t)n;
         rows++;

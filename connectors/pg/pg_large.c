@@ -64,7 +64,7 @@ int pg_large_mark(const change_row_t *row, size_t limit, char *shape)
  * (bounded) until it has, so its buffer stays about one piece. */
 static err_t pg_large_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize)
 {
-    err_t err = pg_conn_copy_put(conn, buf, n, errbuf, errsize);
+    err_t err = pg_conn_copy_put(conn, NULL, buf, n, errbuf, errsize);
     if (err == ERR_OK && PQflush(conn) < 0) {
         pg_conn_message(conn, errbuf, errsize);
         err = pg_conn_classify(conn);
