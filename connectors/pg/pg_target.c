@@ -144,6 +144,11 @@ const char *pg_target_unusable(pg_target_t *pt, uint32_t relid)
     return r != NULL ? r->unusable : NULL;
 }
 
+unsigned long long pg_target_rows_copied(const pg_target_t *pt)
+{
+    return pt->ex.copied;
+}
+
 static err_t pg_target_relation(void *ctx, const change_relation_t *rel, lsn_t lsn, char *errbuf,
                                 size_t errsize)
 {

@@ -40,6 +40,9 @@ err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *nam
  * valid until the relation is described again or pt is freed. */
 const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 
+/* Rows sent by COPY (runs of inserts, pg_target_copy) since pt was made. */
+unsigned long long pg_target_rows_copied(const pg_target_t *pt);
+
 /* The DDL at lsn was applied on the target by hand (run --ddl-applied):
  * the stream skips it instead of stopping on it again. */
 void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn);

@@ -13,6 +13,7 @@
 #include "pg/pg_bulk_sql.h"
 #include "pg/pg_identity.h"
 #include "pg/pg_large.h"
+#include "pg/pg_target_copy.h"
 #include "pg/pg_target_sql.h"
 
 static pg_target_stmt_t *pg_target_exec_stmt_build(pg_target_exec_t *ex, pg_target_rel_t *r,
@@ -422,11 +423,26 @@ static int pg_target_exec_plain(const pg_target_exec_t *ex, const change_row_t *
     return plain == 0 ? 1 : pg_target_exec_chunk(plain, per_row);
 }
 
+/* 1 when the n inserts go as one COPY: enough of them, a table that takes
+ * COPY as it takes INSERT, text values only, none large (pg_large stages a
+ * large value and keeps libpq's buffers small). */
+static int pg_target_exec_copies(const pg_target_exec_t *ex, const pg_target_rel_t *r,
+                                 const change_row_t *rows, int n, const int *cols, int per_row)
+{
+    if (!r->copyable || n < PG_TARGET_COPY_MIN_ROWS || !pg_target_copy_fits(rows, n, cols, per_row))
+        return 0;
+    for (int i = 0; ex->large_value > 0 && i < n; i++) {
+        if (pg_large_any(&rows[i], ex->large_value))
+            return 0;
+    }
+    return 1;
+}
+
 err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *rows, int n,
                           char *errbuf, size_t errsize)
 {
     int ncols = r->rel->ncols;
-    char *present = malloc((size_t)ncols + 1);
+    char *present = calloc((size_t)ncols + 1, 1);
     int *cols = calloc((size_t)ncols * 2 + 1, sizeof(int));
     err_t err = ERR_OK;
     if (present == NULL || cols == NULL) {
@@ -443,7 +459,13 @@ err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change
     pg_bulk_sql_rel_t b = {
         .rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
     int per_row = pg_bulk_sql_columns(&b, op, present, cols);
-    for (int done = 0; done < n && err == ERR_OK;) {
+    int copy = op == 'I' && pg_target_exec_copies(ex, r, rows, n, cols, per_row);
+    if (copy) {
+        err = pg_target_copy_rows(ex->pipe, r->target, r->qcols, r->display, rows, n, cols, per_row,
+                                  errbuf, errsize);
+        ex->copied += err == ERR_OK ? (unsigned long long)n : 0;
+    }
+    for (int done = 0; !copy && done < n && err == ERR_OK;) {
         int m = pg_target_exec_chunk(n - done, per_row);
         m = pg_target_exec_plain(ex, rows + done, m, per_row);
         err = m == 1 ? pg_target_exec_row(ex, r, &rows[done], errbuf, errsize)

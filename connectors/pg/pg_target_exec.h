@@ -22,7 +22,8 @@ typedef struct pg_target_exec {
     /* the target's encoding is neither UTF8 (ours) nor SQL_ASCII: a value may
      * fail to convert, so multi-row statements keep their rows' keys */
     int converts;
-    size_t large_value; /* a value this large goes by pg_large; 0: never */
+    size_t large_value;        /* a value this large goes by pg_large; 0: never */
+    unsigned long long copied; /* rows sent by COPY (pg_target_copy) */
     const char **values;
     int *lengths;
     int *formats;
@@ -38,7 +39,8 @@ err_t pg_target_exec_row(pg_target_exec_t *ex, pg_target_rel_t *r, const change_
                          char *errbuf, size_t errsize);
 
 /* Queues n rows of one collapsible table r: one op, one column set, distinct
- * keys; as few multi-row statements as the sizes allow. */
+ * keys; as few multi-row statements as the sizes allow, or for a run of
+ * inserts one COPY (pg_target_copy: the pipeline is drained first). */
 err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *rows, int n,
                           char *errbuf, size_t errsize);
 

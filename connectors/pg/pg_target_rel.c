@@ -327,6 +327,13 @@ err_t pg_target_rel_describe(PGconn *conn, const config_t *cfg, pg_target_transf
         err = pg_conn_classify(conn);
     if (err == ERR_OK) {
         r->collapsible = pg_target_rel_can_collapse(conn, r, replica_role);
+        /* COPY takes no rules (INSERT would run them; native replication does not
+         * either, but the applier's INSERT path does) and no views */
+        r->copyable =
+            r->collapsible && pg_target_rel_ask(conn, r,
+                                                "SELECT relkind IN ('r', 'p') AND NOT relhasrules "
+                                                "FROM pg_class WHERE oid = $1::regclass",
+                                                NULL, 0);
         r->trigger_skips = pg_target_rel_trigger_skips(conn, r, replica_role);
     }
     return err;

@@ -49,6 +49,8 @@ typedef struct pg_target_rel {
     int full;                    /* REPLICA IDENTITY FULL: match all columns, one row at a time */
     pg_target_transform_t *trel; /* set for a transformed table (columns/exclude/where) */
     int collapsible;             /* changes to one row may be merged (see pg_target_collapsible) */
+    int copyable;      /* collapsible, and a plain or partitioned table without rules: a run of
+                          inserts may go as one COPY (pg_target_copy) */
     int trigger_skips; /* a BEFORE ROW UPDATE/DELETE trigger fires: it may skip a change */
     char *always;      /* GENERATED ALWAYS identity columns (pg_identity), or NULL; owned */
     pg_target_stmt_t *stmts;

@@ -285,9 +285,10 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
     if (cl != NULL)
         collapse_counts(cl, &in, &out);
     log_info("stopped applied_lsn=%s transactions=%llu rows=%llu target_commits=%llu "
-             "rows_written=%llu",
+             "rows_written=%llu rows_copied=%llu",
              lsn_format(stats.applied_lsn, l, sizeof(l)), (unsigned long long)stats.txns,
-             (unsigned long long)stats.rows, (unsigned long long)stats.batches, out);
+             (unsigned long long)stats.rows, (unsigned long long)stats.batches, out,
+             pg_target_rows_copied(pt));
     (void)in;
     collapse_free(cl);
     return err;
