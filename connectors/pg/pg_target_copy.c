@@ -4,6 +4,7 @@
  */
 #include "pg/pg_target_copy.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,13 @@
 
 #define PG_TARGET_COPY_PIECE (64u << 10) /* bytes handed to libpq at a time */
 
+/* The format all the m rows' values in cols fit: PG_TARGET_COPY_TEXT (text
+ * or NULL), PG_TARGET_COPY_BINARY (binary or NULL), or 0 (mixed, an
+ * unchanged TOAST value, a row that is not an insert). */
 int pg_target_copy_fits(const change_row_t *rows, int m, const int *cols, int ncols)
 {
-    for (int r = 0; r < m; r++) {
+    int text = 1, binary = 1;
+    for (int r = 0; r < m && (text || binary); r++) {
         const change_tuple_t *t = rows[r].new_tuple;
         if (rows[r].op != CHANGE_INSERT || t == NULL)
             return 0;
@@ -25,11 +30,11 @@ int pg_target_copy_fits(const change_row_t *rows, int m, const int *cols, int nc
             if (cols[i] >= t->ncols)
                 return 0;
             char kind = t->values[cols[i]].kind;
-            if (kind != CHANGE_TEXT && kind != CHANGE_NULL)
-                return 0;
+            text &= kind == CHANGE_TEXT || kind == CHANGE_NULL;
+            binary &= kind == CHANGE_BINARY || kind == CHANGE_NULL;
         }
     }
-    return 1;
+    return text ? PG_TARGET_COPY_TEXT : binary ? PG_TARGET_COPY_BINARY : 0;
 }
 
 /* The output buffer of one COPY: filled, then handed to libpq when full. */
@@ -58,6 +63,23 @@ static err_t pg_target_copy_add(pg_target_copy_out_t *o, const char *s, size_t l
     return err;
 }
 
+/* Appends len bytes that may be split across pieces. */
+static err_t pg_target_copy_bytes(pg_target_copy_out_t *o, const char *p, size_t len, char *errbuf,
+                                  size_t errsize)
+{
+    err_t err = ERR_OK;
+    while (err == ERR_OK && len > 0) {
+        size_t n = PG_TARGET_COPY_PIECE - o->n < len ? PG_TARGET_COPY_PIECE - o->n : len;
+        memcpy(o->buf + o->n, p, n);
+        o->n += n;
+        p += n;
+        len -= n;
+        if (len > 0)
+            err = pg_target_copy_flush(o, errbuf, errsize);
+    }
+    return err;
+}
+
 /* One value: \N for NULL, else escaped, in as many pieces as it needs. */
 static err_t pg_target_copy_value(pg_target_copy_out_t *o, const change_value_t *v, char *errbuf,
                                   size_t errsize)
@@ -74,7 +96,44 @@ static err_t pg_target_copy_value(pg_target_copy_out_t *o, const change_value_t 
     return err;
 }
 
-static err_t pg_target_copy_data(pg_target_copy_out_t *o, const change_row_t *rows, int m,
+/* A big-endian integer of n bytes (2 or 4), as COPY BINARY frames its data. */
+static err_t pg_target_copy_int(pg_target_copy_out_t *o, uint32_t v, int n, char *errbuf,
+                                size_t errsize)
+{
+    char b[4];
+    for (int i = 0; i < n; i++)
+        b[i] = (char)(v >> (8 * (n - 1 - i)));
+    return pg_target_copy_add(o, b, (size_t)n, errbuf, errsize);
+}
+
+/* COPY BINARY: the header, each row as its field count and each field as
+ * its length (-1: NULL) and the send-function bytes pgoutput gave, the
+ * trailer. The target's receive function reads them, as for a binary
+ * parameter. */
+static err_t pg_target_copy_binary(pg_target_copy_out_t *o, const change_row_t *rows, int m,
+                                   const int *cols, int ncols, char *errbuf, size_t errsize)
+{
+    static const char header[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    err_t err = pg_target_copy_add(o, header, sizeof(header), errbuf, errsize);
+    for (int r = 0; r < m && err == ERR_OK; r++) {
+        err = pg_target_copy_int(o, (uint32_t)ncols, 2, errbuf, errsize);
+        for (int i = 0; i < ncols && err == ERR_OK; i++) {
+            const change_value_t *v = &rows[r].new_tuple->values[cols[i]];
+            if (v->kind == CHANGE_NULL) {
+                err = pg_target_copy_int(o, UINT32_MAX, 4, errbuf, errsize);
+                continue;
+            }
+            err = pg_target_copy_int(o, (uint32_t)v->len, 4, errbuf, errsize);
+            if (err == ERR_OK && v->len > 0)
+                err = pg_target_copy_bytes(o, v->data, v->len, errbuf, errsize);
+        }
+    }
+    if (err == ERR_OK)
+        err = pg_target_copy_int(o, UINT16_MAX, 2, errbuf, errsize);
+    return err == ERR_OK ? pg_target_copy_flush(o, errbuf, errsize) : err;
+}
+
+static err_t pg_target_copy_text(pg_target_copy_out_t *o, const change_row_t *rows, int m,
                                  const int *cols, int ncols, char *errbuf, size_t errsize)
 {
     err_t err = ERR_OK;
@@ -91,8 +150,9 @@ static err_t pg_target_copy_data(pg_target_copy_out_t *o, const change_row_t *ro
     return err == ERR_OK ? pg_target_copy_flush(o, errbuf, errsize) : err;
 }
 
-/* "COPY target (c1, c2, ...) FROM STDIN"; NULL when out of memory. */
-static char *pg_target_copy_sql(const char *target, char *const *qcols, const int *cols, int ncols)
+/* "COPY target (c1, c2, ...) FROM STDIN" in format; NULL when out of memory. */
+static char *pg_target_copy_sql(const char *target, char *const *qcols, const int *cols, int ncols,
+                                int format)
 {
     sbuf_t sb = {0};
     sbuf_add(&sb, "COPY ");
@@ -102,7 +162,8 @@ static char *pg_target_copy_sql(const char *target, char *const *qcols, const in
         sbuf_add(&sb, i ? ", " : "");
         sbuf_add(&sb, qcols[cols[i]]);
     }
-    sbuf_add(&sb, ") FROM STDIN");
+    sbuf_add(&sb,
+             format == PG_TARGET_COPY_BINARY ? ") FROM STDIN (FORMAT binary)" : ") FROM STDIN");
     return sbuf_take(&sb);
 }
 
@@ -140,14 +201,14 @@ static void pg_target_copy_explain(const char *display, const change_row_t *rows
 
 err_t pg_target_copy_rows(pg_pipe_t *pp, const char *target, char *const *qcols,
                           const char *display, const change_row_t *rows, int m, const int *cols,
-                          int ncols, char *errbuf, size_t errsize)
+                          int ncols, int format, char *errbuf, size_t errsize)
 {
     err_t err = pg_pipe_leave(pp, errbuf, errsize);
     if (err != ERR_OK)
         return err;
     PGconn *conn = pg_pipe_conn(pp);
     char msg[1024] = "";
-    char *sql = pg_target_copy_sql(target, qcols, cols, ncols);
+    char *sql = pg_target_copy_sql(target, qcols, cols, ncols, format);
     pg_target_copy_out_t o = {.conn = conn, .buf = malloc(PG_TARGET_COPY_PIECE)};
     if (sql == NULL || o.buf == NULL) {
         free(sql);
@@ -166,7 +227,9 @@ err_t pg_target_copy_rows(pg_pipe_t *pp, const char *target, char *const *qcols,
         return err;
     }
     PQclear(res);
-    err = pg_target_copy_data(&o, rows, m, cols, ncols, msg, sizeof(msg));
+    err = format == PG_TARGET_COPY_BINARY
+              ? pg_target_copy_binary(&o, rows, m, cols, ncols, msg, sizeof(msg))
+              : pg_target_copy_text(&o, rows, m, cols, ncols, msg, sizeof(msg));
     free(o.buf);
     uint64_t copied = 0;
     err = pg_conn_copy_finish(conn, err != ERR_OK ? "syncline: sending rows failed" : NULL, NULL,

@@ -423,19 +423,20 @@ static int pg_target_exec_plain(const pg_target_exec_t *ex, const change_row_t *
     return plain == 0 ? 1 : pg_target_exec_chunk(plain, per_row);
 }
 
-/* 1 when the n inserts go as one COPY: enough of them, a table that takes
- * COPY as it takes INSERT, text values only, none large (pg_large stages a
- * large value and keeps libpq's buffers small). */
+/* The COPY format (pg_target_copy_fits) the n inserts go in as one COPY, 0
+ * for statements: too few, a table that does not take COPY as it takes
+ * INSERT, mixed values, or a large one (pg_large stages it and keeps
+ * libpq's buffers small). */
 static int pg_target_exec_copies(const pg_target_exec_t *ex, const pg_target_rel_t *r,
                                  const change_row_t *rows, int n, const int *cols, int per_row)
 {
-    if (!r->copyable || n < PG_TARGET_COPY_MIN_ROWS || !pg_target_copy_fits(rows, n, cols, per_row))
+    if (!r->copyable || n < PG_TARGET_COPY_MIN_ROWS)
         return 0;
     for (int i = 0; ex->large_value > 0 && i < n; i++) {
         if (pg_large_any(&rows[i], ex->large_value))
             return 0;
     }
-    return 1;
+    return pg_target_copy_fits(rows, n, cols, per_row);
 }
 
 err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change_row_t *rows, int n,
@@ -459,10 +460,10 @@ err_t pg_target_exec_rows(pg_target_exec_t *ex, pg_target_rel_t *r, const change
     pg_bulk_sql_rel_t b = {
         .rel = r->rel, .target = r->target, .qcols = r->qcols, .types = r->ttypes};
     int per_row = pg_bulk_sql_columns(&b, op, present, cols);
-    int copy = op == 'I' && pg_target_exec_copies(ex, r, rows, n, cols, per_row);
+    int copy = op == 'I' ? pg_target_exec_copies(ex, r, rows, n, cols, per_row) : 0;
     if (copy) {
         err = pg_target_copy_rows(ex->pipe, r->target, r->qcols, r->display, rows, n, cols, per_row,
-                                  errbuf, errsize);
+                                  copy, errbuf, errsize);
         ex->copied += err == ERR_OK ? (unsigned long long)n : 0;
     }
     for (int done = 0; !copy && done < n && err == ERR_OK;) {

@@ -11,8 +11,9 @@
 #   2. a row the target refuses (a target-only CHECK) in the middle of a run: nothing of its
 #      source transaction commits, progress stays before it, the error names table, key and
 #      LSN of that row, a restart stops the same way, and once the target is fixed run converges;
-#   3. fewer than 64 inserts, a table with rules, and apply.binary keep the INSERT path
-#      (rows_copied in the "stopped" line counts what went by COPY).
+#   3. fewer than 64 inserts and a table with rules keep the INSERT path (rows_copied in the
+#      "stopped" line counts what went by COPY);
+#   4. with apply.binary the values go by COPY BINARY, and a refused row is named the same way.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -115,11 +116,27 @@ assert_eq "100" "$(tgt_sql "SELECT count(*) FROM ruled_log")" \
 syncline_stop
 assert_eq "0" "$(stop_copied)" "rows_copied: 59 inserts and a table with rules are not copied"
 
+# ---------------------------------------------------------------- 4: apply.binary: COPY BINARY
+# pgoutput sends each value as its type's send function wrote it: COPY's binary format takes
+# them as they are, through the same receive functions a binary parameter goes through.
 write_config "$(config_json "\"apply\": {$APPLY, \"binary\": true}")"
 syncline_start
-src_sql "INSERT INTO w SELECT g, 'bin' || g, NULL, g, 'b', ARRAY[g], '{}', '\\x00', now(), g
+src_sql "INSERT INTO w SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE E'bin\\t' || g END, '',
+           g * 1.255, 'b' || g, ARRAY[g, NULL], jsonb_build_object('g', g), decode('5c000a', 'hex'),
+           '2024-02-29 12:34:56.789+01'::timestamptz - g * interval '1 hour', -g / 7.0
            FROM generate_series(1001, 1200) g"
+src_sql "INSERT INTO idn (v) SELECT 'b' || g FROM generate_series(1, 100) g"
 wait_synced 60
-assert_same w
+for t in w idn; do assert_same $t; done
 syncline_stop
-assert_eq "0" "$(stop_copied)" "rows_copied: binary values keep the INSERT path"
+assert_eq "300" "$(stop_copied)" "rows_copied: binary values go by COPY BINARY"
+tgt_sql "ALTER TABLE chk ADD CONSTRAINT not_1337 CHECK (v <> 1337)"
+src_sql "INSERT INTO chk SELECT g, g FROM generate_series(1301, 1400) g"
+run_fg refused_binary
+assert_eq 1 "$RUN_RC" "refused_binary: exit code"
+# (a key in binary shows as "?" in every message of syncline's: its place in the COPY tells)
+assert_contains "$E2E_TMP/refused_binary.err" "public.chk" "refused_binary: the error names the table"
+assert_contains "$E2E_TMP/refused_binary.err" "row 37 of 100 in one COPY" "refused_binary: the refused row"
+assert_contains "$E2E_TMP/refused_binary.err" "lsn=" "refused_binary: the error names the LSN"
+assert_eq 0 "$(tgt_sql "SELECT count(*) FROM chk WHERE id > 1300")" \
+    "refused_binary: nothing of the failed transaction is on the target"
