@@ -48,20 +48,12 @@ n=$(staged)
 echo "rows staged: $n"
 syncline_stop
 
-run_fg() { # LABEL -> RUN_RC, stderr in $E2E_TMP/LABEL.err
-    RUN_RC=0
-    timeout -k 5 120 "$SYNCLINE" run -c "$CFG" >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" </dev/null ||
-        RUN_RC=$?
-    echo "--- $1: exit $RUN_RC; stderr:"
-    tail -n 5 "$E2E_TMP/$1.err"
-}
-
 # The run stops naming the table, the constraint and the LSN; nothing of the source transaction
 # (rows ID and ID+1 around the failing one) is on the target; progress did not move.
 expect_failure() { # LABEL CONSTRAINT ID
     local before
     before=$(_e2e_applied_lsn)
-    run_fg "$1"
+    e2e_run_fg "$1" 120
     assert_eq 1 "$RUN_RC" "$1: exit code"
     assert_contains "$E2E_TMP/$1.err" "public.checked" "$1: the error names the table"
     assert_contains "$E2E_TMP/$1.err" "$2" "$1: the error names the constraint"

@@ -15,17 +15,9 @@ e2e_setup t021
 write_config "$(config_json '"apply": {"batch_rows": 100000, "batch_ms": 2000}')"
 both_sql "CREATE TABLE t (id int PRIMARY KEY, v int);"
 
-run_fg() { # LABEL -> RUN_RC, stderr in $E2E_TMP/LABEL.err
-    RUN_RC=0
-    timeout -k 5 60 "$SYNCLINE" run -c "$CFG" >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" </dev/null ||
-        RUN_RC=$?
-    echo "--- $1: exit $RUN_RC; stderr:"
-    cat "$E2E_TMP/$1.err"
-}
-
 # The run stops with the missing-row error naming table, key and LSN.
 expect_missing() { # LABEL KEY
-    run_fg "$1"
+    e2e_run_fg "$1"
     assert_eq 1 "$RUN_RC" "$1: exit code"
     assert_contains "$E2E_TMP/$1.err" "no such row" "$1: the error says no such row"
     assert_contains "$E2E_TMP/$1.err" "public.t" "$1: the error names the table"
@@ -85,7 +77,7 @@ tgt_sql "DELETE FROM t WHERE id = 13"
 before=$(_e2e_applied_lsn)
 src_sql "BEGIN; UPDATE t SET v = v + 1000 WHERE id BETWEEN 10 AND 17; INSERT INTO t VALUES (104, 104); COMMIT;"
 for label in missing3 missing3_again; do
-    run_fg "$label"
+    e2e_run_fg "$label"
     assert_eq 1 "$RUN_RC" "$label: exit code"
     assert_contains "$E2E_TMP/$label.err" "no such row" "$label: the error says no such row"
     assert_contains "$E2E_TMP/$label.err" "public.t" "$label: the error names the table"

@@ -72,13 +72,6 @@ assert_eq "1100" "$copied" "rows_copied: w, p, idn and extra went by COPY"
 
 # ---------------------------------------------------------------- 2: a refused row in a run
 tgt_sql "ALTER TABLE chk ADD CONSTRAINT not_137 CHECK (v <> 137)"
-run_fg() { # LABEL -> RUN_RC, stderr in $E2E_TMP/LABEL.err
-    RUN_RC=0
-    timeout -k 5 60 "$SYNCLINE" run -c "$CFG" >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" </dev/null ||
-        RUN_RC=$?
-    echo "--- $1: exit $RUN_RC; stderr:"
-    cat "$E2E_TMP/$1.err"
-}
 src_sql "INSERT INTO chk SELECT g, g FROM generate_series(1, 100) g"
 mid=$(src_sql "SELECT pg_current_wal_lsn()")
 src_sql "BEGIN;
@@ -86,7 +79,7 @@ INSERT INTO chk SELECT g, g FROM generate_series(101, 300) g;
 INSERT INTO few VALUES (1, 'same transaction');
 COMMIT;"
 for label in refused refused_again; do
-    run_fg "$label"
+    e2e_run_fg "$label"
     assert_eq 1 "$RUN_RC" "$label: exit code"
     assert_contains "$E2E_TMP/$label.err" "not_137" "$label: the server's message"
     assert_contains "$E2E_TMP/$label.err" "public.chk" "$label: the error names the table"
@@ -132,7 +125,7 @@ syncline_stop
 assert_eq "300" "$(stop_copied)" "rows_copied: binary values go by COPY BINARY"
 tgt_sql "ALTER TABLE chk ADD CONSTRAINT not_1337 CHECK (v <> 1337)"
 src_sql "INSERT INTO chk SELECT g, g FROM generate_series(1301, 1400) g"
-run_fg refused_binary
+e2e_run_fg refused_binary
 assert_eq 1 "$RUN_RC" "refused_binary: exit code"
 # (a key in binary shows as "?" in every message of syncline's: its place in the COPY tells)
 assert_contains "$E2E_TMP/refused_binary.err" "public.chk" "refused_binary: the error names the table"

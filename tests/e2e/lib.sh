@@ -289,6 +289,17 @@ write_config() {
     printf '%s\n' "$1" >"$CFG"
 }
 
+# Runs `syncline run` in the foreground until it exits (at most TIMEOUT seconds, default 60):
+# RUN_RC is its exit code, its stdout and stderr go to $E2E_TMP/LABEL.out and LABEL.err, and
+# the last lines of stderr are printed. For scenarios that expect run to stop by itself.
+e2e_run_fg() { # LABEL [TIMEOUT]
+    RUN_RC=0
+    timeout -k 5 "${2:-60}" "$SYNCLINE" run -c "$CFG" >"$E2E_TMP/$1.out" 2>"$E2E_TMP/$1.err" </dev/null ||
+        RUN_RC=$?
+    echo "--- $1: exit $RUN_RC; stderr:"
+    tail -n 20 "$E2E_TMP/$1.err"
+}
+
 # Runs CMD (a string, eval'd) when the scenario exits, before syncline drop; last added first.
 e2e_on_exit() {
     E2E_CLEANUP+=("$1")
