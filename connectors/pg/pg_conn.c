@@ -303,6 +303,15 @@ err_t pg_conn_copy_put(PGconn *conn, const char *what, const char *buf, size_t n
     return rc > 0 ? ERR_OK : pg_conn_failed(conn, what, errbuf, errsize);
 }
 
+err_t pg_conn_copy_send(PGconn *conn, const char *what, const char *buf, size_t n, char *errbuf,
+                        size_t errsize)
+{
+    err_t err = pg_conn_copy_put(conn, what, buf, n, errbuf, errsize);
+    if (err == ERR_OK && PQflush(conn) < 0)
+        err = pg_conn_failed(conn, what, errbuf, errsize);
+    return err == ERR_OK ? pg_conn_await(conn, 1, errbuf, errsize) : err;
+}
+
 static err_t pg_conn_copy_end(PGconn *conn, const char *why, char *errbuf, size_t errsize)
 {
     int rc;

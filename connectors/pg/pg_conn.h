@@ -58,6 +58,12 @@ err_t pg_conn_await(PGconn *conn, int output_only, char *errbuf, size_t errsize)
 err_t pg_conn_copy_put(PGconn *conn, const char *what, const char *buf, size_t n, char *errbuf,
                        size_t errsize);
 
+/* pg_conn_copy_put, then waits (bounded as pg_conn_await) until libpq has
+ * sent it all, so libpq's buffer stays about one piece however much is
+ * copied. */
+err_t pg_conn_copy_send(PGconn *conn, const char *what, const char *buf, size_t n, char *errbuf,
+                        size_t errsize);
+
 /* Reads a COPY's results (either direction, once its data ended), every wait
  * bounded; *rows (NULL: not wanted) the rows it reports. The first failure
  * into errbuf, "<what>: <server message>" (what NULL: the message alone). */

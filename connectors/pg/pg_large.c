@@ -60,18 +60,6 @@ int pg_large_mark(const change_row_t *row, size_t limit, char *shape)
     return n;
 }
 
-/* Queues n bytes of COPY data; when libpq cannot send them at once, waits
- * (bounded) until it has, so its buffer stays about one piece. */
-static err_t pg_large_put(PGconn *conn, const char *buf, size_t n, char *errbuf, size_t errsize)
-{
-    err_t err = pg_conn_copy_put(conn, NULL, buf, n, errbuf, errsize);
-    if (err == ERR_OK && PQflush(conn) < 0) {
-        pg_conn_message(conn, errbuf, errsize);
-        err = pg_conn_classify(conn);
-    }
-    return err == ERR_OK ? pg_conn_await(conn, 1, errbuf, errsize) : err;
-}
-
 /* One COPY line: "<c>\t<escaped value>\n", in pieces of buf (PG_LARGE_PIECE). */
 static err_t pg_large_put_value(PGconn *conn, int c, const change_value_t *v, char *buf,
                                 char *errbuf, size_t errsize)
@@ -83,12 +71,12 @@ static err_t pg_large_put_value(PGconn *conn, int c, const change_value_t *v, ch
         n += copy_escape(&p, end, buf + n, PG_LARGE_PIECE - n);
         if (p == end && n < PG_LARGE_PIECE)
             break;
-        err = pg_large_put(conn, buf, n, errbuf, errsize);
+        err = pg_conn_copy_send(conn, NULL, buf, n, errbuf, errsize);
         n = 0;
     }
     if (err == ERR_OK) {
         buf[n++] = '\n';
-        err = pg_large_put(conn, buf, n, errbuf, errsize);
+        err = pg_conn_copy_send(conn, NULL, buf, n, errbuf, errsize);
     }
     return err;
 }

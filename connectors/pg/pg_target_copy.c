@@ -37,7 +37,8 @@ int pg_target_copy_fits(const change_row_t *rows, int m, const int *cols, int nc
     return text ? PG_TARGET_COPY_TEXT : binary ? PG_TARGET_COPY_BINARY : 0;
 }
 
-/* The output buffer of one COPY: filled, then handed to libpq when full. */
+/* The output buffer of one COPY: filled, then sent when full (libpq's own
+ * buffer stays about one piece). */
 typedef struct pg_target_copy_out {
     PGconn *conn;
     char *buf;
@@ -46,7 +47,7 @@ typedef struct pg_target_copy_out {
 
 static err_t pg_target_copy_flush(pg_target_copy_out_t *o, char *errbuf, size_t errsize)
 {
-    err_t err = o->n > 0 ? pg_conn_copy_put(o->conn, NULL, o->buf, o->n, errbuf, errsize) : ERR_OK;
+    err_t err = o->n > 0 ? pg_conn_copy_send(o->conn, NULL, o->buf, o->n, errbuf, errsize) : ERR_OK;
     o->n = 0;
     return err;
 }
