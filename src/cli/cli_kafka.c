@@ -190,7 +190,7 @@ const cli_command_t cli_capture_command = {
     .summary = "stream the source's changes into a Kafka topic until SIGINT/SIGTERM",
     .usage = "usage: syncline capture -c FILE [--partitions N] [--metrics [ADDR:]PORT]\n"
              "  Creates the publication and slot when absent and streams every committed\n"
-             "  transaction into kafka.topic (idempotent producer, acks=all). The slot is\n"
+             "  transaction into kafka.topic (acks=all; docs/kafka.md). The slot is\n"
              "  confirmed only up to what the broker acknowledged. No initial copy.\n"
              "  -c, --config FILE   configuration (JSON) with a \"kafka\" block\n"
              "  --partitions N      partitions of the topic when capture creates it and\n"
@@ -273,10 +273,11 @@ static err_t apply_session(void *state, cli_ctx_t *ctx, int *started)
         }
         as->opts.from = KAFKA_SOURCE_FROM_STORED; /* a retry resumes from the target */
         log_info("apply stopped applied_lsn=%s messages=%llu rows=%llu skipped=%llu "
-                 "dead_lettered=%llu target_commits=%llu",
+                 "dead_lettered=%llu target_commits=%llu rows_copied=%llu",
                  lsn_format(st.applied_lsn, l, sizeof(l)), (unsigned long long)st.messages,
                  (unsigned long long)st.rows, (unsigned long long)st.skipped,
-                 (unsigned long long)st.dead, (unsigned long long)st.batches);
+                 (unsigned long long)st.dead, (unsigned long long)st.batches,
+                 pg_target_rows_copied(pt));
     }
     pg_target_free(pt);
     return err;
