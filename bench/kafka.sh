@@ -4,7 +4,7 @@
 # side with PostgreSQL's native logical replication draining the same backlog, in the same run.
 #
 #   sudo bash bench/kafka.sh [--scale N] [--transactions N] [--clients N] [--format json|avro]
-#                            [--syncline PATH] [--keep]
+#                            [--warmup N] [--syncline PATH] [--keep]
 #
 # Both consumers start from identical targets (pgbench -i data on every side, two target
 # databases) and their slots are created before the backlog. Native: a subscription
@@ -20,6 +20,7 @@ SCALE=10
 TRANSACTIONS=40000
 CLIENTS=4
 FORMAT=json
+WARMUP=0
 KEEP=0
 SYNCLINE=${SYNCLINE:-$ROOT/build/syncline}
 while (($#)); do
@@ -28,12 +29,14 @@ while (($#)); do
     --transactions) TRANSACTIONS=${2:?}; shift 2 ;;
     --clients) CLIENTS=${2:?}; shift 2 ;;
     --format) FORMAT=${2:?}; shift 2 ;;
+    --warmup) WARMUP=${2:?}; shift 2 ;;
     --syncline) SYNCLINE=${2:?}; shift 2 ;;
     --keep) KEEP=1; shift ;;
     -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) echo "kafka.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
+[[ $WARMUP =~ ^[0-9]+$ ]] || { echo "kafka.sh: --warmup must be a whole number" >&2; exit 2; }
 [[ -x "$SYNCLINE" ]] || { echo "kafka.sh: no syncline binary at $SYNCLINE" >&2; exit 2; }
 
 # shellcheck source=bench/lib-kafka.sh
@@ -62,25 +65,60 @@ for ((i = 0; i < 150; i++)); do grep -q "capture streaming" "$SCRATCH/capture.lo
 kill -TERM "$cap"
 wait "$cap" || die "capture (setup) failed: $(tail -n 3 "$SCRATCH/capture.log")"
 
+# backlog N: N pgbench transactions written while nothing consumes the slots
+backlog() {
+    "$PG_BIN/pgbench" -n -c "$CLIENTS" -j 2 -t "$(($1 / CLIENTS))" -h 127.0.0.1 -p "$SRC_PORT" -U postgres bench \
+        >>"$SCRATCH/pgbench.log" 2>&1 || die "pgbench"
+}
+# until_rows DB ROWS: waits until DB's pgbench_history holds ROWS rows
+until_rows() {
+    local t0
+    t0=$(now)
+    until [[ "$(q "$TGT_PORT" "$1" "SELECT count(*) FROM pgbench_history")" == "$2" ]]; do
+        awk -v a="$(secs "$t0" "$(now)")" 'BEGIN { exit !(a < 300) }' || die "$1: pgbench_history did not reach $2 rows in 300 s"
+        sleep 0.02
+    done
+}
+if ((WARMUP > 0)); then
+    log "warm-up: $WARMUP transactions, drained untimed by native and by capture + apply"
+    backlog "$WARMUP"
+    rows=$(q "$SRC_PORT" bench "SELECT count(*) FROM pgbench_history")
+    q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
+    until_rows bench_native "$rows"
+    q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
+    "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
+    cap=$!
+    "$SYNCLINE" apply -c "$CFG" >>"$SCRATCH/apply.log" 2>&1 &
+    app=$!
+    until_rows bench_kafka "$rows"
+    kill -TERM "$cap" "$app"
+    wait "$cap" || die "capture (warm-up) failed: $(tail -n 3 "$SCRATCH/capture.log")"
+    wait "$app" || die "apply (warm-up) failed: $(tail -n 3 "$SCRATCH/apply.log")"
+fi
+
 log "writing the backlog"
-per_client=$((TRANSACTIONS / CLIENTS))
-"$PG_BIN/pgbench" -n -c "$CLIENTS" -j 2 -t "$per_client" -h 127.0.0.1 -p "$SRC_PORT" -U postgres bench \
-    >"$SCRATCH/pgbench.log" 2>&1 || die "pgbench"
+BASE_ROWS=$(q "$SRC_PORT" bench "SELECT count(*) FROM pgbench_history")
+backlog "$TRANSACTIONS"
 END_LSN=$(q "$SRC_PORT" bench "SELECT pg_current_wal_lsn()")
 ROWS=$(q "$SRC_PORT" bench "SELECT count(*) FROM pgbench_history")
 WAL_MB=$(q "$SRC_PORT" bench "SELECT round(pg_wal_lsn_diff('$END_LSN', confirmed_flush_lsn) / 1048576.0, 1) FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")
-log "backlog: $ROWS transactions, $WAL_MB MB of WAL"
+TXS=$((ROWS - BASE_ROWS))
+log "backlog: $TXS transactions, $WAL_MB MB of WAL"
 
 log "native: draining"
 s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)")
 t0=$(now)
-q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
-until [[ "$(q "$TGT_PORT" bench_native "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.02; done
+sess_open tgt "$TGT_PORT" bench_native
+sess_q tgt "ALTER SUBSCRIPTION native ENABLE" --no-rows >/dev/null
+until [[ "$(sess_q tgt "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.005; done
 T_NATIVE=$(secs "$t0" "$(now)")
+sess_close tgt
 N_SRC=$(cpu_delta "$s0" "$(cpu_snap "$(pm src)")") N_TGT=$(cpu_delta "$g0" "$(cpu_snap "$(pm tgt)")")
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
 
 log "syncline capture + apply ($FORMAT): draining"
+sess_open src "$SRC_PORT" bench
+sess_open tgt "$TGT_PORT" bench_kafka
 s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)") k0=$(cpu_snap "$BROKER_PID")
 t0=$(now)
 "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
@@ -89,14 +127,16 @@ PIDS+=($!)
 PIDS+=($!)
 T_CAPTURE=""
 while :; do
-    if [[ -z "$T_CAPTURE" && "$(q "$SRC_PORT" bench "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")" == t ]]; then
+    if [[ -z "$T_CAPTURE" && "$(sess_q src "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")" == t ]]; then
         T_CAPTURE=$(secs "$t0" "$(now)")
     fi
-    [[ "$(q "$TGT_PORT" bench_kafka "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]] && break
+    [[ "$(sess_q tgt "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]] && break
     kill -0 "${PIDS[1]}" 2>/dev/null || die "apply exited: $(tail -n 3 "$SCRATCH/apply.log")"
-    sleep 0.02
+    sleep 0.005
 done
 T_KAFKA=$(secs "$t0" "$(now)")
+sess_close src
+sess_close tgt
 T_CAPTURE=${T_CAPTURE:-$T_KAFKA}
 K_SRC=$(cpu_delta "$s0" "$(cpu_snap "$(pm src)")") K_TGT=$(cpu_delta "$g0" "$(cpu_snap "$(pm tgt)")")
 K_BROKER=$(cpu_delta "$k0" "$(cpu_snap "$BROKER_PID")")
@@ -109,7 +149,7 @@ for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do
     [[ "$s" == "$(q "$TGT_PORT" bench_native "$d")" ]] || { log "native differs on $t"; status=FAIL; }
     [[ "$s" == "$(q "$TGT_PORT" bench_kafka "$d")" ]] || { log "kafka differs on $t"; status=FAIL; }
 done
-rate() { awk -v n="$ROWS" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+rate() { awk -v n="$TXS" -v s="$1" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 printf '\n| path | seconds | transactions/s | target equals source |\n|---|---:|---:|---|\n'
 printf '| native logical replication | %s | %s | %s |\n' "$T_NATIVE" "$(rate "$T_NATIVE")" "$status"
 printf '| syncline capture -> Kafka (%s) | %s | %s | - |\n' "$FORMAT" "$T_CAPTURE" "$(rate "$T_CAPTURE")"
