@@ -19,6 +19,8 @@ PACKAGES=(
     # libFuzzer runtime for the fuzz targets (fuzz/README.md); openssl for the TLS test certificates
     libclang-rt-14-dev openssl
     kcat valgrind curl procps
+    # ss, for the bytes an idle apply sends its broker (tests/e2e/102-kafka-avro.sh)
+    iproute2
     # the layer check (scripts/check-layers.py) and test helpers
     python3
     # promtool, to validate the metrics endpoint in tests/e2e/206-metrics.sh

@@ -18,6 +18,18 @@ pgbench_run 6 4
 typed_changes
 wait_same 120 "${PGBENCH_TABLES[@]}" typed
 
+# an idle apply fetches nothing from <topic>.schemas between reads: it paused those partitions
+# (before, its schema consumer fetched about 50 times a second: some 26,000 bytes in 5 s)
+broker_bytes_sent() { # PID: bytes the process sent to the broker so far, all its connections
+    ss -tinpH "dport = :${KAFKA_BROKERS##*:}" | grep -A1 "pid=$1," | grep -o 'bytes_sent:[0-9]*' |
+        awk -F: '{ s += $2 } END { print s + 0 }'
+}
+sent0=$(broker_bytes_sent "${APPLY_PIDS[1]}")
+sleep 5
+sent=$(($(broker_bytes_sent "${APPLY_PIDS[1]}") - sent0))
+((sent0 > 0 && sent < 10000)) ||
+    fail "an idle apply sent $sent bytes to the broker in 5 s (before: $sent0), expected under 10000"
+
 # a new version of pgbench_accounts while capture and apply run (the target first, as before DDL
 # following: apply skips the replayed command, the target has it already)
 tgt_sql "ALTER TABLE pgbench_accounts ADD COLUMN note text, ADD COLUMN score float8"
