@@ -108,17 +108,21 @@ log "backlog: $TXS transactions, $WAL_MB MB of WAL"
 log "native: draining"
 s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)")
 t0=$(now)
-sess_open tgt "$TGT_PORT" bench_native
-sess_q tgt "ALTER SUBSCRIPTION native ENABLE" --no-rows >/dev/null
-until [[ "$(sess_q tgt "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]]; do sleep 0.005; done
+sess_open tgt "$SCRATCH" "$TGT_PORT" bench_native
+n=$(sess_q tgt "ALTER SUBSCRIPTION native ENABLE" --no-rows)
+while :; do
+    n=$(sess_q tgt "SELECT count(*) FROM pgbench_history")
+    [[ $n == "$ROWS" ]] && break
+    sleep 0.005
+done
 T_NATIVE=$(secs "$t0" "$(now)")
 sess_close tgt
 N_SRC=$(cpu_delta "$s0" "$(cpu_snap "$(pm src)")") N_TGT=$(cpu_delta "$g0" "$(cpu_snap "$(pm tgt)")")
 q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
 
 log "syncline capture + apply ($FORMAT): draining"
-sess_open src "$SRC_PORT" bench
-sess_open tgt "$TGT_PORT" bench_kafka
+sess_open src "$SCRATCH" "$SRC_PORT" bench
+sess_open tgt "$SCRATCH" "$TGT_PORT" bench_kafka
 s0=$(cpu_snap "$(pm src)") g0=$(cpu_snap "$(pm tgt)") k0=$(cpu_snap "$BROKER_PID")
 t0=$(now)
 "$SYNCLINE" capture -c "$CFG" >>"$SCRATCH/capture.log" 2>&1 &
@@ -127,10 +131,12 @@ PIDS+=($!)
 PIDS+=($!)
 T_CAPTURE=""
 while :; do
-    if [[ -z "$T_CAPTURE" && "$(sess_q src "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")" == t ]]; then
-        T_CAPTURE=$(secs "$t0" "$(now)")
+    if [[ -z "$T_CAPTURE" ]]; then
+        c=$(sess_q src "SELECT confirmed_flush_lsn >= '$END_LSN' FROM pg_replication_slots WHERE slot_name = 'syncline_bench'")
+        [[ $c != t ]] || T_CAPTURE=$(secs "$t0" "$(now)")
     fi
-    [[ "$(sess_q tgt "SELECT count(*) FROM pgbench_history")" == "$ROWS" ]] && break
+    n=$(sess_q tgt "SELECT count(*) FROM pgbench_history")
+    [[ $n == "$ROWS" ]] && break
     kill -0 "${PIDS[1]}" 2>/dev/null || die "apply exited: $(tail -n 3 "$SCRATCH/apply.log")"
     sleep 0.005
 done

@@ -15,6 +15,8 @@ source "$ROOT/tests/lib/pg.sh"
 source "$ROOT/tests/lib/kafka.sh"
 # shellcheck source=bench/cpu.sh
 source "$ROOT/bench/cpu.sh"
+# shellcheck source=bench/psql-session.sh
+source "$ROOT/bench/psql-session.sh"
 
 log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FAIL: $*"; exit 1; }
@@ -23,36 +25,6 @@ q() { # PORT DB SQL
         -h 127.0.0.1 -p "$1" -U postgres -d "$2" -c "$3"
 }
 now() { echo "$EPOCHREALTIME"; }
-
-# Polling sessions: one psql each, kept open while a drain is timed, so that polling forks no
-# process (a psql started every 20 ms costs the 2-core machine CPU the drain needs). Several can
-# be open at once: sess_open NAME PORT DB; sess_q NAME SQL (one line back); sess_close NAME.
-declare -A SESS_IN SESS_OUT SESS_PID
-sess_open() {
-    local dir=$SCRATCH/sess.$1 fin fout
-    mkdir -p "$dir"
-    rm -f "$dir/in" "$dir/out"
-    mkfifo "$dir/in" "$dir/out"
-    PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -qAt -v ON_ERROR_STOP=1 \
-        -h 127.0.0.1 -p "$2" -U postgres -d "$3" <"$dir/in" >"$dir/out" 2>&1 &
-    SESS_PID[$1]=$!
-    exec {fin}>"$dir/in" {fout}<"$dir/out"
-    SESS_IN[$1]=$fin SESS_OUT[$1]=$fout
-}
-sess_q() { # a statement that returns no row (ALTER ...) answers with the SELECT after it
-    local line
-    printf '%s;\n' "$2" >&"${SESS_IN[$1]}"
-    [[ ${3:-} != --no-rows ]] || printf 'SELECT 1;\n' >&"${SESS_IN[$1]}"
-    IFS= read -r -t 30 line <&"${SESS_OUT[$1]}" || die "no answer from the polling session $1"
-    printf '%s\n' "$line"
-}
-sess_close() {
-    local fin=${SESS_IN[$1]} fout=${SESS_OUT[$1]}
-    printf '\\q\n' >&"$fin"
-    exec {fin}>&- {fout}<&-
-    wait "${SESS_PID[$1]}" 2>/dev/null || true
-    rm -rf "$SCRATCH/sess.$1"
-}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 pm() { head -n 1 "$SCRATCH/$1/postmaster.pid"; }
 

@@ -17,6 +17,8 @@ NAME=bench # syncline's "name": slot and publication syncline_bench, progress ro
 source "$ROOT/tests/lib/pg.sh"
 # shellcheck source=bench/cpu.sh
 source "$ROOT/bench/cpu.sh"
+# shellcheck source=bench/psql-session.sh
+source "$ROOT/bench/psql-session.sh"
 PSQL=$PG_BIN/psql
 # shellcheck disable=SC2034 # used by the scripts that source this file
 PGBENCH=$PG_BIN/pgbench
@@ -62,14 +64,13 @@ WORK=""
 SRC_DIR=""
 TGT_DIR=""
 SYNC_PID=""
-POLL_PID=""
 BG_PID=""
 
 bench_cleanup() {
     local rc=$?
     set +e
     local p
-    for p in "$SYNC_PID" "$POLL_PID" "$BG_PID"; do
+    for p in "$SYNC_PID" "${SESS_PID[poll]:-}" "$BG_PID"; do
         if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
             kill -TERM "$p"
             wait "$p" 2>/dev/null
@@ -214,23 +215,14 @@ probe_end() {
 }
 
 # A persistent psql session on the target for polling (one process, no fork per poll).
-poll_open() {
-    coproc POLL { "$PSQL" -X -qAt -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$TGT_PORT" -U postgres -d "$DB" 2>&1; }
-    exec {POLL_IN}>&"${POLL[1]}" {POLL_OUT}<&"${POLL[0]}"
-}
+poll_open() { sess_open poll "$WORK" "$TGT_PORT" "$DB"; }
 poll_query() {
     local line
-    printf '%s;\n' "$1" >&"$POLL_IN"
-    IFS= read -r -t 30 line <&"$POLL_OUT" || die "no answer from the polling session on the target"
+    line=$(sess_q poll "$1")
     [[ -n $line ]] || die "empty answer from the polling session on the target"
     printf "%s\n" "$line"
 }
-poll_close() {
-    printf '\\q\n' >&"$POLL_IN"
-    exec {POLL_IN}>&- {POLL_OUT}<&-
-    wait "$POLL_PID" 2>/dev/null || true
-    POLL_PID=""
-}
+poll_close() { sess_close poll; }
 
 # server_cpu DIR: cpu_snap of one cluster's postmaster and each child alive now (backends,
 # walsenders, apply workers, background processes).
