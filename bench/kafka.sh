@@ -83,6 +83,7 @@ if ((WARMUP > 0)); then
     log "warm-up: $WARMUP transactions, drained untimed by native and by capture + apply"
     backlog "$WARMUP"
     rows=$(q "$SRC_PORT" bench "SELECT count(*) FROM pgbench_history")
+    warm_start=$(now)
     q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native ENABLE"
     until_rows bench_native "$rows"
     q "$TGT_PORT" bench_native "ALTER SUBSCRIPTION native DISABLE"
@@ -94,6 +95,11 @@ if ((WARMUP > 0)); then
     kill -TERM "$cap" "$app"
     wait "$cap" || die "capture (warm-up) failed: $(tail -n 3 "$SCRATCH/capture.log")"
     wait "$app" || die "apply (warm-up) failed: $(tail -n 3 "$SCRATCH/apply.log")"
+    # the launcher starts a subscription's worker again only wal_retrieve_retry_interval after
+    # its last start: the timed ENABLE must not wait for that
+    retry_ms=$(q "$TGT_PORT" bench_native "SELECT setting FROM pg_settings WHERE name = 'wal_retrieve_retry_interval'")
+    rest=$(awk -v s="$(secs "$warm_start" "$(now)")" -v r="$retry_ms" 'BEGIN { w = r / 1000 + 0.5 - s; print (w > 0 ? w : 0) }')
+    sleep "$rest"
 fi
 
 log "writing the backlog"
