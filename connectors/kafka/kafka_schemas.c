@@ -107,6 +107,17 @@ static int kafka_schemas_add(kafka_schemas_t *ksc, event_codec_t *codec,
     return 0;
 }
 
+/* Partitions 0..n-1 of the topic, each at offset; NULL when out of memory.
+ * The caller destroys it. */
+static rd_kafka_topic_partition_list_t *kafka_schemas_list(const kafka_schemas_t *ksc, int n,
+                                                           int64_t offset)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+    for (int p = 0; list != NULL && p < n; p++)
+        rd_kafka_topic_partition_list_add(list, ksc->topic, p)->offset = offset;
+    return list;
+}
+
 /* Assigns every partition from its beginning once the topic exists. */
 static err_t kafka_schemas_assign(kafka_schemas_t *ksc, char *errbuf, size_t errsize)
 {
@@ -115,13 +126,11 @@ static err_t kafka_schemas_assign(kafka_schemas_t *ksc, char *errbuf, size_t err
     if (err != ERR_OK || n == 0)
         return err;
     ksc->next = calloc((size_t)n, sizeof(*ksc->next));
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+    rd_kafka_topic_partition_list_t *list = kafka_schemas_list(ksc, n, RD_KAFKA_OFFSET_BEGINNING);
     if (ksc->next == NULL || list == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         err = ERR_RUNTIME;
     }
-    for (int p = 0; err == ERR_OK && p < n; p++)
-        rd_kafka_topic_partition_list_add(list, ksc->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_resp_err_t kerr = err == ERR_OK ? rd_kafka_assign(ksc->rk, list) : 0;
     if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
         snprintf(errbuf, errsize, "kafka assign topic=%s: %s", ksc->topic, rd_kafka_err2str(kerr));
@@ -189,13 +198,12 @@ static err_t kafka_schemas_consume(kafka_schemas_t *ksc, event_codec_t *codec, c
 /* Pauses (pause = 1) or resumes the fetching of every assigned partition. */
 static err_t kafka_schemas_pause(kafka_schemas_t *ksc, int pause, char *errbuf, size_t errsize)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(ksc->npartitions);
+    rd_kafka_topic_partition_list_t *list =
+        kafka_schemas_list(ksc, ksc->npartitions, RD_KAFKA_OFFSET_INVALID);
     if (list == NULL) {
         snprintf(errbuf, errsize, "out of memory");
         return ERR_RUNTIME;
     }
-    for (int p = 0; p < ksc->npartitions; p++)
-        rd_kafka_topic_partition_list_add(list, ksc->topic, p);
     rd_kafka_resp_err_t kerr = pause ? rd_kafka_pause_partitions(ksc->rk, list)
                                      : rd_kafka_resume_partitions(ksc->rk, list);
     rd_kafka_topic_partition_list_destroy(list);
