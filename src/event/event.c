@@ -11,6 +11,7 @@
  */
 #include "event/event.h"
 #include "event/event_dbz_read.h"
+#include "event/event_json_env.h"
 
 #include "core/ddl.h"
 
@@ -440,7 +441,12 @@ static json_t *event_key_json(const void *key, size_t keylen)
 {
     if (key == NULL || keylen == 0)
         return NULL;
-    json_t *k = json_loadb(key, keylen, 0, NULL);
+    /* a JsonConverter key: only its payload is read, so only it is parsed */
+    event_json_span_t s, p;
+    json_t *k = event_json_env_find(key, keylen, &s, &p) ? json_loadb(p.p, p.len, 0, NULL) : NULL;
+    if (k != NULL)
+        return k; /* an object: the span opens with a brace */
+    k = json_loadb(key, keylen, 0, NULL);
     json_t *payload = json_object_get(k, "payload");
     if (json_is_object(payload)) {
         json_incref(payload);

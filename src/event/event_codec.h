@@ -33,6 +33,10 @@ void event_codec_tree_only(event_codec_t *codec);
 /* The writer schema the last EVENT_DECODE_UNKNOWN_SCHEMA was about. */
 event_avro_ref_t event_codec_missing(const event_codec_t *codec);
 
+/* How many JsonConverter schema texts the codec has parsed: each distinct
+ * text once while it is among the last 64 distinct ones (for tests). */
+unsigned long long event_codec_schema_parses(const event_codec_t *codec);
+
 /*
  * Decodes a message value (and its key, which names a Debezium message's
  * identity columns) into *ev. Accepts what capture writes in the codec's

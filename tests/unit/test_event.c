@@ -511,6 +511,82 @@ static void assert_poison(event_format_t fmt, const char *msg, size_t len, const
     event_codec_free(codec);
 }
 
+/* A JsonConverter message with a date column d: d_schema is the row
+ * struct's field schema of d, sep whitespace inside the schema's text. */
+static char *dbz_dated(const char *d_schema, const char *sep, int days)
+{
+    static const char fmt[] =
+        "{\"schema\":{%s\"type\":\"struct\",\"fields\":[{\"type\":\"struct\",\"field\":"
+        "\"after\",\"fields\":[{\"type\":\"int32\",\"field\":\"id\"},%s]}]},"
+        "\"payload\":{\"before\":null,\"after\":{\"id\":1,\"d\":%d},\"source\":"
+        "{\"schema\":\"public\",\"table\":\"t\"},\"op\":\"c\"}}";
+    char *out = malloc(1024);
+    snprintf(out, 1024, fmt, sep, d_schema, days);
+    return out;
+}
+
+/* The decoded text of column d of msg (malloc'd), or the decode error. */
+static char *dbz_d(event_codec_t *codec, const char *msg)
+{
+    char err[256];
+    event_t ev;
+    static const char key[] = "{\"schema\": {}, \"payload\": {\"id\": 1}}";
+    if (event_decode(codec, msg, strlen(msg), key, strlen(key), &ev, err, sizeof(err)) != 0)
+        return strdup(err);
+    assert_true(ev.rel->cols[0].is_key);
+    assert_false(ev.rel->cols[1].is_key);
+    const change_value_t *v = &ev.new_tuple.values[1];
+    char *out = strndup(v->data, v->len);
+    event_clear(&ev);
+    return out;
+}
+
+/* Each distinct JsonConverter schema text is parsed once, and a message is
+ * read by its own schema text, never by another message's. */
+static void test_debezium_schema_once(void **state)
+{
+    (void)state;
+    static const char date[] = "{\"type\":\"int32\",\"name\":\"io.debezium.time.Date\","
+                               "\"field\":\"d\"}";
+    static const char plain[] = "{\"type\":\"int32\",\"field\":\"d\"}";
+    char err[256];
+    event_codec_t *codec = event_codec_new(EVENT_FORMAT_JSON, err, sizeof(err));
+    char *a = dbz_dated(date, "", 19782), *b = dbz_dated(date, "", 0);
+    char *c = dbz_dated(plain, "", 19782), *d = dbz_dated(date, " ", 19782);
+    struct {
+        const char *msg, *want;
+        unsigned long long parses;
+    } steps[] = {{a, "2024-02-29", 1}, {b, "1970-01-01", 1}, {c, "19782", 2},
+                 {a, "2024-02-29", 2}, {d, "2024-02-29", 3}, {c, "19782", 3}};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char *got = dbz_d(codec, steps[i].msg);
+        if (strcmp(got, steps[i].want) != 0)
+            fail_msg("step %zu: d is [%s], want [%s]", i, got, steps[i].want);
+        free(got);
+        assert_int_equal(event_codec_schema_parses(codec), steps[i].parses);
+    }
+    /* a valid envelope whose payload is not JSON is refused in the parser's words */
+    static const char bad[] = "{\"schema\": {}, \"payload\": {\"op\": c}}";
+    assert_decode(codec, bad, strlen(bad), EVENT_DECODE_POISON, "not JSON");
+    /* a schema that is not JSON: the same */
+    static const char bad2[] = "{\"schema\": {\"a\": x}, \"payload\": {\"op\": \"c\"}}";
+    assert_decode(codec, bad2, strlen(bad2), EVENT_DECODE_POISON, "not JSON");
+    /* more distinct schema texts than the codec keeps: still each read by its own */
+    for (int i = 0; i < 70; i++) {
+        char sep[80];
+        snprintf(sep, sizeof(sep), "%*s", i + 2, "");
+        char *m = dbz_dated(i % 2 ? plain : date, sep, 19782), *got = dbz_d(codec, m);
+        assert_string_equal(got, i % 2 ? "19782" : "2024-02-29");
+        free(got);
+        free(m);
+    }
+    free(a);
+    free(b);
+    free(c);
+    free(d);
+    event_codec_free(codec);
+}
+
 static void test_poison(void **state)
 {
     (void)state;
@@ -955,6 +1031,7 @@ int main(void)
         cmocka_unit_test(test_json_reader_leaves),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_debezium),
+        cmocka_unit_test(test_debezium_schema_once),
         cmocka_unit_test(test_poison),
         cmocka_unit_test(test_poison_avro_count),
         cmocka_unit_test(test_poison_ts_ms),
