@@ -59,6 +59,8 @@ struct event_dbz {
     event_dbz_register_fn reg; /* Avro; NULL: JSON */
     void *reg_ctx;
     int32_t fixed_ids[EVENT_DBZ_FIXED];
+    json_t *fixed_sj[EVENT_DBZ_FIXED]; /* their schemas, built at first use */
+    char *fixed_text[EVENT_DBZ_FIXED]; /* the same, as text */
     event_dbz_pk_t *pks;
     int npks;
     event_dbz_rel_t *rels;
@@ -112,6 +114,10 @@ void event_dbz_free(event_dbz_t *dz)
         free(dz->pks[i].cols);
     }
     free(dz->pks);
+    for (int i = 0; i < EVENT_DBZ_FIXED; i++) {
+        json_decref(dz->fixed_sj[i]);
+        free(dz->fixed_text[i]);
+    }
     free(dz->prefix);
     free(dz->db);
     free(dz);
@@ -546,42 +552,14 @@ int event_dbz_value(event_dbz_t *dz, const change_row_t *row, event_op_t as_op,
 
 /* ---- transaction metadata and heartbeats ---------------------------------- */
 
-/* A metadata or heartbeat message (which: EVENT_DBZ_TXN_KEY...); takes
- * schema and payload. */
-static char *event_dbz_plain(event_dbz_t *dz, int which, json_t *schema, json_t *payload,
-                             size_t *len, char *errbuf, size_t errsize)
+static json_t *event_dbz_txn_key_schema(void)
 {
-    char topic[600];
-    char *s = event_dbz_text(schema), *out = NULL;
-    if (which <= EVENT_DBZ_TXN_VALUE)
-        snprintf(topic, sizeof(topic), "%s.transaction", dz->prefix);
-    else
-        snprintf(topic, sizeof(topic), "__debezium-heartbeat.%s", dz->prefix);
-    if (s != NULL)
-        out = event_dbz_emit(dz, topic, which % 2 == 0 ? "key" : "value", s, schema,
-                             &dz->fixed_ids[which], payload, len, errbuf, errsize);
-    else
-        json_decref(payload);
-    if (s == NULL)
-        snprintf(errbuf, errsize, "out of memory");
-    free(s);
-    json_decref(schema);
-    return out;
+    return json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
+                     event_dbz_field("string", false, "id"), "optional", 0, "name",
+                     "io.debezium.connector.common.TransactionMetadataKey");
 }
 
-char *event_dbz_txn_key(event_dbz_t *dz, const event_dbz_block_t *blk, size_t *len, char *errbuf,
-                        size_t errsize)
-{
-    json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
-                               event_dbz_field("string", false, "id"), "optional", 0, "name",
-                               "io.debezium.connector.common.TransactionMetadataKey");
-    return event_dbz_plain(dz, EVENT_DBZ_TXN_KEY, schema, json_pack("{s:s}", "id", blk->id), len,
-                           errbuf, errsize);
-}
-
-char *event_dbz_txn_value(event_dbz_t *dz, const event_dbz_block_t *blk, bool end, int64_t ts_ms,
-                          const event_dbz_count_t *counts, int n, size_t *len, char *errbuf,
-                          size_t errsize)
+static json_t *event_dbz_txn_value_schema(void)
 {
     json_t *coll = json_pack("{s:s, s:[o, o], s:b}", "type", "struct", "fields",
                              event_dbz_field("string", false, "data_collection"),
@@ -591,9 +569,74 @@ char *event_dbz_txn_value(event_dbz_t *dz, const event_dbz_block_t *blk, bool en
         event_dbz_field("string", false, "id"), event_dbz_field("int64", true, "event_count"),
         "type", "array", "items", coll, "optional", 1, "field", "data_collections",
         event_dbz_field("int64", false, "ts_ms"));
-    json_t *schema =
-        json_pack("{s:s, s:o, s:b, s:s}", "type", "struct", "fields", fields, "optional", 0, "name",
-                  "io.debezium.connector.common.TransactionMetadataValue");
+    return json_pack("{s:s, s:o, s:b, s:s}", "type", "struct", "fields", fields, "optional", 0,
+                     "name", "io.debezium.connector.common.TransactionMetadataValue");
+}
+
+static json_t *event_dbz_hb_key_schema(void)
+{
+    return json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
+                     event_dbz_field("string", false, "serverName"), "optional", 0, "name",
+                     "io.debezium.connector.common.ServerNameKey");
+}
+
+static json_t *event_dbz_hb_value_schema(void)
+{
+    return json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
+                     event_dbz_field("int64", false, "ts_ms"), "optional", 0, "name",
+                     "io.debezium.connector.common.Heartbeat");
+}
+
+/* The schema of a metadata or heartbeat message (which: EVENT_DBZ_TXN_KEY...),
+ * as JSON and text, built at its first use and kept; 0, or -1 out of memory. */
+static int event_dbz_fixed_schema(event_dbz_t *dz, int which)
+{
+    static json_t *(*const build[EVENT_DBZ_FIXED])(void) = {
+        event_dbz_txn_key_schema, event_dbz_txn_value_schema, event_dbz_hb_key_schema,
+        event_dbz_hb_value_schema};
+    if (dz->fixed_text[which] != NULL)
+        return 0;
+    json_t *sj = build[which]();
+    char *text = event_dbz_text(sj);
+    if (text == NULL) {
+        json_decref(sj);
+        return -1;
+    }
+    dz->fixed_sj[which] = sj;
+    dz->fixed_text[which] = text;
+    return 0;
+}
+
+/* A metadata or heartbeat message (which: EVENT_DBZ_TXN_KEY...); takes payload. */
+static char *event_dbz_plain(event_dbz_t *dz, int which, json_t *payload, size_t *len, char *errbuf,
+                             size_t errsize)
+{
+    char topic[600];
+    if (event_dbz_fixed_schema(dz, which) != 0) {
+        json_decref(payload);
+        snprintf(errbuf, errsize, "out of memory");
+        return NULL;
+    }
+    if (which <= EVENT_DBZ_TXN_VALUE)
+        snprintf(topic, sizeof(topic), "%s.transaction", dz->prefix);
+    else
+        snprintf(topic, sizeof(topic), "__debezium-heartbeat.%s", dz->prefix);
+    return event_dbz_emit(dz, topic, which % 2 == 0 ? "key" : "value", dz->fixed_text[which],
+                          dz->fixed_sj[which], &dz->fixed_ids[which], payload, len, errbuf,
+                          errsize);
+}
+
+char *event_dbz_txn_key(event_dbz_t *dz, const event_dbz_block_t *blk, size_t *len, char *errbuf,
+                        size_t errsize)
+{
+    return event_dbz_plain(dz, EVENT_DBZ_TXN_KEY, json_pack("{s:s}", "id", blk->id), len, errbuf,
+                           errsize);
+}
+
+char *event_dbz_txn_value(event_dbz_t *dz, const event_dbz_block_t *blk, bool end, int64_t ts_ms,
+                          const event_dbz_count_t *counts, int n, size_t *len, char *errbuf,
+                          size_t errsize)
+{
     json_t *payload =
         json_pack("{s:s, s:s, s:n, s:n, s:I}", "status", end ? "END" : "BEGIN", "id", blk->id,
                   "event_count", "data_collections", "ts_ms", (json_int_t)ts_ms);
@@ -609,24 +652,18 @@ char *event_dbz_txn_value(event_dbz_t *dz, const event_dbz_block_t *blk, bool en
         json_object_set_new(payload, "event_count", json_integer(total));
         json_object_set_new(payload, "data_collections", arr);
     }
-    return event_dbz_plain(dz, EVENT_DBZ_TXN_VALUE, schema, payload, len, errbuf, errsize);
+    return event_dbz_plain(dz, EVENT_DBZ_TXN_VALUE, payload, len, errbuf, errsize);
 }
 
 char *event_dbz_heartbeat_key(event_dbz_t *dz, size_t *len, char *errbuf, size_t errsize)
 {
-    json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
-                               event_dbz_field("string", false, "serverName"), "optional", 0,
-                               "name", "io.debezium.connector.common.ServerNameKey");
-    return event_dbz_plain(dz, EVENT_DBZ_HB_KEY, schema,
-                           json_pack("{s:s}", "serverName", dz->prefix), len, errbuf, errsize);
+    return event_dbz_plain(dz, EVENT_DBZ_HB_KEY, json_pack("{s:s}", "serverName", dz->prefix), len,
+                           errbuf, errsize);
 }
 
 char *event_dbz_heartbeat_value(event_dbz_t *dz, int64_t ts_ms, size_t *len, char *errbuf,
                                 size_t errsize)
 {
-    json_t *schema = json_pack("{s:s, s:[o], s:b, s:s}", "type", "struct", "fields",
-                               event_dbz_field("int64", false, "ts_ms"), "optional", 0, "name",
-                               "io.debezium.connector.common.Heartbeat");
-    return event_dbz_plain(dz, EVENT_DBZ_HB_VALUE, schema,
-                           json_pack("{s:I}", "ts_ms", (json_int_t)ts_ms), len, errbuf, errsize);
+    return event_dbz_plain(dz, EVENT_DBZ_HB_VALUE, json_pack("{s:I}", "ts_ms", (json_int_t)ts_ms),
+                           len, errbuf, errsize);
 }
