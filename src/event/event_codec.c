@@ -5,7 +5,6 @@
  */
 #include "event/event_codec.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +19,6 @@
 typedef struct event_codec_schema {
     char *text; /* owned */
     size_t len;
-    uint64_t hash;
     json_t *tree; /* one reference, owned */
 } event_codec_schema_t;
 
@@ -98,23 +96,14 @@ unsigned long long event_codec_schema_parses(const event_codec_t *codec)
     return codec->schema_parses;
 }
 
-static uint64_t event_codec_hash(const char *p, size_t len)
-{
-    uint64_t h = 14695981039346656037ull; /* FNV-1a */
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    return h;
-}
-
 /* The tree of the schema text s (borrowed: the codec keeps it), parsed when
  * the codec has not seen these exact bytes before; NULL when they are not a
  * JSON object or memory ran out. */
 static json_t *event_codec_schema(event_codec_t *codec, event_json_span_t s)
 {
-    uint64_t h = event_codec_hash(s.p, s.len);
     for (int i = 0; i < EVENT_CODEC_SCHEMAS; i++) {
         const event_codec_schema_t *c = &codec->schemas[i];
-        if (c->tree != NULL && c->hash == h && c->len == s.len && memcmp(c->text, s.p, s.len) == 0)
+        if (c->tree != NULL && c->len == s.len && memcmp(c->text, s.p, s.len) == 0)
             return c->tree;
     }
     codec->schema_parses++;
@@ -129,7 +118,7 @@ static json_t *event_codec_schema(event_codec_t *codec, event_json_span_t s)
     codec->next_schema = (codec->next_schema + 1) % EVENT_CODEC_SCHEMAS;
     free(c->text);
     json_decref(c->tree);
-    *c = (event_codec_schema_t){.text = text, .len = s.len, .hash = h, .tree = tree};
+    *c = (event_codec_schema_t){.text = text, .len = s.len, .tree = tree};
     return tree;
 }
 

@@ -14,14 +14,21 @@ static size_t event_json_env_ws(const char *b, size_t n, size_t i)
     return i;
 }
 
-/* The index after the string whose opening quote is b[i]; 0 when it does not end. */
+/* The index after the string whose opening quote is b[i]; 0 when it does not
+ * end. A quote ends it unless an odd number of backslashes precede it. */
 static size_t event_json_env_string(const char *b, size_t n, size_t i)
 {
-    for (i++; i < n; i++) {
-        if (b[i] == '\\')
-            i++; /* the escaped byte, whatever it is */
-        else if (b[i] == '"')
-            return i + 1;
+    size_t from = i + 1;
+    while (from < n) {
+        const char *q = memchr(b + from, '"', n - from);
+        if (q == NULL)
+            return 0;
+        size_t at = (size_t)(q - b), bs = 0;
+        while (at - bs > i + 1 && b[at - bs - 1] == '\\')
+            bs++;
+        if (bs % 2 == 0)
+            return at + 1;
+        from = at + 1;
     }
     return 0;
 }

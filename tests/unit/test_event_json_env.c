@@ -40,6 +40,9 @@ static void test_found(void **state)
     assert_spans(
         "{\"schema\": {\"s\": \"\\\"{[\\\\\"}, \"payload\": {\"t\": \"]}\\\\\", \"u\": 1}}",
         "{\"s\": \"\\\"{[\\\\\"}", "{\"t\": \"]}\\\\\", \"u\": 1}");
+    /* three backslashes: an escaped backslash, then an escaped quote */
+    assert_spans("{\"schema\": {\"k\": \"x\\\\\\\"}y\"}, \"payload\": {}}",
+                 "{\"k\": \"x\\\\\\\"}y\"}", "{}");
     /* a member of the payload named like an envelope member is the payload's */
     assert_spans("{\"schema\": {\"payload\": {}}, \"payload\": {\"schema\": {\"c\": 1}}}",
                  "{\"payload\": {}}", "{\"schema\": {\"c\": 1}}");
