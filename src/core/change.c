@@ -95,6 +95,51 @@ const char *change_relation_duplicate(const change_relation_t *rel)
     return NULL;
 }
 
+/* The big-endian signed integer of n bytes (2, 4 or 8) at p. */
+static long long change_be_int(const unsigned char *p, size_t n)
+{
+    unsigned long long u = 0;
+    for (size_t i = 0; i < n; i++)
+        u = (u << 8) | p[i];
+    if (n < 8 && (u >> (8 * n - 1)) != 0)
+        u |= ~0ull << (8 * n); /* sign-extend */
+    return (long long)u;
+}
+
+/* Text that needs no escaping in a message: no control characters. */
+static int change_printable(const unsigned char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+/* A binary value (its type's send-function bytes) as text for a message:
+ * integers, booleans, uuids and printable text read back, anything else as
+ * \x and the hex of its first 32 bytes. Returns what snprintf returns. */
+static int change_binary_text(uint32_t oid, const change_value_t *v, char *buf, size_t size)
+{
+    const unsigned char *p = (const unsigned char *)v->data;
+    size_t n = v->len;
+    if ((oid == 20 && n == 8) || (oid == 23 && n == 4) || (oid == 21 && n == 2))
+        return snprintf(buf, size, "%lld", change_be_int(p, n));
+    if (oid == 16 && n == 1)
+        return snprintf(buf, size, "%s", p[0] ? "t" : "f");
+    if (oid == 2950 && n == 16)
+        return snprintf(buf, size,
+                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11],
+                        p[12], p[13], p[14], p[15]);
+    if ((oid == 25 || oid == 1043 || oid == 1042 || oid == 19) && change_printable(p, n))
+        return snprintf(buf, size, "%.*s", (int)(n > 64 ? 64 : n), v->data);
+    int w = snprintf(buf, size, "\\x");
+    for (size_t i = 0; i < n && i < 32 && w >= 0 && (size_t)w < size; i++)
+        w += snprintf(buf + w, size - (size_t)w, "%02x", p[i]);
+    return w;
+}
+
 /* One pass of change_key_text: column names (pass 0) or values (pass 1). */
 static size_t change_key_part(const change_relation_t *rel, const change_tuple_t *t, int pass,
                               char *buf, size_t n, size_t size)
@@ -111,7 +156,11 @@ static size_t change_key_part(const change_relation_t *rel, const change_tuple_t
         else if (v->kind == CHANGE_TEXT)
             n += (size_t)snprintf(buf + n, size - n, "%s%.*s", sep,
                                   (int)(v->len > 64 ? 64 : v->len), v->data);
-        else
+        else if (v->kind == CHANGE_BINARY) {
+            n += (size_t)snprintf(buf + n, size - n, "%s", sep);
+            if (n < size)
+                n += (size_t)change_binary_text(rel->cols[c].type_oid, v, buf + n, size - n);
+        } else
             n += (size_t)snprintf(buf + n, size - n, "%s%s", sep,
                                   v->kind == CHANGE_NULL ? "NULL" : "?");
     }

@@ -127,8 +127,9 @@ tgt_sql "ALTER TABLE chk ADD CONSTRAINT not_1337 CHECK (v <> 1337)"
 src_sql "INSERT INTO chk SELECT g, g FROM generate_series(1301, 1400) g"
 e2e_run_fg refused_binary
 assert_eq 1 "$RUN_RC" "refused_binary: exit code"
-# (a key in binary shows as "?" in every message of syncline's: its place in the COPY tells)
 assert_contains "$E2E_TMP/refused_binary.err" "public.chk" "refused_binary: the error names the table"
+assert_contains "$E2E_TMP/refused_binary.err" "(id)=(1337)" \
+    "refused_binary: the error names the refused row's key, read back from its binary value"
 assert_contains "$E2E_TMP/refused_binary.err" "row 37 of 100 in one COPY" "refused_binary: the refused row"
 assert_contains "$E2E_TMP/refused_binary.err" "lsn=" "refused_binary: the error names the LSN"
 assert_eq 0 "$(tgt_sql "SELECT count(*) FROM chk WHERE id > 1300")" \
