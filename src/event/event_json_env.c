@@ -62,10 +62,12 @@ static int event_json_env_member(const char *b, size_t n, size_t *i, int *seen,
 {
     size_t k = *i;
     size_t end = k < n && b[k] == '"' ? event_json_env_string(b, n, k) : 0;
+    if (end == 0)
+        return 0;
     int which = end - k == 8 && memcmp(b + k, "\"schema\"", 8) == 0    ? 1
                 : end - k == 9 && memcmp(b + k, "\"payload\"", 9) == 0 ? 2
                                                                        : 0;
-    if (end == 0 || which == 0 || (*seen & which))
+    if (which == 0 || (*seen & which))
         return 0;
     *seen |= which;
     size_t v = event_json_env_ws(b, n, end);
