@@ -95,6 +95,8 @@ const char *change_relation_duplicate(const change_relation_t *rel)
     return NULL;
 }
 
+#define CHANGE_KEY_TEXT_MAX 64 /* characters of one key value an error message shows */
+
 /* The big-endian signed integer of n bytes (2, 4 or 8) at p. */
 static long long change_be_int(const unsigned char *p, size_t n)
 {
@@ -118,7 +120,7 @@ static int change_printable(const unsigned char *p, size_t n)
 
 /* A binary value (its type's send-function bytes) as text for a message:
  * integers, booleans, uuids and printable text read back, anything else as
- * \x and the hex of its first 32 bytes. Returns what snprintf returns. */
+ * \x and the hex of its first CHANGE_KEY_TEXT_MAX / 2 bytes. Returns what snprintf returns. */
 static int change_binary_text(uint32_t oid, const change_value_t *v, char *buf, size_t size)
 {
     const unsigned char *p = (const unsigned char *)v->data;
@@ -133,9 +135,10 @@ static int change_binary_text(uint32_t oid, const change_value_t *v, char *buf, 
                         p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11],
                         p[12], p[13], p[14], p[15]);
     if ((oid == 25 || oid == 1043 || oid == 1042 || oid == 19) && change_printable(p, n))
-        return snprintf(buf, size, "%.*s", (int)(n > 64 ? 64 : n), v->data);
+        return snprintf(buf, size, "%.*s", (int)(n > CHANGE_KEY_TEXT_MAX ? CHANGE_KEY_TEXT_MAX : n),
+                        v->data);
     int w = snprintf(buf, size, "\\x");
-    for (size_t i = 0; i < n && i < 32 && w >= 0 && (size_t)w < size; i++)
+    for (size_t i = 0; i < n && i < CHANGE_KEY_TEXT_MAX / 2 && w >= 0 && (size_t)w < size; i++)
         w += snprintf(buf + w, size - (size_t)w, "%02x", p[i]);
     return w;
 }
@@ -154,8 +157,9 @@ static size_t change_key_part(const change_relation_t *rel, const change_tuple_t
         if (pass == 0)
             n += (size_t)snprintf(buf + n, size - n, "%s%s", sep, rel->cols[c].name);
         else if (v->kind == CHANGE_TEXT)
-            n += (size_t)snprintf(buf + n, size - n, "%s%.*s", sep,
-                                  (int)(v->len > 64 ? 64 : v->len), v->data);
+            n += (size_t)snprintf(
+                buf + n, size - n, "%s%.*s", sep,
+                (int)(v->len > CHANGE_KEY_TEXT_MAX ? CHANGE_KEY_TEXT_MAX : v->len), v->data);
         else if (v->kind == CHANGE_BINARY) {
             n += (size_t)snprintf(buf + n, size - n, "%s", sep);
             if (n < size)
