@@ -206,7 +206,9 @@ err_t pg_progress_delete(PGconn *conn, const config_t *cfg, char *errbuf, size_t
                        PGRES_COMMAND_OK, "target: delete progress", errbuf, errsize);
 }
 
-/* Queues the progress row update for lsn (and the commit time, 0 = keep). */
+/* Queues the progress row update for lsn (and the commit time, 0 = keep).
+ * The statement counts its row (pg_rowcheck): none fails the transaction, as
+ * "moved" when fenced ($4: the value the row must hold), else "missing". */
 err_t pg_progress_queue(pg_pipe_t *pipe, pg_progress_stmts_t *ps, const char *name, lsn_t lsn,
                         int64_t commit_time, char *errbuf, size_t errsize)
 {
@@ -214,49 +216,140 @@ err_t pg_progress_queue(pg_pipe_t *pipe, pg_progress_stmts_t *ps, const char *na
     err_t err = pg_pipe_enter(pipe, errbuf, errsize);
     if (err == ERR_OK && !ps->progress) {
         /* a missing progress row fails the transaction, even with on_missing_row skip */
-        char *sql = pg_rowcheck_wrap(
-            "UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, updated_at = now(), "
-            "source_commit_time = CASE WHEN $3::bigint = 0 THEN source_commit_time ELSE "
-            "'2000-01-01 00:00:00+00'::timestamptz + $3::bigint * interval '1 microsecond' END "
-            "WHERE name = $1",
-            1, NULL, 0);
-        err = sql != NULL ? pg_pipe_prepare(pipe, PG_PROGRESS_STMT, sql, &tag, errbuf, errsize)
-                          : ERR_RUNTIME;
-        if (sql == NULL)
-            snprintf(errbuf, errsize, "out of memory");
-        free(sql);
+        err = pg_pipe_prepare(
+            pipe, PG_PROGRESS_STMT,
+            "WITH syncline_rows AS (UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, "
+            "updated_at = now(), source_commit_time = CASE WHEN $3::bigint = 0 THEN "
+            "source_commit_time ELSE '2000-01-01 00:00:00+00'::timestamptz + $3::bigint * "
+            "interval '1 microsecond' END WHERE name = $1 AND ($4::pg_lsn IS NULL OR "
+            "applied_lsn = $4::pg_lsn) RETURNING 1) SELECT (CASE WHEN count(*) >= 1 THEN '0' "
+            "WHEN $4::pg_lsn IS NULL THEN '" PG_ROWCHECK_MISSING "' ELSE '" PG_ROWCHECK_MOVED
+            "' END)::int FROM syncline_rows",
+            &tag, errbuf, errsize);
         ps->progress = err == ERR_OK;
     }
     if (err != ERR_OK)
         return err;
-    char l[LSN_STRLEN], ts[32];
+    char l[LSN_STRLEN], f[LSN_STRLEN], ts[32];
     snprintf(ts, sizeof(ts), "%lld", (long long)commit_time);
-    const char *values[3] = {name, lsn_format(lsn, l, sizeof(l)), ts};
-    return pg_pipe_exec_prepared(pipe, PG_PROGRESS_STMT, 3, values, NULL, NULL, &tag, NULL, errbuf,
-                                 errsize);
+    const char *values[4] = {name, lsn_format(lsn, l, sizeof(l)), ts,
+                             ps->fenced ? lsn_format(ps->fence, f, sizeof(f)) : NULL};
+    err = pg_pipe_exec_prepared(pipe, PG_PROGRESS_STMT, 4, values, NULL, NULL, &tag, NULL, errbuf,
+                                errsize);
+    if (err == ERR_OK && ps->fenced)
+        ps->fence = lsn;
+    return err;
 }
 
-/* Queues the upsert of one Kafka consumer offset. */
+void pg_progress_stmts_clear(pg_progress_stmts_t *ps)
+{
+    for (int i = 0; i < ps->ntopics_read; i++)
+        free(ps->topics_read[i]);
+    for (int i = 0; i < ps->nseen; i++)
+        free(ps->seen[i].topic);
+    free(ps->topics_read);
+    free(ps->seen);
+    ps->topics_read = NULL;
+    ps->seen = NULL;
+    ps->ntopics_read = ps->nseen = 0;
+}
+
+static int pg_progress_topic_read(const pg_progress_stmts_t *ps, const char *topic)
+{
+    for (int i = 0; i < ps->ntopics_read; i++) {
+        if (strcmp(ps->topics_read[i], topic) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static pg_progress_seen_t *pg_progress_seen(pg_progress_stmts_t *ps, const char *topic,
+                                            int32_t partition)
+{
+    for (int i = 0; i < ps->nseen; i++) {
+        if (ps->seen[i].partition == partition && strcmp(ps->seen[i].topic, topic) == 0)
+            return &ps->seen[i];
+    }
+    return NULL;
+}
+
+/* Sets what (topic, partition) holds; -1 when out of memory. */
+static int pg_progress_see(pg_progress_stmts_t *ps, const char *topic, int32_t partition,
+                           int64_t next_offset)
+{
+    pg_progress_seen_t *e = pg_progress_seen(ps, topic, partition);
+    if (e != NULL) {
+        e->next_offset = next_offset;
+        return 0;
+    }
+    pg_progress_seen_t *grown = realloc(ps->seen, (size_t)(ps->nseen + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return -1;
+    ps->seen = grown;
+    char *t = strdup(topic);
+    if (t == NULL)
+        return -1;
+    ps->seen[ps->nseen++] = (pg_progress_seen_t){t, partition, next_offset};
+    return 0;
+}
+
+int pg_progress_saw(pg_progress_stmts_t *ps, const char *topic, const sink_offset_t *offsets, int n)
+{
+    if (!pg_progress_topic_read(ps, topic)) {
+        char **grown = realloc(ps->topics_read, (size_t)(ps->ntopics_read + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return -1;
+        ps->topics_read = grown;
+        if ((grown[ps->ntopics_read] = strdup(topic)) == NULL)
+            return -1;
+        ps->ntopics_read++;
+    }
+    for (int i = 0; i < ps->nseen; i++) { /* a partition no longer stored: no row */
+        if (strcmp(ps->seen[i].topic, topic) == 0)
+            ps->seen[i].next_offset = -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (pg_progress_see(ps, topic, offsets[i].partition, offsets[i].next_offset) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Queues the upsert of one Kafka consumer offset; $5, when not NULL, is the
+ * fence: the offset the row holds, -1 for no row (a conflict then means some
+ * other session inserted it). */
 err_t pg_progress_queue_offset(pg_pipe_t *pipe, pg_progress_stmts_t *ps, const char *name,
                                const sink_offset_t *off, lsn_t lsn, char *errbuf, size_t errsize)
 {
-    pg_pipe_tag_t tag = {.op = 'X', .table = "syncline.kafka_offsets", .lsn = lsn};
+    pg_pipe_tag_t tag = {.op = 'X', .check_rows = 1, .table = "syncline.kafka_offsets", .lsn = lsn};
     err_t err = ERR_OK;
     if (!ps->offset) {
-        err = pg_pipe_prepare(pipe, PG_PROGRESS_OFFSET_STMT,
-                              "INSERT INTO syncline.kafka_offsets (name, topic, partition, "
-                              "next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT (name, topic, "
-                              "partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
-                              "updated_at = now()",
-                              &tag, errbuf, errsize);
+        err = pg_pipe_prepare(
+            pipe, PG_PROGRESS_OFFSET_STMT,
+            "WITH syncline_rows AS (INSERT INTO syncline.kafka_offsets (name, topic, partition, "
+            "next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT (name, topic, partition) DO UPDATE "
+            "SET next_offset = EXCLUDED.next_offset, updated_at = now() WHERE $5::bigint IS "
+            "NULL OR syncline.kafka_offsets.next_offset = $5::bigint RETURNING 1) SELECT (CASE "
+            "WHEN count(*) >= 1 THEN '0' ELSE '" PG_ROWCHECK_MOVED "' END)::int FROM "
+            "syncline_rows",
+            &tag, errbuf, errsize);
         ps->offset = err == ERR_OK;
     }
     if (err != ERR_OK)
         return err;
-    char part[16], next[32];
+    const pg_progress_seen_t *seen = pg_progress_seen(ps, off->topic, off->partition);
+    int fenced = pg_progress_topic_read(ps, off->topic);
+    char part[16], next[32], fence[32];
     snprintf(part, sizeof(part), "%d", (int)off->partition);
     snprintf(next, sizeof(next), "%lld", (long long)off->next_offset);
-    const char *values[4] = {name, off->topic, part, next};
-    return pg_pipe_exec_prepared(pipe, PG_PROGRESS_OFFSET_STMT, 4, values, NULL, NULL, &tag, NULL,
-                                 errbuf, errsize);
+    snprintf(fence, sizeof(fence), "%lld", seen != NULL ? (long long)seen->next_offset : -1LL);
+    const char *values[5] = {name, off->topic, part, next, fenced ? fence : NULL};
+    err = pg_pipe_exec_prepared(pipe, PG_PROGRESS_OFFSET_STMT, 5, values, NULL, NULL, &tag, NULL,
+                                errbuf, errsize);
+    if (err == ERR_OK && fenced &&
+        pg_progress_see(ps, off->topic, off->partition, off->next_offset) != 0) {
+        snprintf(errbuf, errsize, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    return err;
 }

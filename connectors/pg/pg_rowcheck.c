@@ -53,5 +53,10 @@ const char *pg_rowcheck_reason(const char *errmsg)
         return "the row now passes the table's filter but is not on the target, and the UPDATE "
                "did not send its unchanged TOAST values; set REPLICA IDENTITY FULL on the source "
                "table so they travel with the change";
+    if (strstr(errmsg, PG_ROWCHECK_MOVED) != NULL)
+        return "the stored position moved: the row no longer holds what this session read or "
+               "wrote last, so another session committed to it (a COMMIT of a connection given "
+               "up on that landed late, or a second syncline with this name); nothing of this "
+               "batch was applied; a restart reads the position again";
     return NULL;
 }

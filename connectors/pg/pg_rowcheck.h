@@ -11,6 +11,7 @@
 /* Markers in the error a failed check raises (an integer cast of this text). */
 #define PG_ROWCHECK_MISSING "syncline: no such row"
 #define PG_ROWCHECK_PARTIAL "syncline: unchanged values unknown"
+#define PG_ROWCHECK_MOVED "syncline: stored position moved"
 
 /*
  * Appends SELECT (CASE WHEN (ok) THEN 0 ELSE <fail> END) where ok is an SQL

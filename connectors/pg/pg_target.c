@@ -94,6 +94,7 @@ void pg_target_free(pg_target_t *pt)
         pt->rels = next;
     }
     pg_pipe_free(pt->pipe);
+    pg_progress_stmts_clear(&pt->progress);
     pg_target_transform_types_clear(&pt->types);
     PQfinish(pt->conn);
     pg_target_exec_clear(&pt->ex);
@@ -108,7 +109,15 @@ err_t pg_target_read_offsets(pg_target_t *pt, const char *topic, sink_offset_t *
     err_t err = pg_pipe_leave(pt->pipe, errbuf, errsize); /* plain queries from here */
     if (err != ERR_OK)
         return err;
-    return pg_offsets_read(pt->conn, pt->cfg->name, topic, offsets, n, errbuf, errsize);
+    err = pg_offsets_read(pt->conn, pt->cfg->name, topic, offsets, n, errbuf, errsize);
+    if (err == ERR_OK && pg_progress_saw(&pt->progress, topic, *offsets, *n) != 0) {
+        free(*offsets);
+        *offsets = NULL;
+        *n = 0;
+        snprintf(errbuf, errsize, "out of memory");
+        err = ERR_RUNTIME;
+    }
+    return err;
 }
 
 err_t pg_target_check_table(pg_target_t *pt, const char *schema, const char *name, char *errbuf,
@@ -387,6 +396,12 @@ static err_t pg_target_ddl(void *ctx, const sink_ddl_t *ddl, char *errbuf, size_
     if (err == ERR_OK)
         err = pg_pipe_enter(pt->pipe, errbuf, errsize);
     return pg_target_failed(pt, err, errbuf, errsize);
+}
+
+void pg_target_fence(pg_target_t *pt, lsn_t applied)
+{
+    pt->progress.fenced = 1;
+    pt->progress.fence = applied;
 }
 
 void pg_target_set_ddl_applied(pg_target_t *pt, lsn_t lsn)

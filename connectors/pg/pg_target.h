@@ -24,7 +24,10 @@ void pg_target_free(pg_target_t *pt);
 
 /* The Kafka consumer offsets stored for this configuration and topic:
  * *offsets is malloc'd (caller frees; .topic points to topic), *n entries.
- * Call it with no target transaction open. */
+ * Call it with no target transaction open. What it read becomes the fence of
+ * the topic's offset writes (pg_progress_queue_offset): a partition's next
+ * commit applies only while its row still holds what was read or written
+ * since. */
 err_t pg_target_read_offsets(pg_target_t *pt, const char *topic, sink_offset_t **offsets, int *n,
                              char *errbuf, size_t errsize);
 
@@ -42,6 +45,13 @@ const char *pg_target_unusable(pg_target_t *pt, uint32_t relid);
 
 /* Rows sent by COPY (runs of inserts, pg_target_copy) since pt was made. */
 unsigned long long pg_target_rows_copied(const pg_target_t *pt);
+
+/* The progress row holds applied, which the stream starts from: every
+ * progress write of this session then applies only while the row still holds
+ * what the session read or wrote last, so a transaction applied by another
+ * session in between (a late COMMIT of a lost connection) fails the batch
+ * instead of being applied twice. */
+void pg_target_fence(pg_target_t *pt, lsn_t applied);
 
 /* The DDL at lsn was applied on the target by hand (run --ddl-applied):
  * the stream skips it instead of stopping on it again. */

@@ -266,6 +266,7 @@ static err_t run_stream(const config_t *cfg, pg_source_t *ps, pg_target_t *pt, l
     err_t err = cli_stream_start(cfg, ps, start, stop, metrics, &opts, errbuf);
     if (err != ERR_OK)
         return err;
+    pg_target_fence(pt, start); /* what run_prepare read or wrote */
     source_t src = pg_source_stream(ps);
     sink_t snk = pg_target_sink(pt);
     collapse_t *cl = cfg->collapse ? collapse_new(snk, 64u << 20) : NULL;

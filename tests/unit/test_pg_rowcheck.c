@@ -47,6 +47,11 @@ static void test_reason(void **state)
         "ERREUR:  syntaxe en entrée invalide pour le type integer : « " PG_ROWCHECK_PARTIAL " »");
     assert_non_null(partial);
     assert_non_null(strstr(partial, "REPLICA IDENTITY FULL"));
+    const char *moved = pg_rowcheck_reason(
+        "ERROR:  invalid input syntax for type integer: \"" PG_ROWCHECK_MOVED "\"\n");
+    assert_non_null(moved);
+    assert_non_null(strstr(moved, "stored position moved"));
+    assert_null(strstr(moved, "no such row"));
     assert_null(pg_rowcheck_reason("ERROR:  division by zero"));
     assert_null(pg_rowcheck_reason(NULL));
 }
