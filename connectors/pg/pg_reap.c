@@ -4,9 +4,14 @@
 #include "pg/pg_reap.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "pg/pg_conn.h"
+
+#define PG_REAP_WAIT_MS 10000 /* how long the ended sessions may take to go */
+#define PG_REAP_POLL_MS 50
 
 /* the key's two halves as pg_locks shows them (int4 pair: objsubid 2) */
 #define PG_REAP_HOLDERS                                                                            \
@@ -33,6 +38,38 @@ err_t pg_reap_tag(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsiz
                        PGRES_TUPLES_OK, "target: session key", errbuf, errsize);
 }
 
+/*
+ * pg_terminate_backend only signals: a session inside its COMMIT finishes it
+ * first. Waits up to PG_REAP_WAIT_MS until the ended sessions (pids: "1, 2")
+ * are gone, so that what the caller reads next (the progress row) includes a
+ * COMMIT of theirs that was landing. One still there is left to the progress
+ * fence (pg_progress_queue), with a warning.
+ */
+static err_t pg_reap_wait(PGconn *conn, const char *pids, char *errbuf, size_t errsize)
+{
+    const char *params[1] = {pids};
+    for (int waited = 0;; waited += PG_REAP_POLL_MS) {
+        PGresult *res = pg_conn_execp(conn,
+                                      "SELECT count(*) FROM pg_stat_activity WHERE pid = "
+                                      "ANY (string_to_array($1, ', ')::int4[])",
+                                      1, params, PGRES_TUPLES_OK,
+                                      "target: wait for the ended sessions", errbuf, errsize);
+        if (res == NULL)
+            return pg_conn_classify(conn);
+        int left = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        if (left == 0)
+            return ERR_OK;
+        if (waited >= PG_REAP_WAIT_MS) {
+            log_warn("target: %d ended session(s) still there after %d ms (pid %s); a COMMIT of "
+                     "theirs that lands later stops the next batch (the stored position moved)",
+                     left, waited, pids);
+            return ERR_OK;
+        }
+        nanosleep(&(struct timespec){.tv_nsec = PG_REAP_POLL_MS * 1000000L}, NULL);
+    }
+}
+
 err_t pg_reap_claim(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize)
 {
     char a[16], b[16], eb[512];
@@ -55,6 +92,11 @@ err_t pg_reap_claim(PGconn *conn, const config_t *cfg, char *errbuf, size_t errs
         log_warn("target: ended %s session(s) this process left behind on a lost connection "
                  "(pid %s): their open transactions are rolled back",
                  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
+        err_t err = pg_reap_wait(conn, PQgetvalue(res, 0, 0), errbuf, errsize);
+        if (err != ERR_OK) {
+            PQclear(res);
+            return err;
+        }
     }
     PQclear(res);
     return pg_reap_tag(conn, cfg, errbuf, errsize);

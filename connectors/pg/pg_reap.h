@@ -22,10 +22,12 @@ err_t pg_reap_tag(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsiz
 
 /*
  * Ends (pg_terminate_backend) every other backend marked with cfg->session_key,
- * logging their pids, then marks conn. Call on the apply connection before its
- * first write and before any other session of the process is opened. A role
- * that may not end them gets a warning, not an error: the locks then last
- * until the server notices the dead connection.
+ * logging their pids, and waits (up to 10 s) until they are gone, so that a
+ * COMMIT of theirs still landing is in what conn reads next; then marks conn.
+ * Call on the apply connection before its first write and before any other
+ * session of the process is opened. A role that may not end them gets a
+ * warning, not an error: the locks then last until the server notices the
+ * dead connection.
  */
 err_t pg_reap_claim(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsize);
 
