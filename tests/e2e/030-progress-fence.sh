@@ -27,26 +27,14 @@ moved=$(src_sql "SELECT pg_current_wal_lsn()")
 name=$(_e2e_cfg_name)
 
 # the session whose COMMIT lands late: open, holding the progress row
-mkfifo "$E2E_TMP/late.in"
-tgt_psql -v ON_ERROR_STOP=1 <"$E2E_TMP/late.in" >"$E2E_TMP/late.out" 2>&1 &
-late_pid=$!
-exec 7>"$E2E_TMP/late.in"
-e2e_on_exit "exec 7>&-; kill $late_pid 2>/dev/null || true"
-printf '%s\n' "BEGIN;" "INSERT INTO t VALUES (1);" \
-    "UPDATE syncline.progress SET applied_lsn = '$moved' WHERE name = '$name';" \
-    "SELECT 'held';" >&7
-wait_until 20 grep -q held "$E2E_TMP/late.out"
+tgt_late_open
+tgt_late_hold "BEGIN;" "INSERT INTO t VALUES (1);" \
+    "UPDATE syncline.progress SET applied_lsn = '$moved' WHERE name = '$name';"
 
 # it reads the row, then waits on the late session's lock (its table check, or the row itself)
-E2E_START_WAIT=0 syncline_start 7>&- # (the late session must see its input end)
-syncline_waits_on_lock() {
-    (($(tgt_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'syncline'
-                  AND wait_event_type = 'Lock' AND datname = current_database()") >= 1))
-}
+E2E_START_WAIT=0 syncline_start 7>&-
 wait_until 30 syncline_waits_on_lock
-echo "COMMIT;" >&7
-exec 7>&-
-wait "$late_pid"
+tgt_late_close "COMMIT;"
 
 syncline_wait_exit 30 "the late COMMIT moved the progress row"
 assert_eq 1 "$SYNCLINE_RC" "exit code when the progress row moved under the batch"

@@ -20,32 +20,19 @@ wait_same 60 t
 name=$(_e2e_cfg_name)
 
 # the session whose COMMIT lands late: it holds the rows apply writes with every batch
-mkfifo "$E2E_TMP/late.in"
-tgt_psql -v ON_ERROR_STOP=1 <"$E2E_TMP/late.in" >"$E2E_TMP/late.out" 2>&1 &
-late_pid=$!
-exec 7>"$E2E_TMP/late.in"
-e2e_on_exit "exec 7>&-; kill $late_pid 2>/dev/null || true"
-printf '%s\n' "BEGIN;" \
+tgt_late_open
+tgt_late_hold "BEGIN;" \
     "UPDATE syncline.progress SET updated_at = now() WHERE name = '$name';" \
-    "UPDATE syncline.kafka_offsets SET updated_at = now() WHERE name = '$name';" \
-    "SELECT 'held';" >&7
-wait_until 20 grep -q held "$E2E_TMP/late.out"
+    "UPDATE syncline.kafka_offsets SET updated_at = now() WHERE name = '$name';"
 
 src_sql "INSERT INTO t VALUES (1)"
 wait_until 30 _topic_has_changes 2
-apply_waits_on_lock() {
-    (($(tgt_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'syncline'
-                  AND wait_event_type = 'Lock' AND datname = current_database()") >= 1))
-}
-wait_until 30 apply_waits_on_lock
+wait_until 30 syncline_waits_on_lock
 end_lsn=$(topic_changes values | tail -n 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["source"]["end_lsn"])')
 next=$(topic_messages)
-printf '%s\n' "INSERT INTO t VALUES (1);" \
+tgt_late_close "INSERT INTO t VALUES (1);" \
     "UPDATE syncline.progress SET applied_lsn = '$end_lsn' WHERE name = '$name';" \
-    "UPDATE syncline.kafka_offsets SET next_offset = $next WHERE name = '$name';" \
-    "COMMIT;" >&7
-exec 7>&-
-wait "$late_pid"
+    "UPDATE syncline.kafka_offsets SET next_offset = $next WHERE name = '$name';" "COMMIT;"
 
 apply_wait_exit 1 30
 assert_eq 1 "$APPLY_RC" "apply exit code when a stored offset moved under the batch"

@@ -144,6 +144,32 @@ u8_tgt() { PGCLIENTENCODING=UTF8 tgt_sql "$1"; }
 # On the target, a BEFORE UPDATE OR DELETE trigger on each TABLE:MODE (MODE: REPLICA or ALWAYS,
 # the ENABLE mode that makes it fire for syncline's session) that skips the change of a row whose
 # "locked" column is 1: a target that deliberately keeps some rows as they are.
+# A target session kept open across steps, to hold a transaction open (its locks, a COMMIT that
+# comes later): tgt_late_open starts it, with its input on fd 7 (start background processes with
+# `7>&-` while it is open, or it never sees its input end); tgt_late_hold sends statements and
+# waits until they ran; tgt_late_close sends the last ones and waits for the session to exit.
+tgt_late_open() {
+    mkfifo "$E2E_TMP/late.in"
+    tgt_psql <"$E2E_TMP/late.in" >"$E2E_TMP/late.out" 2>&1 &
+    LATE_PID=$!
+    exec 7>"$E2E_TMP/late.in"
+    e2e_on_exit "exec 7>&-; kill $LATE_PID 2>/dev/null || true"
+}
+tgt_late_hold() { # SQL...
+    printf '%s\n' "$@" "SELECT 'held';" >&7
+    wait_until 20 grep -q held "$E2E_TMP/late.out"
+}
+# A session of syncline (run or apply) waits on a lock in the target database.
+syncline_waits_on_lock() {
+    (($(tgt_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'syncline'
+                  AND wait_event_type = 'Lock' AND datname = current_database()") >= 1))
+}
+tgt_late_close() { # SQL...
+    printf '%s\n' "$@" >&7
+    exec 7>&-
+    wait "$LATE_PID" || fail "the held target session failed: $(cat "$E2E_TMP/late.out")"
+}
+
 tgt_keep_locked_triggers() {
     local sql spec
     sql="CREATE OR REPLACE FUNCTION keep_locked() RETURNS trigger LANGUAGE plpgsql AS \$\$
