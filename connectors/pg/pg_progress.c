@@ -206,6 +206,21 @@ err_t pg_progress_delete(PGconn *conn, const config_t *cfg, char *errbuf, size_t
                        PGRES_COMMAND_OK, "target: delete progress", errbuf, errsize);
 }
 
+/* Prepares on pipe the fenced write dml (pg_rowcheck_wrap_fenced). */
+static err_t pg_progress_prepare(pg_pipe_t *pipe, const char *name, const char *dml,
+                                 const char *fence, const pg_pipe_tag_t *tag, char *errbuf,
+                                 size_t errsize)
+{
+    char *sql = pg_rowcheck_wrap_fenced(dml, fence);
+    if (sql == NULL) {
+        snprintf(errbuf, errsize, "out of memory");
+        return ERR_RUNTIME;
+    }
+    err_t err = pg_pipe_prepare(pipe, name, sql, tag, errbuf, errsize);
+    free(sql);
+    return err;
+}
+
 /* Queues the progress row update for lsn (and the commit time, 0 = keep).
  * The statement counts its row (pg_rowcheck): none fails the transaction, as
  * "moved" when fenced ($4: the value the row must hold), else "missing". */
@@ -216,16 +231,13 @@ err_t pg_progress_queue(pg_pipe_t *pipe, pg_progress_stmts_t *ps, const char *na
     err_t err = pg_pipe_enter(pipe, errbuf, errsize);
     if (err == ERR_OK && !ps->progress) {
         /* a missing progress row fails the transaction, even with on_missing_row skip */
-        err = pg_pipe_prepare(
+        err = pg_progress_prepare(
             pipe, PG_PROGRESS_STMT,
-            "WITH syncline_rows AS (UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, "
-            "updated_at = now(), source_commit_time = CASE WHEN $3::bigint = 0 THEN "
-            "source_commit_time ELSE '2000-01-01 00:00:00+00'::timestamptz + $3::bigint * "
-            "interval '1 microsecond' END WHERE name = $1 AND ($4::pg_lsn IS NULL OR "
-            "applied_lsn = $4::pg_lsn) RETURNING 1) SELECT (CASE WHEN count(*) >= 1 THEN '0' "
-            "WHEN $4::pg_lsn IS NULL THEN '" PG_ROWCHECK_MISSING "' ELSE '" PG_ROWCHECK_MOVED
-            "' END)::int FROM syncline_rows",
-            &tag, errbuf, errsize);
+            "UPDATE syncline.progress SET applied_lsn = $2::pg_lsn, updated_at = now(), "
+            "source_commit_time = CASE WHEN $3::bigint = 0 THEN source_commit_time ELSE "
+            "'2000-01-01 00:00:00+00'::timestamptz + $3::bigint * interval '1 microsecond' END "
+            "WHERE name = $1 AND ($4::pg_lsn IS NULL OR applied_lsn = $4::pg_lsn)",
+            "$4::pg_lsn", &tag, errbuf, errsize);
         ps->progress = err == ERR_OK;
     }
     if (err != ERR_OK)
@@ -324,15 +336,13 @@ err_t pg_progress_queue_offset(pg_pipe_t *pipe, pg_progress_stmts_t *ps, const c
     pg_pipe_tag_t tag = {.op = 'X', .check_rows = 1, .table = "syncline.kafka_offsets", .lsn = lsn};
     err_t err = ERR_OK;
     if (!ps->offset) {
-        err = pg_pipe_prepare(
+        err = pg_progress_prepare(
             pipe, PG_PROGRESS_OFFSET_STMT,
-            "WITH syncline_rows AS (INSERT INTO syncline.kafka_offsets (name, topic, partition, "
-            "next_offset) VALUES ($1, $2, $3, $4) ON CONFLICT (name, topic, partition) DO UPDATE "
-            "SET next_offset = EXCLUDED.next_offset, updated_at = now() WHERE $5::bigint IS "
-            "NULL OR syncline.kafka_offsets.next_offset = $5::bigint RETURNING 1) SELECT (CASE "
-            "WHEN count(*) >= 1 THEN '0' ELSE '" PG_ROWCHECK_MOVED "' END)::int FROM "
-            "syncline_rows",
-            &tag, errbuf, errsize);
+            "INSERT INTO syncline.kafka_offsets (name, topic, partition, next_offset) VALUES ($1, "
+            "$2, $3, $4) ON CONFLICT (name, topic, partition) DO UPDATE SET next_offset = "
+            "EXCLUDED.next_offset, updated_at = now() WHERE $5::bigint IS NULL OR "
+            "syncline.kafka_offsets.next_offset = $5::bigint",
+            "$5::bigint", &tag, errbuf, errsize);
         ps->offset = err == ERR_OK;
     }
     if (err != ERR_OK)

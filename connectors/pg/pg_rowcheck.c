@@ -24,6 +24,21 @@ void pg_rowcheck_select(sbuf_t *b, const char *ok, const char *marker, int soft)
     sbuf_add(b, "' END)::int");
 }
 
+/* WITH syncline_rows AS (dml RETURNING 1) <select> FROM syncline_rows, the
+ * select appended by the caller between the two halves. */
+static void pg_rowcheck_open(sbuf_t *b, const char *dml)
+{
+    sbuf_add(b, "WITH syncline_rows AS (");
+    sbuf_add(b, dml);
+    sbuf_add(b, " RETURNING 1) ");
+}
+
+static char *pg_rowcheck_close(sbuf_t *b)
+{
+    sbuf_add(b, " FROM syncline_rows");
+    return sbuf_take(b);
+}
+
 char *pg_rowcheck_wrap(const char *dml, int need, const char *also_ok, int soft)
 {
     sbuf_t b = {0}, ok = {0};
@@ -32,14 +47,22 @@ char *pg_rowcheck_wrap(const char *dml, int need, const char *also_ok, int soft)
         sbuf_add(&ok, " OR ");
         sbuf_add(&ok, also_ok);
     }
-    sbuf_add(&b, "WITH syncline_rows AS (");
-    sbuf_add(&b, dml);
-    sbuf_add(&b, " RETURNING 1) ");
+    pg_rowcheck_open(&b, dml);
     pg_rowcheck_select(&b, ok.s ? ok.s : "false", PG_ROWCHECK_MISSING, soft);
-    sbuf_add(&b, " FROM syncline_rows");
     b.oom |= ok.oom;
     free(ok.s);
-    return sbuf_take(&b);
+    return pg_rowcheck_close(&b);
+}
+
+char *pg_rowcheck_wrap_fenced(const char *dml, const char *fence)
+{
+    sbuf_t b = {0};
+    pg_rowcheck_open(&b, dml);
+    sbuf_addf(&b,
+              "SELECT (CASE WHEN count(*) >= 1 THEN '0' WHEN %s IS NULL THEN "
+              "'" PG_ROWCHECK_MISSING "' ELSE '" PG_ROWCHECK_MOVED "' END)::int",
+              fence);
+    return pg_rowcheck_close(&b);
 }
 
 const char *pg_rowcheck_reason(const char *errmsg)

@@ -29,6 +29,15 @@ void pg_rowcheck_select(sbuf_t *b, const char *ok, const char *marker, int soft)
  */
 char *pg_rowcheck_wrap(const char *dml, int need, const char *also_ok, int soft);
 
+/*
+ * The malloc'd statement that runs dml (an UPDATE or upsert without
+ * RETURNING, whose condition includes the fence: fence, an SQL parameter such
+ * as "$4::pg_lsn", NULL for none) and returns 0 when it changed a row; else it
+ * fails with PG_ROWCHECK_MOVED (fenced: another session changed the row) or
+ * PG_ROWCHECK_MISSING (not fenced). NULL when out of memory.
+ */
+char *pg_rowcheck_wrap_fenced(const char *dml, const char *fence);
+
 /* The explanation for a failed statement's error message when it is one of
  * the checks above, else NULL (static text). */
 const char *pg_rowcheck_reason(const char *errmsg);

@@ -36,6 +36,18 @@ static void test_wrap_soft_exists(void **state)
     free(sql);
 }
 
+static void test_wrap_fenced(void **state)
+{
+    (void)state;
+    char *sql = pg_rowcheck_wrap_fenced("UPDATE p SET v = $2 WHERE n = $1 AND v = $3", "$3::int");
+    assert_non_null(sql);
+    assert_string_equal(sql, "WITH syncline_rows AS (UPDATE p SET v = $2 WHERE n = $1 AND v = $3 "
+                             "RETURNING 1) SELECT (CASE WHEN count(*) >= 1 THEN '0' WHEN "
+                             "$3::int IS NULL THEN '" PG_ROWCHECK_MISSING "' ELSE "
+                             "'" PG_ROWCHECK_MOVED "' END)::int FROM syncline_rows");
+    free(sql);
+}
+
 static void test_reason(void **state)
 {
     (void)state;
@@ -61,6 +73,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wrap_hard),
         cmocka_unit_test(test_wrap_soft_exists),
+        cmocka_unit_test(test_wrap_fenced),
         cmocka_unit_test(test_reason),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
