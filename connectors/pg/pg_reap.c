@@ -40,20 +40,19 @@ err_t pg_reap_tag(PGconn *conn, const config_t *cfg, char *errbuf, size_t errsiz
 
 /*
  * pg_terminate_backend only signals: a session inside its COMMIT finishes it
- * first. Waits up to PG_REAP_WAIT_MS until the ended sessions (pids: "1, 2")
- * are gone, so that what the caller reads next (the progress row) includes a
- * COMMIT of theirs that was landing. One still there is left to the progress
- * fence (pg_progress_queue), with a warning.
+ * first. Waits up to PG_REAP_WAIT_MS until no other session holds the key
+ * (params: its halves) any more, which a session does until it has exited, so
+ * that what the caller reads next (the progress row) includes a COMMIT of
+ * theirs that was landing. One still there is left to the progress fence
+ * (pg_progress_queue), with a warning naming pids.
  */
-static err_t pg_reap_wait(PGconn *conn, const char *pids, char *errbuf, size_t errsize)
+static err_t pg_reap_wait(PGconn *conn, const char *const *params, const char *pids, char *errbuf,
+                          size_t errsize)
 {
-    const char *params[1] = {pids};
     for (int waited = 0;; waited += PG_REAP_POLL_MS) {
-        PGresult *res = pg_conn_execp(conn,
-                                      "SELECT count(*) FROM pg_stat_activity WHERE pid = "
-                                      "ANY (string_to_array($1, ', ')::int4[])",
-                                      1, params, PGRES_TUPLES_OK,
-                                      "target: wait for the ended sessions", errbuf, errsize);
+        PGresult *res =
+            pg_conn_execp(conn, "SELECT count(*) " PG_REAP_HOLDERS, 2, params, PGRES_TUPLES_OK,
+                          "target: wait for the ended sessions", errbuf, errsize);
         if (res == NULL)
             return pg_conn_classify(conn);
         int left = atoi(PQgetvalue(res, 0, 0));
@@ -92,7 +91,7 @@ err_t pg_reap_claim(PGconn *conn, const config_t *cfg, char *errbuf, size_t errs
         log_warn("target: ended %s session(s) this process left behind on a lost connection "
                  "(pid %s): their open transactions are rolled back",
                  PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0));
-        err_t err = pg_reap_wait(conn, PQgetvalue(res, 0, 0), errbuf, errsize);
+        err_t err = pg_reap_wait(conn, params, PQgetvalue(res, 0, 0), errbuf, errsize);
         if (err != ERR_OK) {
             PQclear(res);
             return err;
